@@ -1,0 +1,36 @@
+// confluex._core: wires one submodule per concept. No logic lives here.
+#include <pybind11/pybind11.h>
+
+namespace py = pybind11;
+
+void register_exceptions(py::module_& m);
+void register_types(py::module_& m);
+void register_instrument(py::module_& m);
+void register_spsc_ring(py::module_& m);
+void register_order_book(py::module_& m);
+void register_trade_flow(py::module_& m);
+void register_signals(py::module_& m);
+void register_aggregator(py::module_& m);
+void register_engine(py::module_& m);
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "confluex native core (private; use the `confluex` package).";
+    auto exceptions = m.def_submodule("exceptions", "Exception types raised by the core.");
+    register_exceptions(exceptions);
+    auto types = m.def_submodule("types", "POD event records and their NumPy dtypes.");
+    register_types(types);
+    auto instrument = m.def_submodule("instrument", "Tick/lot sizes and exact decimal conversion.");
+    register_instrument(instrument);
+    auto ring = m.def_submodule("spsc_ring", "Bounded lock-free single-producer/single-consumer rings.");
+    register_spsc_ring(ring);
+    auto book = m.def_submodule("order_book", "L2 price-level order book.");
+    register_order_book(book);
+    auto flow = m.def_submodule("trade_flow", "Windowed trade-flow statistics and z-score normaliser.");
+    register_trade_flow(flow);
+    auto signals = m.def_submodule("signals", "Order-book signal kernels and their 0-100 sub-scores.");
+    register_signals(signals);
+    auto aggregator = m.def_submodule("aggregator", "The confluence aggregator.");
+    register_aggregator(aggregator);
+    auto engine = m.def_submodule("engine", "Multi-symbol engine.");
+    register_engine(engine);
+}

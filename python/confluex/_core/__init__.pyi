@@ -1,0 +1,9 @@
+from . import aggregator as aggregator
+from . import engine as engine
+from . import exceptions as exceptions
+from . import instrument as instrument
+from . import order_book as order_book
+from . import signals as signals
+from . import spsc_ring as spsc_ring
+from . import trade_flow as trade_flow
+from . import types as types

@@ -1,0 +1,1 @@
+# Filled by the order_book work.

@@ -1,0 +1,1 @@
+# Filled by the spsc_ring work.

@@ -1,0 +1,45 @@
+// confluex/component.hpp
+//
+// Provides the names of the six confluence components and ComponentScore, the record every
+// component kernel fills: a 0-100 score, whether it had the data it needs, and the sub-scores
+// it was computed from (so every score can be explained).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace confluex {
+
+// The six components of the full analysis (reference-system §2.2). The core computes the
+// first three from its own book and trades; the others are supplied from Python.
+enum class Component : std::uint8_t {
+    Orderflow = 0,
+    Orderbook = 1,
+    Volume = 2,
+    PriceStructure = 3,
+    Technical = 4,
+    Sentiment = 5,
+};
+inline constexpr std::size_t kComponentCount = 6;
+
+inline constexpr std::array<std::string_view, kComponentCount> kComponentNames = {
+    "orderflow", "orderbook", "volume", "price_structure", "technical", "sentiment"};
+
+inline constexpr std::size_t kMaxSubScores = 8;
+
+// One component's score with its breakdown.
+//
+// Invariants: 0 <= score <= 100; score == 50 when has_data is false; sub[i] in [0, 100] and
+// sub_weight[i] >= 0 for i < n_sub; score is the sub_weight-weighted mean of sub[0..n_sub).
+struct ComponentScore {
+    double score = 50.0;
+    bool has_data = false;
+    std::uint8_t n_sub = 0;
+    std::array<double, kMaxSubScores> sub{};
+    std::array<double, kMaxSubScores> sub_weight{};
+    std::array<const char*, kMaxSubScores> sub_name{};  // static strings
+};
+
+}  // namespace confluex

@@ -1,6 +1,215 @@
-// Placeholder: filled by the engine work.
+// Engine: the multi-symbol entry point.
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <array>
+#include <string>
+
+#include "confluex/engine.hpp"
+#include "confluex/errors.hpp"
+#include "convert.hpp"
 
 namespace py = pybind11;
+using confluex::bindings::as_levels;
+using confluex::bindings::component_to_dict;
+using confluex::bindings::LevelArray;
 
-void register_engine(py::module_& /*m*/) {}
+namespace confluex::bindings {
+Component component_from_name(std::string_view name) {
+    for (std::size_t i = 0; i < kComponentCount; ++i) {
+        if (kComponentNames[i] == name) {
+            return static_cast<Component>(i);
+        }
+    }
+    throw InvalidConfig("unknown component name, was '" + std::string(name) +
+                        "' (expected orderflow, orderbook, volume, price_structure, technical or sentiment)");
+}
+}  // namespace confluex::bindings
+
+namespace {
+
+using confluex::BookLevelEvent;
+using confluex::Engine;
+using confluex::EngineConfig;
+using confluex::TradeEvent;
+
+py::object level_or_none(const std::optional<confluex::Level>& l) {
+    if (!l) {
+        return py::none();
+    }
+    return py::make_tuple(l->px, l->qty);
+}
+
+py::dict stats_to_dict(const Engine& e, std::uint32_t sym) {
+    const auto& s = e.stats(sym);
+    const auto& b = e.book(sym);
+    const auto& c = b.counters();
+    const auto& f = e.flow(sym);
+    py::dict d;
+    d["book_messages"] = s.book_messages;
+    d["snapshots"] = s.snapshots;
+    d["rejected_snapshots"] = s.rejected_snapshots;
+    d["trades"] = s.trades;
+    d["recomputes"] = s.recomputes;
+    d["last_event_ts_ns"] = s.last_event_ts_ns;
+    d["messages_applied"] = c.messages_applied;
+    d["levels_applied"] = c.levels_applied;
+    d["stale_ignored"] = c.stale_ignored;
+    d["not_synced_ignored"] = c.not_synced_ignored;
+    d["gaps"] = c.gaps;
+    d["overlaps"] = c.overlaps;
+    d["crossed"] = c.crossed;
+    d["recenters"] = c.recenters;
+    d["in_sync"] = b.in_sync();
+    d["last_update_id"] = b.last_update_id();
+    d["trades_truncated"] = f.truncated();
+    d["trades_out_of_order"] = f.out_of_order();
+    return d;
+}
+
+}  // namespace
+
+void register_engine(py::module_& m) {
+    py::class_<EngineConfig>(m, "EngineConfig", R"pbdoc(
+Configuration of an Engine: book, trade-flow, signal and aggregator settings shared by all
+symbols. Every field is validated when the Engine is built.
+)pbdoc")
+        .def(py::init<>())
+        .def_readwrite("book", &EngineConfig::book)
+        .def_readwrite("flow", &EngineConfig::flow)
+        .def_readwrite("book_signals", &EngineConfig::book_signals)
+        .def_readwrite("flow_signals", &EngineConfig::flow_signals)
+        .def_readwrite("aggregator", &EngineConfig::aggregator)
+        .def_readwrite("ofi_window_ns", &EngineConfig::ofi_window_ns)
+        .def_readwrite("ofi_capacity", &EngineConfig::ofi_capacity);
+
+    py::class_<Engine>(m, "Engine", R"pbdoc(
+Many symbols, each with its order book, trade windows, signals and confluence aggregator.
+
+Threading: single-threaded. Call every method from one thread; other threads hand events to
+it only through a BookEventRing / TradeEventRing that this thread drains.
+)pbdoc")
+        .def(py::init<EngineConfig>(), py::arg("config") = EngineConfig{})
+        .def("add_symbol", &Engine::add_symbol, py::arg("name"), py::arg("instrument"),
+             R"pbdoc(Registers a symbol; returns its dense integer id.)pbdoc")
+        .def("symbol_id", &Engine::symbol_id, py::arg("name"))
+        .def("symbol_name", &Engine::symbol_name, py::arg("symbol_id"))
+        .def("instrument", &Engine::instrument, py::arg("symbol_id"), py::return_value_policy::copy)
+        .def_property_readonly("symbol_count", &Engine::symbol_count)
+        .def(
+            "apply_snapshot",
+            [](Engine& e, std::uint32_t sym, const LevelArray& bids, const LevelArray& asks, std::int64_t update_id,
+               std::int64_t ts_ns) {
+                e.apply_snapshot(sym, as_levels(bids, "bids"), as_levels(asks, "asks"), update_id, ts_ns);
+            },
+            py::arg("symbol_id"), py::arg("bids"), py::arg("asks"), py::arg("update_id"), py::arg("ts_ns") = 0,
+            R"pbdoc(Replaces a symbol's book from (n, 2) int64 [px_ticks, qty_lots] arrays.)pbdoc")
+        .def(
+            "apply_depth",
+            [](Engine& e, std::uint32_t sym, const LevelArray& bids, const LevelArray& asks, std::int64_t update_id,
+               std::int64_t prev_update_id, std::int64_t ts_ns) {
+                return e.apply_depth(sym, as_levels(bids, "bids"), as_levels(asks, "asks"), update_id,
+                                     prev_update_id, ts_ns);
+            },
+            py::arg("symbol_id"), py::arg("bids"), py::arg("asks"), py::arg("update_id"),
+            py::arg("prev_update_id") = confluex::kNoUpdateId, py::arg("ts_ns") = 0,
+            R"pbdoc(Applies one depth message; returns its ApplyResult.)pbdoc")
+        .def(
+            "push_trade",
+            [](Engine& e, std::uint32_t sym, std::int64_t ts_ns, std::int64_t px, std::int64_t qty, int side) {
+                if (side < 0 || side > 2) {
+                    throw confluex::InvalidEvent("side must be 0 (buy), 1 (sell) or 2 (unknown), was " +
+                                                 std::to_string(side));
+                }
+                e.push_trade(sym, ts_ns, px, qty, static_cast<confluex::Aggressor>(side));
+            },
+            py::arg("symbol_id"), py::arg("ts_ns"), py::arg("px_ticks"), py::arg("qty_lots"), py::arg("side"),
+            R"pbdoc(Adds one trade; side is the aggressor: 0 buy, 1 sell, 2 unknown.)pbdoc")
+        .def("advance", &Engine::advance, py::arg("symbol_id"), py::arg("now_ns"))
+        .def(
+            "ingest_book",
+            [](Engine& e, const py::array_t<BookLevelEvent, py::array::c_style>& a) {
+                const auto* p = a.data();
+                const auto n = static_cast<std::size_t>(a.size());
+                // Safe: p points into `a`, which the caller keeps alive; no py:: object is touched.
+                const py::gil_scoped_release nogil;
+                return e.ingest_book(p, n);
+            },
+            py::arg("events"),
+            R"pbdoc(Validates then applies a batch of book_level_event_dtype records; returns messages applied.)pbdoc")
+        .def(
+            "ingest_trades",
+            [](Engine& e, const py::array_t<TradeEvent, py::array::c_style>& a) {
+                const auto* p = a.data();
+                const auto n = static_cast<std::size_t>(a.size());
+                // Safe: as above.
+                const py::gil_scoped_release nogil;
+                return e.ingest_trades(p, n);
+            },
+            py::arg("events"), R"pbdoc(Validates then applies a batch of trade_event_dtype records.)pbdoc")
+        .def(
+            "drain_book",
+            [](Engine& e, confluex::SpscRing<BookLevelEvent>& ring, std::size_t max_events) {
+                // Safe: the ring and engine outlive the call; no py:: object is touched.
+                const py::gil_scoped_release nogil;
+                return e.drain_book(ring, max_events);
+            },
+            py::arg("ring"), py::arg("max_events") = SIZE_MAX,
+            R"pbdoc(Pops and applies book records from a BookEventRing (consumer thread only).)pbdoc")
+        .def(
+            "drain_trades",
+            [](Engine& e, confluex::SpscRing<TradeEvent>& ring, std::size_t max_events) {
+                // Safe: as above.
+                const py::gil_scoped_release nogil;
+                return e.drain_trades(ring, max_events);
+            },
+            py::arg("ring"), py::arg("max_events") = SIZE_MAX,
+            R"pbdoc(Pops and applies trades from a TradeEventRing (consumer thread only).)pbdoc")
+        .def(
+            "set_component",
+            [](Engine& e, std::uint32_t sym, std::string_view name, double score) {
+                e.set_component(sym, confluex::bindings::component_from_name(name), score);
+            },
+            py::arg("symbol_id"), py::arg("component"), py::arg("score"),
+            R"pbdoc(Supplies a 0-100 component score (e.g. "technical") for a symbol.)pbdoc")
+        .def(
+            "clear_component",
+            [](Engine& e, std::uint32_t sym, std::string_view name) {
+                e.clear_component(sym, confluex::bindings::component_from_name(name));
+            },
+            py::arg("symbol_id"), py::arg("component"))
+        .def(
+            "set_weights",
+            [](Engine& e, const std::map<std::string, double>& w) {
+                std::array<double, confluex::kComponentCount> arr = e.config().aggregator.weights;
+                for (const auto& [name, value] : w) {
+                    arr[static_cast<std::size_t>(confluex::bindings::component_from_name(name))] = value;
+                }
+                e.set_weights(arr);
+            },
+            py::arg("weights"), R"pbdoc(Replaces component weights by name (others keep their defaults).)pbdoc")
+        .def("score", &Engine::score, py::arg("symbol_id"),
+             R"pbdoc(Quality-adjusted 0-100 confluence score (fast path).)pbdoc")
+        .def("result", &Engine::result, py::arg("symbol_id"), py::return_value_policy::copy,
+             R"pbdoc(The full ConfluenceResult of a symbol.)pbdoc")
+        .def(
+            "component",
+            [](Engine& e, std::uint32_t sym, std::string_view name) {
+                return component_to_dict(e.component(sym, confluex::bindings::component_from_name(name)));
+            },
+            py::arg("symbol_id"), py::arg("component"),
+            R"pbdoc(One component with its sub-score breakdown as a dict.)pbdoc")
+        .def("best_bid", [](const Engine& e, std::uint32_t sym) { return level_or_none(e.book(sym).best_bid()); },
+             py::arg("symbol_id"))
+        .def("best_ask", [](const Engine& e, std::uint32_t sym) { return level_or_none(e.book(sym).best_ask()); },
+             py::arg("symbol_id"))
+        .def("book_state", [](const Engine& e, std::uint32_t sym) { return e.book(sym).state(); }, py::arg("symbol_id"))
+        .def("desync_reason", [](const Engine& e, std::uint32_t sym) { return e.book(sym).desync_reason(); },
+             py::arg("symbol_id"))
+        .def("in_sync", [](const Engine& e, std::uint32_t sym) { return e.book(sym).in_sync(); }, py::arg("symbol_id"))
+        .def("window", [](const Engine& e, std::uint32_t sym, std::size_t i) { return e.flow(sym).window(i); },
+             py::arg("symbol_id"), py::arg("index"), R"pbdoc(Trade-window statistics (a copy).)pbdoc")
+        .def("cvd", [](const Engine& e, std::uint32_t sym) { return e.flow(sym).cvd(); }, py::arg("symbol_id"))
+        .def("stats", &stats_to_dict, py::arg("symbol_id"), R"pbdoc(Per-symbol health counters.)pbdoc");
+}

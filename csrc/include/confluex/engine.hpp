@@ -1,0 +1,174 @@
+// confluex/engine.hpp
+//
+// Provides Engine: many symbols, each with its OrderBook, TradeFlow, OFI window, component
+// kernels and ConfluenceAggregator, fed per event (live) or in batches of POD records
+// (replay, or a producer thread through an SpscRing), read as a ConfluenceResult per symbol.
+//
+// Design:
+//   - Threading: an Engine is single-threaded. Every call on it comes from one thread, the
+//     one that applies events. Another thread may produce events only through an
+//     SpscRing<BookLevelEvent> / SpscRing<TradeEvent> that this thread drains.
+//   - Scores are recomputed lazily: events mark a symbol's components dirty, and the first
+//     read after them recomputes only what changed. Ingestion therefore costs what the book
+//     and trade windows cost; a read costs one aggregator pass (~100 ns) at most.
+//   - Batch calls validate the whole batch before applying any of it (strong guarantee): a
+//     bad record raises InvalidEvent naming its index and value, an unknown symbol id raises
+//     UnknownSymbol, and the engine is unchanged.
+//   - Sequence problems are not errors: a gap, overlap or crossed book flags that symbol's
+//     book out of sync (counted, with a reason); its orderbook component then reports no
+//     data (it is not trusted) until a new snapshot resyncs it. Other symbols keep running.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "confluex/aggregator.hpp"
+#include "confluex/book_signals.hpp"
+#include "confluex/component.hpp"
+#include "confluex/flow_signals.hpp"
+#include "confluex/instrument.hpp"
+#include "confluex/order_book.hpp"
+#include "confluex/spsc_ring.hpp"
+#include "confluex/trade_flow.hpp"
+#include "confluex/types.hpp"
+
+namespace confluex {
+
+struct EngineConfig {
+    BookConfig book{};
+    FlowConfig flow{};
+    signals::OrderbookSignalsConfig book_signals{};
+    FlowSignalsConfig flow_signals{};
+    AggregatorConfig aggregator{};
+    std::int64_t ofi_window_ns = 5'000'000'000;
+    std::size_t ofi_capacity = 4096;
+};
+
+// Per-symbol counters beyond the book's own.
+struct SymbolStats {
+    std::uint64_t book_messages = 0;    // depth messages seen (any outcome)
+    std::uint64_t snapshots = 0;
+    std::uint64_t trades = 0;
+    std::uint64_t recomputes = 0;       // lazy score recomputations
+    std::uint64_t rejected_snapshots = 0;  // batch snapshots the book refused (crossed, duplicate level)
+    std::int64_t last_event_ts_ns = 0;  // event time of the latest book message or trade
+};
+
+class Engine {
+  public:
+    explicit Engine(EngineConfig cfg = {});
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    // Engine::add_symbol()
+    // Registers a symbol and returns its dense id (0, 1, 2...).
+    // REQUIRES: a non-empty name not registered before; otherwise throws InvalidConfig.
+    std::uint32_t add_symbol(std::string_view name, const Instrument& instrument);
+    // Engine::symbol_id()
+    // Returns the id of a registered symbol; throws UnknownSymbol naming it otherwise.
+    [[nodiscard]] std::uint32_t symbol_id(std::string_view name) const;
+    [[nodiscard]] const std::string& symbol_name(std::uint32_t sym) const;
+    [[nodiscard]] const Instrument& instrument(std::uint32_t sym) const;
+    [[nodiscard]] std::size_t symbol_count() const noexcept { return symbols_.size(); }
+
+    // --- per-event ingestion (live) ------------------------------------------------------
+
+    // Engine::apply_snapshot()
+    // Replaces a symbol's book. Throws InvalidEvent / BookCrossed (book unchanged).
+    void apply_snapshot(std::uint32_t sym, std::span<const Level> bids, std::span<const Level> asks,
+                        std::int64_t update_id, std::int64_t ts_ns);
+    // Engine::apply_depth()
+    // Applies one depth message (absolute level sizes, 0 deletes). Returns how the sequence
+    // rule classified it (see OrderBook::check_sequence). Throws InvalidEvent (unchanged).
+    ApplyResult apply_depth(std::uint32_t sym, std::span<const Level> bids, std::span<const Level> asks,
+                            std::int64_t update_id, std::int64_t prev_update_id, std::int64_t ts_ns);
+    // Engine::push_trade()
+    // Adds one trade to the symbol's windows. Throws InvalidEvent (unchanged).
+    void push_trade(std::uint32_t sym, std::int64_t ts_ns, Ticks px, Lots qty, Aggressor side);
+    // Engine::advance()
+    // Moves event time forward for one symbol without an event (expires window contents).
+    void advance(std::uint32_t sym, std::int64_t now_ns);
+
+    // --- batch ingestion (replay, ring drains) -------------------------------------------
+
+    // Engine::validate_book_events()
+    // Throws InvalidEvent / UnknownSymbol for the first bad record of a batch: a bad level,
+    // an unknown symbol, records of one message that disagree on symbol or ids, or a batch
+    // that ends inside a message (no kEndOfMessage on its last record).
+    void validate_book_events(const BookLevelEvent* ev, std::size_t n) const;
+    // Engine::ingest_book()
+    // Validates, then applies a batch of level records message by message. Returns the
+    // number of messages the sequence rule applied (others are counted per symbol).
+    std::size_t ingest_book(const BookLevelEvent* ev, std::size_t n);
+    void validate_trade_events(const TradeEvent* ev, std::size_t n) const;
+    // Engine::ingest_trades()
+    // Validates, then applies a batch of trades. Returns n.
+    std::size_t ingest_trades(const TradeEvent* ev, std::size_t n);
+    // Engine::drain_book() / drain_trades()
+    // Pops up to max_events records from a ring and applies them. Consumer thread only.
+    // Records are validated in chunks; a bad chunk throws after the chunks before it were
+    // applied (those records are gone from the ring either way), so producers should
+    // validate. Returns the number of records popped.
+    std::size_t drain_book(SpscRing<BookLevelEvent>& ring, std::size_t max_events);
+    std::size_t drain_trades(SpscRing<TradeEvent>& ring, std::size_t max_events);
+
+    // --- externally supplied components --------------------------------------------------
+
+    // Engine::set_component()
+    // Supplies a component score (technical, price_structure, sentiment, or an override of a
+    // native one). REQUIRES: finite and within [0, 100]; otherwise throws InvalidEvent.
+    void set_component(std::uint32_t sym, Component c, double score);
+    // Engine::clear_component()
+    // Removes a supplied component: a native one goes back to the core's own computation,
+    // an external one to "no data".
+    void clear_component(std::uint32_t sym, Component c);
+    // Engine::set_weights()
+    // Replaces the aggregator weights of every symbol (validated; strong guarantee).
+    void set_weights(const std::array<double, kComponentCount>& w);
+
+    // --- reads ---------------------------------------------------------------------------
+
+    // Engine::result()
+    // Returns the symbol's confluence result, recomputing what events made stale.
+    const ConfluenceResult& result(std::uint32_t sym);
+    // Engine::score()
+    // Returns the quality-adjusted 0-100 score (result(sym).score).
+    double score(std::uint32_t sym) { return result(sym).score; }
+    // Engine::component()
+    // Returns one component with its sub-score breakdown (recomputed if stale).
+    const ComponentScore& component(std::uint32_t sym, Component c);
+    [[nodiscard]] const OrderBook& book(std::uint32_t sym) const;
+    [[nodiscard]] const TradeFlow& flow(std::uint32_t sym) const;
+    [[nodiscard]] const signals::OfiWindow& ofi(std::uint32_t sym) const;
+    [[nodiscard]] const SymbolStats& stats(std::uint32_t sym) const;
+    [[nodiscard]] const EngineConfig& config() const noexcept { return cfg_; }
+
+  private:
+    struct SymbolState;
+
+    SymbolState& at(std::uint32_t sym);
+    const SymbolState& at(std::uint32_t sym) const;
+    void after_book_message(SymbolState& s, std::int64_t ts_ns) noexcept;
+    void recompute(SymbolState& s);
+    std::size_t apply_book_message(const BookLevelEvent* first, std::size_t n);
+
+    EngineConfig cfg_;
+    ConfluenceAggregator aggregator_;
+    std::vector<std::unique_ptr<SymbolState>> symbols_;
+    std::unordered_map<std::string, std::uint32_t> ids_;
+    // Batch paths split each message into per-side level arrays; reserved once, reused.
+    std::vector<Level> scratch_bids_;
+    std::vector<Level> scratch_asks_;
+    // Ring drains: records popped but not yet applied (a message split across pops).
+    std::vector<BookLevelEvent> drain_book_buf_;
+    std::vector<TradeEvent> drain_trade_buf_;
+};
+
+}  // namespace confluex

@@ -1,0 +1,417 @@
+// Engine: per-symbol state, batch validation and lazy score recomputation.
+#include "confluex/engine.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "confluex/errors.hpp"
+
+namespace confluex {
+
+struct Engine::SymbolState {
+    SymbolState(std::string n, const Instrument& inst, const EngineConfig& cfg)
+        : name(std::move(n)),
+          instrument(inst),
+          book(cfg.book),
+          flow(cfg.flow),
+          ofi(cfg.ofi_window_ns, cfg.ofi_capacity) {}
+
+    std::string name;
+    Instrument instrument;
+    OrderBook book;
+    TradeFlow flow;
+    signals::OfiWindow ofi;
+    std::array<ComponentScore, kComponentCount> comps{};
+    std::array<bool, kComponentCount> external{};
+    std::array<double, kComponentCount> external_score{};
+    ConfluenceResult result{};
+    SymbolStats stats{};
+    bool book_dirty = true;
+    bool flow_dirty = true;
+    bool result_dirty = true;
+};
+
+namespace {
+
+std::string idx_prefix(const char* what, std::size_t i) {
+    return std::string(what) + " " + std::to_string(i) + ": ";
+}
+
+void set_external(ComponentScore& c, double score) noexcept {
+    c = ComponentScore{};
+    c.score = score;
+    c.has_data = true;
+}
+
+constexpr std::size_t kDrainChunk = 4096;
+
+}  // namespace
+
+Engine::Engine(EngineConfig cfg) : cfg_(std::move(cfg)), aggregator_(cfg_.aggregator) {
+    // Construct one of each per-symbol part now so that a bad config fails here, at
+    // construction, with its InvalidConfig, and not at the first add_symbol().
+    [[maybe_unused]] const OrderBook book_probe(cfg_.book);
+    [[maybe_unused]] const TradeFlow flow_probe(cfg_.flow);
+    [[maybe_unused]] const signals::OfiWindow ofi_probe(cfg_.ofi_window_ns, cfg_.ofi_capacity);
+    scratch_bids_.reserve(1024);
+    scratch_asks_.reserve(1024);
+}
+
+std::uint32_t Engine::add_symbol(std::string_view name, const Instrument& instrument) {
+    if (name.empty()) {
+        throw InvalidConfig("symbol name must be non-empty, was ''");
+    }
+    std::string key(name);
+    if (ids_.contains(key)) {
+        throw InvalidConfig("symbol already registered, was '" + key + "'");
+    }
+    if (symbols_.size() >= static_cast<std::size_t>(UINT32_MAX)) {
+        throw CapacityExceeded("too many symbols");
+    }
+    const auto id = static_cast<std::uint32_t>(symbols_.size());
+    symbols_.push_back(std::make_unique<SymbolState>(key, instrument, cfg_));
+    ids_.emplace(std::move(key), id);
+    return id;
+}
+
+std::uint32_t Engine::symbol_id(std::string_view name) const {
+    const auto it = ids_.find(std::string(name));
+    if (it == ids_.end()) {
+        throw UnknownSymbol("unknown symbol, was '" + std::string(name) + "'");
+    }
+    return it->second;
+}
+
+Engine::SymbolState& Engine::at(std::uint32_t sym) {
+    if (sym >= symbols_.size()) {
+        throw UnknownSymbol("unknown symbol id, was " + std::to_string(sym) + " (" +
+                            std::to_string(symbols_.size()) + " registered)");
+    }
+    return *symbols_[sym];
+}
+
+const Engine::SymbolState& Engine::at(std::uint32_t sym) const {
+    return const_cast<Engine*>(this)->at(sym);  // NOLINT: same lookup, const result
+}
+
+const std::string& Engine::symbol_name(std::uint32_t sym) const { return at(sym).name; }
+const Instrument& Engine::instrument(std::uint32_t sym) const { return at(sym).instrument; }
+const OrderBook& Engine::book(std::uint32_t sym) const { return at(sym).book; }
+const TradeFlow& Engine::flow(std::uint32_t sym) const { return at(sym).flow; }
+const signals::OfiWindow& Engine::ofi(std::uint32_t sym) const { return at(sym).ofi; }
+const SymbolStats& Engine::stats(std::uint32_t sym) const { return at(sym).stats; }
+
+// --- per-event ----------------------------------------------------------------------------
+
+void Engine::after_book_message(SymbolState& s, std::int64_t ts_ns) noexcept {
+    s.stats.last_event_ts_ns = std::max(s.stats.last_event_ts_ns, ts_ns);
+    if (s.book.in_sync()) {
+        s.ofi.on_quote(ts_ns, s.book.best_bid(), s.book.best_ask());
+    }
+    s.book_dirty = true;
+    s.result_dirty = true;
+}
+
+void Engine::apply_snapshot(std::uint32_t sym, std::span<const Level> bids, std::span<const Level> asks,
+                            std::int64_t update_id, std::int64_t ts_ns) {
+    SymbolState& s = at(sym);
+    s.book.apply_snapshot(bids, asks, update_id);  // throws with the book unchanged
+    ++s.stats.snapshots;
+    // Order-flow imbalance across a resync would difference two unrelated books.
+    s.ofi.reset();
+    after_book_message(s, ts_ns);
+}
+
+ApplyResult Engine::apply_depth(std::uint32_t sym, std::span<const Level> bids, std::span<const Level> asks,
+                                std::int64_t update_id, std::int64_t prev_update_id, std::int64_t ts_ns) {
+    SymbolState& s = at(sym);
+    const ApplyResult r = s.book.apply_delta(bids, asks, update_id, prev_update_id);
+    ++s.stats.book_messages;
+    if (r != ApplyResult::Stale && r != ApplyResult::NotSynced) {
+        after_book_message(s, ts_ns);
+    }
+    return r;
+}
+
+void Engine::push_trade(std::uint32_t sym, std::int64_t ts_ns, Ticks px, Lots qty, Aggressor side) {
+    SymbolState& s = at(sym);
+    s.flow.push(ts_ns, px, qty, side);  // throws with the windows unchanged
+    ++s.stats.trades;
+    s.stats.last_event_ts_ns = std::max(s.stats.last_event_ts_ns, ts_ns);
+    s.flow_dirty = true;
+    s.result_dirty = true;
+}
+
+void Engine::advance(std::uint32_t sym, std::int64_t now_ns) {
+    SymbolState& s = at(sym);
+    if (now_ns <= s.stats.last_event_ts_ns) {
+        return;
+    }
+    s.stats.last_event_ts_ns = now_ns;
+    s.flow.advance(now_ns);
+    s.ofi.advance(now_ns);
+    s.flow_dirty = true;
+    s.book_dirty = true;
+    s.result_dirty = true;
+}
+
+// --- batch --------------------------------------------------------------------------------
+
+void Engine::validate_book_events(const BookLevelEvent* ev, std::size_t n) const {
+    std::size_t msg_start = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const BookLevelEvent& e = ev[i];
+        if (e.symbol_id >= symbols_.size()) {
+            throw UnknownSymbol(idx_prefix("book event", i) + "unknown symbol id, was " +
+                                std::to_string(e.symbol_id));
+        }
+        if (i > msg_start) {
+            const BookLevelEvent& h = ev[msg_start];
+            if (e.symbol_id != h.symbol_id || e.update_id != h.update_id ||
+                e.prev_update_id != h.prev_update_id ||
+                ((e.flags ^ h.flags) & book_flags::kSnapshot) != 0) {
+                throw InvalidEvent(idx_prefix("book event", i) +
+                                   "records of one message must share symbol, ids and snapshot flag "
+                                   "(message started at record " +
+                                   std::to_string(msg_start) + "), was update_id " +
+                                   std::to_string(e.update_id));
+            }
+        }
+        if ((e.flags & book_flags::kNoLevel) == 0) {
+            if (e.side > 1) {
+                throw InvalidEvent(idx_prefix("book event", i) + "side must be 0 (bid) or 1 (ask), was " +
+                                   std::to_string(e.side));
+            }
+            if (e.px_ticks <= 0) {
+                throw InvalidEvent(idx_prefix("book event", i) + "price must be positive, was " +
+                                   std::to_string(e.px_ticks) + " ticks");
+            }
+            if (e.qty_lots < 0) {
+                throw InvalidEvent(idx_prefix("book event", i) + "qty must be non-negative, was " +
+                                   std::to_string(e.qty_lots) + " lots");
+            }
+        }
+        if ((e.flags & book_flags::kEndOfMessage) != 0) {
+            msg_start = i + 1;
+        }
+    }
+    if (msg_start != n) {
+        throw InvalidEvent(idx_prefix("book event", n - 1) +
+                           "batch ends inside a message (its last record lacks FLAG_END_OF_MESSAGE)");
+    }
+}
+
+std::size_t Engine::apply_book_message(const BookLevelEvent* first, std::size_t n) {
+    SymbolState& s = *symbols_[first->symbol_id];
+    scratch_bids_.clear();
+    scratch_asks_.clear();
+    for (std::size_t i = 0; i < n; ++i) {
+        const BookLevelEvent& e = first[i];
+        if ((e.flags & book_flags::kNoLevel) != 0) {
+            continue;
+        }
+        (e.side == 0 ? scratch_bids_ : scratch_asks_).push_back(Level{e.px_ticks, e.qty_lots});
+    }
+    const std::int64_t ts = first[n - 1].ts_ns;
+    if ((first->flags & book_flags::kSnapshot) != 0) {
+        try {
+            apply_snapshot(first->symbol_id, scratch_bids_, scratch_asks_, first->update_id, ts);
+        } catch (const Error&) {
+            // Duplicate levels or a crossed snapshot are only detectable on the whole message;
+            // the book refused it unchanged. Counted, not thrown, so a replay keeps going.
+            ++s.stats.rejected_snapshots;
+            return 0;
+        }
+        return 1;
+    }
+    const ApplyResult r =
+        apply_depth(first->symbol_id, scratch_bids_, scratch_asks_, first->update_id, first->prev_update_id, ts);
+    return r == ApplyResult::Applied ? 1 : 0;
+}
+
+std::size_t Engine::ingest_book(const BookLevelEvent* ev, std::size_t n) {
+    validate_book_events(ev, n);
+    std::size_t applied = 0;
+    std::size_t start = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        if ((ev[i].flags & book_flags::kEndOfMessage) != 0) {
+            applied += apply_book_message(ev + start, i + 1 - start);
+            start = i + 1;
+        }
+    }
+    return applied;
+}
+
+void Engine::validate_trade_events(const TradeEvent* ev, std::size_t n) const {
+    for (std::size_t i = 0; i < n; ++i) {
+        const TradeEvent& e = ev[i];
+        if (e.symbol_id >= symbols_.size()) {
+            throw UnknownSymbol(idx_prefix("trade", i) + "unknown symbol id, was " + std::to_string(e.symbol_id));
+        }
+        if (e.px_ticks <= 0) {
+            throw InvalidEvent(idx_prefix("trade", i) + "price must be positive, was " +
+                               std::to_string(e.px_ticks) + " ticks");
+        }
+        if (e.qty_lots <= 0) {
+            throw InvalidEvent(idx_prefix("trade", i) + "qty must be positive, was " + std::to_string(e.qty_lots) +
+                               " lots");
+        }
+        if (e.side > 2) {
+            throw InvalidEvent(idx_prefix("trade", i) + "side must be 0 (buy), 1 (sell) or 2 (unknown), was " +
+                               std::to_string(e.side));
+        }
+    }
+}
+
+std::size_t Engine::ingest_trades(const TradeEvent* ev, std::size_t n) {
+    validate_trade_events(ev, n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const TradeEvent& e = ev[i];
+        SymbolState& s = *symbols_[e.symbol_id];
+        s.flow.push(e.ts_ns, e.px_ticks, e.qty_lots, static_cast<Aggressor>(e.side));
+        ++s.stats.trades;
+        s.stats.last_event_ts_ns = std::max(s.stats.last_event_ts_ns, e.ts_ns);
+        s.flow_dirty = true;
+        s.result_dirty = true;
+    }
+    return n;
+}
+
+std::size_t Engine::drain_book(SpscRing<BookLevelEvent>& ring, std::size_t max_events) {
+    std::size_t popped = 0;
+    while (popped < max_events) {
+        const std::size_t pending = drain_book_buf_.size();
+        const std::size_t want = std::min(kDrainChunk, max_events - popped);
+        drain_book_buf_.resize(pending + want);
+        const std::size_t got = ring.pop_n(drain_book_buf_.data() + pending, want);
+        drain_book_buf_.resize(pending + got);
+        popped += got;
+        // Apply every complete message; keep a trailing partial one for the next pop.
+        std::size_t end = drain_book_buf_.size();
+        while (end > 0 && (drain_book_buf_[end - 1].flags & book_flags::kEndOfMessage) == 0) {
+            --end;
+        }
+        if (end > 0) {
+            try {
+                ingest_book(drain_book_buf_.data(), end);
+            } catch (...) {
+                drain_book_buf_.erase(drain_book_buf_.begin(),
+                                      drain_book_buf_.begin() + static_cast<std::ptrdiff_t>(end));
+                throw;
+            }
+            drain_book_buf_.erase(drain_book_buf_.begin(), drain_book_buf_.begin() + static_cast<std::ptrdiff_t>(end));
+        }
+        if (got < want) {
+            break;
+        }
+    }
+    return popped;
+}
+
+std::size_t Engine::drain_trades(SpscRing<TradeEvent>& ring, std::size_t max_events) {
+    std::size_t popped = 0;
+    drain_trade_buf_.resize(kDrainChunk);
+    while (popped < max_events) {
+        const std::size_t want = std::min(kDrainChunk, max_events - popped);
+        const std::size_t got = ring.pop_n(drain_trade_buf_.data(), want);
+        popped += got;
+        ingest_trades(drain_trade_buf_.data(), got);
+        if (got < want) {
+            break;
+        }
+    }
+    return popped;
+}
+
+// --- components and reads ------------------------------------------------------------------
+
+void Engine::set_component(std::uint32_t sym, Component c, double score) {
+    SymbolState& s = at(sym);
+    const auto i = static_cast<std::size_t>(c);
+    if (i >= kComponentCount) {
+        throw InvalidEvent("component index out of range, was " + std::to_string(i));
+    }
+    if (!std::isfinite(score) || score < 0.0 || score > 100.0) {
+        throw InvalidEvent("component '" + std::string(kComponentNames[i]) +
+                           "' score must be finite and within [0, 100], was " + std::to_string(score));
+    }
+    s.external[i] = true;
+    s.external_score[i] = score;
+    set_external(s.comps[i], score);
+    s.result_dirty = true;
+}
+
+void Engine::clear_component(std::uint32_t sym, Component c) {
+    SymbolState& s = at(sym);
+    const auto i = static_cast<std::size_t>(c);
+    if (i >= kComponentCount) {
+        throw InvalidEvent("component index out of range, was " + std::to_string(i));
+    }
+    s.external[i] = false;
+    s.comps[i] = ComponentScore{};
+    s.book_dirty = s.flow_dirty = s.result_dirty = true;
+}
+
+void Engine::set_weights(const std::array<double, kComponentCount>& w) {
+    aggregator_.set_weights(w);  // validates; strong guarantee
+    for (auto& s : symbols_) {
+        s->result_dirty = true;
+    }
+}
+
+void Engine::recompute(SymbolState& s) {
+    constexpr auto kBook = static_cast<std::size_t>(Component::Orderbook);
+    constexpr auto kFlow = static_cast<std::size_t>(Component::Orderflow);
+    constexpr auto kVol = static_cast<std::size_t>(Component::Volume);
+    if (s.book_dirty && !s.external[kBook]) {
+        ComponentScore& out = s.comps[kBook];
+        const auto bb = s.book.best_bid();
+        const auto ba = s.book.best_ask();
+        if (s.book.in_sync() && bb && ba) {
+            // Depth ratio within ±band % of mid, over occupied levels only.
+            const double mid = 0.5 * (static_cast<double>(bb->px) + static_cast<double>(ba->px));
+            const double band = mid * cfg_.book_signals.depth_band_pct / 100.0;
+            const auto lo = static_cast<Ticks>(std::ceil(mid - band));
+            const auto hi = static_cast<Ticks>(std::floor(mid + band));
+            const auto db = static_cast<double>(s.book.depth_within(BookSide::Bid, lo, hi));
+            const auto da = static_cast<double>(s.book.depth_within(BookSide::Ask, lo, hi));
+            const double ratio = (db + da) > 0.0 ? (db - da) / (db + da) : std::nan("");
+            const std::size_t n = std::max<std::size_t>(25, cfg_.book_signals.dwi_levels);
+            signals::compute_orderbook_component(s.book.top(n), ratio, s.ofi, cfg_.book_signals, out);
+        } else {
+            // An empty or out-of-sync book is not trusted: no data, neutral.
+            out = ComponentScore{};
+        }
+    }
+    if (s.flow_dirty) {
+        if (!s.external[kFlow]) {
+            compute_orderflow_component(s.flow, cfg_.flow_signals, s.comps[kFlow]);
+        }
+        if (!s.external[kVol]) {
+            compute_volume_component(s.flow, cfg_.flow_signals, s.comps[kVol]);
+        }
+    }
+    s.result = aggregator_.compute(s.comps);
+    s.book_dirty = s.flow_dirty = s.result_dirty = false;
+    ++s.stats.recomputes;
+}
+
+const ConfluenceResult& Engine::result(std::uint32_t sym) {
+    SymbolState& s = at(sym);
+    if (s.result_dirty || s.book_dirty || s.flow_dirty) {
+        recompute(s);
+    }
+    return s.result;
+}
+
+const ComponentScore& Engine::component(std::uint32_t sym, Component c) {
+    const auto i = static_cast<std::size_t>(c);
+    if (i >= kComponentCount) {
+        throw InvalidEvent("component index out of range, was " + std::to_string(i));
+    }
+    (void)result(sym);
+    return at(sym).comps[i];
+}
+
+}  // namespace confluex

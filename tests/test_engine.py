@@ -269,21 +269,22 @@ def test_producer_thread_feeds_engine_through_rings(hft_data: Path) -> None:
     engine, (sym,) = make_engine("BTCUSDT")
     book_ring = _core.spsc_ring.BookEventRing(1024)
     trade_ring = _core.spsc_ring.TradeEventRing(1024)
+    book_done = threading.Event()
     done = threading.Event()
 
     def produce() -> None:
-        for ring, arr in ((book_ring, cap.book), (trade_ring, cap.trades)):
+        for ring, arr, flag in ((book_ring, cap.book, book_done), (trade_ring, cap.trades, done)):
             pos = 0
             while pos < len(arr):
                 pos += ring.try_push_n(arr[pos : pos + 700])
-        done.set()
+            flag.set()
 
     producer = threading.Thread(target=produce)
     producer.start()
     while not (done.is_set() and book_ring.empty() and trade_ring.empty()):
         engine.drain_book(book_ring)
-        if done.is_set():
-            # trades after the whole book stream, the order of the direct run
+        if book_done.is_set() and book_ring.empty():
+            # trades only after the whole book stream: the application order of the direct run
             engine.drain_trades(trade_ring)
     producer.join()
     engine.drain_book(book_ring)

@@ -149,7 +149,9 @@ class SpscRing {
                 return false;
             }
         }
-        std::memcpy(static_cast<void*>(slots_ + (w & mask_)), &v, sizeof(T));
+        // A trivial copy construction, i.e. the same bytes as a memcpy, but one that sanitizers
+        // see as a write (GCC expands a fixed-size memcpy inline without TSan instrumentation).
+        ::new (static_cast<void*>(slots_ + (w & mask_))) T(v);
         // release: publishes the slot contents before the consumer can see the new index.
         write_idx_.store(w + 1, std::memory_order_release);
         return true;

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
-
 from confluex._core import exceptions, spsc_ring, types
 
 RING_TYPES = (spsc_ring.Int64Ring, spsc_ring.BookEventRing, spsc_ring.TradeEventRing)
@@ -163,7 +163,10 @@ def _trade_records(n: int) -> np.ndarray:
     [(spsc_ring.BookEventRing, _book_records), (spsc_ring.TradeEventRing, _trade_records)],
     ids=("book", "trade"),
 )
-def test_event_ring_round_trips_structured_records_field_by_field(ring_type, make) -> None:  # type: ignore[no-untyped-def]
+def test_event_ring_round_trips_structured_records_field_by_field(
+    ring_type: type[spsc_ring.BookEventRing] | type[spsc_ring.TradeEventRing],
+    make: Callable[[int], np.ndarray],
+) -> None:
     ring = ring_type(16)
     records = make(21)
 

@@ -168,63 +168,81 @@ Ticks BookSideImpl<IsBid>::window_next_worse(Ticks px) const noexcept {
 }
 
 template <bool IsBid>
-void BookSideImpl<IsBid>::set(Ticks px, Lots qty) noexcept {
+inline void BookSideImpl<IsBid>::set(Ticks px, Lots qty) noexcept {
     const std::uint64_t idx = index_of(px);
-    if (idx < size_) {
-        const Lots old = qty_[idx];
-        if (old == qty) {
-            return;
-        }
+    if (idx >= size_) [[unlikely]] {
+        set_overflow(px, qty);
+        return;
+    }
+    // Occupancy comes from the bitmap (16 KiB, cache-resident), not from qty_[idx]: the
+    // window is 1 MiB per side and most updates are far from the top, so loading the old size
+    // would put a cache miss on the critical path, while a blind store retires through the
+    // store buffer.
+    std::uint64_t& word = l0_[idx >> 6];
+    const std::uint64_t bit = std::uint64_t{1} << (idx & 63);
+    if (qty != 0) {
         qty_[idx] = qty;
-        if (old == 0) {
+        if ((word & bit) == 0) {
             set_bit(idx);
             ++count_;
-        } else if (qty == 0) {
-            clear_bit(idx);
-            --count_;
         }
-    } else if (qty != 0) {
-        // Far levels only: a map node allocation (bad_alloc terminates, as for any
-        // noexcept hot path).
+        if (best_ == kNoPrice || better(px, best_)) {
+            best_ = px;
+        }
+    } else {
+        if ((word & bit) == 0) {
+            return;  // delete of a level the book does not have
+        }
+        qty_[idx] = 0;
+        clear_bit(idx);
+        --count_;
+        if (px == best_) {
+            best_deleted(px);
+        }
+    }
+    update_cache(px, qty);
+}
+
+template <bool IsBid>
+void BookSideImpl<IsBid>::set_overflow(Ticks px, Lots qty) noexcept {
+    if (qty != 0) {
+        // A map node allocation (bad_alloc terminates, as on any noexcept path).
         auto [it, inserted] = overflow_.try_emplace(px, qty);
         if (inserted) {
             ++count_;
-        } else if (it->second == qty) {
-            return;
         } else {
             it->second = qty;
+        }
+        if (best_ == kNoPrice || better(px, best_)) {
+            best_ = px;
         }
     } else {
         if (overflow_.erase(px) == 0) {
             return;
         }
         --count_;
-    }
-
-    if (qty != 0) {
-        if (best_ == kNoPrice || better(px, best_)) {
-            best_ = px;
+        if (px == best_) {
+            best_deleted(px);
         }
-    } else if (px == best_) {
-        // px was the best, so every remaining level is worse: the next best is the better of
-        // the window's next level below px and the overflow's best.
-        const Ticks w = window_next_worse(px);
-        const Ticks o = overflow_.empty() ? kNoPrice : overflow_.begin()->first;
-        best_ = (w == kNoPrice) ? o : (o == kNoPrice || better(w, o)) ? w : o;
     }
     update_cache(px, qty);
 }
 
 template <bool IsBid>
-void BookSideImpl<IsBid>::update_cache(Ticks px, Lots qty) noexcept {
-    if (cache_dirty_) {
-        return;
-    }
+void BookSideImpl<IsBid>::best_deleted(Ticks px) noexcept {
+    // px was the best, so every remaining level is worse: the next best is the better of the
+    // window's next level past px and the overflow's best.
+    const Ticks w = window_next_worse(px);
+    const Ticks o = overflow_.empty() ? kNoPrice : overflow_.begin()->first;
+    best_ = (w == kNoPrice) ? o : (o == kNoPrice || better(w, o)) ? w : o;
+}
+
+template <bool IsBid>
+void BookSideImpl<IsBid>::patch_cache(Ticks px, Lots qty) noexcept {
+    // REQUIRES (update_cache): cache clean, and px not strictly worse than the last cached
+    // level of an incomplete cache (such a level cannot enter the top K).
     Level* c = cache_.get();
     std::size_t n = cache_n_;
-    if (!cache_complete_ && better(c[n - 1].px, px)) {
-        return;  // strictly worse than the last cached level: cannot enter the top K
-    }
     // First slot whose price is not better than px; the cache is short, a linear scan from
     // the best end finds near-top updates (the common case) in a few compares.
     std::size_t pos = 0;
@@ -477,7 +495,7 @@ OrderBook::OrderBook(BookConfig cfg)
       asks_(cfg.window_bits, cfg.top_cache),
       reason_(DesyncReason::NoSnapshot) {}
 
-void OrderBook::validate_level(Ticks px, Lots qty) {
+void OrderBook::throw_invalid_level(Ticks px, Lots qty) {
     if (px <= 0) {
         throw InvalidEvent("price must be positive, was " + std::to_string(px));
     }
@@ -485,6 +503,7 @@ void OrderBook::validate_level(Ticks px, Lots qty) {
         throw InvalidEvent("qty must be non-negative, was " + std::to_string(qty) + " (at price " +
                            std::to_string(px) + ")");
     }
+    throw InvalidEvent("level is valid, was reported invalid (px " + std::to_string(px) + ")");
 }
 
 namespace {

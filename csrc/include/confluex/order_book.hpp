@@ -130,7 +130,16 @@ class BookSideImpl {
     // Best occupied window price strictly worse than px (any px), or kNoPrice.
     [[nodiscard]] Ticks window_next_worse(Ticks px) const noexcept;
     [[nodiscard]] Ticks window_best() const noexcept;
-    void update_cache(Ticks px, Lots qty) noexcept;
+    // Patches the top cache for a changed level; inline filter, out-of-line patch.
+    void update_cache(Ticks px, Lots qty) noexcept {
+        if (!cache_dirty_ && (cache_complete_ || !better(cache_[cache_n_ - 1].px, px))) {
+            patch_cache(px, qty);
+        }
+    }
+    void patch_cache(Ticks px, Lots qty) noexcept;
+    // The out-of-line parts of set(): overflow levels, and a delete of the best level.
+    void set_overflow(Ticks px, Lots qty) noexcept;
+    void best_deleted(Ticks px) noexcept;
     void rebuild_cache() const;
     // Calls f(Level) best first until it returns false.
     template <class F>
@@ -196,7 +205,11 @@ class OrderBook {
 
     // OrderBook::validate_level()
     // Throws InvalidEvent when px <= 0 or qty < 0 (the message names the value).
-    static void validate_level(Ticks px, Lots qty);
+    static void validate_level(Ticks px, Lots qty) {
+        if (px <= 0 || qty < 0) [[unlikely]] {
+            throw_invalid_level(px, qty);
+        }
+    }
 
     // OrderBook::set_level()
     // Sets the absolute size of one level; qty == 0 deletes it (a no-op when absent).
@@ -261,6 +274,7 @@ class OrderBook {
 
   private:
     static BookConfig validated(BookConfig cfg);
+    [[noreturn]] static void throw_invalid_level(Ticks px, Lots qty);
     void maybe_recenter() noexcept;
 
     BookConfig cfg_;

@@ -21,10 +21,9 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from binance_depth import Replay, load_replay  # noqa: E402
-from reference_book import ReferenceBook  # noqa: E402
-
-from confluex._core.order_book import ApplyResult, OrderBook  # noqa: E402
+from binance_depth import Replay, load_replay
+from confluex._core.order_book import ApplyResult, OrderBook
+from reference_book import ReferenceBook
 
 HFT = Path(__file__).resolve().parents[2] / "shared" / "data" / "hftbacktest"
 SPOT = (HFT / "spot" / "btcusdt_20240808.gz", HFT / "spot" / "btcusdt_20240809.gz")
@@ -114,7 +113,9 @@ def assert_same_top(book: OrderBook, ref: ReferenceBook) -> None:
 
 
 @pytest.mark.benchmark(group="book-apply")
-def test_cpp_apply_per_message(benchmark: Any, inputs: Inputs, reference_final: ReferenceBook) -> None:
+def test_cpp_apply_per_message(
+    benchmark: Any, inputs: Inputs, reference_final: ReferenceBook
+) -> None:
     book = benchmark.pedantic(
         replay_cpp_per_message,
         setup=lambda: ((inputs.fresh_book(), inputs.np_msgs), {}),
@@ -154,7 +155,9 @@ def test_python_reference_apply(
 
 
 @pytest.mark.benchmark(group="book-top")
-def test_cpp_top10_imbalance(benchmark: Any, inputs: Inputs, reference_final: ReferenceBook) -> None:
+def test_cpp_top10_imbalance(
+    benchmark: Any, inputs: Inputs, reference_final: ReferenceBook
+) -> None:
     book = replay_cpp_batch(inputs.fresh_book(), inputs.levels, inputs.headers)
 
     imb = benchmark(cpp_imbalance, book, 10)

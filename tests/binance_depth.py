@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-
 from confluex import Instrument
 from confluex.capture import iter_capture
 

@@ -114,9 +114,7 @@ class ReferenceBook:
         if qty < 0:
             raise ValueError(f"qty must be non-negative, was {qty}")
 
-    def apply_snapshot(
-        self, bids: Iterable[Level], asks: Iterable[Level], update_id: int
-    ) -> None:
+    def apply_snapshot(self, bids: Iterable[Level], asks: Iterable[Level], update_id: int) -> None:
         sides = []
         for name, levels in (("bid", bids), ("ask", asks)):
             d: dict[int, int] = {}

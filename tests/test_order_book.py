@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from confluex import BookCrossed, InvalidConfig, InvalidEvent
 from confluex._core.order_book import (
     ApplyResult,
@@ -53,7 +52,13 @@ def test_new_book_is_empty_and_not_synced() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"window_bits": 7}, {"window_bits": 25}, {"top_cache": 0}, {"top_cache": 4097}, {"top_cache": -1}],
+    [
+        {"window_bits": 7},
+        {"window_bits": 25},
+        {"top_cache": 0},
+        {"top_cache": 4097},
+        {"top_cache": -1},
+    ],
     ids=("bits_7", "bits_25", "cache_0", "cache_4097", "cache_negative"),
 )
 def test_bad_config_raises_invalid_config(kwargs: dict[str, int]) -> None:
@@ -74,7 +79,9 @@ def test_config_limits_are_accepted() -> None:
 def test_snapshot_in_any_order_gives_sorted_book_and_skips_zero_levels() -> None:
     book = OrderBook()
 
-    book.apply_snapshot(lv((97, 1), (100, 5), (98, 0), (99, 3)), lv((110, 7), (101, 2), (105, 0)), 42)
+    book.apply_snapshot(
+        lv((97, 1), (100, 5), (98, 0), (99, 3)), lv((110, 7), (101, 2), (105, 0)), 42
+    )
 
     assert book.state == SyncState.synced and book.in_sync
     assert book.last_update_id == 42

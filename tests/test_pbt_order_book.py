@@ -15,9 +15,8 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reference_book import APPLIED, SYNCED, ReferenceBook  # noqa: E402
-
-from confluex._core.order_book import BookConfig, BookSide, OrderBook  # noqa: E402
+from confluex._core.order_book import BookConfig, BookSide, OrderBook
+from reference_book import APPLIED, SYNCED, ReferenceBook
 
 BID, ASK = BookSide.bid, BookSide.ask
 START = 10_000_000
@@ -51,7 +50,9 @@ def assert_same(book: OrderBook, ref: ReferenceBook, data: st.DataObject, k: int
         a = data.draw(st.sampled_from(known)) + data.draw(st.integers(-3000, 3000))
         b = data.draw(st.sampled_from(known)) + data.draw(st.integers(-3000, 3000))
         assert book.depth_within(side, a, b) == ref.depth_within(is_bid, a, b)
-        assert book.depth_within(side, min(a, b), 2**62) == ref.depth_within(is_bid, min(a, b), 2**62)
+        assert book.depth_within(side, min(a, b), 2**62) == ref.depth_within(
+            is_bid, min(a, b), 2**62
+        )
         px = data.draw(st.sampled_from(known)) + data.draw(st.sampled_from([-1, 0, 0, 1]))
         assert book.level_qty(side, px) == ref.level_qty(is_bid, px)
     if ref.state == SYNCED:
@@ -129,8 +130,12 @@ def test_book_equals_reference_after_every_message(
     book = OrderBook(BookConfig(window_bits=window_bits, top_cache=top_cache))
     ref = ReferenceBook()
     pos = st.integers(1, 100)
-    snap_b = sorted({START - 1 - data.draw(offsets(window)) for _ in range(data.draw(st.integers(0, 30)))})
-    snap_a = sorted({START + data.draw(offsets(window)) for _ in range(data.draw(st.integers(0, 30)))})
+    snap_b = sorted(
+        {START - 1 - data.draw(offsets(window)) for _ in range(data.draw(st.integers(0, 30)))}
+    )
+    snap_a = sorted(
+        {START + data.draw(offsets(window)) for _ in range(data.draw(st.integers(0, 30)))}
+    )
     bids = [(p, data.draw(st.integers(0, 100))) for p in snap_b]
     asks = [(p, data.draw(pos)) for p in snap_a]
     book.apply_snapshot(arr(bids), arr(asks), 1000)
@@ -138,7 +143,9 @@ def test_book_equals_reference_after_every_message(
     assert_same(book, ref, data, top_cache)
     uid = 1000
     for _ in range(n_msgs):
-        seq = data.draw(st.sampled_from(["next"] * 8 + ["stale", "gap", "overlap", "cross", "resnap"]))
+        seq = data.draw(
+            st.sampled_from(["next"] * 8 + ["stale", "gap", "overlap", "cross", "resnap"])
+        )
         if seq == "resnap" or ref.state != SYNCED:
             # Resync from the reference's levels (also exercises snapshot on a used book).
             uid += 10
@@ -182,7 +189,9 @@ def test_book_equals_reference_after_every_message(
     window_bits=st.sampled_from([8, 17]),
     n_msgs=st.integers(0, 40),
 )
-def test_snapshot_replay_snapshot_is_identity(data: st.DataObject, window_bits: int, n_msgs: int) -> None:
+def test_snapshot_replay_snapshot_is_identity(
+    data: st.DataObject, window_bits: int, n_msgs: int
+) -> None:
     window = 2**window_bits
     ref = ReferenceBook()
     snap_b = [(START - 1 - i * 3, 1 + i) for i in range(data.draw(st.integers(0, 20)))]

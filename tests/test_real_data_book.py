@@ -17,16 +17,15 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from binance_depth import Replay, load_replay  # noqa: E402
-from reference_book import APPLIED, ReferenceBook  # noqa: E402
-
-from confluex._core.order_book import (  # noqa: E402
+from binance_depth import Replay, load_replay
+from confluex._core.order_book import (
     ApplyResult,
     BookConfig,
     BookSide,
     OrderBook,
     SyncState,
 )
+from reference_book import APPLIED, ReferenceBook
 
 # Spot quantities are converted on Binance's 8-decimal wire grid: the exchange's stated lot
 # (0.00001) does not hold in the feed, 7 depth levels carry 6-decimal sizes ("25.42618900").
@@ -94,7 +93,9 @@ def _run(replay: Replay, cfg: BookConfig, check_reference_every: int) -> dict[st
             if bb != (bpx, bqty) or ba != (apx, aqty):
                 stats["mismatched"] += 1
                 if stats["mismatched"] <= 3:
-                    print(f"mismatch at ticker {t_id}: book {bb} {ba}, ticker {bpx, bqty} {apx, aqty}")
+                    print(
+                        f"mismatch at ticker {t_id}: book {bb} {ba}, ticker {bpx, bqty} {apx, aqty}"
+                    )
     stats["gaps"] = book.counters.gaps
     stats["overlaps"] = book.counters.overlaps
     stats["recenters"] = book.counters.recenters
@@ -111,7 +112,9 @@ def test_replay_matches_every_comparable_book_ticker(
 
     stats = _run(replay, CONFIGS[cfg_name], check_reference_every=25)
 
-    print(f"{market}/{cfg_name}: {len(replay.messages)} messages, {replay.n_levels} levels, {stats}")
+    print(
+        f"{market}/{cfg_name}: {len(replay.messages)} messages, {replay.n_levels} levels, {stats}"
+    )
     assert stats["mismatched"] == 0
     assert stats["compared"] >= 500  # README: 1-6 % of ~80k (spot) / ~52k (usdm) bookTickers
     assert stats["not_applied"] == 0
@@ -147,6 +150,6 @@ def test_batch_replay_equals_per_message_replay(hft_data: Path, market: str) -> 
 
     assert (results == int(ApplyResult.applied)).all()
     assert batch.last_update_id == one.last_update_id == replay.messages[-1].update_id
-    for a, b in zip(batch.top(64), one.top(64)):
+    for a, b in zip(batch.top(64), one.top(64), strict=True):
         assert a.tolist() == b.tolist()
     assert batch.counters.levels_applied == one.counters.levels_applied == replay.n_levels

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import pytest
-
 from confluex._core import aggregator as agg
 from confluex._core.exceptions import InvalidConfig, InvalidEvent
 
@@ -13,17 +12,35 @@ NAMES = agg.COMPONENT_NAMES
 
 
 def test_component_names_follow_the_component_enum_order() -> None:
-    assert NAMES == ("orderflow", "orderbook", "volume", "price_structure", "technical", "sentiment")
+    assert NAMES == (
+        "orderflow",
+        "orderbook",
+        "volume",
+        "price_structure",
+        "technical",
+        "sentiment",
+    )
 
 
 def test_default_weights_are_the_reference_head_config_normalised() -> None:
     cfg = agg.ConfluenceAggregator().config
 
     assert cfg.weights == pytest.approx(
-        {"orderflow": 0.30, "orderbook": 0.20, "volume": 0.18, "price_structure": 0.15,
-         "technical": 0.10, "sentiment": 0.07})
+        {
+            "orderflow": 0.30,
+            "orderbook": 0.20,
+            "volume": 0.18,
+            "price_structure": 0.15,
+            "technical": 0.10,
+            "sentiment": 0.07,
+        }
+    )
     assert sum(cfg.weights.values()) == pytest.approx(1.0, abs=1e-15)
-    assert (cfg.amplify_confidence, cfg.amplify_consensus, cfg.max_amplification) == (0.5, 0.75, 0.15)
+    assert (cfg.amplify_confidence, cfg.amplify_consensus, cfg.max_amplification) == (
+        0.5,
+        0.75,
+        0.15,
+    )
 
 
 def test_unanimous_strong_components_amplify_the_score() -> None:
@@ -82,7 +99,10 @@ def test_none_score_means_no_data_like_a_missing_name() -> None:
     missing = a.compute({"orderflow": 70.0})
 
     assert (with_none.score, with_none.reliability, with_none.has_data_mask) == (
-        missing.score, missing.reliability, missing.has_data_mask)
+        missing.score,
+        missing.reliability,
+        missing.has_data_mask,
+    )
 
 
 def test_effective_weights_are_renormalised_over_components_with_data() -> None:
@@ -91,8 +111,16 @@ def test_effective_weights_are_renormalised_over_components_with_data() -> None:
     r = a.compute({"orderflow": 60.0, "volume": 40.0, "sentiment": 55.0})
 
     total = 0.30 + 0.18 + 0.07
-    assert r.weights == pytest.approx({"orderflow": 0.30 / total, "orderbook": 0.0, "volume": 0.18 / total,
-                                       "price_structure": 0.0, "technical": 0.0, "sentiment": 0.07 / total})
+    assert r.weights == pytest.approx(
+        {
+            "orderflow": 0.30 / total,
+            "orderbook": 0.0,
+            "volume": 0.18 / total,
+            "price_structure": 0.0,
+            "technical": 0.0,
+            "sentiment": 0.07 / total,
+        }
+    )
     assert r.reliability == pytest.approx(total)
     assert r.components["orderbook"] == 50.0
 
@@ -101,7 +129,13 @@ def test_no_component_with_data_scores_50_with_zero_reliability_and_confidence()
     r = agg.ConfluenceAggregator().compute(dict.fromkeys(NAMES))
 
     assert (r.score, r.score_raw, r.reliability, r.confidence, r.consensus, r.direction) == (
-        50.0, 50.0, 0.0, 0.0, 0.0, 0.0)
+        50.0,
+        50.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+    )
     assert r.has_data_mask == 0
     assert set(r.weights.values()) == {0.0}
 
@@ -137,7 +171,9 @@ def test_weights_are_scale_free() -> None:
     w = {"orderflow": 3.0, "orderbook": 2.0, "technical": 1.0}
 
     small = agg.ConfluenceAggregator(agg.AggregatorConfig(weights=w)).compute(scores)
-    big = agg.ConfluenceAggregator(agg.AggregatorConfig(weights={k: 1e6 * v for k, v in w.items()})).compute(scores)
+    big = agg.ConfluenceAggregator(
+        agg.AggregatorConfig(weights={k: 1e6 * v for k, v in w.items()})
+    ).compute(scores)
 
     assert small.score == pytest.approx(big.score, rel=1e-14)
 
@@ -146,11 +182,18 @@ def test_weights_are_scale_free() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "shown"), [(math.nan, "nan"), (math.inf, "inf"), (-0.1, "-0.1")], ids=("nan", "inf", "negative"))
-def test_set_weights_with_bad_value_raises_invalid_config_naming_it(value: float, shown: str) -> None:
+    ("value", "shown"),
+    [(math.nan, "nan"), (math.inf, "inf"), (-0.1, "-0.1")],
+    ids=("nan", "inf", "negative"),
+)
+def test_set_weights_with_bad_value_raises_invalid_config_naming_it(
+    value: float, shown: str
+) -> None:
     a = agg.ConfluenceAggregator()
 
-    with pytest.raises(InvalidConfig, match=rf"weights\[volume\] must be finite and >= 0, was {shown}"):
+    with pytest.raises(
+        InvalidConfig, match=rf"weights\[volume\] must be finite and >= 0, was {shown}"
+    ):
         a.set_weights({"orderflow": 1.0, "volume": value})
 
 
@@ -179,8 +222,14 @@ def test_set_weights_names_not_given_get_zero_and_the_rest_is_normalised() -> No
 
     a.set_weights({"orderflow": 3.0, "volume": 1.0})
 
-    assert a.config.weights == {"orderflow": 0.75, "orderbook": 0.0, "volume": 0.25,
-                                "price_structure": 0.0, "technical": 0.0, "sentiment": 0.0}
+    assert a.config.weights == {
+        "orderflow": 0.75,
+        "orderbook": 0.0,
+        "volume": 0.25,
+        "price_structure": 0.0,
+        "technical": 0.0,
+        "sentiment": 0.0,
+    }
 
 
 def test_set_weights_with_non_number_raises_type_error() -> None:
@@ -190,10 +239,12 @@ def test_set_weights_with_non_number_raises_type_error() -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"weights": {"volume": -1.0}}, r"weights\[volume\] must be finite and >= 0, was -1"),
-     ({"amplify_confidence": 1.0}, "amplify_confidence must be in \\[0, 1\\), was 1"),
-     ({"amplify_consensus": math.nan}, "amplify_consensus must be in \\[0, 1\\], was nan"),
-     ({"max_amplification": -0.2}, "max_amplification must be finite and >= 0, was -0.2")],
+    [
+        ({"weights": {"volume": -1.0}}, r"weights\[volume\] must be finite and >= 0, was -1"),
+        ({"amplify_confidence": 1.0}, "amplify_confidence must be in \\[0, 1\\), was 1"),
+        ({"amplify_consensus": math.nan}, "amplify_consensus must be in \\[0, 1\\], was nan"),
+        ({"max_amplification": -0.2}, "max_amplification must be finite and >= 0, was -0.2"),
+    ],
     ids=("weight", "amplify_confidence", "amplify_consensus", "max_amplification"),
 )
 def test_aggregator_config_bad_value_raises_invalid_config(kwargs: dict, match: str) -> None:  # type: ignore[type-arg]

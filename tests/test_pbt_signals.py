@@ -8,10 +8,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
+from confluex._core import signals
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from confluex._core import signals
 
 Levels = list[tuple[int, int]]
 
@@ -99,10 +98,12 @@ class RefOfi:
         e = 0
         if bid and self.prev_bid:
             e += (bid[1] if bid[0] >= self.prev_bid[0] else 0) - (
-                self.prev_bid[1] if bid[0] <= self.prev_bid[0] else 0)
+                self.prev_bid[1] if bid[0] <= self.prev_bid[0] else 0
+            )
         if ask and self.prev_ask:
             e -= (ask[1] if ask[0] <= self.prev_ask[0] else 0) - (
-                self.prev_ask[1] if ask[0] >= self.prev_ask[0] else 0)
+                self.prev_ask[1] if ask[0] >= self.prev_ask[0] else 0
+            )
         if len(self.events) == self.capacity:
             self.events.popleft()
             self.evicted_early += 1
@@ -118,8 +119,9 @@ class RefOfi:
         return self.value() / depth if depth > 0 else 0.0
 
 
-def ref_component(bids: Levels, asks: Levels, drr: float | None, ofi: RefOfi,
-                  cfg: signals.OrderbookSignalsConfig) -> tuple[float, dict[str, float], dict[str, float]]:
+def ref_component(
+    bids: Levels, asks: Levels, drr: float | None, ofi: RefOfi, cfg: signals.OrderbookSignalsConfig
+) -> tuple[float, dict[str, float], dict[str, float]]:
     names = signals.BOOK_SUB_NAMES
     if not bids or not asks:
         return 50.0, dict.fromkeys(names, 50.0), dict.fromkeys(names, 0.0)
@@ -157,8 +159,9 @@ def test_imbalance_matches_reference_exactly(book: tuple[Levels, Levels], n: int
 
 
 @given(books(), st.integers(0, 40), st.floats(0.0, 3.0))
-def test_depth_weighted_imbalance_matches_reference(book: tuple[Levels, Levels], n: int,
-                                                    decay: float) -> None:
+def test_depth_weighted_imbalance_matches_reference(
+    book: tuple[Levels, Levels], n: int, decay: float
+) -> None:
     bids, asks = book
 
     got = signals.depth_weighted_imbalance(arr(bids), arr(asks), n, decay)
@@ -174,11 +177,17 @@ def test_price_kernels_match_reference(book: tuple[Levels, Levels]) -> None:
     b, a = arr(bids), arr(asks)
 
     micro, mid = signals.microprice(b, a), signals.mid(b, a)
-    spread, bps, off = signals.spread_ticks(b, a), signals.spread_bps(b, a), signals.microprice_offset(b, a)
+    spread, bps, off = (
+        signals.spread_ticks(b, a),
+        signals.spread_bps(b, a),
+        signals.microprice_offset(b, a),
+    )
 
     ref_mid = (pb + pa) / 2
     assert mid == ref_mid
-    assert micro == pytest.approx((pb * qa + pa * qb) / (qa + qb) if qa + qb else ref_mid, rel=1e-15)
+    assert micro == pytest.approx(
+        (pb * qa + pa * qb) / (qa + qb) if qa + qb else ref_mid, rel=1e-15
+    )
     assert spread == pa - pb
     assert bps == pytest.approx(1e4 * (pa - pb) / ref_mid, rel=1e-15)
     assert off == ref_ratio(qb, qa)
@@ -260,7 +269,10 @@ def feed(history: list, mirror_prices: bool = False) -> tuple[signals.OfiWindow,
     w, ref = signals.OfiWindow(), RefOfi(5_000_000_000, 4096)
     for t, (bid, ask) in enumerate(history):
         if mirror_prices:  # reflect around 210 and swap sides
-            bid, ask = ((210 - ask[0], ask[1]) if ask else None), ((210 - bid[0], bid[1]) if bid else None)
+            bid, ask = (
+                ((210 - ask[0], ask[1]) if ask else None),
+                ((210 - bid[0], bid[1]) if bid else None),
+            )
         w.on_quote(t, bid, ask)
         ref.on_quote(t, bid, ask)
     return w, ref
@@ -268,8 +280,12 @@ def feed(history: list, mirror_prices: bool = False) -> tuple[signals.OfiWindow,
 
 @settings(max_examples=150)
 @given(books(), st.one_of(st.none(), st.floats(-1.0, 1.0)), ofi_histories(), CONFIGS)
-def test_orderbook_component_matches_reference(book: tuple[Levels, Levels], drr: float | None,
-                                               history: list, cfg: signals.OrderbookSignalsConfig) -> None:  # type: ignore[type-arg]
+def test_orderbook_component_matches_reference(
+    book: tuple[Levels, Levels],
+    drr: float | None,
+    history: list,
+    cfg: signals.OrderbookSignalsConfig,
+) -> None:  # type: ignore[type-arg]
     bids, asks = book
     w, ref_w = feed(history)
 
@@ -286,15 +302,20 @@ def test_orderbook_component_matches_reference(book: tuple[Levels, Levels], drr:
 @settings(max_examples=150)
 @given(books(min_levels=1), st.one_of(st.none(), st.floats(-1.0, 1.0)), ofi_histories(), CONFIGS)
 def test_mirrored_book_maps_every_sub_score_to_100_minus_it(
-        book: tuple[Levels, Levels], drr: float | None, history: list,  # type: ignore[type-arg]
-        cfg: signals.OrderbookSignalsConfig) -> None:
+    book: tuple[Levels, Levels],
+    drr: float | None,
+    history: list,  # type: ignore[type-arg]
+    cfg: signals.OrderbookSignalsConfig,
+) -> None:
     bids, asks = book
     mb, ma = mirror(bids, asks)
     w, _ = feed(history)
     mw, _ = feed(history, mirror_prices=True)
 
     up = signals.compute_orderbook_component(arr(bids), arr(asks), drr, w, cfg)
-    down = signals.compute_orderbook_component(arr(mb), arr(ma), None if drr is None else -drr, mw, cfg)
+    down = signals.compute_orderbook_component(
+        arr(mb), arr(ma), None if drr is None else -drr, mw, cfg
+    )
 
     assert down["sub"] == {k: 100.0 - v for k, v in up["sub"].items()}  # exact
     assert down["score"] == pytest.approx(100.0 - up["score"], abs=1e-12)
@@ -302,13 +323,17 @@ def test_mirrored_book_maps_every_sub_score_to_100_minus_it(
 
 
 @given(books(min_levels=1), st.floats(0.001, 5.0), st.integers(0, 30))
-def test_mirrored_kernels_negate_exactly(book: tuple[Levels, Levels], band_pct: float, n: int) -> None:
+def test_mirrored_kernels_negate_exactly(
+    book: tuple[Levels, Levels], band_pct: float, n: int
+) -> None:
     bids, asks = book
     mb, ma = mirror(bids, asks)
     b, a, mb_, ma_ = arr(bids), arr(asks), arr(mb), arr(ma)
 
     assert signals.imbalance(mb_, ma_, n) == -signals.imbalance(b, a, n)
-    assert signals.depth_weighted_imbalance(mb_, ma_, n, 0.3) == -signals.depth_weighted_imbalance(b, a, n, 0.3)
+    assert signals.depth_weighted_imbalance(mb_, ma_, n, 0.3) == -signals.depth_weighted_imbalance(
+        b, a, n, 0.3
+    )
     assert signals.microprice_offset(mb_, ma_) == -signals.microprice_offset(b, a)  # type: ignore[operator]
     dr, mdr = signals.depth_ratio(b, a, band_pct), signals.depth_ratio(mb_, ma_, band_pct)
     assert (dr is None and mdr is None) or mdr == -dr  # type: ignore[operator]
@@ -323,15 +348,18 @@ def self_mirrored_books(draw: st.DrawFn) -> tuple[Levels, Levels]:
 
 
 @given(self_mirrored_books(), CONFIGS)
-def test_balanced_book_scores_exactly_50(book: tuple[Levels, Levels],
-                                         cfg: signals.OrderbookSignalsConfig) -> None:
+def test_balanced_book_scores_exactly_50(
+    book: tuple[Levels, Levels], cfg: signals.OrderbookSignalsConfig
+) -> None:
     bids, asks = book
     b, a = arr(bids), arr(asks)
     w = signals.OfiWindow()
     w.on_quote(0, bids[0], asks[0])
     w.on_quote(1, bids[0], asks[0])
 
-    comp = signals.compute_orderbook_component(b, a, signals.depth_ratio(b, a, cfg.depth_band_pct), w, cfg)
+    comp = signals.compute_orderbook_component(
+        b, a, signals.depth_ratio(b, a, cfg.depth_band_pct), w, cfg
+    )
 
     assert comp["score"] == 50.0
     assert set(comp["sub"].values()) == {50.0}

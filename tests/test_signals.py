@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-
 from confluex._core import signals
 from confluex._core.exceptions import InvalidConfig, InvalidEvent
 
@@ -101,8 +100,13 @@ def test_microprice_offset_equals_the_half_spread_normalised_microprice_distance
 def test_price_kernels_return_none_when_a_side_is_empty() -> None:
     bids = book([(100, 30)])
 
-    for fn in (signals.microprice, signals.mid, signals.spread_ticks, signals.spread_bps,
-               signals.microprice_offset):
+    for fn in (
+        signals.microprice,
+        signals.mid,
+        signals.spread_ticks,
+        signals.spread_bps,
+        signals.microprice_offset,
+    ):
         assert fn(bids, EMPTY) is None
         assert fn(EMPTY, bids) is None
 
@@ -156,7 +160,11 @@ def test_depth_weighted_imbalance_with_bad_decay_raises_invalid_config(decay: fl
 
 @pytest.mark.parametrize(
     "bad",
-    [np.zeros(4, dtype=np.int64), np.zeros((2, 3), dtype=np.int64), np.zeros((1, 2, 2), dtype=np.int64)],
+    [
+        np.zeros(4, dtype=np.int64),
+        np.zeros((2, 3), dtype=np.int64),
+        np.zeros((1, 2, 2), dtype=np.int64),
+    ],
     ids=("1d", "three_columns", "3d"),
 )
 def test_kernel_with_wrong_array_shape_raises_invalid_event(bad: np.ndarray) -> None:
@@ -166,8 +174,12 @@ def test_kernel_with_wrong_array_shape_raises_invalid_event(bad: np.ndarray) -> 
 
 @pytest.mark.parametrize(
     "bad",
-    [np.zeros((2, 2), dtype=np.float64), np.zeros((2, 2), dtype=np.int32),
-     np.zeros((2, 4), dtype=np.int64)[:, ::2], [[1, 2]]],
+    [
+        np.zeros((2, 2), dtype=np.float64),
+        np.zeros((2, 2), dtype=np.int32),
+        np.zeros((2, 4), dtype=np.int64)[:, ::2],
+        [[1, 2]],
+    ],
     ids=("float64", "int32", "strided", "list"),
 )
 def test_kernel_with_wrong_dtype_or_layout_raises_type_error(bad: object) -> None:
@@ -285,13 +297,22 @@ def test_ofi_reset_forgets_everything() -> None:
     w.reset()
     w.on_quote(2, (100, 99), (102, 6))
 
-    assert (w.value(), w.size(), w.events(), w.evicted_early(), w.normalized()) == (0.0, 1, 1, 0, 0.0)
+    assert (w.value(), w.size(), w.events(), w.evicted_early(), w.normalized()) == (
+        0.0,
+        1,
+        1,
+        0,
+        0.0,
+    )
 
 
-@pytest.mark.parametrize(("window_ns", "capacity", "what"),
-                         [(0, 8, "window_ns"), (-5, 8, "window_ns"), (10, 0, "capacity"),
-                          (10, 1 << 25, "capacity")])
-def test_ofi_window_bad_config_raises_invalid_config(window_ns: int, capacity: int, what: str) -> None:
+@pytest.mark.parametrize(
+    ("window_ns", "capacity", "what"),
+    [(0, 8, "window_ns"), (-5, 8, "window_ns"), (10, 0, "capacity"), (10, 1 << 25, "capacity")],
+)
+def test_ofi_window_bad_config_raises_invalid_config(
+    window_ns: int, capacity: int, what: str
+) -> None:
     with pytest.raises(InvalidConfig, match=f"{what} must be .*, was"):
         signals.OfiWindow(window_ns, capacity)
 
@@ -319,7 +340,9 @@ def test_balanced_25_level_book_scores_exactly_50_not_the_reference_59_75() -> N
     ofi = signals.OfiWindow()
     ofi.on_quote(0, tuple(bids[0]), tuple(asks[0]))  # type: ignore[arg-type]
 
-    comp = signals.compute_orderbook_component(bids, asks, drr, ofi, signals.OrderbookSignalsConfig())
+    comp = signals.compute_orderbook_component(
+        bids, asks, drr, ofi, signals.OrderbookSignalsConfig()
+    )
 
     assert comp["has_data"] is True
     assert comp["score"] == 50.0
@@ -334,7 +357,9 @@ def test_three_times_bid_size_is_bullish_and_three_times_ask_size_is_the_exact_m
     cfg = signals.OrderbookSignalsConfig()
     ofi = signals.OfiWindow()
 
-    up = signals.compute_orderbook_component(bids, asks, signals.depth_ratio(bids, asks, 0.1), ofi, cfg)
+    up = signals.compute_orderbook_component(
+        bids, asks, signals.depth_ratio(bids, asks, 0.1), ofi, cfg
+    )
     down = signals.compute_orderbook_component(mb, ma, signals.depth_ratio(mb, ma, 0.1), ofi, cfg)
 
     assert up["score"] > 90.0
@@ -366,7 +391,8 @@ def test_component_sub_scores_follow_their_documented_formulas() -> None:
     w = comp["weights"]
     assert w == cfg.weights
     assert comp["score"] == pytest.approx(
-        50 + sum(w[k] * (expected[k] - 50) for k in w) / sum(w.values()), rel=1e-12)
+        50 + sum(w[k] * (expected[k] - 50) for k in w) / sum(w.values()), rel=1e-12
+    )
 
 
 @pytest.mark.parametrize("drr", [None, math.nan], ids=("none", "nan"))
@@ -374,7 +400,9 @@ def test_component_without_depth_ratio_gives_it_weight_zero(drr: float | None) -
     bids, asks = ladder(100, -1, [9, 1]), ladder(101, 1, [1, 1])
     ofi = signals.OfiWindow()
 
-    comp = signals.compute_orderbook_component(bids, asks, drr, ofi, signals.OrderbookSignalsConfig())
+    comp = signals.compute_orderbook_component(
+        bids, asks, drr, ofi, signals.OrderbookSignalsConfig()
+    )
 
     assert comp["weights"]["depth_ratio"] == 0.0
     assert comp["weights"]["ofi"] == 0.0  # empty window: no information, not a neutral vote
@@ -382,8 +410,9 @@ def test_component_without_depth_ratio_gives_it_weight_zero(drr: float | None) -
 
 
 def test_component_of_a_one_sided_book_has_no_data_and_scores_50() -> None:
-    comp = signals.compute_orderbook_component(ladder(100, -1, [5]), EMPTY, 0.9, signals.OfiWindow(),
-                                               signals.OrderbookSignalsConfig())
+    comp = signals.compute_orderbook_component(
+        ladder(100, -1, [5]), EMPTY, 0.9, signals.OfiWindow(), signals.OrderbookSignalsConfig()
+    )
 
     assert comp["has_data"] is False
     assert comp["score"] == 50.0
@@ -393,15 +422,31 @@ def test_component_of_a_one_sided_book_has_no_data_and_scores_50() -> None:
 
 def test_component_sub_names_are_the_documented_static_names() -> None:
     assert signals.BOOK_SUB_NAMES == (
-        "oir_5", "oir_10", "oir_25", "dwi", "microprice", "ofi", "depth_ratio")
+        "oir_5",
+        "oir_10",
+        "oir_25",
+        "dwi",
+        "microprice",
+        "ofi",
+        "depth_ratio",
+    )
 
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("imbalance_sensitivity", 0.0), ("ofi_sensitivity", math.nan), ("dwi_levels", 0),
-     ("dwi_decay", -1.0), ("depth_band_pct", math.inf), ("weight_ofi", -0.5), ("weight_dwi", math.nan)],
+    [
+        ("imbalance_sensitivity", 0.0),
+        ("ofi_sensitivity", math.nan),
+        ("dwi_levels", 0),
+        ("dwi_decay", -1.0),
+        ("depth_band_pct", math.inf),
+        ("weight_ofi", -0.5),
+        ("weight_dwi", math.nan),
+    ],
 )
-def test_orderbook_config_bad_value_raises_invalid_config_naming_it(field: str, value: float) -> None:
+def test_orderbook_config_bad_value_raises_invalid_config_naming_it(
+    field: str, value: float
+) -> None:
     with pytest.raises(InvalidConfig, match=f"OrderbookSignalsConfig.{field} must be .*, was"):
         signals.OrderbookSignalsConfig(**{field: value})  # type: ignore[arg-type]
 
@@ -428,6 +473,7 @@ def test_benchmark_helpers_return_elapsed_nanoseconds() -> None:
 
     ns_imb = signals.benchmark_imbalance_loop_ns(bids, asks, 10, 1000)
     ns_comp = signals.benchmark_orderbook_component_loop_ns(
-        bids, asks, 0.0, ofi, signals.OrderbookSignalsConfig(), 1000)
+        bids, asks, 0.0, ofi, signals.OrderbookSignalsConfig(), 1000
+    )
 
     assert ns_imb > 0 and ns_comp > 0

@@ -89,19 +89,23 @@ ConfluenceResult ConfluenceAggregator::compute_scores(
     ConfluenceResult r{};
     r.has_data_mask = static_cast<std::uint8_t>(has_data_mask & ((1U << kComponentCount) - 1U));
 
+    // The critical path is Σ -> divide -> Σ -> exp; S0 (reliability) and S1 = Σ W n are summed
+    // together so only one divide sits between the input and the variance pass.
     std::array<double, kComponentCount> n{};
-    double reliability = 0.0;
+    double s0 = 0.0;
+    double s1 = 0.0;
     for (std::size_t c = 0; c < kComponentCount; ++c) {
         const bool has = ((r.has_data_mask >> c) & 1U) != 0;
         r.component_score[c] = has ? scores[c] : 50.0;
-        r.weight[c] = has ? cfg_.weights[c] : 0.0;
-        reliability += r.weight[c];
+        const double w = has ? cfg_.weights[c] : 0.0;
+        r.weight[c] = w;
         // A NaN or inf score is neutral (§2.6); std::clamp would pass NaN through.
         const double x = (scores[c] - 50.0) / 50.0;
         n[c] = std::isfinite(x) ? std::clamp(x, -1.0, 1.0) : 0.0;
+        s0 += w;
+        s1 += w * n[c];
     }
-    r.reliability = std::min(reliability, 1.0);  // rounding of Σ W over all six can exceed 1
-    if (!(reliability > 0.0)) {
+    if (!(s0 > 0.0)) {
         for (std::size_t c = 0; c < kComponentCount; ++c) {
             r.weight[c] = 0.0;
         }
@@ -109,17 +113,17 @@ ConfluenceResult ConfluenceAggregator::compute_scores(
         r.score_raw = r.score = 50.0;
         return r;  // direction, consensus, confidence, disagreement, quality_impact are 0
     }
-
-    double d = 0.0;
-    for (std::size_t c = 0; c < kComponentCount; ++c) {
-        r.weight[c] /= reliability;
-        d += r.weight[c] * n[c];
-    }
-    d = std::clamp(d, -1.0, 1.0);
+    r.reliability = std::min(s0, 1.0);  // rounding of Σ W over all six can exceed 1
+    // Divide rather than multiply by 1/s0: a subnormal s0 (tiny weights) has no finite inverse.
+    const double d = std::clamp(s1 / s0, -1.0, 1.0);
     double v = 0.0;
     for (std::size_t c = 0; c < kComponentCount; ++c) {
         const double e = n[c] - d;
         v += r.weight[c] * e * e;
+    }
+    v /= s0;
+    for (std::size_t c = 0; c < kComponentCount; ++c) {
+        r.weight[c] /= s0;
     }
     const double consensus = std::clamp(std::exp(-2.0 * v), 0.0, 1.0);
     const double confidence = std::clamp(std::fabs(d) * consensus, 0.0, 1.0);

@@ -24,10 +24,10 @@ using confluex::kComponentNames;
 using Weights = std::array<double, kComponentCount>;
 
 // Returns the index of a component name, or throws E naming it.
-template <class E>
-std::size_t component_index(const py::handle& key) {
+template <class E> std::size_t component_index(const py::handle& key) {
     if (!py::isinstance<py::str>(key)) {
-        throw py::type_error("component names must be str, was " + py::repr(key).cast<std::string>());
+        throw py::type_error("component names must be str, was " +
+                             py::repr(key).cast<std::string>());
     }
     const auto name = key.cast<std::string>();
     for (std::size_t c = 0; c < kComponentCount; ++c) {
@@ -35,7 +35,8 @@ std::size_t component_index(const py::handle& key) {
             return c;
         }
     }
-    throw E("unknown component name, was '" + name + "' (known: orderflow, orderbook, volume, "
+    throw E("unknown component name, was '" + name +
+            "' (known: orderflow, orderbook, volume, "
             "price_structure, technical, sentiment)");
 }
 
@@ -70,8 +71,7 @@ std::pair<Weights, std::uint8_t> scores_from(const py::dict& d) {
     return out;
 }
 
-template <class T>
-py::dict by_name(const std::array<T, kComponentCount>& a) {
+template <class T> py::dict by_name(const std::array<T, kComponentCount>& a) {
     py::dict out;
     for (std::size_t c = 0; c < kComponentCount; ++c) {
         out[py::str(kComponentNames[c].data(), kComponentNames[c].size())] = a[c];
@@ -79,7 +79,7 @@ py::dict by_name(const std::array<T, kComponentCount>& a) {
     return out;
 }
 
-}  // namespace
+} // namespace
 
 void register_aggregator(py::module_& m) {
     py::tuple names(kComponentCount);
@@ -97,7 +97,8 @@ and the amplification rule of the quality-adjusted score. Validated on construct
         .def(py::init([](std::optional<py::dict> weights, double amplify_confidence,
                          double amplify_consensus, double max_amplification) {
                  AggregatorConfig c;
-                 if (weights) c.weights = weights_from(*weights);
+                 if (weights)
+                     c.weights = weights_from(*weights);
                  c.amplify_confidence = amplify_confidence;
                  c.amplify_consensus = amplify_consensus;
                  c.max_amplification = max_amplification;
@@ -108,7 +109,8 @@ and the amplification rule of the quality-adjusted score. Validated on construct
              py::arg("amplify_confidence") = d.amplify_confidence,
              py::arg("amplify_consensus") = d.amplify_consensus,
              py::arg("max_amplification") = d.max_amplification)
-        .def_property_readonly("weights", [](const AggregatorConfig& c) { return by_name(c.weights); })
+        .def_property_readonly("weights",
+                               [](const AggregatorConfig& c) { return by_name(c.weights); })
         .def_readonly("amplify_confidence", &AggregatorConfig::amplify_confidence)
         .def_readonly("amplify_consensus", &AggregatorConfig::amplify_consensus)
         .def_readonly("max_amplification", &AggregatorConfig::max_amplification);
@@ -127,16 +129,21 @@ consensus, confidence, disagreement, reliability (data completeness) and quality
         .def_readonly("reliability", &ConfluenceResult::reliability)
         .def_readonly("quality_impact", &ConfluenceResult::quality_impact)
         .def_readonly("has_data_mask", &ConfluenceResult::has_data_mask)
-        .def_property_readonly("components", [](const ConfluenceResult& r) { return by_name(r.component_score); })
-        .def_property_readonly("weights", [](const ConfluenceResult& r) { return by_name(r.weight); })
-        .def_property_readonly("has_data", [](const ConfluenceResult& r) {
-            std::array<bool, kComponentCount> h{};
-            for (std::size_t c = 0; c < kComponentCount; ++c) h[c] = ((r.has_data_mask >> c) & 1U) != 0;
-            return by_name(h);
-        })
+        .def_property_readonly("components",
+                               [](const ConfluenceResult& r) { return by_name(r.component_score); })
+        .def_property_readonly("weights",
+                               [](const ConfluenceResult& r) { return by_name(r.weight); })
+        .def_property_readonly("has_data",
+                               [](const ConfluenceResult& r) {
+                                   std::array<bool, kComponentCount> h{};
+                                   for (std::size_t c = 0; c < kComponentCount; ++c)
+                                       h[c] = ((r.has_data_mask >> c) & 1U) != 0;
+                                   return by_name(h);
+                               })
         .def("__repr__", [](const ConfluenceResult& r) {
-            return "ConfluenceResult(score=" + std::to_string(r.score) + ", score_raw=" +
-                   std::to_string(r.score_raw) + ", confidence=" + std::to_string(r.confidence) +
+            return "ConfluenceResult(score=" + std::to_string(r.score) +
+                   ", score_raw=" + std::to_string(r.score_raw) +
+                   ", confidence=" + std::to_string(r.confidence) +
                    ", reliability=" + std::to_string(r.reliability) + ")";
         });
 
@@ -168,22 +175,29 @@ clipped through n = clip((s - 50)/50, -1, 1), as the reference does.
 Replaces the weights from {component name: weight} (names not given get 0). Raises
 InvalidConfig for unknown names, NaN/inf/negative weights or a zero sum; unchanged on error.
 )pbdoc")
-        .def_property_readonly("config", [](const ConfluenceAggregator& a) { return a.config(); },
-                               R"pbdoc(The configuration in use, weights normalised.)pbdoc");
+        .def_property_readonly(
+            "config", [](const ConfluenceAggregator& a) { return a.config(); },
+            R"pbdoc(The configuration in use, weights normalised.)pbdoc");
 
     m.def(
         "benchmark_compute_loop_ns",
         [](const ConfluenceAggregator& a, const py::dict& scores, std::size_t iterations) {
             std::array<confluex::ComponentScore, kComponentCount> comps{};
             const auto [s, mask] = scores_from(scores);
-            for (std::size_t c = 0; c < kComponentCount; ++c) comps[c].score = s[c], comps[c].has_data = (mask >> c) & 1U;
-            volatile double sink = 0.0;  // keeps every call observable to the optimiser
-            const py::gil_scoped_release nogil;  // safe: only C++ values are touched below
+            for (std::size_t c = 0; c < kComponentCount; ++c)
+                comps[c].score = s[c], comps[c].has_data = (mask >> c) & 1U;
+            volatile double sink = 0.0;         // keeps every call observable to the optimiser
+            const py::gil_scoped_release nogil; // safe: only C++ values are touched below
             const auto t0 = std::chrono::steady_clock::now();
-            for (std::size_t i = 0; i < iterations; ++i) sink = a.compute(comps).score;
+            for (std::size_t i = 0; i < iterations; ++i)
+                sink = a.compute(comps).score;
             static_cast<void>(sink);
-            return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+            return std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::steady_clock::now() - t0)
+                .count();
         },
         py::arg("aggregator"), py::arg("scores"), py::arg("iterations"),
-        R"pbdoc(Benchmarking helper: total ns of `iterations` compute() calls, measured in C++.)pbdoc");
+        R"pbdoc(
+Benchmarking helper: total ns of `iterations` compute() calls, measured in C++.
+)pbdoc");
 }

@@ -6,8 +6,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstddef>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <optional>
 #include <string>
@@ -29,14 +29,15 @@ using LevelArray = py::array_t<std::int64_t, py::array::c_style>;
 using Quote = std::optional<std::pair<std::int64_t, std::int64_t>>;
 
 // A C-contiguous (n, 2) int64 array is laid out exactly as Level[n] ({px, qty}, 16 bytes).
-static_assert(sizeof(Level) == 2 * sizeof(std::int64_t) && offsetof(Level, qty) == sizeof(std::int64_t));
+static_assert(sizeof(Level) == 2 * sizeof(std::int64_t) &&
+              offsetof(Level, qty) == sizeof(std::int64_t));
 
 // Checks the shape and non-negative sizes and returns the rows as Levels.
 const Level* levels_of(const LevelArray& a, const char* name, std::size_t& n) {
     if (a.ndim() != 2 || a.shape(1) != 2) {
-        const std::string shape = py::repr(py::tuple(py::cast(std::vector<py::ssize_t>(
-                                      a.shape(), a.shape() + a.ndim()))))
-                                      .cast<std::string>();
+        const std::string shape =
+            py::repr(py::tuple(py::cast(std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim()))))
+                .cast<std::string>();
         throw confluex::InvalidEvent(std::string(name) + " must have shape (n, 2), was " + shape);
     }
     n = static_cast<std::size_t>(a.shape(0));
@@ -44,7 +45,8 @@ const Level* levels_of(const LevelArray& a, const char* name, std::size_t& n) {
     for (std::size_t i = 0; i < n; ++i) {
         if (lv[i].qty < 0) {
             throw confluex::InvalidEvent(std::string(name) + " qty must be >= 0, was " +
-                                         std::to_string(lv[i].qty) + " at row " + std::to_string(i));
+                                         std::to_string(lv[i].qty) + " at row " +
+                                         std::to_string(i));
         }
     }
     return lv;
@@ -104,7 +106,7 @@ py::dict component_to_dict(const confluex::ComponentScore& c) {
 // Adds a read/write property whose setter validates a copy first (strong guarantee).
 template <class T>
 void config_field(py::class_<OrderbookSignalsConfig>& cls, const char* name,
-                  T OrderbookSignalsConfig::*member) {
+                  T OrderbookSignalsConfig::* member) {
     cls.def_property(
         name, [member](const OrderbookSignalsConfig& c) { return c.*member; },
         [member](OrderbookSignalsConfig& c, T v) {
@@ -115,7 +117,7 @@ void config_field(py::class_<OrderbookSignalsConfig>& cls, const char* name,
         });
 }
 
-}  // namespace
+} // namespace
 
 void register_signals(py::module_& m) {
     namespace sig = confluex::signals;
@@ -144,7 +146,9 @@ Raises InvalidConfig unless decay is finite and >= 0.
 )pbdoc");
     m.def(
         "microprice",
-        [](const LevelArray& bids, const LevelArray& asks) { return sig::microprice(view_of(bids, asks)); },
+        [](const LevelArray& bids, const LevelArray& asks) {
+            return sig::microprice(view_of(bids, asks));
+        },
         py::arg("bids").noconvert(), py::arg("asks").noconvert(),
         R"pbdoc(Microprice (Pb*qa + Pa*qb)/(qa + qb) in ticks; None if a side is empty.)pbdoc");
     m.def(
@@ -158,19 +162,28 @@ Raises InvalidConfig unless decay is finite and >= 0.
 a side is empty.
 )pbdoc");
     m.def(
-        "mid", [](const LevelArray& bids, const LevelArray& asks) { return sig::mid(view_of(bids, asks)); },
+        "mid",
+        [](const LevelArray& bids, const LevelArray& asks) {
+            return sig::mid(view_of(bids, asks));
+        },
         py::arg("bids").noconvert(), py::arg("asks").noconvert(),
         R"pbdoc(Mid price (Pb + Pa)/2 in ticks; None if a side is empty.)pbdoc");
     m.def(
         "spread_ticks",
-        [](const LevelArray& bids, const LevelArray& asks) { return sig::spread_ticks(view_of(bids, asks)); },
+        [](const LevelArray& bids, const LevelArray& asks) {
+            return sig::spread_ticks(view_of(bids, asks));
+        },
         py::arg("bids").noconvert(), py::arg("asks").noconvert(),
         R"pbdoc(Spread Pa - Pb in ticks; None if a side is empty.)pbdoc");
     m.def(
         "spread_bps",
-        [](const LevelArray& bids, const LevelArray& asks) { return sig::spread_bps(view_of(bids, asks)); },
+        [](const LevelArray& bids, const LevelArray& asks) {
+            return sig::spread_bps(view_of(bids, asks));
+        },
         py::arg("bids").noconvert(), py::arg("asks").noconvert(),
-        R"pbdoc(Spread in basis points of mid; None if a side is empty or mid <= 0. Non-directional.)pbdoc");
+        R"pbdoc(
+Spread in basis points of mid; None if a side is empty or mid <= 0. Non-directional.
+)pbdoc");
     m.def(
         "depth_ratio",
         [](const LevelArray& bids, const LevelArray& asks, double band_pct) {
@@ -218,11 +231,13 @@ side. Raises InvalidEvent on a negative qty.
 value() / mean best-level depth over the window (1.0 = one average best queue of net flow); 0
 when the window is empty.
 )pbdoc")
-        .def("events", &OfiWindow::events, R"pbdoc(on_quote() calls since construction or reset().)pbdoc")
+        .def("events", &OfiWindow::events,
+             R"pbdoc(on_quote() calls since construction or reset().)pbdoc")
         .def("size", &OfiWindow::size, R"pbdoc(Events currently inside the window.)pbdoc")
         .def("evicted_early", &OfiWindow::evicted_early,
              R"pbdoc(Events evicted before expiry because the ring was full.)pbdoc")
-        .def("reset", &OfiWindow::reset, R"pbdoc(Empties the window and forgets the previous quotes.)pbdoc")
+        .def("reset", &OfiWindow::reset,
+             R"pbdoc(Empties the window and forgets the previous quotes.)pbdoc")
         .def_property_readonly("window_ns", &OfiWindow::window_ns)
         .def_property_readonly("capacity", &OfiWindow::capacity)
         .def_property_readonly("now_ns", &OfiWindow::now_ns);
@@ -233,23 +248,25 @@ and decay, the depth-ratio band (± % of mid) and the seven sub-score weights. E
 is validated (InvalidConfig naming the value) and leaves the config unchanged when it fails.
 )pbdoc");
     const OrderbookSignalsConfig d{};
-    cfg.def(py::init([](double imbalance_sensitivity, std::size_t dwi_levels, double dwi_decay,
-                        double depth_band_pct, double ofi_sensitivity, double weight_oir_5,
-                        double weight_oir_10, double weight_oir_25, double weight_dwi,
-                        double weight_microprice, double weight_ofi, double weight_depth_ratio) {
-                OrderbookSignalsConfig c{imbalance_sensitivity, dwi_levels, dwi_decay, depth_band_pct,
-                                         ofi_sensitivity, weight_oir_5, weight_oir_10, weight_oir_25,
-                                         weight_dwi, weight_microprice, weight_ofi, weight_depth_ratio};
-                c.validate();
-                return c;
-            }),
-            py::kw_only(), py::arg("imbalance_sensitivity") = d.imbalance_sensitivity,
-            py::arg("dwi_levels") = d.dwi_levels, py::arg("dwi_decay") = d.dwi_decay,
-            py::arg("depth_band_pct") = d.depth_band_pct, py::arg("ofi_sensitivity") = d.ofi_sensitivity,
-            py::arg("weight_oir_5") = d.weight_oir_5, py::arg("weight_oir_10") = d.weight_oir_10,
-            py::arg("weight_oir_25") = d.weight_oir_25, py::arg("weight_dwi") = d.weight_dwi,
-            py::arg("weight_microprice") = d.weight_microprice, py::arg("weight_ofi") = d.weight_ofi,
-            py::arg("weight_depth_ratio") = d.weight_depth_ratio);
+    cfg.def(
+        py::init([](double imbalance_sensitivity, std::size_t dwi_levels, double dwi_decay,
+                    double depth_band_pct, double ofi_sensitivity, double weight_oir_5,
+                    double weight_oir_10, double weight_oir_25, double weight_dwi,
+                    double weight_microprice, double weight_ofi, double weight_depth_ratio) {
+            OrderbookSignalsConfig c{imbalance_sensitivity, dwi_levels,      dwi_decay,
+                                     depth_band_pct,        ofi_sensitivity, weight_oir_5,
+                                     weight_oir_10,         weight_oir_25,   weight_dwi,
+                                     weight_microprice,     weight_ofi,      weight_depth_ratio};
+            c.validate();
+            return c;
+        }),
+        py::kw_only(), py::arg("imbalance_sensitivity") = d.imbalance_sensitivity,
+        py::arg("dwi_levels") = d.dwi_levels, py::arg("dwi_decay") = d.dwi_decay,
+        py::arg("depth_band_pct") = d.depth_band_pct,
+        py::arg("ofi_sensitivity") = d.ofi_sensitivity, py::arg("weight_oir_5") = d.weight_oir_5,
+        py::arg("weight_oir_10") = d.weight_oir_10, py::arg("weight_oir_25") = d.weight_oir_25,
+        py::arg("weight_dwi") = d.weight_dwi, py::arg("weight_microprice") = d.weight_microprice,
+        py::arg("weight_ofi") = d.weight_ofi, py::arg("weight_depth_ratio") = d.weight_depth_ratio);
     config_field(cfg, "imbalance_sensitivity", &OrderbookSignalsConfig::imbalance_sensitivity);
     config_field(cfg, "dwi_levels", &OrderbookSignalsConfig::dwi_levels);
     config_field(cfg, "dwi_decay", &OrderbookSignalsConfig::dwi_decay);
@@ -303,29 +320,43 @@ sub-score then gets weight 0); the ofi sub-score gets weight 0 while the window 
         "benchmark_imbalance_loop_ns",
         [](const LevelArray& bids, const LevelArray& asks, std::size_t n, std::size_t iterations) {
             const BookView v = view_of(bids, asks);
-            volatile double sink = 0.0;  // keeps every call observable to the optimiser
-            const py::gil_scoped_release nogil;  // safe: only the C++ view is touched below
+            volatile double sink = 0.0;         // keeps every call observable to the optimiser
+            const py::gil_scoped_release nogil; // safe: only the C++ view is touched below
             const auto t0 = std::chrono::steady_clock::now();
-            for (std::size_t i = 0; i < iterations; ++i) sink = sig::imbalance(v, n);
+            for (std::size_t i = 0; i < iterations; ++i)
+                sink = sig::imbalance(v, n);
             static_cast<void>(sink);
-            return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+            return std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::steady_clock::now() - t0)
+                .count();
         },
-        py::arg("bids").noconvert(), py::arg("asks").noconvert(), py::arg("n"), py::arg("iterations"),
-        R"pbdoc(Benchmarking helper: total ns of `iterations` imbalance() calls, measured in C++.)pbdoc");
+        py::arg("bids").noconvert(), py::arg("asks").noconvert(), py::arg("n"),
+        py::arg("iterations"),
+        R"pbdoc(
+Benchmarking helper: total ns of `iterations` imbalance() calls, measured in C++.
+)pbdoc");
     m.def(
         "benchmark_orderbook_component_loop_ns",
-        [](const LevelArray& bids, const LevelArray& asks, double depth_ratio_raw, const OfiWindow& ofi,
-           const OrderbookSignalsConfig& c, std::size_t iterations) {
+        [](const LevelArray& bids, const LevelArray& asks, double depth_ratio_raw,
+           const OfiWindow& ofi, const OrderbookSignalsConfig& c, std::size_t iterations) {
             const BookView v = view_of(bids, asks);
             confluex::ComponentScore out;
             volatile double sink = 0.0;
-            const py::gil_scoped_release nogil;  // safe: only C++ objects are touched below
+            const py::gil_scoped_release nogil; // safe: only C++ objects are touched below
             const auto t0 = std::chrono::steady_clock::now();
-            for (std::size_t i = 0; i < iterations; ++i) { sig::compute_orderbook_component(v, depth_ratio_raw, ofi, c, out); sink = out.score; }
+            for (std::size_t i = 0; i < iterations; ++i) {
+                sig::compute_orderbook_component(v, depth_ratio_raw, ofi, c, out);
+                sink = out.score;
+            }
             static_cast<void>(sink);
-            return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+            return std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::steady_clock::now() - t0)
+                .count();
         },
-        py::arg("bids").noconvert(), py::arg("asks").noconvert(), py::arg("depth_ratio_raw"), py::arg("ofi"),
-        py::arg("cfg"), py::arg("iterations"),
-        R"pbdoc(Benchmarking helper: total ns of `iterations` compute_orderbook_component() calls, measured in C++.)pbdoc");
+        py::arg("bids").noconvert(), py::arg("asks").noconvert(), py::arg("depth_ratio_raw"),
+        py::arg("ofi"), py::arg("cfg"), py::arg("iterations"),
+        R"pbdoc(
+Benchmarking helper: total ns of `iterations` compute_orderbook_component() calls, measured in
+C++.
+)pbdoc");
 }

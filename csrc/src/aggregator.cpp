@@ -33,7 +33,8 @@ void validate_weights(const std::array<double, kComponentCount>& w) {
     }
 }
 
-std::array<double, kComponentCount> normalised(const std::array<double, kComponentCount>& w) noexcept {
+std::array<double, kComponentCount>
+normalised(const std::array<double, kComponentCount>& w) noexcept {
     double sum = 0.0;
     for (double x : w) {
         sum += x;
@@ -45,7 +46,7 @@ std::array<double, kComponentCount> normalised(const std::array<double, kCompone
     return out;
 }
 
-}  // namespace
+} // namespace
 
 void AggregatorConfig::validate() const {
     validate_weights(weights);
@@ -84,8 +85,9 @@ ConfluenceResult ConfluenceAggregator::compute(
     return compute_scores(scores, mask);
 }
 
-ConfluenceResult ConfluenceAggregator::compute_scores(
-    const std::array<double, kComponentCount>& scores, std::uint8_t has_data_mask) const noexcept {
+ConfluenceResult
+ConfluenceAggregator::compute_scores(const std::array<double, kComponentCount>& scores,
+                                     std::uint8_t has_data_mask) const noexcept {
     ConfluenceResult r{};
     r.has_data_mask = static_cast<std::uint8_t>(has_data_mask & ((1U << kComponentCount) - 1U));
 
@@ -111,9 +113,9 @@ ConfluenceResult ConfluenceAggregator::compute_scores(
         }
         r.reliability = 0.0;
         r.score_raw = r.score = 50.0;
-        return r;  // direction, consensus, confidence, disagreement, quality_impact are 0
+        return r; // direction, consensus, confidence, disagreement, quality_impact are 0
     }
-    r.reliability = std::min(s0, 1.0);  // rounding of Σ W over all six can exceed 1
+    r.reliability = std::min(s0, 1.0); // rounding of Σ W over all six can exceed 1
     // Divide rather than multiply by 1/s0: a subnormal s0 (tiny weights) has no finite inverse.
     const double d = std::clamp(s1 / s0, -1.0, 1.0);
     double v = 0.0;
@@ -127,7 +129,7 @@ ConfluenceResult ConfluenceAggregator::compute_scores(
     }
     const double consensus = std::clamp(std::exp(-2.0 * v), 0.0, 1.0);
     const double confidence = std::clamp(std::fabs(d) * consensus, 0.0, 1.0);
-    const double dev = 50.0 * d;  // B - 50, without the rounding of going through B
+    const double dev = 50.0 * d; // B - 50, without the rounding of going through B
     const double raw = 50.0 + dev;
 
     double score = 0.0;
@@ -151,4 +153,4 @@ ConfluenceResult ConfluenceAggregator::compute_scores(
     return r;
 }
 
-}  // namespace confluex
+} // namespace confluex

@@ -92,7 +92,7 @@ inline void weighted_sums(const BookView& v, std::size_t n, double decay, double
     wa = sa;
 }
 
-}  // namespace
+} // namespace
 
 double imbalance(const BookView& v, std::size_t n) noexcept {
     const double b = as_lots(sum_qty(v.bids, std::min(n, v.n_bids)));
@@ -369,16 +369,20 @@ void compute_orderbook_component(const BookView& top, double depth_ratio_raw, co
 
     const double s_imb = 1.0 / cfg.imbalance_sensitivity;
     std::array<double, kBookSubCount> dev{};
-    dev[static_cast<std::size_t>(BookSub::Oir5)] = logistic_dev(ratio(as_lots(sb5), as_lots(sa5)), s_imb);
-    dev[static_cast<std::size_t>(BookSub::Oir10)] = logistic_dev(ratio(as_lots(sb10), as_lots(sa10)), s_imb);
-    dev[static_cast<std::size_t>(BookSub::Oir25)] = logistic_dev(ratio(as_lots(sb25), as_lots(sa25)), s_imb);
+    dev[static_cast<std::size_t>(BookSub::Oir5)] =
+        logistic_dev(ratio(as_lots(sb5), as_lots(sa5)), s_imb);
+    dev[static_cast<std::size_t>(BookSub::Oir10)] =
+        logistic_dev(ratio(as_lots(sb10), as_lots(sa10)), s_imb);
+    dev[static_cast<std::size_t>(BookSub::Oir25)] =
+        logistic_dev(ratio(as_lots(sb25), as_lots(sa25)), s_imb);
     dev[static_cast<std::size_t>(BookSub::Dwi)] = logistic_dev(ratio(wb, wa), s_imb);
     dev[static_cast<std::size_t>(BookSub::Microprice)] = logistic_dev(
         ratio(static_cast<double>(top.bids[0].qty), static_cast<double>(top.asks[0].qty)), s_imb);
 
     std::array<double, kBookSubCount> w = cfg.weights();
     if (ofi.size() > 0) {
-        dev[static_cast<std::size_t>(BookSub::Ofi)] = logistic_dev(ofi.normalized(), 1.0 / cfg.ofi_sensitivity);
+        dev[static_cast<std::size_t>(BookSub::Ofi)] =
+            logistic_dev(ofi.normalized(), 1.0 / cfg.ofi_sensitivity);
     } else {
         w[static_cast<std::size_t>(BookSub::Ofi)] = 0.0;
     }
@@ -399,7 +403,7 @@ void compute_orderbook_component(const BookView& top, double depth_ratio_raw, co
     // den > 0 unless every weight with information is 0 (e.g. only ofi and depth_ratio weighted
     // and both unavailable): then the component has no directional reading and stays at 50.
     const double score = den > 0.0 ? 50.0 + num / den : 50.0;
-    out.score = std::clamp(score, 0.0, 100.0);  // guards rounding only: |num/den| <= 50
+    out.score = std::clamp(score, 0.0, 100.0); // guards rounding only: |num/den| <= 50
 }
 
-}  // namespace confluex::signals
+} // namespace confluex::signals

@@ -14,8 +14,10 @@
 //   confidence = clip(|D| consensus, 0, 1)
 //   dev = B - 50
 //   amplify if confidence > amplify_confidence and consensus > amplify_consensus:
-//     factor = min(1 + (confidence - amplify_confidence) max_amplification / (1 - amplify_confidence),
-//                  1 + max_amplification),   score = clip(50 + dev factor, 0, 100)
+//     factor = min(1 + (confidence - amplify_confidence) max_amplification
+//                      / (1 - amplify_confidence),
+//                  1 + max_amplification)
+//     score = clip(50 + dev factor, 0, 100)
 //   else dampen: score = 50 + dev confidence
 //   quality_impact = B - score
 // With the defaults (0.50, 0.75, 0.15) this is exactly the reference's Oct-2025 rule.
@@ -51,8 +53,8 @@ struct AggregatorConfig {
     // Component weights in Component order: orderflow, orderbook, volume, price_structure,
     // technical, sentiment (reference HEAD config, §2.2). Normalised to sum 1 on use.
     std::array<double, kComponentCount> weights{0.30, 0.20, 0.18, 0.15, 0.10, 0.07};
-    double amplify_confidence = 0.50;  // amplify only above this confidence, in [0, 1)
-    double amplify_consensus = 0.75;   // ... and above this consensus, in [0, 1]
+    double amplify_confidence = 0.50; // amplify only above this confidence, in [0, 1)
+    double amplify_consensus = 0.75;  // ... and above this consensus, in [0, 1]
     double max_amplification = 0.15;  // factor cap is 1 + this, finite and >= 0
 
     // AggregatorConfig::validate()
@@ -63,17 +65,17 @@ struct AggregatorConfig {
 };
 
 struct ConfluenceResult {
-    double score_raw;       // B = 50 + 50 D
-    double score;           // quality-adjusted score (what thresholds and sizing use)
-    double direction;       // D in [-1, 1]
-    double consensus;       // exp(-2V) in [0, 1]
-    double confidence;      // |D| consensus in [0, 1]
-    double disagreement;    // V >= 0
-    double reliability;     // Σ configured weights of components with data, in [0, 1]
-    double quality_impact;  // score_raw - score
-    std::array<double, kComponentCount> component_score;  // S_c as given; 50 without data
-    std::array<double, kComponentCount> weight;  // effective normalised weights (0 without data)
-    std::uint8_t has_data_mask;                  // bit c set when component c has data
+    double score_raw;      // B = 50 + 50 D
+    double score;          // quality-adjusted score (what thresholds and sizing use)
+    double direction;      // D in [-1, 1]
+    double consensus;      // exp(-2V) in [0, 1]
+    double confidence;     // |D| consensus in [0, 1]
+    double disagreement;   // V >= 0
+    double reliability;    // Σ configured weights of components with data, in [0, 1]
+    double quality_impact; // score_raw - score
+    std::array<double, kComponentCount> component_score; // S_c as given; 50 without data
+    std::array<double, kComponentCount> weight; // effective normalised weights (0 without data)
+    std::uint8_t has_data_mask;                 // bit c set when component c has data
 };
 
 class ConfluenceAggregator {
@@ -89,8 +91,8 @@ class ConfluenceAggregator {
 
     // ConfluenceAggregator::compute()
     // Returns the confluence of `comps` (indexed by Component) by the formulas above.
-    [[nodiscard]] ConfluenceResult compute(
-        const std::array<ComponentScore, kComponentCount>& comps) const noexcept;
+    [[nodiscard]] ConfluenceResult
+    compute(const std::array<ComponentScore, kComponentCount>& comps) const noexcept;
 
     // ConfluenceAggregator::compute_scores()
     // Same as compute() from bare scores and a has-data mask (bit c = component c), for callers
@@ -106,4 +108,4 @@ class ConfluenceAggregator {
     AggregatorConfig cfg_;
 };
 
-}  // namespace confluex
+} // namespace confluex

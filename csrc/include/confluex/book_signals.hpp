@@ -190,9 +190,9 @@ class OfiWindow {
 
     std::int64_t window_ns_;
     std::vector<Entry> buf_;
-    std::size_t head_ = 0;  // oldest entry
+    std::size_t head_ = 0; // oldest entry
     std::size_t size_ = 0;
-    std::uint64_t sum_e_ = 0;       // wrap-around sums, read back as int64
+    std::uint64_t sum_e_ = 0; // wrap-around sums, read back as int64
     std::uint64_t sum_depth2_ = 0;
     std::int64_t now_;
     std::optional<Level> prev_bid_;
@@ -236,11 +236,12 @@ inline constexpr const char* kBookSubNames[kBookSubCount] = {
 // - depth_ratio .10: size within ±depth_band_pct of mid, a price-distance (not level-count)
 //   view that is robust to sparse books with gaps.
 struct OrderbookSignalsConfig {
-    double imbalance_sensitivity = 0.15;  // logistic scale of OIR/DWI/microprice/depth ratio (reference §3.1)
-    std::size_t dwi_levels = 10;          // levels per side of the depth-weighted imbalance
-    double dwi_decay = 0.3;               // w_i = exp(-dwi_decay * i) (reference §3.1)
-    double depth_band_pct = 0.1;          // ± % of mid for the depth ratio
-    double ofi_sensitivity = 0.5;         // logistic scale of OfiWindow::normalized()
+    double imbalance_sensitivity =
+        0.15; // logistic scale of OIR/DWI/microprice/depth ratio (reference §3.1)
+    std::size_t dwi_levels = 10;  // levels per side of the depth-weighted imbalance
+    double dwi_decay = 0.3;       // w_i = exp(-dwi_decay * i) (reference §3.1)
+    double depth_band_pct = 0.1;  // ± % of mid for the depth ratio
+    double ofi_sensitivity = 0.5; // logistic scale of OfiWindow::normalized()
 
     double weight_oir_5 = 0.15;
     double weight_oir_10 = 0.15;
@@ -267,9 +268,9 @@ struct OrderbookSignalsConfig {
 // Fills `out` with the orderbook component: has_data = both sides of `top` non-empty; the seven
 // sub-scores in BookSub order, each 0-100 and antisymmetric:
 //   oir_5/10/25  logistic_score(imbalance(top, 5/10/25), imbalance_sensitivity)
-//   dwi          logistic_score(depth_weighted_imbalance(top, dwi_levels, dwi_decay), imbalance_sensitivity)
-//   microprice   logistic_score(microprice_offset(top), imbalance_sensitivity)
-//   ofi          logistic_score(ofi.normalized(), ofi_sensitivity)
+//   dwi          logistic_score(depth_weighted_imbalance(top, dwi_levels, dwi_decay),
+//   imbalance_sensitivity) microprice   logistic_score(microprice_offset(top),
+//   imbalance_sensitivity) ofi          logistic_score(ofi.normalized(), ofi_sensitivity)
 //   depth_ratio  logistic_score(depth_ratio_raw, imbalance_sensitivity)
 // and score = 50 + Σ w_i (s_i - 50) / Σ w_i, the weighted mean written around 50 so a book
 // whose sub-scores are all exactly 50 scores exactly 50. A sub-score without information gets
@@ -281,4 +282,4 @@ struct OrderbookSignalsConfig {
 void compute_orderbook_component(const BookView& top, double depth_ratio_raw, const OfiWindow& ofi,
                                  const OrderbookSignalsConfig& cfg, ComponentScore& out) noexcept;
 
-}  // namespace confluex::signals
+} // namespace confluex::signals

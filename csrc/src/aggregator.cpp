@@ -1,0 +1,156 @@
+// ConfluenceAggregator (see aggregator.hpp).
+#include "confluex/aggregator.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
+
+#include "confluex/errors.hpp"
+
+namespace confluex {
+
+namespace {
+
+std::string fmt(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+    return buf;
+}
+
+void validate_weights(const std::array<double, kComponentCount>& w) {
+    double sum = 0.0;
+    for (std::size_t c = 0; c < kComponentCount; ++c) {
+        if (!std::isfinite(w[c]) || !(w[c] >= 0.0)) {
+            throw InvalidConfig("AggregatorConfig.weights[" + std::string(kComponentNames[c]) +
+                                "] must be finite and >= 0, was " + fmt(w[c]));
+        }
+        sum += w[c];
+    }
+    if (!(sum > 0.0) || !std::isfinite(sum)) {
+        throw InvalidConfig("AggregatorConfig.weights must have a finite positive sum, was " +
+                            fmt(sum));
+    }
+}
+
+std::array<double, kComponentCount>
+normalised(const std::array<double, kComponentCount>& w) noexcept {
+    double sum = 0.0;
+    for (double x : w) {
+        sum += x;
+    }
+    std::array<double, kComponentCount> out{};
+    for (std::size_t c = 0; c < kComponentCount; ++c) {
+        out[c] = w[c] / sum;
+    }
+    return out;
+}
+
+} // namespace
+
+void AggregatorConfig::validate() const {
+    validate_weights(weights);
+    if (!(amplify_confidence >= 0.0 && amplify_confidence < 1.0)) {
+        throw InvalidConfig("AggregatorConfig.amplify_confidence must be in [0, 1), was " +
+                            fmt(amplify_confidence));
+    }
+    if (!(amplify_consensus >= 0.0 && amplify_consensus <= 1.0)) {
+        throw InvalidConfig("AggregatorConfig.amplify_consensus must be in [0, 1], was " +
+                            fmt(amplify_consensus));
+    }
+    if (!std::isfinite(max_amplification) || !(max_amplification >= 0.0)) {
+        throw InvalidConfig("AggregatorConfig.max_amplification must be finite and >= 0, was " +
+                            fmt(max_amplification));
+    }
+}
+
+ConfluenceAggregator::ConfluenceAggregator(AggregatorConfig cfg) : cfg_(cfg) {
+    cfg_.validate();
+    cfg_.weights = normalised(cfg_.weights);
+}
+
+void ConfluenceAggregator::set_weights(const std::array<double, kComponentCount>& w) {
+    validate_weights(w);
+    cfg_.weights = normalised(w);
+}
+
+ConfluenceResult ConfluenceAggregator::compute(
+    const std::array<ComponentScore, kComponentCount>& comps) const noexcept {
+    std::array<double, kComponentCount> scores{};
+    std::uint8_t mask = 0;
+    for (std::size_t c = 0; c < kComponentCount; ++c) {
+        scores[c] = comps[c].score;
+        mask = static_cast<std::uint8_t>(mask | (comps[c].has_data ? 1U << c : 0U));
+    }
+    return compute_scores(scores, mask);
+}
+
+ConfluenceResult
+ConfluenceAggregator::compute_scores(const std::array<double, kComponentCount>& scores,
+                                     std::uint8_t has_data_mask) const noexcept {
+    ConfluenceResult r{};
+    r.has_data_mask = static_cast<std::uint8_t>(has_data_mask & ((1U << kComponentCount) - 1U));
+
+    // The critical path is Σ -> divide -> Σ -> exp; S0 (reliability) and S1 = Σ W n are summed
+    // together so only one divide sits between the input and the variance pass.
+    std::array<double, kComponentCount> n{};
+    double s0 = 0.0;
+    double s1 = 0.0;
+    for (std::size_t c = 0; c < kComponentCount; ++c) {
+        const bool has = ((r.has_data_mask >> c) & 1U) != 0;
+        r.component_score[c] = has ? scores[c] : 50.0;
+        const double w = has ? cfg_.weights[c] : 0.0;
+        r.weight[c] = w;
+        // A NaN or inf score is neutral (§2.6); std::clamp would pass NaN through.
+        const double x = (scores[c] - 50.0) / 50.0;
+        n[c] = std::isfinite(x) ? std::clamp(x, -1.0, 1.0) : 0.0;
+        s0 += w;
+        s1 += w * n[c];
+    }
+    if (!(s0 > 0.0)) {
+        for (std::size_t c = 0; c < kComponentCount; ++c) {
+            r.weight[c] = 0.0;
+        }
+        r.reliability = 0.0;
+        r.score_raw = r.score = 50.0;
+        return r; // direction, consensus, confidence, disagreement, quality_impact are 0
+    }
+    r.reliability = std::min(s0, 1.0); // rounding of Σ W over all six can exceed 1
+    // Divide rather than multiply by 1/s0: a subnormal s0 (tiny weights) has no finite inverse.
+    const double d = std::clamp(s1 / s0, -1.0, 1.0);
+    double v = 0.0;
+    for (std::size_t c = 0; c < kComponentCount; ++c) {
+        const double e = n[c] - d;
+        v += r.weight[c] * e * e;
+    }
+    v /= s0;
+    for (std::size_t c = 0; c < kComponentCount; ++c) {
+        r.weight[c] /= s0;
+    }
+    const double consensus = std::clamp(std::exp(-2.0 * v), 0.0, 1.0);
+    const double confidence = std::clamp(std::fabs(d) * consensus, 0.0, 1.0);
+    const double dev = 50.0 * d; // B - 50, without the rounding of going through B
+    const double raw = 50.0 + dev;
+
+    double score = 0.0;
+    if (confidence > cfg_.amplify_confidence && consensus > cfg_.amplify_consensus) {
+        const double factor =
+            std::min(1.0 + (confidence - cfg_.amplify_confidence) * cfg_.max_amplification /
+                               (1.0 - cfg_.amplify_confidence),
+                     1.0 + cfg_.max_amplification);
+        score = std::clamp(50.0 + dev * factor, 0.0, 100.0);
+    } else {
+        score = 50.0 + dev * confidence;
+    }
+
+    r.direction = d;
+    r.consensus = consensus;
+    r.confidence = confidence;
+    r.disagreement = v;
+    r.score_raw = raw;
+    r.score = score;
+    r.quality_impact = raw - score;
+    return r;
+}
+
+} // namespace confluex

@@ -1,0 +1,726 @@
+"""Validated trading configuration: one schema, one threshold source, no secrets in files.
+
+A configuration is a TOML file (or a plain dict of the same shape) layered over the built-in
+defaults, optionally through a named preset::
+
+    defaults  <-  preset (config/presets/<name>.toml)  <-  your file or dict
+
+Tables merge key by key; a value in a later layer replaces the earlier one. Every section is a
+frozen dataclass whose defaults *are* the built-in configuration (so it works from an installed
+wheel without any data file). Validation happens at construction: a bad value raises
+:class:`ConfigError` naming the dotted key and the value; an unknown key is rejected, with a
+"did you mean" hint when it is close to a known one.
+
+Units follow the reference system, which mixes them; the names say which:
+
+- ``monitor.*_pct`` are percentages (``1.0`` means 1 %), as in the reference MarketMonitor;
+- ``position_manager.*_pct`` are fractions of the balance (``0.03`` means 3 %), as in the
+  reference TradeExecutor and ConfluenceBasedPositionManager;
+- money amounts (``account_balance``, ``risk.*_notional``, ``risk.daily_loss_limit``) are in
+  quote currency.
+
+Exchange credentials are never read from the file: ``exchanges.<name>`` names the environment
+variables that hold them, and :meth:`ExchangeConfig.credentials` reads them on demand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import os
+import re
+import sys
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised only on Python 3.10 (needs the tomli backport)
+    import tomli as tomllib
+
+__all__ = [
+    "ComponentWeights",
+    "ConfigError",
+    "ConfluenceConfig",
+    "Credentials",
+    "ExchangeConfig",
+    "ExecutorConfig",
+    "MarketType",
+    "MonitorConfig",
+    "PositionManagerConfig",
+    "RiskConfig",
+    "ScalingThreshold",
+    "Thresholds",
+    "TradingConfig",
+    "available_presets",
+    "load_config",
+]
+
+MarketType = Literal["spot", "swap"]
+
+PRESETS_ENV = "CONFLUEX_PRESETS_DIR"
+
+# Keys that would hold a secret if someone pasted one into the file. They get a dedicated
+# message (pointing at *_env) instead of the generic unknown-key one, and their value is
+# never echoed.
+_SECRET_KEYS = frozenset(
+    {
+        "api_key",
+        "apikey",
+        "apiKey",
+        "secret",
+        "api_secret",
+        "password",
+        "api_credentials",
+        "private_key",
+        "passphrase",
+        "token",
+    }
+)
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_CCXT_ID = re.compile(r"[a-z][a-z0-9_]*\Z")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or out of range.
+
+    ``key`` is the dotted key at fault (``"monitor.min_reliability"``), or ``""`` for a
+    file-level problem. The message names the key and the bad value, except for secrets.
+    """
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def _fmt(value: object) -> str:
+    """Render a number the way it was most likely written (30 rather than 30.0)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
+
+
+def _require(cond: bool, key: str, rule: str, value: object) -> None:
+    if not cond:
+        raise ConfigError(key, f"{key} must be {rule}, was {_fmt(value)}")
+
+
+def _in_range(value: float, key: str, lo: float, hi: float) -> None:
+    _require(lo <= value <= hi, key, f"in [{_fmt(lo)}, {_fmt(hi)}]", value)
+
+
+def _fraction(value: float, key: str) -> None:
+    # Catches the commonest unit slip: a percentage (3) where a fraction (0.03) is expected.
+    if not 0.0 < value <= 1.0:
+        hint = (
+            f" (a fraction of the balance: did you mean {_fmt(value / 100)}?)"
+            if (1.0 < value <= 100.0)
+            else ""
+        )
+        raise ConfigError(key, f"{key} must be a fraction in (0, 1], was {_fmt(value)}{hint}")
+
+
+# --------------------------------------------------------------------------------------------
+# Sections
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """The single threshold source: score >= long is LONG, score <= short is SHORT.
+
+    ``neutral_buffer`` is the MarketMonitor hysteresis: after a signal in one direction, the
+    same direction fires again only once the score has fallen strictly below
+    ``long - neutral_buffer`` (rose strictly above ``short + neutral_buffer`` for shorts).
+    """
+
+    PREFIX: ClassVar[str] = "confluence.thresholds"
+
+    long: float = 70.0
+    short: float = 35.0
+    neutral_buffer: float = 5.0
+
+    def __post_init__(self) -> None:
+        p = self.PREFIX
+        _in_range(self.long, f"{p}.long", 0.0, 100.0)
+        _in_range(self.short, f"{p}.short", 0.0, 100.0)
+        if not self.long > self.short:
+            raise ConfigError(
+                f"{p}.long",
+                f"{p}.long must be > {p}.short, was long={_fmt(self.long)}, "
+                f"short={_fmt(self.short)}",
+            )
+        gap = self.long - self.short
+        if not 0.0 <= self.neutral_buffer < gap:
+            raise ConfigError(
+                f"{p}.neutral_buffer",
+                f"{p}.neutral_buffer must be >= 0 and < long - short ({_fmt(gap)}), "
+                f"was {_fmt(self.neutral_buffer)}",
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentWeights:
+    """Component weights of the confluence score (HEAD config values); they sum to 1 ± 0.05."""
+
+    PREFIX: ClassVar[str] = "confluence.weights"
+
+    orderflow: float = 0.30
+    orderbook: float = 0.20
+    volume: float = 0.18
+    price_structure: float = 0.15
+    technical: float = 0.10
+    sentiment: float = 0.07
+
+    def __post_init__(self) -> None:
+        weights = self.as_dict()
+        for name, w in weights.items():
+            _require(w >= 0.0, f"{self.PREFIX}.{name}", ">= 0", w)
+        total = sum(weights.values())
+        if not abs(total - 1.0) <= 0.05:
+            listed = ", ".join(f"{k}={_fmt(v)}" for k, v in weights.items())
+            raise ConfigError(
+                self.PREFIX,
+                f"{self.PREFIX} must sum to 1 ± 0.05, was {total:.4g} ({listed})",
+            )
+
+    def as_dict(self) -> dict[str, float]:
+        """The weights by component name, as configured."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def normalized(self) -> dict[str, float]:
+        """The weights scaled to sum exactly to 1 (what the score uses)."""
+        weights = self.as_dict()
+        total = sum(weights.values())
+        return {k: v / total for k, v in weights.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class ConfluenceConfig:
+    """``[confluence]``: thresholds and component weights."""
+
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    weights: ComponentWeights = field(default_factory=ComponentWeights)
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorConfig:
+    """``[monitor]``: signal gating and the risk-based trade parameters (reference §5.2)."""
+
+    PREFIX: ClassVar[str] = "monitor"
+
+    min_reliability: float = 0.3
+    cooldown_s: float = 60.0
+    account_balance: float = 10_000.0
+    default_risk_pct: float = 1.0
+    min_risk_pct: float = 0.5
+    max_risk_pct: float = 2.0
+    long_stop_pct: float = 3.0
+    short_stop_pct: float = 3.0
+    risk_reward: float = 2.0
+
+    def __post_init__(self) -> None:
+        p = self.PREFIX
+        _in_range(self.min_reliability, f"{p}.min_reliability", 0.0, 1.0)
+        _require(self.cooldown_s >= 0.0, f"{p}.cooldown_s", ">= 0", self.cooldown_s)
+        _require(self.account_balance > 0.0, f"{p}.account_balance", "> 0", self.account_balance)
+        _require(
+            0.0 < self.min_risk_pct <= 100.0, f"{p}.min_risk_pct", "in (0, 100]", self.min_risk_pct
+        )
+        _require(
+            0.0 < self.max_risk_pct <= 100.0, f"{p}.max_risk_pct", "in (0, 100]", self.max_risk_pct
+        )
+        if not self.min_risk_pct <= self.default_risk_pct <= self.max_risk_pct:
+            raise ConfigError(
+                f"{p}.default_risk_pct",
+                f"{p}.default_risk_pct must be in [{p}.min_risk_pct, {p}.max_risk_pct], was "
+                f"default={_fmt(self.default_risk_pct)}, min={_fmt(self.min_risk_pct)}, "
+                f"max={_fmt(self.max_risk_pct)}",
+            )
+        for name in ("long_stop_pct", "short_stop_pct"):
+            value = getattr(self, name)
+            _require(0.0 < value < 100.0, f"{p}.{name}", "in (0, 100)", value)
+        _require(self.risk_reward > 0.0, f"{p}.risk_reward", "> 0", self.risk_reward)
+        # The strongest short (score 0) gets RR = 1.5 * risk_reward; its take-profit
+        # price * (1 - RR * stop%) must stay positive.
+        worst = 1.5 * self.risk_reward * self.short_stop_pct
+        if not worst < 100.0:
+            raise ConfigError(
+                f"{p}.risk_reward",
+                f"1.5 * {p}.risk_reward * {p}.short_stop_pct must be < 100 so a short's "
+                f"take-profit stays above 0, was risk_reward={_fmt(self.risk_reward)}, "
+                f"short_stop_pct={_fmt(self.short_stop_pct)}",
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class ScalingThreshold:
+    """Where ConfluencePositionSizing starts adding ``scale_factor`` per point."""
+
+    PREFIX: ClassVar[str] = "position_manager.scaling_threshold"
+
+    long: float = 69.0
+    short: float = 31.0
+
+    def __post_init__(self) -> None:
+        p = self.PREFIX
+        _in_range(self.long, f"{p}.long", 0.0, 100.0)
+        _in_range(self.short, f"{p}.short", 0.0, 100.0)
+        if not self.long > self.short:
+            raise ConfigError(
+                f"{p}.long",
+                f"{p}.long must be > {p}.short, was long={_fmt(self.long)}, "
+                f"short={_fmt(self.short)}",
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class PositionManagerConfig:
+    """``[position_manager]``: confluence-scaled sizing shared by both sizing managers.
+
+    ``min_confluence_score`` is the one minimum-score gate, read by both managers: a long
+    needs score >= min, a short needs score <= 100 - min (must be > 50 so the two never
+    overlap; a value just above 50 all but disables the gate).
+    """
+
+    PREFIX: ClassVar[str] = "position_manager"
+
+    base_position_pct: float = 0.03
+    max_position_pct: float = 0.10
+    scale_factor: float = 0.01
+    trailing_stop_pct: float = 0.02
+    min_confluence_score: float = 70.0
+    scaling_threshold: ScalingThreshold = field(default_factory=ScalingThreshold)
+
+    def __post_init__(self) -> None:
+        p = self.PREFIX
+        _fraction(self.base_position_pct, f"{p}.base_position_pct")
+        _fraction(self.max_position_pct, f"{p}.max_position_pct")
+        if not self.base_position_pct <= self.max_position_pct:
+            raise ConfigError(
+                f"{p}.base_position_pct",
+                f"{p}.base_position_pct must be <= {p}.max_position_pct, was "
+                f"base={_fmt(self.base_position_pct)}, max={_fmt(self.max_position_pct)}",
+            )
+        _require(
+            0.0 <= self.scale_factor <= 1.0, f"{p}.scale_factor", "in [0, 1]", self.scale_factor
+        )
+        _require(
+            0.0 < self.trailing_stop_pct < 1.0,
+            f"{p}.trailing_stop_pct",
+            "a fraction in (0, 1)",
+            self.trailing_stop_pct,
+        )
+        _require(
+            50.0 < self.min_confluence_score <= 100.0,
+            f"{p}.min_confluence_score",
+            "in (50, 100]",
+            self.min_confluence_score,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorConfig:
+    """``[executor]``: the TradeExecutor's own entry and scaling thresholds."""
+
+    PREFIX: ClassVar[str] = "executor"
+
+    buy_threshold: float = 68.0
+    sell_threshold: float = 35.0
+
+    def __post_init__(self) -> None:
+        p = self.PREFIX
+        _in_range(self.buy_threshold, f"{p}.buy_threshold", 0.0, 100.0)
+        _in_range(self.sell_threshold, f"{p}.sell_threshold", 0.0, 100.0)
+        if not self.buy_threshold > self.sell_threshold:
+            raise ConfigError(
+                f"{p}.buy_threshold",
+                f"{p}.buy_threshold must be > {p}.sell_threshold, was "
+                f"buy={_fmt(self.buy_threshold)}, sell={_fmt(self.sell_threshold)}",
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class RiskConfig:
+    """``[risk]``: account-level limits in quote currency (absent means no limit)."""
+
+    PREFIX: ClassVar[str] = "risk"
+
+    max_active_positions: int = 5
+    max_order_notional: float | None = None
+    max_symbol_notional: float | None = None
+    daily_loss_limit: float | None = None
+    kill_switch: bool = False
+
+    def __post_init__(self) -> None:
+        p = self.PREFIX
+        _require(
+            self.max_active_positions >= 1,
+            f"{p}.max_active_positions",
+            ">= 1",
+            self.max_active_positions,
+        )
+        for name in ("max_order_notional", "max_symbol_notional", "daily_loss_limit"):
+            value = getattr(self, name)
+            if value is not None:
+                _require(value > 0.0, f"{p}.{name}", "> 0", value)
+        order, symbol = self.max_order_notional, self.max_symbol_notional
+        if order is not None and symbol is not None and order > symbol:
+            raise ConfigError(
+                f"{p}.max_order_notional",
+                f"{p}.max_order_notional must be <= {p}.max_symbol_notional, was "
+                f"order={_fmt(order)}, symbol={_fmt(symbol)}",
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """API credentials read from the environment. Their repr never shows them."""
+
+    api_key: str = field(repr=False)
+    secret: str = field(repr=False)
+    password: str | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        pw = ", password=<redacted>" if self.password is not None else ""
+        return f"Credentials(api_key=<redacted>, secret=<redacted>{pw})"
+
+    def as_ccxt(self) -> dict[str, str]:
+        """The credentials as ccxt's constructor options (``apiKey``, ``secret``...)."""
+        opts = {"apiKey": self.api_key, "secret": self.secret}
+        if self.password is not None:
+            opts["password"] = self.password
+        return opts
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeConfig:
+    """``[exchanges.<name>]``: one venue. Holds environment-variable *names*, never secrets.
+
+    ``id`` is the ccxt exchange id (defaults to the table name). ``live = true`` trades real
+    money and needs a runtime opt-in as well (:meth:`check_live_opt_in`); ``sandbox = true``
+    uses the venue's testnet. Neither means paper trading.
+    """
+
+    name: str
+    id: str = ""
+    market_type: MarketType = "spot"
+    live: bool = False
+    sandbox: bool = False
+    api_key_env: str | None = None
+    secret_env: str | None = None
+    password_env: str | None = None
+
+    # Fields that come from the table's position in the file, not from its keys.
+    _IMPLICIT: ClassVar[frozenset[str]] = frozenset({"name"})
+
+    def __post_init__(self) -> None:
+        p = f"exchanges.{self.name}"
+        if not self.id:
+            object.__setattr__(self, "id", self.name)
+        if not _CCXT_ID.match(self.id):
+            raise ConfigError(
+                f"{p}.id",
+                f"{p}.id must be a ccxt exchange id such as 'binance' or 'bybit', was {self.id!r}",
+            )
+        if self.market_type not in ("spot", "swap"):
+            raise ConfigError(
+                f"{p}.market_type",
+                f"{p}.market_type must be 'spot' or 'swap', was {self.market_type!r}",
+            )
+        if self.live and self.sandbox:
+            raise ConfigError(f"{p}.live", f"{p}.live and {p}.sandbox cannot both be true")
+        for name in ("api_key_env", "secret_env", "password_env"):
+            value = getattr(self, name)
+            if value is not None and not _ENV_NAME.match(value):
+                # Not echoed: a value that is not a variable name may be a pasted secret.
+                raise ConfigError(
+                    f"{p}.{name}",
+                    f"{p}.{name} must be the name of an environment variable (letters, "
+                    f"digits, underscore), was a value that is not a variable name "
+                    f"(not shown, in case it is a secret)",
+                )
+        if self.live and (self.api_key_env is None or self.secret_env is None):
+            raise ConfigError(
+                f"{p}.api_key_env", f"{p}.live = true requires {p}.api_key_env and {p}.secret_env"
+            )
+
+    @property
+    def mode(self) -> Literal["live", "sandbox", "paper"]:
+        """Where orders would go: real money, the venue's testnet, or nowhere."""
+        return "live" if self.live else "sandbox" if self.sandbox else "paper"
+
+    def check_live_opt_in(self, *, allow_live: bool) -> None:
+        """Raises unless a live venue was also enabled at runtime (``allow_live=True``).
+
+        The file alone never enables real-money trading: a ``live = true`` left in a config
+        must be confirmed by the operator (a ``--live`` flag or equivalent).
+        """
+        if self.live and not allow_live:
+            p = f"exchanges.{self.name}.live"
+            raise ConfigError(
+                p,
+                f"{p} is true but live trading was not enabled at runtime; "
+                f"pass allow_live=True (the --live flag) to trade real money",
+            )
+
+    def credentials(self, environ: Mapping[str, str] | None = None) -> Credentials:
+        """Reads the API credentials from the environment variables this venue names.
+
+        Raises ConfigError naming the *variable* (never a value) when it is not configured,
+        unset or empty.
+        """
+        env = os.environ if environ is None else environ
+        p = f"exchanges.{self.name}"
+
+        def read(key: str, var: str | None) -> str:
+            if var is None:
+                raise ConfigError(
+                    f"{p}.{key}",
+                    f"{p}.{key} is not set: name the environment variable that holds the value",
+                )
+            value = env.get(var, "")
+            if not value:
+                raise ConfigError(
+                    f"{p}.{key}", f"environment variable {var} ({p}.{key}) is not set or empty"
+                )
+            return value
+
+        password = read("password_env", self.password_env) if self.password_env else None
+        return Credentials(
+            read("api_key_env", self.api_key_env), read("secret_env", self.secret_env), password
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TradingConfig:
+    """The whole trading configuration. Build it with :func:`load_config`."""
+
+    confluence: ConfluenceConfig = field(default_factory=ConfluenceConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    position_manager: PositionManagerConfig = field(default_factory=PositionManagerConfig)
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+    risk: RiskConfig = field(default_factory=RiskConfig)
+    exchanges: Mapping[str, ExchangeConfig] = field(
+        default_factory=lambda: types.MappingProxyType({})
+    )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The configuration as plain dicts (absent optional limits are left out, as in TOML)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            if f.name == "exchanges":
+                out["exchanges"] = {
+                    name: _strip_none(dataclasses.asdict(ex), drop={"name"})
+                    for name, ex in self.exchanges.items()
+                }
+            else:
+                out[f.name] = _strip_none(dataclasses.asdict(getattr(self, f.name)))
+        return out
+
+
+def _strip_none(d: dict[str, Any], drop: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
+    return {
+        k: _strip_none(v) if isinstance(v, dict) else v
+        for k, v in d.items()
+        if v is not None and k not in drop
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Building sections from plain data
+# --------------------------------------------------------------------------------------------
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
+
+
+def _unknown_key(key: str, known: list[str]) -> ConfigError:
+    leaf = key.rsplit(".", 1)[-1]
+    parent = key.rsplit(".", 1)[0] if "." in key else ""
+    if leaf in _SECRET_KEYS:
+        where = parent or "the file"
+        return ConfigError(
+            key,
+            f"{key}: secrets must not be stored in the config file; set {where}.api_key_env "
+            f"and {where}.secret_env to the names of environment variables instead",
+        )
+    close = difflib.get_close_matches(leaf, known, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    allowed = ", ".join(sorted(known))
+    return ConfigError(key, f"unknown key {key}{hint}; allowed here: {allowed}")
+
+
+def _convert(value: Any, hint: Any, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _convert(value, inner, key)
+    if origin is Literal:
+        choices = typing.get_args(hint)
+        if value not in choices:
+            allowed = " or ".join(repr(c) for c in choices)
+            raise ConfigError(key, f"{key} must be {allowed}, was {value!r}")
+        return value
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        return _build(hint, value, key)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(key, f"{key} must be true or false, was {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(key, f"{key} must be an integer, was {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(key, f"{key} must be a number, was {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(key, f"{key} must be a finite number, was {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(key, f"{key} must be a string, was {value!r}")
+        return value
+    raise TypeError(f"unsupported config field type {hint!r} at {key}")  # pragma: no cover
+
+
+def _table(data: Any, key: str) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise ConfigError(key, f"{key or 'the configuration'} must be a table, was {data!r}")
+    return data
+
+
+def _build(
+    cls: type[Any], data: Any, prefix: str, implicit: Mapping[str, Any] | None = None
+) -> Any:
+    table = _table(data, prefix)
+    hints = _hints(cls)
+    implicit = implicit or {}
+    known = [f.name for f in dataclasses.fields(cls) if f.name not in implicit]
+    kwargs: dict[str, Any] = dict(implicit)
+    for k, v in table.items():
+        dotted = f"{prefix}.{k}" if prefix else str(k)
+        if k not in known:
+            raise _unknown_key(dotted, known)
+        kwargs[k] = _convert(v, hints[k], dotted)
+    return cls(**kwargs)
+
+
+def _build_config(data: Mapping[str, Any]) -> TradingConfig:
+    table = dict(_table(data, ""))
+    exchanges_raw = _table(table.pop("exchanges", {}), "exchanges")
+    exchanges = {
+        str(name): _build(ExchangeConfig, ex, f"exchanges.{name}", implicit={"name": str(name)})
+        for name, ex in exchanges_raw.items()
+    }
+    config: TradingConfig = _build(TradingConfig, table, "")
+    return dataclasses.replace(config, exchanges=types.MappingProxyType(exchanges))
+
+
+# --------------------------------------------------------------------------------------------
+# Loading, layering and presets
+# --------------------------------------------------------------------------------------------
+
+
+def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        old = out.get(k)
+        out[k] = _merge(old, v) if isinstance(old, Mapping) and isinstance(v, Mapping) else v
+    return out
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError("", f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("", f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _preset_dirs(presets_dir: str | os.PathLike[str] | None) -> list[Path]:
+    if presets_dir is not None:
+        return [Path(presets_dir)]
+    dirs = []
+    env = os.environ.get(PRESETS_ENV)
+    if env:
+        dirs.append(Path(env))
+    here = Path(__file__).parent
+    dirs.append(here / "presets")  # inside an installed wheel, if the build ships them
+    dirs.append(here.parents[2] / "config" / "presets")  # source tree / editable install
+    return dirs
+
+
+def available_presets(presets_dir: str | os.PathLike[str] | None = None) -> list[str]:
+    """Names of the presets found (``config/presets/*.toml``), sorted."""
+    names: set[str] = set()
+    for d in _preset_dirs(presets_dir):
+        if d.is_dir():
+            names.update(p.stem for p in d.glob("*.toml"))
+    return sorted(names)
+
+
+def _resolve_preset(
+    preset: str | os.PathLike[str], presets_dir: str | os.PathLike[str] | None
+) -> Path:
+    text = os.fspath(preset)
+    if text.endswith(".toml") or os.sep in text or "/" in text:
+        return Path(text)
+    dirs = _preset_dirs(presets_dir)
+    for d in dirs:
+        candidate = d / f"{text}.toml"
+        if candidate.is_file():
+            return candidate
+    names = available_presets(presets_dir)
+    close = difflib.get_close_matches(text, names, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    searched = ", ".join(str(d) for d in dirs)
+    raise ConfigError(
+        "",
+        f"unknown preset {text!r}{hint}; available: {', '.join(names) or 'none'}"
+        f" (searched {searched})",
+    )
+
+
+def load_config(
+    source: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    *,
+    preset: str | os.PathLike[str] | None = None,
+    presets_dir: str | os.PathLike[str] | None = None,
+) -> TradingConfig:
+    """Loads and validates a configuration: defaults, then ``preset``, then ``source``.
+
+    ``source`` is a TOML file path, a dict of the same shape, or None (defaults only).
+    ``preset`` is a preset name (``"conservative"``, looked up in ``presets_dir``, then
+    ``$CONFLUEX_PRESETS_DIR``, then the package, then the source tree's ``config/presets``)
+    or a path to a TOML file. The file refines the preset: a key set in both takes the file's
+    value. Raises ConfigError on any unknown key or invalid value.
+    """
+    layers: list[Mapping[str, Any]] = []
+    if preset is not None:
+        layers.append(_read_toml(_resolve_preset(preset, presets_dir)))
+    if isinstance(source, Mapping):
+        layers.append(source)
+    elif source is not None:
+        layers.append(_read_toml(Path(source)))
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged = _merge(merged, _table(layer, ""))
+    return _build_config(merged)

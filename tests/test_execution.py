@@ -19,7 +19,6 @@ from typing import Any
 import ccxt
 import ccxt.async_support as ccxt_async
 import pytest
-
 from confluex.trading.execution import (
     ClientStop,
     ClientStops,
@@ -48,26 +47,52 @@ eventually = sim_mod.eventually
 
 KEY = "test-api-key-0123456789"
 SECRET = "SECRET-do-not-leak-7f3a9c1e5b"
-FAST = ExecutionSettings(backoff_initial_s=0.01, backoff_max_s=0.05, lookup_grace_s=0.05,
-                         fill_poll_interval_s=0.01, fill_timeout_s=2.0)
+FAST = ExecutionSettings(
+    backoff_initial_s=0.01,
+    backoff_max_s=0.05,
+    lookup_grace_s=0.05,
+    fill_poll_interval_s=0.01,
+    fill_timeout_s=2.0,
+)
 
 
-def intent(side: Side = Side.BUY, quote: float = 1000.0, price: float = 100.0,
-           stop: float | None = None, tp: float | None = None,
-           trail: float | None = None, symbol: str = "BTC/USDT") -> OrderIntent:
-    return OrderIntent(symbol=symbol, side=side, quote_size=quote, reference_price=price,
-                       stop_loss=stop, take_profit=tp, trailing_stop_pct=trail, score=75.0,
-                       ts_ns=0, manager="test", reason="test")
+def intent(
+    side: Side = Side.BUY,
+    quote: float = 1000.0,
+    price: float = 100.0,
+    stop: float | None = None,
+    tp: float | None = None,
+    trail: float | None = None,
+    symbol: str = "BTC/USDT",
+) -> OrderIntent:
+    return OrderIntent(
+        symbol=symbol,
+        side=side,
+        quote_size=quote,
+        reference_price=price,
+        stop_loss=stop,
+        take_profit=tp,
+        trailing_stop_pct=trail,
+        score=75.0,
+        ts_ns=0,
+        manager="test",
+        reason="test",
+    )
 
 
 @asynccontextmanager
-async def venue(balances: dict[str, float] | None = None, *, secret: str = SECRET,
-                settings: ExecutionSettings = FAST, timeout_ms: int = 2000,
-                ) -> AsyncIterator[tuple[Any, Any, Executor, list[FillEvent]]]:
+async def venue(
+    balances: dict[str, float] | None = None,
+    *,
+    secret: str = SECRET,
+    settings: ExecutionSettings = FAST,
+    timeout_ms: int = 2000,
+) -> AsyncIterator[tuple[Any, Any, Executor, list[FillEvent]]]:
     sim = sim_mod.BinanceSpotSim(KEY, SECRET, balances or {"USDT": 10_000.0, "BTC": 0.0})
     await sim.start()
-    ex = ccxt_async.binance({"apiKey": KEY, "secret": secret, "timeout": timeout_ms,
-                             "enableRateLimit": True})
+    ex = ccxt_async.binance(
+        {"apiKey": KEY, "secret": secret, "timeout": timeout_ms, "enableRateLimit": True}
+    )
     sim.point(ex)
     fills: list[FillEvent] = []
     try:
@@ -101,6 +126,7 @@ def test_market_entry_fills_and_position_is_net_of_base_fee() -> None:
             assert pos.entry_price == pytest.approx(100.01)
             assert [(f.trade_type, f.event) for f in fills] == [("entry", "filled")]
             assert fills[0].client_order_id == sent["newClientOrderId"]
+
     run(main)
 
 
@@ -117,10 +143,11 @@ def test_stop_loss_is_native_stop_and_take_profit_watched_client_side_on_spot() 
             assert "reduceOnly" not in stop  # invalid on spot (reference §6.2 defect 3)
             assert float(stop["quantity"]) == pytest.approx(9.99)
             assert executor.positions == {}
-            stop_order = sim.orders[min(sim.orders)+1]
+            stop_order = sim.orders[min(sim.orders) + 1]
             assert stop_order.status == "CANCELED"
             assert [f.trade_type for f in fills] == ["entry", "exit"]
             assert fills[1].realized_pnl > 0
+
     run(main)
 
 
@@ -133,9 +160,14 @@ def test_take_profit_alone_is_a_native_gtc_limit_order() -> None:
             await executor.sync()
 
             assert (tp["type"], tp["side"], tp["price"], tp["timeInForce"]) == (
-                "LIMIT", "SELL", "110", "GTC")
+                "LIMIT",
+                "SELL",
+                "110",
+                "GTC",
+            )
             assert executor.positions == {}
             assert fills[-1].trade_type == "exit" and fills[-1].average_fill_price == 110.0
+
     run(main)
 
 
@@ -149,6 +181,7 @@ def test_native_stop_fill_is_booked_by_sync() -> None:
             assert executor.positions == {}
             assert fills[-1].trade_type == "exit"
             assert fills[-1].realized_pnl == pytest.approx((94.0 - 100.01) * 9.99)
+
     run(main)
 
 
@@ -163,11 +196,14 @@ def test_trailing_stop_is_cancelled_and_replaced_as_price_rises() -> None:
             stops = [o for o in sim.orders.values() if o.type == "STOP_LOSS"]
 
             assert first["stopPrice"] == "98.01"  # 100.01 * 0.98
-            assert [(o.status, o.stop_price) for o in stops] == [("CANCELED", 98.01),
-                                                                 ("NEW", 102.9)]
+            assert [(o.status, o.stop_price) for o in stops] == [
+                ("CANCELED", 98.01),
+                ("NEW", 102.9),
+            ]
             sim.set_book("BTCUSDT", [(102.5, 50.0)], [(102.6, 50.0)])
             await executor.sync()
             assert executor.positions == {}
+
     run(main)
 
 
@@ -181,6 +217,7 @@ def test_partial_fill_position_is_filled_amount_only() -> None:
             assert pos.amount == pytest.approx(3.0 * (1 - sim_mod.FEE))
             assert fills[0].event == "partially_filled"
             assert fills[0].filled_amount == pytest.approx(3.0)
+
     run(main)
 
 
@@ -194,6 +231,7 @@ def test_timeout_after_acceptance_finds_order_by_client_id_without_resending() -
             assert sim.order_posts == 1 and sim.orders_accepted == 1
             lookups = [p for m, path, p in sim.requests if m == "GET" and path.endswith("/order")]
             assert lookups[0]["origClientOrderId"] == posts(sim)[0]["newClientOrderId"]
+
     run(main)
 
 
@@ -206,6 +244,7 @@ def test_rate_limit_backs_off_and_succeeds_with_the_same_client_id() -> None:
             assert isinstance(pos, Position)
             assert sim.order_posts == 3 and sim.orders_accepted == 1
             assert len({p["newClientOrderId"] for p in posts(sim)}) == 1
+
     run(main)
 
 
@@ -218,6 +257,7 @@ def test_insufficient_funds_is_rejected_without_retry() -> None:
             assert "insufficient" in res.reason.lower()
             assert sim.order_posts == 1
             assert fills == [] and executor.positions == {}
+
     run(main)
 
 
@@ -233,6 +273,7 @@ def test_bad_signature_surfaces_authentication_error_without_the_secret(
             text = str(info.value) + repr(info.value) + repr(executor) + caplog.text
             assert ex.secret not in text and KEY not in text
             assert "-1022" in str(info.value)
+
     caplog.set_level(logging.DEBUG)
     run(main)
 
@@ -240,8 +281,6 @@ def test_bad_signature_surfaces_authentication_error_without_the_secret(
 # ---------------------------------------------------------------------- guards and sizing
 class LeakyExchange(PaperExchange):
     """A paper venue posing as live whose errors echo the credentials (worst case)."""
-
-    paper = False  # type: ignore[assignment]
 
     def __init__(self, *a: Any, **k: Any) -> None:
         super().__init__(*a, **k)
@@ -258,9 +297,18 @@ class LeakyExchange(PaperExchange):
 
 def _paper(cls: type[PaperExchange] = PaperExchange, **kw: Any) -> PaperExchange:
     book = ([(99.99, 100.0)], [(100.01, 100.0)])
-    markets = [PaperMarket("BTC/USDT", "BTC", "USDT"),
-               PaperMarket("BTC/USDT:USDT", "BTC", "USDT", kind="swap", amount_step=0.001,
-                           min_amount=0.001, price_step=0.1)]
+    markets = [
+        PaperMarket("BTC/USDT", "BTC", "USDT"),
+        PaperMarket(
+            "BTC/USDT:USDT",
+            "BTC",
+            "USDT",
+            kind="swap",
+            amount_step=0.001,
+            min_amount=0.001,
+            price_step=0.1,
+        ),
+    ]
     return cls(markets, lambda s: book, balances={"USDT": 10_000.0}, clock=lambda: 0, **kw)
 
 
@@ -270,8 +318,10 @@ def test_secret_echoed_by_venue_errors_is_redacted_from_reasons_and_logs(
     async def main() -> None:
         ex = _paper(LeakyExchange)
         assert isinstance(ex, LeakyExchange)
-        ex.fail = [ccxt.RequestTimeout(f"timeout sig {SECRET}"),
-                   ccxt.ExchangeError(f"bad key {KEY} secret {SECRET}")]
+        ex.fail = [
+            ccxt.RequestTimeout(f"timeout sig {SECRET}"),
+            ccxt.ExchangeError(f"bad key {KEY} secret {SECRET}"),
+        ]
         executor = Executor(ex, settings=FAST, live=True)
         await executor.start()
         res = await executor.open(intent())
@@ -280,6 +330,7 @@ def test_secret_echoed_by_venue_errors_is_redacted_from_reasons_and_logs(
         assert SECRET not in res.reason and KEY not in res.reason
         assert SECRET not in caplog.text and KEY not in caplog.text
         assert "***" in res.reason
+
     caplog.set_level(logging.DEBUG)
     run(main)
 
@@ -304,8 +355,9 @@ def test_live_exchange_is_refused_without_live_flag_or_credentials() -> None:
     [(0.0001, 100.0, "rounds to zero"), (4.0, 100.0, "minimum cost"), (-1.0, 100.0, "> 0")],
     ids=("rounds_to_zero", "under_min_cost", "negative"),
 )
-def test_unsendable_size_is_rejected_and_never_sent(quote: float, price: float,
-                                                    needle: str) -> None:
+def test_unsendable_size_is_rejected_and_never_sent(
+    quote: float, price: float, needle: str
+) -> None:
     async def main() -> None:
         ex = _paper()
         executor = Executor(ex, settings=FAST)
@@ -314,6 +366,7 @@ def test_unsendable_size_is_rejected_and_never_sent(quote: float, price: float,
 
         assert isinstance(res, Rejection) and needle in res.reason
         assert await ex.fetch_orders() == []
+
     run(main)
 
 
@@ -328,6 +381,7 @@ def test_short_on_spot_is_rejected_but_allowed_on_derivatives() -> None:
         assert isinstance(spot, Rejection) and "spot" in spot.reason
         assert isinstance(perp, Position) and perp.direction == "short"
         assert perp.amount == pytest.approx(10.0)
+
     run(main)
 
 
@@ -339,9 +393,10 @@ def test_derivative_stop_and_take_profit_are_native_reduce_only() -> None:
         await executor.open(intent(side=Side.SELL, symbol="BTC/USDT:USDT", stop=105.0, tp=90.0))
         opens = await ex.fetch_open_orders("BTC/USDT:USDT")
 
-        assert sorted((o["type"], o["side"], o["reduceOnly"], o["stopLossPrice"], o["price"])
-                      for o in opens) == [("limit", "buy", True, None, 90.0),
-                                          ("market", "buy", True, 105.0, None)]
+        assert sorted(
+            (o["type"], o["side"], o["reduceOnly"], o["stopLossPrice"], o["price"]) for o in opens
+        ) == [("limit", "buy", True, None, 90.0), ("market", "buy", True, 105.0, None)]
+
     run(main)
 
 
@@ -359,6 +414,7 @@ def test_journal_records_intent_before_send_and_resolves_it(tmp_path: Path) -> N
         assert len(reopened) == 1 and reopened.unresolved() == []
         lines = (tmp_path / "orders.jsonl").read_text().splitlines()
         assert [line.split('"event":"')[1].split('"')[0] for line in lines] == ["intent", "ack"]
+
     run(main)
 
 
@@ -366,8 +422,15 @@ def test_start_resolves_journaled_orders_the_venue_never_got(tmp_path: Path) -> 
     async def main() -> None:
         path = tmp_path / "orders.jsonl"
         crashed = OrderJournal(path)
-        crashed.record_intent("cfxdeadbeef", symbol="BTC/USDT", side="buy", type="market",
-                              amount=1.0, price=None, purpose="entry")
+        crashed.record_intent(
+            "cfxdeadbeef",
+            symbol="BTC/USDT",
+            side="buy",
+            type="market",
+            amount=1.0,
+            price=None,
+            purpose="entry",
+        )
         crashed.close()
         journal = OrderJournal(path)
         executor = Executor(_paper(), settings=FAST, journal=journal)
@@ -376,6 +439,7 @@ def test_start_resolves_journaled_orders_the_venue_never_got(tmp_path: Path) -> 
         entry = journal.get("cfxdeadbeef")
         journal.close()
         assert entry is not None and entry.final and entry.status == "absent"
+
     run(main)
 
 
@@ -406,9 +470,12 @@ def test_client_trailing_stop_follows_the_high_and_fires_on_retrace() -> None:
 def test_client_stop_on_paper_flattens_with_reduce_market_order() -> None:
     async def main() -> None:
         book = {"b": [(99.99, 100.0)], "a": [(100.01, 100.0)]}
-        ex = PaperExchange([PaperMarket("BTC/USDT", "BTC", "USDT")],
-                           lambda s: (book["b"], book["a"]), balances={"USDT": 10_000.0},
-                           clock=lambda: 0)
+        ex = PaperExchange(
+            [PaperMarket("BTC/USDT", "BTC", "USDT")],
+            lambda s: (book["b"], book["a"]),
+            balances={"USDT": 10_000.0},
+            clock=lambda: 0,
+        )
         settings = ExecutionSettings(stop_mode="client", fill_poll_interval_s=0.01)
         fills: list[FillEvent] = []
         executor = Executor(ex, settings=settings, on_fill=fills.append)
@@ -420,4 +487,5 @@ def test_client_stop_on_paper_flattens_with_reduce_market_order() -> None:
 
         assert executor.positions == {}
         assert fills[-1].trade_type == "exit" and fills[-1].average_fill_price == 94.9
+
     run(main)

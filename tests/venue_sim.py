@@ -38,7 +38,9 @@ from aiohttp import web
 FEE = 0.001
 
 
-async def eventually(cond: Callable[[], bool], timeout: float = 5.0, interval: float = 0.01) -> None:
+async def eventually(
+    cond: Callable[[], bool], timeout: float = 5.0, interval: float = 0.01
+) -> None:
     """Poll ``cond`` until it holds; fail after ``timeout`` seconds (tests use it, not sleeps)."""
     deadline = time.monotonic() + timeout
     while not cond():
@@ -149,8 +151,11 @@ class BinanceSpotSim:
 
     def signed(self, handler: Any) -> Any:
         async def wrapper(request: web.Request) -> web.StreamResponse:
-            raw = request.query_string if request.method in ("GET", "DELETE") else (
-                await request.text())
+            raw = (
+                request.query_string
+                if request.method in ("GET", "DELETE")
+                else (await request.text())
+            )
             if request.headers.get("X-MBX-APIKEY") != self.api_key:
                 return self.error(401, -2015, "Invalid API-key, IP, or permissions for action.")
             payload, sep, signature = raw.rpartition("&signature=")
@@ -160,23 +165,25 @@ class BinanceSpotSim:
             params = dict(parse_qsl(payload, keep_blank_values=True))
             recv = int(params.get("recvWindow", "5000"))
             if abs(int(time.time() * 1000) - int(params.get("timestamp", "0"))) > recv:
-                return self.error(400, -1021, "Timestamp for this request is outside of the "
-                                  "recvWindow.")
+                return self.error(
+                    400, -1021, "Timestamp for this request is outside of the recvWindow."
+                )
             self.requests.append((request.method, request.path, params))
             result: web.StreamResponse = await handler(params)
             return result
+
         return wrapper
 
-    def set_book(self, symbol: str, bids: list[tuple[float, float]],
-                 asks: list[tuple[float, float]]) -> None:
+    def set_book(
+        self, symbol: str, bids: list[tuple[float, float]], asks: list[tuple[float, float]]
+    ) -> None:
         """Replace the book and run resting limit / stop orders against it."""
         self.books[symbol] = (bids, asks)
         for o in list(self.orders.values()):
             if o.symbol != symbol or o.status not in ("NEW", "PARTIALLY_FILLED"):
                 continue
             if o.type == "STOP_LOSS":
-                best = bids[0][0] if o.side == "SELL" and bids else (
-                    asks[0][0] if asks else None)
+                best = bids[0][0] if o.side == "SELL" and bids else (asks[0][0] if asks else None)
                 if best is None:
                     continue
                 hit = best <= o.stop_price if o.side == "SELL" else best >= o.stop_price
@@ -232,17 +239,33 @@ class BinanceSpotSim:
                 self.free[s.base] -= take
                 self.free[s.quote] += take * px - fee
             tid = next(self._trade_ids)
-            fill = {"price": f"{px:.8f}", "qty": f"{take:.8f}", "commission": f"{fee:.8f}",
-                    "commissionAsset": fee_asset, "tradeId": tid}
+            fill = {
+                "price": f"{px:.8f}",
+                "qty": f"{take:.8f}",
+                "commission": f"{fee:.8f}",
+                "commissionAsset": fee_asset,
+                "tradeId": tid,
+            }
             o.fills.append(fill)
             o.executed += take
             o.quote += take * px
-            self.trades.append({"symbol": o.symbol, "id": tid, "orderId": o.order_id,
-                                "orderListId": -1, "price": fill["price"], "qty": fill["qty"],
-                                "quoteQty": f"{take * px:.8f}", "commission": fill["commission"],
-                                "commissionAsset": fee_asset, "time": int(time.time() * 1000),
-                                "isBuyer": o.side == "BUY", "isMaker": maker,
-                                "isBestMatch": True})
+            self.trades.append(
+                {
+                    "symbol": o.symbol,
+                    "id": tid,
+                    "orderId": o.order_id,
+                    "orderListId": -1,
+                    "price": fill["price"],
+                    "qty": fill["qty"],
+                    "quoteQty": f"{take * px:.8f}",
+                    "commission": fill["commission"],
+                    "commissionAsset": fee_asset,
+                    "time": int(time.time() * 1000),
+                    "isBuyer": o.side == "BUY",
+                    "isMaker": maker,
+                    "isBestMatch": True,
+                }
+            )
         if o.qty - o.executed <= 1e-12:
             o.status = "FILLED"
         elif o.executed > 0:
@@ -250,14 +273,24 @@ class BinanceSpotSim:
 
     def order_json(self, o: SimOrder, full: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "symbol": o.symbol, "orderId": o.order_id, "orderListId": -1,
-            "clientOrderId": o.client_order_id, "price": f"{o.price:.8f}",
-            "origQty": f"{o.qty:.8f}", "executedQty": f"{o.executed:.8f}",
-            "cummulativeQuoteQty": f"{o.quote:.8f}", "status": o.status,
-            "timeInForce": "GTC", "type": o.type, "side": o.side,
-            "stopPrice": f"{o.stop_price:.8f}", "time": o.time_ms, "updateTime": o.time_ms,
+            "symbol": o.symbol,
+            "orderId": o.order_id,
+            "orderListId": -1,
+            "clientOrderId": o.client_order_id,
+            "price": f"{o.price:.8f}",
+            "origQty": f"{o.qty:.8f}",
+            "executedQty": f"{o.executed:.8f}",
+            "cummulativeQuoteQty": f"{o.quote:.8f}",
+            "status": o.status,
+            "timeInForce": "GTC",
+            "type": o.type,
+            "side": o.side,
+            "stopPrice": f"{o.stop_price:.8f}",
+            "time": o.time_ms,
+            "updateTime": o.time_ms,
             "isWorking": o.type != "STOP_LOSS" or o.status != "NEW",
-            "workingTime": o.time_ms, "origQuoteOrderQty": "0.00000000",
+            "workingTime": o.time_ms,
+            "origQuoteOrderQty": "0.00000000",
             "selfTradePreventionMode": "EXPIRE_MAKER",
         }
         if full:
@@ -280,74 +313,136 @@ class BinanceSpotSim:
     async def exchange_info(self, request: web.Request) -> web.Response:
         syms = []
         for s in self.symbols.values():
-            syms.append({
-                "symbol": s.symbol, "status": "TRADING", "baseAsset": s.base,
-                "baseAssetPrecision": 8, "quoteAsset": s.quote, "quotePrecision": 8,
-                "quoteAssetPrecision": 8, "baseCommissionPrecision": 8,
-                "quoteCommissionPrecision": 8,
-                "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT",
-                               "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"],
-                "icebergAllowed": True, "ocoAllowed": True, "otoAllowed": True,
-                "quoteOrderQtyMarketAllowed": True, "allowTrailingStop": True,
-                "cancelReplaceAllowed": True, "isSpotTradingAllowed": True,
-                "isMarginTradingAllowed": False,
-                "filters": [
-                    {"filterType": "PRICE_FILTER", "minPrice": s.tick, "maxPrice": "1000000.00",
-                     "tickSize": s.tick},
-                    {"filterType": "LOT_SIZE", "minQty": s.min_qty, "maxQty": "9000.00000000",
-                     "stepSize": s.step},
-                    {"filterType": "NOTIONAL", "minNotional": s.min_notional,
-                     "applyMinToMarket": True, "maxNotional": "9000000.00000000",
-                     "applyMaxToMarket": False, "avgPriceMins": 5},
-                ],
-                "permissions": [], "permissionSets": [["SPOT"]],
-                "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
-                "allowedSelfTradePreventionModes": ["EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"],
-            })
-        return web.json_response({"timezone": "UTC", "serverTime": int(time.time() * 1000),
-                                  "rateLimits": [], "exchangeFilters": [], "symbols": syms})
+            syms.append(
+                {
+                    "symbol": s.symbol,
+                    "status": "TRADING",
+                    "baseAsset": s.base,
+                    "baseAssetPrecision": 8,
+                    "quoteAsset": s.quote,
+                    "quotePrecision": 8,
+                    "quoteAssetPrecision": 8,
+                    "baseCommissionPrecision": 8,
+                    "quoteCommissionPrecision": 8,
+                    "orderTypes": [
+                        "LIMIT",
+                        "LIMIT_MAKER",
+                        "MARKET",
+                        "STOP_LOSS",
+                        "STOP_LOSS_LIMIT",
+                        "TAKE_PROFIT",
+                        "TAKE_PROFIT_LIMIT",
+                    ],
+                    "icebergAllowed": True,
+                    "ocoAllowed": True,
+                    "otoAllowed": True,
+                    "quoteOrderQtyMarketAllowed": True,
+                    "allowTrailingStop": True,
+                    "cancelReplaceAllowed": True,
+                    "isSpotTradingAllowed": True,
+                    "isMarginTradingAllowed": False,
+                    "filters": [
+                        {
+                            "filterType": "PRICE_FILTER",
+                            "minPrice": s.tick,
+                            "maxPrice": "1000000.00",
+                            "tickSize": s.tick,
+                        },
+                        {
+                            "filterType": "LOT_SIZE",
+                            "minQty": s.min_qty,
+                            "maxQty": "9000.00000000",
+                            "stepSize": s.step,
+                        },
+                        {
+                            "filterType": "NOTIONAL",
+                            "minNotional": s.min_notional,
+                            "applyMinToMarket": True,
+                            "maxNotional": "9000000.00000000",
+                            "applyMaxToMarket": False,
+                            "avgPriceMins": 5,
+                        },
+                    ],
+                    "permissions": [],
+                    "permissionSets": [["SPOT"]],
+                    "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
+                    "allowedSelfTradePreventionModes": [
+                        "EXPIRE_TAKER",
+                        "EXPIRE_MAKER",
+                        "EXPIRE_BOTH",
+                    ],
+                }
+            )
+        return web.json_response(
+            {
+                "timezone": "UTC",
+                "serverTime": int(time.time() * 1000),
+                "rateLimits": [],
+                "exchangeFilters": [],
+                "symbols": syms,
+            }
+        )
 
     async def time(self, request: web.Request) -> web.Response:
         return web.json_response({"serverTime": int(time.time() * 1000)})
 
     async def depth(self, request: web.Request) -> web.Response:
         bids, asks = self.books[request.query["symbol"]]
-        return web.json_response({"lastUpdateId": 1,
-                                  "bids": [[f"{p:.8f}", f"{q:.8f}"] for p, q in bids],
-                                  "asks": [[f"{p:.8f}", f"{q:.8f}"] for p, q in asks]})
+        return web.json_response(
+            {
+                "lastUpdateId": 1,
+                "bids": [[f"{p:.8f}", f"{q:.8f}"] for p, q in bids],
+                "asks": [[f"{p:.8f}", f"{q:.8f}"] for p, q in asks],
+            }
+        )
 
     # ------------------------------------------------------------------ private
     async def post_order(self, p: dict[str, str]) -> web.Response:
         self.order_posts += 1
         if self.rate_limit_next > 0:
             self.rate_limit_next -= 1
-            return self.error(429, -1003, "Too many requests; current limit of IP is 6000 "
-                              "requests per minute.")
+            return self.error(
+                429, -1003, "Too many requests; current limit of IP is 6000 requests per minute."
+            )
         symbol = p["symbol"]
         if symbol not in self.symbols:
             return self.error(400, -1121, "Invalid symbol.")
         cid = p.get("newClientOrderId") or f"sim{next(self._ids)}"
-        if any(o.client_order_id == cid and o.status in ("NEW", "PARTIALLY_FILLED")
-               for o in self.orders.values()):
+        if any(
+            o.client_order_id == cid and o.status in ("NEW", "PARTIALLY_FILLED")
+            for o in self.orders.values()
+        ):
             return self.error(400, -2010, "Duplicate order sent.")
         typ, side = p["type"], p["side"]
         if typ not in ("MARKET", "LIMIT", "STOP_LOSS"):
             return self.error(400, -1116, "Invalid orderType.")
         if "quantity" not in p:
-            return self.error(400, -1102, "Mandatory parameter 'quantity' was not sent, was "
-                              "empty/null, or malformed.")
+            return self.error(
+                400,
+                -1102,
+                "Mandatory parameter 'quantity' was not sent, was empty/null, or malformed.",
+            )
         qty = float(p["quantity"])
         s = self.symbols[symbol]
         bids, asks = self.books[symbol]
         ref = float(p.get("price") or (asks[0][0] if side == "BUY" else bids[0][0]))
         if qty * ref < float(s.min_notional):
             return self.error(400, -1013, "Filter failure: NOTIONAL")
-        if side == "BUY" and self.free.get(s.quote, 0.0) < qty * ref * (1 + FEE) or (
-                side == "SELL" and self.free.get(s.base, 0.0) < qty - 1e-12):
-            return self.error(400, -2010, "Account has insufficient balance for requested "
-                              "action.")
-        o = SimOrder(next(self._ids), cid, symbol, side, typ, qty, float(p.get("price", 0)),
-                     float(p.get("stopPrice", 0)), int(time.time() * 1000))
+        if (side == "BUY" and self.free.get(s.quote, 0.0) < qty * ref * (1 + FEE)) or (
+            side == "SELL" and self.free.get(s.base, 0.0) < qty - 1e-12
+        ):
+            return self.error(400, -2010, "Account has insufficient balance for requested action.")
+        o = SimOrder(
+            next(self._ids),
+            cid,
+            symbol,
+            side,
+            typ,
+            qty,
+            float(p.get("price", 0)),
+            float(p.get("stopPrice", 0)),
+            int(time.time() * 1000),
+        )
         self.orders[o.order_id] = o
         self.orders_accepted += 1
         if typ == "MARKET":
@@ -382,24 +477,41 @@ class BinanceSpotSim:
         return web.json_response(out)
 
     async def open_orders(self, p: dict[str, str]) -> web.Response:
-        return web.json_response([
-            self.order_json(o) for o in self.orders.values()
-            if o.status in ("NEW", "PARTIALLY_FILLED")
-            and ("symbol" not in p or o.symbol == p["symbol"])
-        ])
+        return web.json_response(
+            [
+                self.order_json(o)
+                for o in self.orders.values()
+                if o.status in ("NEW", "PARTIALLY_FILLED")
+                and ("symbol" not in p or o.symbol == p["symbol"])
+            ]
+        )
 
     async def all_orders(self, p: dict[str, str]) -> web.Response:
-        return web.json_response([self.order_json(o) for o in self.orders.values()
-                                  if o.symbol == p.get("symbol")])
+        return web.json_response(
+            [self.order_json(o) for o in self.orders.values() if o.symbol == p.get("symbol")]
+        )
 
     async def account(self, p: dict[str, str]) -> web.Response:
-        return web.json_response({
-            "makerCommission": 10, "takerCommission": 10, "canTrade": True,
-            "canWithdraw": True, "canDeposit": True, "updateTime": int(time.time() * 1000),
-            "accountType": "SPOT", "permissions": ["SPOT"],
-            "balances": [{"asset": a, "free": f"{self.free[a]:.8f}",
-                          "locked": f"{self.locked.get(a, 0.0):.8f}"} for a in self.free],
-        })
+        return web.json_response(
+            {
+                "makerCommission": 10,
+                "takerCommission": 10,
+                "canTrade": True,
+                "canWithdraw": True,
+                "canDeposit": True,
+                "updateTime": int(time.time() * 1000),
+                "accountType": "SPOT",
+                "permissions": ["SPOT"],
+                "balances": [
+                    {
+                        "asset": a,
+                        "free": f"{self.free[a]:.8f}",
+                        "locked": f"{self.locked.get(a, 0.0):.8f}",
+                    }
+                    for a in self.free
+                ],
+            }
+        )
 
     async def my_trades(self, p: dict[str, str]) -> web.Response:
         return web.json_response([t for t in self.trades if t["symbol"] == p.get("symbol")])

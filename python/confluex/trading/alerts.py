@@ -31,7 +31,7 @@ from websockets.exceptions import ConnectionClosed
 
 from .execution import FillEvent
 
-__all__ = ["CHANNELS", "CloseCode", "AlertServer", "trade_alert_message"]
+__all__ = ["CHANNELS", "AlertServer", "CloseCode", "trade_alert_message"]
 
 log = logging.getLogger(__name__)
 
@@ -180,8 +180,13 @@ class AlertServer:
         """Bind and start serving."""
         self._loop = asyncio.get_running_loop()
         self._server = await serve(
-            self._handle, self._host, self._port, compression=None, close_timeout=2,
-            ping_interval=None, max_size=65536,
+            self._handle,
+            self._host,
+            self._port,
+            compression=None,
+            close_timeout=2,
+            ping_interval=None,
+            max_size=65536,
         )
         self._heartbeat_task = asyncio.create_task(self._heartbeat())
 
@@ -221,8 +226,13 @@ class AlertServer:
         """
         if channel not in CHANNELS:
             raise ValueError(f"unknown channel, was {channel!r}")
-        msg: dict[str, Any] = {"channel": channel, "event": event, "symbol": symbol,
-                               "data": dict(data), "timestamp": self._clock()}
+        msg: dict[str, Any] = {
+            "channel": channel,
+            "event": event,
+            "symbol": symbol,
+            "data": dict(data),
+            "timestamp": self._clock(),
+        }
         if type is not None:
             msg["type"] = type
         return self._fan_out(channel, symbol, json.dumps(msg, separators=(",", ":")))
@@ -296,8 +306,15 @@ class AlertServer:
         except ConnectionClosed:
             return
         client = _Client(next(self._ids), ws, asyncio.Queue(self._queue_size))
-        await self._send(ws, {"event": "authenticated", "success": True,
-                              "client_id": client.id, "channels": list(CHANNELS)})
+        await self._send(
+            ws,
+            {
+                "event": "authenticated",
+                "success": True,
+                "client_id": client.id,
+                "channels": list(CHANNELS),
+            },
+        )
         self._clients.add(client)
         sender = asyncio.create_task(self._sender(client))
         try:
@@ -353,8 +370,9 @@ class AlertServer:
             await self._error(client, 404, f"unknown channels, was {unknown}")
             return
         symbols = params.get("symbols")
-        if symbols is not None and (not isinstance(symbols, list)
-                                    or not all(isinstance(s, str) for s in symbols)):
+        if symbols is not None and (
+            not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols)
+        ):
             await self._error(client, 400, "params.symbols must be a list of strings")
             return
         wanted = frozenset(symbols) if symbols else None
@@ -363,8 +381,7 @@ class AlertServer:
                 client.subs[c] = wanted
             else:
                 client.subs.pop(c, None)
-        await self._reply(client, {"event": f"{action}d", "channels": channels,
-                                   "params": params})
+        await self._reply(client, {"event": f"{action}d", "channels": channels, "params": params})
 
     async def _reply(self, client: _Client, msg: Mapping[str, Any]) -> None:
         # control replies go through the queue too, so they stay ordered with data
@@ -386,8 +403,9 @@ class AlertServer:
                 if client.awaiting_pong_since is not None:
                     if now - client.awaiting_pong_since > self._hb_timeout:
                         self._clients.discard(client)
-                        self._spawn(client.ws.close(CloseCode.HEARTBEAT_TIMEOUT,
-                                                    "heartbeat timeout"))
+                        self._spawn(
+                            client.ws.close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout")
+                        )
                 elif now - client.last_seen > self._hb_interval:
                     client.awaiting_pong_since = now
                     await self._reply(client, {"event": "ping"})

@@ -67,8 +67,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _TERMINAL = ("closed", "canceled", "cancelled", "expired", "rejected")
-_CREDENTIAL_ATTRS = ("apiKey", "secret", "password", "uid", "privateKey", "walletAddress",
-                     "token")
+_CREDENTIAL_ATTRS = ("apiKey", "secret", "password", "uid", "privateKey", "walletAddress", "token")
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -125,8 +124,13 @@ class ExecutionSettings:
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError(f"max_attempts must be >= 1, was {self.max_attempts}")
-        for name in ("backoff_initial_s", "backoff_max_s", "lookup_grace_s",
-                     "fill_poll_interval_s", "fill_timeout_s"):
+        for name in (
+            "backoff_initial_s",
+            "backoff_max_s",
+            "lookup_grace_s",
+            "fill_poll_interval_s",
+            "fill_timeout_s",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, was {getattr(self, name)}")
 
@@ -265,11 +269,13 @@ class ClientStops:
                 level = max(level, st.stop_price) if sell else min(level, st.stop_price)
             if (px <= level) if sell else (px >= level):
                 return StopTrigger(st.symbol, "trailing", px)
-        elif st.stop_price is not None and ((px <= st.stop_price) if sell
-                                            else (px >= st.stop_price)):
+        elif st.stop_price is not None and (
+            (px <= st.stop_price) if sell else (px >= st.stop_price)
+        ):
             return StopTrigger(st.symbol, "stop", px)
-        if st.take_profit is not None and ((px >= st.take_profit) if sell
-                                           else (px <= st.take_profit)):
+        if st.take_profit is not None and (
+            (px >= st.take_profit) if sell else (px <= st.take_profit)
+        ):
             return StopTrigger(st.symbol, "take_profit", px)
         return None
 
@@ -308,7 +314,7 @@ class Executor:
         journal: OrderJournal | None = None,
         risk: RiskManager | None = None,
         live: bool = False,
-        on_fill: Callable[[FillEvent], None] | None = None,
+        on_fill: Callable[[FillEvent], object] | None = None,
         clock: Callable[[], int] | None = None,
     ) -> None:
         self._paper = bool(getattr(exchange, "paper", False))
@@ -386,8 +392,9 @@ class Executor:
             if found is None:
                 self._journal.record_final(entry.client_order_id, "absent", "not at venue")
             else:
-                self._journal.record_ack(entry.client_order_id, str(found["id"]),
-                                         str(found.get("status")))
+                self._journal.record_ack(
+                    entry.client_order_id, str(found["id"]), str(found.get("status"))
+                )
 
     # ------------------------------------------------------------------ sizing
     def quote_to_amount(self, symbol: str, quote_size: float, price: float) -> float | Rejection:
@@ -402,8 +409,10 @@ class Executor:
         try:
             amount = float(self._ex.amount_to_precision(symbol, raw))
         except (ccxt.InvalidOrder, ccxt.ArgumentsRequired) as exc:
-            return Rejection(symbol, f"size {raw:g} rounds to zero at the market precision "
-                             f"({self._describe(exc)})")
+            return Rejection(
+                symbol,
+                f"size {raw:g} rounds to zero at the market precision ({self._describe(exc)})",
+            )
         if amount <= 0:
             return Rejection(symbol, f"size {raw:g} rounds to zero at the market precision")
         limits = market.get("limits") or {}
@@ -412,8 +421,10 @@ class Executor:
             return Rejection(symbol, f"amount {amount:g} is under the venue minimum {min_amount}")
         min_cost = (limits.get("cost") or {}).get("min")
         if min_cost is not None and amount * price * csize < float(min_cost):
-            return Rejection(symbol, f"notional {amount * price * csize:.8g} is under the venue "
-                             f"minimum cost {min_cost}")
+            return Rejection(
+                symbol,
+                f"notional {amount * price * csize:.8g} is under the venue minimum cost {min_cost}",
+            )
         return amount
 
     # ------------------------------------------------------------------ safe submit
@@ -431,15 +442,24 @@ class Executor:
     ) -> dict[str, Any] | Rejection:
         """Send one order without ever duplicating it (see the module docstring)."""
         cid = new_client_order_id(self.settings.client_id_prefix)
-        self._journal.record_intent(cid, symbol=symbol, side=side, type=type, amount=amount,
-                                    price=price, purpose=purpose, params=dict(params))
+        self._journal.record_intent(
+            cid,
+            symbol=symbol,
+            side=side,
+            type=type,
+            amount=amount,
+            price=price,
+            purpose=purpose,
+            params=dict(params),
+        )
         req = {**params, "clientOrderId": cid}
         attempt = 0
         while True:
             attempt += 1
             try:
-                order: dict[str, Any] = await self._ex.create_order(symbol, type, side, amount,
-                                                                    price, req)
+                order: dict[str, Any] = await self._ex.create_order(
+                    symbol, type, side, amount, price, req
+                )
             except ccxt.InsufficientFunds as exc:
                 return self._reject(cid, symbol, f"insufficient funds: {self._describe(exc)}")
             except (ccxt.AuthenticationError, ccxt.PermissionDenied, ccxt.AccountSuspended) as exc:
@@ -452,8 +472,13 @@ class Executor:
                 delay = self.settings.backoff(attempt)
                 if not rate_limited:
                     delay = max(delay, self.settings.lookup_grace_s)
-                log.warning("order %s attempt %d: %s; looking it up in %.2fs", cid, attempt,
-                            self._describe(exc), delay)
+                log.warning(
+                    "order %s attempt %d: %s; looking it up in %.2fs",
+                    cid,
+                    attempt,
+                    self._describe(exc),
+                    delay,
+                )
                 await asyncio.sleep(delay)
                 try:
                     found = await self._find_by_client_id(symbol, cid, trigger=trigger)
@@ -465,8 +490,12 @@ class Executor:
                     self._journal.record_ack(cid, str(found["id"]), str(found.get("status")))
                     return found
                 if attempt >= self.settings.max_attempts:
-                    return self._reject(cid, symbol, f"not accepted after {attempt} attempts: "
-                                        f"{self._describe(exc)}", status="absent")
+                    return self._reject(
+                        cid,
+                        symbol,
+                        f"not accepted after {attempt} attempts: {self._describe(exc)}",
+                        status="absent",
+                    )
                 continue
             except ccxt.ExchangeError as exc:
                 return self._reject(cid, symbol, f"rejected by the venue: {self._describe(exc)}")
@@ -493,7 +522,8 @@ class Executor:
                 if self._has("fetchOrder"):
                     try:
                         order: dict[str, Any] = await self._ex.fetch_order(
-                            "", symbol, {"clientOrderId": cid, **extra})
+                            "", symbol, {"clientOrderId": cid, **extra}
+                        )
                         return order
                     except (ccxt.NotSupported, ccxt.ArgumentsRequired):
                         pass
@@ -512,8 +542,9 @@ class Executor:
                 await asyncio.sleep(self.settings.backoff(attempt))
         raise _Unknown(cid)
 
-    async def _fetch_order(self, order_id: str, symbol: str, *, trigger: bool = False
-                           ) -> dict[str, Any] | None:
+    async def _fetch_order(
+        self, order_id: str, symbol: str, *, trigger: bool = False
+    ) -> dict[str, Any] | None:
         """Read-only order poll with retries (safe to repeat); None if it keeps failing."""
         extra: dict[str, Any] = {"trigger": True} if trigger else {}
         for attempt in range(1, self.settings.max_attempts + 1):
@@ -521,8 +552,7 @@ class Executor:
                 order: dict[str, Any] = await self._ex.fetch_order(order_id, symbol, extra)
                 return order
             except ccxt.NetworkError as exc:
-                log.warning("fetch_order %s attempt %d: %s", order_id, attempt,
-                            self._describe(exc))
+                log.warning("fetch_order %s attempt %d: %s", order_id, attempt, self._describe(exc))
                 await asyncio.sleep(self.settings.backoff(attempt))
         return None
 
@@ -558,8 +588,9 @@ class Executor:
         return False
 
     # ------------------------------------------------------------------ fills
-    def _fee_in_quote(self, order: dict[str, Any], market: dict[str, Any], avg: float
-                      ) -> tuple[float, float, str | None]:
+    def _fee_in_quote(
+        self, order: dict[str, Any], market: dict[str, Any], avg: float
+    ) -> tuple[float, float, str | None]:
         """(fee in quote, fee taken from the base amount, fee currency) of an order."""
         fees = order.get("fees") or ([order["fee"]] if order.get("fee") else [])
         quote_fee = base_fee = 0.0
@@ -576,8 +607,12 @@ class Executor:
                 quote_fee += cost
         return quote_fee, base_fee, currency
 
-    def _apply(self, order: dict[str, Any], trade_type: Literal["entry", "exit"],
-               intent: OrderIntent | None = None) -> Position | None:
+    def _apply(
+        self,
+        order: dict[str, Any],
+        trade_type: Literal["entry", "exit"],
+        intent: OrderIntent | None = None,
+    ) -> Position | None:
         """Book the not-yet-seen part of ``order``'s fills into the position; emit a FillEvent."""
         symbol = str(order["symbol"])
         oid = str(order["id"])
@@ -598,12 +633,18 @@ class Executor:
             net = delta - base_fee
             if pos is None:
                 assert intent is not None
-                pos = Position(symbol=symbol,
-                               direction="long" if intent.side is Side.BUY else "short",
-                               amount=net, entry_price=avg, contract=bool(market.get("contract")),
-                               opened_ms=now, score=intent.score, stop_loss=intent.stop_loss,
-                               take_profit=intent.take_profit,
-                               trailing_pct=intent.trailing_stop_pct)
+                pos = Position(
+                    symbol=symbol,
+                    direction="long" if intent.side is Side.BUY else "short",
+                    amount=net,
+                    entry_price=avg,
+                    contract=bool(market.get("contract")),
+                    opened_ms=now,
+                    score=intent.score,
+                    stop_loss=intent.stop_loss,
+                    take_profit=intent.take_profit,
+                    trailing_pct=intent.trailing_stop_pct,
+                )
                 self._positions[symbol] = pos
             else:
                 pos.entry_price = (pos.entry_price * pos.amount + avg * delta) / (pos.amount + net)
@@ -673,26 +714,32 @@ class Executor:
             except ccxt.BadSymbol as exc:
                 return Rejection(symbol, f"unknown market: {self._describe(exc)}")
             if intent.side is Side.SELL and not market.get("contract"):
-                return Rejection(symbol, "cannot short a spot market; shorts need a derivatives "
-                                 "market (e.g. BTC/USDT:USDT)")
+                return Rejection(
+                    symbol,
+                    "cannot short a spot market; shorts need a derivatives "
+                    "market (e.g. BTC/USDT:USDT)",
+                )
             amount = self.quote_to_amount(symbol, intent.quote_size, intent.reference_price)
             if isinstance(amount, Rejection):
                 return amount
             notional = amount * intent.reference_price
             if self._risk is not None:
-                rej = self._risk.check(symbol, notional, reduces=False,
-                                       exposures=self.exposures())
+                rej = self._risk.check(symbol, notional, reduces=False, exposures=self.exposures())
                 if rej is not None:
                     return rej
-            sent = await self._submit(symbol, "market", intent.side.value, amount, None, {},
-                                      "entry")
+            sent = await self._submit(
+                symbol, "market", intent.side.value, amount, None, {}, "entry"
+            )
             if isinstance(sent, Rejection):
                 return sent
             final = await self._confirm(sent, symbol)
             pos = self._apply(final, "entry", intent)
             if pos is None:
-                return Rejection(symbol, f"entry order {final.get('id')} ended "
-                                 f"{final.get('status')} with nothing filled")
+                return Rejection(
+                    symbol,
+                    f"entry order {final.get('id')} ended "
+                    f"{final.get('status')} with nothing filled",
+                )
             await self._protect(pos)
             return pos
 
@@ -739,26 +786,39 @@ class Executor:
                     pos.trail_extreme = ref
                     pos.stop_loss = self._trail_level(pos, ref)
                 assert pos.stop_loss is not None
-                await self._place_stop(pos, {**self._exit_params(pos),
-                                             "stopLossPrice": pos.stop_loss})
+                await self._place_stop(
+                    pos, {**self._exit_params(pos), "stopLossPrice": pos.stop_loss}
+                )
         if pos.tp_mode == "native":
             assert pos.take_profit is not None
-            sent = await self._submit(pos.symbol, "limit", pos.exit_side, self._exit_amount(pos),
-                                      pos.take_profit, self._exit_params(pos), "take_profit")
+            sent = await self._submit(
+                pos.symbol,
+                "limit",
+                pos.exit_side,
+                self._exit_amount(pos),
+                pos.take_profit,
+                self._exit_params(pos),
+                "take_profit",
+            )
             if isinstance(sent, Rejection):
                 log.error("take profit not placed on %s: %s", pos.symbol, sent.reason)
                 pos.tp_mode = "client"
             else:
                 pos.tp_order_id = str(sent["id"])
-        client_stop = pos.stop_mode == "client" and (pos.stop_loss is not None
-                                                     or pos.trailing_pct is not None)
+        client_stop = pos.stop_mode == "client" and (
+            pos.stop_loss is not None or pos.trailing_pct is not None
+        )
         if client_stop or pos.tp_mode == "client":
-            self.client_stops.set(ClientStop(
-                symbol=pos.symbol, exit_side=pos.exit_side,
-                stop_price=pos.stop_loss if client_stop else None,
-                trailing_pct=pos.trailing_pct if client_stop else None,
-                take_profit=pos.take_profit if pos.tp_mode == "client" else None,
-                extreme=ref if pos.trailing_pct is not None else None))
+            self.client_stops.set(
+                ClientStop(
+                    symbol=pos.symbol,
+                    exit_side=pos.exit_side,
+                    stop_price=pos.stop_loss if client_stop else None,
+                    trailing_pct=pos.trailing_pct if client_stop else None,
+                    take_profit=pos.take_profit if pos.tp_mode == "client" else None,
+                    extreme=ref if pos.trailing_pct is not None else None,
+                )
+            )
 
     def _trail_level(self, pos: Position, extreme: float) -> float:
         assert pos.trailing_pct is not None
@@ -767,12 +827,21 @@ class Executor:
         return float(self._ex.price_to_precision(pos.symbol, raw))
 
     async def _place_stop(self, pos: Position, params: dict[str, Any]) -> None:
-        sent = await self._submit(pos.symbol, "market", pos.exit_side, self._exit_amount(pos),
-                                  None, params, "stop", trigger=pos.contract)
+        sent = await self._submit(
+            pos.symbol,
+            "market",
+            pos.exit_side,
+            self._exit_amount(pos),
+            None,
+            params,
+            "stop",
+            trigger=pos.contract,
+        )
         if isinstance(sent, Rejection):
             # fall back to client-side protection rather than leave the position naked
-            log.error("native stop not placed on %s (%s); emulating client-side", pos.symbol,
-                      sent.reason)
+            log.error(
+                "native stop not placed on %s (%s); emulating client-side", pos.symbol, sent.reason
+            )
             pos.stop_mode = "client"
             pos.stop_order_id = None
             if pos.trail_mode in ("native", "replace"):
@@ -815,11 +884,16 @@ class Executor:
             pos.stop_loss = level
             await self._place_stop(pos, {**self._exit_params(pos), "stopLossPrice": level})
             if pos.stop_mode == "client":
-                self.client_stops.set(ClientStop(symbol=symbol, exit_side=pos.exit_side,
-                                                 stop_price=level,
-                                                 trailing_pct=pos.trailing_pct, extreme=px,
-                                                 take_profit=pos.take_profit
-                                                 if pos.tp_mode == "client" else None))
+                self.client_stops.set(
+                    ClientStop(
+                        symbol=symbol,
+                        exit_side=pos.exit_side,
+                        stop_price=level,
+                        trailing_pct=pos.trailing_pct,
+                        extreme=px,
+                        take_profit=pos.take_profit if pos.tp_mode == "client" else None,
+                    )
+                )
 
     # ------------------------------------------------------------------ sync native exits
     async def sync(self) -> None:
@@ -834,8 +908,9 @@ class Executor:
                     await self._sync_order(pos, pos.tp_order_id, "take_profit")
 
     async def _sync_order(self, pos: Position, order_id: str, kind: str) -> None:
-        order = await self._fetch_order(order_id, pos.symbol,
-                                        trigger=pos.contract and kind == "stop")
+        order = await self._fetch_order(
+            order_id, pos.symbol, trigger=pos.contract and kind == "stop"
+        )
         if order is None:
             return
         self._apply(order, "exit")
@@ -878,8 +953,15 @@ class Executor:
             if pos.amount <= 0 or pos.amount < self._min_amount(symbol):
                 self._drop_if_flat(pos)
                 return None
-            sent = await self._submit(symbol, "market", pos.exit_side, self._exit_amount(pos),
-                                      None, self._exit_params(pos), f"exit:{reason}")
+            sent = await self._submit(
+                symbol,
+                "market",
+                pos.exit_side,
+                self._exit_amount(pos),
+                None,
+                self._exit_params(pos),
+                f"exit:{reason}",
+            )
             if isinstance(sent, Rejection):
                 return sent
             final = await self._confirm(sent, symbol)
@@ -931,8 +1013,12 @@ class Executor:
 
     async def _after_exit(self) -> None:
         risk = self._risk
-        if (risk is not None and self.settings.kill_on_daily_loss and not risk.halted
-                and risk.daily_loss_breached()):
+        if (
+            risk is not None
+            and self.settings.kill_on_daily_loss
+            and not risk.halted
+            and risk.daily_loss_breached()
+        ):
             await self.kill_switch("daily loss limit")
 
 

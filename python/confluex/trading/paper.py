@@ -341,9 +341,7 @@ class PaperExchange:
         return used
 
     def _free_cash(self, ccy: str) -> float:
-        return (
-            self._cash.get(ccy, 0.0) - self._cash_used.get(ccy, 0.0) - self._margin_used(ccy)
-        )
+        return self._cash.get(ccy, 0.0) - self._cash_used.get(ccy, 0.0) - self._margin_used(ccy)
 
     def equity(self) -> float:
         """Quote balance + spot holdings at mark + derivative unrealised PnL."""
@@ -537,7 +535,8 @@ class PaperExchange:
             if order.price is not None and not self._crosses(order.side, px, order.price):
                 break
             take = min(remaining, qty)
-            fills.append((px, take))
+            # a resting (maker) limit fills at its own price, a taker at the level's
+            fills.append((order.price if not taker and order.price is not None else px, take))
             remaining -= take
         for px, qty in fills:
             self._apply_fill(order, px, qty, self._taker if taker else self._maker)

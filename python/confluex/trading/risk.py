@@ -45,9 +45,7 @@ class RiskLimits:
 
     def __post_init__(self) -> None:
         if self.max_active_positions < 1:
-            raise ValueError(
-                f"max_active_positions must be >= 1, was {self.max_active_positions}"
-            )
+            raise ValueError(f"max_active_positions must be >= 1, was {self.max_active_positions}")
         for name in ("max_order_notional", "max_symbol_notional", "daily_loss_limit"):
             value = getattr(self, name)
             if not value > 0:

@@ -144,15 +144,23 @@ class OrderJournal:
     def record_ack(self, client_order_id: str, order_id: str, status: str) -> None:
         """The venue confirmed the order under ``order_id``."""
         self._write(
-            {"event": "ack", "client_order_id": client_order_id, "order_id": order_id,
-             "status": status}
+            {
+                "event": "ack",
+                "client_order_id": client_order_id,
+                "order_id": order_id,
+                "status": status,
+            }
         )
 
     def record_final(self, client_order_id: str, status: str, reason: str = "") -> None:
         """The order is resolved (filled / canceled / rejected / absent)."""
         self._write(
-            {"event": "final", "client_order_id": client_order_id, "status": status,
-             "reason": reason}
+            {
+                "event": "final",
+                "client_order_id": client_order_id,
+                "status": status,
+                "reason": reason,
+            }
         )
 
     def get(self, client_order_id: str) -> JournalEntry | None:

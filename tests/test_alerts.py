@@ -218,6 +218,35 @@ def test_paper_fill_produces_exactly_one_trade_alert_with_documented_fields() ->
     asyncio.run(main())
 
 
+def test_executor_hooks_publish_order_and_position_updates() -> None:
+    async def main() -> None:
+        book = ([(99.99, 100.0)], [(100.01, 100.0)])
+        ex = PaperExchange(
+            [PaperMarket("BTC/USDT", "BTC", "USDT")],
+            lambda s: book,
+            balances={"USDT": 10_000.0},
+            clock=lambda: 0,
+        )
+        async with server() as srv, client(srv, ["orders", "positions"]) as ws:
+            executor = Executor(ex, on_order=srv.publish_order, on_position=srv.publish_position)
+            await executor.start()
+            await executor.open(
+                OrderIntent(
+                    "BTC/USDT", Side.BUY, 1000.0, 100.0, None, None, None, 72.0, 0, "t", "t"
+                )
+            )
+            got = [await recv_json(ws), await recv_json(ws)]
+            await ws.send(json.dumps({"action": "ping"}))
+
+            assert (await recv_json(ws))["event"] == "pong"  # one order update, one position
+            assert [m["channel"] for m in got] == ["orders", "positions"]
+            assert (got[0]["data"]["status"], got[0]["data"]["filled"]) == ("closed", 10.0)
+            assert got[1]["data"]["direction"] == "long"
+            assert got[1]["data"]["amount"] == pytest.approx(10.0)
+
+    asyncio.run(main())
+
+
 def test_slow_client_is_dropped_without_blocking_other_subscribers() -> None:
     async def main() -> None:
         async with (

@@ -29,7 +29,7 @@ from typing import Any
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from .execution import FillEvent
+from .execution import FillEvent, Position
 
 __all__ = ["CHANNELS", "AlertServer", "CloseCode", "trade_alert_message"]
 
@@ -247,6 +247,40 @@ class AlertServer:
         """Publish one confirmed fill on ``trade_alerts`` (an ``Executor`` ``on_fill`` hook)."""
         text = json.dumps(trade_alert_message(fill), separators=(",", ":"))
         return self._fan_out("trade_alerts", fill.symbol, text)
+
+    def publish_order(self, order: Mapping[str, Any]) -> int:
+        """Publish a ccxt order structure on ``orders`` (an ``Executor`` ``on_order`` hook)."""
+        keys = (
+            "id",
+            "clientOrderId",
+            "type",
+            "side",
+            "price",
+            "average",
+            "amount",
+            "filled",
+            "remaining",
+            "status",
+            "stopLossPrice",
+            "takeProfitPrice",
+            "reduceOnly",
+        )
+        data = {k: order.get(k) for k in keys}
+        return self.publish("orders", data, symbol=order.get("symbol"))
+
+    def publish_position(self, pos: Position) -> int:
+        """Publish a position on ``positions`` (an ``Executor`` ``on_position`` hook)."""
+        data = {
+            "direction": pos.direction,
+            "amount": pos.amount,
+            "entry_price": pos.entry_price,
+            "stop_loss": pos.stop_loss,
+            "take_profit": pos.take_profit,
+            "trailing_pct": pos.trailing_pct,
+            "realized_pnl": pos.realized_pnl,
+            "fees": pos.fees,
+        }
+        return self.publish("positions", data, symbol=pos.symbol)
 
     def _fan_out(self, channel: str, symbol: str | None, text: str) -> int:
         self.published += 1

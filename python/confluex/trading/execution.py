@@ -302,6 +302,9 @@ class Executor:
         Must be True to accept a non-paper exchange (which must also carry credentials).
     on_fill
         Called with every ``FillEvent`` (e.g. ``AlertServer.publish_fill``); must not block.
+    on_order, on_position
+        Called with every accepted/updated ccxt order dict and with the ``Position`` after each
+        fill (e.g. ``AlertServer.publish_order`` / ``publish_position``); must not block.
     clock
         Milliseconds since the epoch.
     """
@@ -315,6 +318,8 @@ class Executor:
         risk: RiskManager | None = None,
         live: bool = False,
         on_fill: Callable[[FillEvent], object] | None = None,
+        on_order: Callable[[dict[str, Any]], object] | None = None,
+        on_position: Callable[[Position], object] | None = None,
         clock: Callable[[], int] | None = None,
     ) -> None:
         self._paper = bool(getattr(exchange, "paper", False))
@@ -331,6 +336,9 @@ class Executor:
         self._journal = journal if journal is not None else OrderJournal(None)
         self._risk = risk
         self._on_fill = on_fill
+        self._on_order = on_order
+        self._on_position = on_position
+        self._order_state: dict[str, tuple[Any, Any]] = {}
         self._clock: Callable[[], int] = clock or (lambda: int(time.time() * 1000))
         self._positions: dict[str, Position] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -502,7 +510,24 @@ class Executor:
             self._journal.record_ack(cid, str(order.get("id")), str(order.get("status")))
             if order.get("clientOrderId") is None:
                 order["clientOrderId"] = cid
+            self._order_update(order)
             return order
+
+    def _order_update(self, order: dict[str, Any]) -> None:
+        """Notify ``on_order`` when the order's (status, filled) changed since last time."""
+        key = (order.get("status"), order.get("filled"))
+        oid = str(order.get("id"))
+        if self._order_state.get(oid) != key:
+            self._order_state[oid] = key
+            self._notify(self._on_order, order)
+
+    def _notify(self, listener: Callable[[Any], object] | None, value: Any) -> None:
+        if listener is None:
+            return
+        try:
+            listener(value)
+        except Exception as exc:  # a broken listener must not break execution
+            log.error("listener failed: %s", self._describe(exc))
 
     def _reject(self, cid: str, symbol: str, reason: str, status: str = "rejected") -> Rejection:
         self._journal.record_final(cid, status, reason)
@@ -650,7 +675,9 @@ class Executor:
                 pos.entry_price = (pos.entry_price * pos.amount + avg * delta) / (pos.amount + net)
                 pos.amount += net
         else:
-            assert pos is not None
+            if pos is None:
+                log.error("exit fill of order %s on %s without a position", oid, symbol)
+                return None
             qty = min(delta, pos.amount)
             sign = 1.0 if pos.direction == "long" else -1.0
             realized = (avg - pos.entry_price) * qty * sign
@@ -685,11 +712,9 @@ class Executor:
             timestamp=now,
         )
         log.info("%s %s %s %g @ %g (order %s)", trade_type, event.event, symbol, delta, avg, oid)
-        if self._on_fill is not None:
-            try:
-                self._on_fill(event)
-            except Exception as exc:  # a broken listener must not break execution
-                log.error("on_fill listener failed: %s", self._describe(exc))
+        self._order_update(order)
+        self._notify(self._on_fill, event)
+        self._notify(self._on_position, pos)
         return pos
 
     def _min_amount(self, symbol: str) -> float:

@@ -207,6 +207,31 @@ def test_trailing_stop_is_cancelled_and_replaced_as_price_rises() -> None:
     run(main)
 
 
+def test_native_trailing_stop_uses_trailing_delta_and_triggers_at_the_venue() -> None:
+    async def main() -> None:
+        settings = dataclasses.replace(FAST, trailing_mode="native")
+        async with venue(settings=settings) as (sim, _ex, executor, fills):
+            await executor.open(intent(trail=0.02))
+            trail = posts(sim)[1]
+            for bid in (110.0, 108.0):  # 108 > 110 * 0.98 = 107.8: still open
+                sim.set_book("BTCUSDT", [(bid, 50.0)], [(bid + 0.1, 50.0)])
+            await executor.sync()
+            still_open = "BTC/USDT" in executor.positions
+            sim.set_book("BTCUSDT", [(107.7, 50.0)], [(107.8, 50.0)])
+            await executor.sync()
+
+            assert (trail["type"], trail["side"], trail["trailingDelta"]) == (
+                "STOP_LOSS",
+                "SELL",
+                "200",
+            )
+            assert "stopPrice" not in trail
+            assert still_open and executor.positions == {}
+            assert fills[-1].average_fill_price == 107.7
+
+    run(main)
+
+
 def test_partial_fill_position_is_filled_amount_only() -> None:
     async def main() -> None:
         async with venue() as (sim, _ex, executor, fills):

@@ -66,6 +66,8 @@ class SimOrder:
     fills: list[dict[str, Any]] = field(default_factory=list)
     locked_asset: str | None = None
     locked: float = 0.0
+    trailing_delta_bips: int = 0
+    extreme: float = 0.0
 
 
 @dataclass
@@ -186,6 +188,12 @@ class BinanceSpotSim:
                 best = bids[0][0] if o.side == "SELL" and bids else (asks[0][0] if asks else None)
                 if best is None:
                     continue
+                if o.trailing_delta_bips:  # trailing: follow the best price, trigger on retrace
+                    sell = o.side == "SELL"
+                    if o.extreme == 0.0 or (best > o.extreme if sell else best < o.extreme):
+                        o.extreme = best
+                    k = o.trailing_delta_bips / 10_000
+                    o.stop_price = o.extreme * (1 - k if sell else 1 + k)
                 hit = best <= o.stop_price if o.side == "SELL" else best >= o.stop_price
                 if hit:
                     self._unlock(o)
@@ -443,6 +451,15 @@ class BinanceSpotSim:
             float(p.get("stopPrice", 0)),
             int(time.time() * 1000),
         )
+        if "trailingDelta" in p:
+            if typ != "STOP_LOSS":
+                return self.error(400, -1013, "Filter failure: TRAILING_DELTA")
+            o.trailing_delta_bips = int(p["trailingDelta"])
+            o.extreme = bids[0][0] if side == "SELL" else asks[0][0]
+            k = o.trailing_delta_bips / 10_000
+            o.stop_price = o.extreme * (1 - k if side == "SELL" else 1 + k)
+        elif typ == "STOP_LOSS" and "stopPrice" not in p:
+            return self.error(400, -1102, "Mandatory parameter 'stopPrice' was not sent.")
         self.orders[o.order_id] = o
         self.orders_accepted += 1
         if typ == "MARKET":

@@ -425,22 +425,31 @@ def test_derivative_stop_and_take_profit_are_native_reduce_only() -> None:
     run(main)
 
 
-def test_journal_records_intent_before_send_and_resolves_it(tmp_path: Path) -> None:
-    async def main() -> None:
-        ex = _paper()
-        journal = OrderJournal(tmp_path / "orders.jsonl")
-        executor = Executor(ex, settings=FAST, journal=journal)
-        await executor.start()
-        await executor.open(intent())
-        journal.close()
-        reopened = OrderJournal(tmp_path / "orders.jsonl")
-        reopened.close()
+def test_journal_is_durable_before_each_send_and_resolved_after(tmp_path: Path) -> None:
+    path = tmp_path / "orders.jsonl"
+    seen_on_disk: list[bool] = []
 
-        assert len(reopened) == 1 and reopened.unresolved() == []
-        lines = (tmp_path / "orders.jsonl").read_text().splitlines()
-        assert [line.split('"event":"')[1].split('"')[0] for line in lines] == ["intent", "ack"]
+    class CheckingExchange(PaperExchange):
+        async def create_order(self, *a: Any, **k: Any) -> dict[str, Any]:
+            cid = (a[5] if len(a) > 5 else k["params"])["clientOrderId"]
+            seen_on_disk.append(cid in path.read_text())  # written (and fsync-ed) already
+            return await super().create_order(*a, **k)
+
+    async def main() -> None:
+        journal = OrderJournal(path)
+        executor = Executor(_paper(CheckingExchange), settings=FAST, journal=journal)
+        await executor.start()
+        await executor.open(intent(stop=95.0))
+        journal.close()
 
     run(main)
+    reopened = OrderJournal(path)
+    reopened.close()
+    events = [line.split('"event":"')[1].split('"')[0] for line in path.read_text().splitlines()]
+
+    assert seen_on_disk == [True, True]  # entry and stop
+    assert len(reopened) == 2 and reopened.unresolved() == []
+    assert events == ["intent", "ack", "intent", "ack"]
 
 
 def test_start_resolves_journaled_orders_the_venue_never_got(tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import ccxt  # type: ignore[import-untyped]  # ccxt ships no type information
@@ -1051,8 +1051,3 @@ def type_of(exc: BaseException) -> type[Exception]:
     """The ccxt error class to re-raise a (redacted) copy of ``exc`` as."""
     cls = type(exc)
     return cls if issubclass(cls, Exception) else ccxt.ExchangeError
-
-
-def with_settings(settings: ExecutionSettings, **changes: Any) -> ExecutionSettings:
-    """A copy of ``settings`` with ``changes`` (convenience for callers and tests)."""
-    return replace(settings, **changes)

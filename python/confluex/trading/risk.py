@@ -1,0 +1,154 @@
+"""Pre-trade risk limits, daily PnL from fills, and the kill switch state.
+
+``RiskManager.check`` runs before every order the Executor sends and returns a
+``Rejection`` with a reason, or None. Orders that only reduce exposure (exits, stops) pass
+every check, the halt included, so a breached limit never traps a position; the kill switch
+itself flattens through the Executor (``Executor.kill_switch``), which marks the manager
+halted so that every further opening intent is rejected until ``reset()``.
+
+Daily PnL is realised PnL minus fees from confirmed fills, bucketed by the UTC day of the
+injected clock (milliseconds since the epoch); it restarts at 0 at each UTC midnight.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+__all__ = ["Rejection", "RiskLimits", "RiskManager"]
+
+_DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """An order the trading layer refused to send, and why (safe to log and publish)."""
+
+    symbol: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLimits:
+    """Limits checked before every opening order (quote currency amounts).
+
+    ``max_active_positions`` counts symbols with a non-zero position (reference §6.4: 5).
+    ``daily_loss_limit`` is a positive amount: opening orders are rejected once today's
+    realised PnL minus fees is at or below ``-daily_loss_limit``.
+    """
+
+    max_active_positions: int = 5
+    max_order_notional: float = 10_000.0
+    max_symbol_notional: float = 20_000.0
+    daily_loss_limit: float = 500.0
+
+    def __post_init__(self) -> None:
+        if self.max_active_positions < 1:
+            raise ValueError(f"max_active_positions must be >= 1, was {self.max_active_positions}")
+        for name in ("max_order_notional", "max_symbol_notional", "daily_loss_limit"):
+            value = getattr(self, name)
+            if not value > 0:
+                raise ValueError(f"{name} must be > 0, was {value}")
+
+
+class RiskManager:
+    """Checks intents against ``RiskLimits``; tracks daily PnL and the halt flag."""
+
+    def __init__(self, limits: RiskLimits, *, clock: Callable[[], int] | None = None) -> None:
+        self.limits = limits
+        self._clock: Callable[[], int] = clock or (lambda: int(time.time() * 1000))
+        self._day = self._today()
+        self._daily_pnl = 0.0
+        self._halted_reason: str | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"RiskManager(limits={self.limits!r}, daily_pnl={self.daily_pnl:.2f}, "
+            f"halted={self.halted})"
+        )
+
+    def _today(self) -> int:
+        return self._clock() // _DAY_MS
+
+    def _roll(self) -> None:
+        day = self._today()
+        if day != self._day:
+            self._day = day
+            self._daily_pnl = 0.0
+
+    @property
+    def daily_pnl(self) -> float:
+        """Today's (UTC, by the injected clock) realised PnL minus fees."""
+        self._roll()
+        return self._daily_pnl
+
+    @property
+    def halted(self) -> bool:
+        """True after ``halt()`` until ``reset()``."""
+        return self._halted_reason is not None
+
+    def record_fill(self, realized_pnl: float, fee: float) -> None:
+        """Book one confirmed fill's realised PnL and fee (quote currency) into today."""
+        self._roll()
+        self._daily_pnl += realized_pnl - fee
+
+    def daily_loss_breached(self) -> bool:
+        """Today's PnL is at or below the negative daily loss limit."""
+        return self.daily_pnl <= -self.limits.daily_loss_limit
+
+    def halt(self, reason: str) -> None:
+        """Reject every further opening intent until ``reset()`` (the kill switch sets this)."""
+        self._halted_reason = reason
+
+    def reset(self) -> None:
+        """Lift the halt (an operator decision; daily PnL is kept)."""
+        self._halted_reason = None
+
+    def check(
+        self,
+        symbol: str,
+        notional: float,
+        *,
+        reduces: bool,
+        exposures: Mapping[str, float],
+    ) -> Rejection | None:
+        """Check one order of ``notional`` (quote) on ``symbol``.
+
+        ``exposures`` maps each symbol with an open position to its absolute notional.
+        ``reduces`` marks an order that only reduces an existing position: it always passes
+        (flattening must work while halted).
+        """
+        if reduces:
+            return None
+        if self._halted_reason is not None:
+            return Rejection(symbol, f"trading halted: {self._halted_reason}")
+        if not notional > 0:
+            return Rejection(symbol, f"order notional must be > 0, was {notional}")
+        lim = self.limits
+        if notional > lim.max_order_notional:
+            return Rejection(
+                symbol,
+                f"order notional {notional:.2f} exceeds max_order_notional "
+                f"{lim.max_order_notional:.2f}",
+            )
+        current = exposures.get(symbol, 0.0)
+        if current + notional > lim.max_symbol_notional:
+            return Rejection(
+                symbol,
+                f"symbol notional {current + notional:.2f} would exceed max_symbol_notional "
+                f"{lim.max_symbol_notional:.2f}",
+            )
+        active = sum(1 for v in exposures.values() if v > 0)
+        if exposures.get(symbol, 0.0) <= 0 and active >= lim.max_active_positions:
+            return Rejection(
+                symbol,
+                f"{active} active positions, max_active_positions is {lim.max_active_positions}",
+            )
+        if self.daily_loss_breached():
+            return Rejection(
+                symbol,
+                f"daily loss limit reached: pnl {self.daily_pnl:.2f} <= "
+                f"-{lim.daily_loss_limit:.2f}",
+            )
+        return None

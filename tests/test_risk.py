@@ -1,0 +1,140 @@
+"""RiskLimits / RiskManager checks, daily PnL by the injected clock, and the kill switch."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from confluex.trading.execution import ExecutionSettings, Executor, Position
+from confluex.trading.paper import Level, PaperExchange, PaperMarket
+from confluex.trading.risk import Rejection, RiskLimits, RiskManager
+from confluex.trading.types import OrderIntent, Side
+
+DAY_MS = 86_400_000
+
+
+class Clock:
+    def __init__(self, ms: int) -> None:
+        self.ms = ms
+
+    def __call__(self) -> int:
+        return self.ms
+
+
+def manager(**limits: float) -> tuple[RiskManager, Clock]:
+    clock = Clock(10 * DAY_MS + 1)
+    return RiskManager(RiskLimits(**limits), clock=clock), clock  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("notional", "exposures", "needle"),
+    [
+        (2_000.0, {}, "max_order_notional"),
+        (900.0, {"A": 1_500.0}, "max_symbol_notional"),
+        (100.0, {"B": 1.0, "C": 1.0}, "max_active_positions"),
+    ],
+    ids=("order_notional", "symbol_notional", "active_positions"),
+)
+def test_limits_reject_opening_orders_with_a_reason(
+    notional: float, exposures: dict[str, float], needle: str
+) -> None:
+    risk, _ = manager(
+        max_order_notional=1_000.0, max_symbol_notional=2_000.0, max_active_positions=2
+    )
+    res = risk.check("A", notional, reduces=False, exposures=exposures)
+
+    assert isinstance(res, Rejection) and needle in res.reason
+
+
+def test_orders_within_limits_and_reducing_orders_pass() -> None:
+    risk, _ = manager(max_order_notional=1_000.0, daily_loss_limit=100.0)
+    ok = risk.check("A", 500.0, reduces=False, exposures={"A": 500.0})
+    risk.record_fill(-150.0, 0.0)
+    risk.halt("test")
+
+    assert ok is None
+    assert risk.check("A", 5_000.0, reduces=True, exposures={"A": 500.0}) is None
+    assert isinstance(risk.check("A", 10.0, reduces=False, exposures={}), Rejection)
+
+
+def test_daily_loss_limit_counts_fees_and_resets_at_utc_midnight() -> None:
+    risk, clock = manager(daily_loss_limit=100.0)
+    risk.record_fill(-90.0, 5.0)
+    under = risk.check("A", 10.0, reduces=False, exposures={})
+    risk.record_fill(0.0, 5.0)
+    breached = risk.check("A", 10.0, reduces=False, exposures={})
+    clock.ms = 11 * DAY_MS  # next UTC day
+    next_day = risk.check("A", 10.0, reduces=False, exposures={})
+
+    assert under is None
+    assert isinstance(breached, Rejection) and "daily loss" in breached.reason
+    assert next_day is None and risk.daily_pnl == 0.0
+
+
+def test_invalid_limits_are_refused() -> None:
+    with pytest.raises(ValueError, match="max_active_positions"):
+        RiskLimits(max_active_positions=0)
+    with pytest.raises(ValueError, match="daily_loss_limit"):
+        RiskLimits(daily_loss_limit=-1.0)
+
+
+def _intent(symbol: str, side: Side = Side.BUY, tp: float | None = None) -> OrderIntent:
+    return OrderIntent(symbol, side, 1_000.0, 100.0, None, tp, None, 80.0, 0, "test", "test")
+
+
+def _paper(book: dict[str, tuple[list[Level], list[Level]]]) -> PaperExchange:
+    markets = [
+        PaperMarket(s, s.split("/")[0], "USDT", kind="swap" if ":" in s else "spot") for s in book
+    ]
+    return PaperExchange(markets, lambda s: book[s], balances={"USDT": 20_000.0}, clock=lambda: 0)
+
+
+def test_kill_switch_cancels_orders_flattens_and_halts_until_reset() -> None:
+    async def main() -> None:
+        book: dict[str, tuple[list[Level], list[Level]]] = {
+            "BTC/USDT": ([(99.99, 100.0)], [(100.01, 100.0)]),
+            "ETH/USDT:USDT": ([(99.99, 100.0)], [(100.01, 100.0)]),
+        }
+        ex = _paper(book)
+        risk = RiskManager(RiskLimits(), clock=lambda: 0)
+        executor = Executor(ex, risk=risk, settings=ExecutionSettings(fill_poll_interval_s=0))
+        await executor.start()
+        await executor.open(_intent("BTC/USDT", tp=120.0))
+        await executor.open(_intent("ETH/USDT:USDT", Side.SELL, tp=80.0))
+        resting_before = len(await ex.fetch_open_orders())
+
+        left = await executor.kill_switch("operator")
+        refused = await executor.open(_intent("BTC/USDT"))
+        risk.reset()
+        reopened = await executor.open(_intent("BTC/USDT"))
+
+        assert resting_before == 2
+        assert left == []
+        assert await ex.fetch_open_orders() == []  # the reopened position has no TP/stop
+        assert await ex.fetch_positions() == []
+        assert isinstance(refused, Rejection) and "halted" in refused.reason
+        assert isinstance(reopened, Position)
+
+    asyncio.run(main())
+
+
+def test_daily_loss_breach_triggers_the_kill_switch() -> None:
+    async def main() -> None:
+        book: dict[str, tuple[list[Level], list[Level]]] = {
+            "BTC/USDT:USDT": ([(99.99, 100.0)], [(100.01, 100.0)]),
+            "ETH/USDT:USDT": ([(99.99, 100.0)], [(100.01, 100.0)]),
+        }
+        ex = _paper(book)
+        risk = RiskManager(RiskLimits(daily_loss_limit=50.0), clock=lambda: 0)
+        executor = Executor(ex, risk=risk, settings=ExecutionSettings(fill_poll_interval_s=0))
+        await executor.start()
+        await executor.open(_intent("BTC/USDT:USDT"))
+        await executor.open(_intent("ETH/USDT:USDT"))
+        book["BTC/USDT:USDT"] = ([(90.0, 100.0)], [(90.1, 100.0)])  # -10 % on 10 BTC
+        await executor.close("BTC/USDT:USDT")
+
+        assert risk.halted
+        assert executor.positions == {}  # ETH flattened by the kill switch
+        assert risk.daily_pnl < -50.0
+
+    asyncio.run(main())

@@ -96,7 +96,8 @@ TradeFlow::TradeFlow(FlowConfig cfg)
       start_(kMinTs),
       next_sample_ns_(kMaxTs),
       zscore_(cfg_.zscore_lookback, cfg_.zscore_min_samples, cfg_.zscore_clip),
-      ring_(cfg_.capacity) {
+      ts_(cfg_.capacity),
+      prefix_(cfg_.capacity) {
     for (std::size_t k = 0; k < n_windows_; ++k) {
         window_ns_[k] = cfg_.windows_ns[k];
     }
@@ -153,17 +154,23 @@ void TradeFlow::sample_until(std::int64_t now) noexcept {
                                static_cast<i128>(crossed) * static_cast<i128>(p));
 }
 
-void TradeFlow::evict_oldest_early() noexcept {
-    const std::uint64_t oldest = tail_[n_windows_ - 1];
-    const detail::FlowSlot& slot = ring_[oldest & (ring_.size() - 1)];
-    // Tails never increase with k, so every window still holding `oldest` has it as its tail.
+void TradeFlow::make_room() noexcept {
+    // Bring every window to the clock: tails are then non-increasing in k, the longest
+    // window's tail is the oldest live trade, and the ring is full only if that trade is
+    // still inside the longest window.
     for (std::size_t k = 0; k < n_windows_; ++k) {
-        if (tail_[k] == oldest) {
-            evicted_[k].add(slot);
-            tail_[k] = oldest + 1;
-        }
+        evict_window(k, now_);
     }
-    ++truncated_;
+    const std::uint64_t oldest = tail_[n_windows_ - 1];
+    if (head_ - oldest == ts_.size()) {
+        for (std::size_t k = 0; k < n_windows_; ++k) {
+            if (tail_[k] == oldest) {
+                tail_[k] = oldest + 1;
+            }
+        }
+        ++truncated_;
+    }
+    floor_ = tail_[n_windows_ - 1];
 }
 
 std::int64_t TradeFlow::window_ns(std::size_t i) const {
@@ -179,27 +186,32 @@ const WindowStats& TradeFlow::window(std::size_t i) const {
         throw std::out_of_range("window index must be < " + std::to_string(n_windows_) +
                                 ", was " + std::to_string(i));
     }
-    const detail::FlowSums& e = evicted_[i];
+    evict_window(i, now_);
+    const detail::FlowSums& e = prefix(tail_[i]);
     WindowStats& v = view_[i];
     // Wrapping differences are exact for any window value that fits the field.
-    v.buy_qty = static_cast<Lots>(total_.qty[0] - e.qty[0]);
-    v.sell_qty = static_cast<Lots>(total_.qty[1] - e.qty[1]);
-    v.unknown_qty = static_cast<Lots>(total_.qty[2] - e.qty[2]);
-    v.buy_notional = static_cast<double>(total_.notional[0] - e.notional[0]);
-    v.sell_notional = static_cast<double>(total_.notional[1] - e.notional[1]);
-    v.unknown_notional = static_cast<double>(total_.notional[2] - e.notional[2]);
+    const auto buy = total_.buy_qty - e.buy_qty;
+    const auto sell = total_.sell_qty - e.sell_qty;
+    v.buy_qty = static_cast<Lots>(buy);
+    v.sell_qty = static_cast<Lots>(sell);
+    v.unknown_qty = static_cast<Lots>((total_.qty - e.qty) - buy - sell);
+    const detail::u128 bn = total_.buy_notional - e.buy_notional;
+    const detail::u128 sn = total_.sell_notional - e.sell_notional;
+    v.buy_notional = detail::to_double(bn);
+    v.sell_notional = detail::to_double(sn);
+    v.unknown_notional = detail::to_double((total_.notional - e.notional) - bn - sn);
     v.count = head_ - tail_[i];
     v.large_count = total_.large_count - e.large_count;
-    v.large_buy_qty = static_cast<Lots>(total_.large_qty[0] - e.large_qty[0]);
-    v.large_sell_qty = static_cast<Lots>(total_.large_qty[1] - e.large_qty[1]);
+    v.large_buy_qty = static_cast<Lots>(total_.large_buy_qty - e.large_buy_qty);
+    v.large_sell_qty = static_cast<Lots>(total_.large_sell_qty - e.large_sell_qty);
     return v;
 }
 
 void TradeFlow::reset() noexcept {
     tail_.fill(0);
-    evicted_.fill(detail::FlowSums{});
     total_ = detail::FlowSums{};
     head_ = 0;
+    floor_ = 0;
     now_ = kMinTs;
     start_ = kMinTs;
     started_ = false;

@@ -8,23 +8,29 @@
 //
 // Design:
 // - One ring of trades is shared by every window. Each window owns a read index (`tail`) into
-//   the ring; windows are nested (strictly increasing lengths), so tails never increase with
-//   the window index and the longest window's tail is the oldest live trade.
-// - Window w holds the trades with ts in (now - w, now]: a trade stamped exactly now - w is
-//   already out. `now` is the event-time clock: the largest timestamp pushed or advanced to.
-// - Sums are kept as one running total over every trade ever pushed plus, per window, the
-//   total of the trades that window has evicted; a window's stats are `total - evicted[k]`.
-//   A push therefore adds the trade once (not once per window) and each eviction adds the
-//   evicted trade to one window's `evicted` sums: amortised O(1) per window, no allocation.
+//   the ring. Window w holds the trades with ts in (now - w, now]: a trade stamped exactly
+//   now - w is already out. `now` is the event-time clock: the largest timestamp pushed or
+//   advanced to; stored timestamps are max(ts, clock) so the ring is time-ordered.
+// - Sums are prefix sums: one running total over every trade ever pushed, and, stored in the
+//   ring beside each trade's timestamp, the total *before* that trade. A window's stats are
+//   `total - prefix[tail]`. A push adds the trade once (not once per window) and evicting a
+//   trade from a window is only `++tail`: no per-window arithmetic at all.
+// - Eviction is lazy: a window's tail is moved up to the clock when the window is read
+//   (window()), when the z-score samples it, and when the ring is full. The window contents
+//   are exactly those of evicting at every push (eviction only depends on the clock, which
+//   only moves forward), but the per-window "how many trades expired?" loop exit, a branch
+//   no predictor can learn on bursty real trades (~15 cycles per window per push when done
+//   eagerly), is paid once per read instead of once per push. push() is branch-free on its
+//   common path; every tail moves over each trade once: amortised O(1), no allocation.
 // - All sums are integers with wrapping (mod 2^64 / 2^128) arithmetic; a difference of two
 //   such sums is exact whenever the true window value fits, so nothing drifts however long
 //   the stream runs. Notional (price ticks * lots) is 128-bit and converted to double only
-//   when a window is read (error <= 0.5 ulp of the window value).
+//   when a window is read (correctly rounded below 2^64, else within 1 ulp).
 // - Unknown aggressor sides are never guessed (reference-system §1): they count in
 //   `unknown_qty`, `count` and VWAP but in neither buy nor sell volume, delta or imbalance.
 //
-// Threading: not synchronised; one thread owns an instance (readers included: window() fills
-// a cache inside the object).
+// Threading: not synchronised; one thread owns an instance, readers included (window() is
+// logically const but completes pending evictions and fills a cache inside the object).
 #pragma once
 
 #include <array>
@@ -110,31 +116,60 @@ namespace detail {
 
 __extension__ typedef unsigned __int128 u128;  // -pedantic-errors rejects a plain __int128
 
-// One stored trade (timestamp already made monotone).
-struct FlowSlot {
-    std::int64_t ts_ns;
-    std::int64_t px;
-    std::int64_t qty;
-    std::uint8_t side;   // 0 buy, 1 sell, 2 unknown
-    std::uint8_t large;  // 0/1
-};
-
-// Sums over a set of trades, in wrapping integer arithmetic, indexed by Aggressor so that
-// adding a trade has no side branch.
+// Sums over a prefix of the trade sequence, in wrapping integer arithmetic. Unknown-side sums
+// are derived (all - buy - sell). add() uses masks rather than `sums[side] += ...`: an indexed
+// read-modify-write chains consecutive same-side trades through store forwarding.
 struct FlowSums {
-    std::array<u128, 3> notional{};
-    std::array<std::uint64_t, 3> qty{};
-    std::array<std::uint64_t, 3> large_qty{};
+    u128 notional = 0;
+    u128 buy_notional = 0;
+    u128 sell_notional = 0;
+    std::uint64_t qty = 0;
+    std::uint64_t buy_qty = 0;
+    std::uint64_t sell_qty = 0;
     std::uint64_t large_count = 0;
+    std::uint64_t large_buy_qty = 0;
+    std::uint64_t large_sell_qty = 0;
 
-    void add(const FlowSlot& t) noexcept {
-        const auto q = static_cast<std::uint64_t>(t.qty);
-        qty[t.side] += q;
-        notional[t.side] += static_cast<u128>(static_cast<std::uint64_t>(t.px)) * q;
-        large_qty[t.side] += q & (std::uint64_t{0} - t.large);
-        large_count += t.large;
+    // Field-wise copy: keeps every load of a field the same width as the store that wrote it
+    // (see push_unchecked()).
+    void assign(const FlowSums& o) noexcept {
+        notional = o.notional;
+        buy_notional = o.buy_notional;
+        sell_notional = o.sell_notional;
+        qty = o.qty;
+        buy_qty = o.buy_qty;
+        sell_qty = o.sell_qty;
+        large_count = o.large_count;
+        large_buy_qty = o.large_buy_qty;
+        large_sell_qty = o.large_sell_qty;
+    }
+
+    void add(std::int64_t px, std::int64_t lots, std::uint8_t side, bool large) noexcept {
+        const auto q = static_cast<std::uint64_t>(lots);
+        const u128 n = static_cast<u128>(static_cast<std::uint64_t>(px)) * q;
+        const std::uint64_t mb = std::uint64_t{0} - static_cast<std::uint64_t>(side == 0);
+        const std::uint64_t ms = std::uint64_t{0} - static_cast<std::uint64_t>(side == 1);
+        const std::uint64_t ml = std::uint64_t{0} - static_cast<std::uint64_t>(large);
+        qty += q;
+        buy_qty += q & mb;
+        sell_qty += q & ms;
+        notional += n;
+        buy_notional += n & ((static_cast<u128>(mb) << 64) | mb);
+        sell_notional += n & ((static_cast<u128>(ms) << 64) | ms);
+        large_count += static_cast<std::uint64_t>(large);
+        large_buy_qty += q & mb & ml;
+        large_sell_qty += q & ms & ml;
     }
 };
+
+// Nearest-ish double of a 128-bit value: exact rounding when it fits 64 bits (always, for
+// notionals below 1.8e19 ticks*lots), else within 1 ulp; avoids libgcc's slow __floatuntidf.
+inline double to_double(u128 v) noexcept {
+    const auto hi = static_cast<std::uint64_t>(v >> 64);
+    const auto lo = static_cast<std::uint64_t>(v);
+    return hi == 0 ? static_cast<double>(lo)
+                   : static_cast<double>(hi) * 18446744073709551616.0 + static_cast<double>(lo);
+}
 
 }  // namespace detail
 
@@ -146,9 +181,9 @@ class TradeFlow {
     explicit TradeFlow(FlowConfig cfg = {});
 
     // TradeFlow::push()
-    // Adds one trade: evicts what left each window at the new clock, then counts the trade in
-    // every window, in cvd() and total_count(), and samples the z-score for each grid time the
-    // clock crossed. A ts earlier than the clock is accepted but stamped with the clock (so
+    // Adds one trade: moves the clock, samples the z-score for each grid time the clock
+    // crossed, then counts the trade in every window, in cvd() and total_count() (trades that
+    // left a window at the new clock are out of it from now on; see Design on laziness). A ts earlier than the clock is accepted but stamped with the clock (so
     // windows stay time-ordered) and counted in out_of_order().
     // REQUIRES: px > 0, qty > 0, side in {0, 1, 2}; otherwise throws InvalidEvent naming the
     // value and the state is unchanged.
@@ -164,8 +199,8 @@ class TradeFlow {
     void push_many(const TradeEvent* events, std::size_t n);
 
     // TradeFlow::advance()
-    // Moves the clock to now_ns with no trade: evicts by time and samples the z-score for each
-    // grid time crossed. A now_ns at or before the clock does nothing (time never goes back).
+    // Moves the clock to now_ns with no trade (windows then exclude what expired) and samples
+    // the z-score for each grid time crossed. A now_ns at or before the clock does nothing (time never goes back).
     void advance(std::int64_t now_ns) noexcept {
         if (!started_) {
             start_clock(now_ns);
@@ -174,7 +209,10 @@ class TradeFlow {
         if (now_ns <= now_) {
             return;
         }
-        move_clock(now_ns);
+        if (now_ns >= next_sample_ns_) {
+            sample_until(now_ns);
+        }
+        now_ = now_ns;
     }
 
     // TradeFlow::window_count()
@@ -192,7 +230,7 @@ class TradeFlow {
     // TradeFlow::cvd()
     // Returns the cumulative volume delta (buy - sell lots) since start or reset().
     [[nodiscard]] Lots cvd() const noexcept {
-        return static_cast<Lots>(total_.qty[0] - total_.qty[1]);
+        return static_cast<Lots>(total_.buy_qty - total_.sell_qty);
     }
     // TradeFlow::total_count()
     // Returns the number of trades pushed since start or reset().
@@ -240,67 +278,65 @@ class TradeFlow {
     void push_unchecked(std::int64_t ts, Ticks px, Lots qty, std::uint8_t side) noexcept {
         if (!started_) [[unlikely]] {
             start_clock(ts);
-        } else if (ts > now_) {
-            move_clock(ts);
-        } else if (ts < now_) {
-            ++out_of_order_;
-            ts = now_;
         }
-        const std::size_t mask = ring_.size() - 1;
-        const std::size_t last = n_windows_ - 1;
-        if (head_ - tail_[last] == ring_.size()) [[unlikely]] {
-            evict_oldest_early();
+        out_of_order_ += static_cast<std::uint64_t>(ts < now_);
+        ts = ts < now_ ? now_ : ts;  // cmov: stamps a late trade with the clock
+        if (ts >= next_sample_ns_) [[unlikely]] {
+            sample_until(ts);
         }
-        const detail::FlowSlot slot{ts, px, qty, side,
-                                    static_cast<std::uint8_t>(large_lots_ > 0 && qty >= large_lots_)};
-        ring_[head_ & mask] = slot;
-        total_.add(slot);
+        now_ = ts;
+        if (head_ - floor_ == ts_.size()) [[unlikely]] {
+            make_room();
+        }
+        const std::size_t i = head_ & (ts_.size() - 1);
+        ts_[i] = ts;
+        // Through a local: field-wise loads of total_ forward from the previous push's
+        // field-wise stores; a 96-byte struct copy would use vector loads spanning several
+        // scalar stores, which cannot be forwarded (a ~20-cycle stall per push).
+        detail::FlowSums sums;
+        sums.assign(total_);
+        prefix_[i].assign(sums);
+        sums.add(px, qty, side, large_lots_ > 0 && qty >= large_lots_);
+        total_.assign(sums);
         ++head_;
     }
 
-    // Evicts from window k every trade with now - ts >= w_k.
-    void evict_window(std::size_t k, std::int64_t now) noexcept {
-        const std::size_t mask = ring_.size() - 1;
+    // Moves window k's tail past every trade with now - ts >= w_k.
+    void evict_window(std::size_t k, std::int64_t now) const noexcept {
+        const std::size_t mask = ts_.size() - 1;
         const auto w = static_cast<std::uint64_t>(window_ns_[k]);
+        const std::int64_t* ts = ts_.data();
         std::uint64_t t = tail_[k];
-        while (t != head_) {
-            const detail::FlowSlot& s = ring_[t & mask];
-            // Unsigned difference: exact for ts <= now, no overflow near INT64_MIN.
-            if (static_cast<std::uint64_t>(now) - static_cast<std::uint64_t>(s.ts_ns) < w) {
-                break;
-            }
-            evicted_[k].add(s);
+        // Unsigned difference: exact for ts <= now, no overflow near INT64_MIN.
+        while (t != head_ &&
+               static_cast<std::uint64_t>(now) - static_cast<std::uint64_t>(ts[t & mask]) >= w) {
             ++t;
         }
         tail_[k] = t;
     }
 
-    void move_clock(std::int64_t now) noexcept {
-        if (now >= next_sample_ns_) [[unlikely]] {
-            sample_until(now);
-        }
-        now_ = now;
-        for (std::size_t k = 0; k < n_windows_; ++k) {
-            evict_window(k, now);
-        }
+    // Prefix sums before trade `seq` (total_ when seq == head_).
+    [[nodiscard]] const detail::FlowSums& prefix(std::uint64_t seq) const noexcept {
+        return seq == head_ ? total_ : prefix_[seq & (ts_.size() - 1)];
     }
 
     void start_clock(std::int64_t now) noexcept;
     void sample_until(std::int64_t now) noexcept;
-    void evict_oldest_early() noexcept;
+    void make_room() noexcept;
     [[nodiscard]] Lots window_delta(std::size_t k) const noexcept {
-        return static_cast<Lots>((total_.qty[0] - evicted_[k].qty[0]) -
-                                 (total_.qty[1] - evicted_[k].qty[1]));
+        const detail::FlowSums& p = prefix(tail_[k]);
+        return static_cast<Lots>((total_.buy_qty - p.buy_qty) - (total_.sell_qty - p.sell_qty));
     }
 
     FlowConfig cfg_;
     std::size_t n_windows_;
     Lots large_lots_;
     std::array<std::int64_t, kMaxFlowWindows> window_ns_{};
-    std::array<std::uint64_t, kMaxFlowWindows> tail_{};  // sequence number of oldest held
-    std::array<detail::FlowSums, kMaxFlowWindows> evicted_{};
+    // Sequence number of the oldest trade not yet evicted from window k (lazy: may lag).
+    mutable std::array<std::uint64_t, kMaxFlowWindows> tail_{};
     detail::FlowSums total_{};
-    std::uint64_t head_ = 0;  // sequence number of the next trade
+    std::uint64_t head_ = 0;   // sequence number of the next trade
+    std::uint64_t floor_ = 0;  // <= every tail_: the ring is full when head_ - floor_ == size
     std::int64_t now_;
     std::int64_t start_;
     bool started_ = false;
@@ -309,7 +345,8 @@ class TradeFlow {
     std::uint64_t out_of_order_ = 0;
     double last_cvd_z_ = 0.0;
     RollingZScore zscore_;
-    std::vector<detail::FlowSlot> ring_;
+    std::vector<std::int64_t> ts_;            // ring: stamps (max(ts, clock))
+    std::vector<detail::FlowSums> prefix_;    // ring: sums before each trade
     mutable std::array<WindowStats, kMaxFlowWindows> view_{};
 };
 

@@ -7,12 +7,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+import confluex
 import numpy as np
+from confluex._core import trade_flow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import confluex
-from confluex._core import trade_flow as tf
 
 BUY, SELL, UNKNOWN = 0, 1, 2
 
@@ -263,7 +262,9 @@ def test_push_many_equals_one_push_per_record(
     gaps=st.lists(st.integers(0, 5_000), min_size=1, max_size=12),
     lookback=st.integers(2, 6),
 )
-def test_long_gap_samples_equal_one_sample_per_period_crossed(gaps: list[int], lookback: int) -> None:
+def test_long_gap_samples_equal_one_sample_per_period_crossed(
+    gaps: list[int], lookback: int
+) -> None:
     cfg = {
         "windows_ns": [7, 30],
         "zscore_sample_ns": 3,

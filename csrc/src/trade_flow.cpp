@@ -124,10 +124,51 @@ void TradeFlow::push_many(const TradeEvent* events, std::size_t n) {
             throw_bad_trade(e.px_ticks, e.qty_lots, e.side, &i);
         }
     }
-    for (std::size_t i = 0; i < n; ++i) {
-        const TradeEvent& e = events[i];
-        push_unchecked(e.ts_ns, e.px_ticks, e.qty_lots, e.side);
+    std::size_t i = 0;
+    while (i < n) {
+        if (started_) {
+            i = push_run(events, i, n);
+        }
+        if (i < n) {  // the event that ended the run: clock start, z-score sample or full ring
+            const TradeEvent& e = events[i];
+            push_unchecked(e.ts_ns, e.px_ticks, e.qty_lots, e.side);
+            ++i;
+        }
     }
+}
+
+std::size_t TradeFlow::push_run(const TradeEvent* events, std::size_t i, std::size_t n) noexcept {
+    // The state lives in locals for the run: as members, every field would make a
+    // store-to-load round trip per trade because the ring stores may alias `*this`.
+    detail::FlowSums sums = total_;
+    std::uint64_t head = head_;
+    std::int64_t now = now_;
+    std::uint64_t late = 0;
+    const std::int64_t next_sample = next_sample_ns_;
+    const std::uint64_t full_at = floor_ + ts_.size();
+    const std::uint64_t mask = ts_.size() - 1;
+    std::int64_t* const ts = ts_.data();
+    detail::FlowSums* const prefix = prefix_.data();
+    const Lots large = large_lots_;
+    for (; i < n; ++i) {
+        const TradeEvent& e = events[i];
+        const std::int64_t t = e.ts_ns < now ? now : e.ts_ns;
+        if (t >= next_sample || head == full_at) [[unlikely]] {
+            break;
+        }
+        late += static_cast<std::uint64_t>(e.ts_ns < now);
+        now = t;
+        const std::uint64_t slot = head & mask;
+        ts[slot] = t;
+        prefix[slot].assign(sums);
+        sums.add(e.px_ticks, e.qty_lots, e.side, large > 0 && e.qty_lots >= large);
+        ++head;
+    }
+    total_ = sums;
+    head_ = head;
+    now_ = now;
+    out_of_order_ += late;
+    return i;
 }
 
 void TradeFlow::start_clock(std::int64_t now) noexcept {

@@ -29,6 +29,11 @@
 // - Unknown aggressor sides are never guessed (reference-system §1): they count in
 //   `unknown_qty`, `count` and VWAP but in neither buy nor sell volume, delta or imbalance.
 //
+// Performance (AMD EPYC VM, real BTCUSDT spot trades, 4 windows, 2 shared cores): push_many
+// ~10 ns/trade plus ~2 ns amortised z-score sampling; the 96-byte prefix store per trade is
+// the largest term (~5 ns: the 128-bit sums do not fit the register file, and the spilled
+// fields are re-read as vectors for the store). Reads are O(1) per window plus the lazy scan.
+//
 // Threading: not synchronised; one thread owns an instance, readers included (window() is
 // logically const but completes pending evictions and fills a cache inside the object).
 #pragma once
@@ -320,6 +325,8 @@ class TradeFlow {
         return seq == head_ ? total_ : prefix_[seq & (ts_.size() - 1)];
     }
 
+    // Pushes events[i..n) while none needs the slow path; returns the index it stopped at.
+    std::size_t push_run(const TradeEvent* events, std::size_t i, std::size_t n) noexcept;
     void start_clock(std::int64_t now) noexcept;
     void sample_until(std::int64_t now) noexcept;
     void make_room() noexcept;

@@ -66,8 +66,9 @@ class RollingZScore {
     // Pushes x (evicting the oldest value once `lookback` are held) and returns the z-score of
     // x against the window *including* x, clipped to [-clip, clip]; 0 until ready() or while
     // stddev() == 0.
-    // REQUIRES: x finite, else throws InvalidEvent and the state is unchanged. |x - K| below
-    // ~1e150 so that squares stay finite.
+    // REQUIRES: x finite, else throws InvalidEvent and the state is unchanged. Deviations
+    // |x - K| within ~[1e-150, 1e150] (K a recent value), so that their squares neither
+    // underflow nor overflow.
     double update(double x) {
         if (!std::isfinite(x)) {
             throw InvalidEvent("RollingZScore::update: value must be finite, was " +

@@ -1,0 +1,266 @@
+// TradeFlow and FlowConfig: the out-of-line (cold or batch) parts. The per-trade hot path is
+// inline in trade_flow.hpp.
+#include "confluex/trade_flow.hpp"
+
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include "confluex/errors.hpp"
+
+namespace confluex {
+
+namespace {
+
+__extension__ typedef __int128 i128;
+
+constexpr std::int64_t kMinTs = std::numeric_limits<std::int64_t>::min();
+constexpr std::int64_t kMaxTs = std::numeric_limits<std::int64_t>::max();
+
+std::int64_t saturate(i128 v) noexcept {
+    if (v > kMaxTs) {
+        return kMaxTs;
+    }
+    if (v < kMinTs) {
+        return kMinTs;
+    }
+    return static_cast<std::int64_t>(v);
+}
+
+// The first multiple of p strictly after t (floor division also for negative t).
+std::int64_t next_grid_time(std::int64_t t, std::int64_t p) noexcept {
+    std::int64_t q = t / p;
+    if (t % p < 0) {
+        --q;
+    }
+    return saturate(static_cast<i128>(q) * p + p);
+}
+
+const FlowConfig& validated(const FlowConfig& cfg) {
+    cfg.validate();
+    return cfg;
+}
+
+}  // namespace
+
+Aggressor to_aggressor(std::int64_t side) {
+    if (side < 0 || side > 2) {
+        throw InvalidEvent("side must be 0 (buy), 1 (sell) or 2 (unknown), was " +
+                           std::to_string(side));
+    }
+    return static_cast<Aggressor>(side);
+}
+
+void FlowConfig::validate() const {
+    const std::size_t n = windows_ns.size();
+    if (n < 1 || n > kMaxFlowWindows) {
+        throw InvalidConfig("FlowConfig: windows_ns must hold 1 to 8 windows, was " +
+                            std::to_string(n));
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+        if (windows_ns[i] <= 0) {
+            throw InvalidConfig("FlowConfig: windows_ns[" + std::to_string(i) +
+                                "] must be > 0, was " + std::to_string(windows_ns[i]));
+        }
+        if (i > 0 && windows_ns[i] <= windows_ns[i - 1]) {
+            throw InvalidConfig("FlowConfig: windows_ns must be strictly increasing, windows_ns[" +
+                                std::to_string(i) + "] was " + std::to_string(windows_ns[i]) +
+                                " after " + std::to_string(windows_ns[i - 1]));
+        }
+    }
+    if (large_trade_lots < 0) {
+        throw InvalidConfig("FlowConfig: large_trade_lots must be >= 0, was " +
+                            std::to_string(large_trade_lots));
+    }
+    if (capacity == 0 || (capacity & (capacity - 1)) != 0 || capacity > (std::size_t{1} << 30)) {
+        throw InvalidConfig("FlowConfig: capacity must be a power of two in [1, 2^30], was " +
+                            std::to_string(capacity));
+    }
+    if (zscore_sample_ns <= 0) {
+        throw InvalidConfig("FlowConfig: zscore_sample_ns must be > 0, was " +
+                            std::to_string(zscore_sample_ns));
+    }
+    if (zscore_window_index >= n) {
+        throw InvalidConfig("FlowConfig: zscore_window_index must be < " + std::to_string(n) +
+                            " (the number of windows), was " +
+                            std::to_string(zscore_window_index));
+    }
+    RollingZScore::validate(zscore_lookback, zscore_min_samples, zscore_clip);
+}
+
+TradeFlow::TradeFlow(FlowConfig cfg)
+    : cfg_(validated(cfg)),
+      n_windows_(cfg_.windows_ns.size()),
+      large_lots_(cfg_.large_trade_lots),
+      now_(kMinTs),
+      start_(kMinTs),
+      next_sample_ns_(kMaxTs),
+      zscore_(cfg_.zscore_lookback, cfg_.zscore_min_samples, cfg_.zscore_clip),
+      ts_(cfg_.capacity),
+      prefix_(cfg_.capacity) {
+    for (std::size_t k = 0; k < n_windows_; ++k) {
+        window_ns_[k] = cfg_.windows_ns[k];
+    }
+}
+
+void TradeFlow::throw_bad_trade(Ticks px, Lots qty, std::uint8_t side, const std::size_t* index) {
+    const std::string where = index != nullptr
+                                  ? "TradeFlow::push_many: record " + std::to_string(*index) + ": "
+                                  : std::string("TradeFlow::push: ");
+    if (px <= 0) {
+        throw InvalidEvent(where + "px must be > 0, was " + std::to_string(px));
+    }
+    if (qty <= 0) {
+        throw InvalidEvent(where + "qty must be > 0, was " + std::to_string(qty));
+    }
+    throw InvalidEvent(where + "side must be 0 (buy), 1 (sell) or 2 (unknown), was " +
+                       std::to_string(side));
+}
+
+void TradeFlow::push_many(const TradeEvent* events, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+        const TradeEvent& e = events[i];
+        if (e.px_ticks <= 0 || e.qty_lots <= 0 || e.side > 2) [[unlikely]] {
+            throw_bad_trade(e.px_ticks, e.qty_lots, e.side, &i);
+        }
+    }
+    std::size_t i = 0;
+    while (i < n) {
+        if (started_) {
+            i = push_run(events, i, n);
+        }
+        if (i < n) {  // the event that ended the run: clock start, z-score sample or full ring
+            const TradeEvent& e = events[i];
+            push_unchecked(e.ts_ns, e.px_ticks, e.qty_lots, e.side);
+            ++i;
+        }
+    }
+}
+
+std::size_t TradeFlow::push_run(const TradeEvent* events, std::size_t i, std::size_t n) noexcept {
+    // The state lives in locals for the run: as members, every field would make a
+    // store-to-load round trip per trade because the ring stores may alias `*this`.
+    detail::FlowSums sums = total_;
+    std::uint64_t head = head_;
+    std::int64_t now = now_;
+    std::uint64_t late = 0;
+    const std::int64_t next_sample = next_sample_ns_;
+    const std::uint64_t full_at = floor_ + ts_.size();
+    const std::uint64_t mask = ts_.size() - 1;
+    std::int64_t* const ts = ts_.data();
+    detail::FlowSums* const prefix = prefix_.data();
+    const Lots large = large_lots_;
+    for (; i < n; ++i) {
+        const TradeEvent& e = events[i];
+        const std::int64_t t = e.ts_ns < now ? now : e.ts_ns;
+        if (t >= next_sample || head == full_at) [[unlikely]] {
+            break;
+        }
+        late += static_cast<std::uint64_t>(e.ts_ns < now);
+        now = t;
+        const std::uint64_t slot = head & mask;
+        ts[slot] = t;
+        prefix[slot].assign(sums);
+        sums.add(e.px_ticks, e.qty_lots, e.side, large > 0 && e.qty_lots >= large);
+        ++head;
+    }
+    total_ = sums;
+    head_ = head;
+    now_ = now;
+    out_of_order_ += late;
+    return i;
+}
+
+void TradeFlow::start_clock(std::int64_t now) noexcept {
+    started_ = true;
+    now_ = now;
+    start_ = now;
+    next_sample_ns_ = next_grid_time(now, cfg_.zscore_sample_ns);
+}
+
+void TradeFlow::sample_until(std::int64_t now) noexcept {
+    const auto p = static_cast<std::uint64_t>(cfg_.zscore_sample_ns);
+    const auto next = static_cast<std::uint64_t>(next_sample_ns_);
+    // Grid times next, next + p, ... up to now (now >= next_sample_ns_ here).
+    const std::uint64_t crossed = (static_cast<std::uint64_t>(now) - next) / p + 1;
+    const std::uint64_t lookback = zscore_.lookback();
+    const std::uint64_t first = crossed > lookback ? crossed - lookback : 0;
+    const std::size_t j = cfg_.zscore_window_index;
+    for (std::uint64_t i = first; i < crossed; ++i) {
+        const auto b = static_cast<std::int64_t>(next + i * p);  // <= now: no overflow
+        evict_window(j, b);
+        last_cvd_z_ = zscore_.update(static_cast<double>(window_delta(j)));
+    }
+    next_sample_ns_ = saturate(static_cast<i128>(next_sample_ns_) +
+                               static_cast<i128>(crossed) * static_cast<i128>(p));
+}
+
+void TradeFlow::make_room() noexcept {
+    // Bring every window to the clock: tails are then non-increasing in k, the longest
+    // window's tail is the oldest live trade, and the ring is full only if that trade is
+    // still inside the longest window.
+    for (std::size_t k = 0; k < n_windows_; ++k) {
+        evict_window(k, now_);
+    }
+    const std::uint64_t oldest = tail_[n_windows_ - 1];
+    if (head_ - oldest == ts_.size()) {
+        for (std::size_t k = 0; k < n_windows_; ++k) {
+            if (tail_[k] == oldest) {
+                tail_[k] = oldest + 1;
+            }
+        }
+        ++truncated_;
+    }
+    floor_ = tail_[n_windows_ - 1];
+}
+
+std::int64_t TradeFlow::window_ns(std::size_t i) const {
+    if (i >= n_windows_) {
+        throw std::out_of_range("window index must be < " + std::to_string(n_windows_) +
+                                ", was " + std::to_string(i));
+    }
+    return window_ns_[i];
+}
+
+const WindowStats& TradeFlow::window(std::size_t i) const {
+    if (i >= n_windows_) {
+        throw std::out_of_range("window index must be < " + std::to_string(n_windows_) +
+                                ", was " + std::to_string(i));
+    }
+    evict_window(i, now_);
+    const detail::FlowSums& e = prefix(tail_[i]);
+    WindowStats& v = view_[i];
+    // Wrapping differences are exact for any window value that fits the field.
+    const auto buy = total_.buy_qty - e.buy_qty;
+    const auto sell = total_.sell_qty - e.sell_qty;
+    v.buy_qty = static_cast<Lots>(buy);
+    v.sell_qty = static_cast<Lots>(sell);
+    v.unknown_qty = static_cast<Lots>((total_.qty - e.qty) - buy - sell);
+    const detail::u128 bn = total_.buy_notional - e.buy_notional;
+    const detail::u128 sn = total_.sell_notional - e.sell_notional;
+    v.buy_notional = detail::to_double(bn);
+    v.sell_notional = detail::to_double(sn);
+    v.unknown_notional = detail::to_double((total_.notional - e.notional) - bn - sn);
+    v.count = head_ - tail_[i];
+    v.large_count = total_.large_count - e.large_count;
+    v.large_buy_qty = static_cast<Lots>(total_.large_buy_qty - e.large_buy_qty);
+    v.large_sell_qty = static_cast<Lots>(total_.large_sell_qty - e.large_sell_qty);
+    return v;
+}
+
+void TradeFlow::reset() noexcept {
+    tail_.fill(0);
+    total_ = detail::FlowSums{};
+    head_ = 0;
+    floor_ = 0;
+    now_ = kMinTs;
+    start_ = kMinTs;
+    started_ = false;
+    next_sample_ns_ = kMaxTs;
+    truncated_ = 0;
+    out_of_order_ = 0;
+    last_cvd_z_ = 0.0;
+    zscore_.reset();
+}
+
+}  // namespace confluex

@@ -16,7 +16,7 @@ from confluex.capture import BinanceCapture, load_binance_capture
 Engine = _core.engine.Engine
 ApplyResult = _core.order_book.ApplyResult
 
-SPOT = ("spot", ("btcusdt_20240808.gz",), "0.01", "0.00001")
+SPOT = ("spot", ("btcusdt_20240808.gz",), "0.01", "0.00000001")
 
 
 @cache
@@ -28,7 +28,7 @@ def spot_capture(root: Path) -> BinanceCapture:
 
 def make_engine(*names: str) -> tuple[Engine, list[int]]:
     engine = Engine()
-    inst = confluex.Instrument("0.01", "0.00001")
+    inst = confluex.Instrument("0.01", "0.00000001")
     return engine, [engine.add_symbol(n, inst) for n in names]
 
 
@@ -179,7 +179,7 @@ def test_unknown_symbol_name_and_id_raise_unknown_symbol() -> None:
 
 def test_duplicate_or_empty_symbol_name_is_rejected() -> None:
     engine, _ = make_engine("BTCUSDT")
-    inst = confluex.Instrument("0.01", "0.00001")
+    inst = confluex.Instrument("0.01", "0.00000001")
 
     with pytest.raises(confluex.InvalidConfig, match="BTCUSDT"):
         engine.add_symbol("BTCUSDT", inst)
@@ -235,7 +235,7 @@ def test_gap_desyncs_only_that_symbol_and_snapshot_resyncs(hft_data: Path) -> No
 
     result = engine.apply_depth(a, bids, empty, last_id + 10, last_id + 5)
 
-    assert result == ApplyResult.Gap
+    assert result == ApplyResult.gap
     assert not engine.in_sync(a) and engine.in_sync(b)
     assert not engine.result(a).has_data["orderbook"]
     assert engine.result(b).has_data["orderbook"]
@@ -256,7 +256,7 @@ def test_stale_message_is_ignored_and_counted(hft_data: Path) -> None:
 
     result = engine.apply_depth(sym, np.array([[1, 5]], dtype=np.int64), np.zeros((0, 2), np.int64), last_id - 3, last_id - 4)
 
-    assert result == ApplyResult.Stale
+    assert result == ApplyResult.stale
     assert (engine.best_bid(sym), engine.best_ask(sym)) == before
     assert engine.stats(sym)["stale_ignored"] == stale_before + 1
 

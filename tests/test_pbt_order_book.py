@@ -7,15 +7,10 @@ messages followed by a resync snapshot.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
+from confluex._core.order_book import BookConfig, BookSide, OrderBook
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from confluex._core.order_book import BookConfig, BookSide, OrderBook
 from reference_book import APPLIED, SYNCED, ReferenceBook
 
 BID, ASK = BookSide.bid, BookSide.ask

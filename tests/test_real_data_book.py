@@ -10,13 +10,10 @@ same stream and must agree with the C++ book on the top 20 levels.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from binance_depth import Replay, load_replay
 from confluex._core.order_book import (
     ApplyResult,

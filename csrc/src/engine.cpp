@@ -58,6 +58,8 @@ Engine::Engine(EngineConfig cfg) : cfg_(std::move(cfg)), aggregator_(cfg_.aggreg
     scratch_asks_.reserve(1024);
 }
 
+Engine::~Engine() = default;
+
 std::uint32_t Engine::add_symbol(std::string_view name, const Instrument& instrument) {
     if (name.empty()) {
         throw InvalidConfig("symbol name must be non-empty, was ''");

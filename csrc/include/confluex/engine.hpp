@@ -64,6 +64,7 @@ struct SymbolStats {
 class Engine {
   public:
     explicit Engine(EngineConfig cfg = {});
+    ~Engine();
     Engine(const Engine&) = delete;
     Engine& operator=(const Engine&) = delete;
 

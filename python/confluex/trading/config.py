@@ -3,7 +3,7 @@
 A configuration is a TOML file (or a plain dict of the same shape) layered over the built-in
 defaults, optionally through a named preset::
 
-    defaults  <-  preset (config/presets/<name>.toml)  <-  your file or dict
+    defaults  <-  preset (confluex/trading/presets/<name>.toml)  <-  your file or dict
 
 Tables merge key by key; a value in a later layer replaces the earlier one. Every section is a
 frozen dataclass whose defaults *are* the built-in configuration (so it works from an installed
@@ -663,13 +663,12 @@ def _preset_dirs(presets_dir: str | os.PathLike[str] | None) -> list[Path]:
     if env:
         dirs.append(Path(env))
     here = Path(__file__).parent
-    dirs.append(here / "presets")  # inside an installed wheel, if the build ships them
-    dirs.append(here.parents[2] / "config" / "presets")  # source tree / editable install
+    dirs.append(here / "presets")  # shipped inside the package
     return dirs
 
 
 def available_presets(presets_dir: str | os.PathLike[str] | None = None) -> list[str]:
-    """Names of the presets found (``config/presets/*.toml``), sorted."""
+    """Names of the presets found (``confluex/trading/presets/*.toml``), sorted."""
     names: set[str] = set()
     for d in _preset_dirs(presets_dir):
         if d.is_dir():
@@ -709,7 +708,7 @@ def load_config(
 
     ``source`` is a TOML file path, a dict of the same shape, or None (defaults only).
     ``preset`` is a preset name (``"conservative"``, looked up in ``presets_dir``, then
-    ``$CONFLUEX_PRESETS_DIR``, then the package, then the source tree's ``config/presets``)
+    ``$CONFLUEX_PRESETS_DIR``, then the package's ``presets`` folder)
     or a path to a TOML file. The file refines the preset: a key set in both takes the file's
     value. Raises ConfigError on any unknown key or invalid value.
     """

@@ -3,6 +3,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -95,6 +96,21 @@ py::tuple batch_result(Parser& parser, LineBatch&& out) {
 void register_feed(py::module_& m) {
     PYBIND11_NUMPY_DTYPE(BookTicker, ts_ns, update_id, symbol_id, reserved, bid_px, bid_qty, ask_px, ask_qty);
     m.attr("book_ticker_dtype") = py::dtype::of<BookTicker>();
+    m.def(
+        "book_ticker_layout",
+        [] {
+            py::dict offsets;
+            offsets["ts_ns"] = offsetof(BookTicker, ts_ns);
+            offsets["update_id"] = offsetof(BookTicker, update_id);
+            offsets["symbol_id"] = offsetof(BookTicker, symbol_id);
+            offsets["reserved"] = offsetof(BookTicker, reserved);
+            offsets["bid_px"] = offsetof(BookTicker, bid_px);
+            offsets["bid_qty"] = offsetof(BookTicker, bid_qty);
+            offsets["ask_px"] = offsetof(BookTicker, ask_px);
+            offsets["ask_qty"] = offsetof(BookTicker, ask_qty);
+            return py::make_tuple(sizeof(BookTicker), offsets);
+        },
+        R"pbdoc(Returns (sizeof, {field: offsetof}) of BookTicker as the C++ compiler laid it out.)pbdoc");
     m.attr("NO_SYMBOL") = kNoSymbol;
     m.attr("MAX_SYMBOL_ID") = kMaxSymbolId;
 

@@ -217,6 +217,28 @@ inline bool match_literal(const char*& p, const char* end, std::string_view lit)
     return true;
 }
 
+// digits8()
+// Returns the value of the n (0..8) ASCII digits at p, SWAR style (fast_float's
+// parse_eight_digits_unrolled on the digits moved to the low-order end).
+// REQUIRES: 8 readable bytes at p, p[0..n) are '0'..'9'.
+[[gnu::always_inline]] inline std::uint64_t digits8(const char* p, int n) noexcept {
+    if (n == 0) {
+        return 0;
+    }
+    std::uint64_t v = 0;
+    std::memcpy(&v, p, 8);
+    // Byte i is the i-th character (little-endian). Subtracting '0' cannot borrow out of a
+    // digit byte, and borrows only move towards the bytes after the digits, which the shift
+    // drops; the zero bytes it brings in are leading zero digits.
+    v -= 0x3030303030303030ULL;
+    v <<= 8 * (8 - n);
+    v = (v * 10) + (v >> 8);
+    v = (((v & 0x000000FF000000FFULL) * (100 + (1000000ULL << 32))) +
+         (((v >> 16) & 0x000000FF000000FFULL) * (1 + (10000ULL << 32)))) >>
+        32;
+    return v;
+}
+
 enum class NumKind : std::uint8_t { Bad, Int, Other };  // Other: valid non-int64 number
 
 // scan_number()
@@ -224,6 +246,23 @@ enum class NumKind : std::uint8_t { Bad, Int, Other };  // Other: valid non-int6
 // with `out` set when it is an integer that fits int64.
 [[gnu::always_inline]] inline NumKind scan_number_local(const char*& p, const char* end,
                                                      std::int64_t& out) noexcept {
+#if CONFLUEX_FEED_SSE2
+    // Fast path: a non-negative integer of 1..15 digits (ids, ms timestamps).
+    if (end - p >= 17 && *p >= '1' && *p <= '9') [[likely]] {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+        const __m128i t = _mm_sub_epi8(v, _mm_set1_epi8('0'));
+        const auto digit =
+            static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8(9)), t)));
+        const int n = __builtin_ctz(~digit);  // 1..16; 16 means the run may go on
+        const char next = p[n];
+        if (n < 16 && next != '.' && next != 'e' && next != 'E') [[likely]] {
+            const std::uint64_t v64 = n <= 8 ? digits8(p, n) : digits8(p, n - 8) * 100000000ULL + digits8(p + n - 8, 8);
+            out = static_cast<std::int64_t>(v64);
+            p += n;
+            return NumKind::Int;
+        }
+    }
+#endif
     bool neg = false;
     if (p < end && *p == '-') {
         neg = true;
@@ -684,28 +723,6 @@ inline Err for_each_member(const char*& pref, const char* end, F&& on_member) no
     }
     out = static_cast<std::int64_t>(acc);
     return Err::None;
-}
-
-// digits8()
-// Returns the value of the n (0..8) ASCII digits at p, SWAR style (fast_float's
-// parse_eight_digits_unrolled on the digits moved to the low-order end).
-// REQUIRES: 8 readable bytes at p, p[0..n) are '0'..'9'.
-[[gnu::always_inline]] inline std::uint64_t digits8(const char* p, int n) noexcept {
-    if (n == 0) {
-        return 0;
-    }
-    std::uint64_t v = 0;
-    std::memcpy(&v, p, 8);
-    // Byte i is the i-th character (little-endian). Subtracting '0' cannot borrow out of a
-    // digit byte, and borrows only move towards the bytes after the digits, which the shift
-    // drops; the zero bytes it brings in are leading zero digits.
-    v -= 0x3030303030303030ULL;
-    v <<= 8 * (8 - n);
-    v = (v * 10) + (v >> 8);
-    v = (((v & 0x000000FF000000FFULL) * (100 + (1000000ULL << 32))) +
-         (((v >> 16) & 0x000000FF000000FFULL) * (1 + (10000ULL << 32)))) >>
-        32;
-    return v;
 }
 
 // scan_units()

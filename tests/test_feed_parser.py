@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import zipfile
 from pathlib import Path
 from typing import Any
 
+import confluex
 import numpy as np
 import pytest
-
-import confluex
 from confluex._core import feed
 from confluex._core.types import (
     FLAG_END_OF_MESSAGE,
@@ -42,7 +42,9 @@ def table_of(*symbols: tuple[str, int, confluex.Instrument]) -> feed.SymbolTable
 
 
 def spot_parser(futures: bool = False) -> feed.BinanceParser:
-    return feed.BinanceParser(table_of(("BTCUSDT", 0, confluex.Instrument("0.01", "0.00001"))), futures)
+    return feed.BinanceParser(
+        table_of(("BTCUSDT", 0, confluex.Instrument("0.01", "0.00001"))), futures
+    )
 
 
 def combined(stream: str, data: dict[str, Any]) -> bytes:
@@ -80,7 +82,9 @@ def test_parse_lines_on_full_capture_equals_python_loader(hft_data: Path, captur
     assert counters["book_records"] == len(book)
 
 
-def test_spot_capture_with_trading_lot_rejects_exactly_the_off_grid_messages(hft_data: Path) -> None:
+def test_spot_capture_with_trading_lot_rejects_exactly_the_off_grid_messages(
+    hft_data: Path,
+) -> None:
     inst = confluex.Instrument("0.01", "0.00001")
     path = hft_data / "spot" / "btcusdt_20240809.gz"
     lines = gzip.open(path).read().splitlines()
@@ -126,7 +130,17 @@ def bybit_reference(lines: list[bytes], inst: confluex.Instrument, sid: int) -> 
         for i, (side, p, q) in enumerate(levels):
             end = FLAG_END_OF_MESSAGE if i == len(levels) - 1 else 0
             rows.append(
-                (ts, inst.price_to_ticks(p), inst.qty_to_lots(q), u, prev, sid, side, flags | end, 0)
+                (
+                    ts,
+                    inst.price_to_ticks(p),
+                    inst.qty_to_lots(q),
+                    u,
+                    prev,
+                    sid,
+                    side,
+                    flags | end,
+                    0,
+                )
             )
     return np.array(rows, dtype=book_level_event_dtype)
 
@@ -154,7 +168,7 @@ def test_bybit_sample_deltas_chain_by_u_plus_one(hft_data: Path) -> None:
 
     results = [parser.parse(json.dumps(m).encode(), 0) for m in msgs]
 
-    assert all(b - a == 1 for a, b in zip(us, us[1:], strict=False))  # the header's claim
+    assert all(b - a == 1 for a, b in itertools.pairwise(us))  # the header's claim
     for (r, book, _), u in zip(results[1:], us, strict=False):
         assert r.kind == MsgKind.Depth
         assert np.all(book["prev_update_id"] == u)  # delta k chains onto message k-1
@@ -171,10 +185,26 @@ def test_bybit_public_trade_message_gives_one_record_per_trade() -> None:
         "type": "snapshot",
         "ts": 1672304486868,
         "data": [
-            {"T": 1672304486865, "s": "BTCUSDT", "S": "Buy", "v": "0.001", "p": "16578.50",
-             "L": "PlusTick", "i": "20f43950-d8dd-5b31-9112-a178eb6023af", "BT": False},
-            {"T": 1672304486866, "s": "BTCUSDT", "S": "Sell", "v": "1.250", "p": "16578.40",
-             "L": "MinusTick", "i": "2290000000061666327", "BT": False},
+            {
+                "T": 1672304486865,
+                "s": "BTCUSDT",
+                "S": "Buy",
+                "v": "0.001",
+                "p": "16578.50",
+                "L": "PlusTick",
+                "i": "20f43950-d8dd-5b31-9112-a178eb6023af",
+                "BT": False,
+            },
+            {
+                "T": 1672304486866,
+                "s": "BTCUSDT",
+                "S": "Sell",
+                "v": "1.250",
+                "p": "16578.40",
+                "L": "MinusTick",
+                "i": "2290000000061666327",
+                "BT": False,
+            },
         ],
     }
 
@@ -213,8 +243,12 @@ def test_bybit_op_replies_are_control_messages(msg: dict[str, Any]) -> None:
 
 def test_bybit_orderbook_with_u_1_is_a_snapshot_whatever_its_type() -> None:
     parser = feed.BybitParser(table_of(("BTCUSDT", 0, confluex.Instrument("0.1", "0.001"))))
-    msg = {"topic": "orderbook.1.BTCUSDT", "type": "delta", "ts": 1,
-           "data": {"s": "BTCUSDT", "b": [["100.0", "1.000"]], "a": [], "u": 1, "seq": 7}}
+    msg = {
+        "topic": "orderbook.1.BTCUSDT",
+        "type": "delta",
+        "ts": 1,
+        "data": {"s": "BTCUSDT", "b": [["100.0", "1.000"]], "a": [], "u": 1, "seq": 7},
+    }
 
     r, book, _ = parser.parse(json.dumps(msg).encode(), 0)
 
@@ -238,9 +272,15 @@ def test_bybit_unknown_topic_is_unknown_stream() -> None:
 
 def test_binance_spot_depth_records_share_ids_and_end_flag() -> None:
     parser = spot_parser()
-    data = {"e": "depthUpdate", "E": 5, "s": "BTCUSDT", "U": 100, "u": 104,
-            "b": [["61000.01000000", "0.50000000"]],
-            "a": [["61000.02000000", "0.00000000"], ["61000.05", "1"]]}
+    data = {
+        "e": "depthUpdate",
+        "E": 5,
+        "s": "BTCUSDT",
+        "U": 100,
+        "u": 104,
+        "b": [["61000.01000000", "0.50000000"]],
+        "a": [["61000.02000000", "0.00000000"], ["61000.05", "1"]],
+    }
 
     r, book, trades = parser.parse(combined("btcusdt@depth@100ms", data), 42)
 
@@ -255,8 +295,17 @@ def test_binance_spot_depth_records_share_ids_and_end_flag() -> None:
 
 def test_binance_futures_depth_prev_update_id_is_pu() -> None:
     parser = spot_parser(futures=True)
-    data = {"e": "depthUpdate", "E": 5, "T": 5, "s": "BTCUSDT", "U": 100, "u": 104, "pu": 97,
-            "b": [], "a": [["1.00", "2.00000"]]}
+    data = {
+        "e": "depthUpdate",
+        "E": 5,
+        "T": 5,
+        "s": "BTCUSDT",
+        "U": 100,
+        "u": 104,
+        "pu": 97,
+        "b": [],
+        "a": [["1.00", "2.00000"]],
+    }
 
     r, book, _ = parser.parse(combined("btcusdt@depth@0ms", data), 0)
 
@@ -277,14 +326,27 @@ def test_binance_depth_without_levels_is_one_no_level_record() -> None:
 @pytest.mark.parametrize(("m", "side"), [(True, 1), (False, 0)], ids=("buyer_maker", "buyer_taker"))
 def test_binance_trade_side_is_sell_when_buyer_is_maker(m: bool, side: int) -> None:
     parser = spot_parser()
-    data = {"e": "trade", "E": 1, "s": "BTCUSDT", "t": 77, "p": "61837.63000000",
-            "q": "0.02000000", "T": 1, "m": m, "M": True}
+    data = {
+        "e": "trade",
+        "E": 1,
+        "s": "BTCUSDT",
+        "t": 77,
+        "p": "61837.63000000",
+        "q": "0.02000000",
+        "T": 1,
+        "m": m,
+        "M": True,
+    }
 
     r, book, trades = parser.parse(combined("btcusdt@trade", data), 3)
 
     assert r.ok and r.kind == MsgKind.Trade and len(book) == 0
     assert trades[0]["side"] == side
-    assert (trades[0]["px_ticks"], trades[0]["qty_lots"], trades[0]["trade_id"]) == (6183763, 2000, 77)
+    assert (trades[0]["px_ticks"], trades[0]["qty_lots"], trades[0]["trade_id"]) == (
+        6183763,
+        2000,
+        77,
+    )
 
 
 def test_binance_book_ticker_is_returned_in_the_result() -> None:
@@ -295,12 +357,27 @@ def test_binance_book_ticker_is_returned_in_the_result() -> None:
 
     assert r.ok and r.kind == MsgKind.BookTicker and len(book) == 0 and len(trades) == 0
     t = r.ticker
-    assert (t.ts_ns, t.update_id, t.bid_px, t.bid_qty, t.ask_px, t.ask_qty) == (11, 9, 1000, 150000, 1001, 1)
+    assert (t.ts_ns, t.update_id, t.bid_px, t.bid_qty, t.ask_px, t.ask_qty) == (
+        11,
+        9,
+        1000,
+        150000,
+        1001,
+        1,
+    )
 
 
 def test_binance_raw_event_objects_dispatch_on_e() -> None:
     parser = spot_parser()
-    depth = {"e": "depthUpdate", "E": 5, "s": "BTCUSDT", "U": 1, "u": 2, "b": [["1.00", "1"]], "a": []}
+    depth = {
+        "e": "depthUpdate",
+        "E": 5,
+        "s": "BTCUSDT",
+        "U": 1,
+        "u": 2,
+        "b": [["1.00", "1"]],
+        "a": [],
+    }
     ticker = {"u": 9, "s": "BTCUSDT", "b": "10.00", "B": "1.5", "a": "10.01", "A": "1"}
     reply = {"result": None, "id": 1}
 
@@ -311,7 +388,9 @@ def test_binance_raw_event_objects_dispatch_on_e() -> None:
 
 def test_binance_rest_snapshot_needs_a_single_symbol_table_or_parse_snapshot() -> None:
     inst = confluex.Instrument("0.01", "0.00001")
-    snap = json.dumps({"lastUpdateId": 50, "bids": [["2.00", "1"]], "asks": [["3.00", "2"]]}).encode()
+    snap = json.dumps(
+        {"lastUpdateId": 50, "bids": [["2.00", "1"]], "asks": [["3.00", "2"]]}
+    ).encode()
     two = feed.BinanceParser(table_of(("BTCUSDT", 0, inst), ("ETHUSDT", 1, inst)), False)
 
     r_one, book_one, _ = spot_parser().parse(snap, 5)
@@ -335,10 +414,24 @@ def test_parse_snapshot_of_unknown_symbol_id_is_unknown_symbol() -> None:
 
 
 def test_reordered_keys_whitespace_and_data_before_stream_parse_the_same() -> None:
-    data = {"e": "depthUpdate", "E": 5, "s": "BTCUSDT", "U": 100, "u": 104,
-            "b": [["61000.01", "0.5"]], "a": [["61000.02", "1"]]}
+    data = {
+        "e": "depthUpdate",
+        "E": 5,
+        "s": "BTCUSDT",
+        "U": 100,
+        "u": 104,
+        "b": [["61000.01", "0.5"]],
+        "a": [["61000.02", "1"]],
+    }
     canonical = combined("btcusdt@depth@100ms", data)
-    shuffled = {"a": data["a"], "u": 104, "b": data["b"], "s": "BTCUSDT", "U": 100, "e": "depthUpdate"}
+    shuffled = {
+        "a": data["a"],
+        "u": 104,
+        "b": data["b"],
+        "s": "BTCUSDT",
+        "U": 100,
+        "e": "depthUpdate",
+    }
     messy = json.dumps({"data": shuffled, "stream": "btcusdt@depth@100ms"}, indent=3).encode()
     messy = b" \r\n" + messy.replace(b",", b" ,\t") + b"\n"
 
@@ -351,8 +444,15 @@ def test_reordered_keys_whitespace_and_data_before_stream_parse_the_same() -> No
 
 def test_off_grid_price_is_off_grid_and_appends_nothing() -> None:
     parser = spot_parser()
-    data = {"e": "depthUpdate", "E": 5, "s": "BTCUSDT", "U": 1, "u": 2,
-            "b": [["1.00", "1"], ["1.005", "1"]], "a": []}
+    data = {
+        "e": "depthUpdate",
+        "E": 5,
+        "s": "BTCUSDT",
+        "U": 1,
+        "u": 2,
+        "b": [["1.00", "1"], ["1.005", "1"]],
+        "a": [],
+    }
 
     r, book, _ = parser.parse(combined("btcusdt@depth", data), 0)
 
@@ -362,14 +462,25 @@ def test_off_grid_price_is_off_grid_and_appends_nothing() -> None:
 
 @pytest.mark.parametrize(
     ("stream", "error"),
-    [("btcusdt@kline_1m", ParseError.UnknownStream), ("ethusdt@trade", ParseError.UnknownSymbol),
-     ("btcusdt@depth20@100ms", ParseError.UnknownStream)],
+    [
+        ("btcusdt@kline_1m", ParseError.UnknownStream),
+        ("ethusdt@trade", ParseError.UnknownSymbol),
+        ("btcusdt@depth20@100ms", ParseError.UnknownStream),
+    ],
     ids=("kline", "other_symbol", "partial_depth"),
 )
 def test_unknown_stream_or_symbol_is_a_counted_error(stream: str, error: feed.ParseError) -> None:
     parser = spot_parser()
-    data = {"e": "trade", "E": 1, "s": stream.split("@")[0].upper(), "t": 1, "p": "1.00",
-            "q": "1", "T": 1, "m": True}
+    data = {
+        "e": "trade",
+        "E": 1,
+        "s": stream.split("@")[0].upper(),
+        "t": 1,
+        "p": "1.00",
+        "q": "1",
+        "T": 1,
+        "m": True,
+    }
 
     r, book, trades = parser.parse(combined(stream, data), 0)
 
@@ -379,8 +490,15 @@ def test_unknown_stream_or_symbol_is_a_counted_error(stream: str, error: feed.Pa
 
 @pytest.mark.parametrize(
     "msg",
-    [b"", b"   ", b"[]", b"{", b'{"stream":"btcusdt@trade","data":{}', b"nul",
-     b'{"stream":"btcusdt@trade","data":{"e":"trade"}} x'],
+    [
+        b"",
+        b"   ",
+        b"[]",
+        b"{",
+        b'{"stream":"btcusdt@trade","data":{}',
+        b"nul",
+        b'{"stream":"btcusdt@trade","data":{"e":"trade"}} x',
+    ],
     ids=("empty", "blank", "array", "open", "unclosed", "junk", "trailing"),
 )
 def test_malformed_input_is_malformed(msg: bytes) -> None:

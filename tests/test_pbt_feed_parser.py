@@ -10,11 +10,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from hypothesis import event, given, settings
-from hypothesis import strategies as st
-
 import confluex
+import numpy as np
 from confluex._core import feed
 from confluex._core.types import (
     FLAG_END_OF_MESSAGE,
@@ -24,6 +21,8 @@ from confluex._core.types import (
     book_level_event_dtype,
     trade_event_dtype,
 )
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 TICK, LOT = "0.01", "0.001"
@@ -235,7 +234,9 @@ def decimal_text(units_: int, unit: str, extra_zeros: int, off_digit: int) -> st
     return text + (str(off_digit) if off_digit else "")
 
 
-prices = st.builds(decimal_text, st.integers(0, 10**9), st.just(TICK), st.integers(0, 8), st.just(0))
+prices = st.builds(
+    decimal_text, st.integers(0, 10**9), st.just(TICK), st.integers(0, 8), st.just(0)
+)
 qtys = st.builds(decimal_text, st.integers(0, 10**9), st.just(LOT), st.integers(0, 8), st.just(0))
 ids = st.integers(0, 2**62)
 levels = st.lists(st.tuples(prices, qtys).map(list), max_size=6)
@@ -268,18 +269,40 @@ def binance_message(draw: st.DrawFn, futures: bool) -> dict[str, Any]:
     sym = draw(st.sampled_from(["BTCUSDT", "btcusdt", "BTCUSDT", "ETHUSDT"]))
     if kind == "depth":
         first = draw(ids)
-        data = {"e": "depthUpdate", "E": draw(ids), "s": sym.upper(), "U": first,
-                "u": first + draw(st.integers(0, 100)), "b": draw(levels), "a": draw(levels)}
+        data = {
+            "e": "depthUpdate",
+            "E": draw(ids),
+            "s": sym.upper(),
+            "U": first,
+            "u": first + draw(st.integers(0, 100)),
+            "b": draw(levels),
+            "a": draw(levels),
+        }
         if futures:
             data["pu"] = draw(ids)
         stream = f"{sym.lower()}@depth" + draw(st.sampled_from(["", "@100ms", "@0ms"]))
     elif kind == "trade":
-        data = {"e": "trade", "E": draw(ids), "s": sym.upper(), "t": draw(ids), "p": draw(prices),
-                "q": draw(qtys), "T": draw(ids), "m": draw(st.booleans()), "M": True}
+        data = {
+            "e": "trade",
+            "E": draw(ids),
+            "s": sym.upper(),
+            "t": draw(ids),
+            "p": draw(prices),
+            "q": draw(qtys),
+            "T": draw(ids),
+            "m": draw(st.booleans()),
+            "M": True,
+        }
         stream = f"{sym.lower()}@trade"
     else:
-        data = {"u": draw(ids), "s": sym.upper(), "b": draw(prices), "B": draw(qtys),
-                "a": draw(prices), "A": draw(qtys)}
+        data = {
+            "u": draw(ids),
+            "s": sym.upper(),
+            "b": draw(prices),
+            "B": draw(qtys),
+            "a": draw(prices),
+            "A": draw(qtys),
+        }
         stream = f"{sym.lower()}@bookTicker"
     if draw(st.booleans()):
         return {"stream": stream, "data": data}
@@ -311,10 +334,21 @@ def test_valid_messages_in_any_key_order_and_spacing_match_reference(
     st.integers(0, 6),
     st.sampled_from(["p", "q"]),
 )
-def test_off_grid_trade_values_are_off_grid(units_: int, digit: int, zeros: int, field: str) -> None:
+def test_off_grid_trade_values_are_off_grid(
+    units_: int, digit: int, zeros: int, field: str
+) -> None:
     unit = TICK if field == "p" else LOT
     off = decimal_text(units_, unit, zeros, digit)
-    data = {"e": "trade", "E": 1, "s": "BTCUSDT", "t": 1, "p": "1.00", "q": "1.000", "T": 1, "m": True}
+    data = {
+        "e": "trade",
+        "E": 1,
+        "s": "BTCUSDT",
+        "t": 1,
+        "p": "1.00",
+        "q": "1.000",
+        "T": 1,
+        "m": True,
+    }
     data[field] = off
     parser = feed.BinanceParser(table(), False)
 
@@ -327,7 +361,16 @@ def test_off_grid_trade_values_are_off_grid(units_: int, digit: int, zeros: int,
 @settings(max_examples=100)
 @given(st.text(alphabet="0123456789.-e+ ", max_size=24), st.sampled_from(["p", "q"]))
 def test_decimal_strings_convert_exactly_as_instrument_does(text: str, field: str) -> None:
-    data = {"e": "trade", "E": 1, "s": "BTCUSDT", "t": 1, "p": "1.00", "q": "1.000", "T": 1, "m": True}
+    data = {
+        "e": "trade",
+        "E": 1,
+        "s": "BTCUSDT",
+        "t": 1,
+        "p": "1.00",
+        "q": "1.000",
+        "T": 1,
+        "m": True,
+    }
     data[field] = text
     raw = json.dumps({"stream": "btcusdt@trade", "data": data}).encode()
 
@@ -371,10 +414,14 @@ def real_messages(root: Path, folder: str, name: str) -> list[bytes]:
 def mutated(draw: st.DrawFn, messages: list[bytes]) -> bytes:
     raw = bytearray(draw(st.sampled_from(messages)))
     for _ in range(draw(st.integers(1, 2))):
-        op = draw(st.sampled_from(["replace", "replace", "replace", "delete", "insert", "truncate"]))
+        op = draw(
+            st.sampled_from(["replace", "replace", "replace", "delete", "insert", "truncate"])
+        )
         pos = draw(st.integers(0, max(0, len(raw) - 1)))
         if op == "replace" and raw:
-            raw[pos] = draw(st.sampled_from([*b'{}[]",:.-0159 etu\\\x00\x80\xff', draw(st.integers(0, 255))]))
+            raw[pos] = draw(
+                st.sampled_from([*b'{}[]",:.-0159 etu\\\x00\x80\xff', draw(st.integers(0, 255))])
+            )
         elif op == "delete" and raw:
             del raw[pos]
         elif op == "insert":
@@ -389,7 +436,9 @@ def mutated(draw: st.DrawFn, messages: list[bytes]) -> bytes:
 def test_mutated_real_messages_never_crash_and_match_reference_or_fail_cleanly(
     futures: bool, data: st.DataObject, hft_data: Path
 ) -> None:
-    folder, name = ("usdm_2024-07", "btcusdt_20240718.gz") if futures else ("spot", "btcusdt_20240808.gz")
+    folder, name = (
+        ("usdm_2024-07", "btcusdt_20240718.gz") if futures else ("spot", "btcusdt_20240808.gz")
+    )
     raw = data.draw(mutated(real_messages(hft_data, folder, name)))
 
     # Escapes are the documented place where the parser is stricter than json.loads.
@@ -455,7 +504,9 @@ def ref_bybit(raw: bytes, ts: int) -> RefResult:
                 raise RefError("s")
             px = units(inst.price_to_ticks, tr["p"])
             qty = units(inst.qty_to_lots, tr["v"])
-            tid_int = int(tid) if tid.isdigit() and tid.isascii() and int(tid) <= INT64_MAX else None
+            tid_int = (
+                int(tid) if tid.isdigit() and tid.isascii() and int(tid) <= INT64_MAX else None
+            )
             rows.append((ts, px, qty, tid_int, sid, side, 0, 0))
         return ("trade", [], rows, None)
     if type(data) is not dict:
@@ -482,9 +533,16 @@ def bybit_message(draw: st.DrawFn) -> dict[str, Any]:
         trades = draw(
             st.lists(
                 st.fixed_dictionaries(
-                    {"T": ids, "s": st.just(sym), "S": st.sampled_from(["Buy", "Sell"]),
-                     "v": qtys, "p": prices, "L": st.just("PlusTick"),
-                     "i": st.one_of(st.uuids().map(str), ids.map(str)), "BT": st.booleans()}
+                    {
+                        "T": ids,
+                        "s": st.just(sym),
+                        "S": st.sampled_from(["Buy", "Sell"]),
+                        "v": qtys,
+                        "p": prices,
+                        "L": st.just("PlusTick"),
+                        "i": st.one_of(st.uuids().map(str), ids.map(str)),
+                        "BT": st.booleans(),
+                    }
                 ),
                 max_size=4,
             )
@@ -494,8 +552,13 @@ def bybit_message(draw: st.DrawFn) -> dict[str, Any]:
         "topic": f"orderbook.{draw(st.sampled_from([1, 50, 500]))}.{sym}",
         "type": draw(st.sampled_from(["snapshot", "delta"])),
         "ts": draw(ids),
-        "data": {"s": sym, "b": draw(levels), "a": draw(levels), "u": draw(st.integers(1, 2**40)),
-                 "seq": draw(ids)},
+        "data": {
+            "s": sym,
+            "b": draw(levels),
+            "a": draw(levels),
+            "u": draw(st.integers(1, 2**40)),
+            "seq": draw(ids),
+        },
         "cts": draw(ids),
     }
 

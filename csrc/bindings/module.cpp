@@ -12,6 +12,7 @@ void register_trade_flow(py::module_& m);
 void register_signals(py::module_& m);
 void register_aggregator(py::module_& m);
 void register_engine(py::module_& m);
+void register_feed(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "confluex native core (private; use the `confluex` package).";
@@ -33,4 +34,6 @@ PYBIND11_MODULE(_core, m) {
     register_aggregator(aggregator);
     auto engine = m.def_submodule("engine", "Multi-symbol engine.");
     register_engine(engine);
+    auto feed = m.def_submodule("feed", "Native exchange-message parsers: raw bytes to engine records.");
+    register_feed(feed);
 }

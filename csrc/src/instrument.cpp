@@ -104,9 +104,25 @@ bool decimal_to_units(const Decimal& value, const Decimal& unit, std::int64_t& o
     if (unit.mantissa == 0) {
         return false;
     }
+    const int shift = unit.scale - value.scale;
+    // Common case (exchange strings with at most the unit's decimals and < 2^64 scaled): stay
+    // in 64-bit arithmetic; a 128-bit division is a library call an order of magnitude slower.
+    if (shift >= 0) {
+        std::uint64_t num64 = 0;
+        if (!__builtin_mul_overflow(value.mantissa, kPow10[static_cast<std::size_t>(shift)], &num64)) {
+            if (num64 % unit.mantissa != 0) {
+                return false;
+            }
+            const std::uint64_t q = num64 / unit.mantissa;
+            if (q > static_cast<std::uint64_t>(INT64_MAX)) {
+                return false;
+            }
+            out = static_cast<std::int64_t>(q);
+            return true;
+        }
+    }
     u128 num = value.mantissa;
     u128 den = unit.mantissa;
-    const int shift = unit.scale - value.scale;
     if (shift >= 0) {
         num *= kPow10[static_cast<std::size_t>(shift)];
     } else {

@@ -1,6 +1,7 @@
 from . import aggregator as aggregator
 from . import engine as engine
 from . import exceptions as exceptions
+from . import feed as feed
 from . import instrument as instrument
 from . import order_book as order_book
 from . import signals as signals

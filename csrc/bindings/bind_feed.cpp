@@ -168,6 +168,8 @@ stream prefixes ("btcusdt") find "BTCUSDT". Parsers copy the table when they are
         .def_readonly("n_book", &ParseResult::n_book)
         .def_readonly("n_trades", &ParseResult::n_trades)
         .def_readonly("exchange_ts_ms", &ParseResult::exchange_ts_ms)
+        .def_readonly("first_update_id", &ParseResult::first_update_id)
+        .def_readonly("last_update_id", &ParseResult::last_update_id)
         .def_property_readonly(
             "ticker",
             [](const ParseResult& r) -> py::object {

@@ -234,6 +234,8 @@ ParseResult binance_message(const SymbolTable& table, bool futures, std::string_
             }
             detail::finish_book(book, book_start, ts_ns, f[detail::k_u].n, prev, entry->symbol_id, 0);
             r.n_book = static_cast<std::uint32_t>(book.size() - book_start);
+            r.last_update_id = f[detail::k_u].n;
+            r.first_update_id = f.has(detail::k_U) && f[detail::k_U].type == VType::Int ? f[detail::k_U].n : prev + 1;
             return r;
         }
         case MsgKind::Snapshot: {
@@ -246,6 +248,7 @@ ParseResult binance_message(const SymbolTable& table, bool futures, std::string_
             detail::finish_book(book, book_start, ts_ns, f[detail::k_lastUpdateId].n, kNoUpdateId,
                                 entry->symbol_id, book_flags::kSnapshot);
             r.n_book = static_cast<std::uint32_t>(book.size() - book_start);
+            r.first_update_id = r.last_update_id = f[detail::k_lastUpdateId].n;
             return r;
         }
         case MsgKind::Trade: {

@@ -268,6 +268,7 @@ ParseResult bybit_message(const SymbolTable& table, std::string_view msg, std::i
     detail::finish_book(book, book_start, ts_ns, u, snapshot ? kNoUpdateId : u - 1, entry->symbol_id,
                         snapshot ? book_flags::kSnapshot : std::uint8_t{0});
     r.n_book = static_cast<std::uint32_t>(book.size() - book_start);
+    r.first_update_id = r.last_update_id = u;
     return r;
 }
 

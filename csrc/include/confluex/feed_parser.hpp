@@ -104,6 +104,11 @@ struct ParseResult {
     std::uint32_t n_book = 0;                 // records appended to book_out
     std::uint32_t n_trades = 0;               // records appended to trade_out
     std::int64_t exchange_ts_ms = -1;         // Binance "E", Bybit "ts"; -1 when absent
+    // Depth and snapshot: the message's first and last update ids (Binance U and u, or
+    // lastUpdateId twice; Bybit u twice); kNoUpdateId otherwise. A bookTicker with id t is
+    // comparable with the book between depth messages k and k+1 when u_k <= t < U_{k+1}.
+    std::int64_t first_update_id = kNoUpdateId;
+    std::int64_t last_update_id = kNoUpdateId;
     BookTicker ticker{};                      // valid when kind == BookTicker and no error
 
     [[nodiscard]] bool ok() const noexcept { return error == ParseError::None; }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "confluex/feed_parser.hpp"
+#include "convert.hpp"
 
 namespace py = pybind11;
 
@@ -18,63 +19,9 @@ namespace {
 using confluex::BookLevelEvent;
 using confluex::TradeEvent;
 using namespace confluex::feed;
-
-// A read-only, C-contiguous byte view of a bytes-like object (bytes, bytearray, memoryview,
-// numpy uint8...), held for the lifetime of this object. str is rejected with TypeError.
-class ByteView {
-  public:
-    explicit ByteView(const py::object& obj) {
-        if (PyUnicode_Check(obj.ptr())) {
-            throw py::type_error("expected a bytes-like object (bytes, bytearray, memoryview), was str");
-        }
-        if (PyObject_GetBuffer(obj.ptr(), &view_, PyBUF_SIMPLE) != 0) {
-            throw py::error_already_set();
-        }
-    }
-    ByteView(const ByteView&) = delete;
-    ByteView& operator=(const ByteView&) = delete;
-    ~ByteView() { PyBuffer_Release(&view_); }
-    [[nodiscard]] std::string_view sv() const noexcept {
-        return {static_cast<const char*>(view_.buf), static_cast<std::size_t>(view_.len)};
-    }
-
-  private:
-    Py_buffer view_{};
-};
-
-// Moves a vector into a NumPy array that owns it (no copy).
-template <class T>
-py::array_t<T> to_array(std::vector<T>&& v) {
-    auto* heap = new std::vector<T>(std::move(v));
-    py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<T>*>(p); });
-    return py::array_t<T>({static_cast<py::ssize_t>(heap->size())}, {static_cast<py::ssize_t>(sizeof(T))},
-                          heap->data(), owner);
-}
-
-py::dict counters_to_dict(const ParserCounters& c, const std::vector<std::uint64_t>& per_symbol) {
-    py::dict messages;
-    for (std::size_t i = 0; i < kMsgKindCount; ++i) {
-        messages[to_string(static_cast<MsgKind>(i))] = c.messages[i];
-    }
-    py::dict errors;
-    for (std::size_t i = 1; i < kParseErrorCount; ++i) {
-        errors[to_string(static_cast<ParseError>(i))] = c.errors[i];
-    }
-    py::dict symbol_errors;
-    for (std::size_t i = 0; i < per_symbol.size(); ++i) {
-        if (per_symbol[i] != 0) {
-            symbol_errors[py::int_(i)] = per_symbol[i];
-        }
-    }
-    py::dict d;
-    d["messages"] = messages;
-    d["errors"] = errors;
-    d["book_records"] = c.book_records;
-    d["trade_records"] = c.trade_records;
-    d["tickers"] = c.tickers;
-    d["symbol_errors"] = symbol_errors;
-    return d;
-}
+using confluex::bindings::ByteView;
+using confluex::bindings::counters_to_dict;
+using confluex::bindings::to_array;
 
 template <class Parser>
 py::tuple parse_one(Parser& parser, const py::object& msg, std::int64_t ts_ns) {

@@ -12,6 +12,7 @@ void register_trade_flow(py::module_& m);
 void register_signals(py::module_& m);
 void register_aggregator(py::module_& m);
 void register_engine(py::module_& m);
+void register_session(py::module_& m);
 void register_feed(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
@@ -36,4 +37,6 @@ PYBIND11_MODULE(_core, m) {
     register_engine(engine);
     auto feed = m.def_submodule("feed", "Native exchange-message parsers: raw bytes to engine records.");
     register_feed(feed);
+    auto session = m.def_submodule("session", "Raw messages to synchronised books and scores.");
+    register_session(session);
 }

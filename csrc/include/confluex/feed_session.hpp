@@ -1,0 +1,163 @@
+// confluex/feed_session.hpp
+//
+// Provides FeedSession: raw exchange messages in, updated scores out. It owns the venue
+// parser, keeps each symbol's book synchronised (Binance's buffered snapshot procedure,
+// Bybit's snapshot/delta rules), checks the book against the exchange's own bookTicker,
+// recomputes the score after every message that changed a symbol, and measures every stage
+// with a monotonic clock.
+//
+// Design:
+//   - Per symbol, a sync phase. AwaitingSnapshot and Resyncing buffer depth records (bounded,
+//     drops counted) until a snapshot arrives (in-stream: a Binance REST line in a capture or
+//     a Bybit snapshot message; or on_snapshot() from a REST fetch). The snapshot is applied,
+//     then the buffer: the book's sequence rule drops what the snapshot already contains and
+//     checks that the first kept message straddles it. A gap, overlap or crossed book moves
+//     only that symbol to Resyncing; needs_snapshot() tells the feed to fetch a new one.
+//   - bookTicker check: a ticker with id t is comparable with the book between depth
+//     messages k and k+1 when u_k <= t < U_{k+1}, so tickers are held until the next depth
+//     message shows U_{k+1} and are then compared with the book before it is applied.
+//   - Latency stages, per message: parse (bytes -> records), apply (records -> book/trade
+//     windows), recompute (score), total (bytes -> updated score). Only messages that changed
+//     a symbol record apply/recompute/total.
+//   - Threading: single-threaded, like the Engine it drives (one session per engine thread).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "confluex/engine.hpp"
+#include "confluex/feed_parser.hpp"
+#include "confluex/latency.hpp"
+#include "confluex/symbol_table.hpp"
+
+namespace confluex::feed {
+
+enum class Venue : std::uint8_t { BinanceSpot = 0, BinanceFutures = 1, Bybit = 2 };
+enum class SyncPhase : std::uint8_t { AwaitingSnapshot = 0, Synced = 1, Resyncing = 2 };
+enum class Stage : std::uint8_t { Parse = 0, Apply = 1, Recompute = 2, Total = 3 };
+inline constexpr std::size_t kStageCount = 4;
+
+struct SessionConfig {
+    double long_threshold = 70.0;   // a LONG signal fires when the score crosses up to this
+    double short_threshold = 35.0;  // a SHORT signal fires when the score crosses down to this
+    // Score series: one point per symbol at most every interval of event time; 0 records every
+    // update, a negative value records none.
+    std::int64_t series_interval_ns = 100'000'000;
+    std::size_t max_buffered_records = 1U << 20;  // per symbol while waiting for a snapshot
+    std::size_t max_pending_tickers = 256;        // per symbol, awaiting the next depth message
+};
+
+struct SymbolHealth {
+    std::uint64_t depth_messages = 0;
+    std::uint64_t snapshot_messages = 0;
+    std::uint64_t trade_messages = 0;
+    std::uint64_t ticker_messages = 0;
+    std::uint64_t parse_errors = 0;       // messages of this symbol the parser or engine refused
+    std::uint64_t desyncs = 0;            // gap, overlap or crossed book: resync needed
+    std::uint64_t snapshots_applied = 0;  // first sync plus every resync
+    std::uint64_t buffered_dropped = 0;   // records dropped from a full pre-snapshot buffer
+    std::uint64_t ticker_checks = 0;
+    std::uint64_t ticker_mismatches = 0;
+    std::uint64_t long_signals = 0;
+    std::uint64_t short_signals = 0;
+    std::int64_t last_book_ts_ns = 0;
+    std::int64_t last_trade_ts_ns = 0;
+    SyncPhase phase = SyncPhase::AwaitingSnapshot;
+};
+
+// One point of a symbol's score time series (a POD row, viewed by NumPy).
+struct ScorePoint {
+    std::int64_t ts_ns;
+    std::uint32_t symbol_id;
+    std::uint32_t reserved;
+    double mid_px;  // NaN when a side is empty
+    double score;
+    double score_raw;
+    double confidence;
+    double reliability;
+};
+static_assert(std::is_trivially_copyable_v<ScorePoint> && sizeof(ScorePoint) == 56);
+
+// A threshold crossing: +1 LONG (score rose to >= long), -1 SHORT (fell to <= short).
+struct SignalEvent {
+    std::int64_t ts_ns;
+    std::uint32_t symbol_id;
+    std::int32_t direction;
+    double score;
+    double mid_px;
+};
+static_assert(std::is_trivially_copyable_v<SignalEvent> && sizeof(SignalEvent) == 32);
+
+class FeedSession {
+  public:
+    // FeedSession::FeedSession()
+    // Binds a session to an engine (which must outlive it) and a venue.
+    // REQUIRES: long_threshold > short_threshold, both in [0, 100]; else InvalidConfig.
+    FeedSession(Engine& engine, Venue venue, SessionConfig cfg = {});
+    ~FeedSession();
+    FeedSession(const FeedSession&) = delete;
+    FeedSession& operator=(const FeedSession&) = delete;
+
+    // FeedSession::add_symbol()
+    // Routes the venue's symbol text ("BTCUSDT") to an engine symbol, using its Instrument.
+    // Add symbols before feeding messages.
+    void add_symbol(std::string_view venue_symbol, std::uint32_t symbol_id);
+
+    // FeedSession::on_message()
+    // Parses and applies one raw message received at ts_ns. Never throws for bad bytes: the
+    // error is returned and counted (per symbol when the symbol is known).
+    ParseResult on_message(std::string_view raw, std::int64_t ts_ns);
+    // FeedSession::on_snapshot()
+    // Applies a REST depth snapshot (Binance JSON) for one symbol, then its buffered deltas.
+    ParseResult on_snapshot(std::uint32_t symbol_id, std::string_view json, std::int64_t ts_ns);
+    // FeedSession::replay()
+    // Feeds every line of a capture buffer; returns the number of lines fed.
+    std::size_t replay(std::string_view data, LineFormat format);
+
+    // FeedSession::request_resync()
+    // Marks a symbol as needing a new snapshot (e.g. a stale-stream watchdog fired).
+    void request_resync(std::uint32_t symbol_id);
+    [[nodiscard]] bool needs_snapshot(std::uint32_t symbol_id) const;
+    [[nodiscard]] const SymbolHealth& health(std::uint32_t symbol_id) const;
+    [[nodiscard]] const LatencyHistogram& latency(Stage s) const noexcept {
+        return latency_[static_cast<std::size_t>(s)];
+    }
+    [[nodiscard]] const std::vector<ScorePoint>& series() const noexcept { return series_; }
+    [[nodiscard]] const std::vector<SignalEvent>& signals() const noexcept { return signals_; }
+    void clear_series() noexcept;
+    [[nodiscard]] const ParserCounters& parser_counters() const noexcept;
+    [[nodiscard]] Venue venue() const noexcept { return venue_; }
+    [[nodiscard]] const SessionConfig& config() const noexcept { return cfg_; }
+    [[nodiscard]] std::uint64_t lines_fed() const noexcept { return lines_; }
+
+  private:
+    struct PerSymbol;
+
+    PerSymbol& state(std::uint32_t sym);
+    const PerSymbol& state(std::uint32_t sym) const;
+    ParseResult parse(std::string_view raw, std::int64_t ts_ns);
+    void apply_snapshot_records(PerSymbol& ps, std::uint32_t sym);
+    void apply_depth_records(PerSymbol& ps, std::uint32_t sym, const ParseResult& r);
+    void check_tickers(PerSymbol& ps, std::uint32_t sym, std::int64_t next_first_id);
+    void after_update(PerSymbol& ps, std::uint32_t sym, std::int64_t ts_ns);
+    void rebuild_parser();
+
+    Engine& engine_;
+    Venue venue_;
+    SessionConfig cfg_;
+    SymbolTable table_;
+    std::unique_ptr<BinanceParser> binance_;
+    std::unique_ptr<BybitParser> bybit_;
+    std::vector<PerSymbol> symbols_;  // indexed by engine symbol id
+    std::vector<BookLevelEvent> book_buf_;
+    std::vector<TradeEvent> trade_buf_;
+    std::array<LatencyHistogram, kStageCount> latency_{};
+    std::vector<ScorePoint> series_;
+    std::vector<SignalEvent> signals_;
+    std::uint64_t lines_ = 0;
+};
+
+}  // namespace confluex::feed

@@ -1,0 +1,364 @@
+// FeedSession: parse -> sync -> apply -> recompute, per message, with stage latencies.
+#include "confluex/feed_session.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "confluex/errors.hpp"
+
+namespace confluex::feed {
+
+namespace {
+
+std::int64_t now_ns() noexcept {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+// Reads the leading decimal digits of s as int64 (the "<ns> " prefix of a capture line).
+bool leading_int(std::string_view s, std::int64_t& out, std::size_t& consumed) noexcept {
+    std::int64_t v = 0;
+    std::size_t i = 0;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+        if (v > (std::numeric_limits<std::int64_t>::max() - 9) / 10) {
+            return false;
+        }
+        v = v * 10 + (s[i] - '0');
+        ++i;
+    }
+    consumed = i;
+    out = v;
+    return i > 0;
+}
+
+// The ms value of the first "ts": in a Bybit JSON line, as ns; 0 when absent.
+std::int64_t bybit_line_ts_ns(std::string_view line) noexcept {
+    const auto at = line.find("\"ts\":");
+    if (at == std::string_view::npos) {
+        return 0;
+    }
+    std::string_view rest = line.substr(at + 5);
+    while (!rest.empty() && rest.front() == ' ') {
+        rest.remove_prefix(1);
+    }
+    std::int64_t ms = 0;
+    std::size_t used = 0;
+    return leading_int(rest, ms, used) ? ms * 1'000'000 : 0;
+}
+
+}  // namespace
+
+struct FeedSession::PerSymbol {
+    bool routed = false;  // add_symbol() was called for this engine symbol
+    SymbolHealth health{};
+    std::vector<BookLevelEvent> buffer;     // depth records held while not synced
+    std::vector<BookTicker> pending;        // tickers awaiting the next depth message
+    std::int64_t last_series_ts = std::numeric_limits<std::int64_t>::min();
+    int region = 0;  // +1 at/above long, -1 at/below short, 0 between
+};
+
+FeedSession::FeedSession(Engine& engine, Venue venue, SessionConfig cfg)
+    : engine_(engine), venue_(venue), cfg_(cfg) {
+    if (!(cfg_.long_threshold > cfg_.short_threshold) || cfg_.short_threshold < 0.0 ||
+        cfg_.long_threshold > 100.0) {
+        throw InvalidConfig("thresholds must satisfy 0 <= short < long <= 100, was long=" +
+                            std::to_string(cfg_.long_threshold) +
+                            ", short=" + std::to_string(cfg_.short_threshold));
+    }
+    if (venue_ != Venue::BinanceSpot && venue_ != Venue::BinanceFutures && venue_ != Venue::Bybit) {
+        throw InvalidConfig("unknown venue, was " + std::to_string(static_cast<int>(venue_)));
+    }
+    rebuild_parser();
+}
+
+FeedSession::~FeedSession() = default;
+
+void FeedSession::rebuild_parser() {
+    if (venue_ == Venue::Bybit) {
+        bybit_ = std::make_unique<BybitParser>(table_);
+    } else {
+        binance_ = std::make_unique<BinanceParser>(table_, venue_ == Venue::BinanceFutures);
+    }
+}
+
+void FeedSession::add_symbol(std::string_view venue_symbol, std::uint32_t symbol_id) {
+    const Instrument& inst = engine_.instrument(symbol_id);  // throws UnknownSymbol
+    table_.add(venue_symbol, symbol_id, inst);                // throws InvalidConfig on duplicates
+    if (symbols_.size() <= symbol_id) {
+        symbols_.resize(symbol_id + 1);
+    }
+    symbols_[symbol_id].routed = true;
+    rebuild_parser();
+}
+
+FeedSession::PerSymbol& FeedSession::state(std::uint32_t sym) {
+    if (sym >= symbols_.size() || !symbols_[sym].routed) {
+        throw UnknownSymbol("symbol id not routed by this session, was " + std::to_string(sym));
+    }
+    return symbols_[sym];
+}
+
+const FeedSession::PerSymbol& FeedSession::state(std::uint32_t sym) const {
+    return const_cast<FeedSession*>(this)->state(sym);  // NOLINT: same lookup
+}
+
+const SymbolHealth& FeedSession::health(std::uint32_t sym) const { return state(sym).health; }
+
+bool FeedSession::needs_snapshot(std::uint32_t sym) const {
+    return state(sym).health.phase != SyncPhase::Synced;
+}
+
+void FeedSession::request_resync(std::uint32_t sym) {
+    PerSymbol& ps = state(sym);
+    if (ps.health.phase == SyncPhase::Synced) {
+        ps.health.phase = SyncPhase::Resyncing;
+        ps.pending.clear();
+    }
+}
+
+const ParserCounters& FeedSession::parser_counters() const noexcept {
+    return venue_ == Venue::Bybit ? bybit_->counters() : binance_->counters();
+}
+
+void FeedSession::clear_series() noexcept {
+    series_.clear();
+    signals_.clear();
+}
+
+ParseResult FeedSession::parse(std::string_view raw, std::int64_t ts_ns) {
+    book_buf_.clear();
+    trade_buf_.clear();
+    return venue_ == Venue::Bybit ? bybit_->parse(raw, ts_ns, book_buf_, trade_buf_)
+                                  : binance_->parse(raw, ts_ns, book_buf_, trade_buf_);
+}
+
+void FeedSession::check_tickers(PerSymbol& ps, std::uint32_t sym, std::int64_t next_first_id) {
+    if (ps.pending.empty()) {
+        return;
+    }
+    // bookTicker is pushed in real time while depth is batched, so a ticker usually arrives
+    // before the depth message that brings the book to its id: keep it until then.
+    const OrderBook& book = engine_.book(sym);
+    const std::int64_t current = book.last_update_id();
+    const auto bb = book.best_bid();
+    const auto ba = book.best_ask();
+    std::size_t kept = 0;
+    for (const BookTicker& t : ps.pending) {
+        if (next_first_id != kNoUpdateId && t.update_id >= next_first_id) {
+            ps.pending[kept++] = t;  // comparable with a later state
+            continue;
+        }
+        if (t.update_id < current) {
+            continue;  // the book had already moved past it
+        }
+        ++ps.health.ticker_checks;
+        const bool same = bb && ba && bb->px == t.bid_px && bb->qty == t.bid_qty && ba->px == t.ask_px &&
+                          ba->qty == t.ask_qty;
+        if (!same) {
+            ++ps.health.ticker_mismatches;
+        }
+    }
+    ps.pending.resize(kept);
+}
+
+void FeedSession::apply_snapshot_records(PerSymbol& ps, std::uint32_t sym) {
+    ++ps.health.snapshot_messages;
+    engine_.ingest_book(book_buf_.data(), book_buf_.size());
+    if (!engine_.book(sym).in_sync()) {
+        return;  // refused (crossed or duplicate levels): counted by the engine, still waiting
+    }
+    ++ps.health.snapshots_applied;
+    ps.pending.clear();
+    ps.health.phase = SyncPhase::Synced;
+    if (!ps.buffer.empty()) {
+        // The book drops what the snapshot already holds and checks the straddle.
+        engine_.ingest_book(ps.buffer.data(), ps.buffer.size());
+        ps.buffer.clear();
+        if (!engine_.book(sym).in_sync()) {
+            ps.health.phase = SyncPhase::Resyncing;
+            ++ps.health.desyncs;
+        }
+    }
+}
+
+void FeedSession::apply_depth_records(PerSymbol& ps, std::uint32_t sym, const ParseResult& r) {
+    if (ps.health.phase != SyncPhase::Synced) {
+        if (ps.buffer.size() + book_buf_.size() > cfg_.max_buffered_records) {
+            // Keep the newest messages: after the snapshot only those can still apply. Drop
+            // whole messages from the front (records up to an end-of-message flag).
+            std::size_t cut = 0;
+            const std::size_t need = ps.buffer.size() + book_buf_.size() - cfg_.max_buffered_records;
+            while (cut < ps.buffer.size() && cut < need) {
+                while (cut < ps.buffer.size() && (ps.buffer[cut].flags & book_flags::kEndOfMessage) == 0) {
+                    ++cut;
+                }
+                cut += cut < ps.buffer.size() ? 1 : 0;  // include the end-of-message record
+            }
+            ps.health.buffered_dropped += cut;
+            ps.buffer.erase(ps.buffer.begin(), ps.buffer.begin() + static_cast<std::ptrdiff_t>(cut));
+            if (book_buf_.size() > cfg_.max_buffered_records) {
+                ps.health.buffered_dropped += book_buf_.size();
+                return;
+            }
+        }
+        ps.buffer.insert(ps.buffer.end(), book_buf_.begin(), book_buf_.end());
+        return;
+    }
+    check_tickers(ps, sym, r.first_update_id);
+    engine_.ingest_book(book_buf_.data(), book_buf_.size());
+    if (!engine_.book(sym).in_sync()) {
+        ps.health.phase = SyncPhase::Resyncing;
+        ++ps.health.desyncs;
+        ps.pending.clear();
+    }
+}
+
+void FeedSession::after_update(PerSymbol& ps, std::uint32_t sym, std::int64_t ts_ns) {
+    const ConfluenceResult& res = engine_.result(sym);
+    const double score = res.score;
+    const int region = score >= cfg_.long_threshold ? 1 : (score <= cfg_.short_threshold ? -1 : 0);
+    const bool want_point = cfg_.series_interval_ns >= 0 && (ps.last_series_ts == std::numeric_limits<std::int64_t>::min() ||
+                                                            ts_ns - ps.last_series_ts >= cfg_.series_interval_ns);
+    if (region == ps.region && !want_point) {
+        return;
+    }
+    double mid = std::nan("");
+    const OrderBook& book = engine_.book(sym);
+    if (book.in_sync()) {
+        const auto bb = book.best_bid();
+        const auto ba = book.best_ask();
+        if (bb && ba) {
+            mid = 0.5 * (engine_.instrument(sym).ticks_to_price(bb->px) + engine_.instrument(sym).ticks_to_price(ba->px));
+        }
+    }
+    if (region != ps.region) {
+        if (region != 0) {
+            signals_.push_back(SignalEvent{ts_ns, sym, region, score, mid});
+            ++(region > 0 ? ps.health.long_signals : ps.health.short_signals);
+        }
+        ps.region = region;
+    }
+    if (want_point) {
+        ps.last_series_ts = ts_ns;
+        series_.push_back(ScorePoint{ts_ns, sym, 0, mid, score, res.score_raw, res.confidence, res.reliability});
+    }
+}
+
+ParseResult FeedSession::on_message(std::string_view raw, std::int64_t ts_ns) {
+    const std::int64_t t0 = now_ns();
+    ParseResult r = parse(raw, ts_ns);
+    const std::int64_t t1 = now_ns();
+    latency_[static_cast<std::size_t>(Stage::Parse)].record(t1 - t0);
+    const std::uint32_t sym = r.symbol_id;
+    PerSymbol* ps = sym < symbols_.size() && symbols_[sym].routed ? &symbols_[sym] : nullptr;
+    if (!r.ok() || ps == nullptr) {
+        if (ps != nullptr) {
+            ++ps->health.parse_errors;
+        }
+        return r;
+    }
+    bool changed = true;
+    try {
+        switch (r.kind) {
+            case MsgKind::Depth:
+                ++ps->health.depth_messages;
+                ps->health.last_book_ts_ns = ts_ns;
+                apply_depth_records(*ps, sym, r);
+                break;
+            case MsgKind::Snapshot:
+                ps->health.last_book_ts_ns = ts_ns;
+                apply_snapshot_records(*ps, sym);
+                break;
+            case MsgKind::Trade:
+                ++ps->health.trade_messages;
+                ps->health.last_trade_ts_ns = ts_ns;
+                engine_.ingest_trades(trade_buf_.data(), trade_buf_.size());
+                break;
+            case MsgKind::BookTicker:
+                ++ps->health.ticker_messages;
+                changed = false;
+                if (ps->health.phase == SyncPhase::Synced && r.ticker.update_id >= engine_.book(sym).last_update_id() &&
+                    ps->pending.size() < cfg_.max_pending_tickers) {
+                    ps->pending.push_back(r.ticker);
+                }
+                break;
+            default:
+                changed = false;
+                break;
+        }
+    } catch (const Error&) {
+        // Records the parser accepted but the engine refused (e.g. a zero price): the batch
+        // validation left the engine unchanged; counted as this symbol's bad message.
+        ++ps->health.parse_errors;
+        return r;
+    }
+    const std::int64_t t2 = now_ns();
+    if (!changed) {
+        return r;
+    }
+    latency_[static_cast<std::size_t>(Stage::Apply)].record(t2 - t1);
+    after_update(*ps, sym, ts_ns);
+    const std::int64_t t3 = now_ns();
+    latency_[static_cast<std::size_t>(Stage::Recompute)].record(t3 - t2);
+    latency_[static_cast<std::size_t>(Stage::Total)].record(t3 - t0);
+    return r;
+}
+
+ParseResult FeedSession::on_snapshot(std::uint32_t sym, std::string_view json, std::int64_t ts_ns) {
+    PerSymbol& ps = state(sym);
+    if (venue_ == Venue::Bybit) {
+        throw InvalidConfig("Bybit books are snapshotted in-stream; on_snapshot() is for Binance REST depth");
+    }
+    book_buf_.clear();
+    ParseResult r = binance_->parse_snapshot(json, sym, ts_ns, book_buf_);
+    if (!r.ok()) {
+        ++ps.health.parse_errors;
+        return r;
+    }
+    try {
+        apply_snapshot_records(ps, sym);
+    } catch (const Error&) {
+        ++ps.health.parse_errors;
+        return r;
+    }
+    after_update(ps, sym, ts_ns);
+    return r;
+}
+
+std::size_t FeedSession::replay(std::string_view data, LineFormat format) {
+    std::size_t fed = 0;
+    while (!data.empty()) {
+        const auto nl = data.find('\n');
+        std::string_view line = data.substr(0, nl);
+        data = nl == std::string_view::npos ? std::string_view{} : data.substr(nl + 1);
+        if (!line.empty() && line.back() == '\r') {
+            line.remove_suffix(1);
+        }
+        if (line.empty()) {
+            continue;
+        }
+        std::int64_t ts = 0;
+        if (format == LineFormat::NsPrefixed) {
+            std::size_t used = 0;
+            if (!leading_int(line, ts, used) || used >= line.size() || line[used] != ' ') {
+                ++fed;
+                ++lines_;
+                (void)on_message(std::string_view{}, 0);  // counted as Malformed by the parser
+                continue;
+            }
+            line.remove_prefix(used + 1);
+        } else {
+            ts = bybit_line_ts_ns(line);
+        }
+        (void)on_message(line, ts);
+        ++fed;
+        ++lines_;
+    }
+    return fed;
+}
+
+}  // namespace confluex::feed

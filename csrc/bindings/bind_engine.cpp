@@ -204,6 +204,21 @@ it only through a BookEventRing / TradeEventRing that this thread drains.
              py::arg("symbol_id"))
         .def("best_ask", [](const Engine& e, std::uint32_t sym) { return level_or_none(e.book(sym).best_ask()); },
              py::arg("symbol_id"))
+        .def(
+            "top",
+            [](const Engine& e, std::uint32_t sym, std::size_t n) {
+                const confluex::OrderBook& book = e.book(sym);
+                auto side = [&](confluex::BookSide sd) {
+                    const std::size_t k = std::min(n, book.level_count(sd));
+                    py::array_t<std::int64_t> out({static_cast<py::ssize_t>(k), py::ssize_t{2}});
+                    // k <= level_count, so copy_top fills every row.
+                    (void)book.copy_top(sd, k, reinterpret_cast<confluex::Level*>(out.mutable_data()));
+                    return out;
+                };
+                return py::make_tuple(side(confluex::BookSide::Bid), side(confluex::BookSide::Ask));
+            },
+            py::arg("symbol_id"), py::arg("n"),
+            R"pbdoc(Best n levels per side, best first: (bids, asks) as (k, 2) int64 [px_ticks, qty_lots].)pbdoc")
         .def("book_state", [](const Engine& e, std::uint32_t sym) { return e.book(sym).state(); }, py::arg("symbol_id"))
         .def("desync_reason", [](const Engine& e, std::uint32_t sym) { return e.book(sym).desync_reason(); },
              py::arg("symbol_id"))

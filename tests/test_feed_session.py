@@ -1,0 +1,223 @@
+"""FeedSession on real captures: sync procedure, bookTicker oracle, resync, health, latency."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zipfile
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import confluex
+from confluex import _core
+
+S = _core.session
+HFT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "hftbacktest"
+CAPTURES = {
+    "spot": (("spot/btcusdt_20240808.gz", "spot/btcusdt_20240809.gz"), "0.01", "0.00000001", S.Venue.binance_spot),
+    "usdm": (
+        ("usdm_2024-07/btcusdt_20240718.gz", "usdm_2024-07/btcusdt_20240719.gz"),
+        "0.1",
+        "0.001",
+        S.Venue.binance_futures,
+    ),
+}
+
+
+@cache
+def raw(files: tuple[str, ...], root: Path) -> bytes:
+    return b"".join(gzip.open(root / f).read() for f in files)
+
+
+def session_for(kind: str, root: Path, **cfg: float) -> tuple[_core.engine.Engine, S.FeedSession, int, bytes]:
+    files, tick, lot, venue = CAPTURES[kind]
+    engine = _core.engine.Engine()
+    sym = engine.add_symbol("BTCUSDT", confluex.Instrument(tick, lot))
+    session = S.FeedSession(engine, venue, S.SessionConfig(**cfg))
+    session.add_symbol("BTCUSDT", sym)
+    return engine, session, sym, raw(files, root)
+
+
+@pytest.mark.parametrize("kind", ["spot", "usdm"])
+def test_replay_matches_every_comparable_book_ticker(kind: str, hft_data: Path) -> None:
+    engine, session, sym, data = session_for(kind, hft_data)
+
+    lines = session.replay(data)
+    health = session.health(sym)
+
+    assert lines == data.count(b"\n")
+    assert health["phase"] == S.SyncPhase.synced
+    assert health["ticker_mismatches"] == 0
+    assert health["ticker_checks"] > 500
+    assert health["desyncs"] == 0 and health["parse_errors"] == 0
+    assert health["snapshots_applied"] == 1
+    assert engine.stats(sym)["gaps"] == 0
+    assert health["depth_messages"] + health["trade_messages"] + health["ticker_messages"] + 1 == lines
+
+
+def test_replay_is_bit_identical_across_runs(hft_data: Path) -> None:
+    runs = []
+    for _ in range(2):
+        engine, session, sym, data = session_for("spot", hft_data)
+        session.replay(data)
+        runs.append((session.series().tobytes(), session.signals().tobytes(), engine.score(sym)))
+
+    assert runs[0] == runs[1]
+    assert len(np.frombuffer(runs[0][0], dtype=S.score_point_dtype)) > 1000
+
+
+def test_session_equals_engine_fed_by_the_python_loader(hft_data: Path) -> None:
+    from confluex.capture import load_binance_capture
+
+    engine, session, sym, data = session_for("spot", hft_data)
+    session.replay(raw(("spot/btcusdt_20240808.gz",), hft_data))
+    cap = load_binance_capture([hft_data / "spot/btcusdt_20240808.gz"], confluex.Instrument("0.01", "0.00000001"))
+    direct = _core.engine.Engine()
+    d = direct.add_symbol("BTCUSDT", confluex.Instrument("0.01", "0.00000001"))
+    direct.ingest_book(cap.book)
+    direct.ingest_trades(cap.trades)
+
+    assert engine.best_bid(sym) == direct.best_bid(d)
+    assert engine.best_ask(sym) == direct.best_ask(d)
+    assert engine.cvd(sym) == direct.cvd(d)
+    assert engine.stats(sym)["messages_applied"] == direct.stats(d)["messages_applied"]
+
+
+def rest_snapshot_json(engine: _core.engine.Engine, sym: int, update_id: int, tick: str, lot: str) -> bytes:
+    """A REST depth snapshot (Binance JSON) of an engine's full book, prices as exchange decimals."""
+    book = _core.order_book
+    inst = engine.instrument(sym)
+    out = {"lastUpdateId": update_id}
+    for key, side in (("bids", book.BookSide.bid), ("asks", book.BookSide.ask)):
+        levels = engine_book_levels(engine, sym, side)
+        out[key] = [[fmt(px, tick), fmt(q, lot)] for px, q in levels]
+    assert inst is not None
+    return json.dumps(out).encode()
+
+
+def fmt(units: int, step: str) -> str:
+    from decimal import Decimal
+
+    return format(Decimal(step) * units, "f")
+
+
+def engine_book_levels(engine: _core.engine.Engine, sym: int, side: object) -> list[tuple[int, int]]:
+    top = engine.top(sym, 1_000_000)
+    arr = top[0] if side == _core.order_book.BookSide.bid else top[1]
+    return [(int(p), int(q)) for p, q in arr]
+
+
+def lines_of(data: bytes) -> list[bytes]:
+    return [ln for ln in data.split(b"\n") if ln]
+
+
+def test_dropped_depth_message_resyncs_only_that_symbol(hft_data: Path) -> None:
+    # Synthetic second symbol: the real spot capture with its symbol renamed to ETHUSDT.
+    data = raw(("spot/btcusdt_20240808.gz",), hft_data)
+    eth = data.replace(b"btcusdt@", b"ethusdt@").replace(b'"s":"BTCUSDT"', b'"s":"ETHUSDT"')
+    engine = _core.engine.Engine()
+    inst = confluex.Instrument("0.01", "0.00000001")
+    btc, e = engine.add_symbol("BTCUSDT", inst), engine.add_symbol("ETHUSDT", inst)
+    session = S.FeedSession(engine, S.Venue.binance_spot)
+    session.add_symbol("BTCUSDT", btc)
+    session.add_symbol("ETHUSDT", e)
+    reference = _core.engine.Engine()
+    r = reference.add_symbol("ETHUSDT", inst)
+    ref_session = S.FeedSession(reference, S.Venue.binance_spot)
+    ref_session.add_symbol("ETHUSDT", r)
+    # With two symbols the in-stream REST line names none: both get it through on_snapshot().
+    btc_lines = [ln for ln in lines_of(data) if b"lastUpdateId" not in ln]
+    eth_lines = [ln for ln in lines_of(eth) if b"lastUpdateId" not in ln]
+    snapshot_line = next(ln for ln in lines_of(data) if b"lastUpdateId" in ln)
+    depth_idx = [i for i, ln in enumerate(eth_lines) if b"@depth" in ln]
+    drop, resync_at = depth_idx[200], depth_idx[260]
+    ts, _, snap = snapshot_line.partition(b" ")
+    session.on_snapshot(e, snap, int(ts))
+    session.on_snapshot(btc, snap, int(ts))
+    ref_session.on_snapshot(r, snap, int(ts))
+
+    for i, ln in enumerate(eth_lines):
+        t, _, msg = ln.partition(b" ")
+        ref_session.on_message(msg, int(t))
+        if i == resync_at:
+            fresh = rest_snapshot_json(reference, r, reference.stats(r)["last_update_id"], "0.01", "0.00000001")
+            assert session.needs_snapshot(e)
+            session.on_snapshot(e, fresh, int(t))
+        if i != drop:
+            session.on_message(msg, int(t))
+        if i < len(btc_lines):
+            bt, _, bmsg = btc_lines[i].partition(b" ")
+            session.on_message(bmsg, int(bt))
+        if i == depth_idx[201]:  # the next depth message reveals the gap
+            assert session.phase(e) == S.SyncPhase.resyncing
+            assert session.phase(btc) == S.SyncPhase.synced
+
+    assert session.health(e)["desyncs"] == 1 and session.health(e)["snapshots_applied"] == 2
+    assert session.phase(e) == S.SyncPhase.synced
+    assert session.health(btc)["desyncs"] == 0 and session.phase(btc) == S.SyncPhase.synced
+    assert engine.top(e, 1_000_000)[0].tolist() == reference.top(r, 1_000_000)[0].tolist()
+    assert engine.top(e, 1_000_000)[1].tolist() == reference.top(r, 1_000_000)[1].tolist()
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"not json at all",
+        b'{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","U":1,"u":2,"b":[["1.001","1"]],"a":[]}}',
+        b'{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","s":"BTCUSDT","U":1,"u":2,"b":[["1.001","1"]],"a":[]}}',
+        b'{"stream":"dogeusdt@trade","data":{"e":"trade","s":"DOGEUSDT","t":1,"p":"1","q":"1","m":true}}',
+        b'{"stream":"btcusdt@kline_1m","data":{}}',
+    ],
+    ids=("malformed", "missing_symbol", "off_grid", "unknown_symbol", "unknown_stream"),
+)
+def test_bad_message_is_counted_and_changes_nothing(line: bytes, hft_data: Path) -> None:
+    engine, session, sym, data = session_for("spot", hft_data)
+    session.replay(raw(("spot/btcusdt_20240808.gz",), hft_data))
+    before = (engine.best_bid(sym), engine.best_ask(sym), engine.score(sym), engine.stats(sym))
+    errors_before = sum(session.parser_counters["errors"].values())
+
+    result = session.on_message(line, 1)
+
+    assert not result.ok
+    assert sum(session.parser_counters["errors"].values()) == errors_before + 1
+    assert (engine.best_bid(sym), engine.best_ask(sym), engine.score(sym), engine.stats(sym)) == before
+
+
+def test_latency_histograms_cover_every_stage(hft_data: Path) -> None:
+    engine, session, sym, data = session_for("spot", hft_data)
+
+    session.replay(raw(("spot/btcusdt_20240808.gz",), hft_data))
+    lat = session.latency()
+
+    assert lat["parse"]["count"] == session.lines_fed
+    assert lat["total"]["count"] == lat["apply"]["count"] == lat["recompute"]["count"] > 10_000
+    for stage in lat.values():
+        assert 0 < stage["p50"] <= stage["p99"] <= stage["p999"] <= stage["max"]
+
+
+def test_bybit_sample_snapshot_and_deltas_stay_in_sync() -> None:
+    path = HFT.parents[0] / "nautilus_trader" / "bybit" / "xrpusdt-ob500.data.zip"
+    with zipfile.ZipFile(path) as zf:
+        data = zf.read(zf.namelist()[0])
+    engine = _core.engine.Engine()
+    sym = engine.add_symbol("XRPUSDT", confluex.Instrument("0.0001", "1"))
+    session = S.FeedSession(engine, S.Venue.bybit)
+    session.add_symbol("XRPUSDT", sym)
+
+    lines = session.replay(data, _core.feed.LineFormat.JsonOnly)
+    health = session.health(sym)
+
+    assert lines == 50
+    assert health["snapshot_messages"] == 1 and health["depth_messages"] == 49
+    assert health["phase"] == S.SyncPhase.synced and health["desyncs"] == 0
+    bid, ask = engine.best_bid(sym), engine.best_ask(sym)
+    assert bid is not None and ask is not None and bid[0] < ask[0]
+
+
+def test_thresholds_are_validated() -> None:
+    engine = _core.engine.Engine()
+    with pytest.raises(confluex.InvalidConfig, match="long=30"):
+        S.FeedSession(engine, S.Venue.binance_spot, S.SessionConfig(long_threshold=30, short_threshold=35))

@@ -179,16 +179,23 @@ def _significant_decimals(text: str) -> int:
 def infer_instrument(blob: bytes) -> tuple[str, str]:
     """Tick and lot from the decimals the data actually uses (exact by construction).
 
-    Looks at the quoted decimals of the first ~2 MB: prices and sizes alternate in level
-    pairs, so the even positions are prices and the odd ones sizes; trailing zeros are
-    ignored, so "61837.63000000" counts as two decimals.
+    In every message, quoted decimals come in (price, size) pairs (depth levels, trades,
+    bookTickers), so per line the even positions are prices and the odd ones sizes. Trailing
+    zeros are ignored ("61837.63000000" counts as two decimals). The whole file is read: a
+    sample can miss the rare finer size.
     """
-    values = [v.decode() for v in _DECIMAL.findall(blob[: 2 << 20])]
-    if not values:
+    px_dec = qty_dec = -1
+    for line in blob.splitlines():
+        values = _DECIMAL.findall(line)
+        for i, v in enumerate(values):
+            d = _significant_decimals(v.decode())
+            if i % 2 == 0:
+                px_dec = max(px_dec, d)
+            else:
+                qty_dec = max(qty_dec, d)
+    if px_dec < 0 or qty_dec < 0:
         raise ValueError("cannot infer tick/lot sizes: no quoted decimals found; pass --tick and --lot")
-    px = max(_significant_decimals(v) for v in values[0::2])
-    qty = max(_significant_decimals(v) for v in values[1::2])
-    return format(Decimal(1).scaleb(-px), "f"), format(Decimal(1).scaleb(-qty), "f")
+    return format(Decimal(1).scaleb(-px_dec), "f"), format(Decimal(1).scaleb(-qty_dec), "f")
 
 
 # --- the replay ---------------------------------------------------------------------------------

@@ -17,10 +17,9 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
+import confluex
 import numpy as np
 import pytest
-
-import confluex
 from confluex import _core
 from confluex.capture import BinanceCapture, load_binance_capture
 

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from confluex.cli import main
 from confluex.replay import detect, replay, sample_path
 
@@ -30,7 +29,12 @@ def test_replay_with_no_arguments_summarises_the_bundled_sample(tmp_path: Path) 
     assert "binance_spot_btcusdt_20240808_3min.gz" in out
     assert "BTCUSDT  [binance_spot, tick 0.01, lot 0.00000001]" in out
     assert "mismatches 0" in out and "gaps 0" in out
-    for stage in ("parse (bytes -> records)", "book apply", "signal recompute", "raw message -> score"):
+    for stage in (
+        "parse (bytes -> records)",
+        "book apply",
+        "signal recompute",
+        "raw message -> score",
+    ):
         assert stage in out
     assert "p99.9" in out and "SHORT" in out
     assert (tmp_path / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -59,14 +63,18 @@ def test_paced_replay_equals_fast_replay() -> None:
     assert paced.messages == fast.messages
 
 
-def test_symbol_filter_that_matches_nothing_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+def test_symbol_filter_that_matches_nothing_is_a_clear_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     code = main(["replay", "--no-progress", "--symbols", "ETHUSDT"])
 
     assert code == 2
     assert "ETHUSDT" in capsys.readouterr().err
 
 
-def test_unrecognised_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unrecognised_file_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "notes.txt"
     bad.write_text("hello world\n")
 
@@ -101,13 +109,16 @@ def test_tardis_csv_book_and_trades_replay() -> None:
     # The sample holds only ask levels: the book is in sync, but a one-sided book has no
     # orderbook score.
     assert rep.stats["snapshots"] == 1 and rep.stats["in_sync"]
-    assert book.engine.best_ask(rep.symbol_id) == (12843, 1864) and book.engine.best_bid(rep.symbol_id) is None
+    assert (
+        book.engine.best_ask(rep.symbol_id) == (12843, 1864)
+        and book.engine.best_bid(rep.symbol_id) is None
+    )
     assert not rep.result.has_data["orderbook"]
     assert trades.symbols["XBTUSD"].stats["trades"] == 10
 
 
 def test_unknown_symbol_instrument_is_inferred_exactly(tmp_path: Path) -> None:
-    # Synthetic: the bundled sample renamed to an unlisted symbol, so the tick/lot come from the data.
+    # Synthetic: the bundled sample renamed to an unlisted symbol; tick/lot come from the data.
     import gzip
 
     data = gzip.open(sample_path()).read()

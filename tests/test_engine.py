@@ -6,10 +6,9 @@ import threading
 from functools import cache
 from pathlib import Path
 
+import confluex
 import numpy as np
 import pytest
-
-import confluex
 from confluex import _core
 from confluex.capture import BinanceCapture, load_binance_capture
 
@@ -90,7 +89,9 @@ def test_per_message_calls_and_batch_ingestion_give_identical_state(hft_data: Pa
     for msg in msgs:
         head = msg[0]
         if head["flags"] & _core.types.FLAG_SNAPSHOT:
-            live.apply_snapshot(s, levels(msg, 0), levels(msg, 1), int(head["update_id"]), int(msg[-1]["ts_ns"]))
+            live.apply_snapshot(
+                s, levels(msg, 0), levels(msg, 1), int(head["update_id"]), int(msg[-1]["ts_ns"])
+            )
         else:
             live.apply_depth(
                 s,
@@ -117,7 +118,9 @@ def test_replay_is_deterministic_bit_for_bit(hft_data: Path) -> None:
     assert runs[0] == runs[1]
 
 
-def test_bad_record_in_batch_raises_naming_index_and_value_and_changes_nothing(hft_data: Path) -> None:
+def test_bad_record_in_batch_raises_naming_index_and_value_and_changes_nothing(
+    hft_data: Path,
+) -> None:
     cap = spot_capture(hft_data)
     engine, (sym,) = make_engine("BTCUSDT")
     engine.ingest_book(cap.book)
@@ -126,7 +129,9 @@ def test_bad_record_in_batch_raises_naming_index_and_value_and_changes_nothing(h
     bad = cap.book[-200:].copy()
     bad[7]["qty_lots"] = -3
 
-    with pytest.raises(confluex.InvalidEvent, match=r"book event 7: qty must be non-negative, was -3"):
+    with pytest.raises(
+        confluex.InvalidEvent, match=r"book event 7: qty must be non-negative, was -3"
+    ):
         engine.ingest_book(bad)
 
     assert snapshot_of(engine, sym) == before
@@ -153,7 +158,9 @@ def test_batch_ending_inside_a_message_is_rejected(hft_data: Path) -> None:
     ],
     ids=("zero_qty", "negative_px", "bad_side", "unknown_symbol"),
 )
-def test_bad_trade_in_batch_raises_typed_error(field: str, value: int, message: str, hft_data: Path) -> None:
+def test_bad_trade_in_batch_raises_typed_error(
+    field: str, value: int, message: str, hft_data: Path
+) -> None:
     cap = spot_capture(hft_data)
     engine, (sym,) = make_engine("BTCUSDT")
     bad = cap.trades[:10].copy()
@@ -254,7 +261,13 @@ def test_stale_message_is_ignored_and_counted(hft_data: Path) -> None:
     stale_before = engine.stats(sym)["stale_ignored"]
     last_id = engine.stats(sym)["last_update_id"]
 
-    result = engine.apply_depth(sym, np.array([[1, 5]], dtype=np.int64), np.zeros((0, 2), np.int64), last_id - 3, last_id - 4)
+    result = engine.apply_depth(
+        sym,
+        np.array([[1, 5]], dtype=np.int64),
+        np.zeros((0, 2), np.int64),
+        last_id - 3,
+        last_id - 4,
+    )
 
     assert result == ApplyResult.stale
     assert (engine.best_bid(sym), engine.best_ask(sym)) == before

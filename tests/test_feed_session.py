@@ -8,16 +8,20 @@ import zipfile
 from functools import cache
 from pathlib import Path
 
+import confluex
 import numpy as np
 import pytest
-
-import confluex
 from confluex import _core
 
 S = _core.session
 HFT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "hftbacktest"
 CAPTURES = {
-    "spot": (("spot/btcusdt_20240808.gz", "spot/btcusdt_20240809.gz"), "0.01", "0.00000001", S.Venue.binance_spot),
+    "spot": (
+        ("spot/btcusdt_20240808.gz", "spot/btcusdt_20240809.gz"),
+        "0.01",
+        "0.00000001",
+        S.Venue.binance_spot,
+    ),
     "usdm": (
         ("usdm_2024-07/btcusdt_20240718.gz", "usdm_2024-07/btcusdt_20240719.gz"),
         "0.1",
@@ -32,7 +36,9 @@ def raw(files: tuple[str, ...], root: Path) -> bytes:
     return b"".join(gzip.open(root / f).read() for f in files)
 
 
-def session_for(kind: str, root: Path, **cfg: float) -> tuple[_core.engine.Engine, S.FeedSession, int, bytes]:
+def session_for(
+    kind: str, root: Path, **cfg: float
+) -> tuple[_core.engine.Engine, S.FeedSession, int, bytes]:
     files, tick, lot, venue = CAPTURES[kind]
     engine = _core.engine.Engine()
     sym = engine.add_symbol("BTCUSDT", confluex.Instrument(tick, lot))
@@ -55,7 +61,9 @@ def test_replay_matches_every_comparable_book_ticker(kind: str, hft_data: Path) 
     assert health["desyncs"] == 0 and health["parse_errors"] == 0
     assert health["snapshots_applied"] == 1
     assert engine.stats(sym)["gaps"] == 0
-    assert health["depth_messages"] + health["trade_messages"] + health["ticker_messages"] + 1 == lines
+    assert (
+        health["depth_messages"] + health["trade_messages"] + health["ticker_messages"] + 1 == lines
+    )
 
 
 def test_replay_is_bit_identical_across_runs(hft_data: Path) -> None:
@@ -72,9 +80,11 @@ def test_replay_is_bit_identical_across_runs(hft_data: Path) -> None:
 def test_session_equals_engine_fed_by_the_python_loader(hft_data: Path) -> None:
     from confluex.capture import load_binance_capture
 
-    engine, session, sym, data = session_for("spot", hft_data)
+    engine, session, sym, _ = session_for("spot", hft_data)
     session.replay(raw(("spot/btcusdt_20240808.gz",), hft_data))
-    cap = load_binance_capture([hft_data / "spot/btcusdt_20240808.gz"], confluex.Instrument("0.01", "0.00000001"))
+    cap = load_binance_capture(
+        [hft_data / "spot/btcusdt_20240808.gz"], confluex.Instrument("0.01", "0.00000001")
+    )
     direct = _core.engine.Engine()
     d = direct.add_symbol("BTCUSDT", confluex.Instrument("0.01", "0.00000001"))
     direct.ingest_book(cap.book)
@@ -86,8 +96,10 @@ def test_session_equals_engine_fed_by_the_python_loader(hft_data: Path) -> None:
     assert engine.stats(sym)["messages_applied"] == direct.stats(d)["messages_applied"]
 
 
-def rest_snapshot_json(engine: _core.engine.Engine, sym: int, update_id: int, tick: str, lot: str) -> bytes:
-    """A REST depth snapshot (Binance JSON) of an engine's full book, prices as exchange decimals."""
+def rest_snapshot_json(
+    engine: _core.engine.Engine, sym: int, update_id: int, tick: str, lot: str
+) -> bytes:
+    """A Binance REST depth snapshot (JSON) of an engine's full book, as exchange decimals."""
     book = _core.order_book
     inst = engine.instrument(sym)
     out = {"lastUpdateId": update_id}
@@ -104,7 +116,9 @@ def fmt(units: int, step: str) -> str:
     return format(Decimal(step) * units, "f")
 
 
-def engine_book_levels(engine: _core.engine.Engine, sym: int, side: object) -> list[tuple[int, int]]:
+def engine_book_levels(
+    engine: _core.engine.Engine, sym: int, side: object
+) -> list[tuple[int, int]]:
     top = engine.top(sym, 1_000_000)
     arr = top[0] if side == _core.order_book.BookSide.bid else top[1]
     return [(int(p), int(q)) for p, q in arr]
@@ -143,7 +157,9 @@ def test_dropped_depth_message_resyncs_only_that_symbol(hft_data: Path) -> None:
         t, _, msg = ln.partition(b" ")
         ref_session.on_message(msg, int(t))
         if i == resync_at:
-            fresh = rest_snapshot_json(reference, r, reference.stats(r)["last_update_id"], "0.01", "0.00000001")
+            fresh = rest_snapshot_json(
+                reference, r, reference.stats(r)["last_update_id"], "0.01", "0.00000001"
+            )
             assert session.needs_snapshot(e)
             session.on_snapshot(e, fresh, int(t))
         if i != drop:
@@ -174,7 +190,7 @@ def test_dropped_depth_message_resyncs_only_that_symbol(hft_data: Path) -> None:
     ids=("malformed", "missing_symbol", "off_grid", "unknown_symbol", "unknown_stream"),
 )
 def test_bad_message_is_counted_and_changes_nothing(line: bytes, hft_data: Path) -> None:
-    engine, session, sym, data = session_for("spot", hft_data)
+    engine, session, sym, _ = session_for("spot", hft_data)
     session.replay(raw(("spot/btcusdt_20240808.gz",), hft_data))
     before = (engine.best_bid(sym), engine.best_ask(sym), engine.score(sym), engine.stats(sym))
     errors_before = sum(session.parser_counters["errors"].values())
@@ -183,11 +199,16 @@ def test_bad_message_is_counted_and_changes_nothing(line: bytes, hft_data: Path)
 
     assert not result.ok
     assert sum(session.parser_counters["errors"].values()) == errors_before + 1
-    assert (engine.best_bid(sym), engine.best_ask(sym), engine.score(sym), engine.stats(sym)) == before
+    assert (
+        engine.best_bid(sym),
+        engine.best_ask(sym),
+        engine.score(sym),
+        engine.stats(sym),
+    ) == before
 
 
 def test_latency_histograms_cover_every_stage(hft_data: Path) -> None:
-    engine, session, sym, data = session_for("spot", hft_data)
+    _, session, _, _ = session_for("spot", hft_data)
 
     session.replay(raw(("spot/btcusdt_20240808.gz",), hft_data))
     lat = session.latency()
@@ -220,4 +241,6 @@ def test_bybit_sample_snapshot_and_deltas_stay_in_sync() -> None:
 def test_thresholds_are_validated() -> None:
     engine = _core.engine.Engine()
     with pytest.raises(confluex.InvalidConfig, match="long=30"):
-        S.FeedSession(engine, S.Venue.binance_spot, S.SessionConfig(long_threshold=30, short_threshold=35))
+        S.FeedSession(
+            engine, S.Venue.binance_spot, S.SessionConfig(long_threshold=30, short_threshold=35)
+        )

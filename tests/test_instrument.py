@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import confluex
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-import confluex
 
 
 def test_exchange_strings_convert_exactly() -> None:
@@ -65,7 +64,9 @@ def test_bad_float_price_raises(value: float) -> None:
     tick=st.sampled_from(["0.01", "0.1", "0.5", "0.00001", "5", "0.0025"]),
     trailing=st.integers(min_value=0, max_value=6),
 )
-def test_price_string_round_trips_against_decimal_reference(ticks: int, tick: str, trailing: int) -> None:
+def test_price_string_round_trips_against_decimal_reference(
+    ticks: int, tick: str, trailing: int
+) -> None:
     inst = confluex.Instrument(tick, "1")
     exact = Decimal(tick) * ticks
     text = format(exact, "f")

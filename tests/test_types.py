@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import confluex
 import numpy as np
 import pytest
-
-import confluex
 from confluex import _core
 
 

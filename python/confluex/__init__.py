@@ -7,7 +7,7 @@ its public types and adds the Python-side ergonomics (validation, unit conversio
 from __future__ import annotations
 
 try:
-    from . import _core
+    from . import _core  # noqa: F401 - fail early, with a hint, on a broken build
 except ImportError as exc:  # pragma: no cover - only hit on a broken install
     raise ImportError(
         "confluex's compiled core (confluex._core) could not be imported. "

@@ -106,11 +106,23 @@ def load_binance_capture(
             if stream is None:
                 if "lastUpdateId" in data and snapshot_id is None:
                     snapshot_id = int(data["lastUpdateId"])
-                    levels = [(0, p, q) for p, q in data["bids"]] + [(1, p, q) for p, q in data["asks"]]
+                    levels = [(0, p, q) for p, q in data["bids"]] + [
+                        (1, p, q) for p, q in data["asks"]
+                    ]
                     for i, (side, p, q) in enumerate(levels):
                         flags = FLAG_SNAPSHOT | (FLAG_END_OF_MESSAGE if i == len(levels) - 1 else 0)
                         snapshot_rows.append(
-                            (ts, px(p), qty(q), snapshot_id, NO_UPDATE_ID, symbol_id, side, flags, 0)
+                            (
+                                ts,
+                                px(p),
+                                qty(q),
+                                snapshot_id,
+                                NO_UPDATE_ID,
+                                symbol_id,
+                                side,
+                                flags,
+                                0,
+                            )
                         )
                 continue
             if "@depth" in stream:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib
 import math
 import sys
 from collections.abc import Sequence
@@ -80,7 +81,10 @@ def format_summary(res: ReplayResult) -> str:
     if res.filtered:
         out.append(f"  {res.filtered:,} messages of other symbols filtered out")
     errors = {k: v for k, v in res.parser_errors.items() if v}
-    out.append("  parse errors: " + (", ".join(f"{k} {v}" for k, v in errors.items()) if errors else "none"))
+    out.append(
+        "  parse errors: "
+        + (", ".join(f"{k} {v}" for k, v in errors.items()) if errors else "none")
+    )
     for rep in res.symbols.values():
         h, st, r = rep.health, rep.stats, rep.result
         inferred = " (inferred from the data)" if rep.inferred else ""
@@ -109,7 +113,9 @@ def format_summary(res: ReplayResult) -> str:
         for name, comp in rep.components.items():
             if not comp["has_data"]:
                 continue
-            subs = ", ".join(f"{k} {v:.1f}" for k, v in comp["sub"].items() if comp["weights"].get(k, 0) > 0)
+            subs = ", ".join(
+                f"{k} {v:.1f}" for k, v in comp["sub"].items() if comp["weights"].get(k, 0) > 0
+            )
             out.append(f"    {name:<16}{comp['score']:6.2f}  w {r.weights[name]:.2f}  [{subs}]")
         missing = [n for n, c in rep.components.items() if not c["has_data"]]
         if missing:
@@ -121,7 +127,9 @@ def format_summary(res: ReplayResult) -> str:
             )
     if res.latency:
         out.append("")
-        out.append("latency, in-process monotonic clock    count      p50      p99    p99.9      max")
+        out.append(
+            "latency, in-process monotonic clock    count      p50      p99    p99.9      max"
+        )
         for key, label in _STAGES:
             s = res.latency.get(key)
             if not s or not s["count"]:
@@ -140,7 +148,18 @@ def write_outputs(res: ReplayResult, out_dir: Path) -> list[Path]:
     scores = out_dir / "scores.csv"
     with scores.open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["time_utc", "ts_ns", "symbol", "mid", "score", "score_raw", "confidence", "reliability"])
+        w.writerow(
+            [
+                "time_utc",
+                "ts_ns",
+                "symbol",
+                "mid",
+                "score",
+                "score_raw",
+                "confidence",
+                "reliability",
+            ]
+        )
         for row in res.series:
             w.writerow(
                 [
@@ -188,7 +207,9 @@ def _chart(res: ReplayResult, path: Path) -> Path:
 
     long_t, short_t = res.thresholds
     ids = sorted({int(i) for i in res.series["symbol_id"]}) or [0]
-    fig, axes = plt.subplots(2 * len(ids), 1, figsize=(12, 5.5 * len(ids)), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(
+        2 * len(ids), 1, figsize=(12, 5.5 * len(ids)), sharex=True, squeeze=False
+    )
     for k, sym in enumerate(ids):
         rows = res.series[res.series["symbol_id"] == sym]
         sig = res.signals[res.signals["symbol_id"] == sym]
@@ -198,8 +219,24 @@ def _chart(res: ReplayResult, path: Path) -> Path:
         ax_px, ax_sc = axes[2 * k][0], axes[2 * k + 1][0]
         ax_px.plot(t, rows["mid_px"], color="#1f3b73", lw=1.0, label="mid price")
         longs, shorts = sig[sig["direction"] > 0], sig[sig["direction"] < 0]
-        ax_px.scatter(ts[sig["direction"] > 0], longs["mid_px"], marker="^", color="#1a9850", s=60, zorder=3, label="LONG signal")
-        ax_px.scatter(ts[sig["direction"] < 0], shorts["mid_px"], marker="v", color="#d73027", s=60, zorder=3, label="SHORT signal")
+        ax_px.scatter(
+            ts[sig["direction"] > 0],
+            longs["mid_px"],
+            marker="^",
+            color="#1a9850",
+            s=60,
+            zorder=3,
+            label="LONG signal",
+        )
+        ax_px.scatter(
+            ts[sig["direction"] < 0],
+            shorts["mid_px"],
+            marker="v",
+            color="#d73027",
+            s=60,
+            zorder=3,
+            label="SHORT signal",
+        )
         ax_px.set_ylabel("price")
         ax_px.set_title(f"{name}: mid price and confluence signals")
         ax_px.legend(loc="upper left", fontsize=8)
@@ -214,7 +251,8 @@ def _chart(res: ReplayResult, path: Path) -> Path:
         ax_sc.set_ylabel("score 0-100")
         ax_sc.legend(loc="upper left", fontsize=8, ncol=5)
         ax_sc.grid(alpha=0.3)
-    axes[-1][0].xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S", tz=timezone.utc))
+    fmt = mdates.DateFormatter("%H:%M:%S", tz=timezone.utc)  # type: ignore[no-untyped-call]
+    axes[-1][0].xaxis.set_major_formatter(fmt)
     axes[-1][0].set_xlabel("time (UTC)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -252,28 +290,45 @@ def _replay_command(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="confluex", description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="confluex", description=__doc__.split("\n\n")[0] if __doc__ else None
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     rp = sub.add_parser(
         "replay",
         help="replay recorded market data (default: the bundled Binance sample)",
-        description="Replay captures through the native path and summarise scores, book health and latency.",
+        description=(
+            "Replay captures through the native path and summarise scores, book health and latency."
+        ),
     )
-    rp.add_argument("files", nargs="*", help="capture files (.gz, plain, .zip); default: the bundled sample")
-    rp.add_argument("--out", metavar="DIR", help="also write scores.csv, signals.csv and chart.png here")
+    rp.add_argument(
+        "files", nargs="*", help="capture files (.gz, plain, .zip); default: the bundled sample"
+    )
+    rp.add_argument(
+        "--out", metavar="DIR", help="also write scores.csv, signals.csv and chart.png here"
+    )
     rp.add_argument("--symbols", help="comma-separated venue symbols to keep, e.g. BTCUSDT")
-    rp.add_argument("--speed", type=float, help="pace at SPEED x the recorded time (default: as fast as possible)")
+    rp.add_argument(
+        "--speed",
+        type=float,
+        help="pace at SPEED x the recorded time (default: as fast as possible)",
+    )
     rp.add_argument("--tick", help="tick size for every symbol (with --lot), e.g. 0.01")
     rp.add_argument("--lot", help="lot size for every symbol (with --tick), e.g. 0.00000001")
     rp.add_argument("--long", type=float, default=70.0, help="LONG threshold (default 70)")
     rp.add_argument("--short", type=float, default=35.0, help="SHORT threshold (default 35)")
-    rp.add_argument("--series-ms", type=float, default=100.0, help="score series sampling, ms of data time (default 100)")
+    rp.add_argument(
+        "--series-ms",
+        type=float,
+        default=100.0,
+        help="score series sampling, ms of data time (default 100)",
+    )
     rp.add_argument("--no-progress", action="store_true", help="no progress bar")
     rp.set_defaults(func=_replay_command)
     try:
-        from . import live
-    except ImportError:  # pragma: no cover - live feed module not installed
-        live = None  # type: ignore[assignment]
+        live = importlib.import_module("confluex.live")
+    except ImportError:  # pragma: no cover - a build without the live feed module
+        live = None
     if live is not None and hasattr(live, "add_live_arguments"):
         lp = sub.add_parser("live", help="stream a venue's public feed into the engine")
         live.add_live_arguments(lp)

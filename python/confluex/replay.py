@@ -37,7 +37,13 @@ from ._core.engine import Engine
 from ._core.feed import NO_SYMBOL, LineFormat
 from ._core.instrument import Instrument
 from ._core.session import FeedSession, SessionConfig, Venue, score_point_dtype, signal_event_dtype
-from ._core.types import FLAG_END_OF_MESSAGE, FLAG_SNAPSHOT, NO_UPDATE_ID, book_level_event_dtype, trade_event_dtype
+from ._core.types import (
+    FLAG_END_OF_MESSAGE,
+    FLAG_SNAPSHOT,
+    NO_UPDATE_ID,
+    book_level_event_dtype,
+    trade_event_dtype,
+)
 
 __all__ = [
     "SAMPLE",
@@ -194,7 +200,9 @@ def infer_instrument(blob: bytes) -> tuple[str, str]:
             else:
                 qty_dec = max(qty_dec, d)
     if px_dec < 0 or qty_dec < 0:
-        raise ValueError("cannot infer tick/lot sizes: no quoted decimals found; pass --tick and --lot")
+        raise ValueError(
+            "cannot infer tick/lot sizes: no quoted decimals found; pass --tick and --lot"
+        )
     return format(Decimal(1).scaleb(-px_dec), "f"), format(Decimal(1).scaleb(-qty_dec), "f")
 
 
@@ -235,7 +243,9 @@ def replay(
     routes: dict[tuple[str, str], int] = {}
     specs: dict[int, tuple[str, str, str, str, bool]] = {}
     config = SessionConfig(
-        long_threshold=long_threshold, short_threshold=short_threshold, series_interval_ns=series_interval_ns
+        long_threshold=long_threshold,
+        short_threshold=short_threshold,
+        series_interval_ns=series_interval_ns,
     )
     for src, blob in zip(sources, blobs, strict=True):
         for name in src.symbols:
@@ -262,7 +272,9 @@ def replay(
                 sessions[src.venue].add_symbol(name, sym)
     if not routes:
         found = sorted({s for src in sources for s in src.symbols})
-        raise ValueError(f"no symbol to replay: filter {sorted(wanted or [])} matched none of {found}")
+        raise ValueError(
+            f"no symbol to replay: filter {sorted(wanted or [])} matched none of {found}"
+        )
 
     total = sum(len(b) for b in blobs)
     done = 0
@@ -279,7 +291,9 @@ def replay(
                     if progress:
                         progress(done, total)
             else:
-                messages += _feed_lines(session, blob, fmt, speed, on_message, progress, done, total)
+                messages += _feed_lines(
+                    session, blob, fmt, speed, on_message, progress, done, total
+                )
                 done += len(blob)
         else:
             messages += _ingest_tardis(engine, src, blob, routes)
@@ -290,13 +304,30 @@ def replay(
 
     reports: dict[str, SymbolReport] = {}
     for sym, (label, venue, t, q, inferred) in specs.items():
-        session = sessions.get(venue)
-        health = session.health(sym) if session is not None else {}
+        owner = sessions.get(venue)
+        health = owner.health(sym) if owner is not None else {}
         components = {
-            c: engine.component(sym, c) for c in ("orderflow", "orderbook", "volume", "price_structure", "technical", "sentiment")
+            c: engine.component(sym, c)
+            for c in (
+                "orderflow",
+                "orderbook",
+                "volume",
+                "price_structure",
+                "technical",
+                "sentiment",
+            )
         }
         reports[label] = SymbolReport(
-            label, venue, t, q, inferred, sym, health, engine.stats(sym), engine.result(sym), components
+            label,
+            venue,
+            t,
+            q,
+            inferred,
+            sym,
+            health,
+            engine.stats(sym),
+            engine.result(sym),
+            components,
         )
     series_parts = [s.series() for s in sessions.values()]
     signal_parts = [s.signals() for s in sessions.values()]
@@ -381,7 +412,9 @@ def _feed_lines(
     return count
 
 
-def _ingest_tardis(engine: Engine, src: ReplaySource, blob: bytes, routes: dict[tuple[str, str], int]) -> int:
+def _ingest_tardis(
+    engine: Engine, src: ReplaySource, blob: bytes, routes: dict[tuple[str, str], int]
+) -> int:
     rows = list(csv.DictReader(io.StringIO(blob.decode())))
     if src.kind == "tardis_trades":
         out = []
@@ -392,7 +425,16 @@ def _ingest_tardis(engine: Engine, src: ReplaySource, blob: bytes, routes: dict[
             inst = engine.instrument(sym)
             side = {"buy": 0, "sell": 1}.get(r["side"], 2)
             out.append(
-                (int(r["timestamp"]) * 1000, inst.price_to_ticks(r["price"]), inst.qty_to_lots(r["amount"]), i, sym, side, 0, 0)
+                (
+                    int(r["timestamp"]) * 1000,
+                    inst.price_to_ticks(r["price"]),
+                    inst.qty_to_lots(r["amount"]),
+                    i,
+                    sym,
+                    side,
+                    0,
+                    0,
+                )
             )
         engine.ingest_trades(np.array(out, dtype=trade_event_dtype))
         return len(rows)
@@ -416,10 +458,22 @@ def _ingest_tardis(engine: Engine, src: ReplaySource, blob: bytes, routes: dict[
         update_id += 1
         group = groups[key]
         for j, r in enumerate(group):
-            flags = (FLAG_SNAPSHOT if snap else 0) | (FLAG_END_OF_MESSAGE if j == len(group) - 1 else 0)
+            flags = (FLAG_SNAPSHOT if snap else 0) | (
+                FLAG_END_OF_MESSAGE if j == len(group) - 1 else 0
+            )
             side = 0 if r["side"] == "bid" else 1
             records.append(
-                (int(ts) * 1000, inst.price_to_ticks(r["price"]), inst.qty_to_lots(r["amount"]), update_id, NO_UPDATE_ID, sym, side, flags, 0)
+                (
+                    int(ts) * 1000,
+                    inst.price_to_ticks(r["price"]),
+                    inst.qty_to_lots(r["amount"]),
+                    update_id,
+                    NO_UPDATE_ID,
+                    sym,
+                    side,
+                    flags,
+                    0,
+                )
             )
     engine.ingest_book(np.array(records, dtype=book_level_event_dtype))
     return len(order)

@@ -377,9 +377,25 @@ Lots BookSideImpl<IsBid>::depth_within(Ticks lo, Ticks hi) const {
     const Ticks a = std::max(lo, base_);
     const Ticks b = std::min(hi, wlast);
     if (a <= b) {
-        const std::int64_t ib = b - base_;
-        for (std::int64_t i = find_next(a - base_); i >= 0 && i <= ib; i = find_next(i + 1)) {
-            sum += qty_[static_cast<std::size_t>(i)];
+        // Walk the level-0 occupancy words of [a, b] directly: one masked word per 64 ticks
+        // and one countr_zero per occupied level, instead of a bitmap search per level.
+        const auto ia = static_cast<std::uint64_t>(a - base_);
+        const auto ib = static_cast<std::uint64_t>(b - base_);
+        const std::uint64_t wa = ia >> 6;
+        const std::uint64_t wb = ib >> 6;
+        for (std::uint64_t w = wa; w <= wb; ++w) {
+            std::uint64_t m = l0_[w];
+            if (w == wa) {
+                m &= ~0ULL << (ia & 63);
+            }
+            if (w == wb && (ib & 63) != 63) {
+                m &= (1ULL << ((ib & 63) + 1)) - 1;
+            }
+            while (m != 0) {
+                const auto bit = static_cast<std::uint64_t>(std::countr_zero(m));
+                sum += qty_[static_cast<std::size_t>((w << 6) | bit)];
+                m &= m - 1;
+            }
         }
     }
     // Overflow keys are all outside the window, so the whole [lo, hi] range of the map counts.

@@ -196,7 +196,7 @@ void FeedSession::apply_depth_records(PerSymbol& ps, std::uint32_t sym, const Pa
                 while (cut < ps.buffer.size() && (ps.buffer[cut].flags & book_flags::kEndOfMessage) == 0) {
                     ++cut;
                 }
-                cut += cut < ps.buffer.size() ? 1 : 0;  // include the end-of-message record
+                cut += cut < ps.buffer.size() ? 1U : 0U;  // include the end-of-message record
             }
             ps.health.buffered_dropped += cut;
             ps.buffer.erase(ps.buffer.begin(), ps.buffer.begin() + static_cast<std::ptrdiff_t>(cut));

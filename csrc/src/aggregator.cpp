@@ -97,7 +97,7 @@ ConfluenceAggregator::compute_scores(const std::array<double, kComponentCount>& 
     double s0 = 0.0;
     double s1 = 0.0;
     for (std::size_t c = 0; c < kComponentCount; ++c) {
-        const bool has = ((r.has_data_mask >> c) & 1U) != 0;
+        const bool has = ((static_cast<unsigned>(r.has_data_mask) >> c) & 1U) != 0;
         r.component_score[c] = has ? scores[c] : 50.0;
         const double w = has ? cfg_.weights[c] : 0.0;
         r.weight[c] = w;

@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import gzip
 import json
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -26,18 +23,10 @@ import confluex
 from bench_feed_parser import Capture, Ccxt
 from confluex._core.engine import Engine
 from confluex._core.session import FeedSession, Venue
+from gate_feed_parser import median_s
 
 REQUIRED = 20.0
 HFT = Path(__file__).resolve().parents[2] / "shared" / "data" / "hftbacktest"
-
-
-def median_s(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main() -> int:

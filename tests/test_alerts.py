@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,20 +13,10 @@ from confluex.trading.alerts import CHANNELS, AlertServer, CloseCode
 from confluex.trading.execution import Executor, FillEvent
 from confluex.trading.paper import PaperExchange, PaperMarket
 from confluex.trading.types import OrderIntent, Side
+from venue_sim import eventually
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-
-def _load(name: str) -> Any:
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-eventually = _load("venue_sim").eventually
 TOKEN = "alerts-token-1234567890"
 TRADE_ALERT_FIELDS = {
     "order_id",

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib.util
 import logging
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 import ccxt
 import ccxt.async_support as ccxt_async
 import pytest
+import venue_sim as sim_mod
 from confluex.trading.execution import (
     ClientStop,
     ClientStops,
@@ -32,17 +31,6 @@ from confluex.trading.risk import Rejection
 from confluex.trading.store import OrderJournal
 from confluex.trading.types import OrderIntent, Side
 
-
-def _load(name: str) -> Any:
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-sim_mod = _load("venue_sim")
 eventually = sim_mod.eventually
 
 KEY = "test-api-key-0123456789"

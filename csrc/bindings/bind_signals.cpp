@@ -16,8 +16,11 @@
 
 #include "confluex/book_signals.hpp"
 #include "confluex/errors.hpp"
+#include "convert.hpp"
 
 namespace py = pybind11;
+
+using confluex::bindings::component_to_dict;
 
 namespace {
 
@@ -88,20 +91,6 @@ void require_decay(double decay) {
     }
 }
 
-py::dict component_to_dict(const confluex::ComponentScore& c) {
-    py::dict sub;
-    py::dict weights;
-    for (std::size_t i = 0; i < c.n_sub; ++i) {
-        sub[c.sub_name[i]] = c.sub[i];
-        weights[c.sub_name[i]] = c.sub_weight[i];
-    }
-    py::dict out;
-    out["score"] = c.score;
-    out["has_data"] = c.has_data;
-    out["sub"] = sub;
-    out["weights"] = weights;
-    return out;
-}
 
 // Adds a read/write property whose setter validates a copy first (strong guarantee).
 template <class T>

@@ -10,8 +10,11 @@
 #include "confluex/flow_signals.hpp"
 #include "confluex/trade_flow.hpp"
 #include "confluex/zscore.hpp"
+#include "convert.hpp"
 
 namespace py = pybind11;
+
+using confluex::bindings::component_to_dict;
 
 namespace {
 
@@ -22,20 +25,6 @@ using confluex::RollingZScore;
 using confluex::TradeFlow;
 using confluex::WindowStats;
 
-py::dict component_to_dict(const ComponentScore& c) {
-    py::dict sub;
-    py::dict weights;
-    for (std::size_t i = 0; i < c.n_sub; ++i) {
-        sub[c.sub_name[i]] = c.sub[i];
-        weights[c.sub_name[i]] = c.sub_weight[i];
-    }
-    py::dict out;
-    out["score"] = c.score;
-    out["has_data"] = c.has_data;
-    out["sub"] = sub;
-    out["weights"] = weights;
-    return out;
-}
 
 void bind_configs(py::module_& m) {
     const FlowConfig d{};

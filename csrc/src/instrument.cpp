@@ -13,28 +13,7 @@ namespace {
 
 __extension__ typedef unsigned __int128 u128;  // exact 128-bit intermediate (GCC/Clang)
 
-constexpr std::array<std::uint64_t, 20> kPow10 = {
-    1ULL,
-    10ULL,
-    100ULL,
-    1000ULL,
-    10000ULL,
-    100000ULL,
-    1000000ULL,
-    10000000ULL,
-    100000000ULL,
-    1000000000ULL,
-    10000000000ULL,
-    100000000000ULL,
-    1000000000000ULL,
-    10000000000000ULL,
-    100000000000000ULL,
-    1000000000000000ULL,
-    10000000000000000ULL,
-    100000000000000000ULL,
-    1000000000000000000ULL,
-    10000000000000000000ULL,
-};
+using detail::kPow10;
 
 double decimal_to_double(const Decimal& d) noexcept {
     return static_cast<double>(d.mantissa) / static_cast<double>(kPow10[static_cast<std::size_t>(d.scale)]);

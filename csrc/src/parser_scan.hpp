@@ -30,27 +30,7 @@ static_assert(std::endian::native == std::endian::little, "digits8() assumes lit
 // Forces a member-handler lambda into the scanning loop (keeps the cursor in a register).
 #define CONFLUEX_INLINE_LAMBDA __attribute__((always_inline))
 
-inline constexpr std::uint64_t kPow10[19] = {
-    1ULL,
-    10ULL,
-    100ULL,
-    1000ULL,
-    10000ULL,
-    100000ULL,
-    1000000ULL,
-    10000000ULL,
-    100000000ULL,
-    1000000000ULL,
-    10000000000ULL,
-    100000000000ULL,
-    1000000000000ULL,
-    10000000000000ULL,
-    100000000000000ULL,
-    1000000000000000ULL,
-    10000000000000000ULL,
-    100000000000000000ULL,
-    1000000000000000000ULL,
-};
+using confluex::detail::kPow10;  // instrument.hpp
 
 [[gnu::always_inline]] inline bool is_ws(char c) noexcept {
     return c == ' ' || c == '\n' || c == '\r' || c == '\t';

@@ -74,6 +74,30 @@ class Instrument {
 };
 
 namespace detail {
+// 10^0 .. 10^19, the scale factors of Decimal (shared with the feed parsers).
+inline constexpr std::uint64_t kPow10[20] = {
+    1ULL,
+    10ULL,
+    100ULL,
+    1000ULL,
+    10000ULL,
+    100000ULL,
+    1000000ULL,
+    10000000ULL,
+    100000000ULL,
+    1000000000ULL,
+    10000000000ULL,
+    100000000000ULL,
+    1000000000000ULL,
+    10000000000000ULL,
+    100000000000000ULL,
+    1000000000000000ULL,
+    10000000000000000ULL,
+    100000000000000000ULL,
+    1000000000000000000ULL,
+    10000000000000000000ULL,
+};
+
 // Converts a decimal to a whole number of `unit`s. Returns false when it is not whole or
 // overflows int64.
 [[nodiscard]] bool decimal_to_units(const Decimal& value, const Decimal& unit,

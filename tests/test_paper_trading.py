@@ -155,6 +155,48 @@ def test_every_venue_fill_is_booked_once_and_reflected_in_positions(
 
 
 @pytest.mark.parametrize(("path", "sizing", "market_type"), CASES)
+def test_positions_match_the_fills_after_every_message(
+    path: Path | None, sizing: SizingName, market_type: MarketType | None
+) -> None:
+    engine = Engine()
+    trader = PaperTrader(engine, load_config(ACTIVE), sizing=sizing, market_type=market_type)
+    checked = 0
+    seen = 0
+
+    def hook(session: object, sym: int, ts: int) -> None:
+        nonlocal checked, seen
+        trader.on_message(session, sym, ts)
+        fills = trader.fills
+        if len(fills) == seen:
+            return
+        seen = len(fills)
+        ex, executor = trader.exchange, trader.executor
+        assert ex is not None and executor is not None
+        for symbol in {f.symbol for f in fills}:
+            net = sum(
+                (1.0 if f.side == "buy" else -1.0) * f.amount for f in fills if f.symbol == symbol
+            )
+            pos = executor.positions.get(symbol)
+            held = 0.0 if pos is None else pos.amount * (1.0 if pos.direction == "long" else -1.0)
+            assert held == pytest.approx(net, abs=1e-12)
+            if symbol.endswith(":USDT"):
+                venue = run(trader, ex.fetch_positions([symbol]))
+                at_venue = sum(
+                    p["contracts"] * (1.0 if p["side"] == "long" else -1.0) for p in venue
+                )
+            else:
+                at_venue = run(trader, ex.fetch_balance())["total"].get(symbol.split("/")[0], 0.0)
+            assert at_venue == pytest.approx(net, abs=1e-12)
+            checked += 1
+
+    replay([path] if path else None, engine=engine, on_message=hook)
+    trader.finish()
+    trader.close()
+
+    assert checked >= 1  # the final close happens in finish(), after the last message
+
+
+@pytest.mark.parametrize(("path", "sizing", "market_type"), CASES)
 def test_no_order_is_duplicated(
     path: Path | None, sizing: SizingName, market_type: MarketType | None
 ) -> None:

@@ -425,3 +425,16 @@ def test_cli_serve_publishes_signals_and_one_trade_alert_per_fill() -> None:
     signal = next(msg for msg in messages if msg.get("channel") == "signals")
     assert signal["data"]["signal"] in ("LONG", "SHORT")
     assert {"score", "score_raw", "confidence", "reliability", "price"} <= set(signal["data"])
+
+
+def test_cli_serve_on_a_busy_port_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code = main(["replay", "--no-progress", "--serve", f"127.0.0.1:{port}"])
+
+    assert code == 2
+    assert str(port) in capsys.readouterr().err

@@ -876,7 +876,11 @@ def trader_from_args(
         clock=clock,
     )
     if server is not None:
-        trader.start_server()
+        try:
+            trader.start_server()
+        except BaseException:
+            trader.close(linger_s=0.0)
+            raise
         shown = f"token {token}" if generated else "token from CONFLUEX_WS_TOKEN"
         url_host = f"[{host}]" if ":" in host else host
         announce(f"alerts: serving ws://{url_host}:{server.port}/ ({shown})")

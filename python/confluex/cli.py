@@ -20,6 +20,8 @@ from typing import TextIO
 
 import numpy as np
 
+from ._core.engine import Engine
+from .paper_trading import PaperTrader, trader_from_args
 from .replay import ReplayResult, replay
 
 __all__ = ["main"]
@@ -265,27 +267,38 @@ def _replay_command(args: argparse.Namespace) -> int:
         print("confluex replay: --tick and --lot go together", file=sys.stderr)
         return 2
     progress = Progress(enabled=not args.no_progress and sys.stderr.isatty())
+    trader: PaperTrader | None = None
+    engine = Engine()
     try:
+        if args.paper or args.serve is not None:
+            trader = trader_from_args(args, engine, lambda note: print(note, flush=True))
         res = replay(
             args.files or None,
             symbols=args.symbols.split(",") if args.symbols else None,
-            speed=args.speed,
+            speed=None if args.serve is not None else args.speed,  # the server paces instead
             tick=args.tick,
             lot=args.lot,
             long_threshold=args.long,
             short_threshold=args.short,
             series_interval_ns=int(args.series_ms * 1_000_000),
             progress=progress,
+            engine=engine,
+            on_message=trader.on_message if trader is not None else None,
         )
+        progress.close()
+        print(format_summary(res))
+        if args.out:
+            paths = write_outputs(res, Path(args.out))
+            print("\nwrote " + ", ".join(str(p) for p in paths))
+        if trader is not None:
+            print("\n" + trader.finish().format(), flush=True)
     except (OSError, ValueError) as exc:
         progress.close()
         print(f"confluex replay: {exc}", file=sys.stderr)
         return 2
-    progress.close()
-    print(format_summary(res))
-    if args.out:
-        paths = write_outputs(res, Path(args.out))
-        print("\nwrote " + ", ".join(str(p) for p in paths))
+    finally:
+        if trader is not None:
+            trader.close()
     return 0
 
 
@@ -324,6 +337,42 @@ def build_parser() -> argparse.ArgumentParser:
         help="score series sampling, ms of data time (default 100)",
     )
     rp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    pt = rp.add_argument_group("paper trading (see confluex.paper_trading)")
+    pt.add_argument(
+        "--paper", action="store_true", help="paper-trade the scores and print a trading report"
+    )
+    pt.add_argument("--config", metavar="PATH", help="trading config TOML (default: built-in)")
+    pt.add_argument("--preset", metavar="NAME", help="trading preset, e.g. paper, conservative")
+    pt.add_argument(
+        "--balance", type=float, help="starting quote balance (default: monitor.account_balance)"
+    )
+    pt.add_argument(
+        "--sizing",
+        choices=("confluence", "executor"),
+        default="confluence",
+        help="sizing manager (default confluence)",
+    )
+    pt.add_argument(
+        "--market-type",
+        choices=("spot", "swap"),
+        help="trade every symbol as this market type (default: from the venue)",
+    )
+    pt.add_argument(
+        "--serve",
+        nargs="?",
+        const="127.0.0.1:8765",
+        metavar="HOST:PORT",
+        help="implies --paper: publish signals, orders, trade_alerts and positions over "
+        "WebSocket on loopback (default 127.0.0.1:8765; token from CONFLUEX_WS_TOKEN or "
+        "generated and printed); paced by --speed",
+    )
+    pt.add_argument(
+        "--serve-wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="with --serve: wait up to SECONDS for a subscribed client before replaying",
+    )
     rp.set_defaults(func=_replay_command)
     try:
         live = importlib.import_module("confluex.live")

@@ -4,6 +4,7 @@ from . import exceptions as exceptions
 from . import feed as feed
 from . import instrument as instrument
 from . import order_book as order_book
+from . import session as session
 from . import signals as signals
 from . import spsc_ring as spsc_ring
 from . import trade_flow as trade_flow

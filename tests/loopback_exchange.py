@@ -30,11 +30,11 @@ from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from aiohttp import web
-from websockets.asyncio.server import Server, ServerConnection, serve
-
 import confluex
+from aiohttp import web
 from confluex import _core
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
 
 S = _core.session
 
@@ -175,7 +175,8 @@ def rest_snapshot_json(engine: _core.engine.Engine, sym: int, tick: str, lot: st
 class Faults:
     drop: set[int] = field(default_factory=set)  # line indices not sent (still emitted)
     close_after: int | None = None  # close the connection after sending this line, once
-    throttle: float = 0.0  # seconds to sleep after each line while a symbol is paused
+    throttle: float = 0.0  # seconds to sleep after each line (0: as fast as possible)
+    throttle_only_while_paused: bool = False
 
 
 class LoopbackExchange:
@@ -290,6 +291,8 @@ class LoopbackExchange:
         try:
             await self._stream(ws, streams)
             await ws.wait_closed()  # end of capture: stay connected, silent, like a quiet market
+        except ConnectionClosed:
+            pass  # the client went away mid-stream
         finally:
             self.closed_connections += 1
 
@@ -316,7 +319,9 @@ class LoopbackExchange:
             if line.index not in self.faults.drop and line.stream in streams:
                 await ws.send(line.payload, text=True)
                 self.sent += 1
-            if self.faults.throttle and self._paused:
+            if self.faults.throttle and (
+                self._paused or not self.faults.throttle_only_while_paused
+            ):
                 await asyncio.sleep(self.faults.throttle)
             elif self.sent % 64 == 0:
                 await asyncio.sleep(0)  # let the REST endpoint answer while streaming

@@ -240,6 +240,9 @@ class LiveFeed:
         A symbol with no frame for this long is resynced (0 disables the watchdog).
     on_update:
         ``on_update(symbol, result)`` after each message that changed a symbol.
+    rest_options:
+        Extra ccxt constructor options (e.g. ``{"enableRateLimit": False}`` against a local
+        test server; ccxt's limiter spaces 1000-level Binance snapshots 2.5 s apart).
     clock_ns / frame_ts / monotonic / sleep / backoff:
         Injected time sources for tests. ``frame_ts(frame)`` stamps a received frame (default:
         ``clock_ns()``); REST snapshots are stamped with the latest frame's stamp so that the
@@ -264,6 +267,7 @@ class LiveFeed:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         open_timeout: float = 10.0,
+        rest_options: Mapping[str, Any] | None = None,
     ) -> None:
         if exchange not in EXCHANGES:
             raise ValueError(f"exchange must be one of {sorted(EXCHANGES)}, was {exchange!r}")
@@ -288,6 +292,7 @@ class LiveFeed:
         self._mono = monotonic
         self._sleep = sleep
         self._open_timeout = open_timeout
+        self._rest_options = dict(rest_options or {})
         self._rest: Any = None  # ccxt.async_support exchange
         self._ws: ClientConnection | None = None
         self._stopping = asyncio.Event()  # binds to the running loop on first wait (3.10+)
@@ -309,7 +314,8 @@ class LiveFeed:
             spot = [":" not in s for s in self.symbols]
             if any(spot) and not all(spot):
                 raise ValueError(
-                    f"bybit symbols must be all spot or all linear (one stream each), was {self.symbols!r}"
+                    "bybit symbols must be all spot or all linear (one stream each), "
+                    f"was {self.symbols!r}"
                 )
             return BYBIT_SPOT_WS if all(spot) else self.spec.ws_url
         return self.spec.ws_url
@@ -318,12 +324,12 @@ class LiveFeed:
         import ccxt.async_support as ccxt_async  # type: ignore[import-untyped]
 
         cls = getattr(ccxt_async, self.spec.ccxt_class)
-        rest = cls(
-            {
-                "enableRateLimit": True,
-                "options": {"fetchMarkets": {"types": list(self.spec.market_types)}},
-            }
-        )
+        config: dict[str, Any] = {
+            "enableRateLimit": True,
+            "options": {"fetchMarkets": {"types": list(self.spec.market_types)}},
+        }
+        config.update(self._rest_options)
+        rest = cls(config)
         if self.rest_url is not None:
             rest.urls["api"] = _rebase_urls(rest.urls["api"], self.rest_url)
         return rest
@@ -564,7 +570,7 @@ class LiveFeed:
                 await self._sleep(20.0)
                 await ws.send('{"op":"ping"}')
 
-    # -- task bookkeeping and shutdown ---------------------------------------------------------------
+    # -- task bookkeeping and shutdown ------------------------------------------------------
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
@@ -595,7 +601,7 @@ class LiveFeed:
             rest, self._rest = self._rest, None
             await rest.close()
 
-    # -- read-outs -----------------------------------------------------------------------------------
+    # -- read-outs ---------------------------------------------------------------------------
 
     def stats(self, symbol: str) -> dict[str, Any]:
         """Health of one symbol: the session's native counters plus the feed's own."""
@@ -628,7 +634,8 @@ def render_view(
     now = time.monotonic() if now is None else now
     lat = feed.session.latency()["total"]
     header = (
-        f"confluex live  {feed.spec.name}  connections={feed.connections} reconnects={feed.reconnects}"
+        f"confluex live  {feed.spec.name}  connections={feed.connections}"
+        f" reconnects={feed.reconnects}"
         f"  total latency p50={lat['p50'] / 1e3:.1f}us p99={lat['p99'] / 1e3:.1f}us"
     )
     cols = (

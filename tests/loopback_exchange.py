@@ -107,6 +107,50 @@ SPOT_BTC_EXCHANGE_INFO = {
 }
 
 
+USDM_BTC_EXCHANGE_INFO = {
+    "symbol": "BTCUSDT",
+    "pair": "BTCUSDT",
+    "contractType": "PERPETUAL",
+    "deliveryDate": 4133404800000,
+    "onboardDate": 1569398400000,
+    "status": "TRADING",
+    "maintMarginPercent": "2.5000",
+    "requiredMarginPercent": "5.0000",
+    "baseAsset": "BTC",
+    "quoteAsset": "USDT",
+    "marginAsset": "USDT",
+    "pricePrecision": 2,
+    "quantityPrecision": 3,
+    "baseAssetPrecision": 8,
+    "quotePrecision": 8,
+    "underlyingType": "COIN",
+    "underlyingSubType": ["PoW"],
+    "triggerProtect": "0.0500",
+    "liquidationFee": "0.012500",
+    "marketTakeBound": "0.05",
+    "maxMoveOrderLimit": 10000,
+    "filters": [
+        {
+            "filterType": "PRICE_FILTER",
+            "minPrice": "556.80",
+            "maxPrice": "4529764",
+            "tickSize": "0.10",
+        },
+        {"filterType": "LOT_SIZE", "minQty": "0.001", "maxQty": "1000", "stepSize": "0.001"},
+        {"filterType": "MARKET_LOT_SIZE", "minQty": "0.001", "maxQty": "120", "stepSize": "0.001"},
+        {"filterType": "MAX_NUM_ORDERS", "limit": 200},
+        {"filterType": "MIN_NOTIONAL", "notional": "100"},
+    ],
+    "orderTypes": ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET"],
+    "timeInForce": ["GTC", "IOC", "FOK", "GTX", "GTD"],
+}
+
+
+def stream_key(stream: str) -> str:
+    """'btcusdt@depth@0ms' -> 'btcusdt@depth': a subscription at any speed gets the diffs."""
+    return "@".join(stream.split("@")[:2])
+
+
 @dataclass
 class Line:
     index: int
@@ -284,7 +328,7 @@ class LoopbackExchange:
         self.connections += 1
         assert ws.request is not None
         query = parse_qs(urlsplit(ws.request.path).query)
-        streams = set(query.get("streams", [""])[0].split("/"))
+        streams = {stream_key(s) for s in query.get("streams", [""])[0].split("/")}
         self.subscribed.append(streams)
         try:
             await self._stream(ws, streams)
@@ -314,7 +358,7 @@ class LoopbackExchange:
                     self._held[line.symbol].append(line)
                     continue
             self._emit_to_reference(line)
-            if line.index not in self.faults.drop and line.stream in streams:
+            if line.index not in self.faults.drop and stream_key(line.stream) in streams:
                 await ws.send(line.payload, text=True)
                 self.sent += 1
             if self.faults.throttle and (
@@ -333,8 +377,11 @@ class LoopbackExchange:
     async def _exchange_info(self, request: web.Request) -> web.Response:
         symbols = []
         for s in self.symbols:
-            info = json.loads(json.dumps(SPOT_BTC_EXCHANGE_INFO))
+            template = USDM_BTC_EXCHANGE_INFO if self.futures else SPOT_BTC_EXCHANGE_INFO
+            info = json.loads(json.dumps(template))
             info["symbol"], info["baseAsset"] = s, s.removesuffix("USDT")
+            if self.futures:
+                info["pair"] = s
             symbols.append(info)
         body = {
             "timezone": "UTC",

@@ -134,6 +134,46 @@ def test_live_feed_over_loopback_ends_equal_to_a_replay_of_the_same_capture(hft_
     assert feed.connections == 1 and feed.reconnects == 0
 
 
+def test_usdm_futures_feed_over_loopback_ends_equal_to_a_replay(hft_data: Path) -> None:
+    path = hft_data / "usdm_2024-07" / "btcusdt_20240718.gz"
+    cap = load_capture(path)
+    ref = _core.engine.Engine()
+    rsym = ref.add_symbol("BTCUSDT", confluex.Instrument("0.1", "0.001"))
+    ref_session = S.FeedSession(ref, S.Venue.binance_futures)
+    ref_session.add_symbol("BTCUSDT", rsym)
+    ref_session.replay(gzip.open(path).read())
+
+    async def main() -> LiveFeed:
+        async with LoopbackExchange(cap, tick="0.1", lot="0.001", futures=True) as ex:
+            feed = LiveFeed(
+                "binance-futures",
+                ["BTC/USDT:USDT"],
+                ws_url=ex.ws_url,
+                rest_url=ex.rest_url,
+                rest_options=NO_RATE_LIMIT,
+                frame_ts=stamps(cap),
+                stale_seconds=0,
+            )
+            task = asyncio.create_task(feed.run())
+            await eventually(received_all(feed, ex), what="the whole capture")
+            feed.stop()
+            await task
+            assert ex.depth_requests == {"BTCUSDT": 1}
+            return feed
+
+    feed = asyncio.run(main())
+    sid = feed.symbol_id("BTC/USDT:USDT")
+    health = feed.stats("BTC/USDT:USDT")
+    inst = feed.engine.instrument(sid)
+
+    assert (inst.tick_size_str, inst.lot_size_str) == ("0.1", "0.001")
+    assert health["phase"] == S.SyncPhase.synced and health["desyncs"] == 0
+    assert health["ticker_mismatches"] == 0 and health["ticker_checks"] > 0
+    assert_same_book(feed.engine, sid, ref, rsym)
+    assert feed.engine.cvd(sid) == ref.cvd(rsym)
+    assert feed.engine.score(sid) == ref.score(rsym)
+
+
 def test_dropped_depth_message_resyncs_only_that_symbol_and_ends_in_sync(hft_data: Path) -> None:
     cap = capture(hft_data, ("BTCUSDT", "ETHUSDT"))
     eth_depth = [ln.index for ln in cap.lines if ln.symbol == "ETHUSDT" and "@depth" in ln.stream]

@@ -328,8 +328,9 @@ class LoopbackExchange:
         self.connections += 1
         assert ws.request is not None
         query = parse_qs(urlsplit(ws.request.path).query)
-        streams = {stream_key(s) for s in query.get("streams", [""])[0].split("/")}
-        self.subscribed.append(streams)
+        requested = set(query.get("streams", [""])[0].split("/"))
+        self.subscribed.append(requested)
+        streams = {stream_key(s) for s in requested}
         try:
             await self._stream(ws, streams)
             await ws.wait_closed()  # end of capture: stay connected, silent, like a quiet market

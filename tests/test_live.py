@@ -26,9 +26,12 @@ from confluex import _core
 from confluex.live import (
     Backoff,
     LiveFeed,
+    add_live_arguments,
+    format_price,
     instrument_from_market,
     precision_to_decimal,
     render_view,
+    run_live,
 )
 from loopback_exchange import Capture, Faults, LoopbackExchange, load_capture
 
@@ -449,7 +452,8 @@ def test_render_view_shows_each_symbol_row(hft_data: Path) -> None:
 
     assert bid is not None
     assert f"{feed.engine.score(sid):.1f}" in row
-    assert f"{feed.engine.instrument(sid).ticks_to_price(bid[0]):.8g}" in row
+    assert format_price(feed.engine.instrument(sid), bid[0]) in row
+    assert format_price(confluex.Instrument("0.01", LOT), 6183000) == "61830.00"
     assert "synced" in row
 
 
@@ -498,6 +502,31 @@ def test_bad_options_are_refused_with_the_value() -> None:
         LiveFeed("binance", ["BTC/USDT"], stale_seconds=-1)
     with pytest.raises(ValueError, match="all spot or all linear"):
         LiveFeed("bybit", ["BTC/USDT", "ETH/USDT:USDT"])
+
+
+def test_cli_reports_an_unreachable_rest_endpoint_without_a_traceback() -> None:
+    import argparse
+    import io
+
+    parser = argparse.ArgumentParser()
+    add_live_arguments(parser)
+    args = parser.parse_args(
+        [
+            "--symbols",
+            "BTC/USDT",
+            "--ws-url",
+            "not a url",
+            "--rest-url",
+            "http://127.0.0.1:9",
+            "--no-view",
+        ]
+    )
+    out = io.StringIO()
+
+    code = run_live(args, out)
+
+    assert code == 1, out.getvalue()
+    assert out.getvalue().startswith("confluex live: ") and "Traceback" not in out.getvalue()
 
 
 def test_bybit_stream_subscribes_and_syncs_from_in_stream_snapshots(hft_data: Path) -> None:

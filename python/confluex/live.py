@@ -50,6 +50,7 @@ __all__ = [
     "LiveFeed",
     "SymbolStats",
     "add_live_arguments",
+    "format_price",
     "instrument_from_market",
     "precision_to_decimal",
     "render_view",
@@ -446,6 +447,8 @@ class LiveFeed:
                     await ws.send(json.dumps({"op": "subscribe", "args": topics}))
                     self._spawn(self._bybit_ping(ws))
                 received = await self._read_loop(ws)
+        except websockets.exceptions.InvalidURI as exc:
+            raise ValueError(f"bad stream URL, was {exc.uri!r}") from exc
         except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as exc:
             self.last_error = f"{type(exc).__name__}: {exc}"
             log.warning("stream connection failed: %s", self.last_error)
@@ -620,6 +623,12 @@ class LiveFeed:
 # Terminal view
 
 
+def format_price(inst: Instrument, ticks: int) -> str:
+    """A price in ticks as the exchange writes it: exactly the tick size's decimals."""
+    step = Decimal(inst.tick_size_str)
+    return format(step * ticks, "f")
+
+
 @dataclass
 class _Rate:
     frames: int = 0
@@ -649,8 +658,8 @@ def render_view(
         res = feed.engine.result(sid)
         inst = feed.engine.instrument(sid)
         bid, ask = feed.engine.best_bid(sid), feed.engine.best_ask(sid)
-        bid_s = f"{inst.ticks_to_price(bid[0]):.8g}" if bid else "-"
-        ask_s = f"{inst.ticks_to_price(ask[0]):.8g}" if ask else "-"
+        bid_s = format_price(inst, bid[0]) if bid else "-"
+        ask_s = format_price(inst, ask[0]) if ask else "-"
         rate = 0.0
         if rates is not None:
             r = rates.setdefault(sym, _Rate(st.frames, now))
@@ -753,9 +762,12 @@ def run_live(args: argparse.Namespace, out: TextIO | None = None) -> int:
         asyncio.run(_run_feed(feed, args, out))
     except KeyboardInterrupt:
         code = 130
-    except ValueError as exc:  # unknown symbol, bad market precision
+    except ValueError as exc:  # unknown symbol, bad market precision, bad URL
         out.write(f"confluex live: {exc}\n")
         return 2
+    except Exception as exc:  # e.g. ccxt could not load the markets: no traceback for users
+        out.write(f"confluex live: {type(exc).__name__}: {exc}\n")
+        return 1
     out.write(render_view(feed) + "\n")
     return code
 

@@ -1,0 +1,779 @@
+"""Live market data: exchange WebSocket streams -> FeedSession -> Engine -> scores.
+
+:class:`LiveFeed` connects to a venue's public WebSocket (Binance spot / USD-M combined
+streams, Bybit v5 public), hands every raw frame to :class:`confluex._core.session.FeedSession`
+(no JSON decoding in Python on the hot path) and keeps each symbol's book in sync:
+
+- Binance: depth diffs are buffered by the session until a REST depth snapshot, fetched
+  through ccxt's raw implicit endpoint (``publicGetDepth`` / ``fapiPublicGetDepth``, which
+  keeps prices as exact decimal strings), is applied. The fetch starts only after the first
+  depth message of the symbol arrived, so the snapshot straddles the buffered stream.
+- Bybit: snapshots come in-stream; a resync resubscribes the symbol's order book topic, which
+  makes Bybit send a fresh snapshot.
+- Reconnects use exponential backoff with jitter; after a reconnect every symbol resyncs.
+- A stale-stream watchdog resyncs a symbol that sent nothing for ``stale_seconds``.
+- ``on_update(symbol, result)`` is called after every message that changed a symbol.
+
+:func:`add_live_arguments` / :func:`run_live` are the ``confluex live`` command: a terminal
+view redrawn with plain ANSI escapes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import sys
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, TextIO
+from urllib.parse import urlsplit
+
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
+from ._core.aggregator import ConfluenceResult
+from ._core.engine import Engine
+from ._core.feed import NO_SYMBOL, MsgKind
+from ._core.instrument import Instrument
+from ._core.session import FeedSession, SessionConfig, SyncPhase, Venue
+
+__all__ = [
+    "EXCHANGES",
+    "Backoff",
+    "ExchangeSpec",
+    "LiveFeed",
+    "SymbolStats",
+    "add_live_arguments",
+    "format_price",
+    "instrument_from_market",
+    "precision_to_decimal",
+    "render_view",
+    "run_live",
+]
+
+log = logging.getLogger(__name__)
+
+UpdateCallback = Callable[[str, ConfluenceResult], None]
+
+
+@dataclass(frozen=True)
+class ExchangeSpec:
+    """How one venue is reached: its stream URL, REST client and depth endpoint."""
+
+    name: str
+    venue: Venue
+    ccxt_class: str  # ccxt.async_support class name
+    ws_url: str  # default stream base URL (Bybit: per category, see LiveFeed)
+    depth_method: str | None  # ccxt implicit REST depth endpoint (Binance only)
+    market_types: tuple[str, ...]  # ccxt options['fetchMarkets']['types']
+    # Decimals of the quantities the depth stream sends, when finer than the order step:
+    # Binance spot sends 8 decimals even where the step size is 0.00001.
+    feed_qty_decimals: int | None = None
+
+
+EXCHANGES: dict[str, ExchangeSpec] = {
+    "binance": ExchangeSpec(
+        "binance",
+        Venue.binance_spot,
+        "binance",
+        "wss://stream.binance.com:9443/stream",
+        "publicGetDepth",
+        ("spot",),
+        feed_qty_decimals=8,
+    ),
+    "binance-futures": ExchangeSpec(
+        "binance-futures",
+        Venue.binance_futures,
+        "binanceusdm",
+        "wss://fstream.binance.com/stream",
+        "fapiPublicGetDepth",
+        ("linear",),
+    ),
+    "bybit": ExchangeSpec(
+        "bybit",
+        Venue.bybit,
+        "bybit",
+        "wss://stream.bybit.com/v5/public/linear",
+        None,
+        ("spot", "linear"),
+    ),
+}
+BYBIT_SPOT_WS = "wss://stream.bybit.com/v5/public/spot"
+BYBIT_BOOK_DEPTH = 200
+SNAPSHOT_LIMIT = 1000
+
+
+# ---------------------------------------------------------------------------------------------
+# Instruments from ccxt market data
+
+
+def precision_to_decimal(value: float | int | str, mode: int) -> str:
+    """Returns a ccxt precision value as an exact decimal step string ("0.01").
+
+    ``mode`` is ccxt's ``precisionMode``: TICK_SIZE (4) gives the step itself (a float such as
+    ``1e-05``; its shortest repr is the exchange's decimal), DECIMAL_PLACES (2) gives a number
+    of decimals. SIGNIFICANT_DIGITS (3) does not define a fixed step and is refused.
+    """
+    tick_size, decimal_places = 4, 2
+    if mode == tick_size:
+        d = Decimal(value) if isinstance(value, str) else Decimal(repr(value))
+    elif mode == decimal_places:
+        places = int(value)
+        if places != value:
+            raise ValueError(f"decimal places must be an integer, was {value!r}")
+        d = Decimal(1).scaleb(-places)
+    else:
+        raise ValueError(
+            f"unsupported ccxt precisionMode (need TICK_SIZE or DECIMAL_PLACES), was {mode}"
+        )
+    if not d.is_finite() or d <= 0:
+        raise ValueError(f"precision must be a positive number, was {value!r}")
+    return format(d.normalize(), "f")
+
+
+def instrument_from_market(
+    market: Mapping[str, Any], precision_mode: int, feed_qty_decimals: int | None = None
+) -> Instrument:
+    """Builds the engine Instrument (tick, lot) of a ccxt market.
+
+    With ``feed_qty_decimals`` the lot is the feed's quantity grid (10**-decimals) whenever
+    that is finer than the market's amount step, because the book must hold every quantity
+    the depth stream sends (Binance spot: 8 decimals).
+    """
+    precision = market.get("precision") or {}
+    px, amt = precision.get("price"), precision.get("amount")
+    if px is None or amt is None:
+        raise ValueError(
+            f"market {market.get('symbol')!r} has no price/amount precision, was {precision!r}"
+        )
+    tick = precision_to_decimal(px, precision_mode)
+    lot = precision_to_decimal(amt, precision_mode)
+    if feed_qty_decimals is not None:
+        feed_lot = Decimal(1).scaleb(-feed_qty_decimals)
+        lot_d = Decimal(lot)
+        if feed_lot < lot_d and lot_d % feed_lot == 0:
+            lot = format(feed_lot, "f")
+    return Instrument(tick, lot)
+
+
+def _rebase_urls(api: Any, base: str) -> Any:
+    """Points every URL of a ccxt ``urls['api']`` tree at ``base``, keeping the paths."""
+    if isinstance(api, dict):
+        return {k: _rebase_urls(v, base) for k, v in api.items()}
+    if isinstance(api, str):
+        path = urlsplit(api.replace("{hostname}", "host")).path
+        return base.rstrip("/") + path
+    return api
+
+
+def _market_id_guess(symbol: str) -> str:
+    """'BTC/USDT' or 'BTC/USDT:USDT' -> 'BTCUSDT' (used only when markets are not loaded)."""
+    pair = symbol.split(":", 1)[0]
+    base, sep, quote = pair.partition("/")
+    if not sep or not base or not quote:
+        raise ValueError(f"symbol must be a ccxt unified symbol like 'BTC/USDT', was {symbol!r}")
+    return base + quote
+
+
+# ---------------------------------------------------------------------------------------------
+# Backoff
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with jitter: attempt n waits base * 2**n (capped) times U[1-j, 1]."""
+
+    base: float = 0.5
+    cap: float = 30.0
+    jitter: float = 0.5
+    rng: random.Random = field(default_factory=random.Random)
+    attempt: int = 0
+
+    def next_delay(self) -> float:
+        raw = min(self.cap, self.base * (2.0**self.attempt))
+        self.attempt += 1
+        return raw * (1.0 - self.jitter * self.rng.random())
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+# ---------------------------------------------------------------------------------------------
+# LiveFeed
+
+
+@dataclass
+class SymbolStats:
+    """Python-side counters of one symbol (the session's health() has the native ones)."""
+
+    symbol: str
+    venue_symbol: str
+    symbol_id: int
+    frames: int = 0
+    stale_resyncs: int = 0
+    snapshot_requests: int = 0
+    snapshot_errors: int = 0
+    last_frame_mono: float = 0.0
+    fetching: bool = False
+
+
+class LiveFeed:
+    """Streams one venue's public market data for some symbols into an Engine.
+
+    Parameters
+    ----------
+    exchange:
+        ``"binance"``, ``"binance-futures"`` or ``"bybit"``.
+    symbols:
+        ccxt unified symbols (``"BTC/USDT"``, ``"BTC/USDT:USDT"``).
+    ws_url / rest_url:
+        Override the stream URL (without query) and the REST base (``http://host:port``; every
+        ccxt API URL keeps its path and gets this base).
+    instruments:
+        Per-symbol Instrument overrides; when every symbol has one, no markets are loaded.
+    stale_seconds:
+        A symbol with no frame for this long is resynced (0 disables the watchdog).
+    on_update:
+        ``on_update(symbol, result)`` after each message that changed a symbol.
+    rest_options:
+        Extra ccxt constructor options (e.g. ``{"enableRateLimit": False}`` against a local
+        test server; ccxt's limiter spaces 1000-level Binance snapshots 2.5 s apart).
+    clock_ns / frame_ts / monotonic / sleep / backoff:
+        Injected time sources for tests. ``frame_ts(frame)`` stamps a received frame (default:
+        ``clock_ns()``); REST snapshots are stamped with the latest frame's stamp so that the
+        session sees monotonic times.
+    """
+
+    def __init__(
+        self,
+        exchange: str,
+        symbols: Sequence[str],
+        *,
+        ws_url: str | None = None,
+        rest_url: str | None = None,
+        instruments: Mapping[str, Instrument] | None = None,
+        stale_seconds: float = 10.0,
+        on_update: UpdateCallback | None = None,
+        engine: Engine | None = None,
+        session_config: SessionConfig | None = None,
+        backoff: Backoff | None = None,
+        clock_ns: Callable[[], int] = time.time_ns,
+        frame_ts: Callable[[bytes], int] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        open_timeout: float = 10.0,
+        rest_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        if exchange not in EXCHANGES:
+            raise ValueError(f"exchange must be one of {sorted(EXCHANGES)}, was {exchange!r}")
+        if not symbols:
+            raise ValueError("symbols must not be empty")
+        if len(set(symbols)) != len(symbols):
+            raise ValueError(f"symbols must be distinct, was {list(symbols)!r}")
+        if stale_seconds < 0:
+            raise ValueError(f"stale_seconds must be >= 0, was {stale_seconds}")
+        self.spec = EXCHANGES[exchange]
+        self.symbols = list(symbols)
+        self.rest_url = rest_url
+        self.ws_url = ws_url or self._default_ws_url()
+        self.stale_seconds = stale_seconds
+        self.on_update = on_update
+        self.engine = engine if engine is not None else Engine()
+        self.session = FeedSession(self.engine, self.spec.venue, session_config or SessionConfig())
+        self.backoff = backoff or Backoff()
+        self._instrument_overrides = dict(instruments or {})
+        self._clock_ns = clock_ns
+        self._frame_ts = frame_ts
+        self._mono = monotonic
+        self._sleep = sleep
+        self._open_timeout = open_timeout
+        self._rest_options = dict(rest_options or {})
+        self._rest: Any = None  # ccxt.async_support exchange
+        self._ws: ClientConnection | None = None
+        self._stopping = asyncio.Event()  # binds to the running loop on first wait (3.10+)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._last_ts = 0
+        self._started = False
+        self.by_id: dict[int, SymbolStats] = {}
+        self.by_symbol: dict[str, SymbolStats] = {}
+        self.connections = 0
+        self.reconnects = 0
+        self.reconnect_delays: list[float] = []
+        self.callback_errors = 0
+        self.last_error: str | None = None
+
+    # -- setup ---------------------------------------------------------------------------------
+
+    def _default_ws_url(self) -> str:
+        if self.spec.venue == Venue.bybit:
+            spot = [":" not in s for s in self.symbols]
+            if any(spot) and not all(spot):
+                raise ValueError(
+                    "bybit symbols must be all spot or all linear (one stream each), "
+                    f"was {self.symbols!r}"
+                )
+            return BYBIT_SPOT_WS if all(spot) else self.spec.ws_url
+        return self.spec.ws_url
+
+    def _make_rest(self) -> Any:
+        import ccxt.async_support as ccxt_async  # type: ignore[import-untyped]
+
+        cls = getattr(ccxt_async, self.spec.ccxt_class)
+        config: dict[str, Any] = {
+            "enableRateLimit": True,
+            "options": {"fetchMarkets": {"types": list(self.spec.market_types)}},
+        }
+        config.update(self._rest_options)
+        rest = cls(config)
+        if self.rest_url is not None:
+            rest.urls["api"] = _rebase_urls(rest.urls["api"], self.rest_url)
+        return rest
+
+    async def start(self) -> None:
+        """Resolves symbols and instruments (loading markets unless all are overridden)."""
+        if self._started:
+            return
+        need_rest = self.spec.depth_method is not None or any(
+            s not in self._instrument_overrides for s in self.symbols
+        )
+        if need_rest and self._rest is None:
+            self._rest = self._make_rest()
+        markets: Mapping[str, Any] = {}
+        if any(s not in self._instrument_overrides for s in self.symbols):
+            markets = await self._rest.load_markets()
+        for s in self.symbols:
+            if s in markets:
+                market = markets[s]
+                venue_symbol = str(market["id"])
+            elif s in self._instrument_overrides:
+                market, venue_symbol = {}, _market_id_guess(s)
+            else:
+                raise ValueError(f"unknown symbol on {self.spec.name}, was {s!r}")
+            inst = self._instrument_overrides.get(s)
+            if inst is None:
+                inst = instrument_from_market(
+                    market, int(self._rest.precisionMode), self.spec.feed_qty_decimals
+                )
+            sid = self.engine.add_symbol(s, inst)
+            self.session.add_symbol(venue_symbol, sid)
+            st = SymbolStats(s, venue_symbol, sid, last_frame_mono=self._mono())
+            self.by_id[sid] = st
+            self.by_symbol[s] = st
+        self._started = True
+
+    # -- public control ------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Asks run() to finish: closes the socket; run() then closes everything else."""
+        self._stopping.set()
+        ws = self._ws
+        if ws is not None:
+            self._spawn(self._close_ws(ws))
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def symbol_id(self, symbol: str) -> int:
+        return self.by_symbol[symbol].symbol_id
+
+    def stream_url(self) -> str:
+        """The URL connected to (Binance: combined streams in the query)."""
+        if self.spec.venue == Venue.bybit:
+            return self.ws_url
+        streams = []
+        for st in self.by_id.values():
+            s = st.venue_symbol.lower()
+            streams += [f"{s}@depth@100ms", f"{s}@trade", f"{s}@bookTicker"]
+        return f"{self.ws_url}?streams={'/'.join(streams)}"
+
+    def bybit_topics(self, st: SymbolStats) -> list[str]:
+        return [f"orderbook.{BYBIT_BOOK_DEPTH}.{st.venue_symbol}", f"publicTrade.{st.venue_symbol}"]
+
+    # -- run -------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Runs until stop() or cancellation; always closes the socket, tasks and ccxt client."""
+        try:
+            await self.start()
+            if self.stale_seconds > 0:
+                self._spawn(self._watchdog())
+            while not self._stopping.is_set():
+                received = await self._connect_once()
+                if self._stopping.is_set():
+                    break
+                if received:
+                    self.backoff.reset()
+                delay = self.backoff.next_delay()
+                self.reconnect_delays.append(delay)
+                self.reconnects += 1
+                log.info("reconnecting in %.3f s", delay)
+                await self._wait_stop_or_sleep(delay)
+        finally:
+            await self._shutdown()
+
+    async def _wait_stop_or_sleep(self, delay: float) -> None:
+        sleeper = asyncio.ensure_future(self._sleep(delay))
+        stopper = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in (sleeper, stopper):
+                t.cancel()
+            await asyncio.gather(sleeper, stopper, return_exceptions=True)
+
+    async def _connect_once(self) -> bool:
+        """One connection's life; returns whether it received any frame."""
+        received = False
+        try:
+            async with connect(
+                self.stream_url(), open_timeout=self._open_timeout, max_size=None, compression=None
+            ) as ws:
+                self._ws = ws
+                self.connections += 1
+                now = self._mono()
+                for sid, st in self.by_id.items():
+                    st.last_frame_mono = now  # the watchdog counts from the connection
+                    if self.connections > 1:
+                        self.session.request_resync(sid)
+                if self.spec.venue == Venue.bybit:
+                    topics = [t for st in self.by_id.values() for t in self.bybit_topics(st)]
+                    await ws.send(json.dumps({"op": "subscribe", "args": topics}))
+                    self._spawn(self._bybit_ping(ws))
+                received = await self._read_loop(ws)
+        except websockets.exceptions.InvalidURI as exc:
+            raise ValueError(f"bad stream URL, was {exc.uri!r}") from exc
+        except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as exc:
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            log.warning("stream connection failed: %s", self.last_error)
+        finally:
+            self._ws = None
+        return received
+
+    async def _read_loop(self, ws: ClientConnection) -> bool:
+        session, by_id, mono = self.session, self.by_id, self._mono
+        frame_ts, clock = self._frame_ts, self._clock_ns
+        binance = self.spec.depth_method is not None
+        depth, snapshot, trade = MsgKind.Depth, MsgKind.Snapshot, MsgKind.Trade
+        received = False
+        try:
+            while True:
+                frame = await ws.recv(decode=False)
+                ts = frame_ts(frame) if frame_ts is not None else clock()
+                self._last_ts = ts
+                r = session.on_message(frame, ts)
+                received = True
+                sid = r.symbol_id
+                if sid == NO_SYMBOL:
+                    continue
+                st = by_id.get(sid)
+                if st is None:
+                    continue
+                st.frames += 1
+                st.last_frame_mono = mono()
+                kind = r.kind
+                if binance and kind == depth and not st.fetching and session.needs_snapshot(sid):
+                    self._start_snapshot(st)
+                if (
+                    self.on_update is not None
+                    and r.ok
+                    and (kind == depth or kind == trade or kind == snapshot)
+                ):
+                    self._notify(st)
+        except websockets.exceptions.ConnectionClosedOK:
+            pass
+        except websockets.exceptions.ConnectionClosedError as exc:
+            self.last_error = f"connection closed: {exc}"
+            log.warning("stream %s", self.last_error)
+        return received
+
+    def _notify(self, st: SymbolStats) -> None:
+        assert self.on_update is not None
+        try:
+            self.on_update(st.symbol, self.engine.result(st.symbol_id))
+        except Exception:  # a consumer's bug must not stop the market data
+            self.callback_errors += 1
+            log.exception("on_update callback failed for %s", st.symbol)
+
+    # -- Binance REST snapshots ------------------------------------------------------------------
+
+    def _start_snapshot(self, st: SymbolStats) -> None:
+        st.fetching = True
+        self._spawn(self._snapshot_loop(st))
+
+    async def _snapshot_loop(self, st: SymbolStats) -> None:
+        assert self.spec.depth_method is not None and self._rest is not None
+        method = getattr(self._rest, self.spec.depth_method)
+        retry = Backoff(base=0.2, cap=5.0, jitter=self.backoff.jitter, rng=self.backoff.rng)
+        try:
+            while self.session.needs_snapshot(st.symbol_id) and not self.stopping:
+                st.snapshot_requests += 1
+                try:
+                    raw = await method({"symbol": st.venue_symbol, "limit": SNAPSHOT_LIMIT})
+                except Exception as exc:  # ccxt.NetworkError / ExchangeError / aiohttp errors
+                    st.snapshot_errors += 1
+                    self.last_error = f"snapshot {st.symbol}: {type(exc).__name__}: {exc}"
+                    log.warning("%s", self.last_error)
+                    await self._sleep(retry.next_delay())
+                    continue
+                payload = json.dumps(raw, separators=(",", ":")).encode()
+                ts = self._last_ts if self._frame_ts is not None else self._clock_ns()
+                result = self.session.on_snapshot(st.symbol_id, payload, ts)
+                if not result.ok:
+                    st.snapshot_errors += 1
+                    self.last_error = f"snapshot {st.symbol}: {result.error.name}"
+                if self.session.needs_snapshot(st.symbol_id):
+                    # Older than the buffered stream (or refused): Binance says fetch again.
+                    await self._sleep(retry.next_delay())
+                elif self.on_update is not None:
+                    self._notify(st)
+        finally:
+            st.fetching = False
+
+    # -- watchdog and keepalive --------------------------------------------------------------------
+
+    async def _watchdog(self) -> None:
+        period = max(0.01, min(1.0, self.stale_seconds / 4))
+        while True:
+            await self._sleep(period)
+            if self._ws is None:
+                continue  # reconnecting: the reconnect resyncs every symbol
+            now = self._mono()
+            for st in self.by_id.values():
+                if now - st.last_frame_mono < self.stale_seconds:
+                    continue
+                st.stale_resyncs += 1
+                st.last_frame_mono = now  # fire again only after another silent period
+                log.warning("%s: no message for %.1f s, resyncing", st.symbol, self.stale_seconds)
+                self.session.request_resync(st.symbol_id)
+                if self.spec.venue == Venue.bybit:
+                    await self._bybit_resubscribe(st)
+                elif not st.fetching:
+                    self._start_snapshot(st)
+
+    async def _bybit_resubscribe(self, st: SymbolStats) -> None:
+        ws = self._ws
+        if ws is None:
+            return
+        book = self.bybit_topics(st)[:1]
+        with contextlib.suppress(websockets.exceptions.ConnectionClosed):
+            await ws.send(json.dumps({"op": "unsubscribe", "args": book}))
+            await ws.send(json.dumps({"op": "subscribe", "args": book}))
+
+    async def _bybit_ping(self, ws: ClientConnection) -> None:
+        # Bybit drops connections without an application-level ping every 20 s.
+        with contextlib.suppress(websockets.exceptions.ConnectionClosed):
+            while True:
+                await self._sleep(20.0)
+                await ws.send('{"op":"ping"}')
+
+    # -- task bookkeeping and shutdown ------------------------------------------------------
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.last_error = f"task failed: {task.exception()!r}"
+            log.error("background task failed", exc_info=task.exception())
+
+    @staticmethod
+    async def _close_ws(ws: ClientConnection) -> None:
+        with contextlib.suppress(Exception):
+            await ws.close()
+
+    async def _shutdown(self) -> None:
+        self._stopping.set()
+        ws = self._ws
+        if ws is not None:
+            await self._close_ws(ws)
+        tasks = list(self._tasks)
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._rest is not None:
+            rest, self._rest = self._rest, None
+            await rest.close()
+
+    # -- read-outs ---------------------------------------------------------------------------
+
+    def stats(self, symbol: str) -> dict[str, Any]:
+        """Health of one symbol: the session's native counters plus the feed's own."""
+        st = self.by_symbol[symbol]
+        h = dict(self.session.health(st.symbol_id))
+        h.update(
+            frames=st.frames,
+            stale_resyncs=st.stale_resyncs,
+            snapshot_requests=st.snapshot_requests,
+            snapshot_errors=st.snapshot_errors,
+        )
+        return h
+
+
+# ---------------------------------------------------------------------------------------------
+# Terminal view
+
+
+def format_price(inst: Instrument, ticks: int) -> str:
+    """A price in ticks as the exchange writes it: exactly the tick size's decimals."""
+    step = Decimal(inst.tick_size_str)
+    return format(step * ticks, "f")
+
+
+@dataclass
+class _Rate:
+    frames: int = 0
+    mono: float = 0.0
+    rate: float = 0.0
+
+
+def render_view(
+    feed: LiveFeed, rates: dict[str, _Rate] | None = None, now: float | None = None
+) -> str:
+    """One screen of the live view: a row per symbol, plus the feed's latency and state."""
+    now = time.monotonic() if now is None else now
+    lat = feed.session.latency()["total"]
+    header = (
+        f"confluex live  {feed.spec.name}  connections={feed.connections}"
+        f" reconnects={feed.reconnects}"
+        f"  total latency p50={lat['p50'] / 1e3:.1f}us p99={lat['p99'] / 1e3:.1f}us"
+    )
+    cols = (
+        f"{'symbol':<16}{'score':>7}{'raw':>7}{'conf':>6}{'rel':>6}{'bid':>14}{'ask':>14}"
+        f"  {'phase':<18}{'msg/s':>8}{'desync':>7}{'tick ok/chk':>13}{'stale':>6}"
+    )
+    rows = [header, cols, "-" * len(cols)]
+    for sym, st in feed.by_symbol.items():
+        sid = st.symbol_id
+        h = feed.session.health(sid)
+        res = feed.engine.result(sid)
+        inst = feed.engine.instrument(sid)
+        bid, ask = feed.engine.best_bid(sid), feed.engine.best_ask(sid)
+        bid_s = format_price(inst, bid[0]) if bid else "-"
+        ask_s = format_price(inst, ask[0]) if ask else "-"
+        rate = 0.0
+        if rates is not None:
+            r = rates.setdefault(sym, _Rate(st.frames, now))
+            if now - r.mono >= 1.0:
+                r.rate = (st.frames - r.frames) / (now - r.mono)
+                r.frames, r.mono = st.frames, now
+            rate = r.rate
+        phase = h["phase"]
+        phase_s = phase.name if isinstance(phase, SyncPhase) else str(phase)
+        checks, mism = h["ticker_checks"], h["ticker_mismatches"]
+        rows.append(
+            f"{sym:<16}{res.score:>7.1f}{res.score_raw:>7.1f}{res.confidence:>6.2f}{res.reliability:>6.2f}"
+            f"{bid_s:>14}{ask_s:>14}  {phase_s:<18}{rate:>8.0f}{h['desyncs']:>7}"
+            f"{f'{checks - mism}/{checks}':>13}{st.stale_resyncs:>6}"
+        )
+    if feed.last_error:
+        rows.append(f"last error: {feed.last_error}")
+    return "\n".join(rows)
+
+
+async def _view_loop(feed: LiveFeed, out: TextIO, interval: float) -> None:
+    rates: dict[str, _Rate] = {}
+    while True:
+        if feed.by_symbol:
+            out.write("\x1b[H\x1b[2J" + render_view(feed, rates) + "\n")
+            out.flush()
+        await asyncio.sleep(interval)
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI
+
+
+def add_live_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds the ``confluex live`` options to a parser."""
+    parser.add_argument("--exchange", choices=sorted(EXCHANGES), default="binance")
+    parser.add_argument(
+        "--symbols",
+        default="BTC/USDT",
+        help="comma-separated ccxt unified symbols (BTC/USDT, BTC/USDT:USDT)",
+    )
+    parser.add_argument("--ws-url", default=None, help="stream URL override (no query string)")
+    parser.add_argument(
+        "--rest-url", default=None, help="REST base URL override (scheme://host:port)"
+    )
+    parser.add_argument(
+        "--stale-seconds", type=float, default=10.0, help="resync a silent symbol after this"
+    )
+    parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    parser.add_argument(
+        "--no-view", action="store_true", help="no live terminal view; print a summary"
+    )
+    parser.add_argument(
+        "--refresh", type=float, default=0.5, help="view refresh interval in seconds"
+    )
+
+
+def _feed_from_args(args: argparse.Namespace) -> LiveFeed:
+    symbols = [s.strip() for s in str(args.symbols).split(",") if s.strip()]
+    return LiveFeed(
+        args.exchange,
+        symbols,
+        ws_url=args.ws_url,
+        rest_url=args.rest_url,
+        stale_seconds=args.stale_seconds,
+    )
+
+
+async def _run_feed(feed: LiveFeed, args: argparse.Namespace, out: TextIO) -> None:
+    view: asyncio.Task[None] | None = None
+    if not args.no_view:
+        view = asyncio.ensure_future(_view_loop(feed, out, args.refresh))
+    timer = None
+    if args.duration is not None:
+        timer = asyncio.get_running_loop().call_later(args.duration, feed.stop)
+    try:
+        await feed.run()
+    finally:
+        if timer is not None:
+            timer.cancel()
+        if view is not None:
+            view.cancel()
+            await asyncio.gather(view, return_exceptions=True)
+
+
+def run_live(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """Runs ``confluex live`` until --duration or Ctrl-C; returns the exit code.
+
+    Ctrl-C cancels the feed, which closes its socket, background tasks and ccxt client before
+    the final summary is printed (exit code 130). Bad options exit with 2.
+    """
+    out = sys.stdout if out is None else out
+    try:
+        feed = _feed_from_args(args)
+    except ValueError as exc:
+        out.write(f"confluex live: {exc}\n")
+        return 2
+    code = 0
+    try:
+        asyncio.run(_run_feed(feed, args, out))
+    except KeyboardInterrupt:
+        code = 130
+    except ValueError as exc:  # unknown symbol, bad market precision, bad URL
+        out.write(f"confluex live: {exc}\n")
+        return 2
+    except Exception as exc:  # e.g. ccxt could not load the markets: no traceback for users
+        out.write(f"confluex live: {type(exc).__name__}: {exc}\n")
+        return 1
+    out.write(render_view(feed) + "\n")
+    return code
+
+
+if __name__ == "__main__":  # manual testing until the CLI wires `confluex live`
+    _parser = argparse.ArgumentParser(prog="python -m confluex.live")
+    add_live_arguments(_parser)
+    logging.basicConfig(level=logging.WARNING)
+    raise SystemExit(run_live(_parser.parse_args()))

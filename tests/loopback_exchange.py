@@ -1,0 +1,411 @@
+"""A loopback Binance: a WebSocket combined-stream server and a REST endpoint on 127.0.0.1.
+
+Replays a real capture from ``shared/data/hftbacktest`` (each line is what Binance sent on the
+combined stream) as fast as the client reads it, and serves over REST:
+
+- ``/api/v3/exchangeInfo`` (``/fapi/v1/exchangeInfo``): enough of Binance's answer for ccxt's
+  ``load_markets()`` to build the served symbols' markets;
+- ``/api/v3/depth`` (``/fapi/v1/depth``): the capture's own REST snapshot line the first time
+  a symbol asks (served once the stream has passed the point where it was taken), and later
+  a fresh snapshot of a reference book: a FeedSession fed with every line the server has
+  emitted, including the ones it dropped on purpose, exactly as a real exchange's book moves
+  on while a client misses messages.
+
+More than one symbol: extra symbols are the same capture with the symbol renamed
+(``ETHUSDT``), interleaved line by line, each with its own reference book.
+
+Fault injection for tests: ``drop`` (line indices emitted to the reference but not sent),
+``close_after`` (close the socket after a line, once), ``pause(symbol)`` / ``resume(symbol)``
+(hold one symbol's lines while the others flow).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+from collections import deque
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import confluex
+from aiohttp import web
+from confluex import _core
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+S = _core.session
+
+SPOT_BTC_EXCHANGE_INFO = {
+    "symbol": "BTCUSDT",
+    "status": "TRADING",
+    "baseAsset": "BTC",
+    "baseAssetPrecision": 8,
+    "quoteAsset": "USDT",
+    "quotePrecision": 8,
+    "quoteAssetPrecision": 8,
+    "baseCommissionPrecision": 8,
+    "quoteCommissionPrecision": 8,
+    "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"],
+    "icebergAllowed": True,
+    "ocoAllowed": True,
+    "quoteOrderQtyMarketAllowed": True,
+    "allowTrailingStop": True,
+    "cancelReplaceAllowed": True,
+    "isSpotTradingAllowed": True,
+    "isMarginTradingAllowed": True,
+    "filters": [
+        {
+            "filterType": "PRICE_FILTER",
+            "minPrice": "0.01000000",
+            "maxPrice": "1000000.00000000",
+            "tickSize": "0.01000000",
+        },
+        {
+            "filterType": "LOT_SIZE",
+            "minQty": "0.00001000",
+            "maxQty": "9000.00000000",
+            "stepSize": "0.00001000",
+        },
+        {"filterType": "ICEBERG_PARTS", "limit": 10},
+        {
+            "filterType": "MARKET_LOT_SIZE",
+            "minQty": "0.00000000",
+            "maxQty": "83.12000000",
+            "stepSize": "0.00000000",
+        },
+        {
+            "filterType": "TRAILING_DELTA",
+            "minTrailingAboveDelta": 10,
+            "maxTrailingAboveDelta": 2000,
+        },
+        {
+            "filterType": "PERCENT_PRICE_BY_SIDE",
+            "bidMultiplierUp": "5",
+            "bidMultiplierDown": "0.2",
+            "askMultiplierUp": "5",
+            "askMultiplierDown": "0.2",
+            "avgPriceMins": 5,
+        },
+        {
+            "filterType": "NOTIONAL",
+            "minNotional": "5.00000000",
+            "applyMinToMarket": True,
+            "maxNotional": "9000000.00000000",
+            "applyMaxToMarket": False,
+            "avgPriceMins": 5,
+        },
+        {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": 200},
+        {"filterType": "MAX_NUM_ALGO_ORDERS", "maxNumAlgoOrders": 5},
+    ],
+    "permissions": [],
+    "permissionSets": [["SPOT", "MARGIN"]],
+    "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
+    "allowedSelfTradePreventionModes": ["EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"],
+}
+
+
+USDM_BTC_EXCHANGE_INFO = {
+    "symbol": "BTCUSDT",
+    "pair": "BTCUSDT",
+    "contractType": "PERPETUAL",
+    "deliveryDate": 4133404800000,
+    "onboardDate": 1569398400000,
+    "status": "TRADING",
+    "maintMarginPercent": "2.5000",
+    "requiredMarginPercent": "5.0000",
+    "baseAsset": "BTC",
+    "quoteAsset": "USDT",
+    "marginAsset": "USDT",
+    "pricePrecision": 2,
+    "quantityPrecision": 3,
+    "baseAssetPrecision": 8,
+    "quotePrecision": 8,
+    "underlyingType": "COIN",
+    "underlyingSubType": ["PoW"],
+    "triggerProtect": "0.0500",
+    "liquidationFee": "0.012500",
+    "marketTakeBound": "0.05",
+    "maxMoveOrderLimit": 10000,
+    "filters": [
+        {
+            "filterType": "PRICE_FILTER",
+            "minPrice": "556.80",
+            "maxPrice": "4529764",
+            "tickSize": "0.10",
+        },
+        {"filterType": "LOT_SIZE", "minQty": "0.001", "maxQty": "1000", "stepSize": "0.001"},
+        {"filterType": "MARKET_LOT_SIZE", "minQty": "0.001", "maxQty": "120", "stepSize": "0.001"},
+        {"filterType": "MAX_NUM_ORDERS", "limit": 200},
+        {"filterType": "MIN_NOTIONAL", "notional": "100"},
+    ],
+    "orderTypes": ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET"],
+    "timeInForce": ["GTC", "IOC", "FOK", "GTX", "GTD"],
+}
+
+
+def stream_key(stream: str) -> str:
+    """'btcusdt@depth@0ms' -> 'btcusdt@depth': a subscription at any speed gets the diffs."""
+    return "@".join(stream.split("@")[:2])
+
+
+@dataclass
+class Line:
+    index: int
+    ts_ns: int
+    symbol: str  # venue symbol, upper case
+    stream: str  # combined-stream name
+    payload: bytes  # the raw JSON Binance sent
+
+
+@dataclass
+class Capture:
+    """A capture split into stream lines and each symbol's REST snapshot."""
+
+    lines: list[Line]
+    snapshots: dict[str, tuple[int, bytes]]  # symbol -> (index of the first line after it, json)
+    snapshot_ts: dict[str, int]
+
+
+def load_capture(
+    path: Path, symbols: tuple[str, ...] = ("BTCUSDT",), max_lines: int | None = None
+) -> Capture:
+    """Reads a BTCUSDT capture; symbols after the first are renamed copies, interleaved."""
+    raw = [ln for ln in gzip.open(path).read().split(b"\n") if ln]
+    if max_lines is not None:
+        raw = raw[:max_lines]
+    lines: list[Line] = []
+    snapshots: dict[str, tuple[int, bytes]] = {}
+    snapshot_ts: dict[str, int] = {}
+    for ln in raw:
+        ts_b, _, msg = ln.partition(b" ")
+        for sym in symbols:
+            if b"lastUpdateId" in msg:
+                snapshots[sym] = (len(lines), msg)
+                snapshot_ts[sym] = int(ts_b)
+                continue
+            data = rename(msg, sym)
+            stream = json.loads(data)["stream"]
+            lines.append(Line(len(lines), int(ts_b), sym, stream, data))
+    return Capture(lines, snapshots, snapshot_ts)
+
+
+def rename(msg: bytes, sym: str) -> bytes:
+    if sym == "BTCUSDT":
+        return msg
+    return msg.replace(b"btcusdt@", sym.lower().encode() + b"@").replace(
+        b'"s":"BTCUSDT"', b'"s":"' + sym.encode() + b'"'
+    )
+
+
+def fmt(units: int, step: str) -> str:
+    return format(Decimal(step) * units, "f")
+
+
+def rest_snapshot_json(engine: _core.engine.Engine, sym: int, tick: str, lot: str) -> bytes:
+    """A Binance REST depth snapshot of an engine's whole book, prices as exchange decimals."""
+    bids, asks = engine.top(sym, 1_000_000)
+    out = {
+        "lastUpdateId": engine.stats(sym)["last_update_id"],
+        "bids": [[fmt(int(p), tick), fmt(int(q), lot)] for p, q in bids],
+        "asks": [[fmt(int(p), tick), fmt(int(q), lot)] for p, q in asks],
+    }
+    return json.dumps(out).encode()
+
+
+@dataclass
+class Faults:
+    drop: set[int] = field(default_factory=set)  # line indices not sent (still emitted)
+    close_after: int | None = None  # close the connection after sending this line, once
+    throttle: float = 0.0  # seconds to sleep after each line (0: as fast as possible)
+    throttle_only_while_paused: bool = False
+
+
+class LoopbackExchange:
+    """Loopback WS + REST Binance serving one capture; use ``async with``."""
+
+    def __init__(
+        self,
+        capture: Capture,
+        *,
+        tick: str = "0.01",
+        lot: str = "0.00000001",
+        futures: bool = False,
+        faults: Faults | None = None,
+    ) -> None:
+        self.capture = capture
+        self.tick, self.lot = tick, lot
+        self.futures = futures
+        self.faults = faults or Faults()
+        self.cursor = 0  # next line to emit
+        self.sent = 0
+        self.connections = 0
+        self.closed_connections = 0
+        self.subscribed: list[set[str]] = []
+        self.depth_requests: dict[str, int] = {}
+        self.snapshots_served: list[tuple[str, int]] = []  # (symbol, lastUpdateId)
+        self.symbols = sorted({ln.symbol for ln in capture.lines})
+        self.reference = _core.engine.Engine()
+        self.ref_session = S.FeedSession(
+            self.reference, S.Venue.binance_futures if futures else S.Venue.binance_spot
+        )
+        self.ref_ids: dict[str, int] = {}
+        for s in self.symbols:
+            self.ref_ids[s] = self.reference.add_symbol(s, confluex.Instrument(tick, lot))
+            self.ref_session.add_symbol(s, self.ref_ids[s])
+        self._paused: set[str] = set()
+        self._held: dict[str, deque[Line]] = {s: deque() for s in self.symbols}
+        self._ws_server: Server | None = None
+        self._runner: web.AppRunner | None = None
+        self._closed_once = False
+        self.ws_port = 0
+        self.rest_port = 0
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> LoopbackExchange:
+        self._ws_server = await serve(
+            self._handle_ws, "127.0.0.1", 0, compression=None, max_size=None
+        )
+        self.ws_port = self._ws_server.sockets[0].getsockname()[1] if self._ws_server.sockets else 0
+        app = web.Application()
+        prefix = "/fapi/v1" if self.futures else "/api/v3"
+        app.router.add_get(prefix + "/exchangeInfo", self._exchange_info)
+        app.router.add_get(prefix + "/depth", self._depth)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.rest_port = int(self._runner.addresses[0][1])
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._ws_server is not None:
+            self._ws_server.close()
+            await self._ws_server.wait_closed()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.ws_port}/stream"
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://127.0.0.1:{self.rest_port}"
+
+    @property
+    def done(self) -> bool:
+        return self.cursor >= len(self.capture.lines) and not any(self._held.values())
+
+    # -- control --------------------------------------------------------------------------------
+
+    def pause(self, symbol: str) -> None:
+        self._paused.add(symbol)
+
+    def resume(self, symbol: str) -> None:
+        self._paused.discard(symbol)
+
+    def expected_lines(self, symbol: str) -> int:
+        """Stream lines of a symbol the client should receive (all but dropped ones)."""
+        return sum(
+            1
+            for ln in self.capture.lines
+            if ln.symbol == symbol and ln.index not in self.faults.drop
+        )
+
+    # -- emission -------------------------------------------------------------------------------
+
+    def _emit_to_reference(self, line: Line) -> None:
+        for sym, (pos, snap) in self.capture.snapshots.items():
+            if pos == line.index and sym in self.ref_ids:
+                self.ref_session.on_snapshot(self.ref_ids[sym], snap, self.capture.snapshot_ts[sym])
+        self.ref_session.on_message(line.payload, line.ts_ns)
+
+    async def _handle_ws(self, ws: ServerConnection) -> None:
+        self.connections += 1
+        assert ws.request is not None
+        query = parse_qs(urlsplit(ws.request.path).query)
+        requested = set(query.get("streams", [""])[0].split("/"))
+        self.subscribed.append(requested)
+        streams = {stream_key(s) for s in requested}
+        try:
+            await self._stream(ws, streams)
+            await ws.wait_closed()  # end of capture: stay connected, silent, like a quiet market
+        except ConnectionClosed:
+            pass  # the client went away mid-stream
+        finally:
+            self.closed_connections += 1
+
+    async def _stream(self, ws: ServerConnection, streams: set[str]) -> None:
+        lines = self.capture.lines
+        while True:
+            line: Line | None = None
+            for sym in self.symbols:  # held lines of resumed symbols go first, in order
+                if sym not in self._paused and self._held[sym]:
+                    line = self._held[sym].popleft()
+                    break
+            if line is None:
+                if self.cursor >= len(lines):
+                    if any(self._held.values()):
+                        await asyncio.sleep(0.005)  # a symbol is paused: wait for resume()
+                        continue
+                    return
+                line = lines[self.cursor]
+                self.cursor += 1
+                if line.symbol in self._paused:
+                    self._held[line.symbol].append(line)
+                    continue
+            self._emit_to_reference(line)
+            if line.index not in self.faults.drop and stream_key(line.stream) in streams:
+                await ws.send(line.payload, text=True)
+                self.sent += 1
+            if self.faults.throttle and (
+                self._paused or not self.faults.throttle_only_while_paused
+            ):
+                await asyncio.sleep(self.faults.throttle)
+            elif self.sent % 64 == 0:
+                await asyncio.sleep(0)  # let the REST endpoint answer while streaming
+            if self.faults.close_after == line.index and not self._closed_once:
+                self._closed_once = True
+                await ws.close()
+                return
+
+    # -- REST -----------------------------------------------------------------------------------
+
+    async def _exchange_info(self, request: web.Request) -> web.Response:
+        symbols = []
+        for s in self.symbols:
+            template = USDM_BTC_EXCHANGE_INFO if self.futures else SPOT_BTC_EXCHANGE_INFO
+            info = json.loads(json.dumps(template))
+            info["symbol"], info["baseAsset"] = s, s.removesuffix("USDT")
+            if self.futures:
+                info["pair"] = s
+            symbols.append(info)
+        body = {
+            "timezone": "UTC",
+            "serverTime": 1723161254206,
+            "rateLimits": [],
+            "exchangeFilters": [],
+            "symbols": symbols,
+        }
+        return web.json_response(body)
+
+    async def _depth(self, request: web.Request) -> web.Response:
+        sym = request.query.get("symbol", "")
+        if sym not in self.ref_ids:
+            return web.json_response({"code": -1121, "msg": "Invalid symbol."}, status=400)
+        n = self.depth_requests.get(sym, 0)
+        self.depth_requests[sym] = n + 1
+        pos, snap = self.capture.snapshots[sym]
+        if n == 0 or not self.reference.in_sync(self.ref_ids[sym]):
+            # The capture's snapshot is served once the stream has reached the time it was taken.
+            while self.cursor < pos:
+                await asyncio.sleep(0.001)
+            body = snap
+        else:
+            body = rest_snapshot_json(self.reference, self.ref_ids[sym], self.tick, self.lot)
+        self.snapshots_served.append((sym, int(json.loads(body)["lastUpdateId"])))
+        return web.Response(body=body, content_type="application/json")

@@ -33,6 +33,7 @@ from confluex.paper_trading import (
 from confluex.replay import replay, sample_path
 from confluex.trading import RejectReason, load_config
 from confluex.trading.config import MarketType
+from test_alerts import TRADE_ALERT_FIELDS  # the documented trade_alerts fields
 
 USDM = Path("/work/shared/data/hftbacktest/usdm_2024-07/btcusdt_20240718.gz")
 ACTIVE: dict[str, Any] = {
@@ -44,25 +45,6 @@ ACTIVE: dict[str, Any] = {
         "risk_reward": 1.5,
     },
     "position_manager": {"min_confluence_score": 65, "trailing_stop_pct": 0.0003},
-}
-TRADE_ALERT_FIELDS = {
-    "order_id",
-    "client_order_id",
-    "symbol",
-    "side",
-    "trade_type",
-    "filled_amount",
-    "average_fill_price",
-    "remaining",
-    "fee",
-    "position_size_usd",
-    "confluence_score",
-    "stop_loss",
-    "take_profit",
-    "exchange",
-    "simulated",
-    "transaction_id",
-    "realized_pnl",
 }
 
 

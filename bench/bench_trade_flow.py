@@ -26,10 +26,8 @@ WINDOWS = [1_000_000_000, 5_000_000_000, 30_000_000_000, 300_000_000_000]
 LARGE = 100_000  # 1 BTC
 
 
-@pytest.fixture(scope="module")
-def trades() -> np.ndarray[Any, np.dtype[np.void]]:
-    if not DATA.is_dir():
-        pytest.fail(f"real data not found at {DATA}; set CONFLUEX_SHARED")
+def load_trades() -> np.ndarray[Any, np.dtype[np.void]]:
+    """Every trade of FILES as a trade_event_dtype array (symbol_id 0)."""
     inst = confluex.Instrument("0.01", "0.00001")
     rows = []
     for name in FILES:
@@ -49,6 +47,13 @@ def trades() -> np.ndarray[Any, np.dtype[np.void]]:
                     )
                 )
     return np.array(rows, dtype=confluex.trade_event_dtype)
+
+
+@pytest.fixture(scope="module")
+def trades() -> np.ndarray[Any, np.dtype[np.void]]:
+    if not DATA.is_dir():
+        pytest.fail(f"real data not found at {DATA}; set CONFLUEX_SHARED")
+    return load_trades()
 
 
 class PyFlow:
@@ -202,3 +207,13 @@ def test_python_reference_rolling_zscore_update(
 
     z = tf.RollingZScore(200, 30, 3.0)
     assert np.allclose(got, [z.update(x) for x in xs], atol=1e-6)
+
+
+if __name__ == "__main__":
+    # `python bench/bench_trade_flow.py --dump PATH` writes the raw TradeEvent records for the
+    # C++ microbenchmark bench/cpp/bench_trade_flow.cpp.
+    import sys
+
+    if len(sys.argv) != 3 or sys.argv[1] != "--dump":
+        sys.exit("usage: python bench/bench_trade_flow.py --dump PATH")
+    load_trades().tofile(sys.argv[2])

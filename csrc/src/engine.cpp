@@ -268,14 +268,23 @@ void Engine::validate_trade_events(const TradeEvent* ev, std::size_t n) const {
 
 std::size_t Engine::ingest_trades(const TradeEvent* ev, std::size_t n) {
     validate_trade_events(ev, n);
-    for (std::size_t i = 0; i < n; ++i) {
-        const TradeEvent& e = ev[i];
-        SymbolState& s = *symbols_[e.symbol_id];
-        s.flow.push(e.ts_ns, e.px_ticks, e.qty_lots, static_cast<Aggressor>(e.side));
-        ++s.stats.trades;
-        s.stats.last_event_ts_ns = std::max(s.stats.last_event_ts_ns, e.ts_ns);
+    // Replays are mostly long runs of one symbol: hand each run to the flow's batch loop
+    // (already validated) and update the symbol's counters once per run.
+    std::size_t i = 0;
+    while (i < n) {
+        const std::uint32_t sym = ev[i].symbol_id;
+        std::int64_t last_ts = ev[i].ts_ns;
+        std::size_t j = i + 1;
+        for (; j < n && ev[j].symbol_id == sym; ++j) {
+            last_ts = std::max(last_ts, ev[j].ts_ns);
+        }
+        SymbolState& s = *symbols_[sym];
+        s.flow.push_validated(ev + i, j - i);
+        s.stats.trades += j - i;
+        s.stats.last_event_ts_ns = std::max(s.stats.last_event_ts_ns, last_ts);
         s.flow_dirty = true;
         s.result_dirty = true;
+        i = j;
     }
     return n;
 }

@@ -11,7 +11,9 @@ namespace confluex {
 
 namespace {
 
-double g(double v, double sensitivity) noexcept { return 50.0 + 50.0 * std::tanh(v / sensitivity); }
+double g(double v, double sensitivity) noexcept {
+    return 50.0 + 50.0 * detail::tanh_abs_error_4e16(v / sensitivity);
+}
 
 double evidence(std::uint64_t n, std::uint64_t min_trades) noexcept {
     return n >= min_trades ? 1.0 : static_cast<double>(n) / static_cast<double>(min_trades);
@@ -86,7 +88,7 @@ void compute_orderflow_component(const TradeFlow& flow, const FlowSignalsConfig&
         subs[3] = 50.0 + 50.0 * flow.last_cvd_z() / z.clip();
     } else {
         const double pct = flow.window(flow.config().zscore_window_index).imbalance();
-        subs[3] = 50.0 + 50.0 * std::tanh(cfg.cvd_fallback_gain * pct);
+        subs[3] = 50.0 + 50.0 * detail::tanh_abs_error_4e16(cfg.cvd_fallback_gain * pct);
     }
     const WindowStats& lw = flow.window(n - 1);
     const bool has_data = lw.count >= cfg.min_trades;

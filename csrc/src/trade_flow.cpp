@@ -36,6 +36,8 @@ std::int64_t next_grid_time(std::int64_t t, std::int64_t p) noexcept {
     return saturate(static_cast<i128>(q) * p + p);
 }
 
+constexpr std::uint64_t kNoView = ~std::uint64_t{0};
+
 const FlowConfig& validated(const FlowConfig& cfg) {
     cfg.validate();
     return cfg;
@@ -101,6 +103,7 @@ TradeFlow::TradeFlow(FlowConfig cfg)
     for (std::size_t k = 0; k < n_windows_; ++k) {
         window_ns_[k] = cfg_.windows_ns[k];
     }
+    view_head_.fill(kNoView);
 }
 
 void TradeFlow::throw_bad_trade(Ticks px, Lots qty, std::uint8_t side, const std::size_t* index) {
@@ -124,6 +127,10 @@ void TradeFlow::push_many(const TradeEvent* events, std::size_t n) {
             throw_bad_trade(e.px_ticks, e.qty_lots, e.side, &i);
         }
     }
+    push_validated(events, n);
+}
+
+void TradeFlow::push_validated(const TradeEvent* events, std::size_t n) noexcept {
     std::size_t i = 0;
     while (i < n) {
         if (started_) {
@@ -228,8 +235,14 @@ const WindowStats& TradeFlow::window(std::size_t i) const {
                                 ", was " + std::to_string(i));
     }
     evict_window(i, now_);
-    const detail::FlowSums& e = prefix(tail_[i]);
     WindowStats& v = view_[i];
+    if (view_head_[i] == head_ && view_tail_[i] == tail_[i]) {
+        return v;  // the same trades as the last read (a sequence number is never reused
+                   // before reset(), which clears the keys)
+    }
+    view_head_[i] = head_;
+    view_tail_[i] = tail_[i];
+    const detail::FlowSums& e = prefix(tail_[i]);
     // Wrapping differences are exact for any window value that fits the field.
     const auto buy = total_.buy_qty - e.buy_qty;
     const auto sell = total_.sell_qty - e.sell_qty;
@@ -250,6 +263,7 @@ const WindowStats& TradeFlow::window(std::size_t i) const {
 
 void TradeFlow::reset() noexcept {
     tail_.fill(0);
+    view_head_.fill(kNoView);
     total_ = detail::FlowSums{};
     head_ = 0;
     floor_ = 0;

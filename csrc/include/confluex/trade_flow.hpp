@@ -22,6 +22,9 @@
 //   no predictor can learn on bursty real trades (~15 cycles per window per push when done
 //   eagerly), is paid once per read instead of once per push. push() is branch-free on its
 //   common path; every tail moves over each trade once: amortised O(1), no allocation.
+// - window(i) keeps its last result keyed by (head, tail): reading the same window again with
+//   no push or eviction in between (the orderflow and volume components share windows)
+//   costs the eviction check only.
 // - All sums are integers with wrapping (mod 2^64 / 2^128) arithmetic; a difference of two
 //   such sums is exact whenever the true window value fits, so nothing drifts however long
 //   the stream runs. Notional (price ticks * lots) is 128-bit and converted to double only
@@ -272,6 +275,9 @@ class TradeFlow {
     void reset() noexcept;
 
   private:
+    // Engine hands validated same-symbol runs to push_validated() (no second validation).
+    friend class Engine;
+
     static void check_trade(Ticks px, Lots qty, std::uint8_t side) {
         if (px <= 0 || qty <= 0 || side > 2) [[unlikely]] {
             throw_bad_trade(px, qty, side, nullptr);
@@ -325,6 +331,8 @@ class TradeFlow {
         return seq == head_ ? total_ : prefix_[seq & (ts_.size() - 1)];
     }
 
+    // Pushes n trades already validated (px > 0, qty > 0, side <= 2), in order.
+    void push_validated(const TradeEvent* events, std::size_t n) noexcept;
     // Pushes events[i..n) while none needs the slow path; returns the index it stopped at.
     std::size_t push_run(const TradeEvent* events, std::size_t i, std::size_t n) noexcept;
     void start_clock(std::int64_t now) noexcept;
@@ -355,6 +363,9 @@ class TradeFlow {
     std::vector<std::int64_t> ts_;            // ring: stamps (max(ts, clock))
     std::vector<detail::FlowSums> prefix_;    // ring: sums before each trade
     mutable std::array<WindowStats, kMaxFlowWindows> view_{};
+    // view_[k] is the window [view_tail_[k], view_head_[k]); a ~0 head marks no view.
+    mutable std::array<std::uint64_t, kMaxFlowWindows> view_head_{};
+    mutable std::array<std::uint64_t, kMaxFlowWindows> view_tail_{};
 };
 
 }  // namespace confluex

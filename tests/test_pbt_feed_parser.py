@@ -446,6 +446,35 @@ def test_mutated_real_messages_never_crash_and_match_reference_or_fail_cleanly(
     assert_matches_reference(raw, futures, 1, strict_both_ways=b"\\" not in raw, symbols=symbols)
 
 
+def parse_fields(parser: feed.BinanceParser, raw: bytes) -> tuple[Any, ...]:
+    r, book, trades = parser.parse(raw, 5)
+    fields = (r.kind, r.error, r.symbol_id, r.n_book, r.n_trades, r.exchange_ts_ms)
+    return (*fields, r.first_update_id, r.last_update_id, book.tobytes(), trades.tobytes())
+
+
+@settings(max_examples=300)
+@given(futures=st.sampled_from([False, True]), data=st.data())
+def test_canonical_fast_path_matches_general_scanner_on_mutated_real_messages(
+    futures: bool, data: st.DataObject, hft_data: Path
+) -> None:
+    folder, name = (
+        ("usdm_2024-07", "btcusdt_20240718.gz") if futures else ("spot", "btcusdt_20240808.gz")
+    )
+    messages = [
+        m for m in real_messages(hft_data, folder, name) if b"@trade" in m or b"@depth" in m
+    ]
+    raw = data.draw(st.one_of(st.sampled_from(messages), mutated(messages)))
+    symbols = REAL_USDM if futures else REAL_SPOT
+    parser = feed.BinanceParser(table(symbols), futures)
+
+    # A leading space is insignificant JSON but takes the message off the canonical fast path.
+    fast = parse_fields(parser, raw)
+    general = parse_fields(parser, b" " + raw)
+
+    event(f"{fast[0].name}/{fast[1].name}")
+    assert fast == general
+
+
 @settings(max_examples=100)
 @given(st.binary(max_size=200))
 def test_arbitrary_bytes_never_crash_either_parser(raw: bytes) -> None:

@@ -297,6 +297,175 @@ ParseResult binance_message(const SymbolTable& table, bool futures, std::string_
     return r;
 }
 
+// ---- Fast path: a combined-stream message in Binance's own key order ----------------------
+//
+// Binance writes every trade and depthUpdate with the same keys in the same order and no
+// whitespace. fast_stream() matches that exact layout literally and succeeds only when the
+// message is complete and valid; it returns false at the first byte that deviates (other
+// order, whitespace, extra or missing key, another value type, any conversion error) and the
+// caller then runs the general scanner from scratch, which decides every error. What the fast
+// path accepts is therefore accepted by the general path with the same records and result:
+// every byte is matched literally or by the general path's own scanners (scan_string,
+// scan_number, scan_units, parse_levels), keys appear once each, and only whitespace may
+// follow the top-level object.
+
+// Cursor over one message.
+struct Lit {
+    const char* p;
+    const char* end;
+
+    // Consumes `s` (a compile-time literal) when the bytes at p are exactly `s`.
+    template <std::size_t N>
+    [[gnu::always_inline]] bool lit(const char (&s)[N]) noexcept {
+        constexpr std::size_t n = N - 1;
+        if (static_cast<std::size_t>(end - p) < n || std::memcmp(p, s, n) != 0) {
+            return false;
+        }
+        p += n;
+        return true;
+    }
+    [[gnu::always_inline]] bool integer(std::int64_t& v) noexcept {
+        return detail::scan_number(p, end, v) == detail::NumKind::Int;
+    }
+    [[gnu::always_inline]] bool boolean(bool& v) noexcept {
+        if (lit("true")) {
+            v = true;
+            return true;
+        }
+        v = false;
+        return lit("false");
+    }
+    // A string without escapes; p is past the opening quote, then past the closing one.
+    [[gnu::always_inline]] bool plain_string(std::string_view& out) noexcept {
+        bool esc = false;
+        return detail::scan_string(p, end, out, esc) && !esc;
+    }
+};
+
+// Trade body, from just past `"data":{"e":"`.
+bool fast_trade(Lit& c, const Entry& entry, std::string_view stream_symbol, std::int64_t ts_ns,
+                std::vector<TradeEvent>& trades, ParseResult& r) {
+    std::int64_t ets = 0;
+    std::int64_t tid = 0;
+    std::int64_t ignored = 0;
+    std::string_view sym;
+    bool m = false;
+    bool big_m = false;
+    TradeEvent t{ts_ns, 0, 0, 0, entry.symbol_id, 0, 0, 0};
+    const Instrument& inst = entry.instrument;
+    if (!c.lit(R"(trade","E":)") || !c.integer(ets) || !c.lit(R"(,"s":")") || !c.plain_string(sym) ||
+        !detail::iequals(sym, stream_symbol) || !c.lit(R"(,"t":)") || !c.integer(tid) || !c.lit(R"(,"p":")") ||
+        detail::scan_units(c.p, c.end, inst.tick_decimal(), t.px_ticks) != Err::None || !c.lit(R"(,"q":")") ||
+        detail::scan_units(c.p, c.end, inst.lot_decimal(), t.qty_lots) != Err::None || !c.lit(R"(,"T":)") ||
+        !c.integer(ignored) || !c.lit(R"(,"m":)") || !c.boolean(m) || !c.lit(R"(,"M":)") || !c.boolean(big_m) ||
+        !c.lit("}}") || !detail::at_end(c.p, c.end)) {
+        return false;
+    }
+    t.trade_id = tid;
+    t.side = static_cast<std::uint8_t>(m ? Aggressor::Sell : Aggressor::Buy);
+    trades.push_back(t);
+    r.kind = MsgKind::Trade;
+    r.symbol_id = entry.symbol_id;
+    r.exchange_ts_ms = ets;
+    r.n_trades = 1;
+    return true;
+}
+
+// depthUpdate body, from just past `"data":{"e":"`: spot E,s,U,u,b,a; USD-M E,T,s,U,u,pu,b,a.
+bool fast_depth(Lit& c, const Entry& entry, std::string_view stream_symbol, bool futures, std::int64_t ts_ns,
+                std::vector<BookLevelEvent>& book, ParseResult& r) {
+    std::int64_t ets = 0;
+    std::int64_t ignored = 0;
+    std::int64_t first = 0;
+    std::int64_t last = 0;
+    std::int64_t pu = 0;
+    std::string_view sym;
+    if (!c.lit(R"(depthUpdate","E":)") || !c.integer(ets)) {
+        return false;
+    }
+    if (c.lit(R"(,"T":)") && !c.integer(ignored)) {
+        return false;
+    }
+    if (!c.lit(R"(,"s":")") || !c.plain_string(sym) || !detail::iequals(sym, stream_symbol) ||
+        !c.lit(R"(,"U":)") || !c.integer(first) || !c.lit(R"(,"u":)") || !c.integer(last)) {
+        return false;
+    }
+    const bool has_pu = c.lit(R"(,"pu":)");
+    if (has_pu && !c.integer(pu)) {
+        return false;
+    }
+    std::int64_t prev = 0;
+    if (futures) {
+        if (!has_pu) {
+            return false;
+        }
+        prev = pu;
+    } else {
+        if (first == std::numeric_limits<std::int64_t>::min()) {
+            return false;
+        }
+        prev = first - 1;
+    }
+    const std::size_t start = book.size();
+    const Instrument& inst = entry.instrument;
+    if (!c.lit(R"(,"b":[)")) {
+        return false;
+    }
+    --c.p;  // parse_levels() starts at the '['
+    if (detail::parse_levels_final(c.p, c.end, BookSide::Bid, inst, entry.symbol_id, book, ts_ns, last, prev) !=
+            Err::None ||
+        !c.lit(R"(,"a":[)")) {
+        return false;
+    }
+    --c.p;
+    if (detail::parse_levels_final(c.p, c.end, BookSide::Ask, inst, entry.symbol_id, book, ts_ns, last, prev) !=
+            Err::None ||
+        !c.lit("}}") || !detail::at_end(c.p, c.end)) {
+        return false;
+    }
+    if (book.size() == start) {
+        detail::finish_book(book, start, ts_ns, last, prev, entry.symbol_id, 0);
+    } else {
+        book.back().flags = book_flags::kEndOfMessage;
+    }
+    r.kind = MsgKind::Depth;
+    r.symbol_id = entry.symbol_id;
+    r.exchange_ts_ms = ets;
+    r.n_book = static_cast<std::uint32_t>(book.size() - start);
+    r.first_update_id = first;
+    r.last_update_id = last;
+    return true;
+}
+
+// fast_stream()
+// Parses a trade or depthUpdate combined-stream message in Binance's key order; false (with
+// the outputs possibly grown, for the caller to cut back) when anything deviates.
+bool fast_stream(const SymbolTable& table, bool futures, std::string_view msg, std::int64_t ts_ns,
+                 std::vector<BookLevelEvent>& book, std::vector<TradeEvent>& trades, ParseResult& r) {
+    Lit c{msg.data(), msg.data() + msg.size()};
+    std::string_view stream;
+    if (!c.lit(R"({"stream":")") || !c.plain_string(stream)) {
+        return false;
+    }
+    const std::size_t at = stream.find('@');
+    if (at == std::string_view::npos) {
+        return false;
+    }
+    const std::string_view symbol = stream.substr(0, at);
+    const std::string_view rest = stream.substr(at + 1);
+    const Entry* entry = table.find(symbol);
+    if (entry == nullptr || !c.lit(R"(,"data":{"e":")")) {
+        return false;
+    }
+    if (rest == "trade") {
+        return fast_trade(c, *entry, symbol, ts_ns, trades, r);
+    }
+    if (rest.starts_with("depth") && (rest.size() == 5 || rest[5] == '@')) {
+        return fast_depth(c, *entry, symbol, futures, ts_ns, book, r);
+    }
+    return false;
+}
+
 // Parses "<ns>" (optional '-', digits, fits int64).
 bool parse_ns(std::string_view s, std::int64_t& out) noexcept {
     const char* p = s.data();
@@ -332,7 +501,11 @@ ParseResult BinanceParser::parse(std::string_view msg, std::int64_t ts_ns, std::
     const std::size_t trade_start = trade_out.size();
     ParseResult r;
     try {
-        r = binance_message(symbols_, futures_, msg, ts_ns, book_out, trade_out, nullptr);
+        if (!fast_stream(symbols_, futures_, msg, ts_ns, book_out, trade_out, r)) {
+            book_out.resize(book_start);
+            trade_out.resize(trade_start);
+            r = binance_message(symbols_, futures_, msg, ts_ns, book_out, trade_out, nullptr);
+        }
     } catch (const std::bad_alloc&) {
         r.error = ParseError::OutOfMemory;
     }

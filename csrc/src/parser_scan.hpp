@@ -780,7 +780,9 @@ inline Err for_each_member(const char*& pref, const char* end, F&& on_member) no
 
 [[gnu::always_inline]] inline Err parse_levels_local(const char*& p, const char* end, BookSide side,
                                                   const Instrument& inst, std::uint32_t symbol_id,
-                                                  std::vector<BookLevelEvent>& out) noexcept {
+                                                  std::vector<BookLevelEvent>& out, std::int64_t ts_ns = 0,
+                                                  std::int64_t update_id = 0,
+                                                  std::int64_t prev_update_id = 0) noexcept {
     ++p;
     skip_ws(p, end);
     if (p < end && *p == ']') {
@@ -824,7 +826,7 @@ inline Err for_each_member(const char*& pref, const char* end, F&& on_member) no
         if (const Err e = scan_units(p, end, lot, qty); e != Err::None) {
             return e;
         }
-        out.push_back(BookLevelEvent{0, px, qty, 0, 0, symbol_id, side_u8, 0, 0});
+        out.push_back(BookLevelEvent{ts_ns, px, qty, update_id, prev_update_id, symbol_id, side_u8, 0, 0});
         if (end - p >= 4 && std::memcmp(p, "],[\"", 4) == 0) [[likely]] {
             p += 4;
             continue;
@@ -865,6 +867,18 @@ inline Err parse_levels(const char*& pref, const char* end, BookSide side, const
                         std::uint32_t symbol_id, std::vector<BookLevelEvent>& out) noexcept {
     const char* p = pref;
     const Err e = parse_levels_local(p, end, side, inst, symbol_id, out);
+    pref = p;
+    return e;
+}
+
+// parse_levels_final()
+// parse_levels() for a message whose ts and ids are already known: the records get them
+// here (flags left 0), so no second pass over the records is needed.
+inline Err parse_levels_final(const char*& pref, const char* end, BookSide side, const Instrument& inst,
+                              std::uint32_t symbol_id, std::vector<BookLevelEvent>& out, std::int64_t ts_ns,
+                              std::int64_t update_id, std::int64_t prev_update_id) noexcept {
+    const char* p = pref;
+    const Err e = parse_levels_local(p, end, side, inst, symbol_id, out, ts_ns, update_id, prev_update_id);
     pref = p;
     return e;
 }

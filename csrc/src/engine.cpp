@@ -206,6 +206,17 @@ void Engine::validate_book_events(const BookLevelEvent* ev, std::size_t n) const
 
 std::size_t Engine::apply_book_message(const BookLevelEvent* first, std::size_t n) {
     SymbolState& s = *symbols_[first->symbol_id];
+    const std::int64_t ts = first[n - 1].ts_ns;
+    if ((first->flags & book_flags::kSnapshot) == 0) {
+        // validate_book_events() checked every level: apply the records in place, without
+        // per-side copies or a second validation.
+        const ApplyResult r = s.book.apply_delta_records(first, n, first->update_id, first->prev_update_id);
+        ++s.stats.book_messages;
+        if (r != ApplyResult::Stale && r != ApplyResult::NotSynced) {
+            after_book_message(s, ts);
+        }
+        return r == ApplyResult::Applied ? 1 : 0;
+    }
     scratch_bids_.clear();
     scratch_asks_.clear();
     for (std::size_t i = 0; i < n; ++i) {
@@ -215,21 +226,15 @@ std::size_t Engine::apply_book_message(const BookLevelEvent* first, std::size_t 
         }
         (e.side == 0 ? scratch_bids_ : scratch_asks_).push_back(Level{e.px_ticks, e.qty_lots});
     }
-    const std::int64_t ts = first[n - 1].ts_ns;
-    if ((first->flags & book_flags::kSnapshot) != 0) {
-        try {
-            apply_snapshot(first->symbol_id, scratch_bids_, scratch_asks_, first->update_id, ts);
-        } catch (const Error&) {
-            // Duplicate levels or a crossed snapshot are only detectable on the whole message;
-            // the book refused it unchanged. Counted, not thrown, so a replay keeps going.
-            ++s.stats.rejected_snapshots;
-            return 0;
-        }
-        return 1;
+    try {
+        apply_snapshot(first->symbol_id, scratch_bids_, scratch_asks_, first->update_id, ts);
+    } catch (const Error&) {
+        // Duplicate levels or a crossed snapshot are only detectable on the whole message;
+        // the book refused it unchanged. Counted, not thrown, so a replay keeps going.
+        ++s.stats.rejected_snapshots;
+        return 0;
     }
-    const ApplyResult r =
-        apply_depth(first->symbol_id, scratch_bids_, scratch_asks_, first->update_id, first->prev_update_id, ts);
-    return r == ApplyResult::Applied ? 1 : 0;
+    return 1;
 }
 
 std::size_t Engine::ingest_book(const BookLevelEvent* ev, std::size_t n) {

@@ -10,7 +10,8 @@
 //   /tmp/bench_engine /tmp/pbook/spot.book [scores.out]
 //
 // Reports (best of 7 rounds, each a fresh engine over the whole capture):
-//   - ingest: ns per record of one ingest_book() call over every record;
+//   - ingest: ns per record of one ingest_book() call over every record (and of its
+//     validate_book_events() pass alone);
 //   - per-message ingest: median over messages of (ingest_book(message) time / its records);
 //   - recompute: median ns of result() right after each depth message, and the amortised
 //     difference (ingest + result per message) - (ingest per message), per message.
@@ -78,6 +79,7 @@ int main(int argc, char** argv) {
     }
     constexpr int kRounds = 7;
     double best_batch = 1e300;
+    double best_validate = 1e300;
     double best_msg_only = 1e300;
     double best_msg_result = 1e300;
     std::vector<double> per_level;
@@ -88,7 +90,10 @@ int main(int argc, char** argv) {
             std::uint32_t sym = 0;
             auto holder = make(sym);
             Engine& e = *holder;
-            const auto t0 = Clock::now();
+            auto t0 = Clock::now();
+            e.validate_book_events(rec.data(), rec.size());
+            best_validate = std::min(best_validate, ns_since(t0));
+            t0 = Clock::now();
             e.ingest_book(rec.data(), rec.size());
             best_batch = std::min(best_batch, ns_since(t0));
             sink += e.score(sym);
@@ -129,14 +134,51 @@ int main(int argc, char** argv) {
             }
         }
     }
+    std::vector<double> clock_pair;
+    for (int i = 0; i < 10000; ++i) {
+        const auto t0 = Clock::now();
+        clock_pair.push_back(ns_since(t0));
+    }
     const auto nm = static_cast<double>(msgs.size());
     std::printf("records %zu messages %zu\n", rec.size(), msgs.size());
     std::printf("ingest_book whole batch      : %7.2f ns/record (best of %d)\n",
                 best_batch / static_cast<double>(rec.size()), kRounds);
+    std::printf("  of which validation        : %7.2f ns/record\n",
+                best_validate / static_cast<double>(rec.size()));
     std::printf("ingest_book per message      : %7.2f ns/record amortised, median %.2f ns/record\n",
                 best_msg_only / static_cast<double>(rec.size()), median(per_level));
-    std::printf("recompute after depth message: median %.1f ns (incl. ~20 ns clock), amortised %.1f ns\n",
-                median(recompute), (best_msg_result - best_msg_only) / nm);
+    std::printf("recompute after depth message: median %.1f ns (incl. %.1f ns clock pair), amortised %.1f ns\n",
+                median(recompute), median(clock_pair), (best_msg_result - best_msg_only) / nm);
+    {
+        // Steady-state breakdown on the final book of one replay (warm caches): the full
+        // recompute (clear_component marks every component stale), and its orderbook kernel.
+        std::uint32_t sym = 0;
+        auto holder = make(sym);
+        Engine& e = *holder;
+        e.ingest_book(rec.data(), rec.size());
+        constexpr int kReps = 200000;
+        double best_full = 1e300;
+        double best_kernel = 1e300;
+        const EngineConfig& cfg = e.config();
+        ComponentScore out{};
+        for (int round = 0; round < kRounds; ++round) {
+            auto t0 = Clock::now();
+            for (int i = 0; i < kReps; ++i) {
+                e.clear_component(sym, Component::Orderbook);
+                sink += e.score(sym);
+            }
+            best_full = std::min(best_full, ns_since(t0) / kReps);
+            const BookView top = e.book(sym).top(25);
+            t0 = Clock::now();
+            for (int i = 0; i < kReps; ++i) {
+                signals::compute_orderbook_component(top, 0.25 + 1e-9 * i, e.ofi(sym), cfg.book_signals, out);
+                sink += out.score;
+            }
+            best_kernel = std::min(best_kernel, ns_since(t0) / kReps);
+        }
+        std::printf("steady recompute (all components): %.1f ns; orderbook kernel alone: %.1f ns\n",
+                    best_full, best_kernel);
+    }
     if (argc > 2) {
         std::uint32_t sym = 0;
         auto holder = make(sym);

@@ -48,7 +48,8 @@ constexpr std::size_t kDrainChunk = 4096;
 
 }  // namespace
 
-Engine::Engine(EngineConfig cfg) : cfg_(std::move(cfg)), aggregator_(cfg_.aggregator) {
+Engine::Engine(EngineConfig cfg)
+    : cfg_(std::move(cfg)), aggregator_(cfg_.aggregator), book_consts_(cfg_.book_signals) {
     // Construct one of each per-symbol part now so that a bad config fails here, at
     // construction, with its InvalidConfig, and not at the first add_symbol().
     [[maybe_unused]] const OrderBook book_probe(cfg_.book);
@@ -385,7 +386,7 @@ void Engine::recompute(SymbolState& s) {
             const auto da = static_cast<double>(s.book.depth_within(BookSide::Ask, lo, hi));
             const double ratio = (db + da) > 0.0 ? (db - da) / (db + da) : std::nan("");
             const std::size_t n = std::max<std::size_t>(25, cfg_.book_signals.dwi_levels);
-            signals::compute_orderbook_component(s.book.top(n), ratio, s.ofi, cfg_.book_signals, out);
+            signals::compute_orderbook_component(s.book.top(n), ratio, s.ofi, book_consts_, out);
         } else {
             // An empty or out-of-sync book is not trusted: no data, neutral.
             out = ComponentScore{};

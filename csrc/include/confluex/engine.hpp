@@ -162,6 +162,8 @@ class Engine {
 
     EngineConfig cfg_;
     ConfluenceAggregator aggregator_;
+    // cfg_.book_signals' per-call constants, derived once (the config is fixed at construction).
+    signals::OrderbookKernelConsts book_consts_;
     std::vector<std::unique_ptr<SymbolState>> symbols_;
     std::unordered_map<std::string, std::uint32_t> ids_;
     // Batch snapshots are split into per-side level arrays; reserved once, reused.

@@ -8,6 +8,11 @@ Groups (each with its reference path beside it):
 - ``engine-getter``: one ``score(sym)`` call from Python (clean state) vs a Python dict read.
 - ``engine-recompute``: one trade pushed then ``score(sym)``: the lazy recompute of the
   orderflow and volume components plus the aggregator, as seen from Python.
+- ``engine-depth-then-score``: every depth message through its own ``ingest_book`` call with
+  ``score(sym)`` read after each (the orderbook component's ±0.1 % band depth, kernel and
+  aggregator per message), vs the same calls without the reads; the difference per message
+  is the recompute plus one binding call. The C++ figures without Python are in
+  ``bench/cpp/bench_engine.cpp``.
 
 Run timed: ``python -m pytest bench/bench_engine.py --benchmark-disable-gc``.
 """
@@ -176,3 +181,43 @@ def test_push_trade_then_score(benchmark, loaded) -> None:  # type: ignore[no-un
 
     value = benchmark(run)
     assert 0.0 <= value <= 100.0 and engine.stats(sym)["recomputes"] > 1
+
+
+@cache
+def split_messages() -> list[np.ndarray]:
+    book = capture().book
+    ends = np.flatnonzero(book["flags"] & END)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    return [book[s : e + 1] for s, e in zip(starts, ends, strict=True)]
+
+
+@pytest.mark.benchmark(group="engine-depth-then-score")
+def test_depth_message_then_score(benchmark) -> None:  # type: ignore[no-untyped-def]
+    msgs = split_messages()
+
+    def run(engine: _core.engine.Engine, sym: int) -> float:
+        total = 0.0
+        for msg in msgs:
+            engine.ingest_book(msg)
+            total += engine.score(sym)
+        return total
+
+    total = benchmark.pedantic(run, setup=lambda: (new_engine(), {}), rounds=8, iterations=1)
+    benchmark.extra_info["messages"] = len(msgs)
+    engine, sym = new_engine()
+    assert total == run(engine, sym) and engine.stats(sym)["recomputes"] > 3000
+
+
+@pytest.mark.benchmark(group="engine-depth-then-score")
+def test_depth_message_without_reads_reference(benchmark) -> None:  # type: ignore[no-untyped-def]
+    msgs = split_messages()
+
+    def run(engine: _core.engine.Engine, sym: int) -> tuple[object, ...]:
+        for msg in msgs:
+            engine.ingest_book(msg)
+        return _final(engine, sym)
+
+    result = benchmark.pedantic(run, setup=lambda: (new_engine(), {}), rounds=8, iterations=1)
+    batch, bsym = new_engine()
+    batch.ingest_book(capture().book)
+    assert result == _final(batch, bsym)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from functools import cache
 from pathlib import Path
@@ -103,6 +104,47 @@ def test_per_message_calls_and_batch_ingestion_give_identical_state(hft_data: Pa
             )
 
     assert snapshot_of(batch, b)[:5] == snapshot_of(live, s)[:5]
+
+
+def test_depth_ratio_read_after_every_real_message_equals_a_full_scan_of_the_book(
+    hft_data: Path,
+) -> None:
+    # The engine keeps the ±band depth as a running sum that set_level() updates and a moving
+    # band rescans only at its edges; this checks it against a from-scratch sum of a plain
+    # Python copy of the book, bit for bit through the sub-score, along a real replay.
+    cap = spot_capture(hft_data)
+    engine, (sym,) = make_engine("BTCUSDT")
+    cfg = _core.engine.EngineConfig().book_signals  # the engine was built with the defaults
+    bids: dict[int, int] = {}
+    asks: dict[int, int] = {}
+    checked = 0
+
+    for k, msg in enumerate(messages(cap.book)):
+        applied = engine.ingest_book(msg)
+        sub = engine.component(sym, "orderbook")["sub"]["depth_ratio"]  # a read per message
+        if applied == 0:
+            continue
+        if msg[0]["flags"] & _core.types.FLAG_SNAPSHOT:
+            bids.clear()
+            asks.clear()
+        for side, book in ((0, bids), (1, asks)):
+            for px, qty in levels(msg, side).tolist():
+                if qty:
+                    book[px] = qty
+                else:
+                    book.pop(px, None)
+        if k % 5:
+            continue
+        mid = 0.5 * (float(max(bids)) + float(min(asks)))
+        band = mid * cfg.depth_band_pct / 100.0
+        lo, hi = math.ceil(mid - band), math.floor(mid + band)
+        db = float(sum(q for p, q in bids.items() if lo <= p <= hi))
+        da = float(sum(q for p, q in asks.items() if lo <= p <= hi))
+        want = _core.signals.logistic_score((db - da) / (db + da), cfg.imbalance_sensitivity)
+        assert sub == want, (k, sub, want)
+        checked += 1
+
+    assert checked > 500
 
 
 def test_replay_is_deterministic_bit_for_bit(hft_data: Path) -> None:

@@ -212,3 +212,39 @@ def test_snapshot_replay_snapshot_is_identity(
         assert resnapped.top(64)[side == ASK].tolist() == replayed.top(64)[side == ASK].tolist()
     assert full(replayed, BID) == sorted(ref.bids.levels.items(), reverse=True)
     assert full(replayed, ASK) == sorted(ref.asks.levels.items())
+
+
+@settings(max_examples=80)
+@given(
+    data=st.data(),
+    window_bits=st.sampled_from([8, 9, 17]),
+    n_steps=st.integers(1, 60),
+)
+def test_depth_within_a_drifting_band_equals_reference(
+    data: st.DataObject, window_bits: int, n_steps: int
+) -> None:
+    # The way the engine queries it: one band per side, re-asked after every message, that
+    # drifts a few ticks (sometimes jumps) while levels change inside, at and beyond its edges,
+    # and the window re-centres (small windows) or spills levels into the overflow map.
+    window = 2**window_bits
+    book = OrderBook(BookConfig(window_bits=window_bits, top_cache=4))
+    ref = ReferenceBook()
+    book.apply_snapshot(arr([(START - 1, 5)]), arr([(START + 1, 5)]), 1)
+    ref.apply_snapshot([(START - 1, 5)], [(START + 1, 5)], 1)
+    center = START
+    half = data.draw(st.integers(0, 300))
+    for _ in range(n_steps):
+        center += data.draw(
+            st.sampled_from([0, 0, 1, -1, 3, -3]) | st.integers(-3 * window, 3 * window)
+        )
+        half = max(0, half + data.draw(st.integers(-2, 2)))
+        for _ in range(data.draw(st.integers(0, 8))):
+            side = data.draw(st.sampled_from([BID, ASK]))
+            px = max(1, center + data.draw(st.integers(-half - 3, half + 3) | offsets(window)))
+            qty = data.draw(st.sampled_from([0, 0, 1, 7, 100]))
+            book.set_level(side, px, qty)
+            ref.side(side == BID).set(px, qty)
+        book.commit(-1)  # may re-centre; a crossed book is fine for depth queries
+        lo, hi = center - half, center + half
+        for is_bid, side in ((True, BID), (False, ASK)):
+            assert book.depth_within(side, lo, hi) == ref.depth_within(is_bid, lo, hi)

@@ -63,12 +63,12 @@ inline double logistic_dev(double x, double inv_sensitivity) noexcept {
 
 // Σ w_i q_i with w_i = r^i over both sides in one loop: two independent FMA chains share the
 // weight chain. Bids and asks see bit-identical weights, so mirroring is exact.
-inline void weighted_sums(const BookView& v, std::size_t n, double decay, double& wb,
+// r = exp(-decay), computed by the caller (once per config in the engine).
+inline void weighted_sums(const BookView& v, std::size_t n, double r, double& wb,
                           double& wa) noexcept {
     const std::size_t nb = std::min(n, v.n_bids);
     const std::size_t na = std::min(n, v.n_asks);
     const std::size_t common = std::min(nb, na);
-    const double r = std::exp(-decay);
     double w = 1.0;
     double sb = 0.0;
     double sa = 0.0;
@@ -104,7 +104,7 @@ double depth_weighted_imbalance(const BookView& v, std::size_t n, double decay) 
     assert(std::isfinite(decay) && decay >= 0.0);
     double b = 0.0;
     double a = 0.0;
-    weighted_sums(v, n, decay, b, a);
+    weighted_sums(v, n, std::exp(-decay), b, a);
     return ratio(b, a);
 }
 
@@ -333,8 +333,20 @@ void OrderbookSignalsConfig::validate() const {
     }
 }
 
+OrderbookKernelConsts::OrderbookKernelConsts(const OrderbookSignalsConfig& cfg) noexcept
+    : dwi_levels(cfg.dwi_levels),
+      dwi_ratio(std::exp(-cfg.dwi_decay)),
+      inv_imbalance(1.0 / cfg.imbalance_sensitivity),
+      inv_ofi(1.0 / cfg.ofi_sensitivity),
+      weights(cfg.weights()) {}
+
 void compute_orderbook_component(const BookView& top, double depth_ratio_raw, const OfiWindow& ofi,
                                  const OrderbookSignalsConfig& cfg, ComponentScore& out) noexcept {
+    compute_orderbook_component(top, depth_ratio_raw, ofi, OrderbookKernelConsts(cfg), out);
+}
+
+void compute_orderbook_component(const BookView& top, double depth_ratio_raw, const OfiWindow& ofi,
+                                 const OrderbookKernelConsts& k, ComponentScore& out) noexcept {
     out.n_sub = static_cast<std::uint8_t>(kBookSubCount);
     for (std::size_t i = 0; i < kBookSubCount; ++i) {
         out.sub_name[i] = kBookSubNames[i];
@@ -365,9 +377,9 @@ void compute_orderbook_component(const BookView& top, double depth_ratio_raw, co
 
     double wb = 0.0;
     double wa = 0.0;
-    weighted_sums(top, cfg.dwi_levels, cfg.dwi_decay, wb, wa);
+    weighted_sums(top, k.dwi_levels, k.dwi_ratio, wb, wa);
 
-    const double s_imb = 1.0 / cfg.imbalance_sensitivity;
+    const double s_imb = k.inv_imbalance;
     std::array<double, kBookSubCount> dev{};
     dev[static_cast<std::size_t>(BookSub::Oir5)] =
         logistic_dev(ratio(as_lots(sb5), as_lots(sa5)), s_imb);
@@ -379,10 +391,10 @@ void compute_orderbook_component(const BookView& top, double depth_ratio_raw, co
     dev[static_cast<std::size_t>(BookSub::Microprice)] = logistic_dev(
         ratio(static_cast<double>(top.bids[0].qty), static_cast<double>(top.asks[0].qty)), s_imb);
 
-    std::array<double, kBookSubCount> w = cfg.weights();
+    std::array<double, kBookSubCount> w = k.weights;
     if (ofi.size() > 0) {
         dev[static_cast<std::size_t>(BookSub::Ofi)] =
-            logistic_dev(ofi.normalized(), 1.0 / cfg.ofi_sensitivity);
+            logistic_dev(ofi.normalized(), k.inv_ofi);
     } else {
         w[static_cast<std::size_t>(BookSub::Ofi)] = 0.0;
     }

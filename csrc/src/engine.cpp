@@ -48,7 +48,8 @@ constexpr std::size_t kDrainChunk = 4096;
 
 }  // namespace
 
-Engine::Engine(EngineConfig cfg) : cfg_(std::move(cfg)), aggregator_(cfg_.aggregator) {
+Engine::Engine(EngineConfig cfg)
+    : cfg_(std::move(cfg)), aggregator_(cfg_.aggregator), book_consts_(cfg_.book_signals) {
     // Construct one of each per-symbol part now so that a bad config fails here, at
     // construction, with its InvalidConfig, and not at the first add_symbol().
     [[maybe_unused]] const OrderBook book_probe(cfg_.book);
@@ -206,6 +207,17 @@ void Engine::validate_book_events(const BookLevelEvent* ev, std::size_t n) const
 
 std::size_t Engine::apply_book_message(const BookLevelEvent* first, std::size_t n) {
     SymbolState& s = *symbols_[first->symbol_id];
+    const std::int64_t ts = first[n - 1].ts_ns;
+    if ((first->flags & book_flags::kSnapshot) == 0) {
+        // validate_book_events() checked every level: apply the records in place, without
+        // per-side copies or a second validation.
+        const ApplyResult r = s.book.apply_delta_records(first, n, first->update_id, first->prev_update_id);
+        ++s.stats.book_messages;
+        if (r != ApplyResult::Stale && r != ApplyResult::NotSynced) {
+            after_book_message(s, ts);
+        }
+        return r == ApplyResult::Applied ? 1 : 0;
+    }
     scratch_bids_.clear();
     scratch_asks_.clear();
     for (std::size_t i = 0; i < n; ++i) {
@@ -215,21 +227,15 @@ std::size_t Engine::apply_book_message(const BookLevelEvent* first, std::size_t 
         }
         (e.side == 0 ? scratch_bids_ : scratch_asks_).push_back(Level{e.px_ticks, e.qty_lots});
     }
-    const std::int64_t ts = first[n - 1].ts_ns;
-    if ((first->flags & book_flags::kSnapshot) != 0) {
-        try {
-            apply_snapshot(first->symbol_id, scratch_bids_, scratch_asks_, first->update_id, ts);
-        } catch (const Error&) {
-            // Duplicate levels or a crossed snapshot are only detectable on the whole message;
-            // the book refused it unchanged. Counted, not thrown, so a replay keeps going.
-            ++s.stats.rejected_snapshots;
-            return 0;
-        }
-        return 1;
+    try {
+        apply_snapshot(first->symbol_id, scratch_bids_, scratch_asks_, first->update_id, ts);
+    } catch (const Error&) {
+        // Duplicate levels or a crossed snapshot are only detectable on the whole message;
+        // the book refused it unchanged. Counted, not thrown, so a replay keeps going.
+        ++s.stats.rejected_snapshots;
+        return 0;
     }
-    const ApplyResult r =
-        apply_depth(first->symbol_id, scratch_bids_, scratch_asks_, first->update_id, first->prev_update_id, ts);
-    return r == ApplyResult::Applied ? 1 : 0;
+    return 1;
 }
 
 std::size_t Engine::ingest_book(const BookLevelEvent* ev, std::size_t n) {
@@ -389,7 +395,7 @@ void Engine::recompute(SymbolState& s) {
             const auto da = static_cast<double>(s.book.depth_within(BookSide::Ask, lo, hi));
             const double ratio = (db + da) > 0.0 ? (db - da) / (db + da) : std::nan("");
             const std::size_t n = std::max<std::size_t>(25, cfg_.book_signals.dwi_levels);
-            signals::compute_orderbook_component(s.book.top(n), ratio, s.ofi, cfg_.book_signals, out);
+            signals::compute_orderbook_component(s.book.top(n), ratio, s.ofi, book_consts_, out);
         } else {
             // An empty or out-of-sync book is not trusted: no data, neutral.
             out = ComponentScore{};

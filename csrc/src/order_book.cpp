@@ -180,6 +180,12 @@ inline void BookSideImpl<IsBid>::set(Ticks px, Lots qty) noexcept {
     // store buffer.
     std::uint64_t& word = l0_[idx >> 6];
     const std::uint64_t bit = std::uint64_t{1} << (idx & 63);
+    if (band_valid_ && static_cast<std::uint64_t>(px) - static_cast<std::uint64_t>(band_a_) <=
+                           static_cast<std::uint64_t>(band_b_) - static_cast<std::uint64_t>(band_a_)) {
+        // Inside the tracked band (near the top, cache-resident): the old size is needed.
+        // An empty slot holds 0, so a delete of an absent level adds 0.
+        band_sum_ += static_cast<std::uint64_t>(qty) - static_cast<std::uint64_t>(qty_[idx]);
+    }
     if (qty != 0) {
         qty_[idx] = qty;
         if ((word & bit) == 0) {
@@ -368,47 +374,81 @@ Lots BookSideImpl<IsBid>::depth(std::size_t n) const {
 }
 
 template <bool IsBid>
+std::uint64_t BookSideImpl<IsBid>::scan_window(Ticks a, Ticks b) const noexcept {
+    // REQUIRES: base_ <= a <= b < base_ + W.
+    // Walk the level-0 occupancy words of [a, b] directly: one masked word per 64 ticks and
+    // one countr_zero per occupied level, instead of a bitmap search per level.
+    std::uint64_t sum = 0;
+    const auto ia = static_cast<std::uint64_t>(a - base_);
+    const auto ib = static_cast<std::uint64_t>(b - base_);
+    const std::uint64_t wa = ia >> 6;
+    const std::uint64_t wb = ib >> 6;
+    for (std::uint64_t w = wa; w <= wb; ++w) {
+        std::uint64_t m = l0_[w];
+        if (w == wa) {
+            m &= ~0ULL << (ia & 63);
+        }
+        if (w == wb && (ib & 63) != 63) {
+            m &= (1ULL << ((ib & 63) + 1)) - 1;
+        }
+        while (m != 0) {
+            const auto bit = static_cast<std::uint64_t>(std::countr_zero(m));
+            sum += static_cast<std::uint64_t>(qty_[static_cast<std::size_t>((w << 6) | bit)]);
+            m &= m - 1;
+        }
+    }
+    return sum;
+}
+
+template <bool IsBid>
 Lots BookSideImpl<IsBid>::depth_within(Ticks lo, Ticks hi) const {
     if (lo > hi) {
         return 0;
     }
-    Lots sum = 0;
+    std::uint64_t sum = 0;
     const Ticks wlast = base_ + static_cast<Ticks>(size_ - 1);  // no overflow: base_ <= max - W
     const Ticks a = std::max(lo, base_);
     const Ticks b = std::min(hi, wlast);
     if (a <= b) {
-        // Walk the level-0 occupancy words of [a, b] directly: one masked word per 64 ticks
-        // and one countr_zero per occupied level, instead of a bitmap search per level.
-        const auto ia = static_cast<std::uint64_t>(a - base_);
-        const auto ib = static_cast<std::uint64_t>(b - base_);
-        const std::uint64_t wa = ia >> 6;
-        const std::uint64_t wb = ib >> 6;
-        for (std::uint64_t w = wa; w <= wb; ++w) {
-            std::uint64_t m = l0_[w];
-            if (w == wa) {
-                m &= ~0ULL << (ia & 63);
+        const Ticks c = band_a_;
+        const Ticks d = band_b_;
+        if (band_valid_ && a <= d && c <= b) {
+            // Overlapping the tracked band: drop the ticks that left it, add those that entered.
+            sum = band_sum_;
+            if (c < a) {
+                sum -= scan_window(c, a - 1);
             }
-            if (w == wb && (ib & 63) != 63) {
-                m &= (1ULL << ((ib & 63) + 1)) - 1;
+            if (b < d) {
+                sum -= scan_window(b + 1, d);
             }
-            while (m != 0) {
-                const auto bit = static_cast<std::uint64_t>(std::countr_zero(m));
-                sum += qty_[static_cast<std::size_t>((w << 6) | bit)];
-                m &= m - 1;
+            if (a < c) {
+                sum += scan_window(a, c - 1);
+            }
+            if (d < b) {
+                sum += scan_window(d + 1, b);
+            }
+        } else {
+            sum = scan_window(a, b);
+        }
+        band_a_ = a;
+        band_b_ = b;
+        band_sum_ = sum;
+        band_valid_ = true;
+    }
+    // Overflow keys are all outside the window, so the whole [lo, hi] range of the map counts
+    // (none of it when [lo, hi] lies inside the window).
+    if (lo < base_ || hi > wlast) {
+        if (IsBid) {
+            for (auto it = overflow_.lower_bound(hi); it != overflow_.end() && it->first >= lo; ++it) {
+                sum += static_cast<std::uint64_t>(it->second);
+            }
+        } else {
+            for (auto it = overflow_.lower_bound(lo); it != overflow_.end() && it->first <= hi; ++it) {
+                sum += static_cast<std::uint64_t>(it->second);
             }
         }
     }
-    // Overflow keys are all outside the window, so the whole [lo, hi] range of the map counts.
-    if (IsBid) {
-        for (auto it = overflow_.lower_bound(hi); it != overflow_.end() && it->first >= lo; ++it) {
-            sum += it->second;
-        }
-    } else {
-        for (auto it = overflow_.lower_bound(lo); it != overflow_.end() && it->first <= hi; ++it) {
-            sum += it->second;
-        }
-    }
-    return sum;
+    return static_cast<Lots>(sum);
 }
 
 template <bool IsBid>
@@ -440,6 +480,7 @@ void BookSideImpl<IsBid>::recenter(Ticks center) {
     if (new_base == base_) {
         return;
     }
+    band_valid_ = false;  // levels may move between the window and the overflow map
     scratch_.clear();
     for (std::int64_t i = find_next(0); i >= 0; i = find_next(i + 1)) {
         const auto s = static_cast<std::size_t>(i);
@@ -481,6 +522,7 @@ void BookSideImpl<IsBid>::clear() noexcept {
     std::fill(l1_.begin(), l1_.end(), 0);
     std::fill(l2_.begin(), l2_.end(), 0);
     overflow_.clear();
+    band_valid_ = false;
     count_ = 0;
     best_ = kNoPrice;
     cache_n_ = 0;
@@ -627,6 +669,47 @@ ApplyResult OrderBook::apply_delta(std::span<const Level> bids, std::span<const 
             }
             counters_.levels_applied += bids.size() + asks.size();
             return commit(update_id);
+        case ApplyResult::Stale:
+            ++counters_.stale_ignored;
+            return r;
+        case ApplyResult::NotSynced:
+            ++counters_.not_synced_ignored;
+            return r;
+        case ApplyResult::Gap:
+            mark_out_of_sync(DesyncReason::Gap);
+            return r;
+        case ApplyResult::Overlap:
+            mark_out_of_sync(DesyncReason::Overlap);
+            return r;
+        case ApplyResult::Crossed:
+            break;
+    }
+    return r;
+}
+
+ApplyResult OrderBook::apply_delta_records(const BookLevelEvent* ev, std::size_t n,
+                                           std::int64_t update_id,
+                                           std::int64_t prev_update_id) noexcept {
+    const ApplyResult r = check_sequence(update_id, prev_update_id);
+    switch (r) {
+        case ApplyResult::Applied: {
+            std::uint64_t levels = 0;
+            for (std::size_t i = 0; i < n; ++i) {
+                const BookLevelEvent& e = ev[i];
+                if ((e.flags & book_flags::kNoLevel) != 0) {
+                    continue;
+                }
+                assert(e.side <= 1 && e.px_ticks > 0 && e.qty_lots >= 0);
+                if (e.side == 0) {
+                    bids_.set(e.px_ticks, e.qty_lots);
+                } else {
+                    asks_.set(e.px_ticks, e.qty_lots);
+                }
+                ++levels;
+            }
+            counters_.levels_applied += levels;
+            return commit(update_id);
+        }
         case ApplyResult::Stale:
             ++counters_.stale_ignored;
             return r;

@@ -282,4 +282,26 @@ struct OrderbookSignalsConfig {
 void compute_orderbook_component(const BookView& top, double depth_ratio_raw, const OfiWindow& ofi,
                                  const OrderbookSignalsConfig& cfg, ComponentScore& out) noexcept;
 
+// OrderbookKernelConsts: the values compute_orderbook_component() derives from its config on
+// every call (the DWI weight ratio exp(-dwi_decay), the reciprocal sensitivities, the weight
+// array), computed once. A caller that recomputes often with one config (the engine) keeps
+// one and passes it instead of the config: same arithmetic, bit-identical results, one exp
+// and two divides fewer per call.
+struct OrderbookKernelConsts {
+    // OrderbookKernelConsts::OrderbookKernelConsts()
+    // REQUIRES: cfg.validate() passed.
+    explicit OrderbookKernelConsts(const OrderbookSignalsConfig& cfg) noexcept;
+
+    std::size_t dwi_levels;
+    double dwi_ratio;       // exp(-dwi_decay)
+    double inv_imbalance;   // 1 / imbalance_sensitivity
+    double inv_ofi;         // 1 / ofi_sensitivity
+    std::array<double, kBookSubCount> weights;
+};
+
+// compute_orderbook_component() with precomputed constants; the same result as the overload
+// above called with the config the constants were built from.
+void compute_orderbook_component(const BookView& top, double depth_ratio_raw, const OfiWindow& ofi,
+                                 const OrderbookKernelConsts& k, ComponentScore& out) noexcept;
+
 } // namespace confluex::signals

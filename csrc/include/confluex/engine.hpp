@@ -162,9 +162,11 @@ class Engine {
 
     EngineConfig cfg_;
     ConfluenceAggregator aggregator_;
+    // cfg_.book_signals' per-call constants, derived once (the config is fixed at construction).
+    signals::OrderbookKernelConsts book_consts_;
     std::vector<std::unique_ptr<SymbolState>> symbols_;
     std::unordered_map<std::string, std::uint32_t> ids_;
-    // Batch paths split each message into per-side level arrays; reserved once, reused.
+    // Batch snapshots are split into per-side level arrays; reserved once, reused.
     std::vector<Level> scratch_bids_;
     std::vector<Level> scratch_asks_;
     // Ring drains: records popped but not yet applied (a message split across pops).

@@ -163,6 +163,17 @@ class BookSideImpl {
     mutable bool cache_dirty_ = false;
 
     std::vector<Level> scratch_;
+
+    // Running sum of the window levels in [band_a_, band_b_] (window-clipped prices), kept
+    // by set() while valid, so that depth_within() over a band that moved by a few ticks
+    // (the engine's ±% of mid band, once per recompute) rescans only the ticks that entered
+    // or left it, not the whole band. Invalidated when levels move storage (recenter, clear).
+    // Wrap-around uint64: exact whenever the signed sum it stands for fits int64.
+    [[nodiscard]] std::uint64_t scan_window(Ticks a, Ticks b) const noexcept;
+    mutable Ticks band_a_ = 0;
+    mutable Ticks band_b_ = -1;
+    mutable std::uint64_t band_sum_ = 0;
+    mutable bool band_valid_ = false;
 };
 
 }  // namespace detail
@@ -210,6 +221,15 @@ class OrderBook {
             throw_invalid_level(px, qty);
         }
     }
+
+    // OrderBook::apply_delta_records()
+    // apply_delta() for one message given as the engine's level records, skipping the level
+    // validation the caller has already done: same sequence rule, counters and result, levels
+    // set in record order (each side's levels in the same order as apply_delta's spans).
+    // Records flagged kNoLevel are skipped.
+    // REQUIRES: every other record has side 0 or 1, px_ticks > 0 and qty_lots >= 0.
+    ApplyResult apply_delta_records(const BookLevelEvent* ev, std::size_t n, std::int64_t update_id,
+                                    std::int64_t prev_update_id) noexcept;
 
     // OrderBook::set_level()
     // Sets the absolute size of one level; qty == 0 deletes it (a no-op when absent).

@@ -659,69 +659,59 @@ ApplyResult OrderBook::apply_delta(std::span<const Level> bids, std::span<const 
         validate_level(l.px, l.qty);
     }
     const ApplyResult r = check_sequence(update_id, prev_update_id);
-    switch (r) {
-        case ApplyResult::Applied:
-            for (const Level& l : bids) {
-                bids_.set(l.px, l.qty);
-            }
-            for (const Level& l : asks) {
-                asks_.set(l.px, l.qty);
-            }
-            counters_.levels_applied += bids.size() + asks.size();
-            return commit(update_id);
-        case ApplyResult::Stale:
-            ++counters_.stale_ignored;
-            return r;
-        case ApplyResult::NotSynced:
-            ++counters_.not_synced_ignored;
-            return r;
-        case ApplyResult::Gap:
-            mark_out_of_sync(DesyncReason::Gap);
-            return r;
-        case ApplyResult::Overlap:
-            mark_out_of_sync(DesyncReason::Overlap);
-            return r;
-        case ApplyResult::Crossed:
-            break;
+    if (r != ApplyResult::Applied) {
+        return reject(r);
     }
-    return r;
+    for (const Level& l : bids) {
+        bids_.set(l.px, l.qty);
+    }
+    for (const Level& l : asks) {
+        asks_.set(l.px, l.qty);
+    }
+    counters_.levels_applied += bids.size() + asks.size();
+    return commit(update_id);
 }
 
 ApplyResult OrderBook::apply_delta_records(const BookLevelEvent* ev, std::size_t n,
                                            std::int64_t update_id,
                                            std::int64_t prev_update_id) noexcept {
     const ApplyResult r = check_sequence(update_id, prev_update_id);
-    switch (r) {
-        case ApplyResult::Applied: {
-            std::uint64_t levels = 0;
-            for (std::size_t i = 0; i < n; ++i) {
-                const BookLevelEvent& e = ev[i];
-                if ((e.flags & book_flags::kNoLevel) != 0) {
-                    continue;
-                }
-                assert(e.side <= 1 && e.px_ticks > 0 && e.qty_lots >= 0);
-                if (e.side == 0) {
-                    bids_.set(e.px_ticks, e.qty_lots);
-                } else {
-                    asks_.set(e.px_ticks, e.qty_lots);
-                }
-                ++levels;
-            }
-            counters_.levels_applied += levels;
-            return commit(update_id);
+    if (r != ApplyResult::Applied) {
+        return reject(r);
+    }
+    std::uint64_t levels = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const BookLevelEvent& e = ev[i];
+        if ((e.flags & book_flags::kNoLevel) != 0) {
+            continue;
         }
+        assert(e.side <= 1 && e.px_ticks > 0 && e.qty_lots >= 0);
+        if (e.side == 0) {
+            bids_.set(e.px_ticks, e.qty_lots);
+        } else {
+            asks_.set(e.px_ticks, e.qty_lots);
+        }
+        ++levels;
+    }
+    counters_.levels_applied += levels;
+    return commit(update_id);
+}
+
+ApplyResult OrderBook::reject(ApplyResult r) noexcept {
+    switch (r) {
         case ApplyResult::Stale:
             ++counters_.stale_ignored;
-            return r;
+            break;
         case ApplyResult::NotSynced:
             ++counters_.not_synced_ignored;
-            return r;
+            break;
         case ApplyResult::Gap:
             mark_out_of_sync(DesyncReason::Gap);
-            return r;
+            break;
         case ApplyResult::Overlap:
             mark_out_of_sync(DesyncReason::Overlap);
-            return r;
+            break;
+        case ApplyResult::Applied:
         case ApplyResult::Crossed:
             break;
     }

@@ -293,6 +293,10 @@ class OrderBook {
     [[nodiscard]] const BookConfig& config() const noexcept { return cfg_; }
 
   private:
+    // Counts a message the sequence rule did not apply and, for a gap or an overlap, puts the
+    // book out of sync. REQUIRES: r != ApplyResult::Applied.
+    ApplyResult reject(ApplyResult r) noexcept;
+
     static BookConfig validated(BookConfig cfg);
     [[noreturn]] static void throw_invalid_level(Ticks px, Lots qty);
     void maybe_recenter() noexcept;

@@ -242,13 +242,7 @@ def test_push_many_equals_one_push_per_record(
 
     for k in range(one.window_count()):
         a, b = one.window(k), batch.window(k)
-        assert (a.buy_qty, a.sell_qty, a.unknown_qty, a.count, a.buy_notional) == (
-            b.buy_qty,
-            b.sell_qty,
-            b.unknown_qty,
-            b.count,
-            b.buy_notional,
-        )
+        assert window_fields(a) == window_fields(b)
     assert (one.cvd(), one.truncated(), one.out_of_order(), one.last_cvd_z()) == (
         batch.cvd(),
         batch.truncated(),
@@ -287,3 +281,51 @@ def test_long_gap_samples_equal_one_sample_per_period_crossed(
     window = list(ref.samples)
     if window:
         assert math.isclose(z.mean(), float(Fraction(sum(window), len(window))), abs_tol=1e-9)
+
+
+def window_fields(w: object) -> tuple[object, ...]:
+    names = (
+        "buy_qty", "sell_qty", "unknown_qty", "buy_notional", "sell_notional",
+        "unknown_notional", "count", "large_count", "large_buy_qty", "large_sell_qty",
+    )
+    return tuple(getattr(w, f) for f in names)
+
+
+big = st.one_of(st.integers(1, 1000), st.integers(2**40, 2**63 - 1))
+
+
+@settings(max_examples=60)
+@given(
+    large=st.sampled_from([0, 2**50]),
+    trades=st.lists(
+        st.tuples(st.integers(0, 400), big, big, st.sampled_from([BUY, SELL, UNKNOWN])),
+        max_size=40,
+    ),
+)
+def test_push_many_equals_one_push_per_record_with_notionals_past_2_pow_64(
+    large: int, trades: list[tuple[int, int, int, int]]
+) -> None:
+    # The batch loop keeps 128-bit notionals as two 64-bit words with an explicit carry;
+    # products near 2^126 carry on almost every trade.
+    cfg = tf.FlowConfig(
+        windows_ns=[100, 1000, 5000], large_trade_lots=large, zscore_sample_ns=300
+    )
+    arr = np.zeros(len(trades), dtype=confluex.trade_event_dtype)
+    ts = 0
+    for i, (dt, px, qty, side) in enumerate(trades):
+        ts += dt
+        arr[i] = (ts, px, qty, i, 0, side, 0, 0)
+    one = tf.TradeFlow(cfg)
+    batch = tf.TradeFlow(cfg)
+
+    for rec in arr:
+        one.push(int(rec["ts_ns"]), int(rec["px_ticks"]), int(rec["qty_lots"]), int(rec["side"]))
+    batch.push_many(arr)
+
+    for k in range(one.window_count()):
+        assert window_fields(one.window(k)) == window_fields(batch.window(k))
+    assert (one.cvd(), one.total_count(), one.last_cvd_z()) == (
+        batch.cvd(),
+        batch.total_count(),
+        batch.last_cvd_z(),
+    )

@@ -134,7 +134,7 @@ void TradeFlow::push_validated(const TradeEvent* events, std::size_t n) noexcept
     std::size_t i = 0;
     while (i < n) {
         if (started_) {
-            i = push_run(events, i, n);
+            i = large_lots_ > 0 ? push_run<true>(events, i, n) : push_run<false>(events, i, n);
         }
         if (i < n) {  // the event that ended the run: clock start, z-score sample or full ring
             const TradeEvent& e = events[i];
@@ -144,7 +144,11 @@ void TradeFlow::push_validated(const TradeEvent* events, std::size_t n) noexcept
     }
 }
 
+template <bool kLarge>
 std::size_t TradeFlow::push_run(const TradeEvent* events, std::size_t i, std::size_t n) noexcept {
+    if constexpr (!kLarge) {
+        return push_run_plain(events, i, n);
+    }
     // The state lives in locals for the run: as members, every field would make a
     // store-to-load round trip per trade because the ring stores may alias `*this`.
     detail::FlowSums sums = total_;
@@ -167,11 +171,82 @@ std::size_t TradeFlow::push_run(const TradeEvent* events, std::size_t i, std::si
         now = t;
         const std::uint64_t slot = head & mask;
         ts[slot] = t;
-        prefix[slot].assign(sums);
-        sums.add(e.px_ticks, e.qty_lots, e.side, large > 0 && e.qty_lots >= large);
+        prefix[slot].assign_from<kLarge>(sums);
+        sums.add<kLarge>(e.px_ticks, e.qty_lots, e.side, kLarge && e.qty_lots >= large);
         ++head;
     }
     total_ = sums;
+    head_ = head;
+    now_ = now;
+    out_of_order_ += late;
+    return i;
+}
+
+std::size_t TradeFlow::push_run_plain(const TradeEvent* events, std::size_t i,
+                                      std::size_t n) noexcept {
+    // Large-trade statistics disabled: their sums stay 0 in total_ and in every ring slot.
+    // Every sum is a separate 64-bit local (the 128-bit notionals as lo/hi words with an
+    // explicit carry) so GCC keeps the loop-carried sums in registers; as u128 it spills them
+    // and each trade then waits on store-to-load forwarding.
+    using detail::u128;
+    std::uint64_t qty = total_.qty;
+    std::uint64_t buy_qty = total_.buy_qty;
+    std::uint64_t sell_qty = total_.sell_qty;
+    std::uint64_t n_lo = static_cast<std::uint64_t>(total_.notional);
+    std::uint64_t n_hi = static_cast<std::uint64_t>(total_.notional >> 64);
+    std::uint64_t b_lo = static_cast<std::uint64_t>(total_.buy_notional);
+    std::uint64_t b_hi = static_cast<std::uint64_t>(total_.buy_notional >> 64);
+    std::uint64_t s_lo = static_cast<std::uint64_t>(total_.sell_notional);
+    std::uint64_t s_hi = static_cast<std::uint64_t>(total_.sell_notional >> 64);
+    std::uint64_t head = head_;
+    std::int64_t now = now_;
+    std::uint64_t late = 0;
+    const std::int64_t next_sample = next_sample_ns_;
+    const std::uint64_t full_at = floor_ + ts_.size();
+    const std::uint64_t mask = ts_.size() - 1;
+    std::int64_t* const ts = ts_.data();
+    detail::FlowSums* const prefix = prefix_.data();
+    for (; i < n; ++i) {
+        const TradeEvent& e = events[i];
+        const std::int64_t t = e.ts_ns < now ? now : e.ts_ns;
+        if (t >= next_sample || head == full_at) [[unlikely]] {
+            break;
+        }
+        late += static_cast<std::uint64_t>(e.ts_ns < now);
+        now = t;
+        const std::uint64_t slot = head & mask;
+        ts[slot] = t;
+        detail::FlowSums& p = prefix[slot];
+        p.notional = (static_cast<u128>(n_hi) << 64) | n_lo;
+        p.buy_notional = (static_cast<u128>(b_hi) << 64) | b_lo;
+        p.sell_notional = (static_cast<u128>(s_hi) << 64) | s_lo;
+        p.qty = qty;
+        p.buy_qty = buy_qty;
+        p.sell_qty = sell_qty;
+        const auto q = static_cast<std::uint64_t>(e.qty_lots);
+        const u128 x = static_cast<u128>(static_cast<std::uint64_t>(e.px_ticks)) * q;
+        const auto x_lo = static_cast<std::uint64_t>(x);
+        const auto x_hi = static_cast<std::uint64_t>(x >> 64);
+        const std::uint64_t mb = std::uint64_t{0} - static_cast<std::uint64_t>(e.side == 0);
+        const std::uint64_t ms = std::uint64_t{0} - static_cast<std::uint64_t>(e.side == 1);
+        qty += q;
+        buy_qty += q & mb;
+        sell_qty += q & ms;
+        // lo += x; hi += x_hi + carry (GCC emits add/adc).
+        n_lo += x_lo;
+        n_hi += x_hi + static_cast<std::uint64_t>(n_lo < x_lo);
+        b_lo += x_lo & mb;
+        b_hi += (x_hi & mb) + static_cast<std::uint64_t>(b_lo < (x_lo & mb));
+        s_lo += x_lo & ms;
+        s_hi += (x_hi & ms) + static_cast<std::uint64_t>(s_lo < (x_lo & ms));
+        ++head;
+    }
+    total_.notional = (static_cast<u128>(n_hi) << 64) | n_lo;
+    total_.buy_notional = (static_cast<u128>(b_hi) << 64) | b_lo;
+    total_.sell_notional = (static_cast<u128>(s_hi) << 64) | s_lo;
+    total_.qty = qty;
+    total_.buy_qty = buy_qty;
+    total_.sell_qty = sell_qty;
     head_ = head;
     now_ = now;
     out_of_order_ += late;

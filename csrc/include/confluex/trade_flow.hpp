@@ -32,10 +32,11 @@
 // - Unknown aggressor sides are never guessed (reference-system §1): they count in
 //   `unknown_qty`, `count` and VWAP but in neither buy nor sell volume, delta or imbalance.
 //
-// Performance (AMD EPYC VM, real BTCUSDT spot trades, 4 windows, 2 shared cores): push_many
-// ~12.5 ns/trade (measured; target 10) plus ~2 ns amortised z-score sampling; the 96-byte prefix store per trade is
-// the largest term (~5 ns: the 128-bit sums do not fit the register file, and the spilled
-// fields are re-read as vectors for the store). Reads are O(1) per window plus the lazy scan.
+// Performance (2-vCPU VM, real BTCUSDT spot trades, 4 windows, bench/cpp/bench_trade_flow.cpp):
+// push_many ~8.5 ns/trade with large-trade statistics off (the default; ~12.5 ns with them
+// on), push() ~13.7 ns. The batch loop for the default keeps every sum in its own 64-bit
+// register (128-bit notionals as lo/hi words with an explicit carry): as u128 GCC spills them
+// and each trade waits on store forwarding. Reads are O(1) per window plus the lazy scan.
 //
 // Threading: not synchronised; one thread owns an instance, readers included (window() is
 // logically const but completes pending evictions and fills a cache inside the object).
@@ -140,33 +141,42 @@ struct FlowSums {
 
     // Field-wise copy: keeps every load of a field the same width as the store that wrote it
     // (see push_unchecked()).
-    void assign(const FlowSums& o) noexcept {
+    void assign(const FlowSums& o) noexcept { assign_from<true>(o); }
+
+    // Without kLarge the large-trade fields are neither read nor written (they stay 0).
+    template <bool kLarge = true>
+    void assign_from(const FlowSums& o) noexcept {
         notional = o.notional;
         buy_notional = o.buy_notional;
         sell_notional = o.sell_notional;
         qty = o.qty;
         buy_qty = o.buy_qty;
         sell_qty = o.sell_qty;
-        large_count = o.large_count;
-        large_buy_qty = o.large_buy_qty;
-        large_sell_qty = o.large_sell_qty;
+        if constexpr (kLarge) {
+            large_count = o.large_count;
+            large_buy_qty = o.large_buy_qty;
+            large_sell_qty = o.large_sell_qty;
+        }
     }
 
+    template <bool kLarge = true>
     void add(std::int64_t px, std::int64_t lots, std::uint8_t side, bool large) noexcept {
         const auto q = static_cast<std::uint64_t>(lots);
         const u128 n = static_cast<u128>(static_cast<std::uint64_t>(px)) * q;
         const std::uint64_t mb = std::uint64_t{0} - static_cast<std::uint64_t>(side == 0);
         const std::uint64_t ms = std::uint64_t{0} - static_cast<std::uint64_t>(side == 1);
-        const std::uint64_t ml = std::uint64_t{0} - static_cast<std::uint64_t>(large);
         qty += q;
         buy_qty += q & mb;
         sell_qty += q & ms;
         notional += n;
         buy_notional += n & ((static_cast<u128>(mb) << 64) | mb);
         sell_notional += n & ((static_cast<u128>(ms) << 64) | ms);
-        large_count += static_cast<std::uint64_t>(large);
-        large_buy_qty += q & mb & ml;
-        large_sell_qty += q & ms & ml;
+        if constexpr (kLarge) {
+            const std::uint64_t ml = std::uint64_t{0} - static_cast<std::uint64_t>(large);
+            large_count += static_cast<std::uint64_t>(large);
+            large_buy_qty += q & mb & ml;
+            large_sell_qty += q & ms & ml;
+        }
     }
 };
 
@@ -334,7 +344,10 @@ class TradeFlow {
     // Pushes n trades already validated (px > 0, qty > 0, side <= 2), in order.
     void push_validated(const TradeEvent* events, std::size_t n) noexcept;
     // Pushes events[i..n) while none needs the slow path; returns the index it stopped at.
+    // kLarge: large-trade statistics enabled (large_lots_ > 0); otherwise their sums stay 0.
+    template <bool kLarge>
     std::size_t push_run(const TradeEvent* events, std::size_t i, std::size_t n) noexcept;
+    std::size_t push_run_plain(const TradeEvent* events, std::size_t i, std::size_t n) noexcept;
     void start_clock(std::int64_t now) noexcept;
     void sample_until(std::int64_t now) noexcept;
     void make_room() noexcept;

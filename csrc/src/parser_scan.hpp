@@ -567,8 +567,10 @@ struct Fields {
 // for_each_member()
 // Walks the members of the object at p ('{'), calling on_member(key, p) with p at the
 // value; on_member must consume the value and return Err::None to continue.
+// Not noexcept: on_member may append records, and std::bad_alloc must reach parse(), which
+// turns it into OutOfMemory and cuts the outputs back (all-or-nothing).
 template <class F>
-inline Err for_each_member(const char*& pref, const char* end, F&& on_member) noexcept {
+inline Err for_each_member(const char*& pref, const char* end, F&& on_member) {
     // Work on a local copy so the cursor stays in a register across the inlined scanners.
     const char* p = pref + 1;
     Err e = Err::None;
@@ -782,7 +784,7 @@ inline Err for_each_member(const char*& pref, const char* end, F&& on_member) no
                                                   const Instrument& inst, std::uint32_t symbol_id,
                                                   std::vector<BookLevelEvent>& out, std::int64_t ts_ns = 0,
                                                   std::int64_t update_id = 0,
-                                                  std::int64_t prev_update_id = 0) noexcept {
+                                                  std::int64_t prev_update_id = 0) {
     ++p;
     skip_ws(p, end);
     if (p < end && *p == ']') {
@@ -863,8 +865,10 @@ inline Err for_each_member(const char*& pref, const char* end, F&& on_member) no
 
 // parse_levels()
 // Converts a [[px, qty], ...] array at p ('[') into records (ts, ids and flags left 0).
+// Throws std::bad_alloc when `out` cannot grow (never noexcept: parse() catches it, reports
+// OutOfMemory and cuts `out` back to where the message started).
 inline Err parse_levels(const char*& pref, const char* end, BookSide side, const Instrument& inst,
-                        std::uint32_t symbol_id, std::vector<BookLevelEvent>& out) noexcept {
+                        std::uint32_t symbol_id, std::vector<BookLevelEvent>& out) {
     const char* p = pref;
     const Err e = parse_levels_local(p, end, side, inst, symbol_id, out);
     pref = p;
@@ -876,7 +880,7 @@ inline Err parse_levels(const char*& pref, const char* end, BookSide side, const
 // here (flags left 0), so no second pass over the records is needed.
 inline Err parse_levels_final(const char*& pref, const char* end, BookSide side, const Instrument& inst,
                               std::uint32_t symbol_id, std::vector<BookLevelEvent>& out, std::int64_t ts_ns,
-                              std::int64_t update_id, std::int64_t prev_update_id) noexcept {
+                              std::int64_t update_id, std::int64_t prev_update_id) {
     const char* p = pref;
     const Err e = parse_levels_local(p, end, side, inst, symbol_id, out, ts_ns, update_id, prev_update_id);
     pref = p;

@@ -742,8 +742,10 @@ inline Err for_each_member(const char*& pref, const char* end, F&& on_member) {
 // scan_units()
 // scan_units_scalar() with a SIMD fast path for the usual exchange string: at most 15
 // characters, digits with at most one '.', and integer digits + unit decimals <= 18 (so the
-// scaled value fits without any overflow check). Everything else goes to the scalar code,
-// which is the reference for acceptance and error kinds.
+// scaled value fits without any overflow check). Within it, when integer digits + unit
+// decimals <= 16 (every real price and quantity), digits16() converts the whole string in
+// one shuffle and reduction. Everything else goes to the scalar code, which is the
+// reference for acceptance and error kinds.
 [[gnu::always_inline]] inline Err scan_units(const char*& p, const char* end, const Decimal& unit,
                                              std::int64_t& out) noexcept {
 #if CONFLUEX_FEED_SSE2

@@ -620,3 +620,32 @@ def test_bybit_valid_messages_in_any_key_order_match_reference(
         assert got[:3] == want[:3] and got[4:] == want[4:]
         assert want[3] is None or got[3] == want[3]
         assert 0 <= got[3] <= INT64_MAX
+
+
+@st.composite
+def unit_and_decimal(draw: st.DrawFn) -> tuple[str, str]:
+    """A grid unit of any scale (0..18 decimals, mantissa 1/2/5/25) and a decimal string of
+    any integer and fraction width, usually on that grid (its low digits zero)."""
+    scale = draw(st.integers(0, 18))
+    mantissa = draw(st.sampled_from([1, 1, 1, 2, 5, 25]))
+    unit = f"{Decimal(mantissa).scaleb(-scale):f}"
+    int_part = draw(st.text(alphabet="0123456789", max_size=17))
+    frac_sig = draw(st.text(alphabet="0123456789", max_size=max(scale, 1)))
+    frac = (frac_sig + "0" * draw(st.integers(0, 10)))[: draw(st.integers(0, 20))]
+    dot = draw(st.booleans()) or frac != ""
+    return unit, int_part + ("." if dot else "") + frac
+
+
+@settings(max_examples=300)
+@given(unit_and_decimal(), st.sampled_from(["px", "qty"]), st.booleans())
+def test_level_decimals_of_any_width_and_scale_convert_as_instrument_does(
+    case: tuple[str, str], field: str, compact: bool
+) -> None:
+    unit, text = case
+    inst = confluex.Instrument(unit, "1") if field == "px" else confluex.Instrument("1", unit)
+    level = [text, "1"] if field == "px" else ["1", text]
+    data = {"e": "depthUpdate", "E": 1, "s": "BTCUSDT", "U": 1, "u": 2, "b": [level, ["2", "3"]], "a": [level]}
+    # Compact separators take the literal fast path, spaced ones the general scanner.
+    raw = json.dumps({"stream": "btcusdt@depth@100ms", "data": data}, separators=(",", ":") if compact else None)
+
+    assert_matches_reference(raw.encode(), False, 5, strict_both_ways=True, symbols={"btcusdt": (0, inst)})

@@ -447,8 +447,12 @@ bool fast_stream(const SymbolTable& table, bool futures, std::string_view msg, s
     if (!c.lit(R"({"stream":")") || !c.plain_string(stream)) {
         return false;
     }
-    const std::size_t at = stream.find('@');
-    if (at == std::string_view::npos) {
+    // Stream names are short: a plain loop and fixed-size compares beat the library calls.
+    std::size_t at = 0;
+    while (at < stream.size() && stream[at] != '@') {
+        ++at;
+    }
+    if (at == stream.size()) {
         return false;
     }
     const std::string_view symbol = stream.substr(0, at);
@@ -457,10 +461,10 @@ bool fast_stream(const SymbolTable& table, bool futures, std::string_view msg, s
     if (entry == nullptr || !c.lit(R"(,"data":{"e":")")) {
         return false;
     }
-    if (rest == "trade") {
+    if (rest.size() == 5 && std::memcmp(rest.data(), "trade", 5) == 0) {
         return fast_trade(c, *entry, symbol, ts_ns, trades, r);
     }
-    if (rest.starts_with("depth") && (rest.size() == 5 || rest[5] == '@')) {
+    if (rest.size() >= 5 && std::memcmp(rest.data(), "depth", 5) == 0 && (rest.size() == 5 || rest[5] == '@')) {
         return fast_depth(c, *entry, symbol, futures, ts_ns, book, r);
     }
     return false;

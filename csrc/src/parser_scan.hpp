@@ -15,6 +15,10 @@
 #include <emmintrin.h>
 #define CONFLUEX_FEED_SSE2 1
 #endif
+#if defined(__SSE4_1__)
+#include <smmintrin.h>
+#define CONFLUEX_FEED_SSE41 1
+#endif
 
 #include "confluex/feed_parser.hpp"
 #include "confluex/instrument.hpp"
@@ -218,6 +222,34 @@ inline bool match_literal(const char*& p, const char* end, std::string_view lit)
         32;
     return v;
 }
+
+#if CONFLUEX_FEED_SSE41
+// digits16()
+// Returns the whole number written by the dpos integer digits of a decimal, then its first
+// `keep` fraction digits (after the '.' at dpos), then `total - dpos - keep` zero digits:
+// the value scaled to `total` digits in one go. t is the string's bytes minus '0'.
+// A shuffle right-aligns those digits (skipping the '.', zeros for the padding and the
+// leading positions), then the usual 16-digit SIMD reduction (pairs, quads, octets).
+// REQUIRES: total <= 16; dpos + keep <= total; t[0..dpos) and t[dpos+1..dpos+1+keep) digits.
+[[gnu::always_inline]] inline std::uint64_t digits16(__m128i t, int dpos, int keep, int total) noexcept {
+    const __m128i iota = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    // k: the digit index output byte j holds (negative: a leading zero).
+    const __m128i k = _mm_sub_epi8(iota, _mm_set1_epi8(static_cast<char>(16 - total)));
+    // Source byte: k, or k + 1 past the integer digits (the '.' sits between).
+    const __m128i past_int = _mm_cmpgt_epi8(k, _mm_set1_epi8(static_cast<char>(dpos - 1)));
+    const __m128i zero = _mm_or_si128(_mm_cmpgt_epi8(_mm_setzero_si128(), k),
+                                      _mm_cmpgt_epi8(k, _mm_set1_epi8(static_cast<char>(dpos + keep - 1))));
+    // A control byte with its high bit set makes the shuffle write 0.
+    const __m128i src = _mm_or_si128(_mm_sub_epi8(k, past_int), zero);
+    const __m128i d = _mm_shuffle_epi8(t, src);
+    const __m128i d2 = _mm_maddubs_epi16(d, _mm_setr_epi8(10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1));
+    const __m128i d4 = _mm_madd_epi16(d2, _mm_setr_epi16(100, 1, 100, 1, 100, 1, 100, 1));
+    const __m128i d4w = _mm_packus_epi32(d4, d4);
+    const __m128i d8 = _mm_madd_epi16(d4w, _mm_setr_epi16(10000, 1, 10000, 1, 10000, 1, 10000, 1));
+    const auto both = static_cast<std::uint64_t>(_mm_cvtsi128_si64(d8));
+    return (both & 0xFFFFFFFFULL) * 100000000ULL + (both >> 32);
+}
+#endif
 
 enum class NumKind : std::uint8_t { Bad, Int, Other };  // Other: valid non-int64 number
 
@@ -567,8 +599,10 @@ struct Fields {
 // for_each_member()
 // Walks the members of the object at p ('{'), calling on_member(key, p) with p at the
 // value; on_member must consume the value and return Err::None to continue.
+// Not noexcept: on_member may append records, and std::bad_alloc must reach parse(), which
+// turns it into OutOfMemory and cuts the outputs back (all-or-nothing).
 template <class F>
-inline Err for_each_member(const char*& pref, const char* end, F&& on_member) noexcept {
+inline Err for_each_member(const char*& pref, const char* end, F&& on_member) {
     // Work on a local copy so the cursor stays in a register across the inlined scanners.
     const char* p = pref + 1;
     Err e = Err::None;
@@ -708,8 +742,10 @@ inline Err for_each_member(const char*& pref, const char* end, F&& on_member) no
 // scan_units()
 // scan_units_scalar() with a SIMD fast path for the usual exchange string: at most 15
 // characters, digits with at most one '.', and integer digits + unit decimals <= 18 (so the
-// scaled value fits without any overflow check). Everything else goes to the scalar code,
-// which is the reference for acceptance and error kinds.
+// scaled value fits without any overflow check). Within it, when integer digits + unit
+// decimals <= 16 (every real price and quantity), digits16() converts the whole string in
+// one shuffle and reduction. Everything else goes to the scalar code, which is the
+// reference for acceptance and error kinds.
 [[gnu::always_inline]] inline Err scan_units(const char*& p, const char* end, const Decimal& unit,
                                              std::int64_t& out) noexcept {
 #if CONFLUEX_FEED_SSE2
@@ -738,8 +774,14 @@ inline Err for_each_member(const char*& pref, const char* end, F&& on_member) no
                     return Err::OffGrid;
                 }
                 std::uint64_t acc = 0;
+#if CONFLUEX_FEED_SSE41
+                if (dpos + us <= 16) [[likely]] {
+                    acc = digits16(t, dpos, keep, dpos + us);
+                } else if (dpos <= 8 && keep <= 8) {
+#else
                 if (dpos <= 8 && keep <= 8) [[likely]] {
-                    acc = digits8(p, dpos) * kPow10[keep] + digits8(p + dpos + 1, keep);
+#endif
+                    acc = (digits8(p, dpos) * kPow10[keep] + digits8(p + dpos + 1, keep)) * kPow10[us - keep];
                 } else {
                     for (int i = 0; i < dpos; ++i) {
                         acc = acc * 10 + static_cast<unsigned>(p[i] - '0');
@@ -747,8 +789,8 @@ inline Err for_each_member(const char*& pref, const char* end, F&& on_member) no
                     for (int i = dpos + 1; i < kept_end; ++i) {
                         acc = acc * 10 + static_cast<unsigned>(p[i] - '0');
                     }
+                    acc *= kPow10[us - keep];
                 }
-                acc *= kPow10[us - keep];
                 if (unit.mantissa != 1) {
                     if (acc % unit.mantissa != 0) {
                         p += len + 1;
@@ -782,7 +824,7 @@ inline Err for_each_member(const char*& pref, const char* end, F&& on_member) no
                                                   const Instrument& inst, std::uint32_t symbol_id,
                                                   std::vector<BookLevelEvent>& out, std::int64_t ts_ns = 0,
                                                   std::int64_t update_id = 0,
-                                                  std::int64_t prev_update_id = 0) noexcept {
+                                                  std::int64_t prev_update_id = 0) {
     ++p;
     skip_ws(p, end);
     if (p < end && *p == ']') {
@@ -863,8 +905,10 @@ inline Err for_each_member(const char*& pref, const char* end, F&& on_member) no
 
 // parse_levels()
 // Converts a [[px, qty], ...] array at p ('[') into records (ts, ids and flags left 0).
+// Throws std::bad_alloc when `out` cannot grow (never noexcept: parse() catches it, reports
+// OutOfMemory and cuts `out` back to where the message started).
 inline Err parse_levels(const char*& pref, const char* end, BookSide side, const Instrument& inst,
-                        std::uint32_t symbol_id, std::vector<BookLevelEvent>& out) noexcept {
+                        std::uint32_t symbol_id, std::vector<BookLevelEvent>& out) {
     const char* p = pref;
     const Err e = parse_levels_local(p, end, side, inst, symbol_id, out);
     pref = p;
@@ -876,7 +920,7 @@ inline Err parse_levels(const char*& pref, const char* end, BookSide side, const
 // here (flags left 0), so no second pass over the records is needed.
 inline Err parse_levels_final(const char*& pref, const char* end, BookSide side, const Instrument& inst,
                               std::uint32_t symbol_id, std::vector<BookLevelEvent>& out, std::int64_t ts_ns,
-                              std::int64_t update_id, std::int64_t prev_update_id) noexcept {
+                              std::int64_t update_id, std::int64_t prev_update_id) {
     const char* p = pref;
     const Err e = parse_levels_local(p, end, side, inst, symbol_id, out, ts_ns, update_id, prev_update_id);
     pref = p;

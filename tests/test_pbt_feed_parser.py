@@ -644,8 +644,20 @@ def test_level_decimals_of_any_width_and_scale_convert_as_instrument_does(
     unit, text = case
     inst = confluex.Instrument(unit, "1") if field == "px" else confluex.Instrument("1", unit)
     level = [text, "1"] if field == "px" else ["1", text]
-    data = {"e": "depthUpdate", "E": 1, "s": "BTCUSDT", "U": 1, "u": 2, "b": [level, ["2", "3"]], "a": [level]}
+    data = {
+        "e": "depthUpdate",
+        "E": 1,
+        "s": "BTCUSDT",
+        "U": 1,
+        "u": 2,
+        "b": [level, ["2", "3"]],
+        "a": [level],
+    }
     # Compact separators take the literal fast path, spaced ones the general scanner.
-    raw = json.dumps({"stream": "btcusdt@depth@100ms", "data": data}, separators=(",", ":") if compact else None)
+    raw = json.dumps(
+        {"stream": "btcusdt@depth@100ms", "data": data}, separators=(",", ":") if compact else None
+    )
 
-    assert_matches_reference(raw.encode(), False, 5, strict_both_ways=True, symbols={"btcusdt": (0, inst)})
+    assert_matches_reference(
+        raw.encode(), False, 5, strict_both_ways=True, symbols={"btcusdt": (0, inst)}
+    )

@@ -285,8 +285,16 @@ def test_long_gap_samples_equal_one_sample_per_period_crossed(
 
 def window_fields(w: object) -> tuple[object, ...]:
     names = (
-        "buy_qty", "sell_qty", "unknown_qty", "buy_notional", "sell_notional",
-        "unknown_notional", "count", "large_count", "large_buy_qty", "large_sell_qty",
+        "buy_qty",
+        "sell_qty",
+        "unknown_qty",
+        "buy_notional",
+        "sell_notional",
+        "unknown_notional",
+        "count",
+        "large_count",
+        "large_buy_qty",
+        "large_sell_qty",
     )
     return tuple(getattr(w, f) for f in names)
 
@@ -307,9 +315,7 @@ def test_push_many_equals_one_push_per_record_with_notionals_past_2_pow_64(
 ) -> None:
     # The batch loop keeps 128-bit notionals as two 64-bit words with an explicit carry;
     # products near 2^126 carry on almost every trade.
-    cfg = tf.FlowConfig(
-        windows_ns=[100, 1000, 5000], large_trade_lots=large, zscore_sample_ns=300
-    )
+    cfg = tf.FlowConfig(windows_ns=[100, 1000, 5000], large_trade_lots=large, zscore_sample_ns=300)
     arr = np.zeros(len(trades), dtype=confluex.trade_event_dtype)
     ts = 0
     for i, (dt, px, qty, side) in enumerate(trades):

@@ -129,21 +129,30 @@ void Engine::apply_snapshot(std::uint32_t sym, std::span<const Level> bids, std:
 ApplyResult Engine::apply_depth(std::uint32_t sym, std::span<const Level> bids, std::span<const Level> asks,
                                 std::int64_t update_id, std::int64_t prev_update_id, std::int64_t ts_ns) {
     SymbolState& s = at(sym);
-    const ApplyResult r = s.book.apply_delta(bids, asks, update_id, prev_update_id);
+    return after_depth(s, s.book.apply_delta(bids, asks, update_id, prev_update_id), ts_ns);
+}
+
+ApplyResult Engine::after_depth(SymbolState& s, ApplyResult r, std::int64_t ts_ns) noexcept {
     ++s.stats.book_messages;
+    // Stale and not-synced messages left the book as it was; anything else changed it (or its
+    // sync state).
     if (r != ApplyResult::Stale && r != ApplyResult::NotSynced) {
         after_book_message(s, ts_ns);
     }
     return r;
 }
 
+void Engine::after_trades(SymbolState& s, std::size_t count, std::int64_t last_ts_ns) noexcept {
+    s.stats.trades += count;
+    s.stats.last_event_ts_ns = std::max(s.stats.last_event_ts_ns, last_ts_ns);
+    s.flow_dirty = true;
+    s.result_dirty = true;
+}
+
 void Engine::push_trade(std::uint32_t sym, std::int64_t ts_ns, Ticks px, Lots qty, Aggressor side) {
     SymbolState& s = at(sym);
     s.flow.push(ts_ns, px, qty, side);  // throws with the windows unchanged
-    ++s.stats.trades;
-    s.stats.last_event_ts_ns = std::max(s.stats.last_event_ts_ns, ts_ns);
-    s.flow_dirty = true;
-    s.result_dirty = true;
+    after_trades(s, 1, ts_ns);
 }
 
 void Engine::advance(std::uint32_t sym, std::int64_t now_ns) {
@@ -211,11 +220,8 @@ std::size_t Engine::apply_book_message(const BookLevelEvent* first, std::size_t 
     if ((first->flags & book_flags::kSnapshot) == 0) {
         // validate_book_events() checked every level: apply the records in place, without
         // per-side copies or a second validation.
-        const ApplyResult r = s.book.apply_delta_records(first, n, first->update_id, first->prev_update_id);
-        ++s.stats.book_messages;
-        if (r != ApplyResult::Stale && r != ApplyResult::NotSynced) {
-            after_book_message(s, ts);
-        }
+        const ApplyResult r =
+            after_depth(s, s.book.apply_delta_records(first, n, first->update_id, first->prev_update_id), ts);
         return r == ApplyResult::Applied ? 1 : 0;
     }
     scratch_bids_.clear();
@@ -286,10 +292,7 @@ std::size_t Engine::ingest_trades(const TradeEvent* ev, std::size_t n) {
         }
         SymbolState& s = *symbols_[sym];
         s.flow.push_validated(ev + i, j - i);
-        s.stats.trades += j - i;
-        s.stats.last_event_ts_ns = std::max(s.stats.last_event_ts_ns, last_ts);
-        s.flow_dirty = true;
-        s.result_dirty = true;
+        after_trades(s, j - i, last_ts);
         i = j;
     }
     return n;

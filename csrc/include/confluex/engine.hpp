@@ -157,6 +157,9 @@ class Engine {
     SymbolState& at(std::uint32_t sym);
     const SymbolState& at(std::uint32_t sym) const;
     void after_book_message(SymbolState& s, std::int64_t ts_ns) noexcept;
+    // Per-symbol bookkeeping shared by the per-event and batch paths.
+    ApplyResult after_depth(SymbolState& s, ApplyResult r, std::int64_t ts_ns) noexcept;
+    void after_trades(SymbolState& s, std::size_t count, std::int64_t last_ts_ns) noexcept;
     void recompute(SymbolState& s);
     std::size_t apply_book_message(const BookLevelEvent* first, std::size_t n);
 

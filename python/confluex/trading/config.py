@@ -114,6 +114,18 @@ def _in_range(value: float, key: str, lo: float, hi: float) -> None:
     _require(lo <= value <= hi, key, f"in [{_fmt(lo)}, {_fmt(hi)}]", value)
 
 
+def _score_pair(p: str, upper: tuple[str, str, float], lower: tuple[str, str, float]) -> None:
+    """Both scores in [0, 100] and upper > lower; each side is (key, short label, value)."""
+    (hk, hl, hv), (lk, ll, lv) = upper, lower
+    _in_range(hv, f"{p}.{hk}", 0.0, 100.0)
+    _in_range(lv, f"{p}.{lk}", 0.0, 100.0)
+    if not hv > lv:
+        raise ConfigError(
+            f"{p}.{hk}",
+            f"{p}.{hk} must be > {p}.{lk}, was {hl}={_fmt(hv)}, {ll}={_fmt(lv)}",
+        )
+
+
 def _fraction(value: float, key: str) -> None:
     # Catches the commonest unit slip: a percentage (3) where a fraction (0.03) is expected.
     if not 0.0 < value <= 1.0:
@@ -147,14 +159,7 @@ class Thresholds:
 
     def __post_init__(self) -> None:
         p = self.PREFIX
-        _in_range(self.long, f"{p}.long", 0.0, 100.0)
-        _in_range(self.short, f"{p}.short", 0.0, 100.0)
-        if not self.long > self.short:
-            raise ConfigError(
-                f"{p}.long",
-                f"{p}.long must be > {p}.short, was long={_fmt(self.long)}, "
-                f"short={_fmt(self.short)}",
-            )
+        _score_pair(p, ("long", "long", self.long), ("short", "short", self.short))
         gap = self.long - self.short
         if not 0.0 <= self.neutral_buffer < gap:
             raise ConfigError(
@@ -269,14 +274,7 @@ class ScalingThreshold:
 
     def __post_init__(self) -> None:
         p = self.PREFIX
-        _in_range(self.long, f"{p}.long", 0.0, 100.0)
-        _in_range(self.short, f"{p}.short", 0.0, 100.0)
-        if not self.long > self.short:
-            raise ConfigError(
-                f"{p}.long",
-                f"{p}.long must be > {p}.short, was long={_fmt(self.long)}, "
-                f"short={_fmt(self.short)}",
-            )
+        _score_pair(p, ("long", "long", self.long), ("short", "short", self.short))
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,14 +333,11 @@ class ExecutorConfig:
 
     def __post_init__(self) -> None:
         p = self.PREFIX
-        _in_range(self.buy_threshold, f"{p}.buy_threshold", 0.0, 100.0)
-        _in_range(self.sell_threshold, f"{p}.sell_threshold", 0.0, 100.0)
-        if not self.buy_threshold > self.sell_threshold:
-            raise ConfigError(
-                f"{p}.buy_threshold",
-                f"{p}.buy_threshold must be > {p}.sell_threshold, was "
-                f"buy={_fmt(self.buy_threshold)}, sell={_fmt(self.sell_threshold)}",
-            )
+        _score_pair(
+            p,
+            ("buy_threshold", "buy", self.buy_threshold),
+            ("sell_threshold", "sell", self.sell_threshold),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ import pytest
 from confluex import _core
 from confluex.capture import BinanceCapture, load_binance_capture
 
-HFT = Path(__file__).resolve().parents[2] / "shared" / "data" / "hftbacktest"
+HFT = Path(__file__).resolve().parents[1] / "tests" / "data" / "hftbacktest"
 END = _core.types.FLAG_END_OF_MESSAGE
 SNAP = _core.types.FLAG_SNAPSHOT
 

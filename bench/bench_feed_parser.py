@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,8 +28,7 @@ import pytest
 from confluex._core import feed
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("CONFLUEX_SHARED", REPO.parent / "shared"))
-DATA = SHARED / "data" / "hftbacktest" / "spot"
+DATA = REPO / "tests" / "data" / "hftbacktest" / "spot"
 FILES = ("btcusdt_20240808.gz", "btcusdt_20240809.gz")
 # Spot depth quantities carry 8 decimals (see tests/test_feed_parser.py).
 INST = confluex.Instrument("0.01", "0.00000001")
@@ -39,7 +37,7 @@ INST = confluex.Instrument("0.01", "0.00000001")
 class Capture:
     def __init__(self) -> None:
         if not DATA.is_dir():
-            pytest.fail(f"real data not found at {DATA}; set CONFLUEX_SHARED")
+            pytest.fail(f"real data not found at {DATA}")
         lines = b"".join(gzip.open(DATA / f).read() for f in FILES).splitlines()
         self.depth_lines = [ln for ln in lines if b"@depth" in ln[:80]]
         self.trade_lines = [ln for ln in lines if b"@trade" in ln[:80]]

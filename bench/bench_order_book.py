@@ -25,7 +25,7 @@ from binance_depth import Replay, load_replay
 from confluex._core.order_book import ApplyResult, OrderBook
 from reference_book import ReferenceBook
 
-HFT = Path(__file__).resolve().parents[2] / "shared" / "data" / "hftbacktest"
+HFT = Path(__file__).resolve().parents[1] / "tests" / "data" / "hftbacktest"
 SPOT = (HFT / "spot" / "btcusdt_20240808.gz", HFT / "spot" / "btcusdt_20240809.gz")
 
 

@@ -42,7 +42,9 @@ from confluex.trading import (
     load_config,
 )
 
-USDM = Path("/work/shared/data/hftbacktest/usdm_2024-07/btcusdt_20240718.gz")
+USDM = (
+    Path(__file__).resolve().parents[1] / "tests/data/hftbacktest/usdm_2024-07/btcusdt_20240718.gz"
+)
 BALANCE = 10_000.0
 ACTIVE: dict[str, Any] = {
     "confluence": {"thresholds": {"long": 65, "short": 35, "neutral_buffer": 3}},

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import heapq
 import math
-import os
 import random
 from functools import lru_cache
 from pathlib import Path
@@ -27,8 +26,8 @@ from confluex._core import signals
 from confluex._core.instrument import Instrument
 from confluex.capture import iter_capture
 
-DATA = Path(os.environ.get("CONFLUEX_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-SPOT = DATA / "data" / "hftbacktest" / "spot" / "btcusdt_20240808.gz"
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
+SPOT = DATA / "hftbacktest" / "spot" / "btcusdt_20240808.gz"
 N_SNAPSHOTS = 300
 DEPTH = 25
 CPP_LOOP = 500  # kernel calls per snapshot inside C++
@@ -40,7 +39,7 @@ Levels = list[tuple[int, int]]
 def real_snapshots() -> list[tuple[Levels, Levels]]:
     """Top-25 (bids, asks) after evenly spaced depth messages of the first spot file."""
     if not SPOT.is_file():
-        pytest.fail(f"real data not found at {SPOT}; set CONFLUEX_SHARED")
+        pytest.fail(f"real data not found at {SPOT}")
     inst = Instrument("0.01", "0.00000001")  # quantities carry 8 decimals
     bids: dict[int, int] = {}
     asks: dict[int, int] = {}

@@ -7,7 +7,6 @@ parsed exactly with Instrument("0.01", "0.00001"). Run timed with
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,7 @@ from confluex._core import trade_flow as tf
 from confluex.capture import iter_capture
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("CONFLUEX_SHARED", REPO.parent / "shared"))
-DATA = SHARED / "data" / "hftbacktest" / "spot"
+DATA = REPO / "tests" / "data" / "hftbacktest" / "spot"
 FILES = ("btcusdt_20240808.gz", "btcusdt_20240809.gz")
 WINDOWS = [1_000_000_000, 5_000_000_000, 30_000_000_000, 300_000_000_000]
 LARGE = 100_000  # 1 BTC
@@ -52,7 +50,7 @@ def load_trades() -> np.ndarray[Any, np.dtype[np.void]]:
 @pytest.fixture(scope="module")
 def trades() -> np.ndarray[Any, np.dtype[np.void]]:
     if not DATA.is_dir():
-        pytest.fail(f"real data not found at {DATA}; set CONFLUEX_SHARED")
+        pytest.fail(f"real data not found at {DATA}")
     return load_trades()
 
 

@@ -27,7 +27,7 @@ from confluex._core.session import FeedSession, Venue
 from gate_feed_parser import median_s
 
 REQUIRED = 20.0
-HFT = Path(__file__).resolve().parents[2] / "shared" / "data" / "hftbacktest"
+HFT = Path(__file__).resolve().parents[1] / "tests" / "data" / "hftbacktest"
 
 
 def main() -> int:

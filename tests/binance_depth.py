@@ -1,4 +1,4 @@
-"""Binance diff-depth replay loader for the real captures in ``shared/data/hftbacktest``.
+"""Binance diff-depth replay loader for the real captures in ``tests/data/hftbacktest``.
 
 Follows Binance's local-order-book procedure up to the point where a book takes over: depth
 events are buffered until the REST snapshot line appears, events with ``u <= lastUpdateId``

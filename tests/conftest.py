@@ -15,13 +15,13 @@ settings.register_profile("dev", deadline=None, max_examples=50)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("CONFLUEX_SHARED", REPO.parent / "shared"))
-HFT_DATA = SHARED / "data" / "hftbacktest"
+DATA = REPO / "tests" / "data"  # real recorded data shipped with the repository (licences inside)
+HFT_DATA = DATA / "hftbacktest"
 
 
 @pytest.fixture(scope="session")
 def hft_data() -> Path:
-    """Directory of the real Binance captures (shared/data/hftbacktest)."""
+    """Directory of the real Binance captures (tests/data/hftbacktest)."""
     if not HFT_DATA.is_dir():
-        pytest.fail(f"real data not found at {HFT_DATA}; set CONFLUEX_SHARED")
+        pytest.fail(f"real data not found at {HFT_DATA}: the repository checkout is incomplete")
     return HFT_DATA

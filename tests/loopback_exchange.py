@@ -1,6 +1,6 @@
 """A loopback Binance: a WebSocket combined-stream server and a REST endpoint on 127.0.0.1.
 
-Replays a real capture from ``shared/data/hftbacktest`` (each line is what Binance sent on the
+Replays a real capture from ``tests/data/hftbacktest`` (each line is what Binance sent on the
 combined stream) as fast as the client reads it, and serves over REST:
 
 - ``/api/v3/exchangeInfo`` (``/fapi/v1/exchangeInfo``): enough of Binance's answer for ccxt's

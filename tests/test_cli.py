@@ -12,7 +12,7 @@ import pytest
 from confluex.cli import main
 from confluex.replay import detect, replay, sample_path
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED = Path(__file__).resolve().parent / "data"
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -14,7 +14,7 @@ import pytest
 from confluex import _core
 
 S = _core.session
-HFT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "hftbacktest"
+HFT = Path(__file__).resolve().parent / "data" / "hftbacktest"
 CAPTURES = {
     "spot": (
         ("spot/btcusdt_20240808.gz", "spot/btcusdt_20240809.gz"),

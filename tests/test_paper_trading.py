@@ -35,7 +35,7 @@ from confluex.trading import RejectReason, load_config
 from confluex.trading.config import MarketType
 from test_alerts import TRADE_ALERT_FIELDS  # the documented trade_alerts fields
 
-USDM = Path("/work/shared/data/hftbacktest/usdm_2024-07/btcusdt_20240718.gz")
+USDM = Path(__file__).resolve().parent / "data/hftbacktest/usdm_2024-07/btcusdt_20240718.gz"
 ACTIVE: dict[str, Any] = {
     "confluence": {"thresholds": {"long": 65, "short": 35, "neutral_buffer": 3}},
     "monitor": {

@@ -5,7 +5,7 @@
 //   g++ -std=c++20 -O3 -march=native -DNDEBUG -Icsrc/include -g
 //       bench/cpp/bench_feed_parser.cpp csrc/src/*.cpp -o /tmp/bench_feed_parser
 //   (one command line)
-//   /tmp/bench_feed_parser [/work/shared/data/hftbacktest]
+//   /tmp/bench_feed_parser [tests/data/hftbacktest]
 //   perf record -g /tmp/bench_feed_parser    # where the time goes
 //
 // Reports the median and the best of kRounds rounds (each round parses every message once, in
@@ -196,7 +196,7 @@ std::int64_t get_int(std::string_view msg, const char* key) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    const std::string root = argc > 1 ? argv[1] : "/work/shared/data/hftbacktest";
+    const std::string root = argc > 1 ? argv[1] : "tests/data/hftbacktest";
     // Optional second argument: "trade" or "depth" times only that (for perf record).
     const std::string only = argc > 2 ? argv[2] : "";
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import confluex
 from confluex.capture import load_binance_capture
 
-HFT = Path(__file__).resolve().parents[3] / "shared" / "data" / "hftbacktest"
+HFT = Path(__file__).resolve().parents[2] / "tests" / "data" / "hftbacktest"
 CAPTURES = {
     "spot": (("spot/btcusdt_20240808.gz", "spot/btcusdt_20240809.gz"), "0.01", "0.00000001"),
     "usdm": (

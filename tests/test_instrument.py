@@ -92,3 +92,20 @@ def test_off_grid_value_is_never_rounded(mantissa: int, scale: int) -> None:
     else:
         with pytest.raises(confluex.InvalidEvent):
             inst.price_to_ticks(format(value, "f"))
+
+
+@pytest.mark.parametrize(
+    ("text", "ticks"),
+    [
+        ("1000000000.0000000000", 400_000_000_000),  # 20 digits, 10 of them trailing zeros
+        ("0.00250000000000000000000", 1),  # 23 decimals, 19 of them trailing zeros
+        ("7.5000", 3000),
+        ("0.", 0),
+    ],
+)
+def test_trailing_fraction_zeros_count_against_neither_digits_nor_decimals(
+    text: str, ticks: int
+) -> None:
+    # Found by hypothesis: "1000000000.0000000000" overflowed the 19-digit mantissa and was
+    # refused as off-grid although it is exactly 4 * 10^11 ticks of 0.0025.
+    assert confluex.Instrument("0.0025", "1").price_to_ticks(text) == ticks

@@ -40,6 +40,7 @@ bool parse_decimal(std::string_view s, Decimal& out) noexcept {
     std::uint64_t m = 0;
     int digits = 0;  // significant digits accumulated (leading zeros skipped)
     int scale = 0;
+    int held_zeros = 0;  // fraction zeros not yet applied: trailing ones never count
     bool seen_dot = false;
     bool seen_digit = false;
     for (const char c : s) {
@@ -56,6 +57,18 @@ bool parse_decimal(std::string_view s, Decimal& out) noexcept {
         seen_digit = true;
         const auto d = static_cast<std::uint64_t>(c - '0');
         if (seen_dot) {
+            // "1.2300" is 1.23: a fraction zero only counts once a non-zero digit follows it,
+            // so trailing zeros neither overflow the mantissa nor hit the scale limit.
+            if (d == 0) {
+                ++held_zeros;
+                continue;
+            }
+            for (; held_zeros > 0; --held_zeros) {
+                if (++scale > 18 || (m != 0 && ++digits > 19)) {
+                    return false;
+                }
+                m *= 10;
+            }
             if (++scale > 18) {
                 return false;
             }

@@ -26,7 +26,8 @@ struct Decimal {
 // parse_decimal()
 // Parses an unsigned decimal string ("61837.63000000", "0.001", "5", "1e-5" is rejected).
 // Returns false (and leaves `out` unchanged) on anything but digits with at most one '.',
-// on more than 19 significant digits or more than 18 decimals.
+// on more than 19 significant digits or more than 18 decimals (trailing zeros of the fraction
+// count for neither: "1000000000.0000000000" is 10^9).
 [[nodiscard]] bool parse_decimal(std::string_view s, Decimal& out) noexcept;
 
 class Instrument {

@@ -366,7 +366,11 @@ def test_hostile_message_after_authentication_gets_400_and_the_connection_stays(
             err = await recv_json(ws)
             await ws.send(
                 json.dumps(
-                    {"action": "subscribe", "channels": ["signals"], "params": {"symbols": ["\ud800"]}}
+                    {
+                        "action": "subscribe",
+                        "channels": ["signals"],
+                        "params": {"symbols": ["\ud800"]},
+                    }
                 )
             )
             sub = await recv_json(ws)

@@ -226,3 +226,21 @@ def test_default_run_logs_nothing() -> None:
 
     assert proc.returncode == 0
     assert proc.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--refresh", "0"], "--refresh must be a finite number > 0, was 0"),
+        (["--duration", "-5"], "--duration must be a finite number > 0, was -5"),
+        (["--stale-seconds", "nan"], "--stale-seconds must be a finite number >= 0, was nan"),
+        (["--metrics-port", "70000"], "--metrics-port must be in [0, 65535], was 70000"),
+        (["--exchange", "kraken"], "invalid choice: 'kraken'"),
+    ],
+    ids=("refresh_0", "duration_negative", "stale_nan", "metrics_port", "exchange"),
+)
+def test_live_bad_options_are_one_line_on_stderr(args: list[str], needle: str) -> None:
+    proc = run_cli("live", "--no-view", *args)
+
+    assert proc.stdout == ""
+    assert_one_error_line(proc, 2, needle)

@@ -110,6 +110,13 @@ def test_scrape_reports_the_feed_counters_latency_and_book_health(hft_data: Path
     assert samples[("confluex_message_latency_seconds_count", exch)] == expected
     assert samples[("confluex_message_latency_seconds_bucket", (*exch, ("le", "+Inf")))] == expected
     assert 0 < samples[("confluex_message_latency_seconds_sum", exch)] < expected * 0.01
+    buckets = sorted(
+        (float(dict(labels)["le"]), v)
+        for (name, labels), v in samples.items()
+        if name == "confluex_message_latency_seconds_bucket"
+    )
+    counts = [v for _, v in buckets]
+    assert len(buckets) == 12 and counts == sorted(counts) and counts[0] < counts[-1]
     total = (("stage", "total"),)
     assert samples[("confluex_stage_latency_seconds_count", total)] == lat["count"] > 0
     p99 = samples[("confluex_stage_latency_seconds", (("quantile", "0.99"), *total))]

@@ -516,7 +516,7 @@ def _fail(command: str, message: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="confluex",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        description="Crypto market-microstructure signals and a 0-100 confluence score.",
         epilog="exit codes: 0 ok, 1 failed, 2 bad option or input, 130 interrupted (Ctrl-C)",
     )
     parser.add_argument("--version", action="version", version=f"confluex {__version__}")

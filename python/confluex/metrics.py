@@ -31,11 +31,18 @@ Metrics (labels in braces):
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_left
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from ._core.session import SyncPhase
@@ -69,10 +76,22 @@ _QUANTILES = (("p50", "0.5"), ("p99", "0.99"), ("p999", "0.999"))
 
 
 class _FeedCollector(Collector):
-    """Reads a LiveFeed's counters at scrape time."""
+    """Reads a LiveFeed's counters at scrape time, and keeps the message latency histogram.
+
+    The histogram is plain integer counts in nanoseconds (one bisect and two additions per
+    message, about 10x cheaper than prometheus_client's locked Histogram), read only on the
+    event loop thread that writes it.
+    """
 
     def __init__(self, feed: LiveFeed) -> None:
         self.feed = feed
+        self.bounds_ns = [round(b * 1e9) for b in LATENCY_BUCKETS_S]
+        self.counts = [0] * (len(self.bounds_ns) + 1)  # the last one is +Inf
+        self.sum_ns = 0
+
+    def observe(self, ns: int) -> None:
+        self.counts[bisect_left(self.bounds_ns, ns)] += 1
+        self.sum_ns += ns
 
     def collect(self) -> Iterator[Any]:
         feed = self.feed
@@ -133,6 +152,18 @@ class _FeedCollector(Collector):
         rec.add_metric([exchange], feed.reconnects)
         yield from (conn, rec)
 
+        hist = HistogramMetricFamily(
+            "confluex_message_latency_seconds",
+            "Time from a received frame to its updated score (parse, book, signals).",
+            labels=["exchange"],
+        )
+        cumulative, buckets = 0, []
+        for bound, n in zip([*LATENCY_BUCKETS_S, math.inf], self.counts, strict=True):
+            cumulative += n
+            buckets.append(("+Inf" if math.isinf(bound) else repr(bound), cumulative))
+        hist.add_metric([exchange], buckets, sum_value=self.sum_ns / 1e9)
+        yield hist
+
         # A summary with quantile samples (prometheus_client's SummaryMetricFamily only takes
         # count and sum, so the samples are added on a plain summary-typed Metric).
         name = "confluex_stage_latency_seconds"
@@ -159,14 +190,8 @@ class LiveMetrics:
     def __init__(self, feed: LiveFeed, registry: CollectorRegistry | None = None) -> None:
         self.feed = feed
         self.registry = CollectorRegistry(auto_describe=True) if registry is None else registry
-        self.registry.register(_FeedCollector(feed))
-        self._latency = Histogram(
-            "confluex_message_latency_seconds",
-            "Time from a received frame to its updated score (parse, book, signals).",
-            ["exchange"],
-            buckets=LATENCY_BUCKETS_S,
-            registry=self.registry,
-        ).labels(feed.spec.name)
+        self._collector = _FeedCollector(feed)
+        self.registry.register(self._collector)
         self._orders = Counter(
             "confluex_orders",
             "Order updates published by the executor, by status.",
@@ -186,13 +211,13 @@ class LiveMetrics:
             registry=self.registry,
         )
         self._runner: web.AppRunner | None = None
-        feed.latency_hook = self.observe_message
+        feed.latency_hook = self._collector.observe
 
     # -- hooks -------------------------------------------------------------------------------
 
     def observe_message(self, ns: int) -> None:
         """One message took ``ns`` nanoseconds from frame to score (LiveFeed.latency_hook)."""
-        self._latency.observe(ns / 1e9)
+        self._collector.observe(ns)
 
     def on_order(self, order: Mapping[str, Any]) -> None:
         """An Executor ``on_order`` hook: counts order updates by status."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -296,3 +297,124 @@ def test_token_is_required_and_never_in_repr(monkeypatch: pytest.MonkeyPatch) ->
     with pytest.raises(ValueError, match="unknown channel"):
         srv.publish("market_data", {})
     assert set(CHANNELS) == {"trade_alerts", "signals", "orders", "positions"}
+
+
+# --- hostile input: every bad message gets its documented answer, never a traceback ----------
+
+DEEP_JSON = "[" * 30_000 + "]" * 30_000  # 60 KB: under max_size, far over the decoder's stack
+HOSTILE_FIRST_MESSAGES = {
+    "lone_surrogate_token": '{"action": "authenticate", "token": "\\ud800"}',
+    "deep_json": DEEP_JSON,
+    "deep_object_token": '{"action": "authenticate", "token": ' + "[" * 5000 + "]" * 5000 + "}",
+    "number_token": '{"action": "authenticate", "token": 12345}',
+    "json_array": '["authenticate"]',
+    "binary_not_utf8": b"\xff\xfe{",
+}
+
+
+def assert_no_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    bad = [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert bad == [], [f"{r.name}: {r.getMessage()}" for r in bad]
+
+
+@pytest.mark.parametrize(
+    "first", list(HOSTILE_FIRST_MESSAGES.values()), ids=list(HOSTILE_FIRST_MESSAGES)
+)
+def test_hostile_first_message_is_refused_with_4001_and_no_traceback(
+    first: str | bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    async def main() -> tuple[dict[str, Any], int | None, int]:
+        async with server() as srv:
+            async with connect(f"ws://127.0.0.1:{srv.port}", max_size=None) as ws:
+                await ws.send(first)
+                err = await recv_json(ws)
+                with pytest.raises(ConnectionClosed):
+                    await asyncio.wait_for(ws.recv(), 2.0)
+            return err, ws.close_code, srv.client_count
+
+    err, code, clients = asyncio.run(main())
+
+    assert (err["event"], err["code"]) == ("error", 401)
+    assert code == CloseCode.UNAUTHORIZED
+    assert clients == 0
+    assert_no_traceback(caplog)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        DEEP_JSON,
+        '{"action": "subscribe", "channels": ["signals"], "params": {"x": '
+        + "[" * 990
+        + "]" * 990
+        + "}}",
+        '{"action": "\\ud800"}',
+        b"\xff",
+    ],
+    ids=("deep_json", "deep_params", "surrogate_action", "binary_not_utf8"),
+)
+def test_hostile_message_after_authentication_gets_400_and_the_connection_stays(
+    message: str | bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    async def main() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        async with server() as srv, client(srv, max_size=None) as ws:
+            await ws.send(message)
+            err = await recv_json(ws)
+            await ws.send(
+                json.dumps(
+                    {
+                        "action": "subscribe",
+                        "channels": ["signals"],
+                        "params": {"symbols": ["\ud800"]},
+                    }
+                )
+            )
+            sub = await recv_json(ws)
+            srv.publish("signals", {"score": 1.0}, symbol="\ud800")
+            data = await recv_json(ws)
+            return err, sub, data
+
+    err, sub, data = asyncio.run(main())
+
+    assert (err["event"], err["code"]) == ("error", 400)
+    assert sub["event"] == "subscribed" and sub["params"] == {"symbols": ["\ud800"]}
+    assert data["channel"] == "signals" and data["symbol"] == "\ud800"
+    assert_no_traceback(caplog)
+
+
+def test_client_vanishing_right_after_authenticating_is_no_server_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    async def main() -> AlertServer:
+        async with server() as srv:
+            for _ in range(10):
+                ws = await connect(f"ws://127.0.0.1:{srv.port}")
+                await ws.send(json.dumps({"action": "authenticate", "token": TOKEN}))
+                ws.transport.abort()  # gone before the server answers "authenticated"
+            await eventually(lambda: srv.client_count == 0, timeout=5)
+            await asyncio.sleep(0.2)  # let every handler finish
+            async with client(srv, ["signals"]) as ws:  # the server still serves
+                srv.publish("signals", {"score": 2.0})
+                assert (await recv_json(ws))["data"] == {"score": 2.0}
+            return srv
+
+    asyncio.run(main())
+
+    assert_no_traceback(caplog)
+
+
+def test_oversized_message_is_closed_with_1009() -> None:
+    async def main() -> int | None:
+        async with server() as srv, client(srv, max_size=None) as ws:
+            await ws.send('{"action": "ping", "pad": "' + "x" * 70_000 + '"}')
+            with pytest.raises(ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 2.0)
+            return ws.close_code
+
+    assert asyncio.run(main()) == 1009

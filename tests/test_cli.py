@@ -133,3 +133,36 @@ def test_unknown_symbol_instrument_is_inferred_exactly(tmp_path: Path) -> None:
     # the finest size in these 3 minutes has 6 decimals; every message converts exactly on it
     assert rep.lot == "0.000001"
     assert rep.health["parse_errors"] == 0 and rep.health["ticker_mismatches"] == 0
+
+
+def test_progress_bar_shows_bytes_rate_and_eta() -> None:
+    import io
+    import re
+    import time
+
+    from confluex.cli import Progress
+
+    buf = io.StringIO()
+    bar = Progress(enabled=True, stream=buf)
+    total = 10 << 20
+    bar(1 << 20, total)
+    time.sleep(0.25)  # past tqdm's refresh interval, so the next update is drawn with a rate
+    bar(5 << 20, total)
+    drawn = buf.getvalue()
+    bar.close()
+
+    assert "replaying:  50%" in drawn
+    assert re.search(r"5\.00M/10\.0M \[00:00<00:0\d, +\d+(\.\d+)?MB/s\]", drawn), drawn
+
+
+def test_disabled_progress_bar_writes_nothing() -> None:
+    import io
+
+    from confluex.cli import Progress
+
+    buf = io.StringIO()
+    bar = Progress(enabled=False, stream=buf)
+    bar(1, 2)
+    bar.close()
+
+    assert buf.getvalue() == ""

@@ -521,12 +521,13 @@ def test_cli_reports_an_unreachable_rest_endpoint_without_a_traceback() -> None:
             "--no-view",
         ]
     )
-    out = io.StringIO()
+    out, err = io.StringIO(), io.StringIO()
 
-    code = run_live(args, out)
+    code = run_live(args, out, err)
 
-    assert code == 1, out.getvalue()
-    assert out.getvalue().startswith("confluex live: ") and "Traceback" not in out.getvalue()
+    assert code == 1, err.getvalue()
+    assert err.getvalue().startswith("confluex live: ") and "Traceback" not in err.getvalue()
+    assert out.getvalue() == ""  # errors go to stderr, never to the view's stream
 
 
 def test_bybit_stream_subscribes_and_syncs_from_in_stream_snapshots(hft_data: Path) -> None:

@@ -4,6 +4,11 @@
 Binance spot BTCUSDT sample) through the native path and prints a per-symbol summary with
 latency percentiles; ``--out DIR`` also writes the score series and a chart.
 ``confluex live`` streams a venue's public feed (see ``confluex live --help``).
+
+Conventions: errors are one line on stderr (``confluex <command>: <what>, was <value>``) and a
+non-zero exit: 2 for bad options or input, 1 for a run that failed (or whose data did not fit
+the instrument), 130 for Ctrl-C. Logs (``-v``, ``--log-level``, ``--log-file``) go to stderr
+with UTC time and level; library modules only create loggers, this module configures them.
 """
 
 from __future__ import annotations
@@ -11,20 +16,35 @@ from __future__ import annotations
 import argparse
 import csv
 import importlib
+import logging
 import math
+import os
 import sys
-from collections.abc import Sequence
+import tempfile
+import time
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TextIO
+from typing import Any, NoReturn, TextIO
 
 import numpy as np
 
+from . import __version__
 from ._core.engine import Engine
 from .paper_trading import PaperTrader, trader_from_args
-from .replay import ReplayResult, replay
+from .replay import ReplayResult, replay, sample_path
 
-__all__ = ["main"]
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_USAGE", "configure_logging", "main"]
+
+log = logging.getLogger(__name__)
+
+EXIT_FAILED = 1  # the run failed, or its data did not fit the instrument
+EXIT_USAGE = 2  # bad option or input (argparse's code too)
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+
+#: Default ceiling on the share of messages that may fail to parse before a replay is declared
+#: failed: with the right instrument real captures have none, with a wrong --tick most fail.
+MAX_ERROR_RATE = 0.01
 
 _STAGES = (
     ("parse", "parse (bytes -> records)"),
@@ -35,28 +55,42 @@ _STAGES = (
 
 
 class Progress:
-    """A one-line progress bar on stderr (silent when stderr is not a terminal)."""
+    """A tqdm progress bar on stderr (bytes read, rate and ETA); silent when disabled.
 
-    def __init__(self, enabled: bool, stream: TextIO = sys.stderr) -> None:
+    Called as ``progress(done, total)`` by :func:`confluex.replay.replay`.
+    """
+
+    def __init__(self, enabled: bool, stream: TextIO | None = None) -> None:
         self.enabled = enabled
-        self.stream = stream
-        self.last = -1
+        self.stream = sys.stderr if stream is None else stream
+        self._bar: Any = None
+        self._done = 0
 
     def __call__(self, done: int, total: int) -> None:
         if not self.enabled or total <= 0:
             return
-        pct = int(100 * done / total)
-        if pct == self.last:
-            return
-        self.last = pct
-        bar = "#" * (pct // 4) + "." * (25 - pct // 4)
-        self.stream.write(f"\r  replaying [{bar}] {pct:3d}%")
-        self.stream.flush()
+        if self._bar is None:
+            from tqdm import tqdm  # type: ignore[import-untyped]
+
+            self._bar = tqdm(
+                total=total,
+                desc="replaying",
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                file=self.stream,
+                leave=False,
+                dynamic_ncols=True,
+            )
+        if total != self._bar.total:
+            self._bar.total = total
+        self._bar.update(done - self._done)
+        self._done = done
 
     def close(self) -> None:
-        if self.enabled and self.last >= 0:
-            self.stream.write("\r" + " " * 48 + "\r")
-            self.stream.flush()
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
 
 
 def _fmt_ns(ns: float) -> str:
@@ -80,6 +114,8 @@ def format_summary(res: ReplayResult) -> str:
         f"confluex replay: {res.messages:,} messages from {files} in {res.elapsed_s:.3f} s "
         f"({res.rate:,.0f} msg/s, {1e6 / res.rate if res.rate else 0:.2f} us/msg)"
     )
+    if res.interrupted:
+        out.append("  interrupted (Ctrl-C): the figures below cover the messages replayed so far")
     if res.filtered:
         out.append(f"  {res.filtered:,} messages of other symbols filtered out")
     errors = {k: v for k, v in res.parser_errors.items() if v}
@@ -262,13 +298,52 @@ def _chart(res: ReplayResult, path: Path) -> Path:
     return path
 
 
+def _check_out_dir(out: str) -> Path:
+    """Create ``--out`` and prove it writable before the replay, not after it."""
+    path = Path(out)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".confluex-write-test-"):
+            pass
+    except FileExistsError:
+        raise ValueError(f"--out must be a directory, was {out!r} (a file)") from None
+    except OSError as exc:
+        raise ValueError(f"--out directory is not writable, was {out!r}: {exc.strerror}") from None
+    return path
+
+
+def _error_rate_problem(res: ReplayResult, max_rate: float) -> str | None:
+    """A one-line diagnosis when too many messages failed to parse, else None."""
+    errors = sum(res.parser_errors.values())
+    if res.messages <= 0 or errors <= max_rate * res.messages:
+        return None
+    kinds = ", ".join(f"{k} {v:,}" for k, v in sorted(res.parser_errors.items()) if v)
+    instruments = "; ".join(f"{r.name} tick {r.tick} lot {r.lot}" for r in res.symbols.values())
+    hint = ""
+    if res.parser_errors.get("OffGrid", 0) * 2 > errors:
+        hint = ": prices or sizes are off the instrument's grid, check --tick/--lot"
+    return (
+        f"{errors:,} of {res.messages:,} messages failed to parse "
+        f"({100.0 * errors / res.messages:.1f} %: {kinds}), above --max-error-rate "
+        f"{max_rate:g}; instrument {instruments}{hint}"
+    )
+
+
 def _replay_command(args: argparse.Namespace) -> int:
     if (args.tick is None) != (args.lot is None):
-        print("confluex replay: --tick and --lot go together", file=sys.stderr)
-        return 2
+        raise _UsageError(
+            "--tick and --lot go together, was only "
+            + (f"--tick {args.tick}" if args.tick is not None else f"--lot {args.lot}")
+        )
+    if not args.long > args.short:
+        raise _UsageError(
+            f"--long must be > --short, was --long {args.long:g} --short {args.short:g}"
+        )
+    out_dir = _check_out_dir(args.out) if args.out else None
     progress = Progress(enabled=not args.no_progress and sys.stderr.isatty())
     trader: PaperTrader | None = None
     engine = Engine()
+    log.info("replaying %s", ", ".join(args.files) if args.files else sample_path().name)
     try:
         if args.paper or args.serve is not None:
             trader = trader_from_args(args, engine, lambda note: print(note, flush=True))
@@ -280,33 +355,173 @@ def _replay_command(args: argparse.Namespace) -> int:
             lot=args.lot,
             long_threshold=args.long,
             short_threshold=args.short,
-            series_interval_ns=int(args.series_ms * 1_000_000),
+            series_interval_ns=round(args.series_ms * 1_000_000),
             progress=progress,
             engine=engine,
             on_message=trader.on_message if trader is not None else None,
+            interruptible=True,
         )
         progress.close()
-        print(format_summary(res))
-        if args.out:
-            paths = write_outputs(res, Path(args.out))
+        print(format_summary(res), flush=True)
+        problem = _error_rate_problem(res, args.max_error_rate)
+        if problem is not None:
+            _fail("replay", problem)
+            return EXIT_FAILED
+        if out_dir is not None:
+            paths = write_outputs(res, out_dir)
             print("\nwrote " + ", ".join(str(p) for p in paths))
         if trader is not None:
             print("\n" + trader.finish().format(), flush=True)
-    except (OSError, ValueError) as exc:
-        progress.close()
-        print(f"confluex replay: {exc}", file=sys.stderr)
-        return 2
     finally:
+        progress.close()
         if trader is not None:
             trader.close()
+    if res.interrupted:
+        _fail("replay", f"interrupted after {res.messages:,} messages")
+        return EXIT_INTERRUPTED
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="confluex", description=__doc__.split("\n\n")[0] if __doc__ else None
+# ---------------------------------------------------------------------------------------------
+# Argument parsing and the command's conventions
+
+
+class _UsageError(ValueError):
+    """A bad combination of options (exit 2), raised by a command."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (no usage dump) on stderr and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _number(
+    lo: float | None = None,
+    hi: float | None = None,
+    *,
+    lo_open: bool = False,
+    unit: str = "",
+) -> Callable[[str], float]:
+    """An argparse type: a finite float within bounds, refused with the rule and the value."""
+    parts = []
+    if lo is not None:
+        parts.append(f"{'>' if lo_open else '>='} {lo:g}")
+    if hi is not None:
+        parts.append(f"<= {hi:g}{unit}")
+    rule = "a finite number" + (" " + " and ".join(parts) if parts else "")
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {rule}, was {text!r}") from None
+        ok = math.isfinite(value)
+        if ok and lo is not None:
+            ok = value > lo if lo_open else value >= lo
+        if ok and hi is not None:
+            ok = value <= hi
+        if not ok:
+            raise argparse.ArgumentTypeError(f"must be {rule}, was {text}")
+        return value
+
+    return parse
+
+
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _add_common(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """--version/-v/--log-level/--log-file, before or after the command name.
+
+    On a subcommand the defaults are SUPPRESS, so they do not overwrite what was given before
+    the command (argparse copies subparser defaults over the parent's values).
+    """
+    suppress = {} if top else {"default": argparse.SUPPRESS}
+    g = parser.add_argument_group("logging")
+    g.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        help="more log output: -v INFO, -vv DEBUG",
+        **({"default": 0} if top else suppress),
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    g.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=_LEVELS,
+        help="log level (default WARNING; overrides -v)",
+        **({"default": None} if top else suppress),
+    )
+    g.add_argument(
+        "--log-file",
+        metavar="PATH",
+        help="also append the log to PATH",
+        **({"default": None} if top else suppress),
+    )
+
+
+class _UTCFormatter(logging.Formatter):
+    """``2026-12-05T16:20:57.123Z`` timestamps: UTC, milliseconds, sortable."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        t = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        return f"{t}.{int(record.msecs):03d}Z"
+
+
+def configure_logging(
+    level: str | int = "WARNING",
+    log_file: str | os.PathLike[str] | None = None,
+    stream: TextIO | None = None,
+) -> None:
+    """Send log records (UTC time, level, logger) to stderr and optionally to a file.
+
+    Replaces the handlers this function installed before (safe to call twice).
+    Raises ValueError naming the file when it cannot be opened.
+    """
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        if getattr(h, "_confluex", False):
+            root.removeHandler(h)
+            h.close()
+    fmt = _UTCFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    handlers: list[logging.Handler] = [
+        logging.StreamHandler(sys.stderr if stream is None else stream)
+    ]
+    if log_file is not None:
+        try:
+            handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+        except OSError as exc:
+            raise ValueError(
+                f"--log-file cannot be opened, was {os.fspath(log_file)!r}: {exc.strerror}"
+            ) from None
+    for h in handlers:
+        h.setFormatter(fmt)
+        h._confluex = True  # type: ignore[attr-defined]
+        root.addHandler(h)
+    root.setLevel(level)
+
+
+def _level(args: argparse.Namespace) -> str:
+    if args.log_level:
+        return str(args.log_level)
+    return {0: "WARNING", 1: "INFO"}.get(int(args.verbose or 0), "DEBUG")
+
+
+def _fail(command: str, message: str) -> None:
+    print(f"confluex {command}: {message}", file=sys.stderr, flush=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="confluex",
+        description="Crypto market-microstructure signals and a 0-100 confluence score.",
+        epilog="exit codes: 0 ok, 1 failed, 2 bad option or input, 130 interrupted (Ctrl-C)",
+    )
+    parser.add_argument("--version", action="version", version=f"confluex {__version__}")
+    _add_common(parser, top=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     rp = sub.add_parser(
         "replay",
         help="replay recorded market data (default: the bundled Binance sample)",
@@ -314,27 +529,42 @@ def build_parser() -> argparse.ArgumentParser:
             "Replay captures through the native path and summarise scores, book health and latency."
         ),
     )
+    _add_common(rp, top=False)
     rp.add_argument(
         "files", nargs="*", help="capture files (.gz, plain, .zip); default: the bundled sample"
     )
     rp.add_argument(
-        "--out", metavar="DIR", help="also write scores.csv, signals.csv and chart.png here"
+        "--out",
+        metavar="DIR",
+        help="also write scores.csv, signals.csv and chart.png here (checked before the replay)",
     )
     rp.add_argument("--symbols", help="comma-separated venue symbols to keep, e.g. BTCUSDT")
     rp.add_argument(
         "--speed",
-        type=float,
-        help="pace at SPEED x the recorded time (default: as fast as possible)",
+        type=_number(0.0, lo_open=True),
+        help="pace at SPEED x the recorded time, > 0 (default: as fast as possible)",
     )
     rp.add_argument("--tick", help="tick size for every symbol (with --lot), e.g. 0.01")
     rp.add_argument("--lot", help="lot size for every symbol (with --tick), e.g. 0.00000001")
-    rp.add_argument("--long", type=float, default=70.0, help="LONG threshold (default 70)")
-    rp.add_argument("--short", type=float, default=35.0, help="SHORT threshold (default 35)")
+    rp.add_argument(
+        "--long", type=_number(0.0, 100.0), default=70.0, help="LONG threshold (default 70)"
+    )
+    rp.add_argument(
+        "--short", type=_number(0.0, 100.0), default=35.0, help="SHORT threshold (default 35)"
+    )
     rp.add_argument(
         "--series-ms",
-        type=float,
+        type=_number(0.0, 86_400_000.0, lo_open=True, unit=" (one day)"),
         default=100.0,
-        help="score series sampling, ms of data time (default 100)",
+        help="score series sampling, ms of data time, > 0 (default 100)",
+    )
+    rp.add_argument(
+        "--max-error-rate",
+        type=_number(0.0, 1.0),
+        default=MAX_ERROR_RATE,
+        metavar="FRACTION",
+        help="fail (exit 1) when more than this share of messages fails to parse, which means "
+        f"the instrument does not fit the data (default {MAX_ERROR_RATE:g})",
     )
     rp.add_argument("--no-progress", action="store_true", help="no progress bar")
     pt = rp.add_argument_group("paper trading (see confluex.paper_trading)")
@@ -344,7 +574,9 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("--config", metavar="PATH", help="trading config TOML (default: built-in)")
     pt.add_argument("--preset", metavar="NAME", help="trading preset, e.g. paper, conservative")
     pt.add_argument(
-        "--balance", type=float, help="starting quote balance (default: monitor.account_balance)"
+        "--balance",
+        type=_number(0.0, lo_open=True),
+        help="starting quote balance (default: monitor.account_balance)",
     )
     pt.add_argument(
         "--sizing",
@@ -368,7 +600,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pt.add_argument(
         "--serve-wait",
-        type=float,
+        type=_number(0.0),
         default=0.0,
         metavar="SECONDS",
         help="with --serve: wait up to SECONDS for a subscribed client before replaying",
@@ -380,15 +612,43 @@ def build_parser() -> argparse.ArgumentParser:
         live = None
     if live is not None and hasattr(live, "add_live_arguments"):
         lp = sub.add_parser("live", help="stream a venue's public feed into the engine")
+        _add_common(lp, top=False)
         live.add_live_arguments(lp)
         lp.set_defaults(func=live.run_live)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    code: int = args.func(args)
+    """Runs the ``confluex`` command; returns the exit code (never raises for a user error)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a bad option (already reported)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    command = str(args.command)
+    try:
+        configure_logging(_level(args), args.log_file)
+    except ValueError as exc:
+        _fail(command, str(exc))
+        return EXIT_USAGE
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        _fail(command, "interrupted")
+        return EXIT_INTERRUPTED
+    except (ValueError, OSError) as exc:  # ConfigError, bad files, bad options
+        _fail(command, str(exc) if isinstance(exc, ValueError) else _os_error(exc))
+        return EXIT_USAGE
+    except Exception as exc:  # a bug: one line for the user, the traceback only at DEBUG
+        _fail(command, f"internal error: {type(exc).__name__}: {exc} (run with -vv for details)")
+        log.debug("internal error", exc_info=True)
+        return EXIT_FAILED
     return code
+
+
+def _os_error(exc: OSError) -> str:
+    if exc.filename is not None and exc.strerror:
+        return f"{exc.strerror}, was {os.fspath(exc.filename)!r}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import random
 import sys
 import time
@@ -307,6 +308,9 @@ class LiveFeed:
         self.reconnect_delays: list[float] = []
         self.callback_errors = 0
         self.last_error: str | None = None
+        #: ``latency_hook(ns)`` after every frame with the time ``on_message`` took (parse ->
+        #: book -> score), e.g. :meth:`confluex.metrics.LiveMetrics.observe_message`.
+        self.latency_hook: Callable[[int], None] | None = None
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -413,7 +417,7 @@ class LiveFeed:
                 delay = self.backoff.next_delay()
                 self.reconnect_delays.append(delay)
                 self.reconnects += 1
-                log.info("reconnecting in %.3f s", delay)
+                log.warning("%s: reconnecting in %.3f s", self.spec.name, delay)
                 await self._wait_stop_or_sleep(delay)
         finally:
             await self._shutdown()
@@ -437,6 +441,15 @@ class LiveFeed:
             ) as ws:
                 self._ws = ws
                 self.connections += 1
+                if self.connections > 1:
+                    log.warning(
+                        "%s: reconnected (connection %d): resyncing %d symbols",
+                        self.spec.name,
+                        self.connections,
+                        len(self.by_id),
+                    )
+                else:
+                    log.info("%s: connected to %s", self.spec.name, self.ws_url)
                 now = self._mono()
                 for sid, st in self.by_id.items():
                     st.last_frame_mono = now  # the watchdog counts from the connection
@@ -461,13 +474,19 @@ class LiveFeed:
         frame_ts, clock = self._frame_ts, self._clock_ns
         binance = self.spec.depth_method is not None
         depth, snapshot, trade = MsgKind.Depth, MsgKind.Snapshot, MsgKind.Trade
+        hook, ns = self.latency_hook, time.perf_counter_ns
         received = False
         try:
             while True:
                 frame = await ws.recv(decode=False)
                 ts = frame_ts(frame) if frame_ts is not None else clock()
                 self._last_ts = ts
-                r = session.on_message(frame, ts)
+                if hook is None:
+                    r = session.on_message(frame, ts)
+                else:
+                    t0 = ns()
+                    r = session.on_message(frame, ts)
+                    hook(ns() - t0)
                 received = True
                 sid = r.symbol_id
                 if sid == NO_SYMBOL:
@@ -504,6 +523,10 @@ class LiveFeed:
     # -- Binance REST snapshots ------------------------------------------------------------------
 
     def _start_snapshot(self, st: SymbolStats) -> None:
+        if st.snapshot_requests:
+            log.warning("%s: book out of sync, resyncing from a REST snapshot", st.symbol)
+        else:
+            log.info("%s: fetching the initial REST depth snapshot", st.symbol)
         st.fetching = True
         self._spawn(self._snapshot_loop(st))
 
@@ -531,8 +554,10 @@ class LiveFeed:
                 if self.session.needs_snapshot(st.symbol_id):
                     # Older than the buffered stream (or refused): Binance says fetch again.
                     await self._sleep(retry.next_delay())
-                elif self.on_update is not None:
-                    self._notify(st)
+                else:
+                    log.info("%s: book synced from the snapshot", st.symbol)
+                    if self.on_update is not None:
+                        self._notify(st)
         finally:
             st.fetching = False
 
@@ -715,6 +740,33 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--refresh", type=float, default=0.5, help="view refresh interval in seconds"
     )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="serve Prometheus metrics on http://HOST:PORT/metrics (0 picks a free port)",
+    )
+    parser.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="address of the metrics endpoint (default 127.0.0.1)",
+    )
+
+
+def _check_live_args(args: argparse.Namespace) -> None:
+    for name, positive in (("refresh", True), ("duration", True), ("stale_seconds", False)):
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        if not math.isfinite(value) or value < 0 or (positive and value == 0):
+            rule = "> 0" if positive else ">= 0"
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(f"{flag} must be a finite number {rule}, was {value:g}")
+    port = getattr(args, "metrics_port", None)
+    if port is not None and not 0 <= port <= 65535:
+        raise ValueError(f"--metrics-port must be in [0, 65535], was {port}")
 
 
 def _feed_from_args(args: argparse.Namespace) -> LiveFeed:
@@ -728,8 +780,21 @@ def _feed_from_args(args: argparse.Namespace) -> LiveFeed:
     )
 
 
-async def _run_feed(feed: LiveFeed, args: argparse.Namespace, out: TextIO) -> None:
+async def _run_feed(
+    feed: LiveFeed, args: argparse.Namespace, out: TextIO, err: TextIO | None = None
+) -> None:
     view: asyncio.Task[None] | None = None
+    metrics = None
+    if getattr(args, "metrics_port", None) is not None:
+        from .metrics import LiveMetrics
+
+        metrics = LiveMetrics(feed)
+        port = await metrics.serve(args.metrics_host, args.metrics_port)
+        shown = f"[{args.metrics_host}]" if ":" in args.metrics_host else args.metrics_host
+        (sys.stderr if err is None else err).write(
+            f"confluex live: metrics on http://{shown}:{port}/metrics\n"
+        )
+        (sys.stderr if err is None else err).flush()
     if not args.no_view:
         view = asyncio.ensure_future(_view_loop(feed, out, args.refresh))
     timer = None
@@ -743,30 +808,38 @@ async def _run_feed(feed: LiveFeed, args: argparse.Namespace, out: TextIO) -> No
         if view is not None:
             view.cancel()
             await asyncio.gather(view, return_exceptions=True)
+        if metrics is not None:
+            await metrics.close()
 
 
-def run_live(args: argparse.Namespace, out: TextIO | None = None) -> int:
+def run_live(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Runs ``confluex live`` until --duration or Ctrl-C; returns the exit code.
 
-    Ctrl-C cancels the feed, which closes its socket, background tasks and ccxt client before
-    the final summary is printed (exit code 130). Bad options exit with 2.
+    The view and the final summary go to ``out`` (stdout), errors to ``err`` (stderr), one
+    line each. Ctrl-C cancels the feed, which closes its socket, background tasks and ccxt
+    client before the final summary is printed (exit code 130). Bad options exit with 2.
     """
     out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
     try:
+        _check_live_args(args)
         feed = _feed_from_args(args)
     except ValueError as exc:
-        out.write(f"confluex live: {exc}\n")
+        err.write(f"confluex live: {exc}\n")
         return 2
     code = 0
     try:
-        asyncio.run(_run_feed(feed, args, out))
+        asyncio.run(_run_feed(feed, args, out, err))
     except KeyboardInterrupt:
         code = 130
+    except OSError as exc:  # the metrics port is taken
+        err.write(f"confluex live: {exc.strerror or exc}\n")
+        return 2
     except ValueError as exc:  # unknown symbol, bad market precision, bad URL
-        out.write(f"confluex live: {exc}\n")
+        err.write(f"confluex live: {exc}\n")
         return 2
     except Exception as exc:  # e.g. ccxt could not load the markets: no traceback for users
-        out.write(f"confluex live: {type(exc).__name__}: {exc}\n")
+        err.write(f"confluex live: {type(exc).__name__}: {exc}\n")
         return 1
     out.write(render_view(feed) + "\n")
     return code
@@ -775,5 +848,7 @@ def run_live(args: argparse.Namespace, out: TextIO | None = None) -> int:
 if __name__ == "__main__":  # manual testing until the CLI wires `confluex live`
     _parser = argparse.ArgumentParser(prog="python -m confluex.live")
     add_live_arguments(_parser)
-    logging.basicConfig(level=logging.WARNING)
+    from confluex.cli import configure_logging
+
+    configure_logging("WARNING")
     raise SystemExit(run_live(_parser.parse_args()))

@@ -23,6 +23,7 @@ import io
 import re
 import time
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -126,6 +127,7 @@ class ReplayResult:
     thresholds: tuple[float, float]
     filtered: int = 0
     names: dict[int, str] = field(default_factory=dict)
+    interrupted: bool = False  # stopped early by Ctrl-C (``replay(interruptible=True)``)
 
     @property
     def rate(self) -> float:
@@ -136,6 +138,13 @@ class ReplayResult:
 
 
 def _read_bytes(path: Path) -> bytes:
+    try:
+        return _read_raw(path)
+    except (EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{path}: truncated or corrupt {path.suffix or 'file'}: {exc}") from None
+
+
+def _read_raw(path: Path) -> bytes:
     if path.suffix == ".gz":
         with gzip.open(path, "rb") as fh:
             return fh.read()
@@ -225,6 +234,7 @@ def replay(
     progress: ProgressFn | None = None,
     engine: Engine | None = None,
     on_message: Callable[[FeedSession, int, int], None] | None = None,
+    interruptible: bool = False,
 ) -> ReplayResult:
     """Replay files (default: the bundled sample) and return what happened.
 
@@ -233,6 +243,8 @@ def replay(
     as possible). ``tick``/``lot`` override the instrument of every symbol. ``on_message``,
     when given, is called after every message with ``(session, symbol_id, ts_ns)``, which makes
     the replay go line by line through Python (used by the paper-trading loop).
+    With ``interruptible``, Ctrl-C (KeyboardInterrupt) ends the replay early and the result
+    covers what was replayed so far (``interrupted=True``); otherwise it propagates.
     """
     files = [Path(p) for p in paths] if paths else [sample_path()]
     wanted = {s.upper().replace("/", "") for s in symbols} if symbols else None
@@ -280,26 +292,38 @@ def replay(
     done = 0
     messages = 0
     started = time.perf_counter()
-    for src, blob in zip(sources, blobs, strict=True):
-        if src.kind in ("capture", "bybit"):
-            session = sessions[src.venue]
-            fmt = LineFormat.NsPrefixed if src.kind == "capture" else LineFormat.JsonOnly
-            if speed is None and on_message is None:
-                for chunk in _chunks(blob):
-                    messages += session.replay(chunk, fmt)
-                    done += len(chunk)
-                    if progress:
-                        progress(done, total)
+    interrupted = False
+    try:
+        for src, blob in zip(sources, blobs, strict=True):
+            if src.kind in ("capture", "bybit"):
+                session = sessions[src.venue]
+                fmt = LineFormat.NsPrefixed if src.kind == "capture" else LineFormat.JsonOnly
+                if speed is None and on_message is None:
+                    for chunk in _chunks(blob):
+                        messages += session.replay(chunk, fmt)
+                        done += len(chunk)
+                        if progress:
+                            progress(done, total)
+                else:
+                    messages += _feed_lines(
+                        session, blob, fmt, speed, on_message, progress, done, total
+                    )
+                    done += len(blob)
             else:
-                messages += _feed_lines(
-                    session, blob, fmt, speed, on_message, progress, done, total
-                )
+                messages += _ingest_tardis(engine, src, blob, routes)
                 done += len(blob)
-        else:
-            messages += _ingest_tardis(engine, src, blob, routes)
-            done += len(blob)
-            if progress:
-                progress(done, total)
+                if progress:
+                    progress(done, total)
+    except KeyboardInterrupt:
+        if not interruptible:
+            raise
+        interrupted = True
+        # a file fed line by line was cut short before its count came back: ask the parsers
+        seen = sum(
+            sum(s.parser_counters["messages"].values()) + sum(s.parser_counters["errors"].values())
+            for s in sessions.values()
+        )
+        messages = max(messages, seen)
     elapsed = time.perf_counter() - started
 
     reports: dict[str, SymbolReport] = {}
@@ -355,6 +379,7 @@ def replay(
         thresholds=(long_threshold, short_threshold),
         filtered=filtered,
         names={r.symbol_id: r.name for r in reports.values()},
+        interrupted=interrupted,
     )
 
 

@@ -46,11 +46,60 @@ class CloseCode:
     UNAUTHORIZED = 4001  # missing or wrong token
     AUTH_TIMEOUT = 4002  # no authenticate message in time
     HEARTBEAT_TIMEOUT = 4008  # no pong to the server's ping in time
+    INTERNAL_ERROR = 1011  # a server bug (never a client's input)
     TOO_SLOW = 4029  # send queue overflowed: the client does not keep up
 
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+#: Deepest JSON nesting a client message may have. Real messages nest 3 deep; the limit is
+#: checked before decoding, so a hostile message never reaches the recursive decoder.
+MAX_NESTING = 32
+
+
+def _nesting(text: str) -> int:
+    """Upper bound of the JSON nesting of ``text`` (brackets inside strings count too)."""
+    if text.count("[") + text.count("{") <= MAX_NESTING:  # C-speed fast path: real messages
+        return 0
+    depth = deepest = 0
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_NESTING:
+                    break
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def _decode(raw: str | bytes) -> dict[str, Any] | None:
+    """The message as a JSON object, or None when it is not one (bad UTF-8, too deep...)."""
+    try:
+        text = raw.decode() if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError:
+        return None
+    if _nesting(text) > MAX_NESTING:
+        return None
+    try:
+        msg = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return msg if isinstance(msg, dict) else None
+
+
+def _token_bytes(token: str) -> bytes:
+    # A JSON string may hold a lone surrogate ("\ud800"), which strict UTF-8 cannot encode;
+    # such a token can never equal ours, but it must be compared, not crash the handler.
+    return token.encode("utf-8", "surrogatepass")
+
+
+def _peer(ws: ServerConnection) -> str:
+    addr = ws.remote_address
+    return f"{addr[0]}:{addr[1]}" if isinstance(addr, tuple) and len(addr) >= 2 else "?"
 
 
 def trade_alert_message(fill: FillEvent) -> dict[str, Any]:
@@ -317,16 +366,13 @@ class AlertServer:
         except asyncio.TimeoutError:
             await ws.close(CloseCode.AUTH_TIMEOUT, "authentication timeout")
             return False
-        try:
-            msg = json.loads(raw)
-        except (TypeError, ValueError):
-            msg = None
-        token = msg.get("token") if isinstance(msg, dict) else None
+        msg = _decode(raw)
+        token = msg.get("token") if msg is not None else None
         ok = (
-            isinstance(msg, dict)
+            msg is not None
             and msg.get("action") == "authenticate"
             and isinstance(token, str)
-            and hmac.compare_digest(token.encode(), self._token)
+            and hmac.compare_digest(_token_bytes(token), self._token)
         )
         if not ok:
             await self._send(ws, {"event": "error", "code": 401, "message": "unauthorized"})
@@ -334,35 +380,50 @@ class AlertServer:
         return ok
 
     async def _handle(self, ws: ServerConnection) -> None:
+        # Every path out of here is a return: an exception escaping a handler makes websockets
+        # close with 1011 and log a traceback, which a client's input must never cause.
+        client: _Client | None = None
+        sender: asyncio.Task[None] | None = None
         try:
             if not await self._authenticate(ws):
                 return
-        except ConnectionClosed:
-            return
-        client = _Client(next(self._ids), ws, asyncio.Queue(self._queue_size))
-        await self._send(
-            ws,
-            {
-                "event": "authenticated",
-                "success": True,
-                "client_id": client.id,
-                "channels": list(CHANNELS),
-            },
-        )
-        self._clients.add(client)
-        sender = asyncio.create_task(self._sender(client))
-        try:
+            client = _Client(next(self._ids), ws, asyncio.Queue(self._queue_size))
+            await self._send(
+                ws,
+                {
+                    "event": "authenticated",
+                    "success": True,
+                    "client_id": client.id,
+                    "channels": list(CHANNELS),
+                },
+            )
+            self._clients.add(client)
+            log.info("client %d authenticated from %s", client.id, _peer(ws))
+            sender = asyncio.create_task(self._sender(client))
             async for raw in ws:
                 client.last_seen = time.monotonic()
                 client.awaiting_pong_since = None
                 await self._on_message(client, raw)
         except ConnectionClosed:
-            pass
+            pass  # the client left (or vanished) at any point: nothing to answer
+        except Exception as exc:  # a server bug: close 1011 with one log line, no traceback
+            log.error(
+                "client %s: internal error, closing with 1011: %s: %s",
+                client.id if client is not None else "-",
+                type(exc).__name__,
+                exc,
+            )
+            log.debug("internal error detail", exc_info=True)
+            with contextlib.suppress(Exception):
+                await ws.close(CloseCode.INTERNAL_ERROR, "internal error")
         finally:
-            self._clients.discard(client)
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
+            if client is not None:
+                self._clients.discard(client)
+                log.info("client %d disconnected (close code %s)", client.id, ws.close_code)
+            if sender is not None:
+                sender.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sender
 
     async def _sender(self, client: _Client) -> None:
         try:
@@ -373,13 +434,9 @@ class AlertServer:
             pass
 
     async def _on_message(self, client: _Client, raw: str | bytes) -> None:
-        try:
-            msg = json.loads(raw)
-        except (TypeError, ValueError):
-            await self._error(client, 400, "message is not valid JSON")
-            return
-        if not isinstance(msg, dict):
-            await self._error(client, 400, "message must be a JSON object")
+        msg = _decode(raw)
+        if msg is None:
+            await self._error(client, 400, "message must be a JSON object (UTF-8, nesting <= 32)")
             return
         action = msg.get("action")
         if action in ("subscribe", "unsubscribe"):
@@ -415,7 +472,9 @@ class AlertServer:
                 client.subs[c] = wanted
             else:
                 client.subs.pop(c, None)
-        await self._reply(client, {"event": f"{action}d", "channels": channels, "params": params})
+        # Echo what was understood (not the raw params, which may hold anything).
+        echo = {"symbols": symbols} if symbols is not None else {}
+        await self._reply(client, {"event": f"{action}d", "channels": channels, "params": echo})
 
     async def _reply(self, client: _Client, msg: Mapping[str, Any]) -> None:
         # control replies go through the queue too, so they stay ordered with data
@@ -437,6 +496,7 @@ class AlertServer:
                 if client.awaiting_pong_since is not None:
                     if now - client.awaiting_pong_since > self._hb_timeout:
                         self._clients.discard(client)
+                        log.info("client %d closed: heartbeat timeout", client.id)
                         self._spawn(
                             client.ws.close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout")
                         )

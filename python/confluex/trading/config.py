@@ -65,6 +65,10 @@ MarketType = Literal["spot", "swap"]
 
 PRESETS_ENV = "CONFLUEX_PRESETS_DIR"
 
+#: Longest duration a setting in seconds may hold (one year): durations become int64
+#: nanoseconds, and anything longer is a unit slip, not a cooldown.
+MAX_DURATION_S = 365 * 86_400.0
+
 # Keys that would hold a secret if someone pasted one into the file. They get a dedicated
 # message (pointing at *_env) instead of the generic unknown-key one, and their value is
 # never echoed.
@@ -232,7 +236,7 @@ class MonitorConfig:
     def __post_init__(self) -> None:
         p = self.PREFIX
         _in_range(self.min_reliability, f"{p}.min_reliability", 0.0, 1.0)
-        _require(self.cooldown_s >= 0.0, f"{p}.cooldown_s", ">= 0", self.cooldown_s)
+        _in_range(self.cooldown_s, f"{p}.cooldown_s", 0.0, MAX_DURATION_S)
         _require(self.account_balance > 0.0, f"{p}.account_balance", "> 0", self.account_balance)
         _require(
             0.0 < self.min_risk_pct <= 100.0, f"{p}.min_risk_pct", "in (0, 100]", self.min_risk_pct
@@ -580,18 +584,38 @@ def _convert(value: Any, hint: Any, key: str) -> Any:
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(key, f"{key} must be an integer, was {value!r}")
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            raise ConfigError(key, f"{key} must fit in 64 bits, was {_short_int(value)}")
         return value
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(key, f"{key} must be a number, was {value!r}")
-        if not math.isfinite(value):
+        try:
+            number = float(value)
+        except OverflowError:  # an integer with hundreds of digits
+            raise ConfigError(
+                key, f"{key} must be a finite number, was {_short_int(int(value))}"
+            ) from None
+        if not math.isfinite(number):
             raise ConfigError(key, f"{key} must be a finite number, was {value!r}")
-        return float(value)
+        return number
     if hint is str:
         if not isinstance(value, str):
             raise ConfigError(key, f"{key} must be a string, was {value!r}")
         return value
     raise TypeError(f"unsupported config field type {hint!r} at {key}")  # pragma: no cover
+
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _short_int(value: int) -> str:
+    """A huge integer named without printing all of its digits."""
+    try:
+        text = str(value)
+    except ValueError:  # more digits than Python will print
+        return "an integer with thousands of digits"
+    return text if len(text) <= 24 else f"{text[:12]}... ({len(text.lstrip('-'))} digits)"
 
 
 def _table(data: Any, key: str) -> Mapping[str, Any]:
@@ -646,7 +670,17 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError("", f"config file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
+    except IsADirectoryError:
+        raise ConfigError("", f"config file {path} is a directory, not a TOML file") from None
+    except OSError as exc:  # permissions, I/O errors
+        raise ConfigError("", f"config file {path} cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            "",
+            f"config file {path} is not valid UTF-8 (TOML must be): "
+            f"byte {exc.object[exc.start]:#04x} at offset {exc.start}",
+        ) from None
+    except ValueError as exc:  # TOMLDecodeError, or an integer past Python's digit limit
         raise ConfigError("", f"config file {path} is not valid TOML: {exc}") from None
 
 

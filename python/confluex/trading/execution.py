@@ -31,10 +31,10 @@ from typing import Any
 
 import ccxt  # type: ignore[import-untyped]  # ccxt ships no type information
 
-from .fills import FillEvent, FillLedger, Position
-from .orders import ExecutionSettings, OrderRouter, Unknown
+from .fills import TERMINAL, EntryPlan, FillEvent, FillLedger, Position
+from .orders import ExecutionSettings, OrderRouter, Unknown, Unresolved
 from .protection import ClientStop, ClientStops, Protector, StopTrigger
-from .redaction import redact, register_secrets, secrets_of
+from .redaction import guard_output, redact, register_secrets, secrets_of
 from .risk import Rejection, RiskManager
 from .store import OrderJournal
 from .types import OrderIntent, Side
@@ -111,9 +111,11 @@ class Executor:
         }
         self._clock: Callable[[], int] = clock or (lambda: int(time.time() * 1000))
         self._locks: dict[str, asyncio.Lock] = {}
+        self._unreconciled: set[str] = set()
         self._killing = False
         self.exchange_name = str(getattr(exchange, "id", "unknown"))
         register_secrets(secrets_of(exchange))
+        guard_output(exchange)
         self._router = OrderRouter(
             exchange,
             self.settings,
@@ -128,6 +130,7 @@ class Executor:
             exchange_name=self.exchange_name,
             simulated=self._paper,
             notify=self._on_ledger,
+            trades=self._router.order_trades,
         )
         self._positions = self._ledger.positions
         self._protector = Protector(exchange, self.settings, self._router, self._ledger)
@@ -151,6 +154,8 @@ class Executor:
     def _on_ledger(self, kind: str, value: Any) -> None:
         if kind == "order":
             self._router.order_update(value)
+        elif kind == "flat":
+            self._settle(str(value))
         else:
             self._notify(kind, value)
 
@@ -181,22 +186,112 @@ class Executor:
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        """Load markets, enable the client rate limiter, resolve journaled orders."""
+        """Load markets, enable the client rate limiter, reconcile journaled symbols.
+
+        Every symbol with journaled orders since its last ``flat`` record is reconciled from
+        the venue (see ``reconcile``); a symbol that cannot be reconciled now stays refused
+        for new entries until a later ``sync``/``open``/``close`` reconciles it.
+        """
         self._ex.enableRateLimit = True
         await self._ex.load_markets()
-        for entry in self._journal.unresolved():
-            symbol = str(entry.intent.get("symbol"))
-            try:
-                found = await self._router.find_by_client_id(symbol, entry.client_order_id)
-            except Unknown:
-                log.warning("order %s still unknown at start", entry.client_order_id)
+        for symbol in self._journal.open_symbols():
+            self._unreconciled.add(symbol)
+            async with self._lock(symbol):
+                await self._reconcile_now(symbol)
+
+    @property
+    def unreconciled(self) -> frozenset[str]:
+        """Symbols whose venue state is not known: no new entry is sent on them."""
+        return frozenset(self._unreconciled)
+
+    async def _reconcile_now(self, symbol: str) -> bool:
+        """Reconcile ``symbol`` if it needs it; True when its state is known. Hold its lock."""
+        if symbol not in self._unreconciled:
+            return True
+        try:
+            ok = await self._reconcile(symbol)
+        except Unknown as exc:
+            log.warning("%s not reconciled yet: order %s state unknown", symbol, exc)
+            ok = False
+        if ok:
+            self._unreconciled.discard(symbol)
+        return ok
+
+    async def _reconcile(self, symbol: str) -> bool:
+        """Rebuild ``symbol``'s position and protection from the venue.
+
+        Every journaled order since the symbol's last ``flat`` is looked up by client id
+        (an absent answer only counts once the request can no longer land); the position is
+        rebuilt from the entries' and exits' fills (fees from the trades), capped on spot by
+        the balance held; open protective orders are adopted, the rest of the protection is
+        re-placed. Raises ``Unknown`` when a lookup gets no answer.
+        """
+        found: list[tuple[str, dict[str, Any]]] = []
+        plan: EntryPlan | None = None
+        for entry in self._journal.since_flat(symbol):
+            purpose = str(entry.intent.get("purpose"))
+            order = await self._router.resolve(entry, trigger=self._is_trigger(entry.intent))
+            if order is None:
+                self._journal.record_final(entry.client_order_id, "absent", "not at the venue")
                 continue
-            if found is None:
-                self._journal.record_final(entry.client_order_id, "absent", "not at venue")
-            else:
+            if entry.order_id is None:
                 self._journal.record_ack(
-                    entry.client_order_id, str(found["id"]), str(found.get("status"))
+                    entry.client_order_id, str(order["id"]), str(order.get("status"))
                 )
+            status = str(order.get("status"))
+            if purpose not in ("stop", "take_profit") and status not in TERMINAL:
+                log.warning("%s: %s order %s still working", symbol, purpose, order["id"])
+                return False  # an entry or exit can still fill: not settled yet
+            if purpose == "entry":
+                plan = EntryPlan.from_dict(entry.intent.get("context") or {})
+            found.append((purpose, order))
+        # booking is idempotent per order (``Position.seen_fill``): on a position still in
+        # memory only the fills not booked yet are added (and reported)
+        for purpose, order in found:
+            if purpose == "entry":
+                await self._ledger.book(order, "entry", plan)
+        for purpose, order in found:
+            if purpose != "entry":
+                await self._ledger.book(order, "exit")
+        working = [
+            (purpose, order)
+            for purpose, order in found
+            if purpose in ("stop", "take_profit") and str(order.get("status")) not in TERMINAL
+        ]
+        pos = self._positions.get(symbol)
+        if pos is not None:
+            await self._protector.size_from_holdings(pos)
+        if pos is None or self._ledger.is_flat(pos):
+            for _purpose, order in working:
+                await self._router.cancel(str(order["id"]), symbol, trigger=self._contract(symbol))
+            if pos is None or not self._ledger.drop_if_flat(pos):
+                self._settle(symbol)
+            return True
+        for oid in self._protector.adopt(pos, working):
+            await self._router.cancel(oid, symbol, trigger=pos.contract)
+        await self._protector.protect(pos)
+        log.warning(
+            "%s reconciled: %s %g @ %g, stop %s",
+            symbol,
+            pos.direction,
+            pos.amount,
+            pos.entry_price,
+            pos.stop_order_id or pos.stop_mode,
+        )
+        return True
+
+    def _is_trigger(self, intent: dict[str, Any]) -> bool:
+        return intent.get("purpose") == "stop" and self._contract(str(intent.get("symbol")))
+
+    def _contract(self, symbol: str) -> bool:
+        return bool(self._market(symbol).get("contract"))
+
+    def _settle(self, symbol: str) -> None:
+        """Journal that ``symbol`` is flat (its orders no longer matter for recovery)."""
+        try:
+            self._journal.record_flat(symbol)
+        except OSError as exc:  # recovery then re-checks the symbol: safe, only slower
+            log.error("could not journal %s flat: %s", symbol, exc)
 
     # ------------------------------------------------------------------ sizing
     def quote_to_amount(self, symbol: str, quote_size: float, price: float) -> float | Rejection:
@@ -234,6 +329,8 @@ class Executor:
         """Enter with a market order, then place the stop / trailing stop / take profit."""
         symbol = intent.symbol
         async with self._lock(symbol):
+            if not await self._reconcile_now(symbol):
+                return self._not_reconciled(symbol)
             if symbol in self._positions:
                 return Rejection(symbol, "a position is already open on this symbol")
             try:
@@ -254,14 +351,37 @@ class Executor:
                 rej = self._risk.check(symbol, notional, reduces=False, exposures=self.exposures())
                 if rej is not None:
                     return rej
+            plan = EntryPlan.of(intent)
             sent = await self._router.submit(
-                symbol, "market", intent.side.value, amount, None, {}, "entry"
+                symbol,
+                "market",
+                intent.side.value,
+                amount,
+                None,
+                {},
+                "entry",
+                context=plan.as_dict(),
             )
+            if isinstance(sent, Unresolved):
+                self._unreconciled.add(symbol)
             if isinstance(sent, Rejection):
                 return sent
             final = await self._router.confirm(sent, symbol)
-            pos = self._ledger.apply(final, "entry", intent)
+            pos = await self._ledger.book(final, "entry", plan)
+            if str(final.get("status")) not in TERMINAL:
+                # no answer on the order's state: what it filled is unknown, not "nothing"
+                self._unreconciled.add(symbol)
+                if pos is not None:
+                    await self._protector.protect(pos)
+                return Unresolved(
+                    symbol,
+                    f"entry order {final.get('id')} state unknown (last seen "
+                    f"{final.get('status')}, {final.get('filled') or 0:g} filled); "
+                    f"{symbol} is reconciled before any new order",
+                    str(final.get("clientOrderId") or ""),
+                )
             if pos is None:
+                self._settle(symbol)
                 return Rejection(
                     symbol,
                     f"entry order {final.get('id')} ended "
@@ -269,6 +389,13 @@ class Executor:
                 )
             await self._protector.protect(pos)
             return pos
+
+    def _not_reconciled(self, symbol: str) -> Rejection:
+        return Rejection(
+            symbol,
+            f"{symbol} is not reconciled with the venue (an order's state is unknown); "
+            f"nothing is sent on it until it is",
+        )
 
     # ------------------------------------------------------------------ price feed
     async def on_price(self, symbol: str, bid: float | None, ask: float | None) -> None:
@@ -294,7 +421,13 @@ class Executor:
 
     # ------------------------------------------------------------------ sync native exits
     async def sync(self) -> None:
-        """Poll native stop / take-profit orders and book their fills (call periodically)."""
+        """Reconcile unknown symbols, poll native stop / take-profit orders, book their fills.
+
+        Call periodically.
+        """
+        for symbol in sorted(self._unreconciled):
+            async with self._lock(symbol):
+                await self._reconcile_now(symbol)
         for symbol, pos in list(self._positions.items()):
             async with self._lock(symbol):
                 if self._positions.get(symbol) is pos:
@@ -302,17 +435,30 @@ class Executor:
 
     # ------------------------------------------------------------------ close
     async def close(self, symbol: str, reason: str = "close") -> Position | Rejection | None:
-        """Cancel the protective orders and flatten ``symbol`` with a reduce market order.
+        """Flatten ``symbol`` with a reduce market order, protected until the exit is filled.
+
+        On spot the native stop / take profit lock the balance the exit sells, so they are
+        cancelled first; on derivatives they stay (reduce-only). A client stop stays armed
+        throughout. If the exit is refused, unknown or only partly filled, the protection is
+        re-installed for what is left (and an unknown exit makes the symbol unreconciled).
 
         Returns None when flat, the remaining ``Position`` if the exit filled partially, or
         a ``Rejection``.
         """
         async with self._lock(symbol):
+            if not await self._reconcile_now(symbol):
+                known = self._positions.get(symbol)
+                if known is not None:  # a client stop that fired into this is re-armed
+                    await self._protector.protect(known)
+                return self._not_reconciled(symbol)
             pos = self._positions.get(symbol)
             if pos is None:
                 return None
-            await self._protector.cancel(pos)
+            if not pos.contract:
+                await self._protector.cancel_native(pos)
+            await self._protector.size_from_holdings(pos)
             if self._ledger.is_flat(pos):
+                await self._protector.cancel(pos)
                 self._protector.drop_if_flat(pos)
                 return None
             sent = await self._router.submit(
@@ -325,11 +471,29 @@ class Executor:
                 f"exit:{reason}",
             )
             if isinstance(sent, Rejection):
+                if isinstance(sent, Unresolved):
+                    self._unreconciled.add(symbol)
+                await self._protector.protect(pos)
                 return sent
             final = await self._router.confirm(sent, symbol)
-            self._ledger.apply(final, "exit")
-            self._protector.drop_if_flat(pos)
+            await self._ledger.book(final, "exit")
+            if str(final.get("status")) not in TERMINAL:
+                self._unreconciled.add(symbol)
+            if self._ledger.is_flat(pos):
+                await self._protector.cancel(pos)
+                self._protector.drop_if_flat(pos)
+            else:
+                if pos.contract:  # re-size the reduce-only orders to what is left
+                    await self._protector.cancel_native(pos)
+                await self._protector.protect(pos)
             left = self._positions.get(symbol)
+            if symbol in self._unreconciled:
+                return Unresolved(
+                    symbol,
+                    f"exit order {final.get('id')} state unknown; {symbol} stays protected "
+                    f"and is reconciled before any new order",
+                    str(final.get("clientOrderId") or ""),
+                )
         await self._after_exit()
         return left
 
@@ -345,11 +509,13 @@ class Executor:
         return out
 
     async def cancel_all(self) -> None:
-        """Cancel every open order on the symbols this executor trades."""
+        """Cancel every open order on the symbols this executor trades (protection too)."""
         for pos in list(self._positions.values()):
             async with self._lock(pos.symbol):
                 await self._protector.cancel(pos)
-        symbols = set(self._locks)
+        await self._cancel_open_orders(set(self._locks))
+
+    async def _cancel_open_orders(self, symbols: set[str]) -> None:
         for symbol in symbols:
             try:
                 opens: list[dict[str, Any]] = await self._ex.fetch_open_orders(symbol)
@@ -368,8 +534,11 @@ class Executor:
             if self._risk is not None:
                 self._risk.halt(reason)
             log.error("kill switch: %s", reason)
-            await self.cancel_all()
-            return await self.close_all(reason="kill_switch")
+            # close() keeps each position protected until its exit is filled; only then are
+            # the orders left on the traded symbols cancelled
+            left = await self.close_all(reason="kill_switch")
+            await self._cancel_open_orders(set(self._locks) - set(self._positions))
+            return left
         finally:
             self._killing = False
 

@@ -5,13 +5,18 @@
 the base asset, as Binance spot does without BNB), exits reduce it and realise PnL. Each
 order's booked fill is remembered per order id, so polling the same order again never books
 it twice.
+
+Fees: an order fetched by id or client id (rather than the create response) often carries no
+fee (Binance's ``GET /api/v3/order`` has no ``fills``); ``book`` then takes the fee from the
+order's trades (``fetch_order_trades``, else ``fetch_my_trades`` filtered by order id), so a
+fee charged in the base asset is never booked as held.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from .types import OrderIntent, Side
@@ -19,7 +24,7 @@ from .types import OrderIntent, Side
 if TYPE_CHECKING:
     from .risk import RiskManager
 
-__all__ = ["TERMINAL", "FillEvent", "FillLedger", "Position", "fee_of"]
+__all__ = ["TERMINAL", "EntryPlan", "FillEvent", "FillLedger", "Position", "fee_of"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +55,42 @@ class FillEvent:
     transaction_id: str
     realized_pnl: float
     timestamp: int
+
+
+@dataclass(frozen=True, slots=True)
+class EntryPlan:
+    """What a position opened by an entry order is meant to be: journaled with the entry, so
+    that a restart can rebuild the position with its protection."""
+
+    direction: Literal["long", "short"]
+    score: float | None = None
+    stop_loss: float | None = None
+    take_profit: float | None = None
+    trailing_pct: float | None = None
+
+    @classmethod
+    def of(cls, intent: OrderIntent) -> EntryPlan:
+        return cls(
+            direction="long" if intent.side is Side.BUY else "short",
+            score=intent.score,
+            stop_loss=intent.stop_loss,
+            take_profit=intent.take_profit,
+            trailing_pct=intent.trailing_stop_pct,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> EntryPlan:
+        direction: Literal["long", "short"] = "short" if d.get("direction") == "short" else "long"
+
+        def num(key: str) -> float | None:
+            v = d.get(key)
+            return float(v) if isinstance(v, (int, float)) else None
+
+        keys = ("score", "stop_loss", "take_profit", "trailing_pct")
+        return cls(direction, *(num(k) for k in keys))
 
 
 @dataclass(slots=True)
@@ -83,6 +124,12 @@ class Position:
     @property
     def notional(self) -> float:
         return self.amount * self.entry_price
+
+
+def has_fee(order: Mapping[str, Any]) -> bool:
+    """Whether the order structure reports its fee (a fee of 0 counts)."""
+    fees = order.get("fees") or ([order["fee"]] if order.get("fee") else [])
+    return any(f and f.get("cost") is not None for f in fees)
 
 
 def fee_of(
@@ -129,8 +176,10 @@ class FillLedger:
         exchange_name: str,
         simulated: bool,
         notify: Callable[[str, Any], None],
+        trades: Callable[[str, str], Awaitable[list[dict[str, Any]] | None]] | None = None,
     ) -> None:
         self.positions: dict[str, Position] = {}
+        self._trades = trades
         self._market = market
         self._clock = clock
         self._risk = risk
@@ -150,14 +199,31 @@ class FillLedger:
         """Forget ``pos`` if it is flat; True if it was dropped."""
         if self.is_flat(pos) and self.positions.get(pos.symbol) is pos:
             del self.positions[pos.symbol]
+            self._notify("flat", pos.symbol)
             return True
         return False
+
+    async def book(
+        self,
+        order: dict[str, Any],
+        trade_type: Literal["entry", "exit"],
+        plan: EntryPlan | None = None,
+    ) -> Position | None:
+        """``apply`` after completing a fee the order structure lacks from its trades."""
+        if float(order.get("filled") or 0.0) > 0 and not has_fee(order) and self._trades:
+            trades = await self._trades(str(order["id"]), str(order["symbol"]))
+            if trades:
+                fees = [f for t in trades for f in (t.get("fees") or [t.get("fee")]) if f]
+                order = {**order, "fees": fees, "fee": None}
+            else:
+                log.warning("no fee known for order %s on %s", order["id"], order["symbol"])
+        return self.apply(order, trade_type, plan)
 
     def apply(
         self,
         order: dict[str, Any],
         trade_type: Literal["entry", "exit"],
-        intent: OrderIntent | None = None,
+        plan: EntryPlan | None = None,
     ) -> Position | None:
         """Book the not-yet-seen part of ``order``'s fills into the position; emit a FillEvent."""
         symbol = str(order["symbol"])
@@ -178,18 +244,18 @@ class FillLedger:
         if trade_type == "entry":
             net = delta - base_fee
             if pos is None:
-                assert intent is not None
+                assert plan is not None
                 pos = Position(
                     symbol=symbol,
-                    direction="long" if intent.side is Side.BUY else "short",
+                    direction=plan.direction,
                     amount=net,
                     entry_price=avg,
                     contract=bool(market.get("contract")),
                     opened_ms=now,
-                    score=intent.score,
-                    stop_loss=intent.stop_loss,
-                    take_profit=intent.take_profit,
-                    trailing_pct=intent.trailing_stop_pct,
+                    score=plan.score,
+                    stop_loss=plan.stop_loss,
+                    take_profit=plan.take_profit,
+                    trailing_pct=plan.trailing_pct,
                 )
                 self.positions[symbol] = pos
             else:

@@ -8,6 +8,12 @@ journal keeps it for recovery. Rate limits (``ccxt.RateLimitExceeded``,
 ``ccxt.DDoSProtection``: HTTP 429/418) back off exponentially and go through the same
 lookup-then-resend path with the same id. ``ccxt.InsufficientFunds`` and other venue
 rejections are final: no retry.
+
+A lookup that says "absent" is only conclusive once the original request can no longer land:
+signed requests carry ``recvWindow = recv_window_ms`` (Binance and Bybit refuse a request
+that reaches them later than that after signing), and the lookup waits ``lookup_grace_s``
+(> the window) after the error, which came after the signing. An order whose intent could
+not be journaled is never sent.
 """
 
 from __future__ import annotations
@@ -17,54 +23,33 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import ccxt  # type: ignore[import-untyped]  # ccxt ships no type information
 
+from .config import ExecutionConfig
 from .fills import TERMINAL
 from .risk import Rejection
-from .store import OrderJournal, new_client_order_id
+from .store import JournalEntry, JournalError, OrderJournal, new_client_order_id
 
-__all__ = ["ExecutionSettings", "OrderRouter", "Unknown", "type_of"]
+__all__ = ["ExecutionSettings", "OrderRouter", "Unknown", "Unresolved", "type_of"]
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class ExecutionSettings:
-    """Executor behaviour (the config layer maps its keys onto this)."""
-
-    max_attempts: int = 5
-    backoff_initial_s: float = 0.5
-    backoff_max_s: float = 8.0
-    lookup_grace_s: float = 1.0
-    fill_poll_interval_s: float = 0.25
-    fill_timeout_s: float = 15.0
-    stop_mode: Literal["auto", "native", "client"] = "auto"
-    trailing_mode: Literal["auto", "native", "replace", "client"] = "auto"
-    client_id_prefix: str = "cfx"
-    kill_on_daily_loss: bool = True
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError(f"max_attempts must be >= 1, was {self.max_attempts}")
-        for name in (
-            "backoff_initial_s",
-            "backoff_max_s",
-            "lookup_grace_s",
-            "fill_poll_interval_s",
-            "fill_timeout_s",
-        ):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, was {getattr(self, name)}")
-
-    def backoff(self, attempt: int) -> float:
-        """Exponential backoff before retry number ``attempt`` (1-based), capped."""
-        return min(self.backoff_max_s, self.backoff_initial_s * 2.0 ** (attempt - 1))
+# The validated ``[execution]`` config section is the Executor's settings object.
+ExecutionSettings = ExecutionConfig
 
 
 class Unknown(Exception):
     """The venue could not tell whether an order exists (lookups kept failing)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Unresolved(Rejection):
+    """A Rejection whose order may exist at the venue: its symbol must be reconciled."""
+
+    client_order_id: str = ""
 
 
 def type_of(exc: BaseException) -> type[Exception]:
@@ -94,6 +79,9 @@ class OrderRouter:
         self._describe = describe
         self._on_order = on_order
         self._order_state: dict[str, tuple[Any, Any]] = {}
+        options = getattr(exchange, "options", None)
+        if isinstance(options, dict) and "recvWindow" in options:
+            options["recvWindow"] = settings.recv_window_ms  # ccxt binance, bybit, ...
 
     def has(self, *names: str) -> bool:
         has = getattr(self._ex, "has", {}) or {}
@@ -123,19 +111,30 @@ class OrderRouter:
         purpose: str,
         *,
         trigger: bool = False,
+        context: dict[str, Any] | None = None,
     ) -> dict[str, Any] | Rejection:
-        """Send one order without ever duplicating it (see the module docstring)."""
+        """Send one order without ever duplicating it (see the module docstring).
+
+        Returns the venue's order, a ``Rejection``, or an ``Unresolved`` rejection when the
+        order may exist at the venue but no lookup could tell.
+        """
         cid = new_client_order_id(self.settings.client_id_prefix)
-        self.journal.record_intent(
-            cid,
-            symbol=symbol,
-            side=side,
-            type=type,
-            amount=amount,
-            price=price,
-            purpose=purpose,
-            params=dict(params),
-        )
+        try:
+            self.journal.record_intent(
+                cid,
+                symbol=symbol,
+                side=side,
+                type=type,
+                amount=amount,
+                price=price,
+                purpose=purpose,
+                params=dict(params),
+                context=context,
+            )
+        except JournalError as exc:
+            msg = f"{purpose} order not sent: its intent could not be journaled ({exc})"
+            log.error(msg)
+            return Rejection(symbol, msg)
         req = {**params, "clientOrderId": cid}
         attempt = 0
         while True:
@@ -155,6 +154,8 @@ class OrderRouter:
                 rate_limited = isinstance(exc, (ccxt.RateLimitExceeded, ccxt.DDoSProtection))
                 delay = self.settings.backoff(attempt)
                 if not rate_limited:
+                    # the request may still be in flight: it was signed before this error, so
+                    # after the grace (> recvWindow) the venue refuses it if it lands now
                     delay = max(delay, self.settings.lookup_grace_s)
                 log.warning(
                     "order %s attempt %d: %s; looking it up in %.2fs",
@@ -169,7 +170,7 @@ class OrderRouter:
                 except Unknown:
                     msg = f"order {cid} state unknown after {self._describe(exc)}; not resent"
                     log.error(msg)
-                    return Rejection(symbol, msg)
+                    return Unresolved(symbol, msg, cid)
                 if found is not None:
                     self.journal.record_ack(cid, str(found["id"]), str(found.get("status")))
                     return found
@@ -221,6 +222,35 @@ class OrderRouter:
                 log.warning("lookup of %s attempt %d: %s", cid, attempt, self._describe(exc))
                 await asyncio.sleep(self.settings.backoff(attempt))
         raise Unknown(cid)
+
+    async def resolve(self, entry: JournalEntry, *, trigger: bool = False) -> dict[str, Any] | None:
+        """The venue's order of a journaled intent; None only once it can no longer land.
+
+        An "absent" answer for a request sent less than ``lookup_grace_s`` ago is not trusted:
+        the lookup is repeated after the rest of the grace. Raises ``Unknown``.
+        """
+        found = await self.find_by_client_id(entry.symbol, entry.client_order_id, trigger=trigger)
+        if found is None:
+            age_s = time.time() - entry.sent_ms / 1000
+            if age_s < self.settings.lookup_grace_s:
+                await asyncio.sleep(self.settings.lookup_grace_s - age_s)
+                found = await self.find_by_client_id(
+                    entry.symbol, entry.client_order_id, trigger=trigger
+                )
+        return found
+
+    async def order_trades(self, order_id: str, symbol: str) -> list[dict[str, Any]] | None:
+        """The trades (fills, with their fees) of one order; None if the venue cannot say."""
+        try:
+            if self.has("fetchOrderTrades"):
+                trades: list[dict[str, Any]] = await self._ex.fetch_order_trades(order_id, symbol)
+                return trades
+            if self.has("fetchMyTrades"):
+                mine: list[dict[str, Any]] = await self._ex.fetch_my_trades(symbol)
+                return [t for t in mine if str(t.get("order")) == order_id]
+        except ccxt.BaseError as exc:
+            log.warning("trades of order %s: %s", order_id, self._describe(exc))
+        return None
 
     async def fetch_order(
         self, order_id: str, symbol: str, *, trigger: bool = False

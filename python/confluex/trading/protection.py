@@ -12,6 +12,10 @@ client-side (as Binance users do with OCO); on derivatives both are native and r
 ``OrderIntent.trailing_stop_pct`` is a fraction (0.02 = 2 %), as the position manager's
 ``trailing_stop_pct`` config. A native order the venue refuses falls back to client-side
 protection rather than leave the position naked.
+
+``protect`` installs only what is missing, so the same call re-installs protection after a
+failed exit or a restart. On spot, protective orders and exits are sized from the base
+balance actually held (``fetch_balance``), never from more than the venue holds.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import logging
 import math
 from dataclasses import dataclass
 from typing import Any, Literal
+
+import ccxt  # type: ignore[import-untyped]  # ccxt ships no type information
 
 from .fills import TERMINAL, FillLedger, Position
 from .orders import ExecutionSettings, OrderRouter
@@ -160,11 +166,38 @@ class Protector:
     def exit_amount(self, pos: Position) -> float:
         return float(self._ex.amount_to_precision(pos.symbol, pos.amount))
 
+    async def size_from_holdings(self, pos: Position) -> None:
+        """On spot, shrink the position to the base balance held (fees, outside sells)."""
+        if pos.contract or not self._router.has("fetchBalance"):
+            return
+        try:
+            balance = await self._ex.fetch_balance()
+            base = self._ex.market(pos.symbol)["base"]
+            held = float((balance.get("total") or {}).get(base) or 0.0)
+        except (ccxt.BaseError, KeyError, TypeError, ValueError) as exc:
+            log.warning("balance of %s unknown (%s); sizing from fills", pos.symbol, exc)
+            return
+        if held < pos.amount:
+            log.warning(
+                "%s: booked %g but %g held; protecting and exiting what is held",
+                pos.symbol,
+                pos.amount,
+                held,
+            )
+            pos.amount = held
+
     async def protect(self, pos: Position) -> None:
-        """Install the position's stop / trailing stop / take profit."""
+        """Install the stop / trailing stop / take profit that ``pos`` lacks.
+
+        Pieces already in place (a native order id, a client stop) are kept, so this both
+        protects a new position and re-installs protection that was taken down.
+        """
+        await self.size_from_holdings(pos)
+        if self._ledger.is_flat(pos):
+            return
         self.resolve_modes(pos)
-        ref = pos.entry_price
-        if pos.stop_mode == "native":
+        ref = pos.trail_extreme if pos.trail_extreme is not None else pos.entry_price
+        if pos.stop_mode == "native" and pos.stop_order_id is None:
             if pos.trail_mode == "native":
                 assert pos.trailing_pct is not None
                 params = {**self.exit_params(pos), "trailingPercent": pos.trailing_pct * 100}
@@ -180,7 +213,7 @@ class Protector:
                 await self.place_stop(
                     pos, {**self.exit_params(pos), "stopLossPrice": pos.stop_loss}
                 )
-        if pos.tp_mode == "native":
+        if pos.tp_mode == "native" and pos.tp_order_id is None:
             assert pos.take_profit is not None
             sent = await self._router.submit(
                 pos.symbol,
@@ -199,7 +232,7 @@ class Protector:
         client_stop = pos.stop_mode == "client" and (
             pos.stop_loss is not None or pos.trailing_pct is not None
         )
-        if client_stop or pos.tp_mode == "client":
+        if (client_stop or pos.tp_mode == "client") and pos.symbol not in self.client_stops:
             self.client_stops.set(
                 ClientStop(
                     symbol=pos.symbol,
@@ -210,6 +243,32 @@ class Protector:
                     extreme=ref if pos.trailing_pct is not None else None,
                 )
             )
+
+    def adopt(self, pos: Position, orders: list[tuple[str, dict[str, Any]]]) -> list[str]:
+        """Take over open protective orders found at the venue (after a restart).
+
+        ``orders`` are (purpose, order) pairs, oldest first. The newest stop and take profit
+        whose remaining amount covers the position are kept; the ids of the others are
+        returned for cancelling.
+        """
+        self.resolve_modes(pos)
+        amount = self.exit_amount(pos)
+        stale: list[str] = []
+        for purpose, order in reversed(orders):
+            oid = str(order["id"])
+            if oid in (pos.stop_order_id, pos.tp_order_id):
+                continue  # already ours
+            left = float(order.get("remaining") or order.get("amount") or 0.0)
+            fits = abs(left - amount) <= max(1e-12, 1e-9 * amount)
+            if not fits:
+                stale.append(oid)
+            elif purpose == "stop" and pos.stop_mode == "native" and not pos.stop_order_id:
+                pos.stop_order_id = oid
+            elif purpose == "take_profit" and pos.tp_mode == "native" and not pos.tp_order_id:
+                pos.tp_order_id = oid
+            else:
+                stale.append(oid)
+        return stale
 
     def trail_level(self, pos: Position, extreme: float) -> float:
         assert pos.trailing_pct is not None
@@ -281,7 +340,7 @@ class Protector:
         )
         if order is None:
             return
-        self._ledger.apply(order, "exit")
+        await self._ledger.book(order, "exit")
         if str(order.get("status")) in TERMINAL:
             if kind == "stop":
                 pos.stop_order_id = None
@@ -293,6 +352,11 @@ class Protector:
 
     async def cancel(self, pos: Position) -> None:
         """Cancel the native protective orders (booking fills) and the client stop."""
+        await self.cancel_native(pos)
+        self.client_stops.remove(pos.symbol)
+
+    async def cancel_native(self, pos: Position) -> None:
+        """Cancel the native protective orders, booking what they filled meanwhile."""
         for attr, trigger in (("stop_order_id", pos.contract), ("tp_order_id", False)):
             oid = getattr(pos, attr)
             if oid is None:
@@ -300,9 +364,8 @@ class Protector:
             if not await self._router.cancel(oid, pos.symbol, trigger=trigger):
                 order = await self._router.fetch_order(oid, pos.symbol, trigger=trigger)
                 if order is not None:
-                    self._ledger.apply(order, "exit")
+                    await self._ledger.book(order, "exit")
             setattr(pos, attr, None)
-        self.client_stops.remove(pos.symbol)
 
     def drop_if_flat(self, pos: Position) -> None:
         if self._ledger.drop_if_flat(pos):

@@ -3,15 +3,26 @@
 API keys and secrets must never reach a log, an error message, a ``repr`` or verbose output.
 ``redact`` masks them in a string; ``register_secrets`` installs a logging filter on this
 package's and ccxt's loggers (ccxt's DEBUG log prints the API-key request header).
+
+ccxt's ``verbose = True`` prints every request and response, headers included (Binance's
+``X-MBX-APIKEY``), through ``Exchange.log``, a plain ``print``. ``guard_output`` replaces
+that method on the exchange instance with one that prints the redacted text.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["CREDENTIAL_ATTRS", "RedactingFilter", "redact", "register_secrets", "secrets_of"]
+__all__ = [
+    "CREDENTIAL_ATTRS",
+    "RedactingFilter",
+    "guard_output",
+    "redact",
+    "register_secrets",
+    "secrets_of",
+]
 
 # ccxt's credential attributes (``Exchange.requiredCredentials`` names).
 CREDENTIAL_ATTRS = ("apiKey", "secret", "password", "uid", "privateKey", "walletAddress", "token")
@@ -66,3 +77,22 @@ def register_secrets(secrets: Iterable[str]) -> None:
         lg = logging.getLogger(name)
         if _LOG_FILTER not in lg.filters:
             lg.addFilter(_LOG_FILTER)
+
+
+class _RedactedLog:
+    """``Exchange.log`` replacement: the original output with the credentials masked."""
+
+    def __init__(self, exchange: Any, original: Callable[..., object]) -> None:
+        self._exchange = exchange
+        self.original = original
+
+    def __call__(self, *args: object) -> None:
+        text = " ".join(str(a) for a in args)  # what print(*args) would write
+        self.original(redact(text, secrets_of(self._exchange)))
+
+
+def guard_output(exchange: Any) -> None:
+    """Mask credentials in what ccxt prints (``verbose = True``) through ``exchange.log``."""
+    current = getattr(exchange, "log", None)
+    if callable(current) and not isinstance(current, _RedactedLog):
+        exchange.log = _RedactedLog(exchange, current)

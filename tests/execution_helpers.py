@@ -83,6 +83,19 @@ async def venue(
         await sim.stop()
 
 
+def journal_entry(journal: OrderJournal, cid: str) -> None:
+    """Journal the intent of a 1 BTC market buy under client id ``cid``."""
+    journal.record_intent(
+        cid,
+        symbol="BTC/USDT",
+        side="buy",
+        type="market",
+        amount=1.0,
+        price=None,
+        purpose="entry",
+    )
+
+
 def run(coro_fn: Callable[[], Awaitable[None]]) -> None:
     asyncio.run(coro_fn())  # type: ignore[arg-type]
 

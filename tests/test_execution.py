@@ -28,7 +28,7 @@ from confluex.trading.paper import PaperExchange, PaperMarket
 from confluex.trading.risk import Rejection
 from confluex.trading.store import OrderJournal
 from confluex.trading.types import Side
-from execution_helpers import FAST, KEY, SECRET, intent, posts, run, venue
+from execution_helpers import FAST, KEY, SECRET, intent, journal_entry, posts, run, venue
 
 
 # ---------------------------------------------------------------------- venue scenarios
@@ -375,15 +375,7 @@ def test_start_resolves_journaled_orders_the_venue_never_got(tmp_path: Path) -> 
     async def main() -> None:
         path = tmp_path / "orders.jsonl"
         crashed = OrderJournal(path)
-        crashed.record_intent(
-            "cfxdeadbeef",
-            symbol="BTC/USDT",
-            side="buy",
-            type="market",
-            amount=1.0,
-            price=None,
-            purpose="entry",
-        )
+        journal_entry(crashed, "cfxdeadbeef")
         crashed.close()
         journal = OrderJournal(path)
         executor = Executor(_paper(), settings=FAST, journal=journal)

@@ -26,7 +26,17 @@ from confluex.trading import ConfigError, load_config
 from confluex.trading.execution import ExecutionSettings, Executor, Position
 from confluex.trading.risk import Rejection
 from confluex.trading.store import JournalError, OrderJournal
-from execution_helpers import FAST, KEY, SECRET, binance, intent, posts, run, venue
+from execution_helpers import (
+    FAST,
+    KEY,
+    SECRET,
+    binance,
+    intent,
+    journal_entry,
+    posts,
+    run,
+    venue,
+)
 
 TESTS = Path(__file__).resolve().parent
 CHILD = TESTS / "execution_crash_child.py"
@@ -206,30 +216,18 @@ def test_acked_entry_whose_polls_all_time_out_is_kept_and_reconciled() -> None:
 
 
 # ---------------------------------------------------------------------- 5. journal
-def _intent_record(journal: OrderJournal, cid: str) -> None:
-    journal.record_intent(
-        cid,
-        symbol="BTC/USDT",
-        side="buy",
-        type="market",
-        amount=1.0,
-        price=None,
-        purpose="entry",
-    )
-
-
 def test_torn_last_line_is_cut_off_and_the_next_record_survives_a_restart(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "orders.jsonl"
     first = OrderJournal(path)
-    _intent_record(first, "cfxaaaa")
+    journal_entry(first, "cfxaaaa")
     first.close()
     with open(path, "ab") as fh:
         fh.write(b'{"event":"intent","client_order_id":"cfxtorn","sym')  # crash mid-write
 
     second = OrderJournal(path)
-    _intent_record(second, "cfxbbbb")
+    journal_entry(second, "cfxbbbb")
     second.close()
     third = OrderJournal(path)
     third.close()

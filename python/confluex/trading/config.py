@@ -348,8 +348,9 @@ class ExecutionConfig:
     ``recv_window_ms`` is sent with every signed request (Binance/Bybit ``recvWindow``): the
     venue refuses a request that reaches it later than that after it was signed. An order
     whose request timed out is looked up (and resent with the same client id only if absent)
-    no earlier than ``lookup_grace_s`` after it was sent, so the grace must exceed the
-    window: then a request still in flight can no longer land after the lookup said absent.
+    ``lookup_grace_s`` after the timeout, which came after the request was signed, so the
+    grace must exceed the window: then a request still in flight can no longer land after
+    the lookup said absent.
     """
 
     PREFIX: ClassVar[str] = "execution"

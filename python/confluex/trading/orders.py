@@ -21,9 +21,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import ccxt  # type: ignore[import-untyped]  # ccxt ships no type information
 
@@ -39,6 +39,16 @@ log = logging.getLogger(__name__)
 
 # The validated ``[execution]`` config section is the Executor's settings object.
 ExecutionSettings = ExecutionConfig
+
+
+_T = TypeVar("_T")
+
+
+class _Exhausted:
+    """Every attempt of a retried call failed with a network error."""
+
+
+_EXHAUSTED = _Exhausted()
 
 
 class Unknown(Exception):
@@ -190,6 +200,16 @@ class OrderRouter:
             self.order_update(order)
             return order
 
+    async def _retrying(self, what: str, call: Callable[[], Awaitable[_T]]) -> _T | _Exhausted:
+        """``call()`` retried with backoff on network errors, up to ``max_attempts`` times."""
+        for attempt in range(1, self.settings.max_attempts + 1):
+            try:
+                return await call()
+            except ccxt.NetworkError as exc:
+                log.warning("%s attempt %d: %s", what, attempt, self._describe(exc))
+                await asyncio.sleep(self.settings.backoff(attempt))
+        return _EXHAUSTED
+
     async def find_by_client_id(
         self, symbol: str, cid: str, *, trigger: bool = False
     ) -> dict[str, Any] | None:
@@ -198,7 +218,8 @@ class OrderRouter:
         Raises ``Unknown`` when no lookup got an answer within ``max_attempts``.
         """
         extra: dict[str, Any] = {"trigger": True} if trigger else {}
-        for attempt in range(1, self.settings.max_attempts + 1):
+
+        async def lookup() -> dict[str, Any] | None:
             try:
                 if self.has("fetchOrder"):
                     try:
@@ -209,19 +230,19 @@ class OrderRouter:
                     except (ccxt.NotSupported, ccxt.ArgumentsRequired):
                         pass
                 for fetch in ("fetch_open_orders", "fetch_orders"):
-                    if not hasattr(self._ex, fetch):
-                        continue
-                    orders: list[dict[str, Any]] = await getattr(self._ex, fetch)(symbol)
-                    for o in orders:
-                        if o.get("clientOrderId") == cid:
-                            return o
+                    if hasattr(self._ex, fetch):
+                        orders: list[dict[str, Any]] = await getattr(self._ex, fetch)(symbol)
+                        for o in orders:
+                            if o.get("clientOrderId") == cid:
+                                return o
                 return None
             except ccxt.OrderNotFound:
                 return None
-            except ccxt.NetworkError as exc:
-                log.warning("lookup of %s attempt %d: %s", cid, attempt, self._describe(exc))
-                await asyncio.sleep(self.settings.backoff(attempt))
-        raise Unknown(cid)
+
+        found = await self._retrying(f"lookup of {cid}", lookup)
+        if isinstance(found, _Exhausted):
+            raise Unknown(cid)
+        return found
 
     async def resolve(self, entry: JournalEntry, *, trigger: bool = False) -> dict[str, Any] | None:
         """The venue's order of a journaled intent; None only once it can no longer land.
@@ -257,14 +278,13 @@ class OrderRouter:
     ) -> dict[str, Any] | None:
         """Read-only order poll with retries (safe to repeat); None if it keeps failing."""
         extra: dict[str, Any] = {"trigger": True} if trigger else {}
-        for attempt in range(1, self.settings.max_attempts + 1):
-            try:
-                order: dict[str, Any] = await self._ex.fetch_order(order_id, symbol, extra)
-                return order
-            except ccxt.NetworkError as exc:
-                log.warning("fetch_order %s attempt %d: %s", order_id, attempt, self._describe(exc))
-                await asyncio.sleep(self.settings.backoff(attempt))
-        return None
+
+        async def poll() -> dict[str, Any]:
+            order: dict[str, Any] = await self._ex.fetch_order(order_id, symbol, extra)
+            return order
+
+        found = await self._retrying(f"fetch_order {order_id}", poll)
+        return None if isinstance(found, _Exhausted) else found
 
     async def confirm(self, order: dict[str, Any], symbol: str) -> dict[str, Any]:
         """Poll until the order is terminal (or the fill timeout cancels the rest)."""
@@ -283,16 +303,16 @@ class OrderRouter:
     async def cancel(self, order_id: str, symbol: str, *, trigger: bool = False) -> bool:
         """Cancel; False if the venue no longer has it open (filled or gone)."""
         extra: dict[str, Any] = {"trigger": True} if trigger else {}
-        for attempt in range(1, self.settings.max_attempts + 1):
+
+        async def cancel() -> bool:
             try:
                 await self._ex.cancel_order(order_id, symbol, extra)
                 return True
             except ccxt.OrderNotFound:
                 return False
-            except ccxt.NetworkError as exc:
-                log.warning("cancel %s attempt %d: %s", order_id, attempt, self._describe(exc))
-                await asyncio.sleep(self.settings.backoff(attempt))
-            except ccxt.ExchangeError as exc:
+            except ccxt.ExchangeError as exc:  # not a NetworkError: those are retried
                 log.warning("cancel %s: %s", order_id, self._describe(exc))
                 return False
-        return False
+
+        done = await self._retrying(f"cancel {order_id}", cancel)
+        return done is True

@@ -24,8 +24,10 @@ import pytest
 import venue_sim as sim_mod
 from confluex.trading import ConfigError, load_config
 from confluex.trading.execution import ExecutionSettings, Executor, Position
+from confluex.trading.paper import PaperExchange, PaperMarket
 from confluex.trading.risk import Rejection
 from confluex.trading.store import JournalError, OrderJournal
+from confluex.trading.types import Side
 from execution_helpers import (
     FAST,
     KEY,
@@ -355,3 +357,39 @@ def test_execution_settings_come_from_the_validated_config() -> None:
 
     assert example == ExecutionSettings()
     assert (conservative.recv_window_ms, conservative.lookup_grace_s) == (10000, 12.0)
+
+
+def test_restart_on_a_derivative_adopts_the_reduce_only_stop_and_sizes_from_the_venue(
+    tmp_path: Path,
+) -> None:
+    """Derivatives: the position comes back from fills, capped by the venue's contracts."""
+    path = tmp_path / "orders.jsonl"
+
+    async def main() -> None:
+        book = ([(99.99, 100.0)], [(100.01, 100.0)])
+        perp = PaperMarket(
+            "BTC/USDT:USDT", "BTC", "USDT", kind="swap", amount_step=0.001, min_amount=0.001
+        )
+        ex = PaperExchange([perp], lambda s: book, balances={"USDT": 10_000.0}, clock=lambda: 0)
+        first_journal = OrderJournal(path)
+        first = Executor(ex, settings=FAST, journal=first_journal)
+        await first.start()
+        await first.open(intent(side=Side.SELL, symbol="BTC/USDT:USDT", stop=105.0))
+        first_journal.close()  # the process is gone; the venue keeps its state
+
+        journal = OrderJournal(path)
+        restarted = Executor(ex, settings=FAST, journal=journal)
+        await restarted.start()
+        pos = restarted.positions.get("BTC/USDT:USDT")
+        again = await restarted.open(intent(side=Side.SELL, symbol="BTC/USDT:USDT"))
+        opens = await ex.fetch_open_orders("BTC/USDT:USDT")
+        journal.close()
+
+        assert isinstance(pos, Position) and pos.direction == "short"
+        assert pos.amount == pytest.approx(10.0)
+        assert [(o["id"], o["reduceOnly"], o["stopLossPrice"]) for o in opens] == [
+            (pos.stop_order_id, True, 105.0)
+        ]
+        assert isinstance(again, Rejection) and "already open" in again.reason
+
+    run(main)

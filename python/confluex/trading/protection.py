@@ -14,8 +14,8 @@ client-side (as Binance users do with OCO); on derivatives both are native and r
 protection rather than leave the position naked.
 
 ``protect`` installs only what is missing, so the same call re-installs protection after a
-failed exit or a restart. On spot, protective orders and exits are sized from the base
-balance actually held (``fetch_balance``), never from more than the venue holds.
+failed exit or a restart. Protective orders and exits are sized from what the venue holds
+(the base balance on spot, the open contracts on derivatives), never from more.
 """
 
 from __future__ import annotations
@@ -167,15 +167,24 @@ class Protector:
         return float(self._ex.amount_to_precision(pos.symbol, pos.amount))
 
     async def size_from_holdings(self, pos: Position) -> None:
-        """On spot, shrink the position to the base balance held (fees, outside sells)."""
-        if pos.contract or not self._router.has("fetchBalance"):
-            return
+        """Shrink the position to what the venue holds: the base balance on spot (fees,
+        outside sells), the open contracts on derivatives. Unknown holdings change nothing."""
         try:
-            balance = await self._ex.fetch_balance()
-            base = self._ex.market(pos.symbol)["base"]
-            held = float((balance.get("total") or {}).get(base) or 0.0)
+            if not pos.contract and self._router.has("fetchBalance"):
+                balance = await self._ex.fetch_balance()
+                base = self._ex.market(pos.symbol)["base"]
+                held = float((balance.get("total") or {}).get(base) or 0.0)
+            elif pos.contract and self._router.has("fetchPositions"):
+                rows = await self._ex.fetch_positions([pos.symbol])
+                held = sum(
+                    abs(float(r.get("contracts") or 0.0))
+                    for r in rows
+                    if r.get("symbol") == pos.symbol and r.get("side") in (pos.direction, None)
+                )
+            else:
+                return
         except (ccxt.BaseError, KeyError, TypeError, ValueError) as exc:
-            log.warning("balance of %s unknown (%s); sizing from fills", pos.symbol, exc)
+            log.warning("holdings of %s unknown (%s); sizing from fills", pos.symbol, exc)
             return
         if held < pos.amount:
             log.warning(

@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,75 +27,8 @@ from confluex.trading.execution import (
 from confluex.trading.paper import PaperExchange, PaperMarket
 from confluex.trading.risk import Rejection
 from confluex.trading.store import OrderJournal
-from confluex.trading.types import OrderIntent, Side
-
-eventually = sim_mod.eventually
-
-KEY = "test-api-key-0123456789"
-SECRET = "SECRET-do-not-leak-7f3a9c1e5b"
-FAST = ExecutionSettings(
-    backoff_initial_s=0.01,
-    backoff_max_s=0.05,
-    lookup_grace_s=0.05,
-    fill_poll_interval_s=0.01,
-    fill_timeout_s=2.0,
-)
-
-
-def intent(
-    side: Side = Side.BUY,
-    quote: float = 1000.0,
-    price: float = 100.0,
-    stop: float | None = None,
-    tp: float | None = None,
-    trail: float | None = None,
-    symbol: str = "BTC/USDT",
-) -> OrderIntent:
-    return OrderIntent(
-        symbol=symbol,
-        side=side,
-        quote_size=quote,
-        reference_price=price,
-        stop_loss=stop,
-        take_profit=tp,
-        trailing_stop_pct=trail,
-        score=75.0,
-        ts_ns=0,
-        manager="test",
-        reason="test",
-    )
-
-
-@asynccontextmanager
-async def venue(
-    balances: dict[str, float] | None = None,
-    *,
-    secret: str = SECRET,
-    settings: ExecutionSettings = FAST,
-    timeout_ms: int = 2000,
-) -> AsyncIterator[tuple[Any, Any, Executor, list[FillEvent]]]:
-    sim = sim_mod.BinanceSpotSim(KEY, SECRET, balances or {"USDT": 10_000.0, "BTC": 0.0})
-    await sim.start()
-    ex = ccxt_async.binance(
-        {"apiKey": KEY, "secret": secret, "timeout": timeout_ms, "enableRateLimit": True}
-    )
-    sim.point(ex)
-    fills: list[FillEvent] = []
-    try:
-        executor = Executor(ex, settings=settings, live=True, on_fill=fills.append)
-        await executor.start()
-        yield sim, ex, executor, fills
-    finally:
-        await ex.close()
-        await sim.stop()
-
-
-def run(coro_fn: Callable[[], Awaitable[None]]) -> None:
-    asyncio.run(coro_fn())  # type: ignore[arg-type]
-
-
-def posts(sim: Any) -> list[dict[str, str]]:
-    return [p for m, path, p in sim.requests if m == "POST" and path.endswith("/order")]
+from confluex.trading.types import Side
+from execution_helpers import FAST, KEY, SECRET, intent, journal_entry, posts, run, venue
 
 
 # ---------------------------------------------------------------------- venue scenarios
@@ -444,15 +375,7 @@ def test_start_resolves_journaled_orders_the_venue_never_got(tmp_path: Path) -> 
     async def main() -> None:
         path = tmp_path / "orders.jsonl"
         crashed = OrderJournal(path)
-        crashed.record_intent(
-            "cfxdeadbeef",
-            symbol="BTC/USDT",
-            side="buy",
-            type="market",
-            amount=1.0,
-            price=None,
-            purpose="entry",
-        )
+        journal_entry(crashed, "cfxdeadbeef")
         crashed.close()
         journal = OrderJournal(path)
         executor = Executor(_paper(), settings=FAST, journal=journal)

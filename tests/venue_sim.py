@@ -15,10 +15,28 @@ triggers on the best bid (sell) or ask (buy) and executes as a market order. Tak
 Balances lock behind open orders, so a stop and a take profit cannot both hold the same
 base balance (as on Binance).
 
-Faults for tests: ``delay_order_response_s`` (the order is accepted and stored, then the
-response is held back, so a client timeout happens after acceptance), ``rate_limit_next``
-(answer the next N order POSTs with HTTP 429 / -1003 without processing them).
-``order_posts`` counts POST /order requests received; ``orders_accepted`` those accepted.
+``recvWindow`` is enforced as Binance does: a signed request that reaches the venue more than
+``recvWindow`` ms (default 5000) after its ``timestamp`` is refused with -1021 and not
+processed.
+
+Faults for tests:
+
+- ``delay_order_response_s`` (with ``delay_posts``, the 1-based numbers of the order POSTs it
+  applies to; None: all): the order is accepted and stored, then the response is held back,
+  so a client timeout happens after acceptance;
+- ``late_next`` / ``land_delay_s``: the next N order POSTs reach the venue ``land_delay_s``
+  late (the network held them): they are processed then, recvWindow check included, after
+  the client has timed out;
+- ``drop_next``: the next N order POSTs are lost (never processed; the client times out);
+- ``stall_lookups``: order lookups (``GET /order``, ``openOrders``, ``allOrders``) hang past
+  any client timeout;
+- ``ack_only_next``: the next N accepted orders are answered with Binance's ACK response
+  (ids only, no status or fills) although they are processed in full;
+- ``rate_limit_next``: answer the next N order POSTs with HTTP 429 / -1003 without
+  processing them.
+
+``order_posts`` counts POST /order requests received; ``orders_accepted`` those accepted;
+``late_refused`` the late ones refused for recvWindow.
 """
 
 from __future__ import annotations
@@ -98,9 +116,17 @@ class BinanceSpotSim:
         self._ids = itertools.count(1000)
         self._trade_ids = itertools.count(1)
         self.delay_order_response_s = 0.0
+        self.delay_posts: set[int] | None = None
+        self.late_next = 0
+        self.land_delay_s = 0.0
+        self.late_refused = 0
+        self.drop_next = 0
+        self.stall_lookups = False
+        self.ack_only_next = 0
         self.rate_limit_next = 0
         self.order_posts = 0
         self.orders_accepted = 0
+        self._stopping = asyncio.Event()
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -128,6 +154,7 @@ class BinanceSpotSim:
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
 
     async def stop(self) -> None:
+        self._stopping.set()  # release held requests
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -137,14 +164,14 @@ class BinanceSpotSim:
 
     def point(self, exchange: Any) -> None:
         """Aim a ccxt binance instance at this simulator (spot only)."""
-        base = self.base_url
-        # every API section points here (unknown ones 404), so nothing reaches the internet
-        exchange.urls["api"] = {key: f"{base}/unmapped/{key}" for key in exchange.urls["api"]}
-        for key in ("public", "private"):
-            exchange.urls["api"][key] = f"{base}/api/v3"
-        exchange.options["fetchMarkets"] = {"types": ["spot"]}
-        exchange.options["fetchCurrencies"] = False
-        exchange.options["fetchMargins"] = False
+        point(exchange, self.base_url)
+
+    async def hold(self, seconds: float) -> None:
+        """Sleep ``seconds`` (cut short when the simulator stops)."""
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except asyncio.TimeoutError:
+            pass
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
@@ -158,6 +185,23 @@ class BinanceSpotSim:
                 if request.method in ("GET", "DELETE")
                 else (await request.text())
             )
+            late = False
+            if request.method == "POST" and request.path.endswith("/order"):
+                if self.drop_next > 0:  # lost on the way: never processed
+                    self.drop_next -= 1
+                    await self.hold(30.0)
+                    return self.error(503, -1000, "lost")
+                if self.late_next > 0:  # held by the network, lands after the client gave up
+                    self.late_next -= 1
+                    late = True
+                    await self.hold(self.land_delay_s)
+            elif (
+                self.stall_lookups
+                and request.method == "GET"
+                and request.path.endswith(("/order", "/openOrders", "/allOrders"))
+            ):
+                await self.hold(30.0)
+                return self.error(503, -1000, "stalled")
             if request.headers.get("X-MBX-APIKEY") != self.api_key:
                 return self.error(401, -2015, "Invalid API-key, IP, or permissions for action.")
             payload, sep, signature = raw.rpartition("&signature=")
@@ -167,6 +211,7 @@ class BinanceSpotSim:
             params = dict(parse_qsl(payload, keep_blank_values=True))
             recv = int(params.get("recvWindow", "5000"))
             if abs(int(time.time() * 1000) - int(params.get("timestamp", "0"))) > recv:
+                self.late_refused += late
                 return self.error(
                     400, -1021, "Timestamp for this request is outside of the recvWindow."
                 )
@@ -473,8 +518,14 @@ class BinanceSpotSim:
         else:
             self._lock(o)
         body = self.order_json(o, full=True)
-        if self.delay_order_response_s > 0:
-            await asyncio.sleep(self.delay_order_response_s)
+        if self.ack_only_next > 0:  # newOrderRespType=ACK: ids only
+            self.ack_only_next -= 1
+            body = {k: body[k] for k in ("symbol", "orderId", "orderListId", "clientOrderId")}
+            body["transactTime"] = o.time_ms
+        if self.delay_order_response_s > 0 and (
+            self.delay_posts is None or self.order_posts in self.delay_posts
+        ):
+            await self.hold(self.delay_order_response_s)
         return web.json_response(body)
 
     async def get_order(self, p: dict[str, str]) -> web.Response:
@@ -531,4 +582,26 @@ class BinanceSpotSim:
         )
 
     async def my_trades(self, p: dict[str, str]) -> web.Response:
-        return web.json_response([t for t in self.trades if t["symbol"] == p.get("symbol")])
+        return web.json_response(
+            [
+                t
+                for t in self.trades
+                if t["symbol"] == p.get("symbol")
+                and ("orderId" not in p or str(t["orderId"]) == p["orderId"])
+            ]
+        )
+
+    def held(self, asset: str) -> float:
+        """Free plus locked balance of ``asset``."""
+        return self.free.get(asset, 0.0) + self.locked.get(asset, 0.0)
+
+
+def point(exchange: Any, base_url: str) -> None:
+    """Aim a ccxt binance instance at a simulator at ``base_url`` (spot only)."""
+    # every API section points here (unknown ones 404), so nothing reaches the internet
+    exchange.urls["api"] = {key: f"{base_url}/unmapped/{key}" for key in exchange.urls["api"]}
+    for key in ("public", "private"):
+        exchange.urls["api"][key] = f"{base_url}/api/v3"
+    exchange.options["fetchMarkets"] = {"types": ["spot"]}
+    exchange.options["fetchCurrencies"] = False
+    exchange.options["fetchMargins"] = False

@@ -49,6 +49,7 @@ __all__ = [
     "ConfluenceConfig",
     "Credentials",
     "ExchangeConfig",
+    "ExecutionConfig",
     "ExecutorConfig",
     "MarketType",
     "MonitorConfig",
@@ -345,6 +346,66 @@ class ExecutorConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ExecutionConfig:
+    """``[execution]``: how the Executor sends, looks up, polls and protects orders.
+
+    ``recv_window_ms`` is sent with every signed request (Binance/Bybit ``recvWindow``): the
+    venue refuses a request that reaches it later than that after it was signed. An order
+    whose request timed out is looked up (and resent with the same client id only if absent)
+    ``lookup_grace_s`` after the timeout, which came after the request was signed, so the
+    grace must exceed the window: then a request still in flight can no longer land after
+    the lookup said absent.
+    """
+
+    PREFIX: ClassVar[str] = "execution"
+
+    recv_window_ms: int = 5000
+    lookup_grace_s: float = 6.0
+    max_attempts: int = 5
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 8.0
+    fill_poll_interval_s: float = 0.25
+    fill_timeout_s: float = 15.0
+    stop_mode: Literal["auto", "native", "client"] = "auto"
+    trailing_mode: Literal["auto", "native", "replace", "client"] = "auto"
+    client_id_prefix: str = "cfx"
+    kill_on_daily_loss: bool = True
+
+    def __post_init__(self) -> None:
+        p = self.PREFIX
+        _require(self.max_attempts >= 1, f"{p}.max_attempts", ">= 1", self.max_attempts)
+        # Binance refuses a recvWindow above 60 000 ms (-1131)
+        _in_range(self.recv_window_ms, f"{p}.recv_window_ms", 1, 60_000)
+        for name in (
+            "backoff_initial_s",
+            "backoff_max_s",
+            "lookup_grace_s",
+            "fill_poll_interval_s",
+            "fill_timeout_s",
+        ):
+            value = getattr(self, name)
+            _require(math.isfinite(value) and value >= 0, f"{p}.{name}", ">= 0", value)
+        if self.lookup_grace_s * 1000 <= self.recv_window_ms:
+            raise ConfigError(
+                f"{p}.lookup_grace_s",
+                f"{p}.lookup_grace_s must exceed {p}.recv_window_ms (a request still in flight "
+                f"could land after the lookup), was lookup_grace_s={_fmt(self.lookup_grace_s)}, "
+                f"recv_window_ms={self.recv_window_ms}",
+            )
+        prefix = self.client_id_prefix
+        _require(
+            prefix.isalnum() and prefix.isascii() and 1 <= len(prefix) <= 12,
+            f"{p}.client_id_prefix",
+            "1 to 12 ASCII letters or digits",
+            prefix,
+        )
+
+    def backoff(self, attempt: int) -> float:
+        """Exponential backoff before retry number ``attempt`` (1-based), capped."""
+        return min(self.backoff_max_s, self.backoff_initial_s * 2.0 ** (attempt - 1))
+
+
+@dataclass(frozen=True, slots=True)
 class RiskConfig:
     """``[risk]``: account-level limits in quote currency (absent means no limit)."""
 
@@ -504,6 +565,7 @@ class TradingConfig:
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     position_manager: PositionManagerConfig = field(default_factory=PositionManagerConfig)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
     risk: RiskConfig = field(default_factory=RiskConfig)
     exchanges: Mapping[str, ExchangeConfig] = field(
         default_factory=lambda: types.MappingProxyType({})

@@ -1,0 +1,305 @@
+"""Fill accounting: positions are built from confirmed fills only, fees included.
+
+``FillLedger.apply`` books the not-yet-seen part of an order's fills into the symbol's
+``Position`` and emits a ``FillEvent``: entries add to the position (net of a fee charged in
+the base asset, as Binance spot does without BNB), exits reduce it and realise PnL. Each
+order's booked fill is remembered per order id, so polling the same order again never books
+it twice.
+
+Fees: an order fetched by id or client id (rather than the create response) often carries no
+fee (Binance's ``GET /api/v3/order`` has no ``fills``); ``book`` then takes the fee from the
+order's trades (``fetch_order_trades``, else ``fetch_my_trades`` filtered by order id), so a
+fee charged in the base asset is never booked as held.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from .types import OrderIntent, Side
+
+if TYPE_CHECKING:
+    from .risk import RiskManager
+
+__all__ = ["TERMINAL", "EntryPlan", "FillEvent", "FillLedger", "Position", "fee_of"]
+
+log = logging.getLogger(__name__)
+
+TERMINAL = ("closed", "canceled", "cancelled", "expired", "rejected")
+
+
+@dataclass(frozen=True, slots=True)
+class FillEvent:
+    """One confirmed fill (or fill increment) of an order: the ``trade_alerts`` payload."""
+
+    event: Literal["filled", "partially_filled"]
+    order_id: str
+    client_order_id: str
+    symbol: str
+    side: str
+    trade_type: Literal["entry", "exit"]
+    filled_amount: float
+    average_fill_price: float
+    remaining: float
+    fee_cost: float
+    fee_currency: str | None
+    position_size_usd: float
+    confluence_score: float | None
+    stop_loss: float | None
+    take_profit: float | None
+    exchange: str
+    simulated: bool
+    transaction_id: str
+    realized_pnl: float
+    timestamp: int
+
+
+@dataclass(frozen=True, slots=True)
+class EntryPlan:
+    """What a position opened by an entry order is meant to be: journaled with the entry, so
+    that a restart can rebuild the position with its protection."""
+
+    direction: Literal["long", "short"]
+    score: float | None = None
+    stop_loss: float | None = None
+    take_profit: float | None = None
+    trailing_pct: float | None = None
+
+    @classmethod
+    def of(cls, intent: OrderIntent) -> EntryPlan:
+        return cls(
+            direction="long" if intent.side is Side.BUY else "short",
+            score=intent.score,
+            stop_loss=intent.stop_loss,
+            take_profit=intent.take_profit,
+            trailing_pct=intent.trailing_stop_pct,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> EntryPlan:
+        direction: Literal["long", "short"] = "short" if d.get("direction") == "short" else "long"
+
+        def num(key: str) -> float | None:
+            v = d.get(key)
+            return float(v) if isinstance(v, (int, float)) else None
+
+        keys = ("score", "stop_loss", "take_profit", "trailing_pct")
+        return cls(direction, *(num(k) for k in keys))
+
+
+@dataclass(slots=True)
+class Position:
+    """A position built from confirmed fills only."""
+
+    symbol: str
+    direction: Literal["long", "short"]
+    amount: float
+    entry_price: float
+    contract: bool
+    opened_ms: int
+    score: float | None = None
+    stop_loss: float | None = None
+    take_profit: float | None = None
+    trailing_pct: float | None = None
+    trail_mode: str | None = None  # native | replace | client
+    stop_mode: str | None = None  # native | client
+    tp_mode: str | None = None  # native | client
+    stop_order_id: str | None = None
+    tp_order_id: str | None = None
+    trail_extreme: float | None = None
+    realized_pnl: float = 0.0
+    fees: float = 0.0
+    seen_fill: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def exit_side(self) -> str:
+        return "sell" if self.direction == "long" else "buy"
+
+    @property
+    def notional(self) -> float:
+        return self.amount * self.entry_price
+
+
+def has_fee(order: Mapping[str, Any]) -> bool:
+    """Whether the order structure reports its fee (a fee of 0 counts)."""
+    fees = order.get("fees") or ([order["fee"]] if order.get("fee") else [])
+    return any(f and f.get("cost") is not None for f in fees)
+
+
+def fee_of(
+    order: dict[str, Any], market: dict[str, Any], avg: float
+) -> tuple[float, float, str | None]:
+    """(fee in quote, fee taken from the base amount, fee currency) of an order."""
+    fees = order.get("fees") or ([order["fee"]] if order.get("fee") else [])
+    quote_fee = base_fee = 0.0
+    currency: str | None = None
+    for f in fees:
+        if not f or f.get("cost") is None:
+            continue
+        cost = float(f["cost"])
+        currency = f.get("currency") or currency
+        if f.get("currency") == market.get("base"):
+            base_fee += cost
+            quote_fee += cost * avg
+        else:
+            quote_fee += cost
+    return quote_fee, base_fee, currency
+
+
+class FillLedger:
+    """Open positions by symbol, updated from orders' confirmed fills.
+
+    Parameters
+    ----------
+    market
+        ``symbol -> ccxt market dict`` (base currency, ``contract``).
+    clock
+        Milliseconds since the epoch.
+    risk
+        Receives every fill's realised PnL and fee (daily loss limit).
+    notify
+        ``notify(kind, value)`` with kind ``"order"`` / ``"fill"`` / ``"position"``.
+    """
+
+    def __init__(
+        self,
+        *,
+        market: Callable[[str], dict[str, Any]],
+        clock: Callable[[], int],
+        risk: RiskManager | None,
+        exchange_name: str,
+        simulated: bool,
+        notify: Callable[[str, Any], None],
+        trades: Callable[[str, str], Awaitable[list[dict[str, Any]] | None]] | None = None,
+    ) -> None:
+        self.positions: dict[str, Position] = {}
+        self._trades = trades
+        self._market = market
+        self._clock = clock
+        self._risk = risk
+        self._exchange_name = exchange_name
+        self._simulated = simulated
+        self._notify = notify
+
+    def min_amount(self, symbol: str) -> float:
+        limits = self._market(symbol).get("limits") or {}
+        return float((limits.get("amount") or {}).get("min") or 0.0)
+
+    def is_flat(self, pos: Position) -> bool:
+        """No amount left, or less than the venue minimum (dust that cannot be sold)."""
+        return pos.amount <= 0 or pos.amount < self.min_amount(pos.symbol)
+
+    def drop_if_flat(self, pos: Position) -> bool:
+        """Forget ``pos`` if it is flat; True if it was dropped."""
+        if self.is_flat(pos) and self.positions.get(pos.symbol) is pos:
+            del self.positions[pos.symbol]
+            self._notify("flat", pos.symbol)
+            return True
+        return False
+
+    async def book(
+        self,
+        order: dict[str, Any],
+        trade_type: Literal["entry", "exit"],
+        plan: EntryPlan | None = None,
+    ) -> Position | None:
+        """``apply`` after completing a fee the order structure lacks from its trades."""
+        if float(order.get("filled") or 0.0) > 0 and not has_fee(order) and self._trades:
+            trades = await self._trades(str(order["id"]), str(order["symbol"]))
+            if trades:
+                fees = [f for t in trades for f in (t.get("fees") or [t.get("fee")]) if f]
+                order = {**order, "fees": fees, "fee": None}
+            else:
+                log.warning("no fee known for order %s on %s", order["id"], order["symbol"])
+        return self.apply(order, trade_type, plan)
+
+    def apply(
+        self,
+        order: dict[str, Any],
+        trade_type: Literal["entry", "exit"],
+        plan: EntryPlan | None = None,
+    ) -> Position | None:
+        """Book the not-yet-seen part of ``order``'s fills into the position; emit a FillEvent."""
+        symbol = str(order["symbol"])
+        oid = str(order["id"])
+        filled_total = float(order.get("filled") or 0.0)
+        pos = self.positions.get(symbol)
+        seen = pos.seen_fill.get(oid, 0.0) if pos is not None else 0.0
+        delta = filled_total - seen
+        if delta <= 1e-15:
+            return pos
+        market = self._market(symbol)
+        avg = float(order.get("average") or order.get("price") or 0.0)
+        quote_fee_total, base_fee_total, fee_ccy = fee_of(order, market, avg)
+        share = delta / filled_total
+        fee, base_fee = quote_fee_total * share, base_fee_total * share
+        now = self._clock()
+        realized = 0.0
+        if trade_type == "entry":
+            net = delta - base_fee
+            if pos is None:
+                assert plan is not None
+                pos = Position(
+                    symbol=symbol,
+                    direction=plan.direction,
+                    amount=net,
+                    entry_price=avg,
+                    contract=bool(market.get("contract")),
+                    opened_ms=now,
+                    score=plan.score,
+                    stop_loss=plan.stop_loss,
+                    take_profit=plan.take_profit,
+                    trailing_pct=plan.trailing_pct,
+                )
+                self.positions[symbol] = pos
+            else:
+                pos.entry_price = (pos.entry_price * pos.amount + avg * delta) / (pos.amount + net)
+                pos.amount += net
+        else:
+            if pos is None:
+                log.error("exit fill of order %s on %s without a position", oid, symbol)
+                return None
+            qty = min(delta, pos.amount)
+            sign = 1.0 if pos.direction == "long" else -1.0
+            realized = (avg - pos.entry_price) * qty * sign
+            pos.amount -= qty
+            pos.realized_pnl += realized
+        pos.fees += fee
+        pos.seen_fill[oid] = filled_total
+        if self._risk is not None:
+            self._risk.record_fill(realized, fee)
+        status = str(order.get("status"))
+        remaining = order.get("remaining")
+        event = FillEvent(
+            event="filled" if status == "closed" else "partially_filled",
+            order_id=oid,
+            client_order_id=str(order.get("clientOrderId") or ""),
+            symbol=symbol,
+            side=str(order.get("side")),
+            trade_type=trade_type,
+            filled_amount=delta,
+            average_fill_price=avg,
+            remaining=float(remaining) if remaining is not None else 0.0,
+            fee_cost=fee,
+            fee_currency=fee_ccy,
+            position_size_usd=delta * avg,
+            confluence_score=pos.score,
+            stop_loss=pos.stop_loss,
+            take_profit=pos.take_profit,
+            exchange=self._exchange_name,
+            simulated=self._simulated,
+            transaction_id=f"{oid}:{filled_total:g}",
+            realized_pnl=realized,
+            timestamp=now,
+        )
+        log.info("%s %s %s %g @ %g (order %s)", trade_type, event.event, symbol, delta, avg, oid)
+        self._notify("order", order)
+        self._notify("fill", event)
+        self._notify("position", pos)
+        return pos

@@ -13,7 +13,7 @@ import csv
 import importlib
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
@@ -21,6 +21,7 @@ from typing import TextIO
 import numpy as np
 
 from ._core.engine import Engine
+from .backtest_report import FillLike, backtest_of, draw_fills, paper_fills_by_id, write_report
 from .paper_trading import PaperTrader, trader_from_args
 from .replay import ReplayResult, replay
 
@@ -143,8 +144,13 @@ def format_summary(res: ReplayResult) -> str:
     return "\n".join(out)
 
 
-def write_outputs(res: ReplayResult, out_dir: Path) -> list[Path]:
-    """Write scores.csv, signals.csv and chart.png into ``out_dir``; return their paths."""
+def write_outputs(
+    res: ReplayResult, out_dir: Path, fills: Mapping[int, Sequence[FillLike]] | None = None
+) -> list[Path]:
+    """Write scores.csv, signals.csv and chart.png into ``out_dir``; return their paths.
+
+    ``fills`` (per engine symbol id) are drawn on the chart's price panels.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     scores = out_dir / "scores.csv"
@@ -192,7 +198,7 @@ def write_outputs(res: ReplayResult, out_dir: Path) -> list[Path]:
                 ]
             )
     written.append(signals)
-    written.append(_chart(res, out_dir / "chart.png"))
+    written.append(_chart(res, out_dir / "chart.png", fills or {}))
     return written
 
 
@@ -200,7 +206,7 @@ def _iso(ts_ns: int) -> str:
     return datetime.fromtimestamp(ts_ns / 1e9, tz=timezone.utc).isoformat(timespec="milliseconds")
 
 
-def _chart(res: ReplayResult, path: Path) -> Path:
+def _chart(res: ReplayResult, path: Path, fills: Mapping[int, Sequence[FillLike]]) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -239,6 +245,7 @@ def _chart(res: ReplayResult, path: Path) -> Path:
             zorder=3,
             label="SHORT signal",
         )
+        draw_fills(ax_px, fills.get(sym, ()))
         ax_px.set_ylabel("price")
         ax_px.set_title(f"{name}: mid price and confluence signals")
         ax_px.legend(loc="upper left", fontsize=8)
@@ -286,12 +293,20 @@ def _replay_command(args: argparse.Namespace) -> int:
             on_message=trader.on_message if trader is not None else None,
         )
         progress.close()
+        paper = trader.finish() if trader is not None else None
         print(format_summary(res))
         if args.out:
-            paths = write_outputs(res, Path(args.out))
+            paths = write_outputs(res, Path(args.out), paper_fills_by_id(paper))
             print("\nwrote " + ", ".join(str(p) for p in paths))
-        if trader is not None:
-            print("\n" + trader.finish().format(), flush=True)
+        if paper is not None:
+            print("\n" + paper.format(), flush=True)
+            backtest = backtest_of(paper)
+            print("\n" + backtest.format(), flush=True)
+            if args.out:
+                paths, notes = write_report(backtest, Path(args.out))
+                print("\nwrote " + ", ".join(str(p) for p in paths))
+                for note in notes:
+                    print(note)
     except (OSError, ValueError) as exc:
         progress.close()
         print(f"confluex replay: {exc}", file=sys.stderr)
@@ -318,7 +333,10 @@ def build_parser() -> argparse.ArgumentParser:
         "files", nargs="*", help="capture files (.gz, plain, .zip); default: the bundled sample"
     )
     rp.add_argument(
-        "--out", metavar="DIR", help="also write scores.csv, signals.csv and chart.png here"
+        "--out",
+        metavar="DIR",
+        help="also write scores.csv, signals.csv and chart.png here; with --paper also "
+        "trades.csv, trades.parquet (needs pyarrow), report.json, and the fills on the chart",
     )
     rp.add_argument("--symbols", help="comma-separated venue symbols to keep, e.g. BTCUSDT")
     rp.add_argument(

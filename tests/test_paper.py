@@ -443,3 +443,13 @@ def test_balances_sum_exactly_after_reservations_and_releases() -> None:
     for ccy in bal["total"]:
         free, used, total = (Decimal(repr(bal[k][ccy])) for k in ("free", "used", "total"))
         assert free + used == total, ccy
+
+
+def test_trigger_helpers_require_their_trigger_price() -> None:
+    ex, _ = make({"USDT": 10_000.0, "BTC": 1.0})
+    with pytest.raises(ccxt.ArgumentsRequired, match="stopLossPrice"):
+        run(ex.create_stop_loss_order(SPOT, "market", "sell", 0.5))
+    with pytest.raises(ccxt.ArgumentsRequired, match="trailingPercent"):
+        run(ex.create_trailing_percent_order(SPOT, "market", "sell", 0.5))
+
+    assert run(ex.fetch_orders()) == []

@@ -1031,6 +1031,25 @@ class PaperExchange:
             self._reserve(old, self._market_defs[old.symbol], self._mid(symbol) or 0.0)
             raise
 
+    async def _create_with(
+        self,
+        method: str,
+        key: str,
+        value: Any,
+        symbol: str,
+        type: str,
+        side: str,
+        amount: float,
+        price: float | None,
+        params: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        """``create_order`` with ``params[key] = value`` (required: None is refused)."""
+        if value is None:
+            raise ccxt.ArgumentsRequired(f"paper {method}() requires a {key}")
+        return await self.create_order(
+            symbol, type, side, amount, price, {**(params or {}), key: value}
+        )
+
     async def create_limit_order(
         self,
         symbol: str,
@@ -1087,8 +1106,8 @@ class PaperExchange:
         params: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """A maker-only limit (refused with ``OrderImmediatelyFillable`` if it would take)."""
-        return await self.create_order(
-            symbol, type, side, amount, price, {**(params or {}), "postOnly": True}
+        return await self._create_with(
+            "createPostOnlyOrder", "postOnly", True, symbol, type, side, amount, price, params
         )
 
     async def create_reduce_only_order(
@@ -1101,8 +1120,8 @@ class PaperExchange:
         params: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """An order that may only reduce a derivative position."""
-        return await self.create_order(
-            symbol, type, side, amount, price, {**(params or {}), "reduceOnly": True}
+        return await self._create_with(
+            "createReduceOnlyOrder", "reduceOnly", True, symbol, type, side, amount, price, params
         )
 
     async def create_stop_order(
@@ -1116,10 +1135,8 @@ class PaperExchange:
         params: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """A stop triggering at ``triggerPrice`` (ccxt sends it as ``stopPrice``)."""
-        if triggerPrice is None:
-            raise ccxt.ArgumentsRequired("paper createStopOrder() requires a triggerPrice")
-        return await self.create_order(
-            symbol, type, side, amount, price, {**(params or {}), "stopPrice": triggerPrice}
+        return await self._create_with(
+            "createStopOrder", "stopPrice", triggerPrice, symbol, type, side, amount, price, params
         )
 
     async def create_stop_limit_order(
@@ -1160,10 +1177,16 @@ class PaperExchange:
         params: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """A stop-like trigger order (``params.triggerPrice``)."""
-        if triggerPrice is None:
-            raise ccxt.ArgumentsRequired("paper createTriggerOrder() requires a triggerPrice")
-        return await self.create_order(
-            symbol, type, side, amount, price, {**(params or {}), "triggerPrice": triggerPrice}
+        return await self._create_with(
+            "createTriggerOrder",
+            "triggerPrice",
+            triggerPrice,
+            symbol,
+            type,
+            side,
+            amount,
+            price,
+            params,
         )
 
     async def create_stop_loss_order(
@@ -1177,10 +1200,16 @@ class PaperExchange:
         params: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """A stop loss (``params.stopLossPrice``)."""
-        if stopLossPrice is None:
-            raise ccxt.ArgumentsRequired("paper createStopLossOrder() requires a stopLossPrice")
-        return await self.create_order(
-            symbol, type, side, amount, price, {**(params or {}), "stopLossPrice": stopLossPrice}
+        return await self._create_with(
+            "createStopLossOrder",
+            "stopLossPrice",
+            stopLossPrice,
+            symbol,
+            type,
+            side,
+            amount,
+            price,
+            params,
         )
 
     async def create_take_profit_order(
@@ -1194,10 +1223,17 @@ class PaperExchange:
         params: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """A take-profit trigger (``params.takeProfitPrice``)."""
-        if takeProfitPrice is None:
-            raise ccxt.ArgumentsRequired("paper createTakeProfitOrder() requires a takeProfitPrice")
-        extra = {**(params or {}), "takeProfitPrice": takeProfitPrice}
-        return await self.create_order(symbol, type, side, amount, price, extra)
+        return await self._create_with(
+            "createTakeProfitOrder",
+            "takeProfitPrice",
+            takeProfitPrice,
+            symbol,
+            type,
+            side,
+            amount,
+            price,
+            params,
+        )
 
     async def create_trailing_percent_order(
         self,

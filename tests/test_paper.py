@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import ccxt
 import pytest
+from confluex.trading import paper as paper_mod
 from confluex.trading.paper import Level, PaperExchange, PaperMarket
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -453,3 +454,21 @@ def test_trigger_helpers_require_their_trigger_price() -> None:
         run(ex.create_trailing_percent_order(SPOT, "market", "sell", 0.5))
 
     assert run(ex.fetch_orders()) == []
+
+
+@given(
+    st.integers(0, 10**9),
+    st.sampled_from([0.00001, 0.0001, 0.001, 0.01, 0.1, 0.5, 1.0, 5.0]),
+    st.floats(-0.49, 0.49),
+)
+def test_step_snapping_equals_exact_decimal_arithmetic(k: int, step: float, noise: float) -> None:
+    exact = float(Decimal(k) * Decimal(repr(step)))
+    noisy = (k + noise * 1e-6) * step  # float noise far below half a step
+
+    assert paper_mod._snap(noisy, step) == exact
+    assert paper_mod._snap_down(exact, step) == exact
+
+
+@given(st.integers(1_230_940_800_001, 2_147_483_647_999))
+def test_iso8601_equals_ccxt(ms: int) -> None:
+    assert PaperExchange.iso8601(ms) == ccxt.Exchange.iso8601(ms)

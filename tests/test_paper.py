@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import ccxt
 import pytest
+from confluex.trading import paper as paper_mod
 from confluex.trading.paper import Level, PaperExchange, PaperMarket
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -77,7 +79,8 @@ def test_market_order_on_thin_book_fills_partially_and_cancels_the_rest() -> Non
     book.set(SPOT, [(99.0, 5.0)], [(101.0, 3.0)])
     order = run(ex.create_order(SPOT, "market", "buy", 5.0))
 
-    assert (order["status"], order["filled"], order["remaining"]) == ("canceled", 3.0, 0.0)
+    # ccxt keeps remaining = amount - filled on a canceled order (the venue reports EXPIRED)
+    assert (order["status"], order["filled"], order["remaining"]) == ("canceled", 3.0, 2.0)
     assert run(ex.fetch_open_orders()) == []
 
 
@@ -177,7 +180,7 @@ def test_amount_and_price_precision_follow_market_steps() -> None:
     ex, _ = make()
 
     assert ex.amount_to_precision(SPOT, 1.23456) == "1.234"
-    assert ex.price_to_precision(SPOT, 100.005) == "100"  # half-even at 0.01 -> 100.00
+    assert ex.price_to_precision(SPOT, 100.005) == "100.01"  # ccxt ROUND: ties away from zero
     assert ex.price_to_precision(SPOT, 100.016) == "100.02"
 
 
@@ -212,3 +215,260 @@ def test_equity_identity_holds_after_every_event(ops: list[tuple[str, float, flo
 
         expected = ex.starting_equity + ex.realized_pnl + ex.unrealized_pnl() - ex.fees_paid
         assert ex.equity() == pytest.approx(expected, rel=1e-9, abs=1e-6)
+
+
+# ---------------------------------------------------------------------- ccxt method surface
+
+
+@pytest.mark.parametrize(
+    ("method", "args", "expected"),
+    [
+        ("create_limit_order", (SPOT, "buy", 0.5, 90.0), ("limit", "buy", "open")),
+        ("create_market_order", (SPOT, "buy", 0.5), ("market", "buy", "closed")),
+        ("create_limit_buy_order", (SPOT, 0.5, 90.0), ("limit", "buy", "open")),
+        ("create_limit_sell_order", (SPOT, 0.5, 110.0), ("limit", "sell", "open")),
+        ("create_market_buy_order", (SPOT, 0.5), ("market", "buy", "closed")),
+        ("create_market_sell_order", (PERP, 0.5), ("market", "sell", "closed")),
+        ("create_stop_market_order", (SPOT, "sell", 0.5, 95.0), ("market", "sell", "open")),
+        ("create_stop_limit_order", (SPOT, "sell", 0.5, 94.0, 95.0), ("limit", "sell", "open")),
+        (
+            "create_trigger_order",
+            (SPOT, "market", "sell", 0.5, None, 95.0),
+            ("market", "sell", "open"),
+        ),
+        (
+            "create_stop_loss_order",
+            (SPOT, "market", "sell", 0.5, None, 95.0),
+            ("market", "sell", "open"),
+        ),
+        (
+            "create_take_profit_order",
+            (SPOT, "market", "sell", 0.5, None, 120.0),
+            ("market", "sell", "open"),
+        ),
+        (
+            "create_trailing_percent_order",
+            (SPOT, "market", "sell", 0.5, None, 1.0),
+            ("market", "sell", "open"),
+        ),
+        ("create_post_only_order", (SPOT, "limit", "buy", 0.5, 95.0), ("limit", "buy", "open")),
+        ("create_reduce_only_order", (PERP, "market", "buy", 0.5), ("market", "buy", "canceled")),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_create_order_helpers_place_what_ccxt_names_them(
+    method: str, args: tuple[Any, ...], expected: tuple[str, str, str]
+) -> None:
+    ex, _ = make({"USDT": 10_000.0, "BTC": 1.0})
+    order = run(getattr(ex, method)(*args))
+
+    assert (order["type"], order["side"], order["status"]) == expected
+    assert order["amount"] == 0.5 and order["symbol"] == args[0]
+    if "stop" in method or "trigger" in method or "take_profit" in method:
+        assert order["triggerPrice"] == order["stopPrice"] is not None
+    assert order["postOnly"] is (method == "create_post_only_order")
+    assert order["reduceOnly"] is (method == "create_reduce_only_order")
+
+
+def test_post_only_limit_that_would_take_is_refused() -> None:
+    ex, _ = make()
+    with pytest.raises(ccxt.OrderImmediatelyFillable, match="would immediately match"):
+        run(ex.create_post_only_order(SPOT, "limit", "buy", 1.0, 101.0))
+    maker = run(ex.create_order(SPOT, "limit", "buy", 1.0, 100.0, {"postOnly": True}))
+
+    assert (maker["status"], maker["timeInForce"]) == ("open", "PO")
+    assert run(ex.fetch_orders()) == [maker]  # the refused one left no trace
+
+
+def test_cancel_all_orders_cancels_the_symbols_open_orders_and_frees_funds() -> None:
+    ex, _ = make()
+    a = run(ex.create_limit_buy_order(SPOT, 1.0, 90.0))
+    b = run(ex.create_limit_buy_order(SPOT, 1.0, 91.0))
+    c = run(ex.create_limit_buy_order(PERP, 1.0, 91.0))
+    done = run(ex.cancel_all_orders(SPOT))
+    left = run(ex.fetch_open_orders())
+    bal = run(ex.fetch_balance())
+
+    assert sorted(o["id"] for o in done) == sorted([a["id"], b["id"]])
+    assert all(o["status"] == "canceled" and o["remaining"] == 1.0 for o in done)
+    assert [o["id"] for o in left] == [c["id"]]
+    assert bal["used"]["USDT"] == 0.0  # spot reservations released (perp limits lock none)
+    assert run(ex.cancel_all_orders()) and run(ex.fetch_open_orders()) == []
+
+
+def test_fetch_closed_and_canceled_orders_split_by_status() -> None:
+    ex, book = make()
+    book.set(SPOT, [(99.0, 5.0)], [(101.0, 1.0)])
+    full = run(ex.create_market_buy_order(SPOT, 1.0))
+    partial = run(ex.create_market_buy_order(SPOT, 2.0))  # only 1.0 on the book
+    resting = run(ex.create_limit_buy_order(SPOT, 1.0, 90.0))
+
+    assert [o["id"] for o in run(ex.fetch_closed_orders())] == [full["id"]]
+    assert [o["id"] for o in run(ex.fetch_canceled_orders(SPOT))] == [partial["id"]]
+    assert [o["id"] for o in run(ex.fetch_open_orders())] == [resting["id"]]
+
+
+def test_edit_order_replaces_price_and_amount_with_a_new_order() -> None:
+    ex, book = make()
+    old = run(ex.create_limit_buy_order(SPOT, 1.0, 90.0))
+    new = run(ex.edit_order(old["id"], SPOT, "limit", "buy", 2.0, 95.0))
+    used = run(ex.fetch_balance())["used"]["USDT"]
+    book.set(SPOT, [(93.0, 5.0)], [(94.0, 5.0)])
+    ex.on_book_update(SPOT)
+
+    assert new["id"] != old["id"]
+    assert run(ex.fetch_order(old["id"]))["status"] == "canceled"
+    assert (new["amount"], new["price"], new["status"]) == (2.0, 95.0, "open")
+    assert used == pytest.approx(2.0 * 95.0 * 1.001)  # the old reservation was released
+    assert run(ex.fetch_order(new["id"]))["status"] == "closed"
+
+
+def test_edit_order_that_is_refused_leaves_the_old_order_untouched() -> None:
+    ex, _ = make({"USDT": 1_000.0})
+    old = run(ex.create_limit_buy_order(SPOT, 1.0, 90.0))
+    used_before = run(ex.fetch_balance())["used"]["USDT"]
+    with pytest.raises(ccxt.InsufficientFunds):
+        run(ex.edit_order(old["id"], SPOT, "limit", "buy", 50.0, 90.0))
+
+    assert run(ex.fetch_order(old["id"]))["status"] == "open"
+    assert run(ex.fetch_balance())["used"]["USDT"] == pytest.approx(used_before)
+    with pytest.raises(ccxt.OrderNotFound):
+        run(ex.edit_order("nope", SPOT, "limit", "buy", 1.0, 90.0))
+
+
+def test_stop_order_edit_keeps_its_trigger() -> None:
+    ex, _ = make({"USDT": 10_000.0, "BTC": 1.0})
+    stop = run(ex.create_stop_loss_order(SPOT, "market", "sell", 0.5, None, 95.0))
+    moved = run(ex.edit_order(stop["id"], SPOT, "market", "sell", 0.8))
+
+    assert (moved["stopPrice"], moved["amount"], moved["status"]) == (95.0, 0.8, "open")
+
+
+def test_market_order_with_cost_buys_what_the_cost_pays_for_at_the_book() -> None:
+    ex, book = make(taker_fee=0.0)
+    book.set(SPOT, [(99.0, 5.0)], [(100.0, 1.0), (102.0, 5.0)])
+    order = run(ex.create_market_buy_order_with_cost(SPOT, 304.0))  # 100 x 1 + 102 x 2
+
+    assert order["filled"] == pytest.approx(3.0)
+    assert order["cost"] == pytest.approx(304.0)
+    with pytest.raises(ccxt.InvalidOrder, match="cost"):
+        run(ex.create_market_order_with_cost(SPOT, "buy", -1.0))
+
+
+def test_order_book_and_ticker_read_the_live_book() -> None:
+    ex, book = make()
+    book.set(SPOT, [(99.0, 1.0), (98.0, 2.0), (97.0, 3.0)], [(101.0, 4.0), (102.0, 5.0)])
+    ob = run(ex.fetch_order_book(SPOT, 2))
+    ticker = run(ex.fetch_ticker(SPOT))
+
+    assert ob["bids"] == [[99.0, 1.0], [98.0, 2.0]] and ob["asks"] == [[101.0, 4.0], [102.0, 5.0]]
+    assert (ob["symbol"], ob["timestamp"], ob["datetime"]) == (
+        SPOT,
+        1_000,
+        "1970-01-01T00:00:01.000Z",
+    )
+    assert (ticker["bid"], ticker["bidVolume"], ticker["ask"], ticker["askVolume"]) == (
+        99.0,
+        1.0,
+        101.0,
+        4.0,
+    )
+    assert ticker["last"] is None  # nothing traded yet
+    with pytest.raises(ccxt.BadSymbol):
+        run(ex.fetch_order_book("ETH/USDT"))
+
+
+def test_public_tape_holds_fills_on_the_takers_side_and_feeds_ticker_and_candles() -> None:
+    ex, book = make()
+    clock = {"ms": 1_721_260_800_000}
+    ex._clock = lambda: clock["ms"]
+    ex.record_trade(SPOT, clock["ms"], 100.0, 2.0, "sell")
+    clock["ms"] += 30_000
+    run(ex.create_market_buy_order(SPOT, 1.0))  # taker buy at 101
+    clock["ms"] += 40_000  # next minute
+    run(ex.create_limit_buy_order(SPOT, 1.0, 100.0))
+    book.set(SPOT, [(98.0, 5.0)], [(99.0, 5.0)])
+    ex.on_book_update(SPOT)  # our resting buy fills as maker: the taker sold
+    trades = run(ex.fetch_trades(SPOT))
+    candles = run(ex.fetch_ohlcv(SPOT, "1m"))
+    ticker = run(ex.fetch_ticker(SPOT))
+
+    assert [(t["price"], t["amount"], t["side"]) for t in trades] == [
+        (100.0, 2.0, "sell"),
+        (101.0, 1.0, "buy"),
+        (100.0, 1.0, "sell"),
+    ]
+    t0 = 1_721_260_800_000
+    assert candles == [
+        [t0, 100.0, 101.0, 100.0, 101.0, 3.0],
+        [t0 + 60_000, 100.0, 100.0, 100.0, 100.0, 1.0],
+    ]
+    assert (ticker["open"], ticker["high"], ticker["low"], ticker["last"]) == (
+        100.0,
+        101.0,
+        100.0,
+        100.0,
+    )
+    assert ticker["baseVolume"] == 4.0 and ticker["vwap"] == pytest.approx(401.0 / 4.0)
+    assert run(ex.fetch_trades(SPOT, since=t0 + 1, limit=1)) == [trades[1]]
+    with pytest.raises(ccxt.BadRequest, match="timeframe"):
+        run(ex.fetch_ohlcv(SPOT, "7m"))
+
+
+def test_tape_is_bounded_and_counts_what_it_dropped() -> None:
+    ex, _ = make(tape_size=3)
+    for i in range(5):
+        ex.record_trade(SPOT, 1_000 + i, 100.0 + i, 1.0, None)
+    with pytest.raises(ValueError, match="price and amount > 0"):
+        ex.record_trade(SPOT, 1_000, float("nan"), 1.0, "buy")
+
+    assert [t["price"] for t in run(ex.fetch_trades(SPOT))] == [102.0, 103.0, 104.0]
+    assert ex.tape_dropped == 2
+
+
+def test_amount_that_truncates_to_zero_is_refused_like_ccxt() -> None:
+    ex, _ = make()
+    with pytest.raises(ccxt.InvalidOrder, match="minimum amount precision"):
+        ex.amount_to_precision(SPOT, 0.0004)
+    with pytest.raises(ccxt.InvalidOrder, match="amount must be a number > 0"):
+        run(ex.create_order(SPOT, "market", "buy", float("nan")))
+
+
+def test_balances_sum_exactly_after_reservations_and_releases() -> None:
+    ex, _ = make({"USDT": 1_000_000.0})
+    for amount, px in ((0.341, 99.7), (0.017, 98.3), (0.123, 97.1)):
+        run(ex.create_order(SPOT, "limit", "buy", amount, px))
+    run(ex.create_order(SPOT, "market", "buy", 0.037))
+    bal = run(ex.fetch_balance())
+
+    for ccy in bal["total"]:
+        free, used, total = (Decimal(repr(bal[k][ccy])) for k in ("free", "used", "total"))
+        assert free + used == total, ccy
+
+
+def test_trigger_helpers_require_their_trigger_price() -> None:
+    ex, _ = make({"USDT": 10_000.0, "BTC": 1.0})
+    with pytest.raises(ccxt.ArgumentsRequired, match="stopLossPrice"):
+        run(ex.create_stop_loss_order(SPOT, "market", "sell", 0.5))
+    with pytest.raises(ccxt.ArgumentsRequired, match="trailingPercent"):
+        run(ex.create_trailing_percent_order(SPOT, "market", "sell", 0.5))
+
+    assert run(ex.fetch_orders()) == []
+
+
+@given(
+    st.integers(0, 10**9),
+    st.sampled_from([0.00001, 0.0001, 0.001, 0.01, 0.1, 0.5, 1.0, 5.0]),
+    st.floats(-0.49, 0.49),
+)
+def test_step_snapping_equals_exact_decimal_arithmetic(k: int, step: float, noise: float) -> None:
+    exact = float(Decimal(k) * Decimal(repr(step)))
+    noisy = (k + noise * 1e-6) * step  # float noise far below half a step
+
+    assert paper_mod._snap(noisy, step) == exact
+    assert paper_mod._snap_down(exact, step) == exact
+
+
+@given(st.integers(1_230_940_800_001, 2_147_483_647_999))
+def test_iso8601_equals_ccxt(ms: int) -> None:
+    assert PaperExchange.iso8601(ms) == ccxt.Exchange.iso8601(ms)

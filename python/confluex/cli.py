@@ -22,7 +22,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
@@ -31,6 +31,7 @@ import numpy as np
 
 from . import __version__
 from ._core.engine import Engine
+from .backtest_report import FillLike, backtest_of, draw_fills, paper_fills_by_id, write_report
 from .paper_trading import PaperTrader, trader_from_args
 from .replay import ReplayResult, replay, sample_path
 
@@ -179,8 +180,13 @@ def format_summary(res: ReplayResult) -> str:
     return "\n".join(out)
 
 
-def write_outputs(res: ReplayResult, out_dir: Path) -> list[Path]:
-    """Write scores.csv, signals.csv and chart.png into ``out_dir``; return their paths."""
+def write_outputs(
+    res: ReplayResult, out_dir: Path, fills: Mapping[int, Sequence[FillLike]] | None = None
+) -> list[Path]:
+    """Write scores.csv, signals.csv and chart.png into ``out_dir``; return their paths.
+
+    ``fills`` (per engine symbol id) are drawn on the chart's price panels.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     scores = out_dir / "scores.csv"
@@ -228,7 +234,7 @@ def write_outputs(res: ReplayResult, out_dir: Path) -> list[Path]:
                 ]
             )
     written.append(signals)
-    written.append(_chart(res, out_dir / "chart.png"))
+    written.append(_chart(res, out_dir / "chart.png", fills or {}))
     return written
 
 
@@ -236,7 +242,7 @@ def _iso(ts_ns: int) -> str:
     return datetime.fromtimestamp(ts_ns / 1e9, tz=timezone.utc).isoformat(timespec="milliseconds")
 
 
-def _chart(res: ReplayResult, path: Path) -> Path:
+def _chart(res: ReplayResult, path: Path, fills: Mapping[int, Sequence[FillLike]]) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -275,6 +281,7 @@ def _chart(res: ReplayResult, path: Path) -> Path:
             zorder=3,
             label="SHORT signal",
         )
+        draw_fills(ax_px, fills.get(sym, ()))
         ax_px.set_ylabel("price")
         ax_px.set_title(f"{name}: mid price and confluence signals")
         ax_px.legend(loc="upper left", fontsize=8)
@@ -362,16 +369,24 @@ def _replay_command(args: argparse.Namespace) -> int:
             interruptible=True,
         )
         progress.close()
+        paper = trader.finish() if trader is not None else None
         print(format_summary(res), flush=True)
         problem = _error_rate_problem(res, args.max_error_rate)
         if problem is not None:
             _fail("replay", problem)
             return EXIT_FAILED
         if out_dir is not None:
-            paths = write_outputs(res, out_dir)
+            paths = write_outputs(res, out_dir, paper_fills_by_id(paper))
             print("\nwrote " + ", ".join(str(p) for p in paths))
-        if trader is not None:
-            print("\n" + trader.finish().format(), flush=True)
+        if paper is not None:
+            print("\n" + paper.format(), flush=True)
+            backtest = backtest_of(paper)
+            print("\n" + backtest.format(), flush=True)
+            if out_dir is not None:
+                paths, notes = write_report(backtest, out_dir)
+                print("\nwrote " + ", ".join(str(p) for p in paths))
+                for note in notes:
+                    print(note)
     finally:
         progress.close()
         if trader is not None:
@@ -536,7 +551,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument(
         "--out",
         metavar="DIR",
-        help="also write scores.csv, signals.csv and chart.png here (checked before the replay)",
+        help="also write scores.csv, signals.csv and chart.png here (checked before the replay); "
+        "with --paper also trades.csv, trades.parquet (needs pyarrow), report.json, and the fills "
+        "on the chart",
     )
     rp.add_argument("--symbols", help="comma-separated venue symbols to keep, e.g. BTCUSDT")
     rp.add_argument(

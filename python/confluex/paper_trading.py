@@ -23,7 +23,12 @@ never repeat at a venue) and are left out of :meth:`PaperReport.trade_tuples`.
 
 The Executor is asynchronous; the replay is not. One private event loop lives for the whole
 replay and each executor call runs to completion on it (``run_until_complete``): against the
-paper exchange nothing ever waits, so the order of events is the order of the data.
+paper exchange nothing ever waits, so the order of events is the order of the data. When the
+calling thread already runs an event loop (``asyncio.run``, Jupyter), a loop cannot be run
+inside it: the trader then runs its private loop on one worker thread of its own and waits for
+each call there, so the same code works from async code, one call at a time, in the same
+order. From async code, prefer :func:`replay_paper_async`, which runs the whole replay in a
+worker thread and does not block the caller's loop.
 
 Paper is the only mode: the exchange is always a :class:`PaperExchange`, there is no live path.
 Venue symbols map to ccxt unified symbols by venue: ``binance_spot`` -> ``BTC/USDT`` (spot:
@@ -35,6 +40,7 @@ Tardis CSV inputs are batch-ingested by the replay (no per-message hook): they a
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import math
 import os
 import re
@@ -45,7 +51,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -63,6 +69,10 @@ from .trading.sizing import ConfluencePositionSizing, ExecutorSizing, SizingMana
 from .trading.store import OrderJournal
 from .trading.types import ScoreUpdate, TradeParameters
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
 __all__ = [
     "BOOK_DEPTH",
     "MARKET_RULES",
@@ -74,6 +84,8 @@ __all__ = [
     "PaperTrader",
     "SizingName",
     "parse_host_port",
+    "replay_paper",
+    "replay_paper_async",
     "trader_from_args",
     "unified_symbol",
 ]
@@ -261,6 +273,9 @@ class PaperReport:
     positions_at_mark: float
     open_positions: dict[str, float]
     close_rejections: list[str] = field(default_factory=list)
+    start_ms: int = 0  # data time of the first and last message
+    end_ms: int = 0
+    symbol_ids: dict[str, int] = field(default_factory=dict)  # unified symbol -> engine id
 
     @property
     def identity_lhs(self) -> float:
@@ -420,6 +435,8 @@ class PaperTrader:
         self.monitor = MarketMonitor.from_config(self.config, account_balance=self.balance)
         self._sizers: dict[MarketType, SizingManager] = {}
         self._loop = asyncio.new_event_loop()
+        self._worker: concurrent.futures.ThreadPoolExecutor | None = None
+        self._start_ms: int | None = None
         self.clock = clock if clock is not None else DataClock()
         self._gen = 0
         self._messages = 0
@@ -443,7 +460,17 @@ class PaperTrader:
 
     # ------------------------------------------------------------------ lifecycle
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return self._loop.run_until_complete(coro)
+        """Run ``coro`` to completion on the private loop (see the module docstring)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # no loop runs in this thread: run ours here
+            return self._loop.run_until_complete(coro)
+        # a loop runs in this thread: run ours on the worker thread and wait for it there
+        if self._worker is None:
+            self._worker = concurrent.futures.ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="confluex-paper"
+            )
+        return self._worker.submit(self._loop.run_until_complete, coro).result()
 
     def start_server(self) -> None:
         """Start the alert server (if any) on this trader's loop; read its ``port`` after."""
@@ -475,8 +502,11 @@ class PaperTrader:
         if self.server is not None:
             self._run(asyncio.sleep(linger_s))
             self._run(self.server.stop())
-        self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+        self._run(self._loop.shutdown_asyncgens())
         self._loop.close()
+        if self._worker is not None:
+            self._worker.shutdown(wait=True)
+            self._worker = None
 
     def __enter__(self) -> PaperTrader:
         return self
@@ -606,6 +636,8 @@ class PaperTrader:
         self._messages += 1
         self._gen += 1
         self.clock.advance(ts_ns)
+        if self._start_ms is None:
+            self._start_ms = self.clock.ms
         if self.server is not None:
             self._pace(ts_ns)
         st = self._symbols.get(symbol_id)
@@ -803,6 +835,9 @@ class PaperTrader:
             positions_at_mark=equity - quote_total,
             open_positions={s: p.amount for s, p in executor.positions.items()},
             close_rejections=[r.reason for r in left],
+            start_ms=self._start_ms if self._start_ms is not None else self.clock.ms,
+            end_ms=self.clock.ms,
+            symbol_ids={s.unified: s.symbol_id for s in self._by_unified.values()},
         )
         return self._finished
 
@@ -823,6 +858,71 @@ class PaperTrader:
             "sizing": dict(sorted(self._sizing_rej.items())),
             "execution": dict(sorted(self._exec_rej.items())),
         }
+
+
+# ---------------------------------------------------------------------- one-call entry points
+
+
+def replay_paper(
+    paths: Sequence[str | Path] | None = None,
+    *,
+    config: TradingConfig | None = None,
+    sizing: SizingName = "confluence",
+    balance: float | None = None,
+    market_type: MarketType | None = None,
+    symbols: Sequence[str] | None = None,
+    heartbeat_ms: float = 1000.0,
+    fees: tuple[float, float] | None = None,
+) -> PaperReport:
+    """Paper-trade a replay of ``paths`` (default: the bundled sample) and return the report.
+
+    Works from synchronous code and from inside a running event loop (``asyncio.run``,
+    Jupyter), where it blocks that loop until the replay ends; from async code prefer
+    :func:`replay_paper_async`. Arguments are those of :class:`PaperTrader` and
+    :func:`confluex.replay.replay`.
+    """
+    from ._core.engine import Engine
+    from .replay import replay
+
+    engine = Engine()
+    with PaperTrader(
+        engine,
+        config,
+        sizing=sizing,
+        balance=balance,
+        market_type=market_type,
+        heartbeat_ms=heartbeat_ms,
+        fees=fees,
+    ) as trader:
+        replay(paths, symbols=symbols, engine=engine, on_message=trader.on_message)
+        return trader.finish()
+
+
+async def replay_paper_async(
+    paths: Sequence[str | Path] | None = None,
+    *,
+    config: TradingConfig | None = None,
+    sizing: SizingName = "confluence",
+    balance: float | None = None,
+    market_type: MarketType | None = None,
+    symbols: Sequence[str] | None = None,
+    heartbeat_ms: float = 1000.0,
+    fees: tuple[float, float] | None = None,
+) -> PaperReport:
+    """:func:`replay_paper` for async code: the replay runs in a worker thread, so the
+    caller's event loop keeps serving while it runs. Gives the same trades as the sync call.
+    """
+    return await asyncio.to_thread(
+        replay_paper,
+        paths,
+        config=config,
+        sizing=sizing,
+        balance=balance,
+        market_type=market_type,
+        symbols=symbols,
+        heartbeat_ms=heartbeat_ms,
+        fees=fees,
+    )
 
 
 # ---------------------------------------------------------------------- CLI glue

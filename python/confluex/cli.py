@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import csv
 import importlib
+import importlib.util
 import math
 import sys
 from collections.abc import Sequence
@@ -266,6 +267,13 @@ def _replay_command(args: argparse.Namespace) -> int:
     if (args.tick is None) != (args.lot is None):
         print("confluex replay: --tick and --lot go together", file=sys.stderr)
         return 2
+    if args.out and importlib.util.find_spec("matplotlib") is None:
+        print(
+            "confluex replay: --out draws chart.png with matplotlib, which is not installed: "
+            "pip install 'confluex[plot]'",
+            file=sys.stderr,
+        )
+        return 2
     progress = Progress(enabled=not args.no_progress and sys.stderr.isatty())
     trader: PaperTrader | None = None
     engine = Engine()
@@ -318,7 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
         "files", nargs="*", help="capture files (.gz, plain, .zip); default: the bundled sample"
     )
     rp.add_argument(
-        "--out", metavar="DIR", help="also write scores.csv, signals.csv and chart.png here"
+        "--out",
+        metavar="DIR",
+        help="also write scores.csv, signals.csv and chart.png here (chart: confluex[plot])",
     )
     rp.add_argument("--symbols", help="comma-separated venue symbols to keep, e.g. BTCUSDT")
     rp.add_argument(

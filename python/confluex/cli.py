@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import importlib
+import importlib.util
 import logging
 import math
 import os
@@ -346,6 +347,11 @@ def _replay_command(args: argparse.Namespace) -> int:
         raise _UsageError(
             f"--long must be > --short, was --long {args.long:g} --short {args.short:g}"
         )
+    if args.out and importlib.util.find_spec("matplotlib") is None:
+        raise _UsageError(
+            "--out draws chart.png with matplotlib, which is not installed: "
+            "pip install 'confluex[plot]'"
+        )
     out_dir = _check_out_dir(args.out) if args.out else None
     progress = Progress(enabled=not args.no_progress and sys.stderr.isatty())
     trader: PaperTrader | None = None
@@ -551,9 +557,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument(
         "--out",
         metavar="DIR",
-        help="also write scores.csv, signals.csv and chart.png here (checked before the replay); "
-        "with --paper also trades.csv, trades.parquet (needs pyarrow), report.json, and the fills "
-        "on the chart",
+        help="also write scores.csv, signals.csv and chart.png (needs confluex[plot]) here, "
+        "checked before the replay; with --paper also trades.csv, trades.parquet (needs pyarrow), "
+        "report.json, and the fills on the chart",
     )
     rp.add_argument("--symbols", help="comma-separated venue symbols to keep, e.g. BTCUSDT")
     rp.add_argument(

@@ -1,4 +1,5 @@
 // Feed parsers: exchange bytes -> engine record arrays.
+#include <pybind11/native_enum.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -20,7 +21,7 @@ using confluex::BookLevelEvent;
 using confluex::TradeEvent;
 using namespace confluex::feed;
 using confluex::bindings::ByteView;
-using confluex::bindings::counters_to_dict;
+using confluex::bindings::ParserCountersView;
 using confluex::bindings::to_array;
 
 template <class Parser>
@@ -35,7 +36,7 @@ py::tuple parse_one(Parser& parser, const py::object& msg, std::int64_t ts_ns) {
 template <class Parser>
 py::tuple batch_result(Parser& parser, LineBatch&& out) {
     return py::make_tuple(to_array(std::move(out.book)), to_array(std::move(out.trades)),
-                          to_array(std::move(out.tickers)), counters_to_dict(parser.counters(), parser.symbol_errors()));
+                          to_array(std::move(out.tickers)), ParserCountersView{parser.counters(), parser.symbol_errors()});
 }
 
 }  // namespace
@@ -61,24 +62,63 @@ void register_feed(py::module_& m) {
     m.attr("NO_SYMBOL") = kNoSymbol;
     m.attr("MAX_SYMBOL_ID") = kMaxSymbolId;
 
-    py::enum_<MsgKind>(m, "MsgKind", "Kind of an exchange message.")
+    py::native_enum<MsgKind>(m, "MsgKind", "enum.Enum", "Kind of an exchange message.")
         .value("Depth", MsgKind::Depth)
         .value("Snapshot", MsgKind::Snapshot)
         .value("Trade", MsgKind::Trade)
         .value("BookTicker", MsgKind::BookTicker)
         .value("Control", MsgKind::Control)
-        .value("Unknown", MsgKind::Unknown);
-    py::enum_<ParseError>(m, "ParseError", "Why a message was rejected (None: it was not).")
+        .value("Unknown", MsgKind::Unknown)
+        .finalize();
+    py::native_enum<ParseError>(m, "ParseError", "enum.Enum", "Why a message was rejected (None_: it was not).")
         .value("None_", ParseError::None)
         .value("Malformed", ParseError::Malformed)
         .value("MissingField", ParseError::MissingField)
         .value("OffGrid", ParseError::OffGrid)
         .value("UnknownStream", ParseError::UnknownStream)
         .value("UnknownSymbol", ParseError::UnknownSymbol)
-        .value("OutOfMemory", ParseError::OutOfMemory);
-    py::enum_<LineFormat>(m, "LineFormat", "Layout of a capture buffer, one message per line.")
+        .value("OutOfMemory", ParseError::OutOfMemory)
+        .finalize();
+    py::native_enum<LineFormat>(m, "LineFormat", "enum.Enum", "Layout of a capture buffer, one message per line.")
         .value("NsPrefixed", LineFormat::NsPrefixed)
-        .value("JsonOnly", LineFormat::JsonOnly);
+        .value("JsonOnly", LineFormat::JsonOnly)
+        .finalize();
+
+    py::class_<ParserCountersView>(m, "ParserCounters", R"pbdoc(
+What a parser did: good messages by kind, rejected ones by error, records produced, and the
+errors of each registered symbol. Read-only; a snapshot taken when it was read.
+)pbdoc")
+        .def_property_readonly(
+            "messages", [](const ParserCountersView& v) { return confluex::bindings::messages_by_kind(v.counters); },
+            "Messages parsed without error, by MsgKind name.")
+        .def_property_readonly(
+            "errors", [](const ParserCountersView& v) { return confluex::bindings::errors_by_name(v.counters); },
+            "Rejected messages, by ParseError name.")
+        .def_property_readonly("book_records", [](const ParserCountersView& v) { return v.counters.book_records; })
+        .def_property_readonly("trade_records", [](const ParserCountersView& v) { return v.counters.trade_records; })
+        .def_property_readonly("tickers", [](const ParserCountersView& v) { return v.counters.tickers; })
+        .def_property_readonly(
+            "symbol_errors",
+            [](const ParserCountersView& v) { return confluex::bindings::symbol_errors_dict(v.symbol_errors); },
+            "Rejected messages by symbol id (ids without errors left out).")
+        .def(
+            "to_dict",
+            [](const ParserCountersView& v) {
+                py::dict d;
+                d["messages"] = confluex::bindings::messages_by_kind(v.counters);
+                d["errors"] = confluex::bindings::errors_by_name(v.counters);
+                d["book_records"] = v.counters.book_records;
+                d["trade_records"] = v.counters.trade_records;
+                d["tickers"] = v.counters.tickers;
+                d["symbol_errors"] = confluex::bindings::symbol_errors_dict(v.symbol_errors);
+                return d;
+            },
+            "The counters as a plain dict (for CSV/JSON output).")
+        .def("__repr__", [](const ParserCountersView& v) {
+            return "ParserCounters(book_records=" + std::to_string(v.counters.book_records) +
+                   ", trade_records=" + std::to_string(v.counters.trade_records) +
+                   ", tickers=" + std::to_string(v.counters.tickers) + ")";
+        });
 
     py::class_<SymbolTable>(m, "SymbolTable", R"pbdoc(
 Venue symbol text -> (engine symbol id, Instrument). Lookups ignore ASCII case, so Binance
@@ -163,8 +203,8 @@ record conventions). Single-threaded: use one parser per thread.
 Parses a capture buffer of "<ns> <json>" lines with the GIL released.
 Returns (book records, trade records, book_ticker rows, counters).
 )pbdoc")
-        .def_property_readonly("counters",
-                               [](const BinanceParser& p) { return counters_to_dict(p.counters(), p.symbol_errors()); })
+        .def_property_readonly(
+            "counters", [](const BinanceParser& p) { return ParserCountersView{p.counters(), p.symbol_errors()}; })
         .def_property_readonly("futures", &BinanceParser::futures);
 
     py::class_<BybitParser>(m, "BybitParser", R"pbdoc(
@@ -190,6 +230,6 @@ Single-threaded: use one parser per thread.
 Parses a buffer of lines with the GIL released; JsonOnly lines take ts_ns from the message's
 "ts" (ms). Returns (book records, trade records, book_ticker rows (empty), counters).
 )pbdoc")
-        .def_property_readonly("counters",
-                               [](const BybitParser& p) { return counters_to_dict(p.counters(), p.symbol_errors()); });
+        .def_property_readonly(
+            "counters", [](const BybitParser& p) { return ParserCountersView{p.counters(), p.symbol_errors()}; });
 }

@@ -14,7 +14,6 @@
 
 namespace py = pybind11;
 
-using confluex::bindings::component_to_dict;
 
 namespace {
 
@@ -198,20 +197,20 @@ void register_trade_flow(py::module_& m) {
             cfg.validate();
             ComponentScore out;
             confluex::compute_orderflow_component(flow, cfg, out);
-            return component_to_dict(out);
+            return out;
         },
         py::arg("flow"), py::arg("config") = FlowSignalsConfig{},
-        R"pbdoc(Orderflow component: {score, has_data, sub: {name: score}, weights: {name: w}}.)pbdoc");
+        R"pbdoc(The orderflow component (ComponentScore) of a TradeFlow.)pbdoc");
     m.def(
         "compute_volume_component",
         [](const TradeFlow& flow, const FlowSignalsConfig& cfg) {
             cfg.validate();
             ComponentScore out;
             confluex::compute_volume_component(flow, cfg, out);
-            return component_to_dict(out);
+            return out;
         },
         py::arg("flow"), py::arg("config") = FlowSignalsConfig{},
-        R"pbdoc(Volume component: {score, has_data, sub: {name: score}, weights: {name: w}}.)pbdoc");
+        R"pbdoc(The volume component (ComponentScore) of a TradeFlow.)pbdoc");
     m.def("relative_activity", &confluex::relative_activity, py::arg("flow"),
           R"pbdoc(Short-window volume rate over longest-window rate (1 when empty).)pbdoc");
     m.def("activity_multiplier", &confluex::activity_multiplier, py::arg("rv"),

@@ -27,12 +27,12 @@ PYBIND11_MODULE(_core, m) {
     register_spsc_ring(ring);
     auto book = m.def_submodule("order_book", "L2 price-level order book.");
     register_order_book(book);
+    auto aggregator = m.def_submodule("aggregator", "Component scores and the confluence aggregator.");
+    register_aggregator(aggregator);
     auto flow = m.def_submodule("trade_flow", "Windowed trade-flow statistics and z-score normaliser.");
     register_trade_flow(flow);
     auto signals = m.def_submodule("signals", "Order-book signal kernels and their 0-100 sub-scores.");
     register_signals(signals);
-    auto aggregator = m.def_submodule("aggregator", "The confluence aggregator.");
-    register_aggregator(aggregator);
     auto engine = m.def_submodule("engine", "Multi-symbol engine.");
     register_engine(engine);
     auto feed = m.def_submodule("feed", "Native exchange-message parsers: raw bytes to engine records.");

@@ -1,7 +1,22 @@
 """confluex: microsecond crypto microstructure signals and a 0-100 confluence score.
 
-The compiled core lives in the private module ``confluex._core``; this package re-exports
-its public types and adds the Python-side ergonomics (validation, unit conversion, enums).
+The public API, all importable from here::
+
+    from confluex import Engine, FeedSession, SessionConfig, Venue, Instrument
+
+- the engine and its driver: :class:`Engine`, :class:`FeedSession`, their configurations and
+  typed results (:class:`EngineStats`, :class:`SymbolHealth`, :class:`ComponentScore`,
+  :class:`ParserCounters`, :class:`ConfluenceResult`), enums, record dtypes, the order book,
+  trade-flow, aggregator, parser and ring building blocks (:mod:`confluex.engine`);
+- the glue from a trading config to the engine: :func:`engine_from_config`,
+  :func:`session_config`, :func:`score_update` (:mod:`confluex.engine`);
+- prices and symbols at the edge: :class:`Scale`, :func:`unified_symbol`,
+  :func:`instrument_from_market` (:mod:`confluex.markets`);
+- signal kernels: :mod:`confluex.signals`; the trading layer: :mod:`confluex.trading`;
+  replaying files: :mod:`confluex.replay`.
+
+The compiled core lives in the private module ``confluex._core``; nothing outside this
+package should import it.
 """
 
 from __future__ import annotations
@@ -14,31 +29,145 @@ except ImportError as exc:  # pragma: no cover - only hit on a broken install
         "Did you forget to build it? Run `pip install -ve .` in the source tree."
     ) from exc
 
-from ._core.exceptions import (
+from .engine import (
+    COMPONENT_NAMES,
+    FLAG_END_OF_MESSAGE,
+    FLAG_NO_LEVEL,
+    FLAG_SNAPSHOT,
+    NO_PRICE,
+    NO_SYMBOL,
+    NO_UPDATE_ID,
+    AggregatorConfig,
+    Aggressor,
+    ApplyResult,
+    BinanceParser,
+    BookConfig,
+    BookCounters,
     BookCrossed,
+    BookEventRing,
+    BookSide,
+    BookTicker,
+    BybitParser,
     CapacityExceeded,
+    ComponentScore,
+    ConfluenceAggregator,
+    ConfluenceResult,
     ConfluexError,
+    DesyncReason,
+    Engine,
+    EngineConfig,
+    EngineLike,
+    EngineStats,
+    FeedSession,
+    FlowConfig,
+    FlowSignalsConfig,
+    Instrument,
+    Int64Ring,
     InvalidConfig,
     InvalidEvent,
+    LineFormat,
+    MsgKind,
+    OrderBook,
+    ParseError,
+    ParserCounters,
+    ParseResult,
+    RollingZScore,
+    SessionConfig,
+    SymbolHealth,
+    SymbolTable,
+    SyncPhase,
+    SyncState,
+    TradeEventRing,
+    TradeFlow,
     UnknownSymbol,
+    Venue,
+    WindowStats,
+    apply_weights,
+    book_level_event_dtype,
+    book_ticker_dtype,
+    engine_config,
+    engine_from_config,
+    level_dtype,
+    score_point_dtype,
+    score_update,
+    session_config,
+    signal_event_dtype,
+    trade_event_dtype,
 )
-from ._core.instrument import Instrument
-from ._core.types import book_level_event_dtype, level_dtype, trade_event_dtype
+from .markets import Scale, format_price, instrument_from_market, unified_symbol, venue_symbol
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "COMPONENT_NAMES",
+    "FLAG_END_OF_MESSAGE",
+    "FLAG_NO_LEVEL",
+    "FLAG_SNAPSHOT",
+    "NO_PRICE",
+    "NO_SYMBOL",
+    "NO_UPDATE_ID",
+    "AggregatorConfig",
+    "Aggressor",
+    "ApplyResult",
+    "BinanceParser",
+    "BookConfig",
+    "BookCounters",
     "BookCrossed",
+    "BookEventRing",
+    "BookSide",
+    "BookTicker",
+    "BybitParser",
     "CapacityExceeded",
+    "ComponentScore",
+    "ConfluenceAggregator",
+    "ConfluenceResult",
     "ConfluexError",
+    "DesyncReason",
+    "Engine",
+    "EngineConfig",
+    "EngineLike",
+    "EngineStats",
+    "FeedSession",
+    "FlowConfig",
+    "FlowSignalsConfig",
     "Instrument",
+    "Int64Ring",
     "InvalidConfig",
     "InvalidEvent",
+    "LineFormat",
+    "MsgKind",
+    "OrderBook",
+    "ParseError",
+    "ParseResult",
+    "ParserCounters",
+    "RollingZScore",
+    "Scale",
+    "SessionConfig",
+    "SymbolHealth",
+    "SymbolTable",
+    "SyncPhase",
+    "SyncState",
+    "TradeEventRing",
+    "TradeFlow",
     "UnknownSymbol",
+    "Venue",
+    "WindowStats",
     "__version__",
+    "apply_weights",
     "book_level_event_dtype",
+    "book_ticker_dtype",
+    "engine_config",
+    "engine_from_config",
+    "format_price",
+    "instrument_from_market",
     "level_dtype",
+    "score_point_dtype",
+    "score_update",
+    "session_config",
+    "signal_event_dtype",
     "trade_event_dtype",
+    "unified_symbol",
+    "venue_symbol",
 ]
 
 

@@ -20,7 +20,7 @@ from typing import TextIO
 
 import numpy as np
 
-from ._core.engine import Engine
+from .engine import Engine
 from .paper_trading import PaperTrader, trader_from_args
 from .replay import ReplayResult, replay
 
@@ -92,39 +92,37 @@ def format_summary(res: ReplayResult) -> str:
         inferred = " (inferred from the data)" if rep.inferred else ""
         out.append("")
         out.append(f"{rep.name}  [{rep.venue}, tick {rep.tick}, lot {rep.lot}{inferred}]")
-        if h:
+        if h is not None:
             out.append(
-                f"  messages   depth {h['depth_messages']:,}  trades {h['trade_messages']:,}  "
-                f"bookTicker {h['ticker_messages']:,}  snapshots {h['snapshot_messages']}  "
-                f"errors {h['parse_errors']}"
+                f"  messages   depth {h.depth_messages:,}  trades {h.trade_messages:,}  "
+                f"bookTicker {h.ticker_messages:,}  snapshots {h.snapshot_messages}  "
+                f"errors {h.parse_errors}"
             )
-            phase = str(h["phase"]).split(".")[-1]
             out.append(
-                f"  book       {phase}, {st['levels_applied']:,} level updates, gaps {st['gaps']}, "
-                f"desyncs {h['desyncs']}, resyncs {max(h['snapshots_applied'] - 1, 0)}, "
-                f"crossed {st['crossed']}, bookTicker checks {h['ticker_checks']:,} / mismatches "
-                f"{h['ticker_mismatches']}"
+                f"  book       {h.phase.name}, {st.levels_applied:,} level updates, "
+                f"gaps {st.gaps}, desyncs {h.desyncs}, resyncs {max(h.snapshots_applied - 1, 0)}, "
+                f"crossed {st.crossed}, bookTicker checks {h.ticker_checks:,} / mismatches "
+                f"{h.ticker_mismatches}"
             )
         else:
-            out.append(f"  book       {st['messages_applied']:,} messages, trades {st['trades']:,}")
+            out.append(f"  book       {st.messages_applied:,} messages, trades {st.trades:,}")
         verdict = _classify(r.score, long_t, short_t)
         out.append(
             f"  score      {r.score:6.2f} {verdict:<7} (raw {r.score_raw:.2f}, confidence "
             f"{r.confidence:.3f}, consensus {r.consensus:.3f}, reliability {r.reliability:.2f})"
         )
         for name, comp in rep.components.items():
-            if not comp["has_data"]:
+            if not comp.has_data:
                 continue
-            subs = ", ".join(
-                f"{k} {v:.1f}" for k, v in comp["sub"].items() if comp["weights"].get(k, 0) > 0
-            )
-            out.append(f"    {name:<16}{comp['score']:6.2f}  w {r.weights[name]:.2f}  [{subs}]")
-        missing = [n for n, c in rep.components.items() if not c["has_data"]]
+            weights = comp.weights
+            subs = ", ".join(f"{k} {v:.1f}" for k, v in comp.sub.items() if weights.get(k, 0) > 0)
+            out.append(f"    {name:<16}{comp.score:6.2f}  w {r.weights[name]:.2f}  [{subs}]")
+        missing = [n for n, c in rep.components.items() if not c.has_data]
         if missing:
             out.append(f"    no data: {', '.join(missing)}")
-        if h:
+        if h is not None:
             out.append(
-                f"  signals    LONG {h['long_signals']}  SHORT {h['short_signals']}  "
+                f"  signals    LONG {h.long_signals}  SHORT {h.short_signals}  "
                 f"(crossings of {long_t:g} / {short_t:g})"
             )
     if res.latency:

@@ -560,10 +560,3 @@ def test_symbol_table_finds_case_insensitively_and_rejects_duplicates() -> None:
         t.add("BAD SYMBOL", 2, inst)
     with pytest.raises(confluex.InvalidConfig, match="symbol_id"):
         t.add("ETHUSDT", feed.MAX_SYMBOL_ID + 1, inst)
-
-
-def test_book_ticker_dtype_matches_cpp_layout() -> None:
-    size, offsets = feed.book_ticker_layout()
-
-    assert feed.book_ticker_dtype.itemsize == size
-    assert {k: v[1] for k, v in feed.book_ticker_dtype.fields.items()} == offsets

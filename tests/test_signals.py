@@ -168,7 +168,8 @@ def test_depth_weighted_imbalance_with_bad_decay_raises_invalid_config(decay: fl
     ids=("1d", "three_columns", "3d"),
 )
 def test_kernel_with_wrong_array_shape_raises_invalid_event(bad: np.ndarray) -> None:
-    with pytest.raises(InvalidEvent, match=r"bids must be an \(n, 2\) int64 array of \[px_ticks, qty_lots\], was shape"):
+    message = r"bids must be an \(n, 2\) int64 array of \[px_ticks, qty_lots\], was shape"
+    with pytest.raises(InvalidEvent, match=message):
         signals.imbalance(bad, EMPTY, 5)
 
 

@@ -20,9 +20,10 @@ from typing import TextIO
 
 import numpy as np
 
-from .engine import Engine
+from .engine import engine_from_config
 from .paper_trading import PaperTrader, trader_from_args
 from .replay import ReplayResult, replay
+from .trading.config import load_config
 
 __all__ = ["main"]
 
@@ -71,8 +72,13 @@ def _classify(score: float, long_t: float, short_t: float) -> str:
     return "LONG" if score >= long_t else "SHORT" if score <= short_t else "NEUTRAL"
 
 
-def format_summary(res: ReplayResult) -> str:
-    """The human summary printed at the end of a replay."""
+def format_summary(res: ReplayResult, signals_from: str = "") -> str:
+    """The human summary printed at the end of a replay.
+
+    The per-symbol signal counts are those of ``res.signals`` (the rows of signals.csv):
+    the session's threshold crossings, or what ``signals_from`` names (the paper trader's
+    MarketMonitor signals with ``--paper``).
+    """
     long_t, short_t = res.thresholds
     out: list[str] = []
     files = ", ".join(s.path.name for s in res.sources)
@@ -120,10 +126,13 @@ def format_summary(res: ReplayResult) -> str:
         missing = [n for n, c in rep.components.items() if not c.has_data]
         if missing:
             out.append(f"    no data: {', '.join(missing)}")
-        if h is not None:
+        if h is not None or signals_from:
+            mine = res.signals[res.signals["symbol_id"] == rep.symbol_id]
+            longs = int((mine["direction"] > 0).sum())
+            source = signals_from or "crossings"
             out.append(
-                f"  signals    LONG {h.long_signals}  SHORT {h.short_signals}  "
-                f"(crossings of {long_t:g} / {short_t:g})"
+                f"  signals    LONG {longs}  SHORT {len(mine) - longs}  "
+                f"({source} of {long_t:g} / {short_t:g})"
             )
     if res.latency:
         out.append("")
@@ -266,25 +275,38 @@ def _replay_command(args: argparse.Namespace) -> int:
         return 2
     progress = Progress(enabled=not args.no_progress and sys.stderr.isatty())
     trader: PaperTrader | None = None
-    engine = Engine()
     try:
+        # One config drives everything: the engine's weights, the session's signal thresholds
+        # (--long/--short override the config's pair), the monitor and the sizing.
+        config = load_config(args.config, preset=args.preset).with_thresholds(
+            long=args.long, short=args.short
+        )
+        thresholds = config.confluence.thresholds
+        engine = engine_from_config(config)
         if args.paper or args.serve is not None:
-            trader = trader_from_args(args, engine, lambda note: print(note, flush=True))
+            trader = trader_from_args(
+                args, engine, lambda note: print(note, flush=True), config=config
+            )
         res = replay(
             args.files or None,
             symbols=args.symbols.split(",") if args.symbols else None,
             speed=None if args.serve is not None else args.speed,  # the server paces instead
             tick=args.tick,
             lot=args.lot,
-            long_threshold=args.long,
-            short_threshold=args.short,
+            long_threshold=thresholds.long,
+            short_threshold=thresholds.short,
             series_interval_ns=int(args.series_ms * 1_000_000),
             progress=progress,
             engine=engine,
             on_message=trader.on_message if trader is not None else None,
         )
         progress.close()
-        print(format_summary(res))
+        if trader is not None:
+            # With --paper the signals are the trader's (the MarketMonitor's, after its
+            # reliability, hysteresis and cooldown gates): one count in the summary, the
+            # report and signals.csv.
+            res.signals = trader.signal_events()
+        print(format_summary(res, "MarketMonitor signals" if trader is not None else ""))
         if args.out:
             paths = write_outputs(res, Path(args.out))
             print("\nwrote " + ", ".join(str(p) for p in paths))
@@ -326,8 +348,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rp.add_argument("--tick", help="tick size for every symbol (with --lot), e.g. 0.01")
     rp.add_argument("--lot", help="lot size for every symbol (with --tick), e.g. 0.00000001")
-    rp.add_argument("--long", type=float, default=70.0, help="LONG threshold (default 70)")
-    rp.add_argument("--short", type=float, default=35.0, help="SHORT threshold (default 35)")
+    rp.add_argument(
+        "--long",
+        type=float,
+        help="LONG threshold; overrides confluence.thresholds.long of the config (default 70)",
+    )
+    rp.add_argument(
+        "--short",
+        type=float,
+        help="SHORT threshold; overrides confluence.thresholds.short of the config (default 35)",
+    )
     rp.add_argument(
         "--series-ms",
         type=float,
@@ -339,8 +369,13 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument(
         "--paper", action="store_true", help="paper-trade the scores and print a trading report"
     )
-    pt.add_argument("--config", metavar="PATH", help="trading config TOML (default: built-in)")
-    pt.add_argument("--preset", metavar="NAME", help="trading preset, e.g. paper, conservative")
+    rp.add_argument(
+        "--config",
+        metavar="PATH",
+        help="config TOML: thresholds, component weights and (with --paper) trading "
+        "(default: built-in)",
+    )
+    rp.add_argument("--preset", metavar="NAME", help="config preset, e.g. paper, conservative")
     pt.add_argument(
         "--balance", type=float, help="starting quote balance (default: monitor.account_balance)"
     )

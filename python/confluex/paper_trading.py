@@ -46,7 +46,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal, TypeVar
 
-from .engine import EngineLike, score_update
+import numpy as np
+import numpy.typing as npt
+
+from .engine import EngineLike, score_update, signal_event_dtype
 from .markets import Scale, quote_of, unified_symbol
 from .trading.alerts import AlertServer
 from .trading.config import MarketType, TradingConfig, load_config
@@ -57,7 +60,7 @@ from .trading.risk import Rejection as ExecutionRejection
 from .trading.risk import RiskLimits, RiskManager
 from .trading.sizing import ConfluencePositionSizing, ExecutorSizing, SizingManager
 from .trading.store import OrderJournal
-from .trading.types import ScoreUpdate, TradeParameters
+from .trading.types import ScoreUpdate, Signal, TradeParameters
 
 __all__ = [
     "BOOK_DEPTH",
@@ -376,6 +379,7 @@ class PaperTrader:
         self._sizing_rej: Counter[str] = Counter()
         self._exec_rej: Counter[str] = Counter()
         self._first_ts: int | None = None
+        self._signal_rows: list[tuple[int, int, int, float, float]] = []
         self._wall0 = 0.0
         self._finished: PaperReport | None = None
 
@@ -589,6 +593,8 @@ class PaperTrader:
         params = self.monitor.on_score(update)
         if isinstance(params, Rejection):
             return
+        direction = 1 if params.signal is Signal.LONG else -1
+        self._signal_rows.append((ts_ns, st.symbol_id, direction, update.score, update.price))
         if self.server is not None:
             self._publish_signal(update, params)
         self._run(self._decide(st, update, params))
@@ -672,6 +678,10 @@ class PaperTrader:
             self.server.publish_fill(fill)
 
     # ------------------------------------------------------------------ the end
+    def signal_events(self) -> npt.NDArray[np.void]:
+        """The monitor's signals so far as ``signal_event_dtype`` rows (what signals.csv lists)."""
+        return np.array(self._signal_rows, dtype=signal_event_dtype)
+
     @property
     def fills(self) -> list[FillRecord]:
         """Fills so far, in order."""
@@ -776,7 +786,10 @@ def parse_host_port(text: str) -> tuple[str, int]:
 
 
 def trader_from_args(
-    args: Any, engine: EngineLike, announce: Callable[[str], None] = print
+    args: Any,
+    engine: EngineLike,
+    announce: Callable[[str], None] = print,
+    config: TradingConfig | None = None,
 ) -> PaperTrader:
     """Build (and, with ``--serve``, start) a trader from ``confluex replay`` arguments.
 
@@ -784,7 +797,8 @@ def trader_from_args(
     the trader waits ``--serve-wait`` seconds for a subscriber. Raises ValueError
     (``ConfigError`` included) on bad arguments.
     """
-    config = load_config(args.config, preset=args.preset)
+    if config is None:
+        config = load_config(args.config, preset=args.preset)
     clock = DataClock()
     server: AlertServer | None = None
     token = os.environ.get("CONFLUEX_WS_TOKEN", "")

@@ -269,3 +269,26 @@ def test_cli_weights_come_from_the_config(tmp_path):
     text = run_cli("--config", str(cfg))
 
     assert re.search(r"orderbook\s+\d+\.\d+  w 0\.59 ", text), text  # 0.40 / (0.10 + 0.40 + 0.18)
+
+
+def test_live_feed_scores_with_the_configured_weights(tmp_path):
+    import argparse
+
+    from confluex import COMPONENT_NAMES
+    from confluex.live import _feed_from_args, add_live_arguments
+
+    cfg = tmp_path / "weights.toml"
+    cfg.write_text("[confluence.weights]\norderflow = 0.10\norderbook = 0.40\n")
+    parser = argparse.ArgumentParser()
+    add_live_arguments(parser)
+    args = parser.parse_args(["--symbols", "BTC/USDT", "--config", str(cfg)])
+
+    feed = _feed_from_args(args)
+    sym = feed.engine.add_symbol("PROBE", Instrument("0.01", "0.001"))
+    for name in COMPONENT_NAMES:
+        feed.engine.set_component(sym, name, 60.0)
+
+    weights = feed.engine.result(sym).weights
+    assert weights["orderbook"] == pytest.approx(0.40) and weights["orderflow"] == pytest.approx(
+        0.10
+    )

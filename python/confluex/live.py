@@ -45,9 +45,12 @@ from .engine import (
     MsgKind,
     SessionConfig,
     Venue,
+    engine_from_config,
+    session_config,
 )
 from .markets import format_price, instrument_from_market, precision_to_decimal
 from .markets import venue_symbol as market_id_of
+from .trading.config import load_config
 
 __all__ = [
     "EXCHANGES",
@@ -652,16 +655,24 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--refresh", type=float, default=0.5, help="view refresh interval in seconds"
     )
+    parser.add_argument(
+        "--config", metavar="PATH", help="config TOML: component weights and signal thresholds"
+    )
+    parser.add_argument("--preset", metavar="NAME", help="config preset, e.g. conservative")
 
 
 def _feed_from_args(args: argparse.Namespace) -> LiveFeed:
     symbols = [s.strip() for s in str(args.symbols).split(",") if s.strip()]
+    # The one config: its weights score, its thresholds signal (as in `confluex replay`).
+    config = load_config(getattr(args, "config", None), preset=getattr(args, "preset", None))
     return LiveFeed(
         args.exchange,
         symbols,
         ws_url=args.ws_url,
         rest_url=args.rest_url,
         stale_seconds=args.stale_seconds,
+        engine=engine_from_config(config),
+        session_config=session_config(config),
     )
 
 

@@ -22,12 +22,14 @@
 #include <string>
 #include <vector>
 
+#include "book_records.hpp"
 #include "confluex/aggregator.hpp"
 #include "confluex/book_signals.hpp"
 #include "confluex/component.hpp"
 #include "confluex/order_book.hpp"
 
 using namespace confluex;
+using confluex::bench::read_records;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -36,15 +38,6 @@ constexpr std::size_t kDepth = 25;
 constexpr std::size_t kBooks = 300;
 constexpr int kLoop = 500;
 constexpr int kRounds = 7;
-
-std::vector<BookLevelEvent> read_records(const std::string& path) {
-    std::ifstream f(path, std::ios::binary | std::ios::ate);
-    const auto n = static_cast<std::size_t>(f.tellg()) / sizeof(BookLevelEvent);
-    std::vector<BookLevelEvent> v(n);
-    f.seekg(0);
-    f.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(n * sizeof(BookLevelEvent)));
-    return v;
-}
 
 struct Snapshot {
     std::vector<Level> bids;

@@ -90,8 +90,7 @@ std::vector<Snapshot> snapshots(const std::vector<BookLevelEvent>& rec) {
     return out;
 }
 
-template <class F>
-double best_ns_per_call(const std::vector<Snapshot>& books, F&& kernel) {
+template <class F> double best_ns_per_call(const std::vector<Snapshot>& books, F&& kernel) {
     double best = 1e300;
     for (int round = 0; round < kRounds; ++round) {
         const auto t0 = Clock::now();
@@ -107,7 +106,7 @@ double best_ns_per_call(const std::vector<Snapshot>& books, F&& kernel) {
     return best;
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv) {
     if (argc < 2) {
@@ -119,17 +118,18 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "no in-sync book in %s\n", argv[1]);
         return 1;
     }
-    volatile double sink = 0.0;  // keeps every call observable to the optimiser
+    volatile double sink = 0.0; // keeps every call observable to the optimiser
 
-    const double imb = best_ns_per_call(books, [&](const BookView& v) { sink = signals::imbalance(v, 10); });
+    const double imb =
+        best_ns_per_call(books, [&](const BookView& v) { sink = signals::imbalance(v, 10); });
 
     const signals::OrderbookSignalsConfig cfg{};
     signals::OfiWindow ofi;
-    ofi.on_quote(0, Level{100, 5}, Level{101, 5});  // a non-empty window: the OFI sub-score runs
+    ofi.on_quote(0, Level{100, 5}, Level{101, 5}); // a non-empty window: the OFI sub-score runs
     ComponentScore out;
     const double comp = best_ns_per_call(books, [&](const BookView& v) {
-        signals::compute_orderbook_component(v, signals::depth_ratio(v, cfg.depth_band_pct).value_or(0.0), ofi,
-                                             cfg, out);
+        signals::compute_orderbook_component(
+            v, signals::depth_ratio(v, cfg.depth_band_pct).value_or(0.0), ofi, cfg, out);
         sink = out.score;
     });
 
@@ -139,10 +139,11 @@ int main(int argc, char** argv) {
         comps[c].score = 40.0 + 5.0 * static_cast<double>(c);
         comps[c].has_data = true;
     }
-    const double aggregate = best_ns_per_call(books, [&](const BookView&) { sink = agg.compute(comps).score; });
+    const double aggregate =
+        best_ns_per_call(books, [&](const BookView&) { sink = agg.compute(comps).score; });
 
-    std::printf("books %zu (top %zu), %d calls each, best of %d rounds\n", books.size(), kDepth, kLoop,
-                kRounds);
+    std::printf("books %zu (top %zu), %d calls each, best of %d rounds\n", books.size(), kDepth,
+                kLoop, kRounds);
     std::printf("imbalance top 10          %8.2f ns/call\n", imb);
     std::printf("orderbook component       %8.2f ns/call (incl. depth_ratio)\n", comp);
     std::printf("aggregator compute        %8.2f ns/call\n", aggregate);

@@ -16,8 +16,9 @@ inline std::vector<BookLevelEvent> read_records(const std::string& path) {
     const auto n = static_cast<std::size_t>(f.tellg()) / sizeof(BookLevelEvent);
     std::vector<BookLevelEvent> v(n);
     f.seekg(0);
-    f.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(n * sizeof(BookLevelEvent)));
+    f.read(reinterpret_cast<char*>(v.data()),
+           static_cast<std::streamsize>(n * sizeof(BookLevelEvent)));
     return v;
 }
 
-}  // namespace confluex::bench
+} // namespace confluex::bench

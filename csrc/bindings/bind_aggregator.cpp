@@ -87,10 +87,16 @@ weights) it was computed from. Read-only.
         .def_readonly("score", &confluex::ComponentScore::score)
         .def_readonly("has_data", &confluex::ComponentScore::has_data)
         .def_property_readonly(
-            "sub", [](const confluex::ComponentScore& c) { return confluex::bindings::sub_scores(c, false); },
+            "sub",
+            [](const confluex::ComponentScore& c) {
+                return confluex::bindings::sub_scores(c, false);
+            },
             "Sub-scores by name (0-100).")
         .def_property_readonly(
-            "weights", [](const confluex::ComponentScore& c) { return confluex::bindings::sub_scores(c, true); },
+            "weights",
+            [](const confluex::ComponentScore& c) {
+                return confluex::bindings::sub_scores(c, true);
+            },
             "Sub-score weights by name (0 for a sub-score without data).")
         .def(
             "to_dict",

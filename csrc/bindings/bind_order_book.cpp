@@ -6,6 +6,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -13,7 +14,6 @@
 #include <string>
 #include <tuple>
 #include <vector>
-#include <algorithm>
 
 #include "confluex/errors.hpp"
 #include "confluex/order_book.hpp"
@@ -36,13 +36,15 @@ using confluex::bindings::as_levels;
 using confluex::bindings::level_or_none;
 
 std::span<const DepthMessage> as_messages(const I64Array& a) {
-    return confluex::bindings::as_records<DepthMessage, 4>(a, "messages",
-                                                           "[n_bids, n_asks, update_id, prev_update_id]");
+    return confluex::bindings::as_records<DepthMessage, 4>(
+        a, "messages", "[n_bids, n_asks, update_id, prev_update_id]");
 }
 
-I64Array to_array(const Level* p, std::size_t n) { return confluex::bindings::levels_to_array(p, n); }
+I64Array to_array(const Level* p, std::size_t n) {
+    return confluex::bindings::levels_to_array(p, n);
+}
 
-}  // namespace
+} // namespace
 
 void register_order_book(py::module_& m) {
     // IntEnum where the values travel as integers (record fields, result arrays), Enum otherwise.
@@ -50,7 +52,8 @@ void register_order_book(py::module_& m) {
         .value("bid", BookSide::Bid)
         .value("ask", BookSide::Ask)
         .finalize();
-    py::native_enum<confluex::Aggressor>(m, "Aggressor", "enum.IntEnum", "Side of a trade's aggressor (taker).")
+    py::native_enum<confluex::Aggressor>(m, "Aggressor", "enum.IntEnum",
+                                         "Side of a trade's aggressor (taker).")
         .value("buy", confluex::Aggressor::Buy)
         .value("sell", confluex::Aggressor::Sell)
         .value("unknown", confluex::Aggressor::Unknown)
@@ -60,7 +63,8 @@ void register_order_book(py::module_& m) {
         .value("synced", confluex::SyncState::Synced)
         .value("out_of_sync", confluex::SyncState::OutOfSync)
         .finalize();
-    py::native_enum<confluex::DesyncReason>(m, "DesyncReason", "enum.Enum", "Why a book is not in sync.")
+    py::native_enum<confluex::DesyncReason>(m, "DesyncReason", "enum.Enum",
+                                            "Why a book is not in sync.")
         .value("none", confluex::DesyncReason::None)
         .value("no_snapshot", confluex::DesyncReason::NoSnapshot)
         .value("gap", confluex::DesyncReason::Gap)
@@ -100,11 +104,13 @@ contiguous top cache of top_cache levels per side (in [1, 4096]). Checked by Ord
     using confluex::bindings::field;
     confluex::bindings::bind_record<BookCounters>(
         m, "BookCounters", "Monotonic event counters of one book.",
-        field("snapshots", &BookCounters::snapshots), field("messages_applied", &BookCounters::messages_applied),
-        field("levels_applied", &BookCounters::levels_applied), field("stale_ignored", &BookCounters::stale_ignored),
-        field("not_synced_ignored", &BookCounters::not_synced_ignored), field("gaps", &BookCounters::gaps),
-        field("overlaps", &BookCounters::overlaps), field("crossed", &BookCounters::crossed),
-        field("recenters", &BookCounters::recenters));
+        field("snapshots", &BookCounters::snapshots),
+        field("messages_applied", &BookCounters::messages_applied),
+        field("levels_applied", &BookCounters::levels_applied),
+        field("stale_ignored", &BookCounters::stale_ignored),
+        field("not_synced_ignored", &BookCounters::not_synced_ignored),
+        field("gaps", &BookCounters::gaps), field("overlaps", &BookCounters::overlaps),
+        field("crossed", &BookCounters::crossed), field("recenters", &BookCounters::recenters));
 
     py::class_<OrderBook>(m, "OrderBook", R"pbdoc(
 L2 price-level book in integer ticks/lots with exchange sequence tracking.
@@ -164,12 +170,16 @@ message's bids then asks taken in order from levels. Returns the ApplyResult val
         .def("mark_out_of_sync", &OrderBook::mark_out_of_sync,
              py::arg("reason") = confluex::DesyncReason::Manual)
         .def("clear", &OrderBook::clear)
-        .def("best_bid", [](const OrderBook& b) { return level_or_none(b.best_bid()); },
-             R"pbdoc(Best bid as (px_ticks, qty_lots), or None.)pbdoc")
-        .def("best_ask", [](const OrderBook& b) { return level_or_none(b.best_ask()); },
-             R"pbdoc(Best ask as (px_ticks, qty_lots), or None.)pbdoc")
-        .def("best_bid_px", &OrderBook::best_bid_px, R"pbdoc(Best bid price, NO_PRICE if none.)pbdoc")
-        .def("best_ask_px", &OrderBook::best_ask_px, R"pbdoc(Best ask price, NO_PRICE if none.)pbdoc")
+        .def(
+            "best_bid", [](const OrderBook& b) { return level_or_none(b.best_bid()); },
+            R"pbdoc(Best bid as (px_ticks, qty_lots), or None.)pbdoc")
+        .def(
+            "best_ask", [](const OrderBook& b) { return level_or_none(b.best_ask()); },
+            R"pbdoc(Best ask as (px_ticks, qty_lots), or None.)pbdoc")
+        .def("best_bid_px", &OrderBook::best_bid_px,
+             R"pbdoc(Best bid price, NO_PRICE if none.)pbdoc")
+        .def("best_ask_px", &OrderBook::best_ask_px,
+             R"pbdoc(Best ask price, NO_PRICE if none.)pbdoc")
         .def(
             "top",
             [](const OrderBook& b, std::size_t n) {
@@ -184,11 +194,12 @@ message's bids then asks taken in order from levels. Returns the ApplyResult val
                 std::vector<Level> buf(std::min(n, b.level_count(side)));
                 return to_array(buf.data(), b.copy_top(side, buf.size(), buf.data()));
             },
-            py::arg("side"), py::arg("n"), R"pbdoc(Best-first (k, 2) int64 copy of one side, any n.)pbdoc")
+            py::arg("side"), py::arg("n"),
+            R"pbdoc(Best-first (k, 2) int64 copy of one side, any n.)pbdoc")
         .def("depth", &OrderBook::depth, py::arg("side"), py::arg("n_levels"),
              R"pbdoc(Summed size of the best n_levels levels of a side.)pbdoc")
-        .def("depth_within", &OrderBook::depth_within, py::arg("side"), py::arg("lo"), py::arg("hi"),
-             R"pbdoc(Summed size of a side's levels with lo <= px <= hi.)pbdoc")
+        .def("depth_within", &OrderBook::depth_within, py::arg("side"), py::arg("lo"),
+             py::arg("hi"), R"pbdoc(Summed size of a side's levels with lo <= px <= hi.)pbdoc")
         .def("level_qty", &OrderBook::level_qty, py::arg("side"), py::arg("px"))
         .def("level_count", &OrderBook::level_count, py::arg("side"))
         .def_property_readonly("last_update_id", &OrderBook::last_update_id)

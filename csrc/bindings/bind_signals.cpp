@@ -19,14 +19,13 @@
 
 namespace py = pybind11;
 
-
 namespace {
 
 using confluex::BookView;
 using confluex::Level;
+using confluex::bindings::LevelArray;
 using confluex::signals::OfiWindow;
 using confluex::signals::OrderbookSignalsConfig;
-using confluex::bindings::LevelArray;
 using Quote = std::optional<std::pair<std::int64_t, std::int64_t>>;
 
 // The shared (n, 2) level converter, then the kernels' own rule: no negative size.
@@ -79,11 +78,10 @@ void require_decay(double decay) {
     }
 }
 
-
 // Adds a read/write property whose setter validates a copy first (strong guarantee).
 template <class T>
 void config_field(py::class_<OrderbookSignalsConfig>& cls, const char* name,
-                  T OrderbookSignalsConfig::* member) {
+                  T OrderbookSignalsConfig::*member) {
     cls.def_property(
         name, [member](const OrderbookSignalsConfig& c) { return c.*member; },
         [member](OrderbookSignalsConfig& c, T v) {

@@ -55,7 +55,8 @@ std::span<const T> as_records(const LevelArray& a, const char* name, const char*
 // The one converter of an (n, 2) level array [px_ticks, qty_lots] (books, snapshots, deltas,
 // signal kernels): "bids must be an (n, 2) int64 array of [px_ticks, qty_lots], was shape (3,)".
 inline std::span<const Level> as_levels(const LevelArray& a, const char* name) {
-    static_assert(sizeof(Level) == 2 * sizeof(std::int64_t) && offsetof(Level, qty) == sizeof(std::int64_t));
+    static_assert(sizeof(Level) == 2 * sizeof(std::int64_t) &&
+                  offsetof(Level, qty) == sizeof(std::int64_t));
     return as_records<Level, 2>(a, name, "[px_ticks, qty_lots]");
 }
 
@@ -79,7 +80,8 @@ class ByteView {
   public:
     explicit ByteView(const py::object& obj) {
         if (PyUnicode_Check(obj.ptr())) {
-            throw py::type_error("expected a bytes-like object (bytes, bytearray, memoryview), was str");
+            throw py::type_error(
+                "expected a bytes-like object (bytes, bytearray, memoryview), was str");
         }
         if (PyObject_GetBuffer(obj.ptr(), &view_, PyBUF_SIMPLE) != 0) {
             throw py::error_already_set();
@@ -97,19 +99,17 @@ class ByteView {
 };
 
 // Moves a vector into a NumPy array that owns it (no copy).
-template <class T>
-py::array_t<T> to_array(std::vector<T>&& v) {
+template <class T> py::array_t<T> to_array(std::vector<T>&& v) {
     auto* heap = new std::vector<T>(std::move(v));
     py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<T>*>(p); });
-    return py::array_t<T>({static_cast<py::ssize_t>(heap->size())}, {static_cast<py::ssize_t>(sizeof(T))},
-                          heap->data(), owner);
+    return py::array_t<T>({static_cast<py::ssize_t>(heap->size())},
+                          {static_cast<py::ssize_t>(sizeof(T))}, heap->data(), owner);
 }
 
 // --- typed result records ------------------------------------------------------------------
 
 // One read-only field of a record: its Python name and its member.
-template <class T, class M>
-std::pair<const char*, M T::*> field(const char* name, M T::*member) {
+template <class T, class M> std::pair<const char*, M T::*> field(const char* name, M T::*member) {
     return {name, member};
 }
 
@@ -132,7 +132,9 @@ py::class_<T> bind_record(py::handle scope, const char* name, const char* doc,
         "The fields as a plain dict (for CSV/JSON output).");
     cls.def(
         "__eq__",
-        [fields...](const T& a, const T& b) { return ((a.*(fields.second) == b.*(fields.second)) && ...); },
+        [fields...](const T& a, const T& b) {
+            return ((a.*(fields.second) == b.*(fields.second)) && ...);
+        },
         py::is_operator());
     cls.def("__repr__", [name, fields...](const T& r) {
         std::string out = std::string(name) + "(";
@@ -150,7 +152,7 @@ py::class_<T> bind_record(py::handle scope, const char* name, const char* doc,
 // A parser's counters together with its per-symbol error counts (the session has none).
 struct ParserCountersView {
     feed::ParserCounters counters;
-    std::vector<std::uint64_t> symbol_errors;  // by symbol id; zeros are left out of the dict
+    std::vector<std::uint64_t> symbol_errors; // by symbol id; zeros are left out of the dict
 };
 
 // {kind name: count}, {error name: count} (ParseError::None left out), {symbol id: errors}.
@@ -188,4 +190,4 @@ inline py::dict sub_scores(const ComponentScore& c, bool weights) {
     return out;
 }
 
-}  // namespace confluex::bindings
+} // namespace confluex::bindings

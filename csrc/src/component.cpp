@@ -21,4 +21,4 @@ std::string unknown_component_message(std::string_view name) {
     return "unknown component name, was '" + std::string(name) + "' (known: " + known + ")";
 }
 
-}  // namespace confluex
+} // namespace confluex

@@ -63,7 +63,7 @@ struct ComponentScore {
     std::uint8_t n_sub = 0;
     std::array<double, kMaxSubScores> sub{};
     std::array<double, kMaxSubScores> sub_weight{};
-    std::array<const char*, kMaxSubScores> sub_name{};  // static strings
+    std::array<const char*, kMaxSubScores> sub_name{}; // static strings
 };
 
-}  // namespace confluex
+} // namespace confluex

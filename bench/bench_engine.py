@@ -78,7 +78,7 @@ def per_message() -> list[tuple[np.ndarray, np.ndarray, int, int, int, bool]]:
 
 
 def _final(engine: _core.engine.Engine, sym: int) -> tuple[object, ...]:
-    return engine.best_bid(sym), engine.best_ask(sym), engine.stats(sym)["messages_applied"]
+    return engine.best_bid(sym), engine.best_ask(sym), engine.stats(sym).messages_applied
 
 
 @pytest.mark.benchmark(group="engine-ingest-book")
@@ -180,7 +180,7 @@ def test_push_trade_then_score(benchmark, loaded) -> None:  # type: ignore[no-un
         return engine.score(sym)
 
     value = benchmark(run)
-    assert 0.0 <= value <= 100.0 and engine.stats(sym)["recomputes"] > 1
+    assert 0.0 <= value <= 100.0 and engine.stats(sym).recomputes > 1
 
 
 @cache
@@ -205,7 +205,7 @@ def test_depth_message_then_score(benchmark) -> None:  # type: ignore[no-untyped
     total = benchmark.pedantic(run, setup=lambda: (new_engine(), {}), rounds=8, iterations=1)
     benchmark.extra_info["messages"] = len(msgs)
     engine, sym = new_engine()
-    assert total == run(engine, sym) and engine.stats(sym)["recomputes"] > 3000
+    assert total == run(engine, sym) and engine.stats(sym).recomputes > 3000
 
 
 @pytest.mark.benchmark(group="engine-depth-then-score")

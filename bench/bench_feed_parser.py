@@ -146,7 +146,7 @@ def ccxt_binance() -> Iterator[Ccxt]:
 def test_depth_cpp_parse_lines(benchmark: Any, cap: Capture) -> None:
     benchmark.extra_info["messages"] = len(cap.depth_lines)
     book, _, _, counters = benchmark(lambda: new_parser().parse_lines(cap.depth_buf))
-    assert counters["messages"]["Depth"] == len(cap.depth_lines)
+    assert counters.messages["Depth"] == len(cap.depth_lines)
     assert len(book) == cap.n_levels
 
 

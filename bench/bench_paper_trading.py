@@ -49,7 +49,7 @@ BALANCE = 10_000.0
 ACTIVE: dict[str, Any] = {
     "confluence": {"thresholds": {"long": 65, "short": 35, "neutral_buffer": 3}},
     "monitor": {"cooldown_s": 5, "long_stop_pct": 0.02, "short_stop_pct": 0.02},
-    "position_manager": {"min_confluence_score": 65, "trailing_stop_pct": 0.0003},
+    "position_manager": {"trailing_stop_pct": 0.0003},
 }
 
 

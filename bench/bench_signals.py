@@ -2,9 +2,9 @@
 
 Inputs are real: a few hundred top-25 snapshots of Binance spot BTCUSDT, built by applying the
 recorded diff-depth stream to a plain dict book with Binance's local-book procedure, outside
-the timed calls. Each group times the C++ path from Python, a plain-Python (and NumPy)
-reference on the same input, and the pure C++ cost measured inside C++ by the bound
-`benchmark_*_loop_ns` helpers (no Python call overhead).
+the timed calls. Each group times the C++ path from Python and a plain-Python (and NumPy)
+reference on the same input. The pure C++ cost (no Python call overhead) is measured by
+bench/cpp/bench_signals.cpp: timing loops stay out of the production module.
 
 Run like:
     pytest bench/bench_signals.py --benchmark-only --benchmark-disable-gc -s
@@ -30,7 +30,6 @@ DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 SPOT = DATA / "hftbacktest" / "spot" / "btcusdt_20240808.gz"
 N_SNAPSHOTS = 300
 DEPTH = 25
-CPP_LOOP = 500  # kernel calls per snapshot inside C++
 
 Levels = list[tuple[int, int]]
 
@@ -156,9 +155,9 @@ def score_dicts() -> list[dict[str, float | None]]:
     ofi = signals.OfiWindow()
     out: list[dict[str, float | None]] = []
     for b, a in real_arrays():
-        book = signals.compute_orderbook_component(b, a, signals.depth_ratio(b, a, 0.1), ofi, cfg)[
-            "score"
-        ]
+        book = signals.compute_orderbook_component(
+            b, a, signals.depth_ratio(b, a, 0.1), ofi, cfg
+        ).score
         d: dict[str, float | None] = {
             c: min(max(book + rng.gauss(0, 15), 0.0), 100.0) for c in agg.COMPONENT_NAMES
         }
@@ -166,18 +165,6 @@ def score_dicts() -> list[dict[str, float | None]]:
         d["sentiment"] = None if rng.random() < 0.3 else d["sentiment"]
         out.append(d)
     return out
-
-
-def report(benchmark, totals_ns: list[int], calls: int, what: str) -> None:  # type: ignore[no-untyped-def]
-    """Records the per-call C++ time of every round: median and min (the VM is shared)."""
-    per_call = sorted(t / calls for t in totals_ns)
-    median, best = per_call[len(per_call) // 2], per_call[0]
-    benchmark.extra_info[f"{what}_median"] = round(median, 2)
-    benchmark.extra_info[f"{what}_min"] = round(best, 2)
-    print(
-        f"\n  {what}: median {median:.1f} ns, min {best:.1f} ns per call "
-        f"(measured in C++, {len(per_call)} rounds)"
-    )
 
 
 # --- group: imbalance over the top 10 -------------------------------------------------------
@@ -210,23 +197,6 @@ def test_imbalance_top10_numpy(benchmark) -> None:  # type: ignore[no-untyped-de
     assert got == [signals.imbalance(b, a, 10) for b, a in arrays]
 
 
-@pytest.mark.benchmark(group="imbalance")
-def test_imbalance_top10_cpp_loop_inside_cpp(benchmark) -> None:  # type: ignore[no-untyped-def]
-    arrays = real_arrays()
-
-    totals: list[int] = []
-
-    def run() -> None:
-        totals.append(
-            sum(signals.benchmark_imbalance_loop_ns(b, a, 10, CPP_LOOP) for b, a in arrays)
-        )
-
-    benchmark(run)
-
-    assert totals and min(totals) > 0
-    report(benchmark, totals, CPP_LOOP * len(arrays), "imbalance_top10_cpp_ns")
-
-
 # --- group: the orderbook component ---------------------------------------------------------
 
 
@@ -237,7 +207,7 @@ def test_orderbook_component_cpp_from_python(benchmark) -> None:  # type: ignore
 
     got = benchmark(
         lambda: [
-            signals.compute_orderbook_component(b, a, d, ofi, cfg)["score"]
+            signals.compute_orderbook_component(b, a, d, ofi, cfg).score
             for (b, a), d in zip(arrays, drr, strict=True)
         ]
     )
@@ -259,34 +229,11 @@ def test_orderbook_component_python(benchmark) -> None:  # type: ignore[no-untyp
     ofi = signals.OfiWindow()
     assert got == pytest.approx(
         [
-            signals.compute_orderbook_component(b, a, d, ofi, cfg)["score"]
+            signals.compute_orderbook_component(b, a, d, ofi, cfg).score
             for (b, a), d in zip(real_arrays(), drr, strict=True)
         ],
         rel=1e-9,
     )
-
-
-@pytest.mark.benchmark(group="orderbook-component")
-def test_orderbook_component_cpp_loop_inside_cpp(benchmark) -> None:  # type: ignore[no-untyped-def]
-    arrays, cfg = real_arrays(), signals.OrderbookSignalsConfig()
-    ofi = signals.OfiWindow()
-    ofi.on_quote(0, (100, 5), (101, 5))  # a non-empty window, so the OFI sub-score is computed
-    drr = [signals.depth_ratio(b, a, 0.1) for b, a in arrays]
-
-    totals: list[int] = []
-
-    def run() -> None:
-        totals.append(
-            sum(
-                signals.benchmark_orderbook_component_loop_ns(b, a, d, ofi, cfg, CPP_LOOP)  # type: ignore[arg-type]
-                for (b, a), d in zip(arrays, drr, strict=True)
-            )
-        )
-
-    benchmark(run)
-
-    assert totals and min(totals) > 0
-    report(benchmark, totals, CPP_LOOP * len(arrays), "orderbook_component_cpp_ns")
 
 
 # --- group: the aggregator ------------------------------------------------------------------
@@ -310,18 +257,3 @@ def test_aggregator_python(benchmark) -> None:  # type: ignore[no-untyped-def]
     got = benchmark(lambda: [py_aggregate(d, weights) for d in dicts])
 
     assert got == pytest.approx([a.compute(d).score for d in dicts], rel=1e-9)
-
-
-@pytest.mark.benchmark(group="aggregator")
-def test_aggregator_cpp_loop_inside_cpp(benchmark) -> None:  # type: ignore[no-untyped-def]
-    a, dicts = agg.ConfluenceAggregator(), score_dicts()
-
-    totals: list[int] = []
-
-    def run() -> None:
-        totals.append(sum(agg.benchmark_compute_loop_ns(a, d, CPP_LOOP) for d in dicts))
-
-    benchmark(run)
-
-    assert totals and min(totals) > 0
-    report(benchmark, totals, CPP_LOOP * len(dicts), "aggregator_compute_cpp_ns")

@@ -45,7 +45,7 @@ def main() -> int:
 
     def cpp() -> None:
         _, trades, _, counters = new_parser().parse_lines(buf)
-        assert sum(counters["errors"].values()) == 0 and len(trades) == len(cap.trade_lines)
+        assert sum(counters.errors.values()) == 0 and len(trades) == len(cap.trade_lines)
 
     ccxt = Ccxt()
     try:

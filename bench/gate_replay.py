@@ -43,7 +43,7 @@ def main() -> int:
         session.add_symbol("BTCUSDT", sym)
         session.replay(data)
         health = session.health(sym)
-        assert health["ticker_mismatches"] == 0 and health["desyncs"] == 0
+        assert health.ticker_mismatches == 0 and health.desyncs == 0
         if data is full:
             latency.update(session.latency())
 

@@ -208,7 +208,7 @@ def rest_snapshot_json(engine: _core.engine.Engine, sym: int, tick: str, lot: st
     """A Binance REST depth snapshot of an engine's whole book, prices as exchange decimals."""
     bids, asks = engine.top(sym, 1_000_000)
     out = {
-        "lastUpdateId": engine.stats(sym)["last_update_id"],
+        "lastUpdateId": engine.stats(sym).last_update_id,
         "bids": [[fmt(int(p), tick), fmt(int(q), lot)] for p, q in bids],
         "asks": [[fmt(int(p), tick), fmt(int(q), lot)] for p, q in asks],
     }

@@ -261,9 +261,3 @@ def test_compute_with_unknown_name_raises_invalid_event() -> None:
 def test_compute_with_wrong_types_raises_type_error(scores: dict) -> None:  # type: ignore[type-arg]
     with pytest.raises(TypeError):
         agg.ConfluenceAggregator().compute(scores)
-
-
-def test_benchmark_helper_returns_elapsed_nanoseconds() -> None:
-    ns = agg.benchmark_compute_loop_ns(agg.ConfluenceAggregator(), dict.fromkeys(NAMES, 60.0), 1000)
-
-    assert ns > 0

@@ -95,7 +95,7 @@ def test_bybit_history_zip_replays() -> None:
     rep = res.symbols["XRPUSDT"]
 
     assert res.sources[0].venue == "bybit"
-    assert rep.health["depth_messages"] == 49 and rep.health["desyncs"] == 0
+    assert rep.health.depth_messages == 49 and rep.health.desyncs == 0
     assert rep.result.has_data["orderbook"]
 
 
@@ -108,13 +108,13 @@ def test_tardis_csv_book_and_trades_replay() -> None:
     rep = book.symbols["BTC-PERPETUAL"]
     # The sample holds only ask levels: the book is in sync, but a one-sided book has no
     # orderbook score.
-    assert rep.stats["snapshots"] == 1 and rep.stats["in_sync"]
+    assert rep.stats.snapshots == 1 and rep.stats.in_sync
     assert (
         book.engine.best_ask(rep.symbol_id) == (12843, 1864)
         and book.engine.best_bid(rep.symbol_id) is None
     )
     assert not rep.result.has_data["orderbook"]
-    assert trades.symbols["XBTUSD"].stats["trades"] == 10
+    assert trades.symbols["XBTUSD"].stats.trades == 10
 
 
 def test_unknown_symbol_instrument_is_inferred_exactly(tmp_path: Path) -> None:
@@ -132,7 +132,7 @@ def test_unknown_symbol_instrument_is_inferred_exactly(tmp_path: Path) -> None:
     assert rep.inferred and rep.tick == "0.01"
     # the finest size in these 3 minutes has 6 decimals; every message converts exactly on it
     assert rep.lot == "0.000001"
-    assert rep.health["parse_errors"] == 0 and rep.health["ticker_mismatches"] == 0
+    assert rep.health.parse_errors == 0 and rep.health.ticker_mismatches == 0
 
 
 def test_progress_bar_shows_bytes_rate_and_eta() -> None:

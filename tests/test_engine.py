@@ -67,11 +67,11 @@ def test_batch_replay_of_real_spot_capture_stays_in_sync(hft_data: Path) -> None
     result = engine.result(sym)
 
     assert engine.in_sync(sym)
-    assert stats["gaps"] == 0 and stats["overlaps"] == 0 and stats["crossed"] == 0
-    assert stats["snapshots"] == 1
-    assert applied == stats["messages_applied"] + 1  # + the snapshot
-    assert stats["stale_ignored"] > 0  # messages buffered before the snapshot were dropped
-    assert stats["trades"] == len(cap.trades)
+    assert stats.gaps == 0 and stats.overlaps == 0 and stats.crossed == 0
+    assert stats.snapshots == 1
+    assert applied == stats.messages_applied + 1  # + the snapshot
+    assert stats.stale_ignored > 0  # messages buffered before the snapshot were dropped
+    assert stats.trades == len(cap.trades)
     assert 0.0 <= result.score <= 100.0 and 0.0 <= result.score_raw <= 100.0
     assert result.has_data["orderbook"] and result.has_data["orderflow"]
     bid, ask = engine.best_bid(sym), engine.best_ask(sym)
@@ -121,7 +121,7 @@ def test_depth_ratio_read_after_every_real_message_equals_a_full_scan_of_the_boo
 
     for k, msg in enumerate(messages(cap.book)):
         applied = engine.ingest_book(msg)
-        sub = engine.component(sym, "orderbook")["sub"]["depth_ratio"]  # a read per message
+        sub = engine.component(sym, "orderbook").sub["depth_ratio"]  # a read per message
         if applied == 0:
             continue
         if msg[0]["flags"] & _core.types.FLAG_SNAPSHOT:
@@ -187,7 +187,7 @@ def test_batch_ending_inside_a_message_is_rejected(hft_data: Path) -> None:
     with pytest.raises(confluex.InvalidEvent, match="ends inside a message"):
         engine.ingest_book(cap.book[:first_end])
 
-    assert engine.stats(sym)["snapshots"] == 0
+    assert engine.stats(sym).snapshots == 0
 
 
 @pytest.mark.parametrize(
@@ -212,7 +212,7 @@ def test_bad_trade_in_batch_raises_typed_error(
         engine.ingest_trades(bad)
 
     assert message in str(info.value) and "trade 4" in str(info.value)
-    assert engine.stats(sym)["trades"] == 0
+    assert engine.stats(sym).trades == 0
 
 
 def test_unknown_symbol_name_and_id_raise_unknown_symbol() -> None:
@@ -268,7 +268,7 @@ def test_external_components_move_the_score_and_reliability() -> None:
     assert empty.reliability == 0.0 and empty.score == 50.0
     assert bullish.score_raw > 50.0 and bullish.reliability == pytest.approx(0.17)
     assert cleared.reliability == pytest.approx(0.07)
-    assert engine.component(sym, "sentiment")["score"] == 80.0
+    assert engine.component(sym, "sentiment").score == 80.0
 
 
 def test_gap_desyncs_only_that_symbol_and_snapshot_resyncs(hft_data: Path) -> None:
@@ -278,7 +278,7 @@ def test_gap_desyncs_only_that_symbol_and_snapshot_resyncs(hft_data: Path) -> No
     book_b["symbol_id"] = b
     engine.ingest_book(cap.book)
     engine.ingest_book(book_b)
-    last_id = engine.stats(a)["last_update_id"]
+    last_id = engine.stats(a).last_update_id
     bids = np.array([[6_000_000, 100]], dtype=np.int64)
     empty = np.zeros((0, 2), dtype=np.int64)
 
@@ -288,7 +288,7 @@ def test_gap_desyncs_only_that_symbol_and_snapshot_resyncs(hft_data: Path) -> No
     assert not engine.in_sync(a) and engine.in_sync(b)
     assert not engine.result(a).has_data["orderbook"]
     assert engine.result(b).has_data["orderbook"]
-    assert engine.stats(a)["gaps"] == 1
+    assert engine.stats(a).gaps == 1
     # resync from a fresh snapshot
     snap = messages(cap.book)[0]
     engine.apply_snapshot(a, levels(snap, 0), levels(snap, 1), last_id + 100)
@@ -300,8 +300,8 @@ def test_stale_message_is_ignored_and_counted(hft_data: Path) -> None:
     engine, (sym,) = make_engine("BTCUSDT")
     engine.ingest_book(cap.book)
     before = (engine.best_bid(sym), engine.best_ask(sym))
-    stale_before = engine.stats(sym)["stale_ignored"]
-    last_id = engine.stats(sym)["last_update_id"]
+    stale_before = engine.stats(sym).stale_ignored
+    last_id = engine.stats(sym).last_update_id
 
     result = engine.apply_depth(
         sym,
@@ -313,7 +313,7 @@ def test_stale_message_is_ignored_and_counted(hft_data: Path) -> None:
 
     assert result == ApplyResult.stale
     assert (engine.best_bid(sym), engine.best_ask(sym)) == before
-    assert engine.stats(sym)["stale_ignored"] == stale_before + 1
+    assert engine.stats(sym).stale_ignored == stale_before + 1
 
 
 def test_producer_thread_feeds_engine_through_rings(hft_data: Path) -> None:
@@ -346,4 +346,4 @@ def test_producer_thread_feeds_engine_through_rings(hft_data: Path) -> None:
     engine.drain_trades(trade_ring)
 
     assert snapshot_of(engine, sym)[:5] == snapshot_of(direct, d)[:5]
-    assert engine.stats(sym)["trades"] == len(cap.trades)
+    assert engine.stats(sym).trades == len(cap.trades)

@@ -76,10 +76,10 @@ def test_parse_lines_on_full_capture_equals_python_loader(hft_data: Path, captur
     for name in ref.tickers.dtype.names:
         np.testing.assert_array_equal(tickers[name], ref.tickers[name], err_msg=name)
     assert np.all(tickers["symbol_id"] == 0)
-    assert sum(counters["errors"].values()) == 0
-    assert counters["messages"]["Depth"] == ref.depth_messages
-    assert counters["messages"]["Snapshot"] == 1
-    assert counters["book_records"] == len(book)
+    assert sum(counters.errors.values()) == 0
+    assert counters.messages["Depth"] == ref.depth_messages
+    assert counters.messages["Snapshot"] == 1
+    assert counters.book_records == len(book)
 
 
 def test_spot_capture_with_trading_lot_rejects_exactly_the_off_grid_messages(
@@ -106,11 +106,11 @@ def test_spot_capture_with_trading_lot_rejects_exactly_the_off_grid_messages(
     book, _, _, counters = parser.parse_lines(gzip.open(path).read())
 
     assert expected_bad > 0
-    assert counters["errors"]["OffGrid"] == expected_bad
-    assert counters["symbol_errors"] == {3: expected_bad}
-    assert sum(v for k, v in counters["errors"].items() if k != "OffGrid") == 0
+    assert counters.errors["OffGrid"] == expected_bad
+    assert counters.symbol_errors == {3: expected_bad}
+    assert sum(v for k, v in counters.errors.items() if k != "OffGrid") == 0
     ends = np.count_nonzero(book["flags"] & FLAG_END_OF_MESSAGE)
-    assert ends == counters["messages"]["Depth"] + counters["messages"]["Snapshot"]
+    assert ends == counters.messages["Depth"] + counters.messages["Snapshot"]
 
 
 # --- Bybit sample against a json reference ----------------------------------------------------
@@ -156,8 +156,8 @@ def test_bybit_sample_snapshot_and_deltas_equal_json_reference(hft_data: Path) -
 
     np.testing.assert_array_equal(book, bybit_reference(lines, inst, 5))
     assert len(trades) == 0 and len(tickers) == 0
-    assert counters["messages"]["Snapshot"] == 1 and counters["messages"]["Depth"] == 49
-    assert sum(counters["errors"].values()) == 0
+    assert counters.messages["Snapshot"] == 1 and counters.messages["Depth"] == 49
+    assert sum(counters.errors.values()) == 0
 
 
 def test_bybit_sample_deltas_chain_by_u_plus_one(hft_data: Path) -> None:
@@ -238,7 +238,7 @@ def test_bybit_op_replies_are_control_messages(msg: dict[str, Any]) -> None:
     r, book, trades = parser.parse(json.dumps(msg).encode(), 0)
 
     assert r.ok and r.kind == MsgKind.Control and len(book) == 0 and len(trades) == 0
-    assert parser.counters["messages"]["Control"] == 1
+    assert parser.counters.messages["Control"] == 1
 
 
 def test_bybit_orderbook_with_u_1_is_a_snapshot_whatever_its_type() -> None:
@@ -264,7 +264,7 @@ def test_bybit_unknown_topic_is_unknown_stream() -> None:
     r, _, _ = parser.parse(json.dumps(msg).encode(), 0)
 
     assert r.error == ParseError.UnknownStream
-    assert parser.counters["errors"]["UnknownStream"] == 1
+    assert parser.counters.errors["UnknownStream"] == 1
 
 
 # --- Binance messages ---------------------------------------------------------------------------
@@ -457,7 +457,7 @@ def test_off_grid_price_is_off_grid_and_appends_nothing() -> None:
     r, book, _ = parser.parse(combined("btcusdt@depth", data), 0)
 
     assert r.error == ParseError.OffGrid and r.symbol_id == 0 and len(book) == 0
-    assert parser.counters["errors"]["OffGrid"] == 1 and parser.counters["symbol_errors"] == {0: 1}
+    assert parser.counters.errors["OffGrid"] == 1 and parser.counters.symbol_errors == {0: 1}
 
 
 @pytest.mark.parametrize(
@@ -485,7 +485,7 @@ def test_unknown_stream_or_symbol_is_a_counted_error(stream: str, error: feed.Pa
     r, book, trades = parser.parse(combined(stream, data), 0)
 
     assert r.error == error and len(book) == 0 and len(trades) == 0
-    assert parser.counters["errors"][error.name] == 1
+    assert parser.counters.errors[error.name] == 1
 
 
 @pytest.mark.parametrize(
@@ -538,7 +538,7 @@ def test_parse_lines_counts_lines_without_ns_prefix_as_malformed() -> None:
     _, trades, _, counters = spot_parser().parse_lines(buf)
 
     assert len(trades) == 2 and list(trades["ts_ns"]) == [123, 123]
-    assert counters["errors"]["Malformed"] == 1
+    assert counters.errors["Malformed"] == 1
 
 
 # --- SymbolTable and layout ---------------------------------------------------------------------
@@ -560,10 +560,3 @@ def test_symbol_table_finds_case_insensitively_and_rejects_duplicates() -> None:
         t.add("BAD SYMBOL", 2, inst)
     with pytest.raises(confluex.InvalidConfig, match="symbol_id"):
         t.add("ETHUSDT", feed.MAX_SYMBOL_ID + 1, inst)
-
-
-def test_book_ticker_dtype_matches_cpp_layout() -> None:
-    size, offsets = feed.book_ticker_layout()
-
-    assert feed.book_ticker_dtype.itemsize == size
-    assert {k: v[1] for k, v in feed.book_ticker_dtype.fields.items()} == offsets

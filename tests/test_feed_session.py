@@ -55,15 +55,13 @@ def test_replay_matches_every_comparable_book_ticker(kind: str, hft_data: Path) 
     health = session.health(sym)
 
     assert lines == data.count(b"\n")
-    assert health["phase"] == S.SyncPhase.synced
-    assert health["ticker_mismatches"] == 0
-    assert health["ticker_checks"] > 500
-    assert health["desyncs"] == 0 and health["parse_errors"] == 0
-    assert health["snapshots_applied"] == 1
-    assert engine.stats(sym)["gaps"] == 0
-    assert (
-        health["depth_messages"] + health["trade_messages"] + health["ticker_messages"] + 1 == lines
-    )
+    assert health.phase == S.SyncPhase.synced
+    assert health.ticker_mismatches == 0
+    assert health.ticker_checks > 500
+    assert health.desyncs == 0 and health.parse_errors == 0
+    assert health.snapshots_applied == 1
+    assert engine.stats(sym).gaps == 0
+    assert health.depth_messages + health.trade_messages + health.ticker_messages + 1 == lines
 
 
 def test_replay_is_bit_identical_across_runs(hft_data: Path) -> None:
@@ -93,7 +91,7 @@ def test_session_equals_engine_fed_by_the_python_loader(hft_data: Path) -> None:
     assert engine.best_bid(sym) == direct.best_bid(d)
     assert engine.best_ask(sym) == direct.best_ask(d)
     assert engine.cvd(sym) == direct.cvd(d)
-    assert engine.stats(sym)["messages_applied"] == direct.stats(d)["messages_applied"]
+    assert engine.stats(sym).messages_applied == direct.stats(d).messages_applied
 
 
 def rest_snapshot_json(
@@ -158,7 +156,7 @@ def test_dropped_depth_message_resyncs_only_that_symbol(hft_data: Path) -> None:
         ref_session.on_message(msg, int(t))
         if i == resync_at:
             fresh = rest_snapshot_json(
-                reference, r, reference.stats(r)["last_update_id"], "0.01", "0.00000001"
+                reference, r, reference.stats(r).last_update_id, "0.01", "0.00000001"
             )
             assert session.needs_snapshot(e)
             session.on_snapshot(e, fresh, int(t))
@@ -171,9 +169,9 @@ def test_dropped_depth_message_resyncs_only_that_symbol(hft_data: Path) -> None:
             assert session.phase(e) == S.SyncPhase.resyncing
             assert session.phase(btc) == S.SyncPhase.synced
 
-    assert session.health(e)["desyncs"] == 1 and session.health(e)["snapshots_applied"] == 2
+    assert session.health(e).desyncs == 1 and session.health(e).snapshots_applied == 2
     assert session.phase(e) == S.SyncPhase.synced
-    assert session.health(btc)["desyncs"] == 0 and session.phase(btc) == S.SyncPhase.synced
+    assert session.health(btc).desyncs == 0 and session.phase(btc) == S.SyncPhase.synced
     assert engine.top(e, 1_000_000)[0].tolist() == reference.top(r, 1_000_000)[0].tolist()
     assert engine.top(e, 1_000_000)[1].tolist() == reference.top(r, 1_000_000)[1].tolist()
 
@@ -193,12 +191,12 @@ def test_bad_message_is_counted_and_changes_nothing(line: bytes, hft_data: Path)
     engine, session, sym, _ = session_for("spot", hft_data)
     session.replay(raw(("spot/btcusdt_20240808.gz",), hft_data))
     before = (engine.best_bid(sym), engine.best_ask(sym), engine.score(sym), engine.stats(sym))
-    errors_before = sum(session.parser_counters["errors"].values())
+    errors_before = sum(session.parser_counters.errors.values())
 
     result = session.on_message(line, 1)
 
     assert not result.ok
-    assert sum(session.parser_counters["errors"].values()) == errors_before + 1
+    assert sum(session.parser_counters.errors.values()) == errors_before + 1
     assert (
         engine.best_bid(sym),
         engine.best_ask(sym),
@@ -232,8 +230,8 @@ def test_bybit_sample_snapshot_and_deltas_stay_in_sync() -> None:
     health = session.health(sym)
 
     assert lines == 50
-    assert health["snapshot_messages"] == 1 and health["depth_messages"] == 49
-    assert health["phase"] == S.SyncPhase.synced and health["desyncs"] == 0
+    assert health.snapshot_messages == 1 and health.depth_messages == 49
+    assert health.phase == S.SyncPhase.synced and health.desyncs == 0
     bid, ask = engine.best_bid(sym), engine.best_ask(sym)
     assert bid is not None and ask is not None and bid[0] < ask[0]
 

@@ -132,7 +132,7 @@ def test_live_feed_over_loopback_ends_equal_to_a_replay_of_the_same_capture(hft_
     assert health["snapshots_applied"] == 1 and health["desyncs"] == 0
     assert health["ticker_mismatches"] == 0
     assert health["ticker_checks"] > 100  # those before the snapshot cannot be checked
-    assert health["trade_messages"] == ref_session.health(rsym)["trade_messages"]
+    assert health["trade_messages"] == ref_session.health(rsym).trade_messages
     assert updates["BTC/USDT"] >= health["depth_messages"] + health["trade_messages"] - 100
     assert feed.connections == 1 and feed.reconnects == 0
 

@@ -44,7 +44,7 @@ ACTIVE: dict[str, Any] = {
         "short_stop_pct": 0.02,
         "risk_reward": 1.5,
     },
-    "position_manager": {"min_confluence_score": 65, "trailing_stop_pct": 0.0003},
+    "position_manager": {"trailing_stop_pct": 0.0003},
 }
 
 

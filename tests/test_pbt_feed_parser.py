@@ -209,7 +209,7 @@ def assert_matches_reference(
         ref = None
     if not r.ok:
         assert len(book) == 0 and len(trades) == 0
-        assert parser.counters["errors"][r.error.name] == 1
+        assert parser.counters.errors[r.error.name] == 1
         if strict_both_ways:
             assert ref is None, (raw, r)
         return
@@ -355,7 +355,7 @@ def test_off_grid_trade_values_are_off_grid(
     r, _, trades = parser.parse(json.dumps({"stream": "btcusdt@trade", "data": data}).encode(), 0)
 
     assert r.error == feed.ParseError.OffGrid and len(trades) == 0
-    assert parser.counters["symbol_errors"] == {0: 1}
+    assert parser.counters.symbol_errors == {0: 1}
 
 
 @settings(max_examples=100)
@@ -399,7 +399,7 @@ def test_unknown_stream_or_symbol_is_counted(case: tuple[bytes, str]) -> None:
     r, book, trades = parser.parse(raw, 0)
 
     assert r.error.name == expected and len(book) == 0 and len(trades) == 0
-    assert parser.counters["errors"][expected] == 1
+    assert parser.counters.errors[expected] == 1
 
 
 @cache

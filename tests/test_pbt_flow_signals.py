@@ -170,14 +170,14 @@ def test_components_match_reference_and_flip_on_side_swap(
     of_m = tf.compute_orderflow_component(mirror, scfg)
     vol_m = tf.compute_volume_component(mirror, scfg)
 
-    assert_close(of, ref_orderflow(flow, scfg))
-    assert_close(vol, ref_volume(flow, scfg))
+    assert_close(of.to_dict(), ref_orderflow(flow, scfg))
+    assert_close(vol.to_dict(), ref_volume(flow, scfg))
     for a, b in ((of, of_m), (vol, vol_m)):
-        assert 0.0 <= a["score"] <= 100.0
-        assert math.isclose(a["score"] + b["score"], 100.0, abs_tol=1e-9)
-        for k, v in a["sub"].items():
+        assert 0.0 <= a.score <= 100.0
+        assert math.isclose(a.score + b.score, 100.0, abs_tol=1e-9)
+        for k, v in a.sub.items():
             assert 0.0 <= v <= 100.0
-            assert math.isclose(v + b["sub"][k], 100.0, abs_tol=1e-9), k
+            assert math.isclose(v + b.sub[k], 100.0, abs_tol=1e-9), k
 
 
 @settings(max_examples=80)
@@ -208,5 +208,5 @@ def test_balanced_flow_scores_exactly_fifty(
         tf.compute_orderflow_component(flow, scfg),
         tf.compute_volume_component(flow, scfg),
     ):
-        assert comp["score"] == 50.0
-        assert all(v == 50.0 for v in comp["sub"].values())
+        assert comp.score == 50.0
+        assert all(v == 50.0 for v in comp.sub.values())

@@ -28,7 +28,7 @@ def full(book: OrderBook, side: BookSide) -> list[tuple[int, int]]:
 def assert_same(book: OrderBook, ref: ReferenceBook, data: st.DataObject, k: int) -> None:
     assert book.best_bid() == ref.best_bid()
     assert book.best_ask() == ref.best_ask()
-    assert int(book.state) == ref.state
+    assert book.state.value == ref.state
     assert book.last_update_id == ref.last_update_id
     for is_bid, side in ((True, BID), (False, ASK)):
         assert book.level_count(side) == ref.level_count(is_bid)

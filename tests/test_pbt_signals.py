@@ -292,11 +292,11 @@ def test_orderbook_component_matches_reference(
     comp = signals.compute_orderbook_component(arr(bids), arr(asks), drr, w, cfg)
 
     score, sub, weights = ref_component(bids, asks, drr, ref_w, cfg)
-    assert comp["has_data"] == bool(bids and asks)
-    assert comp["weights"] == weights
-    assert comp["sub"] == pytest.approx(sub, rel=1e-9, abs=1e-9)
-    assert comp["score"] == pytest.approx(score, rel=1e-9, abs=1e-9)
-    assert 0.0 <= comp["score"] <= 100.0
+    assert comp.has_data == bool(bids and asks)
+    assert comp.weights == weights
+    assert comp.sub == pytest.approx(sub, rel=1e-9, abs=1e-9)
+    assert comp.score == pytest.approx(score, rel=1e-9, abs=1e-9)
+    assert 0.0 <= comp.score <= 100.0
 
 
 @settings(max_examples=150)
@@ -317,8 +317,8 @@ def test_mirrored_book_maps_every_sub_score_to_100_minus_it(
         arr(mb), arr(ma), None if drr is None else -drr, mw, cfg
     )
 
-    assert down["sub"] == {k: 100.0 - v for k, v in up["sub"].items()}  # exact
-    assert down["score"] == pytest.approx(100.0 - up["score"], abs=1e-12)
+    assert down.sub == {k: 100.0 - v for k, v in up.sub.items()}  # exact
+    assert down.score == pytest.approx(100.0 - up.score, abs=1e-12)
     assert mw.value() == -w.value()
 
 
@@ -361,5 +361,5 @@ def test_balanced_book_scores_exactly_50(
         b, a, signals.depth_ratio(b, a, cfg.depth_band_pct), w, cfg
     )
 
-    assert comp["score"] == 50.0
-    assert set(comp["sub"].values()) == {50.0}
+    assert comp.score == 50.0
+    assert set(comp.sub.values()) == {50.0}

@@ -30,15 +30,21 @@ balances = st.floats(min_value=0.01, max_value=1e9, allow_nan=False)
 def sizing_params(draw, symmetric=False):
     short = draw(st.floats(min_value=5.0, max_value=49.0))
     long = 100.0 - short if symmetric else draw(st.floats(min_value=short + 1.0, max_value=95.0))
+    scale_short = draw(st.floats(min_value=5.0, max_value=49.0))
+    scale_long = (
+        100.0 - scale_short
+        if symmetric
+        else draw(st.floats(min_value=scale_short + 1.0, max_value=95.0))
+    )
     max_pct = draw(st.floats(min_value=0.01, max_value=1.0))
     base = draw(st.floats(min_value=0.001, max_value=max_pct))
     return {
         "long_threshold": long,
         "short_threshold": short,
+        "scaling_threshold": draw(st.sampled_from([None, (scale_long, scale_short)])),
         "base_position_pct": base,
         "max_position_pct": max_pct,
         "scale_factor": draw(st.floats(min_value=0.0, max_value=0.05)),
-        "min_confluence_score": draw(st.floats(min_value=50.5, max_value=90.0)),
         "market_type": "swap",
     }
 
@@ -60,7 +66,7 @@ def side(manager, score):
 
 
 def ref_executor(s, bal, p):
-    """§6.1 (`643691c`) sizing, plus the standardised min-score gate."""
+    """§6.1 (`643691c`) sizing: entry and scaling start at the (one) entry thresholds."""
     buy, sell, base, mx, scale = (
         p["long_threshold"],
         p["short_threshold"],
@@ -68,10 +74,9 @@ def ref_executor(s, bal, p):
         p["max_position_pct"],
         p["scale_factor"],
     )
-    mn = p["min_confluence_score"]
-    if s >= buy and s >= mn:
+    if s >= buy:
         delta = s - buy
-    elif s <= sell and s <= 100 - mn:
+    elif s <= sell:
         delta = sell - s
     else:
         return 0.0
@@ -79,15 +84,15 @@ def ref_executor(s, bal, p):
 
 
 def ref_position_manager(s, bal, p):
-    """§6.3 ConfluenceBasedPositionManager.calculate_position_size."""
-    mn = p["min_confluence_score"]
+    """§6.3 ConfluenceBasedPositionManager.calculate_position_size, entering at the thresholds."""
+    scale_long, scale_short = p["scaling_threshold"] or (p["long_threshold"], p["short_threshold"])
     pct = p["base_position_pct"]
-    if s >= mn:
-        if s > p["long_threshold"]:
-            pct += (s - p["long_threshold"]) * p["scale_factor"]
-    elif s <= 100 - mn:
-        if s < p["short_threshold"]:
-            pct += (p["short_threshold"] - s) * p["scale_factor"]
+    if s >= p["long_threshold"]:
+        if s > scale_long:
+            pct += (s - scale_long) * p["scale_factor"]
+    elif s <= p["short_threshold"]:
+        if s < scale_short:
+            pct += (scale_short - s) * p["scale_factor"]
     else:
         return 0.0
     return bal * min(pct, p["max_position_pct"])
@@ -95,6 +100,8 @@ def ref_position_manager(s, bal, p):
 
 @given(p=sizing_params(), s=scores, bal=balances)
 def test_executor_matches_the_reference_formula(p, s, bal):
+    p = {**p, "scaling_threshold": None}
+
     assert size(ExecutorSizing(**p), s, bal) == pytest.approx(ref_executor(s, bal, p), rel=1e-12)
 
 
@@ -136,13 +143,7 @@ def test_short_size_is_non_increasing_in_score(cls, p, a, b):
 @given(cls=managers, p=sizing_params(), s=scores)
 def test_zero_inside_the_neutral_band(cls, p, s):
     m = cls(**p)
-    long_entry = max(
-        p["min_confluence_score"], p["long_threshold"] if cls is ExecutorSizing else 0.0
-    )
-    short_entry = min(
-        100 - p["min_confluence_score"], p["short_threshold"] if cls is ExecutorSizing else 100.0
-    )
-    inside = short_entry < s < long_entry
+    inside = p["short_threshold"] < s < p["long_threshold"]
 
     assert (size(m, s) == 0.0) == inside
 

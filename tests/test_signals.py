@@ -168,7 +168,8 @@ def test_depth_weighted_imbalance_with_bad_decay_raises_invalid_config(decay: fl
     ids=("1d", "three_columns", "3d"),
 )
 def test_kernel_with_wrong_array_shape_raises_invalid_event(bad: np.ndarray) -> None:
-    with pytest.raises(InvalidEvent, match=r"bids must have shape \(n, 2\), was"):
+    message = r"bids must be an \(n, 2\) int64 array of \[px_ticks, qty_lots\], was shape"
+    with pytest.raises(InvalidEvent, match=message):
         signals.imbalance(bad, EMPTY, 5)
 
 
@@ -344,9 +345,9 @@ def test_balanced_25_level_book_scores_exactly_50_not_the_reference_59_75() -> N
         bids, asks, drr, ofi, signals.OrderbookSignalsConfig()
     )
 
-    assert comp["has_data"] is True
-    assert comp["score"] == 50.0
-    assert all(s == 50.0 for s in comp["sub"].values())
+    assert comp.has_data is True
+    assert comp.score == 50.0
+    assert all(s == 50.0 for s in comp.sub.values())
 
 
 def test_three_times_bid_size_is_bullish_and_three_times_ask_size_is_the_exact_mirror() -> None:
@@ -362,9 +363,9 @@ def test_three_times_bid_size_is_bullish_and_three_times_ask_size_is_the_exact_m
     )
     down = signals.compute_orderbook_component(mb, ma, signals.depth_ratio(mb, ma, 0.1), ofi, cfg)
 
-    assert up["score"] > 90.0
-    assert down["score"] == pytest.approx(100.0 - up["score"], abs=1e-12)
-    assert {k: 100.0 - v for k, v in up["sub"].items()} == down["sub"]
+    assert up.score > 90.0
+    assert down.score == pytest.approx(100.0 - up.score, abs=1e-12)
+    assert {k: 100.0 - v for k, v in up.sub.items()} == down.sub
 
 
 def test_component_sub_scores_follow_their_documented_formulas() -> None:
@@ -387,10 +388,10 @@ def test_component_sub_scores_follow_their_documented_formulas() -> None:
         "ofi": signals.logistic_score(ofi.normalized(), cfg.ofi_sensitivity),
         "depth_ratio": signals.logistic_score(0.25, s),
     }
-    assert comp["sub"] == pytest.approx(expected, rel=1e-12)
-    w = comp["weights"]
+    assert comp.sub == pytest.approx(expected, rel=1e-12)
+    w = comp.weights
     assert w == cfg.weights
-    assert comp["score"] == pytest.approx(
+    assert comp.score == pytest.approx(
         50 + sum(w[k] * (expected[k] - 50) for k in w) / sum(w.values()), rel=1e-12
     )
 
@@ -404,9 +405,9 @@ def test_component_without_depth_ratio_gives_it_weight_zero(drr: float | None) -
         bids, asks, drr, ofi, signals.OrderbookSignalsConfig()
     )
 
-    assert comp["weights"]["depth_ratio"] == 0.0
-    assert comp["weights"]["ofi"] == 0.0  # empty window: no information, not a neutral vote
-    assert comp["sub"]["depth_ratio"] == 50.0
+    assert comp.weights["depth_ratio"] == 0.0
+    assert comp.weights["ofi"] == 0.0  # empty window: no information, not a neutral vote
+    assert comp.sub["depth_ratio"] == 50.0
 
 
 def test_component_of_a_one_sided_book_has_no_data_and_scores_50() -> None:
@@ -414,10 +415,10 @@ def test_component_of_a_one_sided_book_has_no_data_and_scores_50() -> None:
         ladder(100, -1, [5]), EMPTY, 0.9, signals.OfiWindow(), signals.OrderbookSignalsConfig()
     )
 
-    assert comp["has_data"] is False
-    assert comp["score"] == 50.0
-    assert set(comp["sub"]) == set(signals.BOOK_SUB_NAMES)
-    assert sum(comp["weights"].values()) == 0.0
+    assert comp.has_data is False
+    assert comp.score == 50.0
+    assert set(comp.sub) == set(signals.BOOK_SUB_NAMES)
+    assert sum(comp.weights.values()) == 0.0
 
 
 def test_component_sub_names_are_the_documented_static_names() -> None:
@@ -465,15 +466,3 @@ def test_orderbook_config_all_zero_weights_raises_invalid_config() -> None:
 
     with pytest.raises(InvalidConfig, match="weights must have a finite positive sum, was 0"):
         signals.OrderbookSignalsConfig(**zero)  # type: ignore[arg-type]
-
-
-def test_benchmark_helpers_return_elapsed_nanoseconds() -> None:
-    bids, asks = balanced_book()
-    ofi = signals.OfiWindow()
-
-    ns_imb = signals.benchmark_imbalance_loop_ns(bids, asks, 10, 1000)
-    ns_comp = signals.benchmark_orderbook_component_loop_ns(
-        bids, asks, 0.0, ofi, signals.OrderbookSignalsConfig(), 1000
-    )
-
-    assert ns_imb > 0 and ns_comp > 0

@@ -74,14 +74,14 @@ def test_position_manager_sides_follow_the_score(pm_default):
     assert pm_default.decide(upd(20.0), BAL).side is Side.SELL
 
 
-@pytest.mark.parametrize("score", [69.99, 50.0, 30.01, 35.0])
-def test_position_manager_below_min_score_is_rejected(pm_default, score):
-    assert reason_of(pm_default.decide(upd(score), BAL)) is RejectReason.BELOW_MIN_SCORE
+@pytest.mark.parametrize("score", [69.99, 50.0, 35.01])
+def test_position_manager_between_the_thresholds_is_neutral(pm_default, score):
+    assert reason_of(pm_default.decide(upd(score), BAL)) is RejectReason.NEUTRAL_BAND
 
 
-def test_position_manager_min_gate_is_inclusive_on_both_sides(pm_default):
+def test_position_manager_entry_is_inclusive_on_both_sides(pm_default):
     assert isinstance(pm_default.decide(upd(70.0), BAL), OrderIntent)
-    assert isinstance(pm_default.decide(upd(30.0), BAL), OrderIntent)
+    assert isinstance(pm_default.decide(upd(35.0), BAL), OrderIntent)
 
 
 def test_position_manager_intent_carries_the_trailing_stop(pm_default):
@@ -99,9 +99,9 @@ def test_position_manager_intent_carries_the_trailing_stop(pm_default):
 
 @pytest.fixture
 def ex_open():
-    """Executor with the min-score gate lowered to 60 so its own 68/35 thresholds show."""
+    """Executor entering at 68/35 (the review's TradeExecutor thresholds)."""
     return ExecutorSizing.from_config(
-        load_config({"position_manager": {"min_confluence_score": 60}}), "swap"
+        load_config({"confluence": {"thresholds": {"long": 68, "short": 35}}}), "swap"
     )
 
 
@@ -125,31 +125,39 @@ def test_executor_zero_strictly_between_sell_and_buy(ex_open, score):
     assert reason_of(ex_open.decide(upd(score), BAL)) is RejectReason.NEUTRAL_BAND
 
 
-def test_executor_with_default_min_score_applies_the_shared_gate():
+def test_executor_with_defaults_enters_and_scales_at_the_70_35_thresholds():
     ex = ExecutorSizing.from_config(load_config(), "swap")
 
-    at_68 = ex.decide(upd(68.0), BAL)
+    at_69 = ex.decide(upd(69.99), BAL)
     at_70 = ex.decide(upd(70.0), BAL)
     at_33 = ex.decide(upd(33.0), BAL)
 
-    assert reason_of(at_68) is RejectReason.BELOW_MIN_SCORE
-    assert "long needs score >= 70" in at_68.detail
-    assert pct_of(at_70) == pytest.approx(0.05)  # base + (70 - 68) points
-    assert reason_of(at_33) is RejectReason.BELOW_MIN_SCORE
+    assert reason_of(at_69) is RejectReason.NEUTRAL_BAND
+    assert "35 < score 69.99 < 70" in at_69.detail
+    assert pct_of(at_70) == pytest.approx(0.03)
+    assert pct_of(at_33) == pytest.approx(0.05)  # base + (35 - 33) points
 
 
-def test_both_managers_read_the_one_min_confluence_score_key():
-    cfg = load_config({"position_manager": {"min_confluence_score": 80}})
+def test_monitor_and_both_managers_read_the_one_threshold_pair():
+    cfg = load_config({"confluence": {"thresholds": {"long": 80, "short": 20}}})
     managers = [
         ExecutorSizing.from_config(cfg, "swap"),
         ConfluencePositionSizing.from_config(cfg, "swap"),
     ]
+    monitor = MarketMonitor.from_config(cfg)
 
     for m in managers:
-        assert reason_of(m.decide(upd(79.0), BAL)) is RejectReason.BELOW_MIN_SCORE
-        assert reason_of(m.decide(upd(21.0), BAL)) is RejectReason.BELOW_MIN_SCORE
+        assert m.thresholds == (80.0, 20.0)
+        assert reason_of(m.decide(upd(79.0), BAL)) is RejectReason.NEUTRAL_BAND
+        assert reason_of(m.decide(upd(21.0), BAL)) is RejectReason.NEUTRAL_BAND
         assert isinstance(m.decide(upd(80.0), BAL), OrderIntent)
         assert isinstance(m.decide(upd(20.0), BAL), OrderIntent)
+    assert [monitor.classify(s) for s in (79.0, 80.0, 21.0, 20.0)] == [
+        Signal.NEUTRAL,
+        Signal.LONG,
+        Signal.NEUTRAL,
+        Signal.SHORT,
+    ]
 
 
 def test_executor_intent_has_no_trailing_stop_and_names_itself(ex_open):
@@ -239,7 +247,7 @@ def test_monitor_signal_that_disagrees_with_the_manager_is_a_conflict():
 
 
 def test_position_pct_ignores_gates_and_caps():
-    m = ExecutorSizing(long_threshold=68, short_threshold=35, min_confluence_score=90)
+    m = ExecutorSizing(long_threshold=68, short_threshold=35)
 
     assert m.position_pct(Side.BUY, 60.0) == pytest.approx(0.03)
     assert m.position_pct(Side.BUY, 70.0) == pytest.approx(0.05)
@@ -251,7 +259,7 @@ def test_position_pct_ignores_gates_and_caps():
     [
         ({"long_threshold": 30, "short_threshold": 35}, "0 <= short < long <= 100"),
         ({"base_position_pct": 0.2}, "0 < base <= max <= 1"),
-        ({"min_confluence_score": 50}, r"min_confluence_score must be in \(50, 100\]"),
+        ({"scaling_threshold": (30, 35)}, "scaling thresholds must satisfy 0 <= short < long"),
         ({"market_type": "future"}, "market_type must be 'spot' or 'swap'"),
         ({"scale_factor": -0.01}, r"scale_factor must be in \[0, 1\]"),
     ],

@@ -306,9 +306,9 @@ def test_components_are_neutral_without_enough_trades() -> None:
     vol = tf.compute_volume_component(flow, cfg)
 
     for comp in (of, vol):
-        assert comp["has_data"] is False
-        assert comp["score"] == 50.0
-        assert set(comp["sub"].values()) == {50.0}
+        assert comp.has_data is False
+        assert comp.score == 50.0
+        assert set(comp.sub.values()) == {50.0}
 
 
 def test_buying_pressure_scores_bullish_and_large_weight_zero_when_disabled() -> None:
@@ -320,11 +320,11 @@ def test_buying_pressure_scores_bullish_and_large_weight_zero_when_disabled() ->
     of = tf.compute_orderflow_component(flow, cfg)
     vol = tf.compute_volume_component(flow, cfg)
 
-    assert of["has_data"] and vol["has_data"]
-    assert of["score"] > 60.0
-    assert vol["score"] > 60.0
-    assert of["weights"]["large_trades"] == 0.0
-    assert sum(vol["weights"].values()) == pytest.approx(1.0)
+    assert of.has_data and vol.has_data
+    assert of.score > 60.0
+    assert vol.score > 60.0
+    assert of.weights["large_trades"] == 0.0
+    assert sum(vol.weights.values()) == pytest.approx(1.0)
 
 
 def test_activity_multiplier_is_one_at_normal_activity_and_bounded() -> None:

@@ -40,9 +40,8 @@ def test_defaults_are_the_reference_values():
     assert (m.long_stop_pct, m.short_stop_pct, m.risk_reward) == (3.0, 3.0, 2.0)
     pm = cfg.position_manager
     assert (pm.base_position_pct, pm.max_position_pct, pm.scale_factor) == (0.03, 0.10, 0.01)
-    assert (pm.trailing_stop_pct, pm.min_confluence_score) == (0.02, 70)
+    assert pm.trailing_stop_pct == 0.02
     assert (pm.scaling_threshold.long, pm.scaling_threshold.short) == (69, 31)
-    assert (cfg.executor.buy_threshold, cfg.executor.sell_threshold) == (68, 35)
     assert cfg.risk.max_active_positions == 5
     assert cfg.risk.max_order_notional is None
     assert cfg.risk.kill_switch is False
@@ -200,9 +199,29 @@ def test_base_above_max_position_is_rejected():
         load_config({"position_manager": {"base_position_pct": 0.2}})
 
 
-def test_min_confluence_score_must_be_above_50():
-    with pytest.raises(ConfigError, match=r"min_confluence_score must be in \(50, 100\], was 50"):
-        load_config({"position_manager": {"min_confluence_score": 50}})
+@pytest.mark.parametrize(
+    ("table", "replacement"),
+    [
+        ({"executor": {"buy_threshold": 68}}, r"confluence\.thresholds\.long"),
+        ({"executor": {"sell_threshold": 35}}, r"confluence\.thresholds\.short"),
+        ({"position_manager": {"min_confluence_score": 70}}, r"confluence\.thresholds\.long"),
+    ],
+    ids=("buy_threshold", "sell_threshold", "min_confluence_score"),
+)
+def test_removed_threshold_keys_name_the_one_threshold_source(table, replacement):
+    with pytest.raises(ConfigError, match=rf"was removed: .*one source, {replacement}"):
+        load_config(table)
+
+
+def test_with_thresholds_overrides_the_one_source_and_validates():
+    cfg = load_config(preset="conservative")
+
+    assert cfg.with_thresholds() is cfg
+    moved = cfg.with_thresholds(long=80)
+    assert (moved.confluence.thresholds.long, moved.confluence.thresholds.short) == (80, 25)
+    assert moved.monitor == cfg.monitor
+    with pytest.raises(ConfigError, match=r"confluence\.thresholds\.long must be > "):
+        cfg.with_thresholds(long=20)
 
 
 def test_scaling_thresholds_must_be_ordered():
@@ -210,14 +229,6 @@ def test_scaling_thresholds_must_be_ordered():
         ConfigError, match=r"scaling_threshold\.long must be > .*was long=25, short=75"
     ):
         load_config({"position_manager": {"scaling_threshold": {"long": 25, "short": 75}}})
-
-
-def test_executor_buy_must_be_above_sell():
-    with pytest.raises(
-        ConfigError,
-        match=r"executor\.buy_threshold must be > executor\.sell_threshold, was buy=30, sell=35",
-    ):
-        load_config({"executor": {"buy_threshold": 30}})
 
 
 def test_weights_must_sum_to_one_within_tolerance():

@@ -26,21 +26,14 @@
 #include <string>
 #include <vector>
 
+#include "book_records.hpp"
 #include "confluex/engine.hpp"
 
 using namespace confluex;
+using confluex::bench::read_records;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-std::vector<BookLevelEvent> read_records(const std::string& path) {
-    std::ifstream f(path, std::ios::binary | std::ios::ate);
-    const auto n = static_cast<std::size_t>(f.tellg()) / sizeof(BookLevelEvent);
-    std::vector<BookLevelEvent> v(n);
-    f.seekg(0);
-    f.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(n * sizeof(BookLevelEvent)));
-    return v;
-}
 
 struct Msg {
     std::size_t start;

@@ -3,7 +3,6 @@
 #include <pybind11/stl.h>
 
 #include <array>
-#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -11,6 +10,7 @@
 #include "confluex/aggregator.hpp"
 #include "confluex/component.hpp"
 #include "confluex/errors.hpp"
+#include "convert.hpp"
 
 namespace py = pybind11;
 
@@ -23,21 +23,13 @@ using confluex::kComponentCount;
 using confluex::kComponentNames;
 using Weights = std::array<double, kComponentCount>;
 
-// Returns the index of a component name, or throws E naming it.
+// Returns the index of a component name (the core's lookup), or throws E naming it.
 template <class E> std::size_t component_index(const py::handle& key) {
     if (!py::isinstance<py::str>(key)) {
         throw py::type_error("component names must be str, was " +
                              py::repr(key).cast<std::string>());
     }
-    const auto name = key.cast<std::string>();
-    for (std::size_t c = 0; c < kComponentCount; ++c) {
-        if (kComponentNames[c] == name) {
-            return c;
-        }
-    }
-    throw E("unknown component name, was '" + name +
-            "' (known: orderflow, orderbook, volume, "
-            "price_structure, technical, sentiment)");
+    return static_cast<std::size_t>(confluex::component_from_name<E>(key.cast<std::string>()));
 }
 
 double number_of(const py::handle& v, std::size_t c) {
@@ -87,6 +79,40 @@ void register_aggregator(py::module_& m) {
         names[c] = py::str(kComponentNames[c].data(), kComponentNames[c].size());
     }
     m.attr("COMPONENT_NAMES") = names;
+
+    py::class_<confluex::ComponentScore>(m, "ComponentScore", R"pbdoc(
+One component's 0-100 score, whether it had the data it needs, and the sub-scores (with their
+weights) it was computed from. Read-only.
+)pbdoc")
+        .def_readonly("score", &confluex::ComponentScore::score)
+        .def_readonly("has_data", &confluex::ComponentScore::has_data)
+        .def_property_readonly(
+            "sub",
+            [](const confluex::ComponentScore& c) {
+                return confluex::bindings::sub_scores(c, false);
+            },
+            "Sub-scores by name (0-100).")
+        .def_property_readonly(
+            "weights",
+            [](const confluex::ComponentScore& c) {
+                return confluex::bindings::sub_scores(c, true);
+            },
+            "Sub-score weights by name (0 for a sub-score without data).")
+        .def(
+            "to_dict",
+            [](const confluex::ComponentScore& c) {
+                py::dict d;
+                d["score"] = c.score;
+                d["has_data"] = c.has_data;
+                d["sub"] = confluex::bindings::sub_scores(c, false);
+                d["weights"] = confluex::bindings::sub_scores(c, true);
+                return d;
+            },
+            "{score, has_data, sub, weights} as a plain dict (for CSV/JSON output).")
+        .def("__repr__", [](const confluex::ComponentScore& c) {
+            return "ComponentScore(score=" + std::to_string(c.score) +
+                   ", has_data=" + (c.has_data ? "True" : "False") + ")";
+        });
 
     const AggregatorConfig d{};
     py::class_<AggregatorConfig>(m, "AggregatorConfig", R"pbdoc(
@@ -178,26 +204,4 @@ InvalidConfig for unknown names, NaN/inf/negative weights or a zero sum; unchang
         .def_property_readonly(
             "config", [](const ConfluenceAggregator& a) { return a.config(); },
             R"pbdoc(The configuration in use, weights normalised.)pbdoc");
-
-    m.def(
-        "benchmark_compute_loop_ns",
-        [](const ConfluenceAggregator& a, const py::dict& scores, std::size_t iterations) {
-            std::array<confluex::ComponentScore, kComponentCount> comps{};
-            const auto [s, mask] = scores_from(scores);
-            for (std::size_t c = 0; c < kComponentCount; ++c)
-                comps[c].score = s[c], comps[c].has_data = (mask >> c) & 1U;
-            volatile double sink = 0.0;         // keeps every call observable to the optimiser
-            const py::gil_scoped_release nogil; // safe: only C++ values are touched below
-            const auto t0 = std::chrono::steady_clock::now();
-            for (std::size_t i = 0; i < iterations; ++i)
-                sink = a.compute(comps).score;
-            static_cast<void>(sink);
-            return std::chrono::duration_cast<std::chrono::nanoseconds>(
-                       std::chrono::steady_clock::now() - t0)
-                .count();
-        },
-        py::arg("aggregator"), py::arg("scores"), py::arg("iterations"),
-        R"pbdoc(
-Benchmarking helper: total ns of `iterations` compute() calls, measured in C++.
-)pbdoc");
 }

@@ -11,21 +11,12 @@
 #include "convert.hpp"
 
 namespace py = pybind11;
+using confluex::component_from_name;
 using confluex::bindings::as_levels;
-using confluex::bindings::component_to_dict;
+using confluex::bindings::bind_record;
+using confluex::bindings::field;
+using confluex::bindings::level_or_none;
 using confluex::bindings::LevelArray;
-
-namespace confluex::bindings {
-Component component_from_name(std::string_view name) {
-    for (std::size_t i = 0; i < kComponentCount; ++i) {
-        if (kComponentNames[i] == name) {
-            return static_cast<Component>(i);
-        }
-    }
-    throw InvalidConfig("unknown component name, was '" + std::string(name) +
-                        "' (expected orderflow, orderbook, volume, price_structure, technical or sentiment)");
-}
-}  // namespace confluex::bindings
 
 namespace {
 
@@ -34,43 +25,75 @@ using confluex::Engine;
 using confluex::EngineConfig;
 using confluex::TradeEvent;
 
-py::object level_or_none(const std::optional<confluex::Level>& l) {
-    if (!l) {
-        return py::none();
-    }
-    return py::make_tuple(l->px, l->qty);
-}
+// One symbol's health counters: the engine's, its book's and its trade windows', flat.
+struct EngineStats {
+    std::uint64_t book_messages;
+    std::uint64_t snapshots;
+    std::uint64_t rejected_snapshots;
+    std::uint64_t trades;
+    std::uint64_t recomputes;
+    std::int64_t last_event_ts_ns;
+    std::uint64_t messages_applied;
+    std::uint64_t levels_applied;
+    std::uint64_t stale_ignored;
+    std::uint64_t not_synced_ignored;
+    std::uint64_t gaps;
+    std::uint64_t overlaps;
+    std::uint64_t crossed;
+    std::uint64_t recenters;
+    bool in_sync;
+    std::int64_t last_update_id;
+    std::uint64_t trades_truncated;
+    std::uint64_t trades_out_of_order;
+};
 
-py::dict stats_to_dict(const Engine& e, std::uint32_t sym) {
+EngineStats stats_of(const Engine& e, std::uint32_t sym) {
     const auto& s = e.stats(sym);
     const auto& b = e.book(sym);
     const auto& c = b.counters();
     const auto& f = e.flow(sym);
-    py::dict d;
-    d["book_messages"] = s.book_messages;
-    d["snapshots"] = s.snapshots;
-    d["rejected_snapshots"] = s.rejected_snapshots;
-    d["trades"] = s.trades;
-    d["recomputes"] = s.recomputes;
-    d["last_event_ts_ns"] = s.last_event_ts_ns;
-    d["messages_applied"] = c.messages_applied;
-    d["levels_applied"] = c.levels_applied;
-    d["stale_ignored"] = c.stale_ignored;
-    d["not_synced_ignored"] = c.not_synced_ignored;
-    d["gaps"] = c.gaps;
-    d["overlaps"] = c.overlaps;
-    d["crossed"] = c.crossed;
-    d["recenters"] = c.recenters;
-    d["in_sync"] = b.in_sync();
-    d["last_update_id"] = b.last_update_id();
-    d["trades_truncated"] = f.truncated();
-    d["trades_out_of_order"] = f.out_of_order();
-    return d;
+    return {s.book_messages,
+            s.snapshots,
+            s.rejected_snapshots,
+            s.trades,
+            s.recomputes,
+            s.last_event_ts_ns,
+            c.messages_applied,
+            c.levels_applied,
+            c.stale_ignored,
+            c.not_synced_ignored,
+            c.gaps,
+            c.overlaps,
+            c.crossed,
+            c.recenters,
+            b.in_sync(),
+            b.last_update_id(),
+            f.truncated(),
+            f.out_of_order()};
 }
 
-}  // namespace
+} // namespace
 
 void register_engine(py::module_& m) {
+    bind_record<EngineStats>(
+        m, "EngineStats",
+        "One symbol's health counters (Engine.stats): engine, book and trade windows.",
+        field("book_messages", &EngineStats::book_messages),
+        field("snapshots", &EngineStats::snapshots),
+        field("rejected_snapshots", &EngineStats::rejected_snapshots),
+        field("trades", &EngineStats::trades), field("recomputes", &EngineStats::recomputes),
+        field("last_event_ts_ns", &EngineStats::last_event_ts_ns),
+        field("messages_applied", &EngineStats::messages_applied),
+        field("levels_applied", &EngineStats::levels_applied),
+        field("stale_ignored", &EngineStats::stale_ignored),
+        field("not_synced_ignored", &EngineStats::not_synced_ignored),
+        field("gaps", &EngineStats::gaps), field("overlaps", &EngineStats::overlaps),
+        field("crossed", &EngineStats::crossed), field("recenters", &EngineStats::recenters),
+        field("in_sync", &EngineStats::in_sync),
+        field("last_update_id", &EngineStats::last_update_id),
+        field("trades_truncated", &EngineStats::trades_truncated),
+        field("trades_out_of_order", &EngineStats::trades_out_of_order));
+
     py::class_<EngineConfig>(m, "EngineConfig", R"pbdoc(
 Configuration of an Engine: book, trade-flow, signal and aggregator settings shared by all
 symbols. Every field is validated when the Engine is built.
@@ -99,32 +122,37 @@ it only through a BookEventRing / TradeEventRing that this thread drains.
         .def_property_readonly("symbol_count", &Engine::symbol_count)
         .def(
             "apply_snapshot",
-            [](Engine& e, std::uint32_t sym, const LevelArray& bids, const LevelArray& asks, std::int64_t update_id,
-               std::int64_t ts_ns) {
-                e.apply_snapshot(sym, as_levels(bids, "bids"), as_levels(asks, "asks"), update_id, ts_ns);
+            [](Engine& e, std::uint32_t sym, const LevelArray& bids, const LevelArray& asks,
+               std::int64_t update_id, std::int64_t ts_ns) {
+                e.apply_snapshot(sym, as_levels(bids, "bids"), as_levels(asks, "asks"), update_id,
+                                 ts_ns);
             },
-            py::arg("symbol_id"), py::arg("bids"), py::arg("asks"), py::arg("update_id"), py::arg("ts_ns") = 0,
+            py::arg("symbol_id"), py::arg("bids"), py::arg("asks"), py::arg("update_id"),
+            py::arg("ts_ns") = 0,
             R"pbdoc(Replaces a symbol's book from (n, 2) int64 [px_ticks, qty_lots] arrays.)pbdoc")
         .def(
             "apply_depth",
-            [](Engine& e, std::uint32_t sym, const LevelArray& bids, const LevelArray& asks, std::int64_t update_id,
-               std::int64_t prev_update_id, std::int64_t ts_ns) {
-                return e.apply_depth(sym, as_levels(bids, "bids"), as_levels(asks, "asks"), update_id,
-                                     prev_update_id, ts_ns);
+            [](Engine& e, std::uint32_t sym, const LevelArray& bids, const LevelArray& asks,
+               std::int64_t update_id, std::int64_t prev_update_id, std::int64_t ts_ns) {
+                return e.apply_depth(sym, as_levels(bids, "bids"), as_levels(asks, "asks"),
+                                     update_id, prev_update_id, ts_ns);
             },
             py::arg("symbol_id"), py::arg("bids"), py::arg("asks"), py::arg("update_id"),
             py::arg("prev_update_id") = confluex::kNoUpdateId, py::arg("ts_ns") = 0,
             R"pbdoc(Applies one depth message; returns its ApplyResult.)pbdoc")
         .def(
             "push_trade",
-            [](Engine& e, std::uint32_t sym, std::int64_t ts_ns, std::int64_t px, std::int64_t qty, int side) {
+            [](Engine& e, std::uint32_t sym, std::int64_t ts_ns, std::int64_t px, std::int64_t qty,
+               int side) {
                 if (side < 0 || side > 2) {
-                    throw confluex::InvalidEvent("side must be 0 (buy), 1 (sell) or 2 (unknown), was " +
-                                                 std::to_string(side));
+                    throw confluex::InvalidEvent(
+                        "side must be 0 (buy), 1 (sell) or 2 (unknown), was " +
+                        std::to_string(side));
                 }
                 e.push_trade(sym, ts_ns, px, qty, static_cast<confluex::Aggressor>(side));
             },
-            py::arg("symbol_id"), py::arg("ts_ns"), py::arg("px_ticks"), py::arg("qty_lots"), py::arg("side"),
+            py::arg("symbol_id"), py::arg("ts_ns"), py::arg("px_ticks"), py::arg("qty_lots"),
+            py::arg("side"),
             R"pbdoc(Adds one trade; side is the aggressor: 0 buy, 1 sell, 2 unknown.)pbdoc")
         .def("advance", &Engine::advance, py::arg("symbol_id"), py::arg("now_ns"))
         .def(
@@ -147,7 +175,8 @@ it only through a BookEventRing / TradeEventRing that this thread drains.
                 const py::gil_scoped_release nogil;
                 return e.ingest_trades(p, n);
             },
-            py::arg("events"), R"pbdoc(Validates then applies a batch of trade_event_dtype records.)pbdoc")
+            py::arg("events"),
+            R"pbdoc(Validates then applies a batch of trade_event_dtype records.)pbdoc")
         .def(
             "drain_book",
             [](Engine& e, confluex::SpscRing<BookLevelEvent>& ring, std::size_t max_events) {
@@ -169,14 +198,14 @@ it only through a BookEventRing / TradeEventRing that this thread drains.
         .def(
             "set_component",
             [](Engine& e, std::uint32_t sym, std::string_view name, double score) {
-                e.set_component(sym, confluex::bindings::component_from_name(name), score);
+                e.set_component(sym, component_from_name(name), score);
             },
             py::arg("symbol_id"), py::arg("component"), py::arg("score"),
             R"pbdoc(Supplies a 0-100 component score (e.g. "technical") for a symbol.)pbdoc")
         .def(
             "clear_component",
             [](Engine& e, std::uint32_t sym, std::string_view name) {
-                e.clear_component(sym, confluex::bindings::component_from_name(name));
+                e.clear_component(sym, component_from_name(name));
             },
             py::arg("symbol_id"), py::arg("component"))
         .def(
@@ -184,11 +213,12 @@ it only through a BookEventRing / TradeEventRing that this thread drains.
             [](Engine& e, const std::map<std::string, double>& w) {
                 std::array<double, confluex::kComponentCount> arr = e.config().aggregator.weights;
                 for (const auto& [name, value] : w) {
-                    arr[static_cast<std::size_t>(confluex::bindings::component_from_name(name))] = value;
+                    arr[static_cast<std::size_t>(component_from_name(name))] = value;
                 }
                 e.set_weights(arr);
             },
-            py::arg("weights"), R"pbdoc(Replaces component weights by name (others keep their defaults).)pbdoc")
+            py::arg("weights"),
+            R"pbdoc(Replaces component weights by name (others keep their defaults).)pbdoc")
         .def("score", &Engine::score, py::arg("symbol_id"),
              R"pbdoc(Quality-adjusted 0-100 confluence score (fast path).)pbdoc")
         .def("result", &Engine::result, py::arg("symbol_id"), py::return_value_policy::copy,
@@ -196,14 +226,22 @@ it only through a BookEventRing / TradeEventRing that this thread drains.
         .def(
             "component",
             [](Engine& e, std::uint32_t sym, std::string_view name) {
-                return component_to_dict(e.component(sym, confluex::bindings::component_from_name(name)));
+                return e.component(sym, component_from_name(name));
             },
-            py::arg("symbol_id"), py::arg("component"),
-            R"pbdoc(One component with its sub-score breakdown as a dict.)pbdoc")
-        .def("best_bid", [](const Engine& e, std::uint32_t sym) { return level_or_none(e.book(sym).best_bid()); },
-             py::arg("symbol_id"))
-        .def("best_ask", [](const Engine& e, std::uint32_t sym) { return level_or_none(e.book(sym).best_ask()); },
-             py::arg("symbol_id"))
+            py::arg("symbol_id"), py::arg("component"), py::return_value_policy::copy,
+            R"pbdoc(One component (a ComponentScore copy) with its sub-score breakdown.)pbdoc")
+        .def(
+            "best_bid",
+            [](const Engine& e, std::uint32_t sym) {
+                return level_or_none(e.book(sym).best_bid());
+            },
+            py::arg("symbol_id"))
+        .def(
+            "best_ask",
+            [](const Engine& e, std::uint32_t sym) {
+                return level_or_none(e.book(sym).best_ask());
+            },
+            py::arg("symbol_id"))
         .def(
             "top",
             [](const Engine& e, std::uint32_t sym, std::size_t n) {
@@ -212,19 +250,32 @@ it only through a BookEventRing / TradeEventRing that this thread drains.
                     const std::size_t k = std::min(n, book.level_count(sd));
                     py::array_t<std::int64_t> out({static_cast<py::ssize_t>(k), py::ssize_t{2}});
                     // k <= level_count, so copy_top fills every row.
-                    (void)book.copy_top(sd, k, reinterpret_cast<confluex::Level*>(out.mutable_data()));
+                    (void)book.copy_top(sd, k,
+                                        reinterpret_cast<confluex::Level*>(out.mutable_data()));
                     return out;
                 };
                 return py::make_tuple(side(confluex::BookSide::Bid), side(confluex::BookSide::Ask));
             },
             py::arg("symbol_id"), py::arg("n"),
             R"pbdoc(Best n levels per side, best first: (bids, asks) as (k, 2) int64 [px_ticks, qty_lots].)pbdoc")
-        .def("book_state", [](const Engine& e, std::uint32_t sym) { return e.book(sym).state(); }, py::arg("symbol_id"))
-        .def("desync_reason", [](const Engine& e, std::uint32_t sym) { return e.book(sym).desync_reason(); },
-             py::arg("symbol_id"))
-        .def("in_sync", [](const Engine& e, std::uint32_t sym) { return e.book(sym).in_sync(); }, py::arg("symbol_id"))
-        .def("window", [](const Engine& e, std::uint32_t sym, std::size_t i) { return e.flow(sym).window(i); },
-             py::arg("symbol_id"), py::arg("index"), R"pbdoc(Trade-window statistics (a copy).)pbdoc")
-        .def("cvd", [](const Engine& e, std::uint32_t sym) { return e.flow(sym).cvd(); }, py::arg("symbol_id"))
-        .def("stats", &stats_to_dict, py::arg("symbol_id"), R"pbdoc(Per-symbol health counters.)pbdoc");
+        .def(
+            "book_state", [](const Engine& e, std::uint32_t sym) { return e.book(sym).state(); },
+            py::arg("symbol_id"))
+        .def(
+            "desync_reason",
+            [](const Engine& e, std::uint32_t sym) { return e.book(sym).desync_reason(); },
+            py::arg("symbol_id"))
+        .def(
+            "in_sync", [](const Engine& e, std::uint32_t sym) { return e.book(sym).in_sync(); },
+            py::arg("symbol_id"))
+        .def(
+            "window",
+            [](const Engine& e, std::uint32_t sym, std::size_t i) { return e.flow(sym).window(i); },
+            py::arg("symbol_id"), py::arg("index"),
+            R"pbdoc(Trade-window statistics (a copy).)pbdoc")
+        .def(
+            "cvd", [](const Engine& e, std::uint32_t sym) { return e.flow(sym).cvd(); },
+            py::arg("symbol_id"))
+        .def("stats", &stats_of, py::arg("symbol_id"),
+             R"pbdoc(Per-symbol health counters (EngineStats).)pbdoc");
 }

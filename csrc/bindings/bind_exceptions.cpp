@@ -20,23 +20,26 @@ PyObject* g_capacity = nullptr;
 PyObject* g_unknown_symbol = nullptr;
 PyObject* g_invalid_config = nullptr;
 
-PyObject* make_type(py::module_& m, const char* name, PyObject* base1, PyObject* base2, const char* doc) {
+PyObject* make_type(py::module_& m, const char* name, PyObject* base1, PyObject* base2,
+                    const char* doc) {
     const std::string qualified = std::string(PyModule_GetName(m.ptr())) + "." + name;
-    py::tuple bases = base2 != nullptr ? py::tuple(py::make_tuple(py::handle(base1), py::handle(base2)))
-                                       : py::tuple(py::make_tuple(py::handle(base1)));
+    py::tuple bases = base2 != nullptr
+                          ? py::tuple(py::make_tuple(py::handle(base1), py::handle(base2)))
+                          : py::tuple(py::make_tuple(py::handle(base1)));
     PyObject* type = PyErr_NewExceptionWithDoc(qualified.c_str(), doc, bases.ptr(), nullptr);
     if (type == nullptr) {
         throw py::error_already_set();
     }
-    m.add_object(name, py::handle(type));  // add_object steals a new reference; keep ours
+    m.add_object(name, py::handle(type)); // add_object steals a new reference; keep ours
     Py_INCREF(type);
     return type;
 }
 
-}  // namespace
+} // namespace
 
 void register_exceptions(py::module_& m) {
-    g_error = make_type(m, "ConfluexError", PyExc_Exception, nullptr, "Base of every confluex error.");
+    g_error =
+        make_type(m, "ConfluexError", PyExc_Exception, nullptr, "Base of every confluex error.");
     g_invalid_event = make_type(m, "InvalidEvent", g_error, PyExc_ValueError,
                                 "An event or argument with an invalid value.");
     g_book_crossed = make_type(m, "BookCrossed", g_error, PyExc_ValueError,

@@ -1,4 +1,5 @@
 // Feed parsers: exchange bytes -> engine record arrays.
+#include <pybind11/native_enum.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -20,7 +21,7 @@ using confluex::BookLevelEvent;
 using confluex::TradeEvent;
 using namespace confluex::feed;
 using confluex::bindings::ByteView;
-using confluex::bindings::counters_to_dict;
+using confluex::bindings::ParserCountersView;
 using confluex::bindings::to_array;
 
 template <class Parser>
@@ -32,16 +33,17 @@ py::tuple parse_one(Parser& parser, const py::object& msg, std::int64_t ts_ns) {
     return py::make_tuple(r, to_array(std::move(book)), to_array(std::move(trades)));
 }
 
-template <class Parser>
-py::tuple batch_result(Parser& parser, LineBatch&& out) {
+template <class Parser> py::tuple batch_result(Parser& parser, LineBatch&& out) {
     return py::make_tuple(to_array(std::move(out.book)), to_array(std::move(out.trades)),
-                          to_array(std::move(out.tickers)), counters_to_dict(parser.counters(), parser.symbol_errors()));
+                          to_array(std::move(out.tickers)),
+                          ParserCountersView{parser.counters(), parser.symbol_errors()});
 }
 
-}  // namespace
+} // namespace
 
 void register_feed(py::module_& m) {
-    PYBIND11_NUMPY_DTYPE(BookTicker, ts_ns, update_id, symbol_id, reserved, bid_px, bid_qty, ask_px, ask_qty);
+    PYBIND11_NUMPY_DTYPE(BookTicker, ts_ns, update_id, symbol_id, reserved, bid_px, bid_qty, ask_px,
+                         ask_qty);
     m.attr("book_ticker_dtype") = py::dtype::of<BookTicker>();
     m.def(
         "book_ticker_layout",
@@ -61,31 +63,84 @@ void register_feed(py::module_& m) {
     m.attr("NO_SYMBOL") = kNoSymbol;
     m.attr("MAX_SYMBOL_ID") = kMaxSymbolId;
 
-    py::enum_<MsgKind>(m, "MsgKind", "Kind of an exchange message.")
+    py::native_enum<MsgKind>(m, "MsgKind", "enum.Enum", "Kind of an exchange message.")
         .value("Depth", MsgKind::Depth)
         .value("Snapshot", MsgKind::Snapshot)
         .value("Trade", MsgKind::Trade)
         .value("BookTicker", MsgKind::BookTicker)
         .value("Control", MsgKind::Control)
-        .value("Unknown", MsgKind::Unknown);
-    py::enum_<ParseError>(m, "ParseError", "Why a message was rejected (None: it was not).")
+        .value("Unknown", MsgKind::Unknown)
+        .finalize();
+    py::native_enum<ParseError>(m, "ParseError", "enum.Enum",
+                                "Why a message was rejected (None_: it was not).")
         .value("None_", ParseError::None)
         .value("Malformed", ParseError::Malformed)
         .value("MissingField", ParseError::MissingField)
         .value("OffGrid", ParseError::OffGrid)
         .value("UnknownStream", ParseError::UnknownStream)
         .value("UnknownSymbol", ParseError::UnknownSymbol)
-        .value("OutOfMemory", ParseError::OutOfMemory);
-    py::enum_<LineFormat>(m, "LineFormat", "Layout of a capture buffer, one message per line.")
+        .value("OutOfMemory", ParseError::OutOfMemory)
+        .finalize();
+    py::native_enum<LineFormat>(m, "LineFormat", "enum.Enum",
+                                "Layout of a capture buffer, one message per line.")
         .value("NsPrefixed", LineFormat::NsPrefixed)
-        .value("JsonOnly", LineFormat::JsonOnly);
+        .value("JsonOnly", LineFormat::JsonOnly)
+        .finalize();
+
+    py::class_<ParserCountersView>(m, "ParserCounters", R"pbdoc(
+What a parser did: good messages by kind, rejected ones by error, records produced, and the
+errors of each registered symbol. Read-only; a snapshot taken when it was read.
+)pbdoc")
+        .def_property_readonly(
+            "messages",
+            [](const ParserCountersView& v) {
+                return confluex::bindings::messages_by_kind(v.counters);
+            },
+            "Messages parsed without error, by MsgKind name.")
+        .def_property_readonly(
+            "errors",
+            [](const ParserCountersView& v) {
+                return confluex::bindings::errors_by_name(v.counters);
+            },
+            "Rejected messages, by ParseError name.")
+        .def_property_readonly("book_records",
+                               [](const ParserCountersView& v) { return v.counters.book_records; })
+        .def_property_readonly("trade_records",
+                               [](const ParserCountersView& v) { return v.counters.trade_records; })
+        .def_property_readonly("tickers",
+                               [](const ParserCountersView& v) { return v.counters.tickers; })
+        .def_property_readonly(
+            "symbol_errors",
+            [](const ParserCountersView& v) {
+                return confluex::bindings::symbol_errors_dict(v.symbol_errors);
+            },
+            "Rejected messages by symbol id (ids without errors left out).")
+        .def(
+            "to_dict",
+            [](const ParserCountersView& v) {
+                py::dict d;
+                d["messages"] = confluex::bindings::messages_by_kind(v.counters);
+                d["errors"] = confluex::bindings::errors_by_name(v.counters);
+                d["book_records"] = v.counters.book_records;
+                d["trade_records"] = v.counters.trade_records;
+                d["tickers"] = v.counters.tickers;
+                d["symbol_errors"] = confluex::bindings::symbol_errors_dict(v.symbol_errors);
+                return d;
+            },
+            "The counters as a plain dict (for CSV/JSON output).")
+        .def("__repr__", [](const ParserCountersView& v) {
+            return "ParserCounters(book_records=" + std::to_string(v.counters.book_records) +
+                   ", trade_records=" + std::to_string(v.counters.trade_records) +
+                   ", tickers=" + std::to_string(v.counters.tickers) + ")";
+        });
 
     py::class_<SymbolTable>(m, "SymbolTable", R"pbdoc(
 Venue symbol text -> (engine symbol id, Instrument). Lookups ignore ASCII case, so Binance
 stream prefixes ("btcusdt") find "BTCUSDT". Parsers copy the table when they are built.
 )pbdoc")
         .def(py::init<>())
-        .def("add", &SymbolTable::add, py::arg("venue_symbol"), py::arg("symbol_id"), py::arg("instrument"),
+        .def("add", &SymbolTable::add, py::arg("venue_symbol"), py::arg("symbol_id"),
+             py::arg("instrument"),
              R"pbdoc(Registers a symbol; a duplicate symbol or id raises InvalidConfig.)pbdoc")
         .def(
             "find",
@@ -96,7 +151,8 @@ stream prefixes ("btcusdt") find "BTCUSDT". Parsers copy the table when they are
                 }
                 return py::make_tuple(e->symbol_id, e->instrument);
             },
-            py::arg("venue_symbol"), R"pbdoc(Returns (symbol_id, instrument), or None when unknown.)pbdoc")
+            py::arg("venue_symbol"),
+            R"pbdoc(Returns (symbol_id, instrument), or None when unknown.)pbdoc")
         .def("__len__", &SymbolTable::size);
 
     py::class_<BookTicker>(m, "BookTicker", "The exchange's own top of book (Binance bookTicker).")
@@ -125,8 +181,9 @@ stream prefixes ("btcusdt") find "BTCUSDT". Parsers copy the table when they are
             "The BookTicker of a bookTicker message, else None.")
         .def_property_readonly("ok", &ParseResult::ok)
         .def("__repr__", [](const ParseResult& r) {
-            return std::string("ParseResult(kind=") + to_string(r.kind) + ", error=" + to_string(r.error) +
-                   ", symbol_id=" + std::to_string(r.symbol_id) + ", n_book=" + std::to_string(r.n_book) +
+            return std::string("ParseResult(kind=") + to_string(r.kind) +
+                   ", error=" + to_string(r.error) + ", symbol_id=" + std::to_string(r.symbol_id) +
+                   ", n_book=" + std::to_string(r.n_book) +
                    ", n_trades=" + std::to_string(r.n_trades) + ")";
         });
 
@@ -135,11 +192,13 @@ Binance combined-stream / raw-event / REST-snapshot parser (see feed_parser.hpp 
 record conventions). Single-threaded: use one parser per thread.
 )pbdoc")
         .def(py::init<const SymbolTable&, bool>(), py::arg("symbols"), py::arg("futures"))
-        .def("parse", &parse_one<BinanceParser>, py::arg("msg"), py::arg("ts_ns"),
-             R"pbdoc(Parses one message (bytes-like) -> (ParseResult, book records, trade records).)pbdoc")
+        .def(
+            "parse", &parse_one<BinanceParser>, py::arg("msg"), py::arg("ts_ns"),
+            R"pbdoc(Parses one message (bytes-like) -> (ParseResult, book records, trade records).)pbdoc")
         .def(
             "parse_snapshot",
-            [](BinanceParser& p, const py::object& json, std::uint32_t symbol_id, std::int64_t ts_ns) {
+            [](BinanceParser& p, const py::object& json, std::uint32_t symbol_id,
+               std::int64_t ts_ns) {
                 const ByteView bytes(json);
                 std::vector<BookLevelEvent> book;
                 const ParseResult r = p.parse_snapshot(bytes.sv(), symbol_id, ts_ns, book);
@@ -164,7 +223,9 @@ Parses a capture buffer of "<ns> <json>" lines with the GIL released.
 Returns (book records, trade records, book_ticker rows, counters).
 )pbdoc")
         .def_property_readonly("counters",
-                               [](const BinanceParser& p) { return counters_to_dict(p.counters(), p.symbol_errors()); })
+                               [](const BinanceParser& p) {
+                                   return ParserCountersView{p.counters(), p.symbol_errors()};
+                               })
         .def_property_readonly("futures", &BinanceParser::futures);
 
     py::class_<BybitParser>(m, "BybitParser", R"pbdoc(
@@ -172,8 +233,9 @@ Bybit v5 public-stream parser: orderbook.N.SYMBOL, publicTrade.SYMBOL, op replie
 Single-threaded: use one parser per thread.
 )pbdoc")
         .def(py::init<const SymbolTable&>(), py::arg("symbols"))
-        .def("parse", &parse_one<BybitParser>, py::arg("msg"), py::arg("ts_ns"),
-             R"pbdoc(Parses one message (bytes-like) -> (ParseResult, book records, trade records).)pbdoc")
+        .def(
+            "parse", &parse_one<BybitParser>, py::arg("msg"), py::arg("ts_ns"),
+            R"pbdoc(Parses one message (bytes-like) -> (ParseResult, book records, trade records).)pbdoc")
         .def(
             "parse_lines",
             [](BybitParser& p, const py::object& data, LineFormat format) {
@@ -190,6 +252,7 @@ Single-threaded: use one parser per thread.
 Parses a buffer of lines with the GIL released; JsonOnly lines take ts_ns from the message's
 "ts" (ms). Returns (book records, trade records, book_ticker rows (empty), counters).
 )pbdoc")
-        .def_property_readonly("counters",
-                               [](const BybitParser& p) { return counters_to_dict(p.counters(), p.symbol_errors()); });
+        .def_property_readonly("counters", [](const BybitParser& p) {
+            return ParserCountersView{p.counters(), p.symbol_errors()};
+        });
 }

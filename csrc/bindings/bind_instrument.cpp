@@ -19,9 +19,11 @@ lots exactly (a value off the grid raises InvalidEvent, it is never rounded).
              }),
              py::arg("tick_size"), py::arg("lot_size"),
              R"pbdoc(Builds from decimal strings, e.g. Instrument("0.01", "0.00001").)pbdoc")
-        .def("price_to_ticks", py::overload_cast<std::string_view>(&Instrument::price_to_ticks, py::const_),
+        .def("price_to_ticks",
+             py::overload_cast<std::string_view>(&Instrument::price_to_ticks, py::const_),
              py::arg("price"), R"pbdoc(Exact ticks of a decimal price string.)pbdoc")
-        .def("qty_to_lots", py::overload_cast<std::string_view>(&Instrument::qty_to_lots, py::const_),
+        .def("qty_to_lots",
+             py::overload_cast<std::string_view>(&Instrument::qty_to_lots, py::const_),
              py::arg("qty"), R"pbdoc(Exact lots of a decimal quantity string.)pbdoc")
         .def("price_to_ticks_f", py::overload_cast<double>(&Instrument::price_to_ticks, py::const_),
              py::arg("price"), R"pbdoc(Nearest tick of a float price that lies on the grid.)pbdoc")
@@ -34,6 +36,7 @@ lots exactly (a value off the grid raises InvalidEvent, it is never rounded).
         .def_property_readonly("tick_size_str", &Instrument::tick_size_str)
         .def_property_readonly("lot_size_str", &Instrument::lot_size_str)
         .def("__repr__", [](const Instrument& i) {
-            return "Instrument(tick_size='" + i.tick_size_str() + "', lot_size='" + i.lot_size_str() + "')";
+            return "Instrument(tick_size='" + i.tick_size_str() + "', lot_size='" +
+                   i.lot_size_str() + "')";
         });
 }

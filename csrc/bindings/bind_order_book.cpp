@@ -1,10 +1,12 @@
 // confluex._core.order_book: the L2 OrderBook, its config/counters/enums, and the BookSide and
 // Aggressor enums of types.hpp. Levels cross the boundary as C-contiguous int64 (n, 2) arrays
 // [px_ticks, qty_lots], viewed in place as confluex::Level (no copy, no cast).
+#include <pybind11/native_enum.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -12,10 +14,10 @@
 #include <string>
 #include <tuple>
 #include <vector>
-#include <algorithm>
 
 #include "confluex/errors.hpp"
 #include "confluex/order_book.hpp"
+#include "convert.hpp"
 
 namespace py = pybind11;
 
@@ -28,75 +30,57 @@ using confluex::BookSide;
 using confluex::DepthMessage;
 using confluex::Level;
 using confluex::OrderBook;
-using I64Array = py::array_t<std::int64_t, py::array::c_style>;
+using I64Array = confluex::bindings::LevelArray;
 
-std::string shape_of(const py::array& a) {
-    std::string s = "(";
-    for (py::ssize_t i = 0; i < a.ndim(); ++i) {
-        s += (i ? ", " : "") + std::to_string(a.shape(i));
-    }
-    return s + (a.ndim() == 1 ? ",)" : ")");
+using confluex::bindings::as_levels;
+using confluex::bindings::level_or_none;
+
+std::span<const DepthMessage> as_messages(const I64Array& a) {
+    return confluex::bindings::as_records<DepthMessage, 4>(
+        a, "messages", "[n_bids, n_asks, update_id, prev_update_id]");
 }
 
-// Views an int64 array of shape (n, cols) as n records; a 1-d empty array is an empty batch.
-template <class T, py::ssize_t Cols>
-std::span<const T> as_records(const I64Array& a, const char* name) {
-    static_assert(sizeof(T) == Cols * sizeof(std::int64_t));
-    if (a.ndim() == 1 && a.size() == 0) {
-        return {};
-    }
-    if (a.ndim() != 2 || a.shape(1) != Cols) {
-        throw py::value_error(std::string(name) + " must have shape (n, " + std::to_string(Cols) +
-                              "), was " + shape_of(a));
-    }
-    return {reinterpret_cast<const T*>(a.data()), static_cast<std::size_t>(a.shape(0))};
-}
-
-std::span<const Level> as_levels(const I64Array& a, const char* name) {
-    return as_records<Level, 2>(a, name);
-}
-
-// A fresh (n, 2) int64 array holding a copy of n levels.
 I64Array to_array(const Level* p, std::size_t n) {
-    I64Array out({static_cast<py::ssize_t>(n), py::ssize_t{2}});
-    if (n != 0) {
-        std::memcpy(out.mutable_data(), p, n * sizeof(Level));
-    }
-    return out;
+    return confluex::bindings::levels_to_array(p, n);
 }
 
-py::object level_or_none(const std::optional<Level>& l) {
-    return l ? py::object(py::make_tuple(l->px, l->qty)) : py::object(py::none());
-}
-
-}  // namespace
+} // namespace
 
 void register_order_book(py::module_& m) {
-    py::enum_<BookSide>(m, "BookSide", "Side of the book.")
+    // IntEnum where the values travel as integers (record fields, result arrays), Enum otherwise.
+    py::native_enum<BookSide>(m, "BookSide", "enum.IntEnum", "Side of the book.")
         .value("bid", BookSide::Bid)
-        .value("ask", BookSide::Ask);
-    py::enum_<confluex::Aggressor>(m, "Aggressor", "Side of a trade's aggressor (taker).")
+        .value("ask", BookSide::Ask)
+        .finalize();
+    py::native_enum<confluex::Aggressor>(m, "Aggressor", "enum.IntEnum",
+                                         "Side of a trade's aggressor (taker).")
         .value("buy", confluex::Aggressor::Buy)
         .value("sell", confluex::Aggressor::Sell)
-        .value("unknown", confluex::Aggressor::Unknown);
-    py::enum_<confluex::SyncState>(m, "SyncState", "Sequence state of a book.")
+        .value("unknown", confluex::Aggressor::Unknown)
+        .finalize();
+    py::native_enum<confluex::SyncState>(m, "SyncState", "enum.Enum", "Sequence state of a book.")
         .value("empty", confluex::SyncState::Empty)
         .value("synced", confluex::SyncState::Synced)
-        .value("out_of_sync", confluex::SyncState::OutOfSync);
-    py::enum_<confluex::DesyncReason>(m, "DesyncReason", "Why a book is not in sync.")
+        .value("out_of_sync", confluex::SyncState::OutOfSync)
+        .finalize();
+    py::native_enum<confluex::DesyncReason>(m, "DesyncReason", "enum.Enum",
+                                            "Why a book is not in sync.")
         .value("none", confluex::DesyncReason::None)
         .value("no_snapshot", confluex::DesyncReason::NoSnapshot)
         .value("gap", confluex::DesyncReason::Gap)
         .value("overlap", confluex::DesyncReason::Overlap)
         .value("crossed", confluex::DesyncReason::Crossed)
-        .value("manual", confluex::DesyncReason::Manual);
-    py::enum_<ApplyResult>(m, "ApplyResult", "Outcome of offering one depth message to a book.")
+        .value("manual", confluex::DesyncReason::Manual)
+        .finalize();
+    py::native_enum<ApplyResult>(m, "ApplyResult", "enum.IntEnum",
+                                 "Outcome of offering one depth message to a book.")
         .value("applied", ApplyResult::Applied)
         .value("stale", ApplyResult::Stale)
         .value("not_synced", ApplyResult::NotSynced)
         .value("gap", ApplyResult::Gap)
         .value("overlap", ApplyResult::Overlap)
-        .value("crossed", ApplyResult::Crossed);
+        .value("crossed", ApplyResult::Crossed)
+        .finalize();
 
     py::class_<BookConfig>(m, "BookConfig", R"pbdoc(
 Order book sizing: a dense window of 2**window_bits ticks per side (in [8, 24]) and a
@@ -117,16 +101,16 @@ contiguous top cache of top_cache levels per side (in [1, 4096]). Checked by Ord
                    ", top_cache=" + std::to_string(c.top_cache) + ")";
         });
 
-    py::class_<BookCounters>(m, "BookCounters", "Monotonic event counters of one book.")
-        .def_readonly("snapshots", &BookCounters::snapshots)
-        .def_readonly("messages_applied", &BookCounters::messages_applied)
-        .def_readonly("levels_applied", &BookCounters::levels_applied)
-        .def_readonly("stale_ignored", &BookCounters::stale_ignored)
-        .def_readonly("not_synced_ignored", &BookCounters::not_synced_ignored)
-        .def_readonly("gaps", &BookCounters::gaps)
-        .def_readonly("overlaps", &BookCounters::overlaps)
-        .def_readonly("crossed", &BookCounters::crossed)
-        .def_readonly("recenters", &BookCounters::recenters);
+    using confluex::bindings::field;
+    confluex::bindings::bind_record<BookCounters>(
+        m, "BookCounters", "Monotonic event counters of one book.",
+        field("snapshots", &BookCounters::snapshots),
+        field("messages_applied", &BookCounters::messages_applied),
+        field("levels_applied", &BookCounters::levels_applied),
+        field("stale_ignored", &BookCounters::stale_ignored),
+        field("not_synced_ignored", &BookCounters::not_synced_ignored),
+        field("gaps", &BookCounters::gaps), field("overlaps", &BookCounters::overlaps),
+        field("crossed", &BookCounters::crossed), field("recenters", &BookCounters::recenters));
 
     py::class_<OrderBook>(m, "OrderBook", R"pbdoc(
 L2 price-level book in integer ticks/lots with exchange sequence tracking.
@@ -156,7 +140,7 @@ check; prev_update_id is Binance spot U-1 or futures pu, -1 to skip the check.)p
             "apply_messages",
             [](OrderBook& b, const I64Array& levels, const I64Array& msgs) {
                 const auto lv = as_levels(levels, "levels");
-                const auto ms = as_records<DepthMessage, 4>(msgs, "messages");
+                const auto ms = as_messages(msgs);
                 py::array_t<std::uint8_t> results(static_cast<py::ssize_t>(ms.size()));
                 std::span<ApplyResult> out(reinterpret_cast<ApplyResult*>(results.mutable_data()),
                                            ms.size());
@@ -186,12 +170,16 @@ message's bids then asks taken in order from levels. Returns the ApplyResult val
         .def("mark_out_of_sync", &OrderBook::mark_out_of_sync,
              py::arg("reason") = confluex::DesyncReason::Manual)
         .def("clear", &OrderBook::clear)
-        .def("best_bid", [](const OrderBook& b) { return level_or_none(b.best_bid()); },
-             R"pbdoc(Best bid as (px_ticks, qty_lots), or None.)pbdoc")
-        .def("best_ask", [](const OrderBook& b) { return level_or_none(b.best_ask()); },
-             R"pbdoc(Best ask as (px_ticks, qty_lots), or None.)pbdoc")
-        .def("best_bid_px", &OrderBook::best_bid_px, R"pbdoc(Best bid price, NO_PRICE if none.)pbdoc")
-        .def("best_ask_px", &OrderBook::best_ask_px, R"pbdoc(Best ask price, NO_PRICE if none.)pbdoc")
+        .def(
+            "best_bid", [](const OrderBook& b) { return level_or_none(b.best_bid()); },
+            R"pbdoc(Best bid as (px_ticks, qty_lots), or None.)pbdoc")
+        .def(
+            "best_ask", [](const OrderBook& b) { return level_or_none(b.best_ask()); },
+            R"pbdoc(Best ask as (px_ticks, qty_lots), or None.)pbdoc")
+        .def("best_bid_px", &OrderBook::best_bid_px,
+             R"pbdoc(Best bid price, NO_PRICE if none.)pbdoc")
+        .def("best_ask_px", &OrderBook::best_ask_px,
+             R"pbdoc(Best ask price, NO_PRICE if none.)pbdoc")
         .def(
             "top",
             [](const OrderBook& b, std::size_t n) {
@@ -206,11 +194,12 @@ message's bids then asks taken in order from levels. Returns the ApplyResult val
                 std::vector<Level> buf(std::min(n, b.level_count(side)));
                 return to_array(buf.data(), b.copy_top(side, buf.size(), buf.data()));
             },
-            py::arg("side"), py::arg("n"), R"pbdoc(Best-first (k, 2) int64 copy of one side, any n.)pbdoc")
+            py::arg("side"), py::arg("n"),
+            R"pbdoc(Best-first (k, 2) int64 copy of one side, any n.)pbdoc")
         .def("depth", &OrderBook::depth, py::arg("side"), py::arg("n_levels"),
              R"pbdoc(Summed size of the best n_levels levels of a side.)pbdoc")
-        .def("depth_within", &OrderBook::depth_within, py::arg("side"), py::arg("lo"), py::arg("hi"),
-             R"pbdoc(Summed size of a side's levels with lo <= px <= hi.)pbdoc")
+        .def("depth_within", &OrderBook::depth_within, py::arg("side"), py::arg("lo"),
+             py::arg("hi"), R"pbdoc(Summed size of a side's levels with lo <= px <= hi.)pbdoc")
         .def("level_qty", &OrderBook::level_qty, py::arg("side"), py::arg("px"))
         .def("level_count", &OrderBook::level_count, py::arg("side"))
         .def_property_readonly("last_update_id", &OrderBook::last_update_id)

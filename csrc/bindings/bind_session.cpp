@@ -1,4 +1,5 @@
 // FeedSession: raw exchange bytes -> synchronised books -> updated scores.
+#include <pybind11/native_enum.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -15,12 +16,13 @@ namespace {
 
 using confluex::Engine;
 using confluex::LatencyHistogram;
+using confluex::bindings::bind_record;
 using confluex::bindings::ByteView;
-using confluex::bindings::counters_to_dict;
+using confluex::bindings::field;
+using confluex::bindings::ParserCountersView;
 using namespace confluex::feed;
 
-template <class T>
-py::array_t<T> copy_array(const std::vector<T>& v) {
+template <class T> py::array_t<T> copy_array(const std::vector<T>& v) {
     py::array_t<T> out(static_cast<py::ssize_t>(v.size()));
     if (!v.empty()) {
         std::memcpy(out.mutable_data(), v.data(), v.size() * sizeof(T));
@@ -39,51 +41,56 @@ py::dict latency_dict(const LatencyHistogram& h) {
     return d;
 }
 
-py::dict health_dict(const SymbolHealth& h) {
-    py::dict d;
-    d["depth_messages"] = h.depth_messages;
-    d["snapshot_messages"] = h.snapshot_messages;
-    d["trade_messages"] = h.trade_messages;
-    d["ticker_messages"] = h.ticker_messages;
-    d["parse_errors"] = h.parse_errors;
-    d["desyncs"] = h.desyncs;
-    d["snapshots_applied"] = h.snapshots_applied;
-    d["buffered_dropped"] = h.buffered_dropped;
-    d["ticker_checks"] = h.ticker_checks;
-    d["ticker_mismatches"] = h.ticker_mismatches;
-    d["long_signals"] = h.long_signals;
-    d["short_signals"] = h.short_signals;
-    d["last_book_ts_ns"] = h.last_book_ts_ns;
-    d["last_trade_ts_ns"] = h.last_trade_ts_ns;
-    d["phase"] = h.phase;
-    return d;
-}
-
-}  // namespace
+} // namespace
 
 void register_session(py::module_& m) {
-    PYBIND11_NUMPY_DTYPE(ScorePoint, ts_ns, symbol_id, reserved, mid_px, score, score_raw, confidence, reliability);
+    PYBIND11_NUMPY_DTYPE(ScorePoint, ts_ns, symbol_id, reserved, mid_px, score, score_raw,
+                         confidence, reliability);
     PYBIND11_NUMPY_DTYPE(SignalEvent, ts_ns, symbol_id, direction, score, mid_px);
     m.attr("score_point_dtype") = py::dtype::of<ScorePoint>();
     m.attr("signal_event_dtype") = py::dtype::of<SignalEvent>();
 
-    py::enum_<Venue>(m, "Venue")
+    py::native_enum<Venue>(m, "Venue", "enum.Enum",
+                           "The venue whose message format a session parses.")
         .value("binance_spot", Venue::BinanceSpot)
         .value("binance_futures", Venue::BinanceFutures)
-        .value("bybit", Venue::Bybit);
-    py::enum_<SyncPhase>(m, "SyncPhase")
+        .value("bybit", Venue::Bybit)
+        .finalize();
+    py::native_enum<SyncPhase>(m, "SyncPhase", "enum.Enum",
+                               "Where a symbol is in the book synchronisation.")
         .value("awaiting_snapshot", SyncPhase::AwaitingSnapshot)
         .value("synced", SyncPhase::Synced)
-        .value("resyncing", SyncPhase::Resyncing);
+        .value("resyncing", SyncPhase::Resyncing)
+        .finalize();
 
-    py::class_<SessionConfig>(m, "SessionConfig", R"pbdoc(Thresholds, series sampling and buffer bounds.)pbdoc")
+    bind_record<SymbolHealth>(
+        m, "SymbolHealth",
+        "One symbol's feed health (FeedSession.health): messages, sync, signals.",
+        field("depth_messages", &SymbolHealth::depth_messages),
+        field("snapshot_messages", &SymbolHealth::snapshot_messages),
+        field("trade_messages", &SymbolHealth::trade_messages),
+        field("ticker_messages", &SymbolHealth::ticker_messages),
+        field("parse_errors", &SymbolHealth::parse_errors),
+        field("desyncs", &SymbolHealth::desyncs),
+        field("snapshots_applied", &SymbolHealth::snapshots_applied),
+        field("buffered_dropped", &SymbolHealth::buffered_dropped),
+        field("ticker_checks", &SymbolHealth::ticker_checks),
+        field("ticker_mismatches", &SymbolHealth::ticker_mismatches),
+        field("long_signals", &SymbolHealth::long_signals),
+        field("short_signals", &SymbolHealth::short_signals),
+        field("last_book_ts_ns", &SymbolHealth::last_book_ts_ns),
+        field("last_trade_ts_ns", &SymbolHealth::last_trade_ts_ns),
+        field("phase", &SymbolHealth::phase));
+
+    py::class_<SessionConfig>(m, "SessionConfig",
+                              R"pbdoc(Thresholds, series sampling and buffer bounds.)pbdoc")
         .def(py::init([](double long_t, double short_t, std::int64_t series_ns, std::size_t max_buf,
                          std::size_t max_tickers) {
                  return SessionConfig{long_t, short_t, series_ns, max_buf, max_tickers};
              }),
              py::kw_only(), py::arg("long_threshold") = 70.0, py::arg("short_threshold") = 35.0,
-             py::arg("series_interval_ns") = 100'000'000, py::arg("max_buffered_records") = 1U << 20,
-             py::arg("max_pending_tickers") = 256)
+             py::arg("series_interval_ns") = 100'000'000,
+             py::arg("max_buffered_records") = 1U << 20, py::arg("max_pending_tickers") = 256)
         .def_readonly("long_threshold", &SessionConfig::long_threshold)
         .def_readonly("short_threshold", &SessionConfig::short_threshold)
         .def_readonly("series_interval_ns", &SessionConfig::series_interval_ns)
@@ -103,7 +110,8 @@ Single-threaded, like the Engine it drives (which it keeps alive).
                 const ByteView bytes(raw);
                 return s.on_message(bytes.sv(), ts_ns);
             },
-            py::arg("raw"), py::arg("ts_ns"), R"pbdoc(Parses and applies one raw message (bytes).)pbdoc")
+            py::arg("raw"), py::arg("ts_ns"),
+            R"pbdoc(Parses and applies one raw message (bytes).)pbdoc")
         .def(
             "on_snapshot",
             [](FeedSession& s, std::uint32_t sym, const py::object& raw, std::int64_t ts_ns) {
@@ -125,10 +133,11 @@ Single-threaded, like the Engine it drives (which it keeps alive).
             R"pbdoc(Feeds every line of a capture buffer (GIL released); returns lines fed.)pbdoc")
         .def("request_resync", &FeedSession::request_resync, py::arg("symbol_id"))
         .def("needs_snapshot", &FeedSession::needs_snapshot, py::arg("symbol_id"))
-        .def("health", [](const FeedSession& s, std::uint32_t sym) { return health_dict(s.health(sym)); },
-             py::arg("symbol_id"))
-        .def("phase", [](const FeedSession& s, std::uint32_t sym) { return s.health(sym).phase; },
-             py::arg("symbol_id"))
+        .def("health", &FeedSession::health, py::arg("symbol_id"), py::return_value_policy::copy,
+             R"pbdoc(One symbol's feed health (a SymbolHealth copy).)pbdoc")
+        .def(
+            "phase", [](const FeedSession& s, std::uint32_t sym) { return s.health(sym).phase; },
+            py::arg("symbol_id"))
         .def(
             "latency",
             [](const FeedSession& s) {
@@ -140,15 +149,19 @@ Single-threaded, like the Engine it drives (which it keeps alive).
                 return d;
             },
             R"pbdoc(Per-stage latency in ns: {stage: {count, p50, p99, p999, max, mean}}.)pbdoc")
-        .def("series", [](const FeedSession& s) { return copy_array(s.series()); },
-             R"pbdoc(The recorded score series (a copy, score_point_dtype).)pbdoc")
-        .def("signals", [](const FeedSession& s) { return copy_array(s.signals()); },
-             R"pbdoc(Threshold crossings (a copy, signal_event_dtype).)pbdoc")
+        .def(
+            "series", [](const FeedSession& s) { return copy_array(s.series()); },
+            R"pbdoc(The recorded score series (a copy, score_point_dtype).)pbdoc")
+        .def(
+            "signals", [](const FeedSession& s) { return copy_array(s.signals()); },
+            R"pbdoc(Threshold crossings (a copy, signal_event_dtype).)pbdoc")
         .def("clear_series", &FeedSession::clear_series)
-        .def_property_readonly("parser_counters",
-                               [](const FeedSession& s) {
-                                   return counters_to_dict(s.parser_counters(), std::vector<std::uint64_t>{});
-                               })
+        .def_property_readonly(
+            "parser_counters",
+            [](const FeedSession& s) {
+                return ParserCountersView{s.parser_counters(), {}};
+            },
+            R"pbdoc(The session parser's counters (ParserCounters; no per-symbol errors).)pbdoc")
         .def_property_readonly("venue", &FeedSession::venue)
         .def_property_readonly("lines_fed", &FeedSession::lines_fed);
 }

@@ -3,7 +3,6 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <chrono>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -20,31 +19,19 @@
 
 namespace py = pybind11;
 
-using confluex::bindings::component_to_dict;
-
 namespace {
 
 using confluex::BookView;
 using confluex::Level;
+using confluex::bindings::LevelArray;
 using confluex::signals::OfiWindow;
 using confluex::signals::OrderbookSignalsConfig;
-using LevelArray = py::array_t<std::int64_t, py::array::c_style>;
 using Quote = std::optional<std::pair<std::int64_t, std::int64_t>>;
 
-// A C-contiguous (n, 2) int64 array is laid out exactly as Level[n] ({px, qty}, 16 bytes).
-static_assert(sizeof(Level) == 2 * sizeof(std::int64_t) &&
-              offsetof(Level, qty) == sizeof(std::int64_t));
-
-// Checks the shape and non-negative sizes and returns the rows as Levels.
+// The shared (n, 2) level converter, then the kernels' own rule: no negative size.
 const Level* levels_of(const LevelArray& a, const char* name, std::size_t& n) {
-    if (a.ndim() != 2 || a.shape(1) != 2) {
-        const std::string shape =
-            py::repr(py::tuple(py::cast(std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim()))))
-                .cast<std::string>();
-        throw confluex::InvalidEvent(std::string(name) + " must have shape (n, 2), was " + shape);
-    }
-    n = static_cast<std::size_t>(a.shape(0));
-    const auto* lv = reinterpret_cast<const Level*>(a.data());
+    const std::span<const Level> lv = confluex::bindings::as_levels(a, name);
+    n = lv.size();
     for (std::size_t i = 0; i < n; ++i) {
         if (lv[i].qty < 0) {
             throw confluex::InvalidEvent(std::string(name) + " qty must be >= 0, was " +
@@ -52,7 +39,7 @@ const Level* levels_of(const LevelArray& a, const char* name, std::size_t& n) {
                                          std::to_string(i));
         }
     }
-    return lv;
+    return lv.data();
 }
 
 BookView view_of(const LevelArray& bids, const LevelArray& asks) {
@@ -91,11 +78,10 @@ void require_decay(double decay) {
     }
 }
 
-
 // Adds a read/write property whose setter validates a copy first (strong guarantee).
 template <class T>
 void config_field(py::class_<OrderbookSignalsConfig>& cls, const char* name,
-                  T OrderbookSignalsConfig::* member) {
+                  T OrderbookSignalsConfig::*member) {
     cls.def_property(
         name, [member](const OrderbookSignalsConfig& c) { return c.*member; },
         [member](OrderbookSignalsConfig& c, T v) {
@@ -293,59 +279,13 @@ is validated (InvalidConfig naming the value) and leaves the config unchanged wh
             confluex::ComponentScore out;
             sig::compute_orderbook_component(view_of(bids, asks),
                                              depth_ratio_raw.value_or(std::nan("")), ofi, c, out);
-            return component_to_dict(out);
+            return out;
         },
         py::arg("bids").noconvert(), py::arg("asks").noconvert(), py::arg("depth_ratio_raw"),
         py::arg("ofi"), py::arg("cfg"),
         R"pbdoc(
-The orderbook component as {score, has_data, sub: {name: score}, weights: {name: weight}}.
+The orderbook component (ComponentScore: score, has_data, sub-scores and their weights).
 depth_ratio_raw is (Db - Da)/(Db + Da) within the band, or None / NaN when unavailable (its
 sub-score then gets weight 0); the ofi sub-score gets weight 0 while the window is empty.
-)pbdoc");
-
-    // Benchmarking helpers: run the kernel `iterations` times in C++ and return the elapsed
-    // steady_clock nanoseconds, so a benchmark can subtract the Python call overhead.
-    m.def(
-        "benchmark_imbalance_loop_ns",
-        [](const LevelArray& bids, const LevelArray& asks, std::size_t n, std::size_t iterations) {
-            const BookView v = view_of(bids, asks);
-            volatile double sink = 0.0;         // keeps every call observable to the optimiser
-            const py::gil_scoped_release nogil; // safe: only the C++ view is touched below
-            const auto t0 = std::chrono::steady_clock::now();
-            for (std::size_t i = 0; i < iterations; ++i)
-                sink = sig::imbalance(v, n);
-            static_cast<void>(sink);
-            return std::chrono::duration_cast<std::chrono::nanoseconds>(
-                       std::chrono::steady_clock::now() - t0)
-                .count();
-        },
-        py::arg("bids").noconvert(), py::arg("asks").noconvert(), py::arg("n"),
-        py::arg("iterations"),
-        R"pbdoc(
-Benchmarking helper: total ns of `iterations` imbalance() calls, measured in C++.
-)pbdoc");
-    m.def(
-        "benchmark_orderbook_component_loop_ns",
-        [](const LevelArray& bids, const LevelArray& asks, double depth_ratio_raw,
-           const OfiWindow& ofi, const OrderbookSignalsConfig& c, std::size_t iterations) {
-            const BookView v = view_of(bids, asks);
-            confluex::ComponentScore out;
-            volatile double sink = 0.0;
-            const py::gil_scoped_release nogil; // safe: only C++ objects are touched below
-            const auto t0 = std::chrono::steady_clock::now();
-            for (std::size_t i = 0; i < iterations; ++i) {
-                sig::compute_orderbook_component(v, depth_ratio_raw, ofi, c, out);
-                sink = out.score;
-            }
-            static_cast<void>(sink);
-            return std::chrono::duration_cast<std::chrono::nanoseconds>(
-                       std::chrono::steady_clock::now() - t0)
-                .count();
-        },
-        py::arg("bids").noconvert(), py::arg("asks").noconvert(), py::arg("depth_ratio_raw"),
-        py::arg("ofi"), py::arg("cfg"), py::arg("iterations"),
-        R"pbdoc(
-Benchmarking helper: total ns of `iterations` compute_orderbook_component() calls, measured in
-C++.
 )pbdoc");
 }

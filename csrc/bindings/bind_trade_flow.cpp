@@ -14,8 +14,6 @@
 
 namespace py = pybind11;
 
-using confluex::bindings::component_to_dict;
-
 namespace {
 
 using confluex::ComponentScore;
@@ -24,7 +22,6 @@ using confluex::FlowSignalsConfig;
 using confluex::RollingZScore;
 using confluex::TradeFlow;
 using confluex::WindowStats;
-
 
 void bind_configs(py::module_& m) {
     const FlowConfig d{};
@@ -35,8 +32,9 @@ Configuration of a TradeFlow (keyword-only; validated on construction, and again
                          std::size_t capacity, std::int64_t zscore_sample_ns,
                          std::size_t zscore_window_index, std::size_t zscore_lookback,
                          std::size_t zscore_min_samples, double zscore_clip) {
-                 FlowConfig c{std::move(windows_ns), large_trade_lots, capacity, zscore_sample_ns,
-                              zscore_window_index, zscore_lookback, zscore_min_samples, zscore_clip};
+                 FlowConfig c{std::move(windows_ns), large_trade_lots,    capacity,
+                              zscore_sample_ns,      zscore_window_index, zscore_lookback,
+                              zscore_min_samples,    zscore_clip};
                  c.validate();
                  return c;
              }),
@@ -98,8 +96,9 @@ Snapshot of one window: quantities in lots, notionals in ticks*lots.
         .def_property_readonly("vwap_ticks", &WindowStats::vwap_ticks,
                                R"pbdoc(VWAP in ticks over every trade, or None when empty.)pbdoc")
         .def("__repr__", [](const WindowStats& w) {
-            return "WindowStats(count=" + std::to_string(w.count) + ", buy_qty=" +
-                   std::to_string(w.buy_qty) + ", sell_qty=" + std::to_string(w.sell_qty) +
+            return "WindowStats(count=" + std::to_string(w.count) +
+                   ", buy_qty=" + std::to_string(w.buy_qty) +
+                   ", sell_qty=" + std::to_string(w.sell_qty) +
                    ", unknown_qty=" + std::to_string(w.unknown_qty) + ")";
         });
 }
@@ -133,7 +132,9 @@ ts in (now - w, now]. Not thread-safe: one thread owns an instance.
         .def(
             "push",
             [](TradeFlow& f, std::int64_t ts_ns, std::int64_t px_ticks, std::int64_t qty_lots,
-               std::int64_t side) { f.push(ts_ns, px_ticks, qty_lots, confluex::to_aggressor(side)); },
+               std::int64_t side) {
+                f.push(ts_ns, px_ticks, qty_lots, confluex::to_aggressor(side));
+            },
             py::arg("ts_ns"), py::arg("px_ticks"), py::arg("qty_lots"), py::arg("side"),
             R"pbdoc(Adds one trade; side 0 buy, 1 sell, 2 unknown (aggressor/taker side).)pbdoc")
         .def(
@@ -185,7 +186,7 @@ naming its index and nothing is applied.
         .def("reset", &TradeFlow::reset);
 }
 
-}  // namespace
+} // namespace
 
 void register_trade_flow(py::module_& m) {
     bind_configs(m);
@@ -198,20 +199,20 @@ void register_trade_flow(py::module_& m) {
             cfg.validate();
             ComponentScore out;
             confluex::compute_orderflow_component(flow, cfg, out);
-            return component_to_dict(out);
+            return out;
         },
         py::arg("flow"), py::arg("config") = FlowSignalsConfig{},
-        R"pbdoc(Orderflow component: {score, has_data, sub: {name: score}, weights: {name: w}}.)pbdoc");
+        R"pbdoc(The orderflow component (ComponentScore) of a TradeFlow.)pbdoc");
     m.def(
         "compute_volume_component",
         [](const TradeFlow& flow, const FlowSignalsConfig& cfg) {
             cfg.validate();
             ComponentScore out;
             confluex::compute_volume_component(flow, cfg, out);
-            return component_to_dict(out);
+            return out;
         },
         py::arg("flow"), py::arg("config") = FlowSignalsConfig{},
-        R"pbdoc(Volume component: {score, has_data, sub: {name: score}, weights: {name: w}}.)pbdoc");
+        R"pbdoc(The volume component (ComponentScore) of a TradeFlow.)pbdoc");
     m.def("relative_activity", &confluex::relative_activity, py::arg("flow"),
           R"pbdoc(Short-window volume rate over longest-window rate (1 when empty).)pbdoc");
     m.def("activity_multiplier", &confluex::activity_multiplier, py::arg("rv"),

@@ -8,7 +8,6 @@
 
 namespace py = pybind11;
 
-
 namespace {
 template <class T>
 py::dict layout_of(std::initializer_list<std::pair<const char*, std::size_t>> fields) {
@@ -21,7 +20,7 @@ py::dict layout_of(std::initializer_list<std::pair<const char*, std::size_t>> fi
     out["offsets"] = offsets;
     return out;
 }
-}  // namespace
+} // namespace
 
 void register_types(py::module_& m) {
     using confluex::BookLevelEvent;
@@ -29,9 +28,10 @@ void register_types(py::module_& m) {
     using confluex::TradeEvent;
     // Registered once here, before any other submodule binds a py::array_t of these records.
     PYBIND11_NUMPY_DTYPE(Level, px, qty);
-    PYBIND11_NUMPY_DTYPE(BookLevelEvent, ts_ns, px_ticks, qty_lots, update_id, prev_update_id, symbol_id,
-                         side, flags, reserved);
-    PYBIND11_NUMPY_DTYPE(TradeEvent, ts_ns, px_ticks, qty_lots, trade_id, symbol_id, side, flags, reserved);
+    PYBIND11_NUMPY_DTYPE(BookLevelEvent, ts_ns, px_ticks, qty_lots, update_id, prev_update_id,
+                         symbol_id, side, flags, reserved);
+    PYBIND11_NUMPY_DTYPE(TradeEvent, ts_ns, px_ticks, qty_lots, trade_id, symbol_id, side, flags,
+                         reserved);
     m.attr("level_dtype") = py::dtype::of<Level>();
     m.attr("book_level_event_dtype") = py::dtype::of<BookLevelEvent>();
     m.attr("trade_event_dtype") = py::dtype::of<TradeEvent>();
@@ -44,7 +44,8 @@ void register_types(py::module_& m) {
         "cpp_layouts",
         [] {
             py::dict d;
-            d["level"] = layout_of<Level>({{"px", offsetof(Level, px)}, {"qty", offsetof(Level, qty)}});
+            d["level"] =
+                layout_of<Level>({{"px", offsetof(Level, px)}, {"qty", offsetof(Level, qty)}});
             d["book_level_event"] = layout_of<BookLevelEvent>({
                 {"ts_ns", offsetof(BookLevelEvent, ts_ns)},
                 {"px_ticks", offsetof(BookLevelEvent, px_ticks)},

@@ -23,19 +23,24 @@ PYBIND11_MODULE(_core, m) {
     register_types(types);
     auto instrument = m.def_submodule("instrument", "Tick/lot sizes and exact decimal conversion.");
     register_instrument(instrument);
-    auto ring = m.def_submodule("spsc_ring", "Bounded lock-free single-producer/single-consumer rings.");
+    auto ring =
+        m.def_submodule("spsc_ring", "Bounded lock-free single-producer/single-consumer rings.");
     register_spsc_ring(ring);
     auto book = m.def_submodule("order_book", "L2 price-level order book.");
     register_order_book(book);
-    auto flow = m.def_submodule("trade_flow", "Windowed trade-flow statistics and z-score normaliser.");
-    register_trade_flow(flow);
-    auto signals = m.def_submodule("signals", "Order-book signal kernels and their 0-100 sub-scores.");
-    register_signals(signals);
-    auto aggregator = m.def_submodule("aggregator", "The confluence aggregator.");
+    auto aggregator =
+        m.def_submodule("aggregator", "Component scores and the confluence aggregator.");
     register_aggregator(aggregator);
+    auto flow =
+        m.def_submodule("trade_flow", "Windowed trade-flow statistics and z-score normaliser.");
+    register_trade_flow(flow);
+    auto signals =
+        m.def_submodule("signals", "Order-book signal kernels and their 0-100 sub-scores.");
+    register_signals(signals);
     auto engine = m.def_submodule("engine", "Multi-symbol engine.");
     register_engine(engine);
-    auto feed = m.def_submodule("feed", "Native exchange-message parsers: raw bytes to engine records.");
+    auto feed =
+        m.def_submodule("feed", "Native exchange-message parsers: raw bytes to engine records.");
     register_feed(feed);
     auto session = m.def_submodule("session", "Raw messages to synchronised books and scores.");
     register_session(session);

@@ -147,7 +147,14 @@ std::string decimal_to_string(const Decimal& d) {
 }  // namespace detail
 
 Instrument::Instrument(Decimal tick, Decimal lot) noexcept
-    : tick_dec_(tick), lot_dec_(lot), tick_(decimal_to_double(tick)), lot_(decimal_to_double(lot)) {}
+    : tick_dec_(tick),
+      lot_dec_(lot),
+      tick_(decimal_to_double(tick)),
+      lot_(decimal_to_double(lot)),
+      tick_mant_(static_cast<double>(tick.mantissa)),
+      tick_pow_(static_cast<double>(kPow10[static_cast<std::size_t>(tick.scale)])),
+      lot_mant_(static_cast<double>(lot.mantissa)),
+      lot_pow_(static_cast<double>(kPow10[static_cast<std::size_t>(lot.scale)])) {}
 
 Instrument Instrument::from_strings(std::string_view tick_size, std::string_view lot_size) {
     Decimal tick;

@@ -1,7 +1,22 @@
 """confluex: microsecond crypto microstructure signals and a 0-100 confluence score.
 
-The compiled core lives in the private module ``confluex._core``; this package re-exports
-its public types and adds the Python-side ergonomics (validation, unit conversion, enums).
+The public API, all importable from here::
+
+    from confluex import Engine, FeedSession, SessionConfig, Venue, Instrument
+
+- the engine and its driver: :class:`Engine`, :class:`FeedSession`, their configurations and
+  typed results (:class:`EngineStats`, :class:`SymbolHealth`, :class:`ComponentScore`,
+  :class:`ParserCounters`, :class:`ConfluenceResult`), enums, record dtypes, the order book,
+  trade-flow, aggregator, parser and ring building blocks (:mod:`confluex.engine`);
+- the glue from a trading config to the engine: :func:`engine_from_config`,
+  :func:`session_config`, :func:`score_update` (:mod:`confluex.engine`);
+- prices and symbols at the edge: :class:`Scale`, :func:`unified_symbol`,
+  :func:`instrument_from_market` (:mod:`confluex.markets`);
+- signal kernels: :mod:`confluex.signals`; the trading layer: :mod:`confluex.trading`;
+  replaying files: :mod:`confluex.replay`.
+
+The compiled core lives in the private module ``confluex._core``; nothing outside this
+package should import it.
 """
 
 from __future__ import annotations
@@ -14,31 +29,20 @@ except ImportError as exc:  # pragma: no cover - only hit on a broken install
         "Did you forget to build it? Run `pip install -ve .` in the source tree."
     ) from exc
 
-from ._core.exceptions import (
-    BookCrossed,
-    CapacityExceeded,
-    ConfluexError,
-    InvalidConfig,
-    InvalidEvent,
-    UnknownSymbol,
-)
-from ._core.instrument import Instrument
-from ._core.types import book_level_event_dtype, level_dtype, trade_event_dtype
+from . import engine as _engine
+from .engine import *  # noqa: F403 - the engine API is the package's API (engine.__all__)
+from .markets import Scale, format_price, instrument_from_market, unified_symbol, venue_symbol
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "BookCrossed",
-    "CapacityExceeded",
-    "ConfluexError",
-    "Instrument",
-    "InvalidConfig",
-    "InvalidEvent",
-    "UnknownSymbol",
+    *_engine.__all__,
+    "Scale",
     "__version__",
-    "book_level_event_dtype",
-    "level_dtype",
-    "trade_event_dtype",
+    "format_price",
+    "instrument_from_market",
+    "unified_symbol",
+    "venue_symbol",
 ]
 
 

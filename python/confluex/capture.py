@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ._core.instrument import Instrument
-from ._core.types import (
+from .engine import (
     FLAG_END_OF_MESSAGE,
     FLAG_NO_LEVEL,
     FLAG_SNAPSHOT,
     NO_UPDATE_ID,
+    Instrument,
     book_level_event_dtype,
     trade_event_dtype,
 )

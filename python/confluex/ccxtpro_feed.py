@@ -38,12 +38,9 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from ._core.aggregator import ConfluenceResult
-from ._core.engine import Engine
-from ._core.exceptions import ConfluexError
-from ._core.instrument import Instrument
-from ._core.order_book import ApplyResult
-from .live import Backoff, instrument_from_market
+from .engine import ApplyResult, ConfluenceResult, ConfluexError, Engine, Instrument
+from .live import Backoff
+from .markets import instrument_from_market
 
 __all__ = ["BookMode", "CcxtProFeed", "ProSymbolStats", "WatchSource", "open_ccxtpro_source"]
 
@@ -125,7 +122,7 @@ class CcxtProFeed:
     """Feeds an Engine from a ccxt.pro-style source; one book and one trade watcher per symbol.
 
     ``instruments`` maps each symbol to its Instrument; symbols without one get it from
-    ``source.load_markets()`` (precision converted exactly, see live.instrument_from_market).
+    ``source.load_markets()`` (precision converted exactly, see confluex.instrument_from_market).
     """
 
     def __init__(

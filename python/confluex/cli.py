@@ -31,10 +31,11 @@ from typing import Any, NoReturn, TextIO
 import numpy as np
 
 from . import __version__
-from ._core.engine import Engine
 from .backtest_report import FillLike, backtest_of, draw_fills, paper_fills_by_id, write_report
+from .engine import engine_from_config
 from .paper_trading import PaperTrader, trader_from_args
 from .replay import ReplayResult, replay, sample_path
+from .trading.config import load_config
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_USAGE", "configure_logging", "main"]
 
@@ -107,8 +108,13 @@ def _classify(score: float, long_t: float, short_t: float) -> str:
     return "LONG" if score >= long_t else "SHORT" if score <= short_t else "NEUTRAL"
 
 
-def format_summary(res: ReplayResult) -> str:
-    """The human summary printed at the end of a replay."""
+def format_summary(res: ReplayResult, signals_from: str = "") -> str:
+    """The human summary printed at the end of a replay.
+
+    The per-symbol signal counts are those of ``res.signals`` (the rows of signals.csv):
+    the session's threshold crossings, or what ``signals_from`` names (the paper trader's
+    MarketMonitor signals with ``--paper``).
+    """
     long_t, short_t = res.thresholds
     out: list[str] = []
     files = ", ".join(s.path.name for s in res.sources)
@@ -130,40 +136,41 @@ def format_summary(res: ReplayResult) -> str:
         inferred = " (inferred from the data)" if rep.inferred else ""
         out.append("")
         out.append(f"{rep.name}  [{rep.venue}, tick {rep.tick}, lot {rep.lot}{inferred}]")
-        if h:
+        if h is not None:
             out.append(
-                f"  messages   depth {h['depth_messages']:,}  trades {h['trade_messages']:,}  "
-                f"bookTicker {h['ticker_messages']:,}  snapshots {h['snapshot_messages']}  "
-                f"errors {h['parse_errors']}"
+                f"  messages   depth {h.depth_messages:,}  trades {h.trade_messages:,}  "
+                f"bookTicker {h.ticker_messages:,}  snapshots {h.snapshot_messages}  "
+                f"errors {h.parse_errors}"
             )
-            phase = str(h["phase"]).split(".")[-1]
             out.append(
-                f"  book       {phase}, {st['levels_applied']:,} level updates, gaps {st['gaps']}, "
-                f"desyncs {h['desyncs']}, resyncs {max(h['snapshots_applied'] - 1, 0)}, "
-                f"crossed {st['crossed']}, bookTicker checks {h['ticker_checks']:,} / mismatches "
-                f"{h['ticker_mismatches']}"
+                f"  book       {h.phase.name}, {st.levels_applied:,} level updates, "
+                f"gaps {st.gaps}, desyncs {h.desyncs}, resyncs {max(h.snapshots_applied - 1, 0)}, "
+                f"crossed {st.crossed}, bookTicker checks {h.ticker_checks:,} / mismatches "
+                f"{h.ticker_mismatches}"
             )
         else:
-            out.append(f"  book       {st['messages_applied']:,} messages, trades {st['trades']:,}")
+            out.append(f"  book       {st.messages_applied:,} messages, trades {st.trades:,}")
         verdict = _classify(r.score, long_t, short_t)
         out.append(
             f"  score      {r.score:6.2f} {verdict:<7} (raw {r.score_raw:.2f}, confidence "
             f"{r.confidence:.3f}, consensus {r.consensus:.3f}, reliability {r.reliability:.2f})"
         )
         for name, comp in rep.components.items():
-            if not comp["has_data"]:
+            if not comp.has_data:
                 continue
-            subs = ", ".join(
-                f"{k} {v:.1f}" for k, v in comp["sub"].items() if comp["weights"].get(k, 0) > 0
-            )
-            out.append(f"    {name:<16}{comp['score']:6.2f}  w {r.weights[name]:.2f}  [{subs}]")
-        missing = [n for n, c in rep.components.items() if not c["has_data"]]
+            weights = comp.weights
+            subs = ", ".join(f"{k} {v:.1f}" for k, v in comp.sub.items() if weights.get(k, 0) > 0)
+            out.append(f"    {name:<16}{comp.score:6.2f}  w {r.weights[name]:.2f}  [{subs}]")
+        missing = [n for n, c in rep.components.items() if not c.has_data]
         if missing:
             out.append(f"    no data: {', '.join(missing)}")
-        if h:
+        if h is not None or signals_from:
+            mine = res.signals[res.signals["symbol_id"] == rep.symbol_id]
+            longs = int((mine["direction"] > 0).sum())
+            source = signals_from or "crossings"
             out.append(
-                f"  signals    LONG {h['long_signals']}  SHORT {h['short_signals']}  "
-                f"(crossings of {long_t:g} / {short_t:g})"
+                f"  signals    LONG {longs}  SHORT {len(mine) - longs}  "
+                f"({source} of {long_t:g} / {short_t:g})"
             )
     if res.latency:
         out.append("")
@@ -343,7 +350,7 @@ def _replay_command(args: argparse.Namespace) -> int:
             "--tick and --lot go together, was only "
             + (f"--tick {args.tick}" if args.tick is not None else f"--lot {args.lot}")
         )
-    if not args.long > args.short:
+    if args.long is not None and args.short is not None and not args.long > args.short:
         raise _UsageError(
             f"--long must be > --short, was --long {args.long:g} --short {args.short:g}"
         )
@@ -355,19 +362,27 @@ def _replay_command(args: argparse.Namespace) -> int:
     out_dir = _check_out_dir(args.out) if args.out else None
     progress = Progress(enabled=not args.no_progress and sys.stderr.isatty())
     trader: PaperTrader | None = None
-    engine = Engine()
     log.info("replaying %s", ", ".join(args.files) if args.files else sample_path().name)
     try:
+        # One config drives everything: the engine's weights, the session's signal thresholds
+        # (--long/--short override the config's pair), the monitor and the sizing.
+        config = load_config(args.config, preset=args.preset).with_thresholds(
+            long=args.long, short=args.short
+        )
+        thresholds = config.confluence.thresholds
+        engine = engine_from_config(config)
         if args.paper or args.serve is not None:
-            trader = trader_from_args(args, engine, lambda note: print(note, flush=True))
+            trader = trader_from_args(
+                args, engine, lambda note: print(note, flush=True), config=config
+            )
         res = replay(
             args.files or None,
             symbols=args.symbols.split(",") if args.symbols else None,
             speed=None if args.serve is not None else args.speed,  # the server paces instead
             tick=args.tick,
             lot=args.lot,
-            long_threshold=args.long,
-            short_threshold=args.short,
+            long_threshold=thresholds.long,
+            short_threshold=thresholds.short,
             series_interval_ns=round(args.series_ms * 1_000_000),
             progress=progress,
             engine=engine,
@@ -376,7 +391,14 @@ def _replay_command(args: argparse.Namespace) -> int:
         )
         progress.close()
         paper = trader.finish() if trader is not None else None
-        print(format_summary(res), flush=True)
+        if trader is not None:
+            # With --paper the signals are the trader's (the MarketMonitor's, after its
+            # reliability, hysteresis and cooldown gates): one count in the summary, the
+            # report and signals.csv.
+            res.signals = trader.signal_events()
+        print(
+            format_summary(res, "MarketMonitor signals" if trader is not None else ""), flush=True
+        )
         problem = _error_rate_problem(res, args.max_error_rate)
         if problem is not None:
             _fail("replay", problem)
@@ -570,10 +592,14 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--tick", help="tick size for every symbol (with --lot), e.g. 0.01")
     rp.add_argument("--lot", help="lot size for every symbol (with --tick), e.g. 0.00000001")
     rp.add_argument(
-        "--long", type=_number(0.0, 100.0), default=70.0, help="LONG threshold (default 70)"
+        "--long",
+        type=_number(0.0, 100.0),
+        help="LONG threshold; overrides confluence.thresholds.long of the config (default 70)",
     )
     rp.add_argument(
-        "--short", type=_number(0.0, 100.0), default=35.0, help="SHORT threshold (default 35)"
+        "--short",
+        type=_number(0.0, 100.0),
+        help="SHORT threshold; overrides confluence.thresholds.short of the config (default 35)",
     )
     rp.add_argument(
         "--series-ms",
@@ -594,8 +620,13 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument(
         "--paper", action="store_true", help="paper-trade the scores and print a trading report"
     )
-    pt.add_argument("--config", metavar="PATH", help="trading config TOML (default: built-in)")
-    pt.add_argument("--preset", metavar="NAME", help="trading preset, e.g. paper, conservative")
+    rp.add_argument(
+        "--config",
+        metavar="PATH",
+        help="config TOML: thresholds, component weights and (with --paper) trading "
+        "(default: built-in)",
+    )
+    rp.add_argument("--preset", metavar="NAME", help="config preset, e.g. paper, conservative")
     pt.add_argument(
         "--balance",
         type=_number(0.0, lo_open=True),

@@ -1,7 +1,7 @@
 """Live market data: exchange WebSocket streams -> FeedSession -> Engine -> scores.
 
 :class:`LiveFeed` connects to a venue's public WebSocket (Binance spot / USD-M combined
-streams, Bybit v5 public), hands every raw frame to :class:`confluex._core.session.FeedSession`
+streams, Bybit v5 public), hands every raw frame to :class:`confluex.FeedSession`
 (no JSON decoding in Python on the hot path) and keeps each symbol's book in sync:
 
 - Binance: depth diffs are buffered by the session until a REST depth snapshot, fetched
@@ -31,18 +31,27 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
-from ._core.aggregator import ConfluenceResult
-from ._core.engine import Engine
-from ._core.feed import NO_SYMBOL, MsgKind
-from ._core.instrument import Instrument
-from ._core.session import FeedSession, SessionConfig, SyncPhase, Venue
+from .engine import (
+    NO_SYMBOL,
+    ConfluenceResult,
+    Engine,
+    FeedSession,
+    Instrument,
+    MsgKind,
+    SessionConfig,
+    Venue,
+    engine_from_config,
+    session_config,
+)
+from .markets import format_price, instrument_from_market, precision_to_decimal
+from .markets import venue_symbol as market_id_of
+from .trading.config import load_config
 
 __all__ = [
     "EXCHANGES",
@@ -110,59 +119,6 @@ BYBIT_BOOK_DEPTH = 200
 SNAPSHOT_LIMIT = 1000
 
 
-# ---------------------------------------------------------------------------------------------
-# Instruments from ccxt market data
-
-
-def precision_to_decimal(value: float | int | str, mode: int) -> str:
-    """Returns a ccxt precision value as an exact decimal step string ("0.01").
-
-    ``mode`` is ccxt's ``precisionMode``: TICK_SIZE (4) gives the step itself (a float such as
-    ``1e-05``; its shortest repr is the exchange's decimal), DECIMAL_PLACES (2) gives a number
-    of decimals. SIGNIFICANT_DIGITS (3) does not define a fixed step and is refused.
-    """
-    tick_size, decimal_places = 4, 2
-    if mode == tick_size:
-        d = Decimal(value) if isinstance(value, str) else Decimal(repr(value))
-    elif mode == decimal_places:
-        places = int(value)
-        if places != value:
-            raise ValueError(f"decimal places must be an integer, was {value!r}")
-        d = Decimal(1).scaleb(-places)
-    else:
-        raise ValueError(
-            f"unsupported ccxt precisionMode (need TICK_SIZE or DECIMAL_PLACES), was {mode}"
-        )
-    if not d.is_finite() or d <= 0:
-        raise ValueError(f"precision must be a positive number, was {value!r}")
-    return format(d.normalize(), "f")
-
-
-def instrument_from_market(
-    market: Mapping[str, Any], precision_mode: int, feed_qty_decimals: int | None = None
-) -> Instrument:
-    """Builds the engine Instrument (tick, lot) of a ccxt market.
-
-    With ``feed_qty_decimals`` the lot is the feed's quantity grid (10**-decimals) whenever
-    that is finer than the market's amount step, because the book must hold every quantity
-    the depth stream sends (Binance spot: 8 decimals).
-    """
-    precision = market.get("precision") or {}
-    px, amt = precision.get("price"), precision.get("amount")
-    if px is None or amt is None:
-        raise ValueError(
-            f"market {market.get('symbol')!r} has no price/amount precision, was {precision!r}"
-        )
-    tick = precision_to_decimal(px, precision_mode)
-    lot = precision_to_decimal(amt, precision_mode)
-    if feed_qty_decimals is not None:
-        feed_lot = Decimal(1).scaleb(-feed_qty_decimals)
-        lot_d = Decimal(lot)
-        if feed_lot < lot_d and lot_d % feed_lot == 0:
-            lot = format(feed_lot, "f")
-    return Instrument(tick, lot)
-
-
 def _rebase_urls(api: Any, base: str) -> Any:
     """Points every URL of a ccxt ``urls['api']`` tree at ``base``, keeping the paths."""
     if isinstance(api, dict):
@@ -171,15 +127,6 @@ def _rebase_urls(api: Any, base: str) -> Any:
         path = urlsplit(api.replace("{hostname}", "host")).path
         return base.rstrip("/") + path
     return api
-
-
-def _market_id_guess(symbol: str) -> str:
-    """'BTC/USDT' or 'BTC/USDT:USDT' -> 'BTCUSDT' (used only when markets are not loaded)."""
-    pair = symbol.split(":", 1)[0]
-    base, sep, quote = pair.partition("/")
-    if not sep or not base or not quote:
-        raise ValueError(f"symbol must be a ccxt unified symbol like 'BTC/USDT', was {symbol!r}")
-    return base + quote
 
 
 # ---------------------------------------------------------------------------------------------
@@ -356,7 +303,7 @@ class LiveFeed:
                 market = markets[s]
                 venue_symbol = str(market["id"])
             elif s in self._instrument_overrides:
-                market, venue_symbol = {}, _market_id_guess(s)
+                market, venue_symbol = {}, market_id_of(s)
             else:
                 raise ValueError(f"unknown symbol on {self.spec.name}, was {s!r}")
             inst = self._instrument_overrides.get(s)
@@ -634,7 +581,7 @@ class LiveFeed:
     def stats(self, symbol: str) -> dict[str, Any]:
         """Health of one symbol: the session's native counters plus the feed's own."""
         st = self.by_symbol[symbol]
-        h = dict(self.session.health(st.symbol_id))
+        h: dict[str, Any] = self.session.health(st.symbol_id).to_dict()
         h.update(
             frames=st.frames,
             stale_resyncs=st.stale_resyncs,
@@ -646,12 +593,6 @@ class LiveFeed:
 
 # ---------------------------------------------------------------------------------------------
 # Terminal view
-
-
-def format_price(inst: Instrument, ticks: int) -> str:
-    """A price in ticks as the exchange writes it: exactly the tick size's decimals."""
-    step = Decimal(inst.tick_size_str)
-    return format(step * ticks, "f")
 
 
 @dataclass
@@ -692,12 +633,11 @@ def render_view(
                 r.rate = (st.frames - r.frames) / (now - r.mono)
                 r.frames, r.mono = st.frames, now
             rate = r.rate
-        phase = h["phase"]
-        phase_s = phase.name if isinstance(phase, SyncPhase) else str(phase)
-        checks, mism = h["ticker_checks"], h["ticker_mismatches"]
+        phase_s = h.phase.name
+        checks, mism = h.ticker_checks, h.ticker_mismatches
         rows.append(
             f"{sym:<16}{res.score:>7.1f}{res.score_raw:>7.1f}{res.confidence:>6.2f}{res.reliability:>6.2f}"
-            f"{bid_s:>14}{ask_s:>14}  {phase_s:<18}{rate:>8.0f}{h['desyncs']:>7}"
+            f"{bid_s:>14}{ask_s:>14}  {phase_s:<18}{rate:>8.0f}{h.desyncs:>7}"
             f"{f'{checks - mism}/{checks}':>13}{st.stale_resyncs:>6}"
         )
     if feed.last_error:
@@ -753,6 +693,10 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="HOST",
         help="address of the metrics endpoint (default 127.0.0.1)",
     )
+    parser.add_argument(
+        "--config", metavar="PATH", help="config TOML: component weights and signal thresholds"
+    )
+    parser.add_argument("--preset", metavar="NAME", help="config preset, e.g. conservative")
 
 
 def _check_live_args(args: argparse.Namespace) -> None:
@@ -771,12 +715,16 @@ def _check_live_args(args: argparse.Namespace) -> None:
 
 def _feed_from_args(args: argparse.Namespace) -> LiveFeed:
     symbols = [s.strip() for s in str(args.symbols).split(",") if s.strip()]
+    # The one config: its weights score, its thresholds signal (as in `confluex replay`).
+    config = load_config(getattr(args, "config", None), preset=getattr(args, "preset", None))
     return LiveFeed(
         args.exchange,
         symbols,
         ws_url=args.ws_url,
         rest_url=args.rest_url,
         stale_seconds=args.stale_seconds,
+        engine=engine_from_config(config),
+        session_config=session_config(config),
     )
 
 

@@ -128,15 +128,15 @@ class _FeedCollector(Collector):
                 ("book_ticker", "ticker_messages"),
                 ("snapshot", "snapshot_messages"),
             ):
-                messages.add_metric([sym, kind], h[key])
-            errors.add_metric([sym], h["parse_errors"])
-            synced.add_metric([sym], 1.0 if h["phase"] == SyncPhase.synced else 0.0)
-            desyncs.add_metric([sym], h["desyncs"])
-            resyncs.add_metric([sym], max(int(h["snapshots_applied"]) - 1, 0))
+                messages.add_metric([sym, kind], getattr(h, key))
+            errors.add_metric([sym], h.parse_errors)
+            synced.add_metric([sym], 1.0 if h.phase == SyncPhase.synced else 0.0)
+            desyncs.add_metric([sym], h.desyncs)
+            resyncs.add_metric([sym], max(int(h.snapshots_applied) - 1, 0))
             stale.add_metric([sym], st.stale_resyncs)
-            checks.add_metric([sym], h["ticker_checks"])
-            mismatches.add_metric([sym], h["ticker_mismatches"])
-            dropped.add_metric([sym], h["buffered_dropped"])
+            checks.add_metric([sym], h.ticker_checks)
+            mismatches.add_metric([sym], h.ticker_mismatches)
+            dropped.add_metric([sym], h.buffered_dropped)
             snap_err.add_metric([sym], st.snapshot_errors)
             score.add_metric([sym], feed.engine.result(st.symbol_id).score)
         yield from (frames, messages, errors, synced, desyncs, resyncs, stale, checks)

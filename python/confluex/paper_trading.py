@@ -50,14 +50,13 @@ from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from ._core.aggregator import ConfluenceResult
-from ._core.instrument import Instrument
+from .engine import EngineLike, score_update, signal_event_dtype
+from .markets import Scale, quote_of, unified_symbol
 from .trading.alerts import AlertServer
 from .trading.config import MarketType, TradingConfig, load_config
 from .trading.execution import ExecutionSettings, Executor, FillEvent
@@ -67,7 +66,7 @@ from .trading.risk import Rejection as ExecutionRejection
 from .trading.risk import RiskLimits, RiskManager
 from .trading.sizing import ConfluencePositionSizing, ExecutorSizing, SizingManager
 from .trading.store import OrderJournal
-from .trading.types import ScoreUpdate, TradeParameters
+from .trading.types import ScoreUpdate, Signal, TradeParameters
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -128,9 +127,6 @@ _DEFAULT_FEES: dict[MarketType, tuple[float, float]] = {
     "swap": (0.0005, 0.0002),
 }
 
-# Tried in order; the first that ends the venue symbol is its quote (TUSD is left out: it
-# would turn XBTUSD into XB/TUSD).
-_QUOTES = ("USDT", "USDC", "FDUSD", "BUSD", "USD", "BTC", "ETH", "BNB", "EUR")
 _NUMBER = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?")
 _FLUSH_EVERY = 256  # messages between event-loop turns when serving unpaced
 
@@ -157,61 +153,6 @@ class DataClock:
             self.ms = ms
 
 
-class EngineLike(Protocol):
-    """What the trader reads from the engine (``confluex._core.engine.Engine`` has it)."""
-
-    @property
-    def symbol_count(self) -> int: ...
-    def symbol_name(self, symbol_id: int) -> str: ...
-    def instrument(self, symbol_id: int) -> Instrument: ...
-    def score(self, symbol_id: int) -> float: ...
-    def result(self, symbol_id: int) -> ConfluenceResult: ...
-    def top(
-        self, symbol_id: int, n: int
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
-    def best_bid(self, symbol_id: int) -> tuple[int, int] | None: ...
-    def best_ask(self, symbol_id: int) -> tuple[int, int] | None: ...
-    def in_sync(self, symbol_id: int) -> bool: ...
-
-
-def unified_symbol(venue_symbol: str, market_type: MarketType) -> str | None:
-    """The ccxt unified symbol of ``BTCUSDT``: ``BTC/USDT`` (spot), ``BTC/USDT:USDT`` (swap).
-
-    Returns None when no known quote currency ends the name.
-    """
-    name = venue_symbol.upper()
-    for quote in _QUOTES:
-        if name.endswith(quote) and len(name) > len(quote):
-            base = name[: -len(quote)]
-            return f"{base}/{quote}" if market_type == "spot" else f"{base}/{quote}:{quote}"
-    return None
-
-
-def _divisor(step: str) -> float | None:
-    """``1/step`` when it is an integer (0.01 -> 100): dividing by it rounds exactly."""
-    inv = 1 / Decimal(step)
-    return float(inv) if inv == inv.to_integral_value() else None
-
-
-class _Scale:
-    """Ticks/lots -> floats, correctly rounded when the step is 10^-k."""
-
-    __slots__ = ("div", "step")
-
-    def __init__(self, step: str) -> None:
-        self.div = _divisor(step)
-        self.step = float(step)
-
-    def __call__(self, units: npt.NDArray[np.int64]) -> list[float]:
-        values = units.astype(np.float64)
-        scaled = values / self.div if self.div is not None else values * self.step
-        out: list[float] = scaled.tolist()
-        return out
-
-    def one(self, units: int) -> float:
-        return units / self.div if self.div is not None else units * self.step
-
-
 @dataclass(slots=True)
 class _Symbol:
     """Per-symbol state of the trader."""
@@ -222,8 +163,8 @@ class _Symbol:
     unified: str
     market_type: MarketType
     quote: str
-    px: _Scale
-    qty: _Scale
+    px: Scale
+    qty: Scale
     last_score: float = math.nan
     last_sent_ns: int = -(1 << 62)
     last_top: tuple[tuple[int, int] | None, tuple[int, int] | None] = (None, None)
@@ -455,6 +396,7 @@ class PaperTrader:
         self._sizing_rej: Counter[str] = Counter()
         self._exec_rej: Counter[str] = Counter()
         self._first_ts: int | None = None
+        self._signal_rows: list[tuple[int, int, int, float, float]] = []
         self._wall0 = 0.0
         self._finished: PaperReport | None = None
 
@@ -590,7 +532,7 @@ class PaperTrader:
         if unified is None:
             return None
         inst = self.engine.instrument(sym)
-        quote = unified.split("/")[1].split(":")[0]
+        quote = quote_of(unified)
         return _Symbol(
             sym,
             venue,
@@ -598,8 +540,8 @@ class PaperTrader:
             unified,
             mtype,
             quote,
-            _Scale(inst.tick_size_str),
-            _Scale(inst.lot_size_str),
+            Scale.ticks(inst),
+            Scale.lots(inst),
         )
 
     def _rules(self, st: _Symbol) -> _Rules:
@@ -622,8 +564,8 @@ class PaperTrader:
         if st.book_gen != self._gen:
             bids, asks = self.engine.top(st.symbol_id, BOOK_DEPTH)
             st.book = (
-                list(zip(st.px(bids[:, 0]), st.qty(bids[:, 1]), strict=True)),
-                list(zip(st.px(asks[:, 0]), st.qty(asks[:, 1]), strict=True)),
+                list(zip(st.px.values(bids[:, 0]), st.qty.values(bids[:, 1]), strict=True)),
+                list(zip(st.px.values(asks[:, 0]), st.qty.values(asks[:, 1]), strict=True)),
             )
             st.book_gen = self._gen
         return st.book
@@ -677,20 +619,14 @@ class PaperTrader:
         res = self.engine.result(st.symbol_id)
         bb = self.engine.best_bid(st.symbol_id)
         ba = self.engine.best_ask(st.symbol_id)
-        price = (st.px.one(bb[0]) + st.px.one(ba[0])) / 2.0 if bb and ba else math.nan
-        update = ScoreUpdate(
-            symbol=st.unified,
-            ts_ns=ts_ns,
-            score=res.score,
-            score_raw=res.score_raw,
-            confidence=res.confidence,
-            reliability=res.reliability,
-            price=price,
-        )
+        price = (st.px(bb[0]) + st.px(ba[0])) / 2.0 if bb and ba else math.nan
+        update = score_update(res, st.unified, ts_ns, price)
         self._updates += 1
         params = self.monitor.on_score(update)
         if isinstance(params, Rejection):
             return
+        direction = 1 if params.signal is Signal.LONG else -1
+        self._signal_rows.append((ts_ns, st.symbol_id, direction, update.score, update.price))
         if self.server is not None:
             self._publish_signal(update, params)
         self._run(self._decide(st, update, params))
@@ -774,6 +710,10 @@ class PaperTrader:
             self.server.publish_fill(fill)
 
     # ------------------------------------------------------------------ the end
+    def signal_events(self) -> npt.NDArray[np.void]:
+        """The monitor's signals so far as ``signal_event_dtype`` rows (what signals.csv lists)."""
+        return np.array(self._signal_rows, dtype=signal_event_dtype)
+
     @property
     def fills(self) -> list[FillRecord]:
         """Fills so far, in order."""
@@ -946,7 +886,10 @@ def parse_host_port(text: str) -> tuple[str, int]:
 
 
 def trader_from_args(
-    args: Any, engine: EngineLike, announce: Callable[[str], None] = print
+    args: Any,
+    engine: EngineLike,
+    announce: Callable[[str], None] = print,
+    config: TradingConfig | None = None,
 ) -> PaperTrader:
     """Build (and, with ``--serve``, start) a trader from ``confluex replay`` arguments.
 
@@ -954,7 +897,8 @@ def trader_from_args(
     the trader waits ``--serve-wait`` seconds for a subscriber. Raises ValueError
     (``ConfigError`` included) on bad arguments.
     """
-    config = load_config(args.config, preset=args.preset)
+    if config is None:
+        config = load_config(args.config, preset=args.preset)
     clock = DataClock()
     server: AlertServer | None = None
     token = os.environ.get("CONFLUEX_WS_TOKEN", "")

@@ -7,7 +7,7 @@ Formats, detected from the file's first line:
 - Bybit v5 JSON lines (``{"topic": ...}``), plain or inside a ``.zip`` (Bybit's history files).
 - Tardis.dev CSV: ``incremental_book_L2`` and ``trades``.
 
-Exchange messages go through :class:`confluex._core.session.FeedSession` (raw bytes -> C++
+Exchange messages go through :class:`confluex.FeedSession` (raw bytes -> C++
 parser -> book sync -> engine -> score), so the latency figures are those of the live path.
 Tardis rows are converted in Python and batch-ingested (they carry no update ids).
 
@@ -29,20 +29,28 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from ._core.engine import Engine
-from ._core.feed import NO_SYMBOL, LineFormat
-from ._core.instrument import Instrument
-from ._core.session import FeedSession, SessionConfig, Venue, score_point_dtype, signal_event_dtype
-from ._core.types import (
+from .engine import (
     FLAG_END_OF_MESSAGE,
     FLAG_SNAPSHOT,
+    NO_SYMBOL,
     NO_UPDATE_ID,
+    ComponentScore,
+    ConfluenceResult,
+    Engine,
+    EngineStats,
+    FeedSession,
+    Instrument,
+    LineFormat,
+    SessionConfig,
+    SymbolHealth,
+    Venue,
     book_level_event_dtype,
+    score_point_dtype,
+    signal_event_dtype,
     trade_event_dtype,
 )
 
@@ -105,10 +113,10 @@ class SymbolReport:
     lot: str
     inferred: bool
     symbol_id: int
-    health: dict[str, Any]
-    stats: dict[str, Any]
-    result: Any  # ConfluenceResult
-    components: dict[str, dict[str, Any]]
+    health: SymbolHealth | None  # None for batch-ingested (Tardis) symbols
+    stats: EngineStats
+    result: ConfluenceResult
+    components: dict[str, ComponentScore]
 
 
 @dataclass
@@ -320,7 +328,7 @@ def replay(
         interrupted = True
         # a file fed line by line was cut short before its count came back: ask the parsers
         seen = sum(
-            sum(s.parser_counters["messages"].values()) + sum(s.parser_counters["errors"].values())
+            sum(s.parser_counters.messages.values()) + sum(s.parser_counters.errors.values())
             for s in sessions.values()
         )
         messages = max(messages, seen)
@@ -329,7 +337,7 @@ def replay(
     reports: dict[str, SymbolReport] = {}
     for sym, (label, venue, t, q, inferred) in specs.items():
         owner = sessions.get(venue)
-        health = owner.health(sym) if owner is not None else {}
+        health = owner.health(sym) if owner is not None else None
         components = {
             c: engine.component(sym, c)
             for c in (
@@ -361,7 +369,7 @@ def replay(
     errors: dict[str, int] = {}
     filtered = 0
     for s in sessions.values():
-        for k, v in s.parser_counters["errors"].items():
+        for k, v in s.parser_counters.errors.items():
             if wanted is not None and k == "UnknownSymbol":
                 filtered += v
             else:

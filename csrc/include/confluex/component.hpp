@@ -8,7 +8,11 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
+
+#include "confluex/errors.hpp"
 
 namespace confluex {
 
@@ -27,6 +31,26 @@ inline constexpr std::size_t kComponentCount = 6;
 inline constexpr std::array<std::string_view, kComponentCount> kComponentNames = {
     "orderflow", "orderbook", "volume", "price_structure", "technical", "sentiment"};
 
+// find_component()
+// Returns the component called `name` ("orderflow", ..., "sentiment"; exact, case-sensitive),
+// or std::nullopt when no component has that name.
+[[nodiscard]] std::optional<Component> find_component(std::string_view name) noexcept;
+
+// unknown_component_message()
+// The message of every unknown-name error: names the bad value and lists the known names.
+[[nodiscard]] std::string unknown_component_message(std::string_view name);
+
+// component_from_name()
+// Returns the component called `name`; throws E (InvalidConfig for weights and settings,
+// InvalidEvent for scores) with unknown_component_message() otherwise.
+template <class E = InvalidConfig>
+[[nodiscard]] Component component_from_name(std::string_view name) {
+    if (const std::optional<Component> c = find_component(name)) {
+        return *c;
+    }
+    throw E(unknown_component_message(name));
+}
+
 inline constexpr std::size_t kMaxSubScores = 8;
 
 // One component's score with its breakdown.
@@ -39,7 +63,7 @@ struct ComponentScore {
     std::uint8_t n_sub = 0;
     std::array<double, kMaxSubScores> sub{};
     std::array<double, kMaxSubScores> sub_weight{};
-    std::array<const char*, kMaxSubScores> sub_name{};  // static strings
+    std::array<const char*, kMaxSubScores> sub_name{}; // static strings
 };
 
-}  // namespace confluex
+} // namespace confluex

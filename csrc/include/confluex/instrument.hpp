@@ -55,8 +55,17 @@ class Instrument {
     [[nodiscard]] Ticks price_to_ticks(double px) const;
     [[nodiscard]] Lots qty_to_lots(double qty) const;
 
-    [[nodiscard]] double ticks_to_price(Ticks t) const noexcept { return static_cast<double>(t) * tick_; }
-    [[nodiscard]] double lots_to_qty(Lots l) const noexcept { return static_cast<double>(l) * lot_; }
+    // Instrument::ticks_to_price()
+    // Returns t * tick_size correctly rounded: computed as t * mantissa / 10^scale, where the
+    // product is exact while |t * mantissa| < 2^53, so only the one division rounds (6183763
+    // ticks of 0.01 is 61837.63, not the 61837.630000000005 of t * 0.01). confluex.Scale
+    // rounds the same way in Python.
+    [[nodiscard]] double ticks_to_price(Ticks t) const noexcept {
+        return static_cast<double>(t) * tick_mant_ / tick_pow_;
+    }
+    // Instrument::lots_to_qty()
+    // Returns l * lot_size, correctly rounded (as ticks_to_price()).
+    [[nodiscard]] double lots_to_qty(Lots l) const noexcept { return static_cast<double>(l) * lot_mant_ / lot_pow_; }
 
     [[nodiscard]] double tick_size() const noexcept { return tick_; }
     [[nodiscard]] double lot_size() const noexcept { return lot_; }
@@ -72,6 +81,10 @@ class Instrument {
     Decimal lot_dec_;
     double tick_;
     double lot_;
+    double tick_mant_;  // tick_dec_ as mantissa / 10^scale, both exact doubles
+    double tick_pow_;
+    double lot_mant_;
+    double lot_pow_;
 };
 
 namespace detail {

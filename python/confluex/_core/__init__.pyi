@@ -9,3 +9,6 @@ from . import signals as signals
 from . import spsc_ring as spsc_ring
 from . import trade_flow as trade_flow
 from . import types as types
+
+class _pybind11_type(type):
+    """pybind11's metaclass of every bound class (``pybind11_builtins.pybind11_type``)."""

@@ -1,6 +1,23 @@
+from typing import Any
+
+from . import _pybind11_type
+
 COMPONENT_NAMES: tuple[str, ...]
 
-class AggregatorConfig:
+class ComponentScore(metaclass=_pybind11_type):
+    # Not constructible from Python; returned by Engine.component and the compute_* kernels.
+    def __init__(self, *args: object, **kwargs: object) -> None: ...
+    @property
+    def score(self) -> float: ...
+    @property
+    def has_data(self) -> bool: ...
+    @property
+    def sub(self) -> dict[str, float]: ...
+    @property
+    def weights(self) -> dict[str, float]: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+class AggregatorConfig(metaclass=_pybind11_type):
     def __init__(
         self,
         *,
@@ -18,7 +35,7 @@ class AggregatorConfig:
     @property
     def max_amplification(self) -> float: ...
 
-class ConfluenceResult:
+class ConfluenceResult(metaclass=_pybind11_type):
     @property
     def score_raw(self) -> float: ...
     @property
@@ -44,13 +61,9 @@ class ConfluenceResult:
     @property
     def has_data(self) -> dict[str, bool]: ...
 
-class ConfluenceAggregator:
+class ConfluenceAggregator(metaclass=_pybind11_type):
     def __init__(self, cfg: AggregatorConfig | None = None) -> None: ...
     def compute(self, scores: dict[str, float | None]) -> ConfluenceResult: ...
     def set_weights(self, weights: dict[str, float]) -> None: ...
     @property
     def config(self) -> AggregatorConfig: ...
-
-def benchmark_compute_loop_ns(
-    aggregator: ConfluenceAggregator, scores: dict[str, float | None], iterations: int
-) -> int: ...

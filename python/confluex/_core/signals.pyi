@@ -3,6 +3,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from . import _pybind11_type
+from .aggregator import ComponentScore
+
 _Levels = npt.NDArray[np.int64]
 
 BOOK_SUB_NAMES: tuple[str, ...]
@@ -17,7 +20,7 @@ def spread_bps(bids: _Levels, asks: _Levels) -> float | None: ...
 def depth_ratio(bids: _Levels, asks: _Levels, band_pct: float) -> float | None: ...
 def logistic_score(x: float, sensitivity: float) -> float: ...
 
-class OfiWindow:
+class OfiWindow(metaclass=_pybind11_type):
     def __init__(self, window_ns: int = 5000000000, capacity: int = 4096) -> None: ...
     def on_quote(
         self,
@@ -39,7 +42,7 @@ class OfiWindow:
     @property
     def now_ns(self) -> int: ...
 
-class OrderbookSignalsConfig:
+class OrderbookSignalsConfig(metaclass=_pybind11_type):
     def __init__(
         self,
         *,
@@ -77,13 +80,4 @@ def compute_orderbook_component(
     depth_ratio_raw: float | None,
     ofi: OfiWindow,
     cfg: OrderbookSignalsConfig,
-) -> dict[str, Any]: ...
-def benchmark_imbalance_loop_ns(bids: _Levels, asks: _Levels, n: int, iterations: int) -> int: ...
-def benchmark_orderbook_component_loop_ns(
-    bids: _Levels,
-    asks: _Levels,
-    depth_ratio_raw: float,
-    ofi: OfiWindow,
-    cfg: OrderbookSignalsConfig,
-    iterations: int,
-) -> int: ...
+) -> ComponentScore: ...

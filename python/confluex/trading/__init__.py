@@ -1,10 +1,17 @@
-"""Trading layer: validated config, signal decision (MarketMonitor) and position sizing.
+"""Trading layer: validated config, signal decision (MarketMonitor) and position sizing,
+ccxt execution, the paper exchange, risk limits and WebSocket trade alerts.
 
 Pure Python: score updates from the engine come in as :class:`ScoreUpdate`, and sized,
 not-yet-sent orders go out as :class:`OrderIntent` (or a :class:`Rejection` with a reason).
+The execution side (:class:`Executor`, :class:`PaperExchange`, :class:`RiskManager`,
+:class:`AlertServer` and their companions) is imported on first use, so importing the
+decision layer does not load ccxt or websockets.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from .config import (
     ComponentWeights,
@@ -28,7 +35,28 @@ from .monitor import MarketMonitor, MonitorCounters, Rejection, RejectReason
 from .sizing import ConfluencePositionSizing, ExecutorSizing, SizingManager
 from .types import OrderIntent, ScoreUpdate, Side, Signal, TradeParameters
 
+if TYPE_CHECKING:
+    from .alerts import AlertServer
+    from .execution import ExecutionSettings, Executor, FillEvent
+    from .paper import PaperExchange, PaperMarket
+    from .risk import RiskLimits, RiskManager
+    from .store import OrderJournal
+
+# Name -> submodule of the lazily imported execution side.
+_LAZY = {
+    "AlertServer": "alerts",
+    "ExecutionSettings": "execution",
+    "Executor": "execution",
+    "FillEvent": "execution",
+    "OrderJournal": "store",
+    "PaperExchange": "paper",
+    "PaperMarket": "paper",
+    "RiskLimits": "risk",
+    "RiskManager": "risk",
+}
+
 __all__ = [
+    "AlertServer",
     "ComponentWeights",
     "ConfigError",
     "ConfluenceConfig",
@@ -36,17 +64,25 @@ __all__ = [
     "Credentials",
     "ExchangeConfig",
     "ExecutionConfig",
+    "ExecutionSettings",
+    "Executor",
     "ExecutorConfig",
     "ExecutorSizing",
+    "FillEvent",
     "MarketMonitor",
     "MarketType",
     "MonitorConfig",
     "MonitorCounters",
     "OrderIntent",
+    "OrderJournal",
+    "PaperExchange",
+    "PaperMarket",
     "PositionManagerConfig",
     "RejectReason",
     "Rejection",
     "RiskConfig",
+    "RiskLimits",
+    "RiskManager",
     "ScalingThreshold",
     "ScoreUpdate",
     "Side",
@@ -58,3 +94,16 @@ __all__ = [
     "available_presets",
     "load_config",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -87,6 +87,13 @@ _SECRET_KEYS = frozenset(
         "token",
     }
 )
+# Keys that existed before the single threshold source; a file that sets one gets a message
+# naming its replacement instead of the generic unknown-key one.
+_REMOVED_KEYS = {
+    "executor.buy_threshold": "confluence.thresholds.long",
+    "executor.sell_threshold": "confluence.thresholds.short",
+    "position_manager.min_confluence_score": "confluence.thresholds.long and .short",
+}
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _CCXT_ID = re.compile(r"[a-z][a-z0-9_]*\Z")
 
@@ -151,8 +158,11 @@ def _fraction(value: float, key: str) -> None:
 class Thresholds:
     """The single threshold source: score >= long is LONG, score <= short is SHORT.
 
-    ``neutral_buffer`` is the MarketMonitor hysteresis: after a signal in one direction, the
-    same direction fires again only once the score has fallen strictly below
+    One pair drives everything that turns a score into a direction: the engine's signal
+    crossings (``confluex.session_config``), the CLI (``--long``/``--short`` override it, see
+    :meth:`TradingConfig.with_thresholds`), the MarketMonitor and both sizing managers' entry
+    rule. ``neutral_buffer`` is the MarketMonitor hysteresis: after a signal in one direction,
+    the same direction fires again only once the score has fallen strictly below
     ``long - neutral_buffer`` (rose strictly above ``short + neutral_buffer`` for shorts).
     """
 
@@ -286,9 +296,10 @@ class ScalingThreshold:
 class PositionManagerConfig:
     """``[position_manager]``: confluence-scaled sizing shared by both sizing managers.
 
-    ``min_confluence_score`` is the one minimum-score gate, read by both managers: a long
-    needs score >= min, a short needs score <= 100 - min (must be > 50 so the two never
-    overlap; a value just above 50 all but disables the gate).
+    The entry rule of both managers is ``confluence.thresholds`` (the one threshold source);
+    this section only says how large a position is: ``base_position_pct`` at the entry,
+    ``scale_factor`` more per point beyond ``scaling_threshold`` (ConfluencePositionSizing) or
+    beyond the entry thresholds (ExecutorSizing), capped at ``max_position_pct``.
     """
 
     PREFIX: ClassVar[str] = "position_manager"
@@ -297,7 +308,6 @@ class PositionManagerConfig:
     max_position_pct: float = 0.10
     scale_factor: float = 0.01
     trailing_stop_pct: float = 0.02
-    min_confluence_score: float = 70.0
     scaling_threshold: ScalingThreshold = field(default_factory=ScalingThreshold)
 
     def __post_init__(self) -> None:
@@ -319,30 +329,18 @@ class PositionManagerConfig:
             "a fraction in (0, 1)",
             self.trailing_stop_pct,
         )
-        _require(
-            50.0 < self.min_confluence_score <= 100.0,
-            f"{p}.min_confluence_score",
-            "in (50, 100]",
-            self.min_confluence_score,
-        )
 
 
 @dataclass(frozen=True, slots=True)
 class ExecutorConfig:
-    """``[executor]``: the TradeExecutor's own entry and scaling thresholds."""
+    """``[executor]``: settings of the TradeExecutor sizing.
+
+    It has no keys of its own today: its former entry thresholds (``buy_threshold``,
+    ``sell_threshold``) are ``confluence.thresholds``, and a file that still sets them gets a
+    ConfigError saying so.
+    """
 
     PREFIX: ClassVar[str] = "executor"
-
-    buy_threshold: float = 68.0
-    sell_threshold: float = 35.0
-
-    def __post_init__(self) -> None:
-        p = self.PREFIX
-        _score_pair(
-            p,
-            ("buy_threshold", "buy", self.buy_threshold),
-            ("sell_threshold", "sell", self.sell_threshold),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -571,6 +569,25 @@ class TradingConfig:
         default_factory=lambda: types.MappingProxyType({})
     )
 
+    def with_thresholds(
+        self, long: float | None = None, short: float | None = None
+    ) -> TradingConfig:
+        """A copy with ``confluence.thresholds.long``/``short`` replaced where not None.
+
+        This is how command-line flags (``--long``/``--short``) override the one threshold
+        source; the result is validated like a file (ConfigError naming the key).
+        """
+        if long is None and short is None:
+            return self
+        t = self.confluence.thresholds
+        thresholds = Thresholds(
+            long=t.long if long is None else float(long),
+            short=t.short if short is None else float(short),
+            neutral_buffer=t.neutral_buffer,
+        )
+        confluence = dataclasses.replace(self.confluence, thresholds=thresholds)
+        return dataclasses.replace(self, confluence=confluence)
+
     def as_dict(self) -> dict[str, Any]:
         """The configuration as plain dicts (absent optional limits are left out, as in TOML)."""
         out: dict[str, Any] = {}
@@ -608,6 +625,13 @@ def _hints(cls: type) -> dict[str, Any]:
 
 
 def _unknown_key(key: str, known: list[str]) -> ConfigError:
+    if key in _REMOVED_KEYS:
+        return ConfigError(
+            key,
+            f"{key} was removed: the entry thresholds have one source, "
+            f"{_REMOVED_KEYS[key]} (the engine's signals, the monitor and both sizing managers "
+            f"read it); set that instead",
+        )
     leaf = key.rsplit(".", 1)[-1]
     parent = key.rsplit(".", 1)[0] if "." in key else ""
     if leaf in _SECRET_KEYS:

@@ -26,7 +26,6 @@ class RejectReason(enum.Enum):
     """Why an update did not become a signal or an order (the value is the stable text)."""
 
     NEUTRAL_BAND = "neutral band"
-    BELOW_MIN_SCORE = "below min score"
     LOW_RELIABILITY = "reliability"
     HYSTERESIS = "hysteresis"
     COOLDOWN = "cooldown"

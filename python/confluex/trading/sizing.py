@@ -7,15 +7,19 @@ quantity, turning 1000 USDT into a 1000 BTC order) or a :class:`Rejection` with 
 Shared rules, applied in this order:
 
 1. a non-finite or non-positive price is rejected (``invalid price``);
-2. the manager's own direction rule (see each class) gives BUY, SELL or a rejection;
-3. the one ``position_manager.min_confluence_score`` gate: BUY needs ``score >= min``,
-   SELL needs ``score <= 100 - min`` (``below min score``);
+2. the entry rule of the one threshold source, ``confluence.thresholds`` (the same pair the
+   engine's signals and the MarketMonitor use): BUY when ``score >= long``, SELL when
+   ``score <= short``, otherwise ``neutral band``;
+3. a SELL on a spot market is rejected (``spot markets cannot short``);
 4. when trade parameters from the MarketMonitor are given, their direction must agree
    (``direction conflict``);
-5. a SELL on a spot market is rejected (``spot markets cannot short``);
-6. ``reliability < monitor.min_reliability`` is rejected (``reliability``);
-7. ``pct = base + points_beyond_threshold * scale_factor``, capped at ``max_position_pct``;
-   ``quote_size = balance * pct``; a zero balance is rejected (``zero size``).
+5. ``reliability < monitor.min_reliability`` is rejected (``reliability``);
+6. ``pct = base + points_beyond_scaling_start * scale_factor``, capped at
+   ``max_position_pct``; ``quote_size = balance * pct``; a zero balance is rejected
+   (``zero size``).
+
+The two managers differ only in where scaling starts and in the trailing stop (see each
+class).
 """
 
 from __future__ import annotations
@@ -35,10 +39,12 @@ _ZERO = Rejection(RejectReason.ZERO_SIZE, "balance is 0")
 
 
 class SizingManager:
-    """Common machinery of the two managers; subclasses give the direction rule.
+    """Common machinery of the two managers; subclasses differ in how they are configured.
 
-    ``long_threshold``/``short_threshold`` are where scaling starts: each point beyond them
-    adds ``scale_factor`` to ``base_position_pct``.
+    ``long_threshold``/``short_threshold`` are the entry thresholds (``confluence.thresholds``
+    in a config). ``scaling_threshold`` is ``(long, short)``: where scaling starts, each point
+    beyond it adding ``scale_factor`` to ``base_position_pct``; None starts it at the entry
+    thresholds.
     """
 
     name: ClassVar[str] = "sizing"
@@ -47,10 +53,10 @@ class SizingManager:
         "_base",
         "_long_thr",
         "_max",
-        "_min_long",
         "_min_rel",
-        "_min_short",
         "_scale",
+        "_scale_long",
+        "_scale_short",
         "_short_thr",
         "market_type",
         "trailing_stop_pct",
@@ -61,10 +67,10 @@ class SizingManager:
         *,
         long_threshold: float,
         short_threshold: float,
+        scaling_threshold: tuple[float, float] | None = None,
         base_position_pct: float = 0.03,
         scale_factor: float = 0.01,
         max_position_pct: float = 0.10,
-        min_confluence_score: float = 70.0,
         min_reliability: float = 0.0,
         market_type: MarketType = "swap",
         trailing_stop_pct: float | None = None,
@@ -74,6 +80,16 @@ class SizingManager:
                 f"thresholds must satisfy 0 <= short < long <= 100, was "
                 f"long={long_threshold!r}, short={short_threshold!r}"
             )
+        scale_long, scale_short = (
+            scaling_threshold
+            if scaling_threshold is not None
+            else (long_threshold, short_threshold)
+        )
+        if not 0.0 <= scale_short < scale_long <= 100.0:
+            raise ValueError(
+                f"scaling thresholds must satisfy 0 <= short < long <= 100, was "
+                f"long={scale_long!r}, short={scale_short!r}"
+            )
         if not 0.0 < base_position_pct <= max_position_pct <= 1.0:
             raise ValueError(
                 f"position fractions must satisfy 0 < base <= max <= 1, was "
@@ -81,10 +97,6 @@ class SizingManager:
             )
         if not 0.0 <= scale_factor <= 1.0:
             raise ValueError(f"scale_factor must be in [0, 1], was {scale_factor!r}")
-        if not 50.0 < min_confluence_score <= 100.0:
-            raise ValueError(
-                f"min_confluence_score must be in (50, 100], was {min_confluence_score!r}"
-            )
         if not 0.0 <= min_reliability <= 1.0:
             raise ValueError(f"min_reliability must be in [0, 1], was {min_reliability!r}")
         if market_type not in ("spot", "swap"):
@@ -93,30 +105,32 @@ class SizingManager:
             raise ValueError(f"trailing_stop_pct must be in (0, 1), was {trailing_stop_pct!r}")
         self._long_thr = float(long_threshold)
         self._short_thr = float(short_threshold)
+        self._scale_long = float(scale_long)
+        self._scale_short = float(scale_short)
         self._base = float(base_position_pct)
         self._scale = float(scale_factor)
         self._max = float(max_position_pct)
-        self._min_long = float(min_confluence_score)
-        self._min_short = 100.0 - float(min_confluence_score)
         self._min_rel = float(min_reliability)
         self.market_type: MarketType = market_type
         self.trailing_stop_pct = trailing_stop_pct
 
     # ---------------------------------------------------------------------------------------
-    def _direction(self, score: float) -> Side | Rejection:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @property
+    def thresholds(self) -> tuple[float, float]:
+        """The entry thresholds ``(long, short)``."""
+        return (self._long_thr, self._short_thr)
 
     def position_pct(self, side: Side, score: float) -> float:
         """Fraction of the balance for ``side`` at ``score``, ignoring every gate.
 
-        ``base + (score - long_threshold) * scale`` for a BUY beyond the long threshold,
-        ``base + (short_threshold - score) * scale`` for a SELL beyond the short one, ``base``
-        otherwise; capped at ``max_position_pct``.
+        ``base + (score - scaling_long) * scale`` for a BUY beyond the scaling start,
+        ``base + (scaling_short - score) * scale`` for a SELL beyond it, ``base`` otherwise;
+        capped at ``max_position_pct``.
         """
         if side is Side.BUY:
-            beyond = score - self._long_thr
+            beyond = score - self._scale_long
         else:
-            beyond = self._short_thr - score
+            beyond = self._scale_short - score
         pct = self._base + beyond * self._scale if beyond > 0.0 else self._base
         return pct if pct < self._max else self._max
 
@@ -134,25 +148,17 @@ class SizingManager:
         if not 0.0 < price < math.inf:
             return _PRICE
         score = update.score
-        side = self._direction(score)
-        if isinstance(side, Rejection):
-            return side
-        if side is Side.BUY:
-            if score < self._min_long:
-                return Rejection(
-                    RejectReason.BELOW_MIN_SCORE,
-                    f"long needs score >= {self._min_long:g}, was {score:g}",
-                )
-            wanted = Signal.LONG
-        else:
-            if score > self._min_short:
-                return Rejection(
-                    RejectReason.BELOW_MIN_SCORE,
-                    f"short needs score <= {self._min_short:g}, was {score:g}",
-                )
+        if score >= self._long_thr:
+            side, wanted = Side.BUY, Signal.LONG
+        elif score <= self._short_thr:
             if self.market_type == "spot":
                 return Rejection(RejectReason.SPOT_SHORT, f"{update.symbol} is a spot market")
-            wanted = Signal.SHORT
+            side, wanted = Side.SELL, Signal.SHORT
+        else:
+            return Rejection(
+                RejectReason.NEUTRAL_BAND,
+                f"{self._short_thr:g} < score {score:g} < {self._long_thr:g}",
+            )
         if params is not None and params.signal is not wanted:
             return Rejection(
                 RejectReason.DIRECTION_CONFLICT,
@@ -182,11 +188,9 @@ class SizingManager:
 class ExecutorSizing(SizingManager):
     """TradeExecutor sizing (the sizing review's version, ``643691c``), in quote currency.
 
-    BUY when ``score >= executor.buy_threshold`` (68), SELL when ``score <=
-    executor.sell_threshold`` (35), otherwise ``neutral band``. Base 3 % at exactly the
-    threshold, + ``scale_factor`` (1 %) per point beyond it, capped at 10 %. The min-score gate
-    applies on top, so with the default ``min_confluence_score`` 70 the executor's effective
-    entries are 70 / 30.
+    Enters at ``confluence.thresholds`` (70 / 35 by default) and scales from there: base 3 %
+    at exactly the threshold, + ``scale_factor`` (1 %) per point beyond it, capped at 10 %.
+    Intents carry no trailing stop.
     """
 
     name: ClassVar[str] = "executor"
@@ -195,35 +199,24 @@ class ExecutorSizing(SizingManager):
     @classmethod
     def from_config(cls, config: TradingConfig, market_type: MarketType) -> ExecutorSizing:
         """The executor sizing of ``config`` for a ``market_type`` venue."""
-        pm = config.position_manager
+        pm, t = config.position_manager, config.confluence.thresholds
         return cls(
-            long_threshold=config.executor.buy_threshold,
-            short_threshold=config.executor.sell_threshold,
+            long_threshold=t.long,
+            short_threshold=t.short,
             base_position_pct=pm.base_position_pct,
             scale_factor=pm.scale_factor,
             max_position_pct=pm.max_position_pct,
-            min_confluence_score=pm.min_confluence_score,
             min_reliability=config.monitor.min_reliability,
             market_type=market_type,
-        )
-
-    def _direction(self, score: float) -> Side | Rejection:
-        if score >= self._long_thr:
-            return Side.BUY
-        if score <= self._short_thr:
-            return Side.SELL
-        return Rejection(
-            RejectReason.NEUTRAL_BAND, f"{self._short_thr:g} < score {score:g} < {self._long_thr:g}"
         )
 
 
 class ConfluencePositionSizing(SizingManager):
     """ConfluenceBasedPositionManager sizing, in quote currency.
 
-    BUY when ``score >= min_confluence_score`` (70), SELL when ``score <= 100 - min`` (30),
-    otherwise ``below min score``. Scaling starts at ``position_manager.scaling_threshold``
-    (69 / 31 by default, the review's values; the reference code used 75 / 25). Intents carry
-    ``trailing_stop_pct`` (2 %).
+    Enters at ``confluence.thresholds`` (70 / 35 by default). Scaling starts at
+    ``position_manager.scaling_threshold`` (69 / 31 by default, the review's values; the
+    reference code used 75 / 25). Intents carry ``trailing_stop_pct`` (2 %).
     """
 
     name: ClassVar[str] = "confluence"
@@ -234,25 +227,15 @@ class ConfluencePositionSizing(SizingManager):
         cls, config: TradingConfig, market_type: MarketType
     ) -> ConfluencePositionSizing:
         """The position-manager sizing of ``config`` for a ``market_type`` venue."""
-        pm = config.position_manager
+        pm, t = config.position_manager, config.confluence.thresholds
         return cls(
-            long_threshold=pm.scaling_threshold.long,
-            short_threshold=pm.scaling_threshold.short,
+            long_threshold=t.long,
+            short_threshold=t.short,
+            scaling_threshold=(pm.scaling_threshold.long, pm.scaling_threshold.short),
             base_position_pct=pm.base_position_pct,
             scale_factor=pm.scale_factor,
             max_position_pct=pm.max_position_pct,
-            min_confluence_score=pm.min_confluence_score,
             min_reliability=config.monitor.min_reliability,
             market_type=market_type,
             trailing_stop_pct=pm.trailing_stop_pct,
-        )
-
-    def _direction(self, score: float) -> Side | Rejection:
-        if score >= self._min_long:
-            return Side.BUY
-        if score <= self._min_short:
-            return Side.SELL
-        return Rejection(
-            RejectReason.BELOW_MIN_SCORE,
-            f"{self._min_short:g} < score {score:g} < {self._min_long:g}",
         )

@@ -1,0 +1,237 @@
+"""The engine's public API: the one front door to the private compiled core.
+
+Everything a user touches is importable from ``confluex`` (which re-exports this module):
+the :class:`Engine` and the :class:`FeedSession` that drives it from raw exchange bytes, their
+configurations, the typed results they return, the enums, the record dtypes, the order book,
+trade-flow and aggregator building blocks, the native parsers and the rings. ``confluex._core``
+stays private: its layout may change between releases, these names do not.
+
+This module also owns the glue that every driver (replay, live, the paper trader) needs:
+
+- :class:`EngineLike`: what a consumer reads from an engine (a Protocol, for fakes in tests);
+- :func:`engine_from_config` / :func:`apply_weights`: the configured ``confluence.weights``
+  as the aggregator's weights;
+- :func:`session_config`: the configured ``confluence.thresholds`` as the session's signal
+  thresholds (the same pair the MarketMonitor and the sizing managers use);
+- :func:`score_update`: a :class:`ConfluenceResult` as the trading layer's
+  :class:`~confluex.trading.ScoreUpdate`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from ._core.aggregator import (
+    COMPONENT_NAMES,
+    AggregatorConfig,
+    ComponentScore,
+    ConfluenceAggregator,
+    ConfluenceResult,
+)
+from ._core.engine import Engine, EngineConfig, EngineStats
+from ._core.exceptions import (
+    BookCrossed,
+    CapacityExceeded,
+    ConfluexError,
+    InvalidConfig,
+    InvalidEvent,
+    UnknownSymbol,
+)
+from ._core.feed import (
+    NO_SYMBOL,
+    BinanceParser,
+    BookTicker,
+    BybitParser,
+    LineFormat,
+    MsgKind,
+    ParseError,
+    ParserCounters,
+    ParseResult,
+    SymbolTable,
+    book_ticker_dtype,
+)
+from ._core.instrument import Instrument
+from ._core.order_book import (
+    Aggressor,
+    ApplyResult,
+    BookConfig,
+    BookCounters,
+    BookSide,
+    DesyncReason,
+    OrderBook,
+    SyncState,
+)
+from ._core.session import (
+    FeedSession,
+    SessionConfig,
+    SymbolHealth,
+    SyncPhase,
+    Venue,
+    score_point_dtype,
+    signal_event_dtype,
+)
+from ._core.spsc_ring import BookEventRing, Int64Ring, TradeEventRing
+from ._core.trade_flow import FlowConfig, FlowSignalsConfig, RollingZScore, TradeFlow, WindowStats
+from ._core.types import (
+    FLAG_END_OF_MESSAGE,
+    FLAG_NO_LEVEL,
+    FLAG_SNAPSHOT,
+    NO_PRICE,
+    NO_UPDATE_ID,
+    book_level_event_dtype,
+    level_dtype,
+    trade_event_dtype,
+)
+from .trading.config import TradingConfig
+from .trading.types import ScoreUpdate
+
+__all__ = [
+    "COMPONENT_NAMES",
+    "FLAG_END_OF_MESSAGE",
+    "FLAG_NO_LEVEL",
+    "FLAG_SNAPSHOT",
+    "NO_PRICE",
+    "NO_SYMBOL",
+    "NO_UPDATE_ID",
+    "AggregatorConfig",
+    "Aggressor",
+    "ApplyResult",
+    "BinanceParser",
+    "BookConfig",
+    "BookCounters",
+    "BookCrossed",
+    "BookEventRing",
+    "BookSide",
+    "BookTicker",
+    "BybitParser",
+    "CapacityExceeded",
+    "ComponentScore",
+    "ConfluenceAggregator",
+    "ConfluenceResult",
+    "ConfluexError",
+    "DesyncReason",
+    "Engine",
+    "EngineConfig",
+    "EngineLike",
+    "EngineStats",
+    "FeedSession",
+    "FlowConfig",
+    "FlowSignalsConfig",
+    "Instrument",
+    "Int64Ring",
+    "InvalidConfig",
+    "InvalidEvent",
+    "LineFormat",
+    "MsgKind",
+    "OrderBook",
+    "ParseError",
+    "ParseResult",
+    "ParserCounters",
+    "RollingZScore",
+    "SessionConfig",
+    "SymbolHealth",
+    "SymbolTable",
+    "SyncPhase",
+    "SyncState",
+    "TradeEventRing",
+    "TradeFlow",
+    "UnknownSymbol",
+    "Venue",
+    "WindowStats",
+    "apply_weights",
+    "book_level_event_dtype",
+    "book_ticker_dtype",
+    "engine_config",
+    "engine_from_config",
+    "level_dtype",
+    "score_point_dtype",
+    "score_update",
+    "session_config",
+    "signal_event_dtype",
+    "trade_event_dtype",
+]
+
+
+class EngineLike(Protocol):
+    """What a consumer reads from an engine; :class:`Engine` has it (a fake may too)."""
+
+    @property
+    def symbol_count(self) -> int: ...
+    def symbol_name(self, symbol_id: int) -> str: ...
+    def instrument(self, symbol_id: int) -> Instrument: ...
+    def score(self, symbol_id: int) -> float: ...
+    def result(self, symbol_id: int) -> ConfluenceResult: ...
+    def top(
+        self, symbol_id: int, n: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
+    def best_bid(self, symbol_id: int) -> tuple[int, int] | None: ...
+    def best_ask(self, symbol_id: int) -> tuple[int, int] | None: ...
+    def in_sync(self, symbol_id: int) -> bool: ...
+
+
+def engine_config(config: TradingConfig | None = None) -> EngineConfig:
+    """An EngineConfig whose aggregator weights are ``config.confluence.weights``.
+
+    Without a config: the built-in defaults (the same weights). Raises InvalidConfig on
+    weights the aggregator refuses (TradingConfig validates them first).
+    """
+    engine_cfg = EngineConfig()
+    if config is not None:
+        engine_cfg.aggregator = AggregatorConfig(weights=config.confluence.weights.normalized())
+    return engine_cfg
+
+
+def engine_from_config(config: TradingConfig | None = None) -> Engine:
+    """A new Engine scoring with the configured ``confluence.weights``."""
+    return Engine(engine_config(config))
+
+
+def apply_weights(engine: Engine, config: TradingConfig) -> None:
+    """Replaces the aggregator weights of every symbol of ``engine`` by the configured ones."""
+    engine.set_weights(config.confluence.weights.normalized())
+
+
+def session_config(
+    config: TradingConfig | None = None,
+    *,
+    series_interval_ns: int = 100_000_000,
+    max_buffered_records: int = 1 << 20,
+    max_pending_tickers: int = 256,
+) -> SessionConfig:
+    """A SessionConfig whose signal thresholds are ``config.confluence.thresholds``.
+
+    The session's LONG/SHORT crossings then use the pair the MarketMonitor and both sizing
+    managers use. Without a config: the built-in thresholds (70 / 35).
+    """
+    t = (config if config is not None else TradingConfig()).confluence.thresholds
+    return SessionConfig(
+        long_threshold=t.long,
+        short_threshold=t.short,
+        series_interval_ns=series_interval_ns,
+        max_buffered_records=max_buffered_records,
+        max_pending_tickers=max_pending_tickers,
+    )
+
+
+def score_update(result: ConfluenceResult, symbol: str, ts_ns: int, price: float) -> ScoreUpdate:
+    """The trading layer's view of one engine result.
+
+    ``symbol`` is the ccxt unified symbol (:func:`confluex.unified_symbol`), ``ts_ns`` the
+    event time and ``price`` the mid price in quote currency (:class:`confluex.Scale`).
+    """
+    return ScoreUpdate(
+        symbol=symbol,
+        ts_ns=ts_ns,
+        score=result.score,
+        score_raw=result.score_raw,
+        confidence=result.confidence,
+        reliability=result.reliability,
+        price=price,
+    )
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -61,6 +61,9 @@ py::dict stats_to_dict(const Engine& e, std::uint32_t sym) {
     d["overlaps"] = c.overlaps;
     d["crossed"] = c.crossed;
     d["recenters"] = c.recenters;
+    d["resizes"] = c.resizes;
+    // Book + trade ring + OFI ring: what this symbol holds (grows with the data it keeps).
+    d["memory_bytes"] = b.memory_bytes() + f.memory_bytes() + e.ofi(sym).memory_bytes();
     d["in_sync"] = b.in_sync();
     d["last_update_id"] = b.last_update_id();
     d["trades_truncated"] = f.truncated();

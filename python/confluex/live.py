@@ -13,6 +13,9 @@ streams, Bybit v5 public), hands every raw frame to :class:`confluex._core.sessi
 - Reconnects use exponential backoff with jitter; after a reconnect every symbol resyncs.
 - A stale-stream watchdog resyncs a symbol that sent nothing for ``stale_seconds``.
 - ``on_update(symbol, result)`` is called after every message that changed a symbol.
+- ``record=FILE`` writes every frame and REST snapshot, with the time stamp the session saw,
+  as ``<ns> <raw JSON>`` lines (gzip when FILE ends in ``.gz``): ``confluex replay FILE``
+  then replays the session bit for bit (see :class:`Recorder`).
 
 :func:`add_live_arguments` / :func:`run_live` are the ``confluex live`` command: a terminal
 view redrawn with plain ANSI escapes.
@@ -23,6 +26,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gzip
+import io
 import json
 import logging
 import random
@@ -31,6 +36,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
@@ -48,6 +54,7 @@ __all__ = [
     "Backoff",
     "ExchangeSpec",
     "LiveFeed",
+    "Recorder",
     "SymbolStats",
     "add_live_arguments",
     "format_price",
@@ -205,6 +212,52 @@ class Backoff:
 
 
 # ---------------------------------------------------------------------------------------------
+# Recording
+
+
+class Recorder:
+    """Writes what a live session fed its FeedSession in the replay format.
+
+    One line per frame or REST snapshot, ``<ns> <raw JSON>``, in the order and with the time
+    stamps the session saw them: a Binance capture in hftbacktest's format (combined-stream
+    frames; REST snapshots as their own lines, given the venue symbol as a leading ``"s"`` key
+    so that a multi-symbol recording routes them), or, for Bybit, v5 frames after the stamp.
+    Replaying the file (``confluex replay FILE``) feeds the same bytes at the same stamps, so
+    books, scores and series come out bit-identical. What is not a frame is not recorded: a
+    reconnect shows up in the replay as the sequence gap it caused, resynced at the next
+    recorded snapshot. A ``.gz`` path is gzip-compressed. Lines are flushed by close().
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        p = Path(path)
+        try:
+            raw: io.BufferedIOBase = gzip.open(p, "wb") if p.suffix == ".gz" else p.open("wb")
+        except OSError as exc:
+            raise ValueError(f"cannot write the recording, was {str(p)!r}: {exc.strerror}") from exc
+        self.path = p
+        self._fh = raw
+        self.lines = 0
+
+    def frame(self, ts_ns: int, frame: bytes) -> None:
+        """Records one received frame."""
+        if b"\n" in frame:  # JSON whitespace only: a raw newline cannot sit inside a string
+            frame = frame.replace(b"\r", b" ").replace(b"\n", b" ")
+        self._fh.write(b"%d %s\n" % (ts_ns, frame))
+        self.lines += 1
+
+    def snapshot(self, ts_ns: int, venue_symbol: str, payload: bytes) -> None:
+        """Records one REST depth snapshot (the JSON object given to on_snapshot())."""
+        body = payload.lstrip()
+        if not body.startswith(b"{"):
+            raise ValueError(f"snapshot payload must be a JSON object, was {payload[:40]!r}")
+        tagged = b'{"s":' + json.dumps(venue_symbol).encode() + (b"," if body[1:2] != b"}" else b"")
+        self.frame(ts_ns, tagged + body[1:])
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+# ---------------------------------------------------------------------------------------------
 # LiveFeed
 
 
@@ -244,6 +297,9 @@ class LiveFeed:
     rest_options:
         Extra ccxt constructor options (e.g. ``{"enableRateLimit": False}`` against a local
         test server; ccxt's limiter spaces 1000-level Binance snapshots 2.5 s apart).
+    record:
+        A path, or a :class:`Recorder`: every frame and REST snapshot goes there in the
+        replay format (see :class:`Recorder`); closed when run() ends.
     clock_ns / frame_ts / monotonic / sleep / backoff:
         Injected time sources for tests. ``frame_ts(frame)`` stamps a received frame (default:
         ``clock_ns()``); REST snapshots are stamped with the latest frame's stamp so that the
@@ -269,6 +325,7 @@ class LiveFeed:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         open_timeout: float = 10.0,
         rest_options: Mapping[str, Any] | None = None,
+        record: str | Path | Recorder | None = None,
     ) -> None:
         if exchange not in EXCHANGES:
             raise ValueError(f"exchange must be one of {sorted(EXCHANGES)}, was {exchange!r}")
@@ -307,6 +364,7 @@ class LiveFeed:
         self.reconnect_delays: list[float] = []
         self.callback_errors = 0
         self.last_error: str | None = None
+        self.recorder = record if isinstance(record, Recorder | None) else Recorder(record)
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -461,12 +519,15 @@ class LiveFeed:
         frame_ts, clock = self._frame_ts, self._clock_ns
         binance = self.spec.depth_method is not None
         depth, snapshot, trade = MsgKind.Depth, MsgKind.Snapshot, MsgKind.Trade
+        recorder = self.recorder
         received = False
         try:
             while True:
                 frame = await ws.recv(decode=False)
                 ts = frame_ts(frame) if frame_ts is not None else clock()
                 self._last_ts = ts
+                if recorder is not None:
+                    recorder.frame(ts, frame)
                 r = session.on_message(frame, ts)
                 received = True
                 sid = r.symbol_id
@@ -524,6 +585,8 @@ class LiveFeed:
                     continue
                 payload = json.dumps(raw, separators=(",", ":")).encode()
                 ts = self._last_ts if self._frame_ts is not None else self._clock_ns()
+                if self.recorder is not None:
+                    self.recorder.snapshot(ts, st.venue_symbol, payload)
                 result = self.session.on_snapshot(st.symbol_id, payload, ts)
                 if not result.ok:
                     st.snapshot_errors += 1
@@ -603,6 +666,8 @@ class LiveFeed:
         if self._rest is not None:
             rest, self._rest = self._rest, None
             await rest.close()
+        if self.recorder is not None:
+            self.recorder.close()
 
     # -- read-outs ---------------------------------------------------------------------------
 
@@ -715,6 +780,13 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--refresh", type=float, default=0.5, help="view refresh interval in seconds"
     )
+    parser.add_argument(
+        "--record",
+        default=None,
+        metavar="FILE",
+        help="write every frame and REST snapshot to FILE ('<ns> <json>' lines, gzip if .gz);"
+        " 'confluex replay FILE' replays the session bit for bit",
+    )
 
 
 def _feed_from_args(args: argparse.Namespace) -> LiveFeed:
@@ -725,6 +797,7 @@ def _feed_from_args(args: argparse.Namespace) -> LiveFeed:
         ws_url=args.ws_url,
         rest_url=args.rest_url,
         stale_seconds=args.stale_seconds,
+        record=getattr(args, "record", None),
     )
 
 

@@ -154,7 +154,7 @@ def test_tardis_row_with_a_missing_field_names_its_line(tmp_path: Path) -> None:
     good = (TARDIS / "deribit_incremental_book_L2_BTC-PERPETUAL.csv").read_text().splitlines()
     good[5] = good[5].rsplit(",", 1)[0]
     path.write_text("\n".join(good) + "\n")
-    with pytest.raises(ValueError, match=r"line 6 has 7 fields, expected 8"):
+    with pytest.raises(InvalidEvent, match=r"line 6: has 7 fields, expected 8"):
         replay([path], tick="0.5", lot="10")
 
 
@@ -187,3 +187,36 @@ def test_bybit_recording_with_stamps_is_detected_and_replayed_with_them(tmp_path
     assert res.messages == len(lines)
     assert json.loads(lines[0])["topic"].endswith("XRPUSDT")
     assert np.all(np.diff(ts) >= 0)
+
+
+def test_detect_finds_a_csv_symbol_first_seen_after_the_head(tmp_path: Path) -> None:
+    path = tmp_path / "synthetic_incremental_book_L2.csv"
+    write_synthetic_book_csv(str(path), 30_000)
+    text = path.read_bytes()
+    body = text.split(b"\n", 1)[1]
+    path.write_bytes(text + body.replace(b",BTC-PERPETUAL,", b",ETH-PERPETUAL,"))
+    assert len(text) > 2 << 20  # the second symbol starts beyond the detection head
+    assert detect(path).symbols == ("BTC-PERPETUAL", "ETH-PERPETUAL")
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        (2, "15856992002450x0", "timestamp must be microseconds"),
+        (4, "maybe", "is_snapshot must be true or false"),
+        (5, "mid", "side must be bid or ask"),
+        (7, "15", "amount is not a decimal on the lot grid 10"),
+    ],
+    ids=("timestamp", "is_snapshot", "side", "amount"),
+)
+def test_tardis_bad_field_names_line_and_value(
+    tmp_path: Path, column: int, value: str, message: str
+) -> None:
+    rows = (TARDIS / "deribit_incremental_book_L2_BTC-PERPETUAL.csv").read_text().splitlines()
+    parts = rows[4].split(",")
+    parts[column] = value
+    rows[4] = ",".join(parts)
+    path = tmp_path / "bad_incremental_book_L2.csv"
+    path.write_text("\n".join(rows) + "\n")
+    with pytest.raises(InvalidEvent, match=f"line 5: {message}.*was '{value}'"):
+        replay([path], tick="0.5", lot="10")

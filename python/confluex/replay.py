@@ -37,15 +37,13 @@ import numpy as np
 import numpy.typing as npt
 
 from ._core.engine import Engine
-from ._core.feed import NO_SYMBOL, LineFormat
+from ._core.feed import NO_SYMBOL, LineFormat, SymbolTable, TardisKind, parse_tardis_rows
 from ._core.instrument import Instrument
 from ._core.session import FeedSession, SessionConfig, Venue, score_point_dtype, signal_event_dtype
 from ._core.types import (
     FLAG_END_OF_MESSAGE,
     FLAG_SNAPSHOT,
-    NO_UPDATE_ID,
     book_level_event_dtype,
-    trade_event_dtype,
 )
 
 __all__ = [
@@ -80,10 +78,10 @@ KNOWN_INSTRUMENTS: dict[tuple[str, str], tuple[str, str]] = {
 _CHUNK = 4 << 20  # bytes read, and fed per native call, between progress updates
 _SAMPLE = 1 << 20  # bytes at the head of a file that detect() reads in full
 _SERIES_CAP = 1 << 20  # bound of the session's series between two drains (one chunk's worth)
-_CACHE_CAP = 1 << 17  # decimal strings remembered per column by the Tardis reader
 _STREAM_SYMBOL = re.compile(rb'"stream":"([a-z0-9]+)@')
 _TOPIC_SYMBOL = re.compile(rb'"topic":"(?:orderbook\.\d+|publicTrade)\.([A-Z0-9]+)"')
 _DECIMAL = re.compile(rb'"(\d+\.\d+)"')
+_CSV_SYMBOL = re.compile(rb"^([^,\n]*,[^,\n]*,)", re.MULTILINE)  # a CSV row's exchange,symbol,
 
 
 def sample_path() -> Path:
@@ -209,14 +207,9 @@ def _detection_sample(path: Path) -> tuple[bytes, int]:
 
 def _symbol_lines(chunk: bytes, csv_rows: bool, seen: set[bytes]) -> Iterator[tuple[bytes, bytes]]:
     """(symbol, first line) for each symbol of ``chunk`` not in ``seen`` (which is updated)."""
-    if csv_rows:
-        for line in chunk.splitlines():
-            sym = line.split(b",", 2)[1] if line.count(b",") >= 2 else b""
-            if sym not in seen:
-                seen.add(sym)
-                yield sym, line + b"\n"
+    if _only_known(chunk, csv_rows, seen):
         return
-    for pattern in (_STREAM_SYMBOL, _TOPIC_SYMBOL):
+    for pattern in (_CSV_SYMBOL,) if csv_rows else (_STREAM_SYMBOL, _TOPIC_SYMBOL):
         new = set(pattern.findall(chunk)) - seen
         for m in pattern.finditer(chunk) if new else ():
             sym = m.group(1)
@@ -228,6 +221,19 @@ def _symbol_lines(chunk: bytes, csv_rows: bool, seen: set[bytes]) -> Iterator[tu
                 yield sym, chunk[start : len(chunk) if end < 0 else end] + b"\n"
                 if not new:
                     break
+
+
+def _only_known(chunk: bytes, csv_rows: bool, seen: set[bytes]) -> bool:
+    """True when every row (CSV) or stream message of ``chunk`` names a symbol already seen:
+    a few substring counts instead of a regex scan (the common case after the head)."""
+    if not seen:
+        return False
+    if csv_rows:
+        body = b"\n" + chunk
+        rows = body.count(b"\n") - (1 if chunk.endswith(b"\n") else 0)
+        return sum(body.count(b"\n" + key) for key in seen) == rows
+    streams = chunk.count(b'"stream":"')
+    return streams > 0 and sum(chunk.count(b'"stream":"' + k + b"@") for k in seen) == streams
 
 
 def detect(path: str | Path, data: bytes | None = None) -> ReplaySource:
@@ -539,142 +545,72 @@ def _ingest_tardis(
 ) -> int:
     """Stream a Tardis CSV into the engine chunk by chunk; returns rows (trades) or messages.
 
-    Columns are split for a whole chunk at once and every distinct decimal string is converted
-    once (exactly, by the instrument; an off-grid value raises naming it), so memory is bounded
-    by the chunk and time is a few hundred ns per row. incremental_book_L2 rows of one symbol
-    with the same timestamp and snapshot flag that follow each other form one message; a
-    message that straddles two chunks is held back until it is complete.
+    The native parser (``parse_tardis_rows``, GIL released) turns each chunk's rows into
+    records, converting every price and amount exactly (an off-grid value raises naming its
+    line and value); memory is bounded by the chunk. incremental_book_L2 rows of one symbol
+    with the same timestamp and snapshot flag that follow each other form one message: the
+    grouping is vectorised here, and a message that straddles two chunks is held back until
+    it is complete. Rows of symbols not replayed are skipped.
     """
+    table = SymbolTable()
+    for (venue, name), sym in routes.items():
+        if venue == "tardis":
+            table.add(name, sym, engine.instrument(sym))
     book = src.kind == "tardis_book"
-    caches: dict[tuple[int, str], dict[bytes, int]] = {}
-    sym_of: dict[bytes, int] = {}
+    kind = TardisKind.book if book else TardisKind.trades
     held: npt.NDArray[np.void] = np.zeros(0, book_level_event_dtype)
     held_key: tuple[int, int, bool] | None = None
+    line = 1
     rows_seen = 0
     messages = 0
     update_id = 0
-    for cols, n in _tardis_columns(src.path, chunks):
-        names = cols["symbol"]
-        for name in set(names).difference(sym_of):
-            sym = routes.get(("tardis", name.decode()))
-            sym_of[name] = -1 if sym is None else sym
-        sym_ids = np.fromiter(map(sym_of.__getitem__, names), np.int64, n)
-        ts = np.fromiter(map(int, cols["timestamp"]), np.int64, n) * 1000
-        px = np.zeros(n, np.int64)
-        qty = np.zeros(n, np.int64)
-        for sym in np.unique(sym_ids[sym_ids >= 0]).tolist():
-            inst = engine.instrument(sym)
-            rows = np.flatnonzero(sym_ids == sym)
-            every = len(rows) == n
-            for out, col, convert in (
-                (px, "price", inst.price_to_ticks),
-                (qty, "amount", inst.qty_to_lots),
-            ):
-                values = cols[col] if every else [cols[col][i] for i in rows.tolist()]
-                out[rows] = _convert_column(values, convert, caches.setdefault((sym, col), {}))
+    for chunk in chunks:
+        if line == 1:
+            _, _, chunk = chunk.partition(b"\n")  # the header (checked by detect())
+            line = 2
+        recs, trades, rows, _ = parse_tardis_rows(chunk, kind, table, line)
+        line += chunk.count(b"\n")
         if not book:
-            keep = sym_ids >= 0
-            sides = {b"buy": 0, b"sell": 1}
-            trades = np.zeros(int(keep.sum()), trade_event_dtype)
-            trades["ts_ns"] = ts[keep]
-            trades["px_ticks"] = px[keep]
-            trades["qty_lots"] = qty[keep]
-            trades["trade_id"] = np.arange(rows_seen, rows_seen + n, dtype=np.int64)[keep]
-            trades["symbol_id"] = sym_ids[keep]
-            side = np.fromiter(map(sides.get, cols["side"], itertools.repeat(2)), np.uint8, n)
-            trades["side"] = side[keep]
+            trades["trade_id"] += rows_seen
+            rows_seen += rows
+            messages += rows
             if len(trades):
                 engine.ingest_trades(trades)
-            rows_seen += n
-            messages += n
             continue
-        snap = np.fromiter(map(b"true".__eq__, cols["is_snapshot"]), np.bool_, n)
+        n = len(recs)
+        if n == 0:
+            continue
+        sym_ids = recs["symbol_id"].astype(np.int64)
+        ts = recs["ts_ns"]
+        snap = (recs["flags"] & FLAG_SNAPSHOT) != 0
         # A message starts where (symbol, timestamp, snapshot) changes; row 0 starts one unless
         # it continues the message held back from the previous chunk.
         starts = np.ones(n, np.bool_)
         starts[1:] = (sym_ids[1:] != sym_ids[:-1]) | (ts[1:] != ts[:-1]) | (snap[1:] != snap[:-1])
         starts[0] = held_key != (int(sym_ids[0]), int(ts[0]), bool(snap[0]))
         held_key = (int(sym_ids[-1]), int(ts[-1]), bool(snap[-1]))
-        messages += int(starts.sum())
-        routed = sym_ids >= 0  # a message is all routed or all not (one symbol)
-        new_ids = np.cumsum(starts & routed)
-        recs = np.zeros(n, book_level_event_dtype)
-        recs["ts_ns"] = ts
-        recs["px_ticks"] = px
-        recs["qty_lots"] = qty
+        new_ids = np.cumsum(starts)
+        messages += int(new_ids[-1])
         recs["update_id"] = update_id + new_ids  # a continued message keeps its id
-        recs["prev_update_id"] = NO_UPDATE_ID
-        recs["symbol_id"] = np.maximum(sym_ids, 0)
-        recs["side"] = np.fromiter(map(b"bid".__ne__, cols["side"]), np.uint8, n)
+        update_id += int(new_ids[-1])
         ends = np.zeros(n, np.bool_)
         ends[:-1] = starts[1:]
-        recs["flags"] = np.where(snap, FLAG_SNAPSHOT, 0) | np.where(ends, FLAG_END_OF_MESSAGE, 0)
-        update_id += int(new_ids[-1])
+        recs["flags"] |= np.where(ends, FLAG_END_OF_MESSAGE, 0).astype(np.uint8)
         if starts[0] and len(held):
             held["flags"][-1] |= FLAG_END_OF_MESSAGE
-        last = int(np.flatnonzero(starts)[-1]) if starts.any() else 0
         if not starts.any():
-            held = np.concatenate([held, recs[routed]])
+            held = np.concatenate([held, recs])
             continue
         # Rows before the chunk's last message are complete; that message may continue.
-        complete = np.concatenate([held, recs[:last][routed[:last]]])
+        last = int(np.flatnonzero(starts)[-1])
+        complete = np.concatenate([held, recs[:last]])
         if len(complete):
             engine.ingest_book(complete)
-        held = recs[last:][routed[last:]]
+        held = recs[last:].copy()
     if len(held):
         held["flags"][-1] |= FLAG_END_OF_MESSAGE
         engine.ingest_book(held)
     return messages
-
-
-def _convert_column(
-    values: list[bytes], convert: Callable[[str], int], cache: dict[bytes, int]
-) -> npt.NDArray[np.int64]:
-    """Exact units of decimal strings, converting each distinct string once (bounded cache)."""
-    missing = set(values).difference(cache)
-    if len(cache) + len(missing) > _CACHE_CAP:
-        cache.clear()
-    for v in missing:
-        cache[v] = convert(v.decode())
-    return np.fromiter(map(cache.__getitem__, values), np.int64, len(values))
-
-
-def _tardis_columns(
-    path: Path, chunks: Iterable[bytes]
-) -> Iterator[tuple[dict[str, list[bytes]], int]]:
-    """Split a Tardis CSV stream into columns, by header name, one chunk at a time.
-
-    Tardis CSVs have no quoting: a chunk is split on commas and line ends at once, and column
-    k is every width-th field from k. A row with another field count raises ValueError naming
-    its line.
-    """
-    header: list[str] | None = None
-    line_no = 1
-    for chunk in chunks:
-        if b"\r" in chunk:
-            chunk = chunk.replace(b"\r", b"")
-        if header is None:
-            first, _, chunk = chunk.partition(b"\n")
-            header = first.decode().strip().split(",")
-        if b"\n\n" in chunk or chunk.startswith(b"\n"):
-            chunk = b"\n".join(line for line in chunk.split(b"\n") if line) + b"\n"
-        if not chunk.strip():
-            continue
-        if not chunk.endswith(b"\n"):
-            chunk += b"\n"
-        n = chunk.count(b"\n")
-        width = len(header)
-        fields = chunk.replace(b"\n", b",").split(b",")
-        fields.pop()
-        if len(fields) != n * width:
-            for i, line in enumerate(chunk.splitlines()):
-                if line.count(b",") != width - 1:
-                    raise ValueError(
-                        f"{path}: line {line_no + i + 1} has {line.count(b',') + 1} fields, "
-                        f"expected {width} ({','.join(header)}), was {line[:80]!r}"
-                    )
-        yield {name: fields[k::width] for k, name in enumerate(header)}, n
-        line_no += n
 
 
 def _merge_latency(parts: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:

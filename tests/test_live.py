@@ -15,6 +15,7 @@ import os
 import random
 import signal
 import sys
+import zlib
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -26,6 +27,7 @@ from confluex import _core
 from confluex.live import (
     Backoff,
     LiveFeed,
+    Recorder,
     add_live_arguments,
     format_price,
     instrument_from_market,
@@ -631,3 +633,19 @@ def test_bybit_stream_subscribes_and_syncs_from_in_stream_snapshots(hft_data: Pa
     assert health["snapshot_messages"] == 1 and health["depth_messages"] == 49
     assert health["phase"] == S.SyncPhase.synced and health["desyncs"] == 0
     assert bid is not None and ask is not None and bid[0] < ask[0]
+
+
+def test_recorder_flushes_every_n_lines_so_a_killed_session_keeps_them(tmp_path: Path) -> None:
+    rec = Recorder(tmp_path / "rec.gz", flush_every=3)
+    for i in range(7):
+        rec.frame(1000 + i, b'{"stream":"btcusdt@trade","data":{}}')
+    rec.snapshot(2000, "BTCUSDT", b'{"lastUpdateId":1,"bids":[],"asks":[]}')
+    # Not closed: what a reader sees now is what a SIGKILL would leave behind.
+    with open(tmp_path / "rec.gz", "rb") as fh:
+        seen = zlib.decompressobj(wbits=31).decompress(fh.read()).splitlines()
+    assert len(seen) == 6  # two flushes of three lines
+    assert seen[0] == b'1000 {"stream":"btcusdt@trade","data":{}}'
+    rec.close()
+    lines = gzip.open(tmp_path / "rec.gz").read().splitlines()
+    assert lines[-1] == b'2000 {"s":"BTCUSDT","lastUpdateId":1,"bids":[],"asks":[]}'
+    assert len(lines) == rec.lines == 8

@@ -225,10 +225,13 @@ class Recorder:
     Replaying the file (``confluex replay FILE``) feeds the same bytes at the same stamps, so
     books, scores and series come out bit-identical. What is not a frame is not recorded: a
     reconnect shows up in the replay as the sequence gap it caused, resynced at the next
-    recorded snapshot. A ``.gz`` path is gzip-compressed. Lines are flushed by close().
+    recorded snapshot. A ``.gz`` path is gzip-compressed. The file is flushed every
+    ``flush_every`` lines (so a killed process loses at most those) and by close().
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, flush_every: int = 10_000) -> None:
+        if flush_every < 1:
+            raise ValueError(f"flush_every must be >= 1, was {flush_every}")
         p = Path(path)
         try:
             raw: io.BufferedIOBase = gzip.open(p, "wb") if p.suffix == ".gz" else p.open("wb")
@@ -236,6 +239,7 @@ class Recorder:
             raise ValueError(f"cannot write the recording, was {str(p)!r}: {exc.strerror}") from exc
         self.path = p
         self._fh = raw
+        self._flush_every = flush_every
         self.lines = 0
 
     def frame(self, ts_ns: int, frame: bytes) -> None:
@@ -244,6 +248,8 @@ class Recorder:
             frame = frame.replace(b"\r", b" ").replace(b"\n", b" ")
         self._fh.write(b"%d %s\n" % (ts_ns, frame))
         self.lines += 1
+        if self.lines % self._flush_every == 0:
+            self._fh.flush()
 
     def snapshot(self, ts_ns: int, venue_symbol: str, payload: bytes) -> None:
         """Records one REST depth snapshot (the JSON object given to on_snapshot())."""

@@ -15,6 +15,7 @@ import os
 import random
 import signal
 import sys
+import zlib
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -26,6 +27,7 @@ from confluex import _core
 from confluex.live import (
     Backoff,
     LiveFeed,
+    Recorder,
     add_live_arguments,
     format_price,
     instrument_from_market,
@@ -33,6 +35,7 @@ from confluex.live import (
     render_view,
     run_live,
 )
+from confluex.replay import replay as replay_capture
 from loopback_exchange import Capture, Faults, LoopbackExchange, load_capture
 
 S = _core.session
@@ -210,6 +213,58 @@ def test_dropped_depth_message_resyncs_only_that_symbol_and_ends_in_sync(hft_dat
         sid, rid = feed.symbol_id(sym), ex.ref_ids[venue_sym]
         assert_same_book(feed.engine, sid, ex.reference, rid)
         assert feed.engine.cvd(sid) == ex.reference.cvd(rid)
+
+
+def test_recorded_session_replays_bit_exact(hft_data: Path, tmp_path: Path) -> None:
+    # Two symbols and a dropped depth message: the recording holds both streams, the REST
+    # snapshots of both (tagged with their symbol) and the ETH resync's second snapshot.
+    cap = capture(hft_data, ("BTCUSDT", "ETHUSDT"))
+    eth_depth = [ln.index for ln in cap.lines if ln.symbol == "ETHUSDT" and "@depth" in ln.stream]
+    record = tmp_path / "session.gz"
+
+    async def main() -> LiveFeed:
+        async with LoopbackExchange(cap, faults=Faults(drop={eth_depth[200]})) as ex:
+            feed = LiveFeed(
+                "binance",
+                ["BTC/USDT", "ETH/USDT"],
+                ws_url=ex.ws_url,
+                rest_url=ex.rest_url,
+                rest_options=NO_RATE_LIMIT,
+                frame_ts=stamps(cap),
+                stale_seconds=0,
+                session_config=S.SessionConfig(series_interval_ns=0),
+                record=record,
+            )
+            task = asyncio.create_task(feed.run())
+            await eventually(received_all(feed, ex), what="the whole capture")
+            feed.stop()
+            await task
+            return feed
+
+    feed = asyncio.run(main())
+    assert feed.recorder is not None
+    frames = sum(st.frames for st in feed.by_symbol.values())
+    snapshots = sum(st.snapshot_requests for st in feed.by_symbol.values())
+    assert feed.recorder.lines >= frames + 3  # every frame, 3 snapshots (ETH twice)
+
+    res = replay_capture([record], series_interval_ns=0)
+    assert res.messages == feed.recorder.lines and snapshots == 3
+    assert not any(res.parser_errors.values())
+    assert res.series.tobytes() == feed.session.series().tobytes()
+    assert res.signals.tobytes() == feed.session.signals().tobytes()
+    for sym, venue_sym in (("BTC/USDT", "BTCUSDT"), ("ETH/USDT", "ETHUSDT")):
+        sid, rid = feed.symbol_id(sym), res.symbols[venue_sym].symbol_id
+        assert_same_book(feed.engine, sid, res.engine, rid)
+        assert feed.engine.score(sid) == res.engine.score(rid)
+        assert feed.engine.cvd(sid) == res.engine.cvd(rid)
+        assert feed.session.health(sid) == res.symbols[venue_sym].health
+    assert res.symbols["ETHUSDT"].health["desyncs"] == 1
+
+
+def test_record_to_an_unwritable_path_is_refused_naming_it(tmp_path: Path) -> None:
+    bad = tmp_path / "missing_dir" / "rec.gz"
+    with pytest.raises(ValueError, match="missing_dir"):
+        LiveFeed("binance", ["BTC/USDT"], record=bad)
 
 
 def test_dropped_connection_reconnects_with_backoff_resyncs_and_ends_in_sync(
@@ -579,3 +634,19 @@ def test_bybit_stream_subscribes_and_syncs_from_in_stream_snapshots(hft_data: Pa
     assert health["snapshot_messages"] == 1 and health["depth_messages"] == 49
     assert health["phase"] == S.SyncPhase.synced and health["desyncs"] == 0
     assert bid is not None and ask is not None and bid[0] < ask[0]
+
+
+def test_recorder_flushes_every_n_lines_so_a_killed_session_keeps_them(tmp_path: Path) -> None:
+    rec = Recorder(tmp_path / "rec.gz", flush_every=3)
+    for i in range(7):
+        rec.frame(1000 + i, b'{"stream":"btcusdt@trade","data":{}}')
+    rec.snapshot(2000, "BTCUSDT", b'{"lastUpdateId":1,"bids":[],"asks":[]}')
+    # Not closed: what a reader sees now is what a SIGKILL would leave behind.
+    with open(tmp_path / "rec.gz", "rb") as fh:
+        seen = zlib.decompressobj(wbits=31).decompress(fh.read()).splitlines()
+    assert len(seen) == 6  # two flushes of three lines
+    assert seen[0] == b'1000 {"stream":"btcusdt@trade","data":{}}'
+    rec.close()
+    lines = gzip.open(tmp_path / "rec.gz").read().splitlines()
+    assert lines[-1] == b'2000 {"s":"BTCUSDT","lastUpdateId":1,"bids":[],"asks":[]}'
+    assert len(lines) == rec.lines == 8

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "confluex/feed_parser.hpp"
+#include "confluex/tardis_csv.hpp"
 #include "convert.hpp"
 
 namespace py = pybind11;
@@ -255,4 +256,29 @@ Parses a buffer of lines with the GIL released; JsonOnly lines take ts_ns from t
         .def_property_readonly("counters", [](const BybitParser& p) {
             return ParserCountersView{p.counters(), p.symbol_errors()};
         });
+
+    py::native_enum<TardisKind>(m, "TardisKind", "enum.Enum", "Kind of a Tardis.dev CSV file.")
+        .value("book", TardisKind::Book)
+        .value("trades", TardisKind::Trades)
+        .finalize();
+    m.def(
+        "parse_tardis_rows",
+        [](const py::object& data, TardisKind kind, const SymbolTable& table, std::size_t first_line) {
+            const ByteView bytes(data);
+            TardisBatch out;
+            {
+                // Safe: only the held buffer and C++ objects are touched without the GIL.
+                const py::gil_scoped_release nogil;
+                parse_tardis_rows(bytes.sv(), kind, table, first_line, out);
+            }
+            return py::make_tuple(to_array(std::move(out.book)), to_array(std::move(out.trades)), out.rows,
+                                  out.skipped);
+        },
+        py::arg("data"), py::arg("kind"), py::arg("symbols"), py::arg("first_line") = 1, R"pbdoc(
+Parses whole Tardis.dev CSV lines (incremental_book_L2 or trades, no header) with the GIL
+released. Returns (book records, trade records, rows, skipped): book records carry update_id 0
+and no end-of-message flags (the caller groups them); trade_id is the row index. Rows of
+symbols not in `symbols` are skipped. A bad row raises InvalidEvent naming its line (counted
+from first_line) and value.
+)pbdoc");
 }

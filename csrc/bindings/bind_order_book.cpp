@@ -83,7 +83,8 @@ void register_order_book(py::module_& m) {
         .finalize();
 
     py::class_<BookConfig>(m, "BookConfig", R"pbdoc(
-Order book sizing: a dense window of 2**window_bits ticks per side (in [8, 24]) and a
+Order book sizing: a dense window of at most 2**window_bits ticks per side (in [8, 24];
+it starts small and grows with the book) and a
 contiguous top cache of top_cache levels per side (in [1, 4096]). Checked by OrderBook().
 )pbdoc")
         .def(py::init([](int window_bits, std::int64_t top_cache) {
@@ -110,7 +111,8 @@ contiguous top cache of top_cache levels per side (in [1, 4096]). Checked by Ord
         field("stale_ignored", &BookCounters::stale_ignored),
         field("not_synced_ignored", &BookCounters::not_synced_ignored),
         field("gaps", &BookCounters::gaps), field("overlaps", &BookCounters::overlaps),
-        field("crossed", &BookCounters::crossed), field("recenters", &BookCounters::recenters));
+        field("crossed", &BookCounters::crossed), field("recenters", &BookCounters::recenters),
+        field("resizes", &BookCounters::resizes));
 
     py::class_<OrderBook>(m, "OrderBook", R"pbdoc(
 L2 price-level book in integer ticks/lots with exchange sequence tracking.
@@ -202,6 +204,10 @@ message's bids then asks taken in order from levels. Returns the ApplyResult val
              py::arg("hi"), R"pbdoc(Summed size of a side's levels with lo <= px <= hi.)pbdoc")
         .def("level_qty", &OrderBook::level_qty, py::arg("side"), py::arg("px"))
         .def("level_count", &OrderBook::level_count, py::arg("side"))
+        .def("window_bits", &OrderBook::window_bits, py::arg("side"),
+             R"pbdoc(log2 of a side's current dense window (grows up to config.window_bits).)pbdoc")
+        .def("memory_bytes", &OrderBook::memory_bytes,
+             R"pbdoc(Bytes the book holds: windows, bitmaps, top caches, overflow nodes.)pbdoc")
         .def_property_readonly("last_update_id", &OrderBook::last_update_id)
         .def_property_readonly("state", &OrderBook::state)
         .def_property_readonly("desync_reason", &OrderBook::desync_reason)

@@ -85,17 +85,21 @@ void register_session(py::module_& m) {
     py::class_<SessionConfig>(m, "SessionConfig",
                               R"pbdoc(Thresholds, series sampling and buffer bounds.)pbdoc")
         .def(py::init([](double long_t, double short_t, std::int64_t series_ns, std::size_t max_buf,
-                         std::size_t max_tickers) {
-                 return SessionConfig{long_t, short_t, series_ns, max_buf, max_tickers};
+                         std::size_t max_tickers, std::size_t max_series, std::size_t max_signals) {
+                 return SessionConfig{long_t, short_t, series_ns, max_buf, max_tickers, max_series, max_signals};
              }),
              py::kw_only(), py::arg("long_threshold") = 70.0, py::arg("short_threshold") = 35.0,
              py::arg("series_interval_ns") = 100'000'000,
-             py::arg("max_buffered_records") = 1U << 20, py::arg("max_pending_tickers") = 256)
+             py::arg("max_buffered_records") = 1U << 20, py::arg("max_pending_tickers") = 256,
+             py::arg("max_series_points") = std::size_t{1} << 16,
+             py::arg("max_signals") = std::size_t{1} << 14)
         .def_readonly("long_threshold", &SessionConfig::long_threshold)
         .def_readonly("short_threshold", &SessionConfig::short_threshold)
         .def_readonly("series_interval_ns", &SessionConfig::series_interval_ns)
         .def_readonly("max_buffered_records", &SessionConfig::max_buffered_records)
-        .def_readonly("max_pending_tickers", &SessionConfig::max_pending_tickers);
+        .def_readonly("max_pending_tickers", &SessionConfig::max_pending_tickers)
+        .def_readonly("max_series_points", &SessionConfig::max_series_points)
+        .def_readonly("max_signals", &SessionConfig::max_signals);
 
     py::class_<FeedSession>(m, "FeedSession", R"pbdoc(
 Raw exchange messages in, synchronised books and updated scores out, with per-stage latency.
@@ -151,10 +155,20 @@ Single-threaded, like the Engine it drives (which it keeps alive).
             R"pbdoc(Per-stage latency in ns: {stage: {count, p50, p99, p999, max, mean}}.)pbdoc")
         .def(
             "series", [](const FeedSession& s) { return copy_array(s.series()); },
-            R"pbdoc(The recorded score series (a copy, score_point_dtype).)pbdoc")
+            R"pbdoc(The last max_series_points score points (a copy, score_point_dtype).)pbdoc")
         .def(
             "signals", [](const FeedSession& s) { return copy_array(s.signals()); },
-            R"pbdoc(Threshold crossings (a copy, signal_event_dtype).)pbdoc")
+            R"pbdoc(The last max_signals threshold crossings (a copy, signal_event_dtype).)pbdoc")
+        .def(
+            "take_series", [](FeedSession& s) { return copy_array(s.take_series()); },
+            R"pbdoc(The recorded score series, emptying it (drain it to keep everything).)pbdoc")
+        .def(
+            "take_signals", [](FeedSession& s) { return copy_array(s.take_signals()); },
+            R"pbdoc(Threshold crossings, emptying the record.)pbdoc")
+        .def_property_readonly("series_dropped", &FeedSession::series_dropped,
+                               R"pbdoc(Score points dropped from the bounded series.)pbdoc")
+        .def_property_readonly("signals_dropped", &FeedSession::signals_dropped,
+                               R"pbdoc(Crossings dropped from the bounded signal list.)pbdoc")
         .def("clear_series", &FeedSession::clear_series)
         .def_property_readonly(
             "parser_counters",

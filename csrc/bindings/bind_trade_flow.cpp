@@ -155,6 +155,10 @@ naming its index and nothing is applied.
              R"pbdoc(Moves the clock forward with no trade (evicts, samples the z-score).)pbdoc")
         .def("window_count", &TradeFlow::window_count)
         .def("window_ns", &TradeFlow::window_ns, py::arg("i"))
+        .def("ring_size", &TradeFlow::ring_size,
+             R"pbdoc(Current size of the trade ring (grows up to config().capacity).)pbdoc")
+        .def("memory_bytes", &TradeFlow::memory_bytes,
+             R"pbdoc(Bytes held by the flow and its ring.)pbdoc")
         .def(
             "window", [](const TradeFlow& f, std::size_t i) { return f.window(i); }, py::arg("i"),
             R"pbdoc(Snapshot (copy) of window i at the current clock.)pbdoc")

@@ -193,7 +193,9 @@ ParseResult binance_message(const SymbolTable& table, bool futures, std::string_
             return r;
         }
         if (r.kind == MsgKind::Snapshot) {
-            entry = table.only();
+            // A REST snapshot names no symbol; a recorded one may carry a leading "s" (it
+            // converted the levels that follow it: see scan_top()).
+            entry = ctx.entry_named ? ctx.entry : table.only();
         } else {
             if (e = need(top, detail::k_s, VType::Str); e != Err::None) {
                 r.error = e;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <new>
 #include <string>
 
 #include "confluex/errors.hpp"
@@ -199,7 +200,7 @@ double logistic_score(double x, double sensitivity) noexcept {
 // OfiWindow
 
 OfiWindow::OfiWindow(std::int64_t window_ns, std::size_t capacity)
-    : window_ns_(window_ns), now_(std::numeric_limits<std::int64_t>::min()) {
+    : window_ns_(window_ns), capacity_(capacity), now_(std::numeric_limits<std::int64_t>::min()) {
     if (window_ns <= 0) {
         throw InvalidConfig("OfiWindow window_ns must be > 0, was " + std::to_string(window_ns));
     }
@@ -207,7 +208,25 @@ OfiWindow::OfiWindow(std::int64_t window_ns, std::size_t capacity)
         throw InvalidConfig("OfiWindow capacity must be in [1, 16777216], was " +
                             std::to_string(capacity));
     }
-    buf_.resize(capacity);
+    buf_.resize(std::min<std::size_t>(capacity, 64));
+}
+
+bool OfiWindow::grow() noexcept {
+    if (buf_.size() >= capacity_) {
+        return false;
+    }
+    try {
+        std::vector<Entry> next(std::min(buf_.size() * 2, capacity_));
+        for (std::size_t i = 0; i < size_; ++i) {
+            std::size_t j = head_ + i;
+            next[i] = buf_[j >= buf_.size() ? j - buf_.size() : j];
+        }
+        buf_.swap(next);
+        head_ = 0;
+        return true;
+    } catch (const std::bad_alloc&) {
+        return false;  // keep the current ring; the caller evicts early, as at capacity
+    }
 }
 
 void OfiWindow::evict_oldest() noexcept {
@@ -254,7 +273,7 @@ void OfiWindow::on_quote(std::int64_t ts_ns, std::optional<Level> best_bid,
     }
     const std::uint64_t depth2 =
         (best_bid ? u64(best_bid->qty) : 0U) + (best_ask ? u64(best_ask->qty) : 0U);
-    if (size_ == buf_.size()) {
+    if (size_ == buf_.size() && !grow()) {
         evict_oldest();
         ++evicted_early_;
     }

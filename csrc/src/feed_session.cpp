@@ -62,7 +62,11 @@ struct FeedSession::PerSymbol {
 };
 
 FeedSession::FeedSession(Engine& engine, Venue venue, SessionConfig cfg)
-    : engine_(engine), venue_(venue), cfg_(cfg) {
+    : engine_(engine),
+      venue_(venue),
+      cfg_(cfg),
+      series_(cfg.max_series_points),
+      signals_(cfg.max_signals) {
     if (!(cfg_.long_threshold > cfg_.short_threshold) || cfg_.short_threshold < 0.0 ||
         cfg_.long_threshold > 100.0) {
         throw InvalidConfig("thresholds must satisfy 0 <= short < long <= 100, was long=" +
@@ -237,14 +241,14 @@ void FeedSession::after_update(PerSymbol& ps, std::uint32_t sym, std::int64_t ts
     }
     if (region != ps.region) {
         if (region != 0) {
-            signals_.push_back(SignalEvent{ts_ns, sym, region, score, mid});
+            signals_.push(SignalEvent{ts_ns, sym, region, score, mid});
             ++(region > 0 ? ps.health.long_signals : ps.health.short_signals);
         }
         ps.region = region;
     }
     if (want_point) {
         ps.last_series_ts = ts_ns;
-        series_.push_back(ScorePoint{ts_ns, sym, 0, mid, score, res.score_raw, res.confidence, res.reliability});
+        series_.push(ScorePoint{ts_ns, sym, 0, mid, score, res.score_raw, res.confidence, res.reliability});
     }
 }
 

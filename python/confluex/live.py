@@ -13,6 +13,9 @@ streams, Bybit v5 public), hands every raw frame to :class:`confluex.FeedSession
 - Reconnects use exponential backoff with jitter; after a reconnect every symbol resyncs.
 - A stale-stream watchdog resyncs a symbol that sent nothing for ``stale_seconds``.
 - ``on_update(symbol, result)`` is called after every message that changed a symbol.
+- ``record=FILE`` writes every frame and REST snapshot, with the time stamp the session saw,
+  as ``<ns> <raw JSON>`` lines (gzip when FILE ends in ``.gz``): ``confluex replay FILE``
+  then replays the session bit for bit (see :class:`Recorder`).
 
 :func:`add_live_arguments` / :func:`run_live` are the ``confluex live`` command: a terminal
 view redrawn with plain ANSI escapes.
@@ -23,6 +26,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gzip
+import io
 import json
 import logging
 import math
@@ -31,6 +36,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
@@ -58,6 +64,7 @@ __all__ = [
     "Backoff",
     "ExchangeSpec",
     "LiveFeed",
+    "Recorder",
     "SymbolStats",
     "add_live_arguments",
     "format_price",
@@ -153,6 +160,58 @@ class Backoff:
 
 
 # ---------------------------------------------------------------------------------------------
+# Recording
+
+
+class Recorder:
+    """Writes what a live session fed its FeedSession in the replay format.
+
+    One line per frame or REST snapshot, ``<ns> <raw JSON>``, in the order and with the time
+    stamps the session saw them: a Binance capture in hftbacktest's format (combined-stream
+    frames; REST snapshots as their own lines, given the venue symbol as a leading ``"s"`` key
+    so that a multi-symbol recording routes them), or, for Bybit, v5 frames after the stamp.
+    Replaying the file (``confluex replay FILE``) feeds the same bytes at the same stamps, so
+    books, scores and series come out bit-identical. What is not a frame is not recorded: a
+    reconnect shows up in the replay as the sequence gap it caused, resynced at the next
+    recorded snapshot. A ``.gz`` path is gzip-compressed. The file is flushed every
+    ``flush_every`` lines (so a killed process loses at most those) and by close().
+    """
+
+    def __init__(self, path: str | Path, flush_every: int = 10_000) -> None:
+        if flush_every < 1:
+            raise ValueError(f"flush_every must be >= 1, was {flush_every}")
+        p = Path(path)
+        try:
+            raw: io.BufferedIOBase = gzip.open(p, "wb") if p.suffix == ".gz" else p.open("wb")
+        except OSError as exc:
+            raise ValueError(f"cannot write the recording, was {str(p)!r}: {exc.strerror}") from exc
+        self.path = p
+        self._fh = raw
+        self._flush_every = flush_every
+        self.lines = 0
+
+    def frame(self, ts_ns: int, frame: bytes) -> None:
+        """Records one received frame."""
+        if b"\n" in frame:  # JSON whitespace only: a raw newline cannot sit inside a string
+            frame = frame.replace(b"\r", b" ").replace(b"\n", b" ")
+        self._fh.write(b"%d %s\n" % (ts_ns, frame))
+        self.lines += 1
+        if self.lines % self._flush_every == 0:
+            self._fh.flush()
+
+    def snapshot(self, ts_ns: int, venue_symbol: str, payload: bytes) -> None:
+        """Records one REST depth snapshot (the JSON object given to on_snapshot())."""
+        body = payload.lstrip()
+        if not body.startswith(b"{"):
+            raise ValueError(f"snapshot payload must be a JSON object, was {payload[:40]!r}")
+        tagged = b'{"s":' + json.dumps(venue_symbol).encode() + (b"," if body[1:2] != b"}" else b"")
+        self.frame(ts_ns, tagged + body[1:])
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+# ---------------------------------------------------------------------------------------------
 # LiveFeed
 
 
@@ -192,6 +251,9 @@ class LiveFeed:
     rest_options:
         Extra ccxt constructor options (e.g. ``{"enableRateLimit": False}`` against a local
         test server; ccxt's limiter spaces 1000-level Binance snapshots 2.5 s apart).
+    record:
+        A path, or a :class:`Recorder`: every frame and REST snapshot goes there in the
+        replay format (see :class:`Recorder`); closed when run() ends.
     clock_ns / frame_ts / monotonic / sleep / backoff:
         Injected time sources for tests. ``frame_ts(frame)`` stamps a received frame (default:
         ``clock_ns()``); REST snapshots are stamped with the latest frame's stamp so that the
@@ -217,6 +279,7 @@ class LiveFeed:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         open_timeout: float = 10.0,
         rest_options: Mapping[str, Any] | None = None,
+        record: str | Path | Recorder | None = None,
     ) -> None:
         if exchange not in EXCHANGES:
             raise ValueError(f"exchange must be one of {sorted(EXCHANGES)}, was {exchange!r}")
@@ -258,6 +321,7 @@ class LiveFeed:
         #: ``latency_hook(ns)`` after every frame with the time ``on_message`` took (parse ->
         #: book -> score), e.g. :meth:`confluex.metrics.LiveMetrics.observe_message`.
         self.latency_hook: Callable[[int], None] | None = None
+        self.recorder = record if isinstance(record, Recorder | None) else Recorder(record)
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -422,12 +486,15 @@ class LiveFeed:
         binance = self.spec.depth_method is not None
         depth, snapshot, trade = MsgKind.Depth, MsgKind.Snapshot, MsgKind.Trade
         hook, ns = self.latency_hook, time.perf_counter_ns
+        recorder = self.recorder
         received = False
         try:
             while True:
                 frame = await ws.recv(decode=False)
                 ts = frame_ts(frame) if frame_ts is not None else clock()
                 self._last_ts = ts
+                if recorder is not None:
+                    recorder.frame(ts, frame)
                 if hook is None:
                     r = session.on_message(frame, ts)
                 else:
@@ -494,6 +561,8 @@ class LiveFeed:
                     continue
                 payload = json.dumps(raw, separators=(",", ":")).encode()
                 ts = self._last_ts if self._frame_ts is not None else self._clock_ns()
+                if self.recorder is not None:
+                    self.recorder.snapshot(ts, st.venue_symbol, payload)
                 result = self.session.on_snapshot(st.symbol_id, payload, ts)
                 if not result.ok:
                     st.snapshot_errors += 1
@@ -575,6 +644,8 @@ class LiveFeed:
         if self._rest is not None:
             rest, self._rest = self._rest, None
             await rest.close()
+        if self.recorder is not None:
+            self.recorder.close()
 
     # -- read-outs ---------------------------------------------------------------------------
 
@@ -698,6 +769,14 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--preset", metavar="NAME", help="config preset, e.g. conservative")
 
+    parser.add_argument(
+        "--record",
+        default=None,
+        metavar="FILE",
+        help="write every frame and REST snapshot to FILE ('<ns> <json>' lines, gzip if .gz);"
+        " 'confluex replay FILE' replays the session bit for bit",
+    )
+
 
 def _check_live_args(args: argparse.Namespace) -> None:
     for name, positive in (("refresh", True), ("duration", True), ("stale_seconds", False)):
@@ -725,6 +804,7 @@ def _feed_from_args(args: argparse.Namespace) -> LiveFeed:
         stale_seconds=args.stale_seconds,
         engine=engine_from_config(config),
         session_config=session_config(config),
+        record=getattr(args, "record", None),
     )
 
 

@@ -4,7 +4,8 @@ Formats, detected from the file's first line:
 
 - ``<local ns> <raw json>`` lines (gzip or plain): Binance combined-stream captures
   (hftbacktest's format). Spot vs USD-M is told apart by the depth stream's ``pu`` field.
-- Bybit v5 JSON lines (``{"topic": ...}``), plain or inside a ``.zip`` (Bybit's history files).
+- Bybit v5 JSON lines (``{"topic": ...}``), plain or inside a ``.zip`` (Bybit's history files),
+  or after a ``<local ns>`` stamp (a ``confluex live --record`` of Bybit).
 - Tardis.dev CSV: ``incremental_book_L2`` and ``trades``.
 
 Exchange messages go through :class:`confluex.FeedSession` (raw bytes -> C++
@@ -17,27 +18,30 @@ never from the wall clock; pacing only sleeps between messages).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import io
+import itertools
 import re
 import time
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from ._core.feed import TardisKind, parse_tardis_rows  # the native Tardis row parser
 from .engine import (
     FLAG_END_OF_MESSAGE,
     FLAG_SNAPSHOT,
     NO_SYMBOL,
-    NO_UPDATE_ID,
     ComponentScore,
     ConfluenceResult,
     Engine,
@@ -47,11 +51,11 @@ from .engine import (
     LineFormat,
     SessionConfig,
     SymbolHealth,
+    SymbolTable,
     Venue,
     book_level_event_dtype,
     score_point_dtype,
     signal_event_dtype,
-    trade_event_dtype,
 )
 
 __all__ = [
@@ -60,6 +64,7 @@ __all__ = [
     "ReplaySource",
     "SymbolReport",
     "detect",
+    "iter_chunks",
     "replay",
     "sample_path",
 ]
@@ -82,10 +87,13 @@ KNOWN_INSTRUMENTS: dict[tuple[str, str], tuple[str, str]] = {
     ("tardis", "BTC-PERPETUAL"): ("0.5", "10"),
 }
 
-_CHUNK = 4 << 20  # bytes fed per native call between progress updates
+_CHUNK = 4 << 20  # bytes read, and fed per native call, between progress updates
+_SAMPLE = 1 << 20  # bytes at the head of a file that detect() reads in full
+_SERIES_CAP = 1 << 20  # bound of the session's series between two drains (one chunk's worth)
 _STREAM_SYMBOL = re.compile(rb'"stream":"([a-z0-9]+)@')
 _TOPIC_SYMBOL = re.compile(rb'"topic":"(?:orderbook\.\d+|publicTrade)\.([A-Z0-9]+)"')
 _DECIMAL = re.compile(rb'"(\d+\.\d+)"')
+_CSV_SYMBOL = re.compile(rb"^([^,\n]*,[^,\n]*,)", re.MULTILINE)  # a CSV row's exchange,symbol,
 
 
 def sample_path() -> Path:
@@ -98,7 +106,7 @@ class ReplaySource:
     """One input file and what :func:`detect` found in it."""
 
     path: Path
-    kind: str  # "capture", "bybit", "tardis_book", "tardis_trades"
+    kind: str  # "capture", "bybit", "bybit_capture", "tardis_book", "tardis_trades"
     venue: str  # "binance_spot", "binance_futures", "bybit", "tardis"
     symbols: tuple[str, ...]
 
@@ -145,32 +153,125 @@ class ReplayResult:
 # --- reading and detection ------------------------------------------------------------------
 
 
-def _read_bytes(path: Path) -> bytes:
-    try:
-        return _read_raw(path)
-    except (EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{path}: truncated or corrupt {path.suffix or 'file'}: {exc}") from None
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
-def _read_raw(path: Path) -> bytes:
+@contextlib.contextmanager
+def _open_binary(path: Path) -> Iterator[_Readable]:
+    """The decompressed content of a file (gzip, a one-file zip, or plain) as a stream."""
     if path.suffix == ".gz":
         with gzip.open(path, "rb") as fh:
-            return fh.read()
-    if path.suffix == ".zip":
-        with zipfile.ZipFile(path) as zf:
+            yield fh
+    elif path.suffix == ".zip":
+        try:
+            zf = zipfile.ZipFile(path)
+        except zipfile.BadZipFile as exc:
+            raise ValueError(f"{path}: truncated or corrupt .zip: {exc}") from None
+        with zf:
             names = [n for n in zf.namelist() if not n.endswith("/")]
             if len(names) != 1:
                 raise ValueError(f"{path}: expected one file in the zip, was {len(names)}")
-            return zf.read(names[0])
-    return path.read_bytes()
+            with zf.open(names[0]) as fh:
+                yield fh
+    else:
+        with path.open("rb") as fh:
+            yield fh
+
+
+def iter_chunks(path: str | Path, size: int = _CHUNK) -> Iterator[bytes]:
+    """Yield a file's decompressed content in pieces of about ``size`` bytes, each ending at a
+    line end (the last one may lack it). Memory stays bounded by ``size`` plus one line."""
+    path = Path(path)
+    with _open_binary(path) as fh:
+        rest = b""
+        while True:
+            try:
+                buf = fh.read(size)
+            except (EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile) as exc:
+                kind = path.suffix or "file"
+                raise ValueError(f"{path}: truncated or corrupt {kind}: {exc}") from None
+            if not buf:
+                if rest:
+                    yield rest
+                return
+            data = rest + buf if rest else buf
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                rest = data  # one line longer than size: read on
+                continue
+            rest = data[cut:]
+            yield data[:cut] if rest else data
+
+
+def _detection_sample(path: Path) -> tuple[bytes, int]:
+    """What :func:`detect` reads of a file, and the file's decompressed size in bytes.
+
+    The sample is the head of the file (whole lines up to about 1 MiB) plus, from the rest, the
+    first line of each symbol (stream, topic or CSV symbol column) not seen before: detection
+    sees the whole file's symbols while memory stays bounded (one chunk).
+    """
+    parts: list[bytes] = []
+    seen: set[bytes] = set()
+    total = 0
+    csv_rows = False
+    for chunk in iter_chunks(path):
+        total += len(chunk)
+        if not parts:
+            cut = chunk.find(b"\n", _SAMPLE) + 1 or len(chunk)
+            head, chunk = chunk[:cut], chunk[cut:]
+            parts.append(head)
+            csv_rows = head[:1].isalpha()
+            seen.update(sym for sym, _ in _symbol_lines(head, csv_rows, seen))
+        parts.extend(line for _, line in _symbol_lines(chunk, csv_rows, seen))
+    return b"".join(parts), total
+
+
+def _symbol_lines(chunk: bytes, csv_rows: bool, seen: set[bytes]) -> Iterator[tuple[bytes, bytes]]:
+    """(symbol, first line) for each symbol of ``chunk`` not in ``seen`` (which is updated)."""
+    if _only_known(chunk, csv_rows, seen):
+        return
+    for pattern in (_CSV_SYMBOL,) if csv_rows else (_STREAM_SYMBOL, _TOPIC_SYMBOL):
+        new = set(pattern.findall(chunk)) - seen
+        for m in pattern.finditer(chunk) if new else ():
+            sym = m.group(1)
+            if sym in new:
+                new.discard(sym)
+                seen.add(sym)
+                start = chunk.rfind(b"\n", 0, m.start()) + 1
+                end = chunk.find(b"\n", m.end())
+                yield sym, chunk[start : len(chunk) if end < 0 else end] + b"\n"
+                if not new:
+                    break
+
+
+def _only_known(chunk: bytes, csv_rows: bool, seen: set[bytes]) -> bool:
+    """True when every row (CSV) or stream message of ``chunk`` names a symbol already seen:
+    a few substring counts instead of a regex scan (the common case after the head)."""
+    if not seen:
+        return False
+    if csv_rows:
+        body = b"\n" + chunk
+        rows = body.count(b"\n") - (1 if chunk.endswith(b"\n") else 0)
+        return sum(body.count(b"\n" + key) for key in seen) == rows
+    streams = chunk.count(b'"stream":"')
+    return streams > 0 and sum(chunk.count(b'"stream":"' + k + b"@") for k in seen) == streams
 
 
 def detect(path: str | Path, data: bytes | None = None) -> ReplaySource:
-    """Identify a file's format, venue and symbols (reads it when ``data`` is not given)."""
+    """Identify a file's format, venue and symbols.
+
+    Without ``data`` the file is streamed once (bounded memory): the head is read in full and
+    the rest scanned for symbols.
+    """
     p = Path(path)
-    blob = _read_bytes(p) if data is None else data
+    blob = _detection_sample(p)[0] if data is None else data
     head = blob[:4096].lstrip()
     if head[:1].isdigit() and b" {" in head.split(b"\n", 1)[0]:
+        if not _STREAM_SYMBOL.search(blob) and _TOPIC_SYMBOL.search(blob):
+            # A recorded Bybit session (confluex live --record): v5 frames after their stamp.
+            topics = sorted({m.decode() for m in set(_TOPIC_SYMBOL.findall(blob))})
+            return ReplaySource(p, "bybit_capture", "bybit", tuple(topics))
         symbols = sorted({m.decode().upper() for m in set(_STREAM_SYMBOL.findall(blob))})
         futures = b'"pu":' in blob[: 1 << 20]
         venue = "binance_futures" if futures else "binance_spot"
@@ -199,23 +300,24 @@ def _significant_decimals(text: str) -> int:
     return len(frac)
 
 
-def infer_instrument(blob: bytes) -> tuple[str, str]:
+def infer_instrument(data: bytes | Iterable[bytes]) -> tuple[str, str]:
     """Tick and lot from the decimals the data actually uses (exact by construction).
 
     In every message, quoted decimals come in (price, size) pairs (depth levels, trades,
     bookTickers), so per line the even positions are prices and the odd ones sizes. Trailing
-    zeros are ignored ("61837.63000000" counts as two decimals). The whole file is read: a
-    sample can miss the rare finer size.
+    zeros are ignored ("61837.63000000" counts as two decimals). The whole file is read (pass
+    :func:`iter_chunks` to stream it): a sample can miss the rare finer size.
     """
     px_dec = qty_dec = -1
-    for line in blob.splitlines():
-        values = _DECIMAL.findall(line)
-        for i, v in enumerate(values):
-            d = _significant_decimals(v.decode())
-            if i % 2 == 0:
-                px_dec = max(px_dec, d)
-            else:
-                qty_dec = max(qty_dec, d)
+    for blob in [data] if isinstance(data, bytes) else data:
+        for line in blob.splitlines():
+            values = _DECIMAL.findall(line)
+            for i, v in enumerate(values):
+                d = _significant_decimals(v.decode())
+                if i % 2 == 0:
+                    px_dec = max(px_dec, d)
+                else:
+                    qty_dec = max(qty_dec, d)
     if px_dec < 0 or qty_dec < 0:
         raise ValueError(
             "cannot infer tick/lot sizes: no quoted decimals found; pass --tick and --lot"
@@ -256,8 +358,12 @@ def replay(
     """
     files = [Path(p) for p in paths] if paths else [sample_path()]
     wanted = {s.upper().replace("/", "") for s in symbols} if symbols else None
-    blobs = [_read_bytes(f) for f in files]
-    sources = [detect(f, b) for f, b in zip(files, blobs, strict=True)]
+    # Files are streamed: a first pass finds format, symbols and sizes, the replay pass feeds
+    # them chunk by chunk. Peak memory is a chunk plus the engine, whatever the file size.
+    samples = [_detection_sample(f) for f in files]
+    sources = [detect(f, sample) for f, (sample, _) in zip(files, samples, strict=True)]
+    sizes = [size for _, size in samples]
+    del samples
     engine = engine if engine is not None else Engine()
     sessions: dict[str, FeedSession] = {}
     routes: dict[tuple[str, str], int] = {}
@@ -266,8 +372,10 @@ def replay(
         long_threshold=long_threshold,
         short_threshold=short_threshold,
         series_interval_ns=series_interval_ns,
+        max_series_points=_SERIES_CAP,
+        max_signals=_SERIES_CAP,
     )
-    for src, blob in zip(sources, blobs, strict=True):
+    for src in sources:
         for name in src.symbols:
             if wanted is not None and name not in wanted:
                 continue
@@ -280,13 +388,13 @@ def replay(
                 t, q = KNOWN_INSTRUMENTS[key]
                 inferred = False
             else:
-                t, q = infer_instrument(blob)
+                t, q = infer_instrument(iter_chunks(src.path))
                 inferred = True
             label = name if src.venue in ("binance_spot", "bybit", "tardis") else f"{name}-PERP"
             sym = engine.add_symbol(f"{src.venue}:{name}", Instrument(t, q))
             routes[key] = sym
             specs[sym] = (label, src.venue, t, q, inferred)
-            if src.kind in ("capture", "bybit"):
+            if src.kind in ("capture", "bybit", "bybit_capture"):
                 if src.venue not in sessions:
                     sessions[src.venue] = FeedSession(engine, Venue.__members__[src.venue], config)
                 sessions[src.venue].add_symbol(name, sym)
@@ -296,30 +404,48 @@ def replay(
             f"no symbol to replay: filter {sorted(wanted or [])} matched none of {found}"
         )
 
-    total = sum(len(b) for b in blobs)
+    total = sum(sizes)
     done = 0
     messages = 0
+    series_parts: list[npt.NDArray[np.void]] = []
+    signal_parts: list[npt.NDArray[np.void]] = []
+
+    def drain() -> None:
+        # The sessions keep a bounded series; move it out after every chunk so none is lost.
+        for s in sessions.values():
+            series_parts.append(s.take_series())
+            signal_parts.append(s.take_signals())
+
     started = time.perf_counter()
     interrupted = False
     try:
-        for src, blob in zip(sources, blobs, strict=True):
-            if src.kind in ("capture", "bybit"):
+        for src, size in zip(sources, sizes, strict=True):
+            if src.kind in ("capture", "bybit", "bybit_capture"):
                 session = sessions[src.venue]
-                fmt = LineFormat.NsPrefixed if src.kind == "capture" else LineFormat.JsonOnly
+                fmt = LineFormat.JsonOnly if src.kind == "bybit" else LineFormat.NsPrefixed
                 if speed is None and on_message is None:
-                    for chunk in _chunks(blob):
+                    for chunk in iter_chunks(src.path):
                         messages += session.replay(chunk, fmt)
+                        drain()
                         done += len(chunk)
                         if progress:
                             progress(done, total)
                 else:
                     messages += _feed_lines(
-                        session, blob, fmt, speed, on_message, progress, done, total
+                        session,
+                        iter_chunks(src.path),
+                        fmt,
+                        speed,
+                        on_message,
+                        progress,
+                        done,
+                        total,
+                        drain,
                     )
-                    done += len(blob)
+                    done += size
             else:
-                messages += _ingest_tardis(engine, src, blob, routes)
-                done += len(blob)
+                messages += _ingest_tardis(engine, src, iter_chunks(src.path), routes)
+                done += size
                 if progress:
                     progress(done, total)
     except KeyboardInterrupt:
@@ -332,6 +458,7 @@ def replay(
             for s in sessions.values()
         )
         messages = max(messages, seen)
+    drain()
     elapsed = time.perf_counter() - started
 
     reports: dict[str, SymbolReport] = {}
@@ -361,10 +488,8 @@ def replay(
             engine.result(sym),
             components,
         )
-    series_parts = [s.series() for s in sessions.values()]
-    signal_parts = [s.signals() for s in sessions.values()]
-    series = np.concatenate(series_parts) if series_parts else np.zeros(0, score_point_dtype)
-    signals = np.concatenate(signal_parts) if signal_parts else np.zeros(0, signal_event_dtype)
+    series = _merge_by_time(series_parts, len(sessions), score_point_dtype)
+    signals = _merge_by_time(signal_parts, len(sessions), signal_event_dtype)
     latency = _merge_latency([s.latency() for s in sessions.values()])
     errors: dict[str, int] = {}
     filtered = 0
@@ -391,33 +516,38 @@ def replay(
     )
 
 
-def _chunks(blob: bytes) -> Iterable[bytes]:
-    view = memoryview(blob)
-    start = 0
-    while start < len(blob):
-        end = blob.find(b"\n", min(start + _CHUNK, len(blob)) - 1)
-        end = len(blob) if end < 0 else end + 1
-        yield bytes(view[start:end])
-        start = end
+def _merge_by_time(
+    parts: list[npt.NDArray[np.void]], n_sessions: int, dtype: np.dtype[Any]
+) -> npt.NDArray[np.void]:
+    """The drained pieces as one array: per session in order, sessions one after another (the
+    order of a single final read of every session)."""
+    if not parts:
+        return np.zeros(0, dtype)
+    per_session = [parts[i::n_sessions] for i in range(n_sessions)] if n_sessions else [parts]
+    return np.concatenate([p for group in per_session for p in group])
 
 
 def _feed_lines(
     session: FeedSession,
-    blob: bytes,
+    chunks: Iterable[bytes],
     fmt: LineFormat,
     speed: float | None,
     on_message: Callable[[FeedSession, int, int], None] | None,
     progress: ProgressFn | None,
     done: int,
     total: int,
+    drain: Callable[[], None],
 ) -> int:
     """Line-by-line feed: paced at ``speed`` x recorded time and/or with a per-message hook."""
     count = 0
     first_ts: int | None = None
     wall0 = time.perf_counter()
     pos = 0
-    for line in blob.splitlines():
+    lines = itertools.chain.from_iterable(c.splitlines() for c in chunks)
+    for line in lines:
         pos += len(line) + 1
+        if count % 65536 == 0:
+            drain()
         if not line:
             continue
         if fmt == LineFormat.NsPrefixed:
@@ -441,75 +571,84 @@ def _feed_lines(
         if progress and count % 2000 == 0:
             progress(done + pos, total)
     if progress:
-        progress(done + len(blob), total)
+        progress(done + pos, total)
     return count
 
 
 def _ingest_tardis(
-    engine: Engine, src: ReplaySource, blob: bytes, routes: dict[tuple[str, str], int]
+    engine: Engine,
+    src: ReplaySource,
+    chunks: Iterable[bytes],
+    routes: dict[tuple[str, str], int],
 ) -> int:
-    rows = list(csv.DictReader(io.StringIO(blob.decode())))
-    if src.kind == "tardis_trades":
-        out = []
-        for i, r in enumerate(rows):
-            sym = routes.get(("tardis", r["symbol"]))
-            if sym is None:
-                continue
-            inst = engine.instrument(sym)
-            side = {"buy": 0, "sell": 1}.get(r["side"], 2)
-            out.append(
-                (
-                    int(r["timestamp"]) * 1000,
-                    inst.price_to_ticks(r["price"]),
-                    inst.qty_to_lots(r["amount"]),
-                    i,
-                    sym,
-                    side,
-                    0,
-                    0,
-                )
-            )
-        engine.ingest_trades(np.array(out, dtype=trade_event_dtype))
-        return len(rows)
-    # incremental_book_L2: rows with the same timestamp form one message; snapshot rows reset.
-    records: list[tuple[int, ...]] = []
+    """Stream a Tardis CSV into the engine chunk by chunk; returns rows (trades) or messages.
+
+    The native parser (``parse_tardis_rows``, GIL released) turns each chunk's rows into
+    records, converting every price and amount exactly (an off-grid value raises naming its
+    line and value); memory is bounded by the chunk. incremental_book_L2 rows of one symbol
+    with the same timestamp and snapshot flag that follow each other form one message: the
+    grouping is vectorised here, and a message that straddles two chunks is held back until
+    it is complete. Rows of symbols not replayed are skipped.
+    """
+    table = SymbolTable()
+    for (venue, name), sym in routes.items():
+        if venue == "tardis":
+            table.add(name, sym, engine.instrument(sym))
+    book = src.kind == "tardis_book"
+    kind = TardisKind.book if book else TardisKind.trades
+    held: npt.NDArray[np.void] = np.zeros(0, book_level_event_dtype)
+    held_key: tuple[int, int, bool] | None = None
+    line = 1
+    rows_seen = 0
+    messages = 0
     update_id = 0
-    groups: dict[tuple[str, str, bool], list[dict[str, str]]] = {}
-    order: list[tuple[str, str, bool]] = []
-    for r in rows:
-        key = (r["symbol"], r["timestamp"], r["is_snapshot"] == "true")
-        if key not in groups:
-            groups[key] = []
-            order.append(key)
-        groups[key].append(r)
-    for key in order:
-        name, ts, snap = key
-        sym = routes.get(("tardis", name))
-        if sym is None:
+    for chunk in chunks:
+        if line == 1:
+            _, _, chunk = chunk.partition(b"\n")  # the header (checked by detect())
+            line = 2
+        recs, trades, rows, _ = parse_tardis_rows(chunk, kind, table, line)
+        line += chunk.count(b"\n")
+        if not book:
+            trades["trade_id"] += rows_seen
+            rows_seen += rows
+            messages += rows
+            if len(trades):
+                engine.ingest_trades(trades)
             continue
-        inst = engine.instrument(sym)
-        update_id += 1
-        group = groups[key]
-        for j, r in enumerate(group):
-            flags = (FLAG_SNAPSHOT if snap else 0) | (
-                FLAG_END_OF_MESSAGE if j == len(group) - 1 else 0
-            )
-            side = 0 if r["side"] == "bid" else 1
-            records.append(
-                (
-                    int(ts) * 1000,
-                    inst.price_to_ticks(r["price"]),
-                    inst.qty_to_lots(r["amount"]),
-                    update_id,
-                    NO_UPDATE_ID,
-                    sym,
-                    side,
-                    flags,
-                    0,
-                )
-            )
-    engine.ingest_book(np.array(records, dtype=book_level_event_dtype))
-    return len(order)
+        n = len(recs)
+        if n == 0:
+            continue
+        sym_ids = recs["symbol_id"].astype(np.int64)
+        ts = recs["ts_ns"]
+        snap = (recs["flags"] & FLAG_SNAPSHOT) != 0
+        # A message starts where (symbol, timestamp, snapshot) changes; row 0 starts one unless
+        # it continues the message held back from the previous chunk.
+        starts = np.ones(n, np.bool_)
+        starts[1:] = (sym_ids[1:] != sym_ids[:-1]) | (ts[1:] != ts[:-1]) | (snap[1:] != snap[:-1])
+        starts[0] = held_key != (int(sym_ids[0]), int(ts[0]), bool(snap[0]))
+        held_key = (int(sym_ids[-1]), int(ts[-1]), bool(snap[-1]))
+        new_ids = np.cumsum(starts)
+        messages += int(new_ids[-1])
+        recs["update_id"] = update_id + new_ids  # a continued message keeps its id
+        update_id += int(new_ids[-1])
+        ends = np.zeros(n, np.bool_)
+        ends[:-1] = starts[1:]
+        recs["flags"] |= np.where(ends, FLAG_END_OF_MESSAGE, 0).astype(np.uint8)
+        if starts[0] and len(held):
+            held["flags"][-1] |= FLAG_END_OF_MESSAGE
+        if not starts.any():
+            held = np.concatenate([held, recs])
+            continue
+        # Rows before the chunk's last message are complete; that message may continue.
+        last = int(np.flatnonzero(starts)[-1])
+        complete = np.concatenate([held, recs[:last]])
+        if len(complete):
+            engine.ingest_book(complete)
+        held = recs[last:].copy()
+    if len(held):
+        held["flags"][-1] |= FLAG_END_OF_MESSAGE
+        engine.ingest_book(held)
+    return messages
 
 
 def _merge_latency(parts: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:

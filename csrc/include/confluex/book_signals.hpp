@@ -122,7 +122,8 @@ namespace confluex::signals {
 //
 // Sums: e_n and the depth samples are int64 lots accumulated with wrap-around (unsigned)
 // arithmetic, so the window sum is exact whenever the true sum fits int64, with no UB for any
-// input. The buffer is a fixed ring of `capacity` events allocated once; when it is full the
+// input. The buffer is a ring of at most `capacity` events: it starts at min(capacity, 64) and
+// doubles when full (so it holds what the window needs); when it is full at `capacity` the
 // oldest event is evicted before its time and evicted_early() counts it.
 class OfiWindow {
   public:
@@ -170,7 +171,12 @@ class OfiWindow {
     [[nodiscard]] std::uint64_t evicted_early() const noexcept { return evicted_early_; }
 
     [[nodiscard]] std::int64_t window_ns() const noexcept { return window_ns_; }
-    [[nodiscard]] std::size_t capacity() const noexcept { return buf_.size(); }
+    [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+    // OfiWindow::memory_bytes()
+    // Returns the bytes held by the ring.
+    [[nodiscard]] std::size_t memory_bytes() const noexcept {
+        return buf_.capacity() * sizeof(Entry);
+    }
     // Returns the latest timestamp seen (INT64_MIN before the first call).
     [[nodiscard]] std::int64_t now_ns() const noexcept { return now_; }
 
@@ -187,8 +193,11 @@ class OfiWindow {
 
     void evict_oldest() noexcept;
     void evict_expired() noexcept;
+    // Doubles the ring (up to capacity_), oldest entry first; false when it cannot.
+    bool grow() noexcept;
 
     std::int64_t window_ns_;
+    std::size_t capacity_;
     std::vector<Entry> buf_;
     std::size_t head_ = 0; // oldest entry
     std::size_t size_ = 0;

@@ -48,6 +48,12 @@ struct SessionConfig {
     std::int64_t series_interval_ns = 100'000'000;
     std::size_t max_buffered_records = 1U << 20;  // per symbol while waiting for a snapshot
     std::size_t max_pending_tickers = 256;        // per symbol, awaiting the next depth message
+    // The score series and the signal list keep the last max_series_points / max_signals
+    // entries (of every symbol together); older ones are dropped and counted
+    // (series_dropped(), signals_dropped()). 0 keeps none. Readers that want everything drain
+    // them with take_series() / take_signals() more often than the bound fills.
+    std::size_t max_series_points = std::size_t{1} << 16;  // 56 bytes each: 3.5 MiB at most
+    std::size_t max_signals = std::size_t{1} << 14;        // 32 bytes each: 512 KiB at most
 };
 
 struct SymbolHealth {
@@ -91,6 +97,56 @@ struct SignalEvent {
 };
 static_assert(std::is_trivially_copyable_v<SignalEvent> && sizeof(SignalEvent) == 32);
 
+namespace detail {
+
+// The last `cap` items pushed, in a ring that grows to `cap` as items arrive (no memory is
+// reserved up front); pushing into a full ring overwrites the oldest item and counts it.
+template <class T>
+class TailRing {
+  public:
+    explicit TailRing(std::size_t cap) : cap_(cap) {}
+    void push(const T& v) {
+        if (items_.size() < cap_) {
+            items_.push_back(v);
+            return;
+        }
+        ++dropped_;
+        if (cap_ == 0) {
+            return;
+        }
+        items_[head_] = v;
+        head_ = head_ + 1 == cap_ ? 0 : head_ + 1;
+    }
+    // Returns the items, oldest first.
+    [[nodiscard]] std::vector<T> ordered() const {
+        std::vector<T> out;
+        out.reserve(items_.size());
+        out.insert(out.end(), items_.begin() + static_cast<std::ptrdiff_t>(head_), items_.end());
+        out.insert(out.end(), items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+        return out;
+    }
+    // Returns the items, oldest first, and empties the ring (releasing its memory).
+    [[nodiscard]] std::vector<T> take() {
+        std::vector<T> out = ordered();
+        clear();
+        return out;
+    }
+    void clear() noexcept {
+        std::vector<T>().swap(items_);
+        head_ = 0;
+    }
+    [[nodiscard]] std::size_t size() const noexcept { return items_.size(); }
+    [[nodiscard]] std::uint64_t dropped() const noexcept { return dropped_; }
+
+  private:
+    std::size_t cap_;
+    std::vector<T> items_;
+    std::size_t head_ = 0;  // oldest item once the ring is full
+    std::uint64_t dropped_ = 0;
+};
+
+}  // namespace detail
+
 class FeedSession {
   public:
     // FeedSession::FeedSession()
@@ -125,8 +181,19 @@ class FeedSession {
     [[nodiscard]] const LatencyHistogram& latency(Stage s) const noexcept {
         return latency_[static_cast<std::size_t>(s)];
     }
-    [[nodiscard]] const std::vector<ScorePoint>& series() const noexcept { return series_; }
-    [[nodiscard]] const std::vector<SignalEvent>& signals() const noexcept { return signals_; }
+    // FeedSession::series() / signals()
+    // Return the last config().max_series_points score points / max_signals threshold
+    // crossings recorded (a copy, oldest first).
+    [[nodiscard]] std::vector<ScorePoint> series() const { return series_.ordered(); }
+    [[nodiscard]] std::vector<SignalEvent> signals() const { return signals_.ordered(); }
+    // FeedSession::take_series() / take_signals()
+    // Return what series() / signals() would and empty the record (drop counts are kept).
+    [[nodiscard]] std::vector<ScorePoint> take_series() { return series_.take(); }
+    [[nodiscard]] std::vector<SignalEvent> take_signals() { return signals_.take(); }
+    // FeedSession::series_dropped() / signals_dropped()
+    // Return how many points / crossings fell out of the bounded record since construction.
+    [[nodiscard]] std::uint64_t series_dropped() const noexcept { return series_.dropped(); }
+    [[nodiscard]] std::uint64_t signals_dropped() const noexcept { return signals_.dropped(); }
     void clear_series() noexcept;
     [[nodiscard]] const ParserCounters& parser_counters() const noexcept;
     [[nodiscard]] Venue venue() const noexcept { return venue_; }
@@ -155,8 +222,8 @@ class FeedSession {
     std::vector<BookLevelEvent> book_buf_;
     std::vector<TradeEvent> trade_buf_;
     std::array<LatencyHistogram, kStageCount> latency_{};
-    std::vector<ScorePoint> series_;
-    std::vector<SignalEvent> signals_;
+    detail::TailRing<ScorePoint> series_;
+    detail::TailRing<SignalEvent> signals_;
     std::uint64_t lines_ = 0;
 };
 

@@ -5,7 +5,7 @@
 // bid/ask, a contiguous best-first top-K view for the signal kernels, and depth queries.
 //
 // Design:
-//   - Each side keeps a dense window of 2^window_bits tick slots (one int64 size per tick) and
+//   - Each side keeps a dense window of 2^bits tick slots (one int64 size per tick) and
 //     a 3-level occupancy bitmap over it, so applying a level is one store plus one or more
 //     bit updates, and the next level from any price is found by a few bit scans. Levels
 //     outside the window (real feeds carry bids at 1000.00 when the price is 62000) live in a
@@ -13,6 +13,15 @@
 //     re-centred on the side's best price (a rebuild, counted in `recenters`) when that best
 //     comes within 1/8 of the window edge or leaves the window; it is never re-centred in the
 //     middle of a message, only by commit() and apply_snapshot().
+//   - The window is sized to the book, up to 2^window_bits (the config is the maximum): a new
+//     book starts at 2^kInitialWindowBits ticks per side (16 KiB of sizes for both sides), a
+//     snapshot sizes each side to twice the depth of 95 % of its levels, and commit() doubles a side
+//     (a rebuild, counted in `resizes`) once at least 1/32 of the level updates since the
+//     last check landed in the overflow map within one window width of the window (levels
+//     a doubled window would hold). Far outliers never grow it. A window never shrinks, so
+//     the resident size of a book is that of the densest price range it was asked to hold:
+//     ~20 KiB for an idle symbol, 2 MiB for a busy BTCUSDT spot book at the default maximum.
+//     The per-level hot path is unchanged (the size is a member, not a template constant).
 //   - Each side keeps its best price (maintained on every set_level(); a delete of the best
 //     rescans the bitmap from that price) and a small contiguous best-first cache of its best
 //     K = top_cache levels. The cache is patched in place when a level inside it changes
@@ -66,7 +75,7 @@ enum class ApplyResult : std::uint8_t {
 };
 
 struct BookConfig {
-    int window_bits = 17;       // dense window of 2^window_bits ticks per side, in [8, 24]
+    int window_bits = 17;       // largest dense window: 2^window_bits ticks per side, in [8, 24]
     std::size_t top_cache = 64; // levels per side in the contiguous top cache, in [1, 4096]
 };
 
@@ -81,7 +90,11 @@ struct BookCounters {
     std::uint64_t overlaps = 0;
     std::uint64_t crossed = 0;
     std::uint64_t recenters = 0;
+    std::uint64_t resizes = 0;  // window grown by commit() or apply_snapshot() (per side)
 };
+
+// The first window of a new book: 2^10 ticks per side (capped at the config's window_bits).
+inline constexpr int kInitialWindowBits = 10;
 
 namespace detail {
 
@@ -90,7 +103,8 @@ namespace detail {
 template <bool IsBid>
 class BookSideImpl {
   public:
-    BookSideImpl(int window_bits, std::size_t top_cache);
+    // Starts with a window of 2^min(kInitialWindowBits, max_bits) ticks.
+    BookSideImpl(int max_bits, std::size_t top_cache);
 
     // Returns true when price a is strictly better than price b for this side.
     static constexpr bool better(Ticks a, Ticks b) noexcept { return IsBid ? a > b : a < b; }
@@ -100,7 +114,32 @@ class BookSideImpl {
     [[nodiscard]] Ticks best() const noexcept { return best_; }
     [[nodiscard]] std::size_t count() const noexcept { return count_; }
     // Places the window so that `center` sits in its middle, moving every level.
-    void recenter(Ticks center);
+    void recenter(Ticks center) { relayout(center, bits_); }
+    // Places a window of 2^bits ticks (bits in [bits(), max_bits()]) with `center` in its
+    // middle, moving every level. Allocates when the size changes.
+    void relayout(Ticks center, int bits);
+    [[nodiscard]] int bits() const noexcept { return bits_; }
+    [[nodiscard]] int max_bits() const noexcept { return max_bits_; }
+    // Returns true when the window should double: bits() < max_bits() and, since the last
+    // check, at least kGrowMisses overflow updates landed within one window width of the
+    // window, making up at least 1/kGrowShare of the book's level updates (`levels` is the
+    // book's running count). Starts a new count either way once kGrowMisses is reached.
+    [[nodiscard]] bool check_grow(std::uint64_t levels) noexcept {
+        if (near_misses_ < kGrowMisses) [[likely]] {
+            return false;
+        }
+        const bool grow = bits_ < max_bits_ && near_misses_ * kGrowShare >= levels - grow_mark_;
+        near_misses_ = 0;
+        grow_mark_ = levels;
+        return grow;
+    }
+    // Restarts the growth count (after a snapshot sized the window).
+    void reset_growth(std::uint64_t levels) noexcept {
+        near_misses_ = 0;
+        grow_mark_ = levels;
+    }
+    // Returns the bytes this side holds (window, bitmaps, top cache, overflow nodes, scratch).
+    [[nodiscard]] std::size_t memory_bytes() const noexcept;
     // Returns true when the best price is within 1/8 of a window edge or outside the window.
     [[nodiscard]] bool needs_recenter() const noexcept;
     void clear() noexcept;
@@ -145,8 +184,14 @@ class BookSideImpl {
     template <class F>
     void for_each_best_first(F&& f) const;
 
+    static constexpr std::uint64_t kGrowMisses = 64;
+    static constexpr std::uint64_t kGrowShare = 32;
+
     int bits_;
+    int max_bits_;
     std::uint64_t size_;  // W = 2^bits_
+    std::uint64_t near_misses_ = 0;
+    std::uint64_t grow_mark_ = 0;
     Ticks base_ = 0;      // price of window slot 0
     std::unique_ptr<Lots[]> qty_;
     std::vector<std::uint64_t> l0_, l1_, l2_;
@@ -181,7 +226,8 @@ class BookSideImpl {
 class OrderBook {
   public:
     // OrderBook::OrderBook()
-    // Builds an empty book (state Empty). Allocates both windows up front.
+    // Builds an empty book (state Empty) with small windows (see Design: they grow with the
+    // book, up to 2^cfg.window_bits ticks per side).
     // REQUIRES: cfg.window_bits in [8, 24] and cfg.top_cache in [1, 4096]; else throws
     // InvalidConfig naming the value.
     explicit OrderBook(BookConfig cfg = {});
@@ -291,6 +337,16 @@ class OrderBook {
     [[nodiscard]] bool in_sync() const noexcept { return state_ == SyncState::Synced; }
     [[nodiscard]] const BookCounters& counters() const noexcept { return counters_; }
     [[nodiscard]] const BookConfig& config() const noexcept { return cfg_; }
+
+    // OrderBook::window_bits()
+    // Returns log2 of the current dense window of a side (<= config().window_bits).
+    [[nodiscard]] int window_bits(BookSide side) const noexcept {
+        return side == BookSide::Bid ? bids_.bits() : asks_.bits();
+    }
+    // OrderBook::memory_bytes()
+    // Returns the bytes the book holds: the object, both windows and bitmaps, top caches,
+    // overflow map nodes (estimated at 48 bytes each) and scratch space.
+    [[nodiscard]] std::size_t memory_bytes() const noexcept;
 
   private:
     // Counts a message the sequence rule did not apply and, for a gap or an overlap, puts the

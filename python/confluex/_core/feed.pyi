@@ -35,6 +35,14 @@ class LineFormat(enum.Enum):
     NsPrefixed = 0
     JsonOnly = 1
 
+class TardisKind(enum.Enum):
+    book = 0
+    trades = 1
+
+def parse_tardis_rows(
+    data: Buffer, kind: TardisKind, symbols: SymbolTable, first_line: int = 1
+) -> tuple[npt.NDArray[np.void], npt.NDArray[np.void], int, int]: ...
+
 class ParserCounters(metaclass=_pybind11_type):
     # Not constructible from Python; read BinanceParser.counters or FeedSession.parser_counters.
     def __init__(self, *args: object, **kwargs: object) -> None: ...

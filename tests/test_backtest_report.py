@@ -279,7 +279,6 @@ short_stop_pct = 0.005
 risk_reward = 1.0
 
 [position_manager]
-min_confluence_score = 65
 trailing_stop_pct = 0.0003
 """
 

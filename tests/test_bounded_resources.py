@@ -44,7 +44,7 @@ def test_thousand_idle_symbols_stay_far_below_a_megabyte_each() -> None:
             per_symbol.append((rss_bytes() - before) / (i + 1))
             # Checked as it grows: the old layout would reach 860 MB after 100 symbols.
             assert per_symbol[-1] < 128 * 1024, per_symbol
-    accounted = [engine.stats(i)["memory_bytes"] for i in range(1000)]
+    accounted = [engine.stats(i).memory_bytes for i in range(1000)]
     assert max(accounted) < 64 * 1024
     assert per_symbol[-1] < 128 * 1024
 

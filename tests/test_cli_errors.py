@@ -94,7 +94,7 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], int, tuple[str, ...]]] = {
     "long_not_above_short": (
         lambda t: ["--long", "30"],
         2,
-        ("--long must be > --short, was --long 30 --short 35",),
+        ("confluence.thresholds.long must be > confluence.thresholds.short", "long=30, short=35"),
     ),
     "truncated_gzip": (_truncated_gzip, 2, ("cut.gz: truncated or corrupt .gz",)),
     "out_not_writable": (_out_under_a_file, 2, ("--out directory is not writable", "plain")),

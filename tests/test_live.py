@@ -258,7 +258,7 @@ def test_recorded_session_replays_bit_exact(hft_data: Path, tmp_path: Path) -> N
         assert feed.engine.score(sid) == res.engine.score(rid)
         assert feed.engine.cvd(sid) == res.engine.cvd(rid)
         assert feed.session.health(sid) == res.symbols[venue_sym].health
-    assert res.symbols["ETHUSDT"].health["desyncs"] == 1
+    assert res.symbols["ETHUSDT"].health.desyncs == 1
 
 
 def test_record_to_an_unwritable_path_is_refused_naming_it(tmp_path: Path) -> None:

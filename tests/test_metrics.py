@@ -98,11 +98,11 @@ def test_scrape_reports_the_feed_counters_latency_and_book_health(hft_data: Path
 
     assert ctype == CONTENT_TYPE
     assert samples[("confluex_frames_total", sym)] == expected > 1000
-    assert samples[("confluex_messages_total", (("kind", "depth"), *sym))] == h["depth_messages"]
+    assert samples[("confluex_messages_total", (("kind", "depth"), *sym))] == h.depth_messages
     assert samples[("confluex_book_synced", sym)] == 1.0
     assert samples[("confluex_book_desyncs_total", sym)] == 0
-    assert samples[("confluex_ring_dropped_total", sym)] == h["buffered_dropped"]
-    assert samples[("confluex_ticker_checks_total", sym)] == h["ticker_checks"] > 0
+    assert samples[("confluex_ring_dropped_total", sym)] == h.buffered_dropped
+    assert samples[("confluex_ticker_checks_total", sym)] == h.ticker_checks > 0
     assert samples[("confluex_ticker_mismatches_total", sym)] == 0
     assert samples[("confluex_connections_total", exch)] == 1
     assert samples[("confluex_reconnects_total", exch)] == 0

@@ -78,7 +78,7 @@ def hwm():
         return next(int(l.split()[1]) for l in fh if l.startswith("VmHWM"))
 base = hwm()
 res = replay([sys.argv[1]])
-print(base, hwm(), res.messages, res.symbols["BTCUSDT"].health["desyncs"])
+print(base, hwm(), res.messages, res.symbols["BTCUSDT"].health.desyncs)
 """
 
 
@@ -105,7 +105,7 @@ def reference_engine(path: Path, book: bool, name: str, tick: str, lot: str) -> 
 def assert_same_book(a: Engine, b: Engine) -> None:
     for side in (0, 1):
         assert a.top(0, 1000)[side].tolist() == b.top(0, 1000)[side].tolist()
-    assert a.stats(0)["last_update_id"] == b.stats(0)["last_update_id"]
+    assert a.stats(0).last_update_id == b.stats(0).last_update_id
     assert a.score(0) == b.score(0)
 
 
@@ -130,7 +130,7 @@ def test_tardis_trades_stream_equals_the_row_by_row_reference(
     ref, rows = reference_engine(path, False, "XBTUSD", "0.5", "1")
     assert res.messages == rows == len(path.read_text().splitlines()) - 1
     assert res.engine.cvd(0) == ref.cvd(0) != 0
-    assert res.engine.stats(0)["trades"] == ref.stats(0)["trades"]
+    assert res.engine.stats(0).trades == ref.stats(0).trades
     for i in range(4):
         a, b = res.engine.window(0, i), ref.window(0, i)
         assert (a.buy_qty, a.sell_qty, a.count) == (b.buy_qty, b.sell_qty, b.count)
@@ -146,7 +146,7 @@ def test_synthetic_tardis_book_across_many_chunks_equals_the_reference(
     ref, messages = reference_engine(path, True, "BTC-PERPETUAL", "0.5", "10")
     assert res.messages == messages > 1000
     assert_same_book(res.engine, ref)
-    assert res.engine.stats(0)["book_messages"] == ref.stats(0)["book_messages"]
+    assert res.engine.stats(0).book_messages == ref.stats(0).book_messages
 
 
 def test_tardis_row_with_a_missing_field_names_its_line(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ formulas (csrc/include/confluex/hft_*.hpp, docs/hft.md)."""
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections import deque
 from statistics import fmean
@@ -12,7 +13,6 @@ import numpy as np
 import pytest
 import scipy.stats
 from confluex import hft
-from confluex._core import hft as core
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -84,25 +84,28 @@ class RefNormalizer:
 
 @settings(max_examples=150, deadline=None)
 @given(
-    scores=st.lists(score_st, min_size=0, max_size=120),
+    steps=st.lists(st.tuples(score_st, st.integers(0, 9)), min_size=0, max_size=120),
     window=st.integers(1, 40),
     min_frac=st.floats(0.0, 1.0),
     pwin=st.integers(1, 30),
     probe=score_st,
 )
 def test_normalizer_matches_reference(
-    scores: list[float], window: int, min_frac: float, pwin: int, probe: float
+    steps: list[tuple[float, int]], window: int, min_frac: float, pwin: int, probe: float
 ) -> None:
+    scores = [s for s, _ in steps]
     min_samples = max(1, int(min_frac * window))
     cfg = hft.NormalizerConfig()
     cfg.window, cfg.min_samples, cfg.percentile_window = window, min_samples, pwin
     n = hft.ScoreNormalizer(cfg)
     ref = RefNormalizer(window, min_samples, pwin)
-    for s in scores:
+    for s, read in steps:
         n.update(s)
         ref.update(s)
         # The note's z-score (append, then normalise) is update() followed by a pure read.
         assert close(n.normalize_zscore(s), ref.zscore(s), 1e-8)
+        if read == 0:  # percentile reads at random points: the lazy tree catches up or rebuilds
+            assert close(n.normalize_percentile(probe), ref.percentile(probe), 1e-12)
     for x in (probe, *scores[-3:]):
         assert close(n.normalize_zscore(x), ref.zscore(x), 1e-8)
         assert close(n.normalize_percentile(x), ref.percentile(x), 1e-12)
@@ -133,7 +136,9 @@ def test_percentile_equals_scipy_rank_over_the_window(scores: list[float], pwin:
 @given(score=score_st, vol=st.one_of(st.just(NAN), st.floats(0.0, 0.1)))
 def test_adaptive_matches_reference(score: float, vol: float) -> None:
     n = hft.ScoreNormalizer()
-    assert close(n.normalize_adaptive(score, vol), RefNormalizer.adaptive(RefNormalizer(1, 1, 1), score, vol))
+    assert close(
+        n.normalize_adaptive(score, vol), RefNormalizer.adaptive(RefNormalizer(1, 1, 1), score, vol)
+    )
 
 
 @settings(max_examples=60, deadline=None)
@@ -144,7 +149,7 @@ def test_volatility_is_std_of_one_bar_returns(closes: list[float]) -> None:
     n = hft.ScoreNormalizer(cfg)
     for c in closes:
         n.update_bar_close(c)
-    rets = [b / a - 1 for a, b in zip(closes, closes[1:], strict=False)][-20:]
+    rets = [b / a - 1 for a, b in itertools.pairwise(closes)][-20:]
     if len(rets) < 2:
         assert math.isnan(n.volatility)
     else:
@@ -184,7 +189,9 @@ def test_combiners_match_reference(data: list[tuple[float, float, float]], ties:
     c = [y for _, y, _ in data]
     w = [z for _, _, z in data]
     names = [f"m{i}" for i in range(len(s))]
-    lin = hft.ScoreCombiner.linear_combination(dict(zip(names, s, strict=True)), dict(zip(names, w, strict=True)))
+    lin = hft.ScoreCombiner.linear_combination(
+        dict(zip(names, s, strict=True)), dict(zip(names, w, strict=True))
+    )
     assert close(lin, math.fsum(a * b for a, b in zip(s, w, strict=True)), 1e-12)
     ens = hft.ScoreCombiner.ensemble_combination(
         {k: {"score": a, "confidence": b} for k, a, b in zip(names, s, c, strict=True)}
@@ -192,19 +199,41 @@ def test_combiners_match_reference(data: list[tuple[float, float, float]], ties:
     d, conf, v = ref_ensemble(s, c)
     assert close(ens["composite"], d, 1e-12)
     assert close(ens["confidence"], conf, 1e-12)
-    assert all(close(ens["individual_weights"][k], vi, 1e-12) for k, vi in zip(names, v, strict=True))
+    assert all(
+        close(ens["individual_weights"][k], vi, 1e-12) for k, vi in zip(names, v, strict=True)
+    )
     assert 0.0 <= ens["confidence"] <= 1.0 + 1e-12
     rank = hft.ScoreCombiner.rank_based_combination(dict(zip(names, s, strict=True)))
     assert close(rank, ref_rank(s), 1e-12)
     if s:
         assert min(s) - 1e-12 <= rank <= max(s) + 1e-12
     # Listing the inputs in another order changes nothing (ties share their average rank).
-    assert close(hft.ScoreCombiner.rank_based_combination(dict(zip(names[::-1], s[::-1], strict=True))), rank, 1e-12)
+    assert close(
+        hft.ScoreCombiner.rank_based_combination(dict(zip(names[::-1], s[::-1], strict=True))),
+        rank,
+        1e-12,
+    )
 
 
 class RefOnlineIC:
-    def __init__(self, n: int, horizon: int, window: int, halflife: float, floor: float, temp: float, min_realised: int) -> None:
-        self.n, self.h, self.w, self.floor, self.temp, self.minr = n, horizon, window, floor, temp, min_realised
+    def __init__(
+        self,
+        n: int,
+        horizon: int,
+        window: int,
+        halflife: float,
+        floor: float,
+        temp: float,
+        min_realised: int,
+    ) -> None:
+        self.n, self.h, self.w, self.floor, self.temp, self.minr = (
+            n,
+            horizon,
+            window,
+            floor,
+            temp,
+            min_realised,
+        )
         self.alpha = 1 - 2 ** (-1 / halflife)
         self.pending: deque[tuple[int, float, list[float]]] = deque()
         self.windows: list[deque[float]] = [deque() for _ in range(n + 1)]
@@ -273,7 +302,11 @@ class RefOnlineIC:
 @given(
     n=st.integers(1, 4),
     steps=st.lists(
-        st.tuples(st.integers(0, 3), st.lists(st.integers(-20, 20), min_size=4, max_size=4), st.integers(-30, 30)),
+        st.tuples(
+            st.integers(0, 3),
+            st.lists(st.integers(-20, 20), min_size=4, max_size=4),
+            st.integers(-30, 30),
+        ),
         min_size=1,
         max_size=120,
     ),
@@ -312,7 +345,9 @@ def test_online_ic_matches_reference(
 # --- multi-timeframe, component, composite, market making ----------------------------------------
 
 
-def ref_timeframes(tf: list[tuple[float, float]], w: list[float]) -> tuple[float, float, float, float]:
+def ref_timeframes(
+    tf: list[tuple[float, float]], w: list[float]
+) -> tuple[float, float, float, float]:
     wc = [wk * c for wk, (_, c) in zip(w, tf, strict=True)]
     den = math.fsum(wc)
     num = math.fsum(a * x for a, (x, _) in zip(wc, tf, strict=True))
@@ -327,14 +362,18 @@ def ref_timeframes(tf: list[tuple[float, float]], w: list[float]) -> tuple[float
 @given(tf=st.lists(st.tuples(unit_st, prob_st), min_size=4, max_size=4))
 def test_multi_timeframe_matches_reference(tf: list[tuple[float, float]]) -> None:
     w = [0.4, 0.3, 0.2, 0.1]
-    r = hft.MultiTimeframeHFTScore().calculate_multi_tf_score([hft.TimeframeScore(x, c) for x, c in tf])
+    r = hft.MultiTimeframeHFTScore().calculate_multi_tf_score(
+        [hft.TimeframeScore(x, c) for x, c in tf]
+    )
     d, s, align, wconf = ref_timeframes(tf, w)
     assert close(r["composite_directional"], d, 1e-12)
     assert close(r["composite_strength"], s, 1e-12)
     assert close(r["timeframe_alignment"], align, 1e-12)
     assert close(r["weight_confidence"], wconf, 1e-12)
     # Renormalised: scaling every confidence by the same factor leaves the composite unchanged.
-    half = hft.MultiTimeframeHFTScore().calculate_multi_tf_score([hft.TimeframeScore(x, c / 2) for x, c in tf])
+    half = hft.MultiTimeframeHFTScore().calculate_multi_tf_score(
+        [hft.TimeframeScore(x, c / 2) for x, c in tf]
+    )
     assert close(half["composite_directional"], r["composite_directional"], 1e-12)
 
 
@@ -349,7 +388,9 @@ def ref_component(c: dict[str, float]) -> dict[str, float]:
     flows = [f for f in (c["flow_short"], c["flow_medium"], c["flow_long"]) if not math.isnan(f)]
     if flows:
         absum = math.fsum(abs(f) for f in flows)
-        pers = (math.fsum(flows) / len(flows)) * (abs(math.fsum(flows)) / absum) if absum > 0 else 0.0
+        pers = (
+            (math.fsum(flows) / len(flows)) * (abs(math.fsum(flows)) / absum) if absum > 0 else 0.0
+        )
     else:
         pers = NAN
     mom = wmean([(0.35, pers), (0.25, c["cvd"]), (0.20, c["ofi"]), (0.20, c["technical"])])
@@ -357,7 +398,11 @@ def ref_component(c: dict[str, float]) -> dict[str, float]:
     if not math.isnan(c["flow_short"]) and not math.isnan(c["flow_long"]):
         over = -(c["flow_short"] - c["flow_long"]) / 2
     rsi = c["rsi"]
-    rsi_t = NAN if math.isnan(rsi) else ((30 - rsi) / 30 if rsi < 30 else -(rsi - 70) / 30 if rsi > 70 else 0.0)
+    rsi_t = (
+        NAN
+        if math.isnan(rsi)
+        else ((30 - rsi) / 30 if rsi < 30 else -(rsi - 70) / 30 if rsi > 70 else 0.0)
+    )
     rng = NAN if math.isnan(c["range_position"]) else 1 - 2 * c["range_position"]
     rev = wmean([(0.40, c["microprice"]), (0.30, over), (0.15, rsi_t), (0.15, rng)])
     return {
@@ -404,7 +449,9 @@ def test_component_extraction_matches_reference(c: dict[str, float]) -> None:
     assert -1 <= got["momentum"] <= 1 and -1 <= got["mean_reversion"] <= 1
 
 
-def ref_composite(c: dict[str, float], m: dict[str, float], tf: list[tuple[float, float]]) -> dict[str, float]:
+def ref_composite(
+    c: dict[str, float], m: dict[str, float], tf: list[tuple[float, float]]
+) -> dict[str, float]:
     comp = ref_component(c)
     micro_terms = []
     if not math.isnan(m["ofi"]):
@@ -476,7 +523,9 @@ micro_st = st.fixed_dictionaries(
 
 
 @settings(max_examples=300, deadline=None)
-@given(c=confluence_st, m=micro_st, tf=st.lists(st.tuples(unit_st, prob_st), min_size=4, max_size=4))
+@given(
+    c=confluence_st, m=micro_st, tf=st.lists(st.tuples(unit_st, prob_st), min_size=4, max_size=4)
+)
 def test_composite_matches_reference(
     c: dict[str, float], m: dict[str, float], tf: list[tuple[float, float]]
 ) -> None:
@@ -493,7 +542,16 @@ def test_composite_matches_reference(
         "risk_adjusted_opportunity": r.risk_adjusted_opportunity,
         "inventory_impact": r.inventory_impact,
         "base_opportunity": r.base_opportunity,
-        **{k: getattr(r.market_making, k) for k in ("inventory_bias", "price_skew", "size_multiplier", "spread_adjustment", "activity_level")},
+        **{
+            k: getattr(r.market_making, k)
+            for k in (
+                "inventory_bias",
+                "price_skew",
+                "size_multiplier",
+                "spread_adjustment",
+                "activity_level",
+            )
+        },
     }
     assert all(close(got[k], want[k], 1e-9) for k in want), (got, want)
     assert -1 <= r.directional_bias <= 1 and 0 <= r.execution_urgency <= 1
@@ -502,18 +560,30 @@ def test_composite_matches_reference(
     total = r.dir_confluence + r.dir_microstructure + r.dir_timeframe + r.dir_inventory
     assert close(r.directional_bias, clip1(total), 1e-12)
     # Zero liquidity is never silent.
-    if not math.isnan(m["bid_depth"]) and not math.isnan(m["ask_depth"]) and min(m["bid_depth"], m["ask_depth"]) == 0:
+    if (
+        not math.isnan(m["bid_depth"])
+        and not math.isnan(m["ask_depth"])
+        and min(m["bid_depth"], m["ask_depth"]) == 0
+    ):
         assert "no_liquidity" in hft.flag_names(r.flags)
 
 
 # --- portfolio ---------------------------------------------------------------------------------
 
 
-def ref_opportunity(comp: dict[str, float], vol: float, liq: float, corr: float) -> tuple[float, float, float]:
-    rank = 0.4 * abs(comp["directional_bias"]) + 0.4 * comp["reliability"] + 0.2 * abs(comp["momentum"])
+def ref_opportunity(
+    comp: dict[str, float], vol: float, liq: float, corr: float
+) -> tuple[float, float, float]:
+    rank = (
+        0.4 * abs(comp["directional_bias"])
+        + 0.4 * comp["reliability"]
+        + 0.2 * abs(comp["momentum"])
+    )
     vp = 0.0 if math.isnan(vol) else min(vol / 0.02, 1.0)
     lb = 1.0 if math.isnan(liq) else min(liq, 1.0)
-    rao = comp["signal_strength"] * comp["reliability"] * (1 - 0.3 * vp) * lb * (1 - 0.2 * abs(corr))
+    rao = (
+        comp["signal_strength"] * comp["reliability"] * (1 - 0.3 * vp) * lb * (1 - 0.2 * abs(corr))
+    )
     return rank, rao, rao * (0.5 + 0.5 * abs(comp["momentum"]))
 
 
@@ -533,7 +603,13 @@ def ref_ew_corr(rets: list[list[float]], halflife: float) -> np.ndarray:
     n=st.integers(1, 5),
     ops=st.lists(
         st.one_of(
-            st.tuples(st.just("u"), st.integers(0, 4), confluence_st, st.one_of(st.just(NAN), st.floats(0, 0.05)), st.one_of(st.just(NAN), st.floats(0, 2))),
+            st.tuples(
+                st.just("u"),
+                st.integers(0, 4),
+                confluence_st,
+                st.one_of(st.just(NAN), st.floats(0, 0.05)),
+                st.one_of(st.just(NAN), st.floats(0, 2)),
+            ),
             st.tuples(st.just("r"), st.lists(st.floats(-0.01, 0.01), min_size=5, max_size=5)),
         ),
         min_size=1,
@@ -584,7 +660,7 @@ def test_portfolio_matches_reference(n: int, ops: list[tuple]) -> None:  # type:
         order = [int(s[1:]) for s in p.rank_opportunities()]
         scored = [i for i in order if i in comps]
         assert order[: len(scored)] == scored
-        for a, b in zip(scored, scored[1:], strict=False):
+        for a, b in itertools.pairwise(scored):
             assert keys[a][0] >= keys[b][0] - 1e-7
         top = max((k[0] for k in keys.values()), default=0.0)
         for i in comps:
@@ -598,7 +674,11 @@ def test_portfolio_matches_reference(n: int, ops: list[tuple]) -> None:  # type:
 @settings(max_examples=150, deadline=None)
 @given(
     events=st.lists(
-        st.tuples(st.integers(0, 2), st.sampled_from(["trade", "orderbook", "quote"]), st.integers(-50, 200)),
+        st.tuples(
+            st.integers(0, 2),
+            st.sampled_from(["trade", "orderbook", "quote"]),
+            st.integers(-50, 200),
+        ),
         max_size=80,
     ),
     trade_ms=st.integers(0, 150),
@@ -608,7 +688,10 @@ def test_streaming_policy_matches_reference(
     events: list[tuple[int, str, int]], trade_ms: int, quote_ms: int
 ) -> None:
     cfg = hft.StreamingConfig()
-    cfg.min_trade_interval_ns, cfg.min_quote_interval_ns = trade_ms * 1_000_000, quote_ms * 1_000_000
+    cfg.min_trade_interval_ns, cfg.min_quote_interval_ns = (
+        trade_ms * 1_000_000,
+        quote_ms * 1_000_000,
+    )
     s = hft.StreamingConfluenceHFT(cfg)
     for i in range(3):
         s.add_symbol(f"S{i}")

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "confluex/errors.hpp"
+#include "confluex/flow_signals.hpp"
 
 namespace confluex::hft {
 
@@ -34,31 +35,29 @@ RollingMoments::RollingMoments(std::size_t capacity) {
 void RollingMoments::add(double x) noexcept {
     const std::size_t cap = buf_.size();
     if (n_ == cap) {
-        // Welford removal of the oldest value (the slot about to be overwritten).
+        // Full window: replace the oldest value in one step (n is unchanged, so the update
+        // needs no division): mean' = mean + (x - old)/n,
+        // M2' = M2 + (x - old)(x - mean' + old - mean).
         const double old = buf_[head_];
-        const double nm1 = static_cast<double>(n_ - 1);
-        if (n_ == 1) {
-            mean_ = 0.0;
-            m2_ = 0.0;
-        } else {
-            const double d = old - mean_;
-            mean_ -= d / nm1;
-            m2_ -= d * (old - mean_);
+        const double mean_old = mean_;
+        mean_ += (x - old) * inv_n_;
+        m2_ += (x - old) * (x - mean_ + old - mean_old);
+        buf_[head_] = x;
+        head_ = head_ + 1 == cap ? 0 : head_ + 1;
+        if (++removals_ >= cap) {
+            // Rounding of the replacements is bounded by recomputing once per window.
+            removals_ = 0;
+            recompute();
         }
-        --n_;
-        ++removals_;
+        return;
     }
     buf_[head_] = x;
     head_ = head_ + 1 == cap ? 0 : head_ + 1;
     ++n_;
+    inv_n_ = 1.0 / static_cast<double>(n_);
     const double d = x - mean_;
-    mean_ += d / static_cast<double>(n_);
+    mean_ += d * inv_n_;
     m2_ += d * (x - mean_);
-    if (removals_ >= cap) {
-        // Rounding of the removals is bounded by recomputing once per window.
-        removals_ = 0;
-        recompute();
-    }
 }
 
 void RollingMoments::recompute() noexcept {
@@ -87,6 +86,7 @@ double RollingMoments::variance() const noexcept {
 double RollingMoments::stddev() const noexcept { return std::sqrt(variance()); }
 
 void RollingMoments::clear() noexcept {
+    inv_n_ = 0.0;
     head_ = 0;
     n_ = 0;
     removals_ = 0;
@@ -120,7 +120,7 @@ void NormalizerConfig::validate() const {
 
 ScoreNormalizer::ScoreNormalizer(NormalizerConfig cfg)
     : cfg_((cfg.validate(), cfg)), moments_(cfg_.window), ranks_(cfg_.percentile_window),
-      pct_ring_(cfg_.percentile_window, 0.0), returns_(cfg_.volatility_window) {}
+      pct_ring_(2 * cfg_.percentile_window, 0.0), returns_(cfg_.volatility_window) {}
 
 void ScoreNormalizer::update(double score) {
     if (!std::isfinite(score)) {
@@ -132,14 +132,28 @@ void ScoreNormalizer::update(double score) {
 
 void ScoreNormalizer::update_unchecked(double score) noexcept {
     moments_.add(score);
-    const std::size_t p = pct_ring_.size();
-    const std::size_t slot = static_cast<std::size_t>(seq_ % p);
-    if (seq_ >= p) {
-        ranks_.erase(pct_ring_[slot], seq_ - p);
-    }
-    pct_ring_[slot] = score;
-    ranks_.insert(score, seq_);
+    pct_ring_[static_cast<std::size_t>(seq_ % pct_ring_.size())] = score;
     ++seq_;
+}
+
+void ScoreNormalizer::sync_ranks() const noexcept {
+    const std::uint64_t p = cfg_.percentile_window;
+    const std::size_t ring = pct_ring_.size();  // 2p: values of seqs [seq_ - 2p, seq_)
+    if (seq_ - tree_seq_ > p) {
+        // More than a window behind: the values to erase may be gone; rebuild from the last p.
+        ranks_.clear();
+        for (std::uint64_t q = seq_ - p; q < seq_; ++q) {
+            ranks_.insert(pct_ring_[static_cast<std::size_t>(q % ring)], q);
+        }
+    } else {
+        for (std::uint64_t q = tree_seq_; q < seq_; ++q) {
+            if (q >= p) {
+                ranks_.erase(pct_ring_[static_cast<std::size_t>((q - p) % ring)], q - p);
+            }
+            ranks_.insert(pct_ring_[static_cast<std::size_t>(q % ring)], q);
+        }
+    }
+    tree_seq_ = seq_;
 }
 
 void ScoreNormalizer::update_bar_close(double close) {
@@ -165,10 +179,15 @@ double ScoreNormalizer::normalize_zscore(double score) const noexcept {
     if (!(sd > cfg_.sigma_epsilon * std::max(1.0, std::fabs(m)))) {
         return 0.0;
     }
-    return std::tanh((score - m) / sd / 2.0);
+    return detail::tanh_abs_error_4e16((score - m) / (2.0 * sd));
+}
+
+std::size_t ScoreNormalizer::percentile_count() const noexcept {
+    return static_cast<std::size_t>(std::min<std::uint64_t>(seq_, cfg_.percentile_window));
 }
 
 double ScoreNormalizer::percentile(double score) const noexcept {
+    sync_ranks();
     const std::size_t n = ranks_.size();
     if (n == 0 || std::isnan(score)) {
         return std::numeric_limits<double>::quiet_NaN();
@@ -183,7 +202,7 @@ double ScoreNormalizer::normalize_percentile(double score) const noexcept {
     if (std::isnan(score)) {
         return score;
     }
-    if (ranks_.size() < cfg_.percentile_window) {
+    if (percentile_count() < cfg_.percentile_window) {
         return fallback(score);
     }
     return (percentile(score) - 50.0) / 50.0;
@@ -207,7 +226,7 @@ double ScoreNormalizer::normalize_adaptive(double score, double vol) const noexc
     if (std::isnan(score)) {
         return score;
     }
-    return std::tanh(((score - 50.0) / 50.0) * sensitivity(vol));
+    return detail::tanh_abs_error_4e16(((score - 50.0) / 50.0) * sensitivity(vol));
 }
 
 double ScoreNormalizer::normalize_adaptive(double score) const noexcept {
@@ -225,6 +244,7 @@ void ScoreNormalizer::clear() noexcept {
     moments_.clear();
     ranks_.clear();
     seq_ = 0;
+    tree_seq_ = 0;
     returns_.clear();
     prev_close_ = 0.0;
 }

@@ -12,7 +12,11 @@
 // - One ring holds the last max(window, percentile_window) scores. The z-score uses the last
 //   `window` of them through RollingMoments (Welford add and remove: exact rolling, the window
 //   really drops its oldest score); the percentile uses the last `percentile_window` through an
-//   OrderStatTree (exact rank in O(log n)).
+//   OrderStatTree (exact rank in O(log n)). The tree is brought up to date lazily, by the next
+//   percentile read: update() itself costs only the z-score path, a caller that never reads
+//   percentiles never pays for them, and one that reads after every update pays O(log n) per
+//   update as before (after more than percentile_window updates without a read, the read
+//   rebuilds the tree from the ring, O(n log n) once). Reads are logically const.
 // - Formulas (n = scores in the relevant window, s = the score read):
 //   fallback(s)          = clip((s - 50)/50, -1, 1)
 //   normalize_zscore(s)  = fallback(s) when n < min_samples; 0 when sigma <= sigma_epsilon *
@@ -27,9 +31,11 @@
 //                          (high_volatility, high_vol_sensitivity): 1.3 at or below 0.005,
 //                          0.7 at or above 0.02, 1.0 at the midpoint 0.0125. The note's step
 //                          function (1.3 / 1.0 / 0.7) jumped by 30% at each threshold.
-// - Rounding: Welford removal accumulates rounding; the moments are recomputed exactly (two
-//   passes over the ring) once every `window` removals, so the error never grows with the
-//   length of the stream. That update costs O(window) once per window (amortised O(1)).
+// - Rounding: the rolling update (Welford add; once the window is full, a one-step replace of
+//   the oldest value, which needs no division) accumulates rounding; the moments are
+//   recomputed exactly (two passes over the ring) once every `window` replacements, so the
+//   error never grows with the length of the stream. That update costs O(window) once per
+//   window (amortised O(1)). tanh is detail::tanh_abs_error_4e16 (one exp, within 4e-16).
 //
 // Threading: not synchronised; one thread owns an instance.
 #pragma once
@@ -71,6 +77,7 @@ class RollingMoments {
     std::size_t removals_ = 0;
     double mean_ = 0.0;
     double m2_ = 0.0;
+    double inv_n_ = 0.0;  // 1 / n_, kept so a full window updates without a division
 };
 
 struct NormalizerConfig {
@@ -125,7 +132,7 @@ class ScoreNormalizer {
     [[nodiscard]] double percentile(double score) const noexcept;
 
     [[nodiscard]] std::size_t count() const noexcept { return moments_.count(); }
-    [[nodiscard]] std::size_t percentile_count() const noexcept { return ranks_.size(); }
+    [[nodiscard]] std::size_t percentile_count() const noexcept;
     [[nodiscard]] double mean() const noexcept { return moments_.mean(); }
     [[nodiscard]] double stddev() const noexcept { return moments_.stddev(); }
     // Returns the std of the recorded 1-bar returns (NaN with fewer than 2).
@@ -134,10 +141,15 @@ class ScoreNormalizer {
     void clear() noexcept;
 
   private:
+    // Brings the rank tree up to date with the scores added since the last percentile read.
+    void sync_ranks() const noexcept;
+
     NormalizerConfig cfg_;
     RollingMoments moments_;
-    detail::OrderStatTree ranks_;
-    std::vector<double> pct_ring_;  // the last percentile_window scores
+    // The percentile tree is maintained lazily (see Design): mutable, as reads complete it.
+    mutable detail::OrderStatTree ranks_;
+    mutable std::uint64_t tree_seq_ = 0;  // scores [0, tree_seq_) are applied to ranks_
+    std::vector<double> pct_ring_;  // the last 2 * percentile_window scores
     std::uint64_t seq_ = 0;         // scores ever added (the tree's keys are (score, seq))
     RollingMoments returns_;
     double prev_close_ = 0.0;

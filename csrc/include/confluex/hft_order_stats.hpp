@@ -20,6 +20,7 @@
 // Threading: not synchronised; one thread owns an instance.
 #pragma once
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -44,23 +45,56 @@ class OrderStatTree {
         Node& nd = nodes_[n];
         nd.value = value;
         nd.seq = seq;
-        nd.left = kNil;
-        nd.right = kNil;
-        nd.size = 1;
         nd.prio = next_prio();
+        // Descend while the nodes outrank the new one (each gains one descendant), then split
+        // the subtree found there around the new key: the new node takes its place.
+        std::uint32_t* link = &root_;
+        while (*link != kNil && nodes_[*link].prio > nd.prio) {
+            Node& t = nodes_[*link];
+            ++t.size;
+            link = key_less(value, seq, t.value, t.seq) ? &t.left : &t.right;
+        }
         std::uint32_t l = kNil;
         std::uint32_t r = kNil;
-        split(root_, value, seq, l, r);
-        root_ = merge(merge(l, n), r);
+        split(*link, value, seq, l, r);
+        nd.left = l;
+        nd.right = r;
+        nd.size = static_cast<std::uint32_t>(1 + size_of(l) + size_of(r));
+        *link = n;
     }
 
     // OrderStatTree::erase()
-    // Removes the element inserted as (value, seq). Returns false (and changes nothing) when
-    // no such element is present.
-    bool erase(double value, std::uint64_t seq) noexcept {
-        bool found = false;
-        root_ = erase_at(root_, value, seq, found);
-        return found;
+    // Removes the element inserted as (value, seq).
+    // REQUIRES: the element is present (the callers erase what they inserted; checking would
+    // cost a second descent per update). Checked by assert in debug builds.
+    void erase(double value, std::uint64_t seq) noexcept {
+        assert(contains(value, seq));
+        std::uint32_t* link = &root_;
+        for (;;) {
+            Node& t = nodes_[*link];
+            if (t.value == value && t.seq == seq) {
+                break;
+            }
+            --t.size;
+            link = key_less(value, seq, t.value, t.seq) ? &t.left : &t.right;
+        }
+        const std::uint32_t n = *link;
+        *link = merge(nodes_[n].left, nodes_[n].right);
+        free_.push_back(n);
+    }
+
+    // OrderStatTree::contains()
+    // Returns whether (value, seq) is present.
+    [[nodiscard]] bool contains(double value, std::uint64_t seq) const noexcept {
+        std::uint32_t t = root_;
+        while (t != kNil) {
+            const Node& nd = nodes_[t];
+            if (nd.value == value && nd.seq == seq) {
+                return true;
+            }
+            t = key_less(value, seq, nd.value, nd.seq) ? nd.left : nd.right;
+        }
+        return false;
     }
 
     // OrderStatTree::count_less()
@@ -174,29 +208,6 @@ class OrderStatTree {
         nodes_[r].left = merge(l, nodes_[r].left);
         pull(r);
         return r;
-    }
-
-    std::uint32_t erase_at(std::uint32_t t, double v, std::uint64_t s, bool& found) noexcept {
-        if (t == kNil) {
-            return kNil;
-        }
-        Node& nd = nodes_[t];
-        if (nd.value == v && nd.seq == s) {
-            found = true;
-            free_.push_back(t);
-            return merge(nd.left, nd.right);
-        }
-        if (key_less(v, s, nd.value, nd.seq)) {
-            const std::uint32_t c = erase_at(nd.left, v, s, found);
-            nodes_[t].left = c;
-        } else {
-            const std::uint32_t c = erase_at(nd.right, v, s, found);
-            nodes_[t].right = c;
-        }
-        if (found) {
-            pull(t);
-        }
-        return t;
     }
 
     std::vector<Node> nodes_;

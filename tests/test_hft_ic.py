@@ -12,7 +12,6 @@ combiner cannot do, so it is allowed a small tolerance.
 
 from __future__ import annotations
 
-import gzip
 from functools import cache
 from pathlib import Path
 
@@ -22,23 +21,11 @@ import numpy.typing as npt
 import pytest
 from confluex import _core, hft
 from scipy.stats import spearmanr
+from test_feed_session import CAPTURES, raw
 
 S = _core.session
 HFT = Path(__file__).resolve().parent / "data" / "hftbacktest"
-CAPTURES = {
-    "spot": (
-        ("spot/btcusdt_20240808.gz", "spot/btcusdt_20240809.gz"),
-        "0.01",
-        "0.00000001",
-        S.Venue.binance_spot,
-    ),
-    "usdm": (
-        ("usdm_2024-07/btcusdt_20240718.gz", "usdm_2024-07/btcusdt_20240719.gz"),
-        "0.1",
-        "0.001",
-        S.Venue.binance_futures,
-    ),
-}
+
 STEP_NS = 250_000_000
 HORIZON_STEPS = 4  # 1 s
 # Columns of a sample row.
@@ -49,7 +36,7 @@ TOLERANCE = 0.025
 @cache
 def samples(kind: str) -> npt.NDArray[np.float64]:
     files, tick, lot, venue = CAPTURES[kind]
-    data = b"".join(gzip.open(HFT / f).read() for f in files)
+    data = raw(files, HFT)
     engine = _core.engine.Engine()
     sym = engine.add_symbol("BTCUSDT", confluex.Instrument(tick, lot))
     session = S.FeedSession(engine, venue)

@@ -100,35 +100,13 @@ class OrderStatTree {
     // OrderStatTree::count_less()
     // Returns the number of elements whose value is < x.
     [[nodiscard]] std::size_t count_less(double x) const noexcept {
-        std::size_t c = 0;
-        std::uint32_t t = root_;
-        while (t != kNil) {
-            const Node& nd = nodes_[t];
-            if (nd.value < x) {
-                c += size_of(nd.left) + 1;
-                t = nd.right;
-            } else {
-                t = nd.left;
-            }
-        }
-        return c;
+        return count_if([x](double v) { return v < x; });
     }
 
     // OrderStatTree::count_less_equal()
     // Returns the number of elements whose value is <= x.
     [[nodiscard]] std::size_t count_less_equal(double x) const noexcept {
-        std::size_t c = 0;
-        std::uint32_t t = root_;
-        while (t != kNil) {
-            const Node& nd = nodes_[t];
-            if (nd.value <= x) {
-                c += size_of(nd.left) + 1;
-                t = nd.right;
-            } else {
-                t = nd.left;
-            }
-        }
-        return c;
+        return count_if([x](double v) { return v <= x; });
     }
 
     [[nodiscard]] std::size_t size() const noexcept { return size_of(root_); }
@@ -155,6 +133,22 @@ class OrderStatTree {
         std::uint32_t size = 0;
         std::uint32_t prio = 0;
     };
+
+    // Counts the elements satisfying `below`, a predicate true on a prefix of the key order.
+    template <class Below> [[nodiscard]] std::size_t count_if(Below below) const noexcept {
+        std::size_t c = 0;
+        std::uint32_t t = root_;
+        while (t != kNil) {
+            const Node& nd = nodes_[t];
+            if (below(nd.value)) {
+                c += size_of(nd.left) + 1;
+                t = nd.right;
+            } else {
+                t = nd.left;
+            }
+        }
+        return c;
+    }
 
     [[nodiscard]] std::size_t size_of(std::uint32_t t) const noexcept {
         return t == kNil ? 0 : nodes_[t].size;

@@ -271,9 +271,7 @@ class MultiTimeframeHFTScore:
     ) -> dict[str, Any]:
         """Returns composite_directional, composite_strength, timeframe_alignment,
         weight_confidence and individual_scores {tf: {directional, strength, confidence}}."""
-        tfs = (
-            self.prepare_timeframe_data(data, symbol_id) if isinstance(data, Engine) else data
-        )
+        tfs = self.prepare_timeframe_data(data, symbol_id) if isinstance(data, Engine) else data
         r = _hft.combine_timeframes(list(tfs), self._weights)
         return {
             "composite_directional": r.composite_directional,
@@ -281,7 +279,11 @@ class MultiTimeframeHFTScore:
             "timeframe_alignment": r.timeframe_alignment,
             "weight_confidence": r.weight_confidence,
             "individual_scores": {
-                tf: {"directional": s.directional, "strength": s.strength, "confidence": s.confidence}
+                tf: {
+                    "directional": s.directional,
+                    "strength": s.strength,
+                    "confidence": s.confidence,
+                }
                 for tf, s in zip(TIMEFRAMES, r.individual, strict=True)
             },
         }
@@ -571,7 +573,9 @@ class StreamingConfluenceHFT:
 
     def should_recalculate(self, symbol: str, update_type: str, ts_ns: int) -> bool:
         """Returns whether this update triggers a recalculation (and records it if so)."""
-        return bool(self._policy.should_recalculate(self._id(symbol), _update_type(update_type), ts_ns))
+        return bool(
+            self._policy.should_recalculate(self._id(symbol), _update_type(update_type), ts_ns)
+        )
 
     def last_update_ns(self, symbol: str) -> int:
         """Returns the time of the symbol's last recalculation (ns)."""
@@ -607,9 +611,11 @@ class StreamingConfluenceHFT:
 
 def _update_type(name: str) -> UpdateType:
     try:
-        return {"trade": UpdateType.trade, "orderbook": UpdateType.orderbook, "quote": UpdateType.quote}[
-            name
-        ]
+        return {
+            "trade": UpdateType.trade,
+            "orderbook": UpdateType.orderbook,
+            "quote": UpdateType.quote,
+        }[name]
     except KeyError:
         raise ValueError(
             f"update type must be 'trade', 'orderbook' or 'quote', was {name!r}"

@@ -708,3 +708,50 @@ def test_streaming_policy_matches_reference(
     for i in range(3):
         got = s.last_update_ns(f"S{i}")
         assert got == (last[i] if last[i] is not None else -(2**63))
+
+
+# --- the note's small classes: risk-adjusted opportunity, market making, execution ----------
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    c=confluence_st,
+    vol=st.one_of(st.just(NAN), st.floats(0, 0.1)),
+    liq=st.one_of(st.just(NAN), st.floats(0, 3)),
+    corr=unit_st,
+    position=st.floats(-3, 3),
+    max_position=st.sampled_from([0.0, 1.0, 2.0]),
+)
+def test_small_classes_match_reference(
+    c: dict[str, float], vol: float, liq: float, corr: float, position: float, max_position: float
+) -> None:
+    comp = hft._hft.extract_confluence_component(make_conf(c))
+    ref = ref_component(c)
+    r = hft.RiskAdjustedConfluenceHFT().calculate_risk_adjusted_opportunity(comp, vol, liq, corr)
+    vp = 0.0 if math.isnan(vol) else min(vol / 0.02, 1.0)
+    lb = 1.0 if math.isnan(liq) else min(liq, 1.0)
+    base = ref["signal_strength"] * ref["reliability"]
+    assert close(r["base_opportunity"], base, 1e-12)
+    assert close(
+        r["risk_adjusted_opportunity"], base * (1 - 0.3 * vp) * lb * (1 - 0.2 * abs(corr)), 1e-12
+    )
+    assert ("no_liquidity" in r["flags"]) == (not math.isnan(liq) and liq == 0)
+    assert ("liquidity_unknown" in r["flags"]) == math.isnan(liq)
+
+    mm = hft.MarketMakingHFTIntegration.calculate_making_scores(comp, position, max_position)
+    inv = -clip1(position / max_position) if max_position > 0 else 0.0
+    bias = clip1(ref["directional_bias"] + inv)
+    want = {
+        "inventory_bias": bias,
+        "spread_adjustment": 1 - ref["reliability"],
+        "size_multiplier": ref["signal_strength"] * ref["reliability"],
+        "price_skew": 0.5 * bias,
+        "activity_level": ref["signal_strength"],
+    }
+    assert all(close(mm[k], want[k], 1e-12) for k in want)
+
+    ex = hft.ExecutionAlgorithmConfluence.determine_execution_strategy({}, comp)
+    s, rel, b = ref["signal_strength"], ref["reliability"], abs(ref["directional_bias"])
+    urgency = "high" if s > 0.8 and rel > 0.7 else "medium" if s > 0.5 and rel > 0.5 else "low"
+    assert ex["urgency"] == urgency
+    assert ex["participation_rate"] == (0.3 if b > 0.7 else 0.2 if b > 0.3 else 0.1)

@@ -14,6 +14,7 @@ void register_aggregator(py::module_& m);
 void register_engine(py::module_& m);
 void register_session(py::module_& m);
 void register_feed(py::module_& m);
+void register_hft(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "confluex native core (private; use the `confluex` package).";
@@ -44,4 +45,6 @@ PYBIND11_MODULE(_core, m) {
     register_feed(feed);
     auto session = m.def_submodule("session", "Raw messages to synchronised books and scores.");
     register_session(session);
+    auto hft = m.def_submodule("hft", "HFT integration kernels: normaliser, combiners, composite, portfolio.");
+    register_hft(hft);
 }

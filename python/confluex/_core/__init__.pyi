@@ -2,6 +2,7 @@ from . import aggregator as aggregator
 from . import engine as engine
 from . import exceptions as exceptions
 from . import feed as feed
+from . import hft as hft
 from . import instrument as instrument
 from . import order_book as order_book
 from . import session as session

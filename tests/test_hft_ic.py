@@ -61,9 +61,9 @@ def samples(kind: str) -> npt.NDArray[np.float64]:
                 (
                     t,
                     (bb[0] + ba[0]) / 2,
-                    (engine.component(sym, "orderflow")["score"] - 50) / 50,
-                    (engine.component(sym, "orderbook")["score"] - 50) / 50,
-                    (engine.component(sym, "volume")["score"] - 50) / 50,
+                    (engine.component(sym, "orderflow").score - 50) / 50,
+                    (engine.component(sym, "orderbook").score - 50) / 50,
+                    (engine.component(sym, "volume").score - 50) / 50,
                     comp["momentum"],
                     comp["mean_reversion"],
                 )

@@ -1,6 +1,7 @@
 // The HFT integration kernels (hft_*.hpp): normaliser, combiners, multi-timeframe, composite,
 // portfolio, streaming policy and the engine-to-inputs builder.
 #include <pybind11/numpy.h>
+#include <pybind11/native_enum.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -580,10 +581,12 @@ void register_portfolio(py::module_& m) {
 }
 
 void register_streaming(py::module_& m) {
-    py::enum_<h::UpdateType>(m, "UpdateType")
+    py::native_enum<h::UpdateType>(m, "UpdateType", "enum.Enum",
+                                   "What changed: the policy throttles trades and quotes.")
         .value("trade", h::UpdateType::Trade)
         .value("orderbook", h::UpdateType::Orderbook)
-        .value("quote", h::UpdateType::Quote);
+        .value("quote", h::UpdateType::Quote)
+        .finalize();
     py::class_<h::StreamingConfig>(m, "StreamingConfig")
         .def(py::init<>())
         .def_readwrite("min_trade_interval_ns", &h::StreamingConfig::min_trade_interval_ns)

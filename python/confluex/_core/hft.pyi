@@ -1,9 +1,11 @@
+import enum
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
+from . import _pybind11_type
 from .engine import Engine
 
 _F64 = npt.NDArray[np.float64]
@@ -17,7 +19,7 @@ FLAG_NO_CONFLUENCE_DATA: int
 FLAG_SPREAD_UNKNOWN: int
 FLAG_INVENTORY_LIMIT: int
 
-class NormalizerConfig:
+class NormalizerConfig(metaclass=_pybind11_type):
     def __init__(self) -> None: ...
     window: int
     min_samples: int
@@ -30,7 +32,7 @@ class NormalizerConfig:
     high_vol_sensitivity: float
     def validate(self) -> None: ...
 
-class ScoreNormalizer:
+class ScoreNormalizer(metaclass=_pybind11_type):
     def __init__(self, config: NormalizerConfig = ...) -> None: ...
     def update(self, score: float) -> None: ...
     def update_bar_close(self, close: float) -> None: ...
@@ -57,7 +59,7 @@ class ScoreNormalizer:
 def combine_linear(scores: Sequence[float], weights: Sequence[float]) -> float: ...
 def combine_linear_many(scores: _F64, weights: _F64) -> _F64: ...
 
-class EnsembleResult:
+class EnsembleResult(metaclass=_pybind11_type):
     def __init__(self, *args: Any, **kwargs: Any) -> None: ...
     @property
     def composite(self) -> float: ...
@@ -69,7 +71,7 @@ class EnsembleResult:
 def combine_ensemble(scores: Sequence[float], confidences: Sequence[float]) -> EnsembleResult: ...
 def combine_rank(scores: Sequence[float]) -> float: ...
 
-class OnlineICConfig:
+class OnlineICConfig(metaclass=_pybind11_type):
     def __init__(self) -> None: ...
     n_inputs: int
     horizon_ns: int
@@ -81,7 +83,7 @@ class OnlineICConfig:
     max_pending: int
     def validate(self) -> None: ...
 
-class OnlineICCombiner:
+class OnlineICCombiner(metaclass=_pybind11_type):
     def __init__(self, config: OnlineICConfig = ...) -> None: ...
     def observe(self, ts_ns: int, scores: Sequence[float], mid: float) -> None: ...
     def combine(self, scores: Sequence[float]) -> float: ...
@@ -99,7 +101,7 @@ class OnlineICCombiner:
     @property
     def config(self) -> OnlineICConfig: ...
 
-class ConfluenceInputs:
+class ConfluenceInputs(metaclass=_pybind11_type):
     def __init__(self) -> None: ...
     score: float
     reliability: float
@@ -114,7 +116,7 @@ class ConfluenceInputs:
     rsi: float
     range_position: float
 
-class ConfluenceComponent:
+class ConfluenceComponent(metaclass=_pybind11_type):
     def __init__(self) -> None: ...
     directional_bias: float
     signal_strength: float
@@ -125,13 +127,13 @@ class ConfluenceComponent:
 
 def extract_confluence_component(inputs: ConfluenceInputs) -> ConfluenceComponent: ...
 
-class TimeframeScore:
+class TimeframeScore(metaclass=_pybind11_type):
     def __init__(self, directional: float = 0.0, confidence: float = 0.0) -> None: ...
     directional: float
     strength: float
     confidence: float
 
-class MultiTimeframeResult:
+class MultiTimeframeResult(metaclass=_pybind11_type):
     def __init__(self, *args: Any, **kwargs: Any) -> None: ...
     @property
     def individual(self) -> tuple[TimeframeScore, ...]: ...
@@ -144,7 +146,7 @@ class MultiTimeframeResult:
     @property
     def weight_confidence(self) -> float: ...
 
-class MultiTimeframeConfig:
+class MultiTimeframeConfig(metaclass=_pybind11_type):
     def __init__(self) -> None: ...
     weights: list[float]
     flow_sensitivity: float
@@ -159,7 +161,7 @@ def combine_timeframes_many(
     directional: _F64, confidence: _F64, weights: Sequence[float] = ...
 ) -> _F64: ...
 
-class MarketMakingScores:
+class MarketMakingScores(metaclass=_pybind11_type):
     def __init__(self, *args: Any, **kwargs: Any) -> None: ...
     @property
     def inventory_bias(self) -> float: ...
@@ -176,7 +178,7 @@ def market_making_scores(
     component: ConfluenceComponent, inventory_impact: float = 0.0
 ) -> MarketMakingScores: ...
 
-class HftInputs:
+class HftInputs(metaclass=_pybind11_type):
     def __init__(self) -> None: ...
     confluence: ConfluenceInputs
     spread_bps: float
@@ -198,7 +200,7 @@ class HftInputs:
     correlation: float
     def validate(self) -> None: ...
 
-class HftScoringConfig:
+class HftScoringConfig(metaclass=_pybind11_type):
     def __init__(self) -> None: ...
     w_confluence: float
     w_microstructure: float
@@ -213,7 +215,7 @@ class HftScoringConfig:
     timeframe: MultiTimeframeConfig
     def validate(self) -> None: ...
 
-class CompositeScore:
+class CompositeScore(metaclass=_pybind11_type):
     def __init__(self, *args: Any, **kwargs: Any) -> None: ...
     @property
     def directional_bias(self) -> float: ...
@@ -260,7 +262,7 @@ class CompositeScore:
     @property
     def market_making(self) -> MarketMakingScores: ...
 
-class HftScorer:
+class HftScorer(metaclass=_pybind11_type):
     def __init__(self, config: HftScoringConfig = ...) -> None: ...
     def calculate_composite_score(self, inputs: HftInputs) -> CompositeScore: ...
     @property
@@ -268,7 +270,7 @@ class HftScorer:
 
 def fast_volume_delta(volume: _F64, side: _F64) -> float: ...
 
-class PortfolioConfig:
+class PortfolioConfig(metaclass=_pybind11_type):
     def __init__(self) -> None: ...
     vol_ref: float
     vol_penalty_weight: float
@@ -277,7 +279,7 @@ class PortfolioConfig:
     min_corr_samples: int
     def validate(self) -> None: ...
 
-class RiskAdjustedOpportunity:
+class RiskAdjustedOpportunity(metaclass=_pybind11_type):
     def __init__(self, *args: Any, **kwargs: Any) -> None: ...
     @property
     def risk_adjusted_opportunity(self) -> float: ...
@@ -301,7 +303,7 @@ def risk_adjusted_opportunity(
     config: PortfolioConfig = ...,
 ) -> RiskAdjustedOpportunity: ...
 
-class SymbolOpportunity:
+class SymbolOpportunity(metaclass=_pybind11_type):
     def __init__(self, *args: Any, **kwargs: Any) -> None: ...
     @property
     def rank_score(self) -> float: ...
@@ -330,7 +332,7 @@ class SymbolOpportunity:
     @property
     def scored(self) -> bool: ...
 
-class PortfolioScorer:
+class PortfolioScorer(metaclass=_pybind11_type):
     def __init__(self, n_symbols: int, config: PortfolioConfig = ...) -> None: ...
     def update(
         self, symbol_id: int, component: ConfluenceComponent, volatility: float, liquidity: float
@@ -346,28 +348,18 @@ class PortfolioScorer:
     @property
     def bars(self) -> int: ...
 
-class UpdateType:
-    trade: ClassVar[UpdateType]
-    orderbook: ClassVar[UpdateType]
-    quote: ClassVar[UpdateType]
-    __members__: ClassVar[dict[str, UpdateType]]
-    def __init__(self, value: int) -> None: ...
-    def __int__(self) -> int: ...
-    def __index__(self) -> int: ...
-    def __eq__(self, other: object) -> bool: ...
-    def __hash__(self) -> int: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def value(self) -> int: ...
+class UpdateType(enum.Enum):
+    trade = 0
+    orderbook = 1
+    quote = 2
 
-class StreamingConfig:
+class StreamingConfig(metaclass=_pybind11_type):
     def __init__(self) -> None: ...
     min_trade_interval_ns: int
     min_quote_interval_ns: int
     def validate(self) -> None: ...
 
-class StreamingPolicy:
+class StreamingPolicy(metaclass=_pybind11_type):
     def __init__(self, config: StreamingConfig = ...) -> None: ...
     def add_symbol(self) -> int: ...
     def should_recalculate(self, symbol_id: int, update_type: UpdateType, ts_ns: int) -> bool: ...
@@ -378,7 +370,7 @@ class StreamingPolicy:
     @property
     def config(self) -> StreamingConfig: ...
 
-class EngineInputsConfig:
+class EngineInputsConfig(metaclass=_pybind11_type):
     def __init__(self) -> None: ...
     depth_levels: int
     timeframe: MultiTimeframeConfig

@@ -45,7 +45,7 @@ template <class F> double best_ns(F&& body) {
     return best;
 }
 
-}  // namespace
+} // namespace
 
 int main() {
     std::mt19937_64 rng(42);

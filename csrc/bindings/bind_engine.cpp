@@ -42,7 +42,7 @@ struct EngineStats {
     std::uint64_t crossed;
     std::uint64_t recenters;
     std::uint64_t resizes;
-    std::uint64_t memory_bytes;  // book + trade ring + OFI ring: grows with the data it keeps
+    std::uint64_t memory_bytes; // book + trade ring + OFI ring: grows with the data it keeps
     bool in_sync;
     std::int64_t last_update_id;
     std::uint64_t trades_truncated;
@@ -93,8 +93,8 @@ void register_engine(py::module_& m) {
         field("not_synced_ignored", &EngineStats::not_synced_ignored),
         field("gaps", &EngineStats::gaps), field("overlaps", &EngineStats::overlaps),
         field("crossed", &EngineStats::crossed), field("recenters", &EngineStats::recenters),
-        field("resizes", &EngineStats::resizes),
-        field("memory_bytes", &EngineStats::memory_bytes), field("in_sync", &EngineStats::in_sync),
+        field("resizes", &EngineStats::resizes), field("memory_bytes", &EngineStats::memory_bytes),
+        field("in_sync", &EngineStats::in_sync),
         field("last_update_id", &EngineStats::last_update_id),
         field("trades_truncated", &EngineStats::trades_truncated),
         field("trades_out_of_order", &EngineStats::trades_out_of_order));

@@ -263,7 +263,8 @@ Parses a buffer of lines with the GIL released; JsonOnly lines take ts_ns from t
         .finalize();
     m.def(
         "parse_tardis_rows",
-        [](const py::object& data, TardisKind kind, const SymbolTable& table, std::size_t first_line) {
+        [](const py::object& data, TardisKind kind, const SymbolTable& table,
+           std::size_t first_line) {
             const ByteView bytes(data);
             TardisBatch out;
             {
@@ -271,8 +272,8 @@ Parses a buffer of lines with the GIL released; JsonOnly lines take ts_ns from t
                 const py::gil_scoped_release nogil;
                 parse_tardis_rows(bytes.sv(), kind, table, first_line, out);
             }
-            return py::make_tuple(to_array(std::move(out.book)), to_array(std::move(out.trades)), out.rows,
-                                  out.skipped);
+            return py::make_tuple(to_array(std::move(out.book)), to_array(std::move(out.trades)),
+                                  out.rows, out.skipped);
         },
         py::arg("data"), py::arg("kind"), py::arg("symbols"), py::arg("first_line") = 1, R"pbdoc(
 Parses whole Tardis.dev CSV lines (incremental_book_L2 or trades, no header) with the GIL

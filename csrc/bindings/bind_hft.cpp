@@ -1,7 +1,7 @@
 // The HFT integration kernels (hft_*.hpp): normaliser, combiners, multi-timeframe, composite,
 // portfolio, streaming policy and the engine-to-inputs builder.
-#include <pybind11/numpy.h>
 #include <pybind11/native_enum.h>
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -60,10 +60,12 @@ py::tuple tf_tuple(const std::array<h::TimeframeScore, h::kTimeframeCount>& a) {
     return t;
 }
 
-std::array<h::TimeframeScore, h::kTimeframeCount> tf_array(const std::vector<h::TimeframeScore>& v) {
+std::array<h::TimeframeScore, h::kTimeframeCount>
+tf_array(const std::vector<h::TimeframeScore>& v) {
     if (v.size() != h::kTimeframeCount) {
-        throw confluex::InvalidEvent("timeframes: exactly 4 scores (1s, 5s, 30s, 5m) expected, was " +
-                                     std::to_string(v.size()));
+        throw confluex::InvalidEvent(
+            "timeframes: exactly 4 scores (1s, 5s, 30s, 5m) expected, was " +
+            std::to_string(v.size()));
     }
     std::array<h::TimeframeScore, h::kTimeframeCount> a{};
     for (std::size_t k = 0; k < h::kTimeframeCount; ++k) {
@@ -110,13 +112,14 @@ reads are separate: a read has no side effect.)pbdoc")
                 for (std::size_t i = 0; i < len; ++i) {
                     if (!std::isfinite(p[i])) {
                         throw confluex::InvalidEvent("ScoreNormalizer.update_many: scores[" +
-                                                     std::to_string(i) +
-                                                     "] must be finite, was " + std::to_string(p[i]));
+                                                     std::to_string(i) + "] must be finite, was " +
+                                                     std::to_string(p[i]));
                     }
                 }
                 if (method != "zscore" && method != "percentile" && method != "adaptive") {
-                    throw py::value_error("method must be 'zscore', 'percentile' or 'adaptive', was '" +
-                                          method + "'");
+                    throw py::value_error(
+                        "method must be 'zscore', 'percentile' or 'adaptive', was '" + method +
+                        "'");
                 }
                 F64 out(static_cast<py::ssize_t>(len));
                 double* o = out.mutable_data();
@@ -149,9 +152,9 @@ void register_combiner(py::module_& m) {
         "combine_linear",
         [](const std::vector<double>& s, const std::vector<double>& w) {
             if (s.size() != w.size()) {
-                throw confluex::InvalidEvent("combine_linear: scores and weights differ in length, was " +
-                                             std::to_string(s.size()) + " and " +
-                                             std::to_string(w.size()));
+                throw confluex::InvalidEvent(
+                    "combine_linear: scores and weights differ in length, was " +
+                    std::to_string(s.size()) + " and " + std::to_string(w.size()));
             }
             return h::combine_linear(s.data(), w.data(), s.size());
         },
@@ -168,7 +171,7 @@ void register_combiner(py::module_& m) {
             const double* w = weights.data();
             double* o = out.mutable_data();
             {
-                const py::gil_scoped_release nogil;  // raw pointers only
+                const py::gil_scoped_release nogil; // raw pointers only
                 for (std::size_t r = 0; r < rows; ++r) {
                     o[r] = h::combine_linear(s + r * cols, w, cols);
                 }
@@ -188,16 +191,16 @@ void register_combiner(py::module_& m) {
         "combine_ensemble",
         [](const std::vector<double>& s, const std::vector<double>& c) {
             if (s.size() != c.size()) {
-                throw confluex::InvalidEvent("combine_ensemble: scores and confidences differ in length, was " +
-                                             std::to_string(s.size()) + " and " +
-                                             std::to_string(c.size()));
+                throw confluex::InvalidEvent(
+                    "combine_ensemble: scores and confidences differ in length, was " +
+                    std::to_string(s.size()) + " and " + std::to_string(c.size()));
             }
             check_inputs_count(s.size(), "combine_ensemble");
             for (std::size_t i = 0; i < c.size(); ++i) {
                 if (!(c[i] >= 0) || !std::isfinite(c[i])) {
-                    throw confluex::InvalidEvent("combine_ensemble: confidences[" + std::to_string(i) +
-                                                 "] must be finite and >= 0, was " +
-                                                 std::to_string(c[i]));
+                    throw confluex::InvalidEvent(
+                        "combine_ensemble: confidences[" + std::to_string(i) +
+                        "] must be finite and >= 0, was " + std::to_string(c[i]));
                 }
             }
             return h::combine_ensemble(s.data(), c.data(), s.size());
@@ -264,9 +267,9 @@ returns, learned causally (only from observations whose return is already known)
                 const double* mp = mids.data();
                 double* o = out.mutable_data();
                 {
-                    const py::gil_scoped_release nogil;  // raw pointers only
+                    const py::gil_scoped_release nogil; // raw pointers only
                     for (std::size_t r = 0; r < rows; ++r) {
-                        o[r] = c.combine(s + r * cols);  // weights from the past only
+                        o[r] = c.combine(s + r * cols); // weights from the past only
                         c.observe(t[r], s + r * cols, mp[r]);
                     }
                 }
@@ -339,8 +342,8 @@ void register_scoring(py::module_& m) {
         .def_readwrite("confidence", &h::TimeframeScore::confidence);
 
     py::class_<h::MultiTimeframeResult>(m, "MultiTimeframeResult")
-        .def_property_readonly("individual",
-                               [](const h::MultiTimeframeResult& r) { return tf_tuple(r.individual); })
+        .def_property_readonly(
+            "individual", [](const h::MultiTimeframeResult& r) { return tf_tuple(r.individual); })
         .def_readonly("composite_directional", &h::MultiTimeframeResult::composite_directional)
         .def_readonly("composite_strength", &h::MultiTimeframeResult::composite_strength)
         .def_readonly("timeframe_alignment", &h::MultiTimeframeResult::timeframe_alignment)
@@ -362,8 +365,8 @@ void register_scoring(py::module_& m) {
                     !(s.confidence >= 0 && s.confidence <= 1)) {
                     throw confluex::InvalidEvent(
                         "combine_timeframes: directional must be in [-1, 1] and confidence in "
-                        "[0, 1], was " + std::to_string(s.directional) + ", " +
-                        std::to_string(s.confidence));
+                        "[0, 1], was " +
+                        std::to_string(s.directional) + ", " + std::to_string(s.confidence));
                 }
             }
             h::MultiTimeframeConfig cfg;
@@ -388,7 +391,7 @@ void register_scoring(py::module_& m) {
             const double* c = confidence.data();
             double* o = out.mutable_data();
             {
-                const py::gil_scoped_release nogil;  // raw pointers only
+                const py::gil_scoped_release nogil; // raw pointers only
                 std::array<h::TimeframeScore, 4> tf{};
                 for (std::size_t r = 0; r < rows; ++r) {
                     for (std::size_t k = 0; k < 4; ++k) {
@@ -502,7 +505,7 @@ impact with their breakdowns, from one HftInputs.)pbdoc")
                 }
             }
             const double* s = side.data();
-            const py::gil_scoped_release nogil;  // raw pointers only
+            const py::gil_scoped_release nogil; // raw pointers only
             return h::fast_volume_delta(v, s, n);
         },
         py::arg("volume"), py::arg("side"));
@@ -528,7 +531,8 @@ void register_portfolio(py::module_& m) {
         .def("validate", &h::PortfolioConfig::validate);
 
     py::class_<h::RiskAdjustedOpportunity>(m, "RiskAdjustedOpportunity")
-        .def_readonly("risk_adjusted_opportunity", &h::RiskAdjustedOpportunity::risk_adjusted_opportunity)
+        .def_readonly("risk_adjusted_opportunity",
+                      &h::RiskAdjustedOpportunity::risk_adjusted_opportunity)
         .def_readonly("base_opportunity", &h::RiskAdjustedOpportunity::base_opportunity)
         .def_readonly("volatility_penalty", &h::RiskAdjustedOpportunity::volatility_penalty)
         .def_readonly("liquidity_bonus", &h::RiskAdjustedOpportunity::liquidity_bonus)
@@ -629,7 +633,7 @@ void register_engine_inputs(py::module_& m) {
         py::arg("engine"), py::arg("symbol_id"), py::arg("config") = h::EngineInputsConfig{});
 }
 
-}  // namespace
+} // namespace
 
 void register_hft(py::module_& m) {
     register_normalizer(m);

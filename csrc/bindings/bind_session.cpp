@@ -86,7 +86,8 @@ void register_session(py::module_& m) {
                               R"pbdoc(Thresholds, series sampling and buffer bounds.)pbdoc")
         .def(py::init([](double long_t, double short_t, std::int64_t series_ns, std::size_t max_buf,
                          std::size_t max_tickers, std::size_t max_series, std::size_t max_signals) {
-                 return SessionConfig{long_t, short_t, series_ns, max_buf, max_tickers, max_series, max_signals};
+                 return SessionConfig{long_t,      short_t,    series_ns,  max_buf,
+                                      max_tickers, max_series, max_signals};
              }),
              py::kw_only(), py::arg("long_threshold") = 70.0, py::arg("short_threshold") = 35.0,
              py::arg("series_interval_ns") = 100'000'000,

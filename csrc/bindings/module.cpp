@@ -45,6 +45,7 @@ PYBIND11_MODULE(_core, m) {
     register_feed(feed);
     auto session = m.def_submodule("session", "Raw messages to synchronised books and scores.");
     register_session(session);
-    auto hft = m.def_submodule("hft", "HFT integration kernels: normaliser, combiners, composite, portfolio.");
+    auto hft = m.def_submodule(
+        "hft", "HFT integration kernels: normaliser, combiners, composite, portfolio.");
     register_hft(hft);
 }

@@ -27,7 +27,7 @@ EnsembleResult combine_ensemble(const double* scores, const double* confidences,
         sq += confidences[i] * confidences[i];
     }
     if (!(total > 0.0)) {
-        return r;  // no confidence anywhere: composite 0, confidence 0, weights 0
+        return r; // no confidence anywhere: composite 0, confidence 0, weights 0
     }
     double d = 0.0;
     for (std::size_t i = 0; i < n; ++i) {
@@ -160,7 +160,8 @@ double OnlineICCombiner::rank_u(const detail::OrderStatTree& t, double v) const 
     }
     const std::size_t l = t.count_less(v);
     const std::size_t r = t.count_less_equal(v);
-    const double pct = static_cast<double>(l + r + (r > l ? 1U : 0U)) * (50.0 / static_cast<double>(m));
+    const double pct =
+        static_cast<double>(l + r + (r > l ? 1U : 0U)) * (50.0 / static_cast<double>(m));
     return (pct - 50.0) / 50.0;
 }
 
@@ -251,4 +252,4 @@ double OnlineICCombiner::combine(const double* scores) const noexcept {
     return acc;
 }
 
-}  // namespace confluex::hft
+} // namespace confluex::hft

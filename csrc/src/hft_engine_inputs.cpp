@@ -19,7 +19,7 @@ double sub_dir(const ComponentScore& c, std::size_t i) noexcept {
     return std::clamp((c.sub[i] - 50.0) / 50.0, -1.0, 1.0);
 }
 
-}  // namespace
+} // namespace
 
 void EngineInputsConfig::validate() const {
     if (depth_levels < 1 || depth_levels > 1024) {
@@ -80,4 +80,4 @@ HftInputs inputs_from_engine(Engine& engine, std::uint32_t sym, const EngineInpu
     return in;
 }
 
-}  // namespace confluex::hft
+} // namespace confluex::hft

@@ -21,7 +21,7 @@ void require(bool ok, const char* what, double value) {
     }
 }
 
-}  // namespace
+} // namespace
 
 // --- RollingMoments --------------------------------------------------------------------------
 
@@ -138,7 +138,7 @@ void ScoreNormalizer::update_unchecked(double score) noexcept {
 
 void ScoreNormalizer::sync_ranks() const noexcept {
     const std::uint64_t p = cfg_.percentile_window;
-    const std::size_t ring = pct_ring_.size();  // 2p: values of seqs [seq_ - 2p, seq_)
+    const std::size_t ring = pct_ring_.size(); // 2p: values of seqs [seq_ - 2p, seq_)
     if (seq_ - tree_seq_ > p) {
         // More than a window behind: the values to erase may be gone; rebuild from the last p.
         ranks_.clear();
@@ -249,4 +249,4 @@ void ScoreNormalizer::clear() noexcept {
     prev_close_ = 0.0;
 }
 
-}  // namespace confluex::hft
+} // namespace confluex::hft

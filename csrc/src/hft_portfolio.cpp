@@ -23,7 +23,7 @@ void ev_check(bool ok, const char* what, double v) {
     }
 }
 
-}  // namespace
+} // namespace
 
 void PortfolioConfig::validate() const {
     cfg_check(std::isfinite(vol_ref) && vol_ref > 0, "vol_ref must be finite and > 0", vol_ref);
@@ -58,10 +58,9 @@ RiskAdjustedOpportunity risk_adjusted_opportunity(double strength, double reliab
         }
     }
     r.correlation_penalty = std::isnan(correlation) ? 0.0 : std::min(std::fabs(correlation), 1.0);
-    r.risk_adjusted_opportunity = r.base_opportunity *
-                                  (1.0 - cfg.vol_penalty_weight * r.volatility_penalty) *
-                                  r.liquidity_bonus *
-                                  (1.0 - cfg.corr_penalty_weight * r.correlation_penalty);
+    r.risk_adjusted_opportunity =
+        r.base_opportunity * (1.0 - cfg.vol_penalty_weight * r.volatility_penalty) *
+        r.liquidity_bonus * (1.0 - cfg.corr_penalty_weight * r.correlation_penalty);
     return r;
 }
 
@@ -98,11 +97,10 @@ void PortfolioScorer::check_sym(std::size_t sym) const {
 void PortfolioScorer::rescore(std::size_t sym) noexcept {
     const ConfluenceComponent& c = comp_[sym];
     SymbolOpportunity& o = opp_[sym];
-    const RiskAdjustedOpportunity r =
-        risk_adjusted_opportunity(c.signal_strength, c.reliability, vol_[sym], liq_[sym],
-                                  pcorr_[sym], cfg_);
-    o.rank_score = 0.4 * std::fabs(c.directional_bias) + 0.4 * c.reliability +
-                   0.2 * std::fabs(c.momentum);
+    const RiskAdjustedOpportunity r = risk_adjusted_opportunity(
+        c.signal_strength, c.reliability, vol_[sym], liq_[sym], pcorr_[sym], cfg_);
+    o.rank_score =
+        0.4 * std::fabs(c.directional_bias) + 0.4 * c.reliability + 0.2 * std::fabs(c.momentum);
     o.risk_adjusted_score = r.risk_adjusted_opportunity;
     o.execution_priority = r.risk_adjusted_opportunity * (0.5 + 0.5 * std::fabs(c.momentum));
     o.base_opportunity = r.base_opportunity;
@@ -156,9 +154,12 @@ void PortfolioScorer::place(std::size_t sym) noexcept {
 void PortfolioScorer::update(std::size_t sym, const ConfluenceComponent& c, double volatility,
                              double liquidity) {
     check_sym(sym);
-    ev_check(c.directional_bias >= -1 && c.directional_bias <= 1, "directional_bias must be in [-1, 1]", c.directional_bias);
-    ev_check(c.signal_strength >= 0 && c.signal_strength <= 1, "signal_strength must be in [0, 1]", c.signal_strength);
-    ev_check(c.reliability >= 0 && c.reliability <= 1, "reliability must be in [0, 1]", c.reliability);
+    ev_check(c.directional_bias >= -1 && c.directional_bias <= 1,
+             "directional_bias must be in [-1, 1]", c.directional_bias);
+    ev_check(c.signal_strength >= 0 && c.signal_strength <= 1, "signal_strength must be in [0, 1]",
+             c.signal_strength);
+    ev_check(c.reliability >= 0 && c.reliability <= 1, "reliability must be in [0, 1]",
+             c.reliability);
     ev_check(c.momentum >= -1 && c.momentum <= 1, "momentum must be in [-1, 1]", c.momentum);
     ev_check(std::isnan(volatility) || (std::isfinite(volatility) && volatility >= 0),
              "volatility must be NaN or finite and >= 0", volatility);
@@ -211,8 +212,8 @@ void PortfolioScorer::update_returns(const double* r, std::size_t n) {
             continue;
         }
         const double vi = cov(i, i);
-        const double c_ib = row_[i] - vi;                   // (n-1) cov(r_i, basket)
-        const double v_b = total - 2.0 * row_[i] + vi;      // (n-1)^2 var(basket)
+        const double c_ib = row_[i] - vi;              // (n-1) cov(r_i, basket)
+        const double v_b = total - 2.0 * row_[i] + vi; // (n-1)^2 var(basket)
         if (vi > 1e-300 && v_b > 1e-300) {
             pcorr_[i] = std::clamp(c_ib / std::sqrt(vi * v_b), -1.0, 1.0);
         }
@@ -257,4 +258,4 @@ double PortfolioScorer::portfolio_correlation(std::size_t i) const {
     return pcorr_[i];
 }
 
-}  // namespace confluex::hft
+} // namespace confluex::hft

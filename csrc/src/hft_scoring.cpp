@@ -45,7 +45,7 @@ void config_check(bool ok, const char* what, double v) {
     }
 }
 
-}  // namespace
+} // namespace
 
 // --- 1. confluence component -----------------------------------------------------------------
 
@@ -104,7 +104,8 @@ ConfluenceComponent extract_confluence_component(const ConfluenceInputs& in) noe
 void MultiTimeframeConfig::validate() const {
     double sum = 0.0;
     for (const double w : weights) {
-        config_check(std::isfinite(w) && w >= 0, "MultiTimeframeConfig: weights must be finite and >= 0", w);
+        config_check(std::isfinite(w) && w >= 0,
+                     "MultiTimeframeConfig: weights must be finite and >= 0", w);
         sum += w;
     }
     config_check(sum > 0, "MultiTimeframeConfig: weights must have a positive sum", sum);
@@ -116,8 +117,9 @@ void MultiTimeframeConfig::validate() const {
                  "MultiTimeframeConfig: book_share_1s must be in [0, 1]", book_share_1s);
 }
 
-MultiTimeframeResult combine_timeframes(const std::array<TimeframeScore, kTimeframeCount>& tf,
-                                        const std::array<double, kTimeframeCount>& weights) noexcept {
+MultiTimeframeResult
+combine_timeframes(const std::array<TimeframeScore, kTimeframeCount>& tf,
+                   const std::array<double, kTimeframeCount>& weights) noexcept {
     MultiTimeframeResult r;
     double wc = 0.0;
     double wcx = 0.0;
@@ -144,16 +146,16 @@ MultiTimeframeResult combine_timeframes(const std::array<TimeframeScore, kTimefr
     return r;
 }
 
-std::array<TimeframeScore, kTimeframeCount> timeframe_scores(const TradeFlow& flow,
-                                                             double book_directional,
-                                                             const MultiTimeframeConfig& cfg) noexcept {
+std::array<TimeframeScore, kTimeframeCount>
+timeframe_scores(const TradeFlow& flow, double book_directional,
+                 const MultiTimeframeConfig& cfg) noexcept {
     std::array<TimeframeScore, kTimeframeCount> out{};
     const std::size_t nw = flow.config().windows_ns.size();
     const double inv_sens = 1.0 / cfg.flow_sensitivity;
     for (std::size_t k = 0; k < kTimeframeCount && k < nw; ++k) {
         const WindowStats& w = flow.window(k);
-        const double e = std::min(1.0, static_cast<double>(w.count) /
-                                           static_cast<double>(cfg.min_trades));
+        const double e =
+            std::min(1.0, static_cast<double>(w.count) / static_cast<double>(cfg.min_trades));
         out[k].directional = std::tanh(e * w.imbalance() * inv_sens);
         out[k].confidence = e;
     }
@@ -186,7 +188,8 @@ MarketMakingScores market_making_scores(const ConfluenceComponent& c,
 void HftScoringConfig::validate() const {
     const double ws[] = {w_confluence, w_microstructure, w_timeframe, inventory_weight};
     for (const double w : ws) {
-        config_check(std::isfinite(w) && w >= 0, "HftScoringConfig: weights must be finite and >= 0", w);
+        config_check(std::isfinite(w) && w >= 0,
+                     "HftScoringConfig: weights must be finite and >= 0", w);
     }
     config_check(w_confluence + w_microstructure + w_timeframe > 0,
                  "HftScoringConfig: w_confluence + w_microstructure + w_timeframe must be > 0",
@@ -195,7 +198,8 @@ void HftScoringConfig::validate() const {
     for (const double r : refs) {
         config_check(std::isfinite(r) && r > 0,
                      "HftScoringConfig: ofi_sensitivity, spread_ref_bps, liquidity_ref and vol_ref "
-                     "must be finite and > 0", r);
+                     "must be finite and > 0",
+                     r);
     }
     config_check(vol_penalty_weight >= 0 && vol_penalty_weight <= 1,
                  "HftScoringConfig: vol_penalty_weight must be in [0, 1]", vol_penalty_weight);
@@ -326,12 +330,11 @@ void compute_composite(const HftInputs& in, const HftScoringConfig& cfg,
             out.flags |= kFlagExposureLimit;
         }
     }
-    out.risk_adjusted_opportunity =
-        std::clamp(out.base_opportunity * (1.0 - cfg.vol_penalty_weight * out.volatility_penalty) *
-                       out.liquidity_bonus *
-                       (1.0 - cfg.corr_penalty_weight * out.correlation_penalty) *
-                       out.drawdown_factor * out.exposure_factor,
-                   0.0, 1.0);
+    out.risk_adjusted_opportunity = std::clamp(
+        out.base_opportunity * (1.0 - cfg.vol_penalty_weight * out.volatility_penalty) *
+            out.liquidity_bonus * (1.0 - cfg.corr_penalty_weight * out.correlation_penalty) *
+            out.drawdown_factor * out.exposure_factor,
+        0.0, 1.0);
 
     out.market_making = market_making_scores(cc, out.inventory_impact);
 }
@@ -355,4 +358,4 @@ double fast_volume_delta(const double* volume, const double* side, std::size_t n
     return tot > 0.0 ? (buy - sell) / tot : 0.0;
 }
 
-}  // namespace confluex::hft
+} // namespace confluex::hft

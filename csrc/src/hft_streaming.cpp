@@ -45,9 +45,9 @@ bool StreamingPolicy::should_recalculate(std::uint32_t sym, UpdateType type, std
         // The difference is taken in unsigned arithmetic: ts >= last makes it the exact
         // non-negative distance, with no signed overflow for any pair of timestamps.
         go = s.last_ns == INT64_MIN ||
-             (ts_ns >= s.last_ns && static_cast<std::uint64_t>(ts_ns) -
-                                            static_cast<std::uint64_t>(s.last_ns) >=
-                                        static_cast<std::uint64_t>(interval));
+             (ts_ns >= s.last_ns &&
+              static_cast<std::uint64_t>(ts_ns) - static_cast<std::uint64_t>(s.last_ns) >=
+                  static_cast<std::uint64_t>(interval));
     }
     if (go) {
         ++s.counters.recalculated[t];
@@ -64,4 +64,4 @@ const StreamingCounters& StreamingPolicy::counters(std::uint32_t sym) const {
     return at(sym).counters;
 }
 
-}  // namespace confluex::hft
+} // namespace confluex::hft

@@ -28,7 +28,7 @@ bool us_to_ns(std::string_view s, std::int64_t& out) noexcept {
         if (c < '0' || c > '9') {
             return false;
         }
-        v = v * 10 + (c - '0');  // <= 19 digits: fits until the check below
+        v = v * 10 + (c - '0'); // <= 19 digits: fits until the check below
         if (v < 0) {
             return false;
         }
@@ -40,7 +40,7 @@ bool us_to_ns(std::string_view s, std::int64_t& out) noexcept {
     return true;
 }
 
-}  // namespace
+} // namespace
 
 void parse_tardis_rows(std::string_view data, TardisKind kind, const SymbolTable& table,
                        std::size_t first_line, TardisBatch& out) {
@@ -86,13 +86,15 @@ void parse_tardis_rows(std::string_view data, TardisKind kind, const SymbolTable
         Ticks px = 0;
         Lots qty = 0;
         if (!e->instrument.try_price_to_ticks(f[6], px)) {
-            bad_row(this_line, "price is not a decimal on the tick grid " +
-                                   detail::decimal_to_string(e->instrument.tick_decimal()),
+            bad_row(this_line,
+                    "price is not a decimal on the tick grid " +
+                        detail::decimal_to_string(e->instrument.tick_decimal()),
                     f[6]);
         }
         if (!e->instrument.try_qty_to_lots(f[7], qty)) {
-            bad_row(this_line, "amount is not a decimal on the lot grid " +
-                                   detail::decimal_to_string(e->instrument.lot_decimal()),
+            bad_row(this_line,
+                    "amount is not a decimal on the lot grid " +
+                        detail::decimal_to_string(e->instrument.lot_decimal()),
                     f[7]);
         }
         if (kind == TardisKind::Book) {
@@ -118,4 +120,4 @@ void parse_tardis_rows(std::string_view data, TardisKind kind, const SymbolTable
     }
 }
 
-}  // namespace confluex::feed
+} // namespace confluex::feed

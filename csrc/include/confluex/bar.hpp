@@ -16,14 +16,17 @@ namespace confluex {
 
 // Flags of a Bar.
 namespace bar_flags {
-inline constexpr std::uint8_t kGap = 1U << 0;      // no trade in the span: OHLC = previous close, volumes 0
-inline constexpr std::uint8_t kHistory = 1U << 1;  // loaded from history (load_history), not built from trades
-inline constexpr std::uint8_t kNoSides = 1U << 2;  // buy/sell volume unknown (history bars carry none)
-}  // namespace bar_flags
+inline constexpr std::uint8_t kGap = 1U
+                                     << 0; // no trade in the span: OHLC = previous close, volumes 0
+inline constexpr std::uint8_t kHistory =
+    1U << 1; // loaded from history (load_history), not built from trades
+inline constexpr std::uint8_t kNoSides = 1U
+                                         << 2; // buy/sell volume unknown (history bars carry none)
+} // namespace bar_flags
 
 // One OHLCV bar. `vwap` = quote_volume / volume (the close when volume is 0).
 struct Bar {
-    std::int64_t open_ns;  // start of the span, aligned to the timeframe
+    std::int64_t open_ns; // start of the span, aligned to the timeframe
     double open;
     double high;
     double low;
@@ -34,9 +37,9 @@ struct Bar {
     double quote_volume; // sum of price * quantity
     double vwap;
     std::uint32_t trades;
-    std::uint8_t flags;  // bar_flags
+    std::uint8_t flags; // bar_flags
     std::uint8_t reserved[3];
 };
 static_assert(std::is_trivially_copyable_v<Bar> && sizeof(Bar) == 88);
 
-}  // namespace confluex
+} // namespace confluex

@@ -58,7 +58,7 @@ inline constexpr std::size_t kMaxCombinerInputs = 16;
 struct EnsembleResult {
     double composite = 0.0;
     double confidence = 0.0;
-    std::array<double, kMaxCombinerInputs> weights{};  // v_i, 0 beyond n
+    std::array<double, kMaxCombinerInputs> weights{}; // v_i, 0 beyond n
     std::size_t n = 0;
 };
 
@@ -72,14 +72,14 @@ struct EnsembleResult {
 [[nodiscard]] double combine_rank(const double* scores, std::size_t n) noexcept;
 
 struct OnlineICConfig {
-    std::size_t n_inputs = 3;              // 1..kMaxCombinerInputs
+    std::size_t n_inputs = 3;                // 1..kMaxCombinerInputs
     std::int64_t horizon_ns = 5'000'000'000; // forward-return horizon, > 0
-    std::size_t rank_window = 500;         // realised values ranked against, >= 2
-    double halflife = 500.0;               // EW half-life of the IC, in realised observations, > 0
-    double floor = 0.0;                    // an input needs IC > floor for a weight, in [-1, 1)
-    double temperature = 0.05;             // softmax temperature over the ICs, finite, > 0
-    std::size_t min_realised = 100;        // equal weights before this many, >= 1
-    std::size_t max_pending = 65536;       // observations waiting for their return, >= 1
+    std::size_t rank_window = 500;           // realised values ranked against, >= 2
+    double halflife = 500.0;         // EW half-life of the IC, in realised observations, > 0
+    double floor = 0.0;              // an input needs IC > floor for a weight, in [-1, 1)
+    double temperature = 0.05;       // softmax temperature over the ICs, finite, > 0
+    std::size_t min_realised = 100;  // equal weights before this many, >= 1
+    std::size_t max_pending = 65536; // observations waiting for their return, >= 1
 
     // OnlineICConfig::validate()
     // Throws InvalidConfig naming the first value out of its domain.
@@ -113,7 +113,7 @@ class OnlineICCombiner {
     [[nodiscard]] const OnlineICConfig& config() const noexcept { return cfg_; }
 
   private:
-    struct Ew {  // exponentially weighted moments of (x, y)
+    struct Ew { // exponentially weighted moments of (x, y)
         double mx = 0, my = 0, sxx = 0, syy = 0, sxy = 0;
     };
     void realise(std::size_t slot, double mid) noexcept;
@@ -127,18 +127,18 @@ class OnlineICCombiner {
     std::vector<std::int64_t> pend_ts_;
     std::vector<double> pend_mid_;
     std::vector<double> pend_scores_;
-    std::size_t pend_head_ = 0;  // oldest
+    std::size_t pend_head_ = 0; // oldest
     std::size_t pending_n_ = 0;
     std::int64_t last_ts_ = INT64_MIN;
     // Rank windows: inputs 0..n-1, then the return at index n.
     std::vector<std::unique_ptr<detail::OrderStatTree>> trees_;
-    std::vector<double> win_vals_;  // (n + 1) rings of rank_window values
+    std::vector<double> win_vals_; // (n + 1) rings of rank_window values
     std::uint64_t win_seq_ = 0;
     std::array<Ew, kMaxCombinerInputs> ew_{};
-    double ew_w_ = 0.0;  // total EW weight so far (bias correction of the first samples)
+    double ew_w_ = 0.0; // total EW weight so far (bias correction of the first samples)
     std::array<double, kMaxCombinerInputs> weights_{};
     std::size_t realised_ = 0;
     std::uint64_t dropped_ = 0;
 };
 
-}  // namespace confluex::hft
+} // namespace confluex::hft

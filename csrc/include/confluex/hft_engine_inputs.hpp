@@ -30,7 +30,7 @@
 namespace confluex::hft {
 
 struct EngineInputsConfig {
-    std::size_t depth_levels = 5;  // levels per side summed into bid_depth / ask_depth, >= 1
+    std::size_t depth_levels = 5; // levels per side summed into bid_depth / ask_depth, >= 1
     MultiTimeframeConfig timeframe{};
 
     // EngineInputsConfig::validate()
@@ -44,4 +44,4 @@ struct EngineInputsConfig {
 [[nodiscard]] HftInputs inputs_from_engine(Engine& engine, std::uint32_t sym,
                                            const EngineInputsConfig& cfg);
 
-}  // namespace confluex::hft
+} // namespace confluex::hft

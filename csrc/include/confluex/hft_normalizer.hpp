@@ -72,12 +72,12 @@ class RollingMoments {
     void recompute() noexcept;
 
     std::vector<double> buf_;
-    std::size_t head_ = 0;  // next slot to write
+    std::size_t head_ = 0; // next slot to write
     std::size_t n_ = 0;
     std::size_t removals_ = 0;
     double mean_ = 0.0;
     double m2_ = 0.0;
-    double inv_n_ = 0.0;  // 1 / n_, kept so a full window updates without a division
+    double inv_n_ = 0.0; // 1 / n_, kept so a full window updates without a division
 };
 
 struct NormalizerConfig {
@@ -148,11 +148,11 @@ class ScoreNormalizer {
     RollingMoments moments_;
     // The percentile tree is maintained lazily (see Design): mutable, as reads complete it.
     mutable detail::OrderStatTree ranks_;
-    mutable std::uint64_t tree_seq_ = 0;  // scores [0, tree_seq_) are applied to ranks_
-    std::vector<double> pct_ring_;  // the last 2 * percentile_window scores
-    std::uint64_t seq_ = 0;         // scores ever added (the tree's keys are (score, seq))
+    mutable std::uint64_t tree_seq_ = 0; // scores [0, tree_seq_) are applied to ranks_
+    std::vector<double> pct_ring_;       // the last 2 * percentile_window scores
+    std::uint64_t seq_ = 0;              // scores ever added (the tree's keys are (score, seq))
     RollingMoments returns_;
     double prev_close_ = 0.0;
 };
 
-}  // namespace confluex::hft
+} // namespace confluex::hft

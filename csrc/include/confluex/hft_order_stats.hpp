@@ -210,4 +210,4 @@ class OrderStatTree {
     std::uint64_t rng_ = 0;
 };
 
-}  // namespace confluex::detail
+} // namespace confluex::detail

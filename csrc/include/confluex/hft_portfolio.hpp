@@ -61,7 +61,7 @@ struct RiskAdjustedOpportunity {
     double volatility_penalty = 0.0;
     double liquidity_bonus = 1.0;
     double correlation_penalty = 0.0;
-    std::uint32_t flags = 0;  // kFlag* of hft_scoring.hpp
+    std::uint32_t flags = 0; // kFlag* of hft_scoring.hpp
 };
 
 // risk_adjusted_opportunity()
@@ -84,8 +84,8 @@ struct SymbolOpportunity {
     double correlation = 0.0;
     double momentum = 0.0;
     std::uint32_t flags = 0;
-    std::uint32_t rank = 0;  // 0 = best
-    bool scored = false;     // false until the first update()
+    std::uint32_t rank = 0; // 0 = best
+    bool scored = false;    // false until the first update()
 };
 
 class PortfolioScorer {
@@ -99,8 +99,7 @@ class PortfolioScorer {
     // Re-scores one symbol from its component, volatility (NaN: unknown) and liquidity (NaN:
     // unknown), and moves it to its place in the ranking. Throws UnknownSymbol for a bad id,
     // InvalidEvent for a component or value out of range (state unchanged).
-    void update(std::size_t sym, const ConfluenceComponent& c, double volatility,
-                double liquidity);
+    void update(std::size_t sym, const ConfluenceComponent& c, double volatility, double liquidity);
 
     // PortfolioScorer::update_returns()
     // Adds one bar of returns (n == size(), all finite; InvalidEvent otherwise, unchanged),
@@ -134,9 +133,9 @@ class PortfolioScorer {
     std::vector<ConfluenceComponent> comp_;
     std::vector<double> vol_;
     std::vector<double> liq_;
-    std::vector<double> pcorr_;  // portfolio correlation per symbol, cached per bar
+    std::vector<double> pcorr_; // portfolio correlation per symbol, cached per bar
     std::vector<std::uint32_t> order_;
-    std::vector<std::uint32_t> pos_;  // pos_[sym] = index in order_
+    std::vector<std::uint32_t> pos_; // pos_[sym] = index in order_
     std::vector<double> s_;          // EW sums of returns
     std::vector<double> sxy_;        // EW sums of products, n x n
     std::vector<double> row_;        // scratch: row sums of cov
@@ -144,4 +143,4 @@ class PortfolioScorer {
     std::size_t bars_ = 0;
 };
 
-}  // namespace confluex::hft
+} // namespace confluex::hft

@@ -98,18 +98,18 @@ inline constexpr std::uint32_t kFlagSpreadUnknown = 1U << 6;
 inline constexpr std::uint32_t kFlagInventoryLimit = 1U << 7;
 
 struct ConfluenceInputs {
-    double score = 50.0;        // quality-adjusted confluence score, [0, 100]
-    double reliability = 0.0;   // data completeness, [0, 1]
-    double confidence = 0.0;    // aggregator confidence (§2.6), [0, 1]
-    double flow_short = kNaN;   // (imbalance_short - 50)/50 of the orderflow component
-    double flow_medium = kNaN;  // (imbalance_medium - 50)/50
-    double flow_long = kNaN;    // (imbalance_long - 50)/50
-    double cvd = kNaN;          // (cvd_zscore - 50)/50
-    double ofi = kNaN;          // (ofi - 50)/50 of the orderbook component
-    double microprice = kNaN;   // (microprice - 50)/50 of the orderbook component
-    double technical = kNaN;    // (technical - 50)/50, optional
-    double rsi = kNaN;          // [0, 100], optional
-    double range_position = kNaN;  // [0, 1], optional
+    double score = 50.0;          // quality-adjusted confluence score, [0, 100]
+    double reliability = 0.0;     // data completeness, [0, 1]
+    double confidence = 0.0;      // aggregator confidence (§2.6), [0, 1]
+    double flow_short = kNaN;     // (imbalance_short - 50)/50 of the orderflow component
+    double flow_medium = kNaN;    // (imbalance_medium - 50)/50
+    double flow_long = kNaN;      // (imbalance_long - 50)/50
+    double cvd = kNaN;            // (cvd_zscore - 50)/50
+    double ofi = kNaN;            // (ofi - 50)/50 of the orderbook component
+    double microprice = kNaN;     // (microprice - 50)/50 of the orderbook component
+    double technical = kNaN;      // (technical - 50)/50, optional
+    double rsi = kNaN;            // [0, 100], optional
+    double range_position = kNaN; // [0, 1], optional
 };
 
 struct ConfluenceComponent {
@@ -132,14 +132,14 @@ struct MultiTimeframeResult {
     double composite_directional = 0.0;
     double composite_strength = 0.0;
     double timeframe_alignment = 0.0;
-    double weight_confidence = 0.0;  // Σ w c / Σ w in [0, 1]
+    double weight_confidence = 0.0; // Σ w c / Σ w in [0, 1]
 };
 
 struct MultiTimeframeConfig {
     std::array<double, kTimeframeCount> weights{0.4, 0.3, 0.2, 0.1};
-    double flow_sensitivity = 0.35;  // as FlowSignalsConfig::sensitivity
-    std::uint64_t min_trades = 10;   // evidence e = min(1, n / min_trades)
-    double book_share_1s = 0.5;      // b, in [0, 1]
+    double flow_sensitivity = 0.35; // as FlowSignalsConfig::sensitivity
+    std::uint64_t min_trades = 10;  // evidence e = min(1, n / min_trades)
+    double book_share_1s = 0.5;     // b, in [0, 1]
 
     // MultiTimeframeConfig::validate()
     // Throws InvalidConfig naming the first value out of its domain.
@@ -157,15 +157,15 @@ struct MarketMakingScores {
 struct HftInputs {
     ConfluenceInputs confluence{};
     // microstructure
-    double spread_bps = kNaN;       // >= 0
-    double bid_depth = kNaN;        // quote notional of the best levels, >= 0
-    double ask_depth = kNaN;        // quote notional of the best levels, >= 0
-    double ofi = kNaN;              // OfiWindow::normalized()
-    double queue_imbalance = kNaN;  // best-level (qb - qa)/(qb + qa), [-1, 1]
-    std::array<TimeframeScore, kTimeframeCount> timeframes{};  // confidence 0 = absent
+    double spread_bps = kNaN;      // >= 0
+    double bid_depth = kNaN;       // quote notional of the best levels, >= 0
+    double ask_depth = kNaN;       // quote notional of the best levels, >= 0
+    double ofi = kNaN;             // OfiWindow::normalized()
+    double queue_imbalance = kNaN; // best-level (qb - qa)/(qb + qa), [-1, 1]
+    std::array<TimeframeScore, kTimeframeCount> timeframes{}; // confidence 0 = absent
     // inventory
-    double position = 0.0;       // signed, base units
-    double max_position = 0.0;   // > 0 to enable the inventory terms
+    double position = 0.0;     // signed, base units
+    double max_position = 0.0; // > 0 to enable the inventory terms
     // risk
     double volatility = kNaN;    // std of 1-bar returns, >= 0
     double drawdown = 0.0;       // current drawdown fraction, >= 0
@@ -182,7 +182,7 @@ struct HftScoringConfig {
     double inventory_weight = 0.25;
     double ofi_sensitivity = 0.5;
     double spread_ref_bps = 2.0;
-    double liquidity_ref = 100'000.0;  // quote notional per side that counts as fully liquid
+    double liquidity_ref = 100'000.0; // quote notional per side that counts as fully liquid
     double vol_ref = 0.02;
     double vol_penalty_weight = 0.3;
     double corr_penalty_weight = 0.2;
@@ -205,7 +205,7 @@ struct CompositeScore {
     double dir_timeframe = 0.0;
     double dir_inventory = 0.0;
     // urgency breakdown
-    double urgency_signal = 0.0;         // |D|
+    double urgency_signal = 0.0; // |D|
     double urgency_confirmation = 0.5;
     double urgency_spread_factor = 1.0;
     // opportunity breakdown
@@ -216,7 +216,7 @@ struct CompositeScore {
     double drawdown_factor = 1.0;
     double exposure_factor = 1.0;
     // inventory breakdown
-    double inventory_utilisation = 0.0;  // |position| / max_position
+    double inventory_utilisation = 0.0; // |position| / max_position
     std::uint32_t flags = 0;
     ConfluenceComponent confluence{};
     MultiTimeframeResult timeframes{};
@@ -285,4 +285,4 @@ class HftScorer {
 [[nodiscard]] double fast_volume_delta(const double* volume, const double* side,
                                        std::size_t n) noexcept;
 
-}  // namespace confluex::hft
+} // namespace confluex::hft

@@ -28,8 +28,8 @@ enum class UpdateType : std::uint8_t { Trade = 0, Orderbook = 1, Quote = 2 };
 inline constexpr std::size_t kUpdateTypeCount = 3;
 
 struct StreamingConfig {
-    std::int64_t min_trade_interval_ns = 100'000'000;  // >= 0
-    std::int64_t min_quote_interval_ns = 100'000'000;  // >= 0
+    std::int64_t min_trade_interval_ns = 100'000'000; // >= 0
+    std::int64_t min_quote_interval_ns = 100'000'000; // >= 0
 
     // StreamingConfig::validate()
     // Throws InvalidConfig naming a negative interval.
@@ -73,4 +73,4 @@ class StreamingPolicy {
     std::vector<State> state_;
 };
 
-}  // namespace confluex::hft
+} // namespace confluex::hft

@@ -33,8 +33,8 @@ struct TardisBatch {
     // Trades: one record per routed row; side 0 buy, 1 sell, 2 anything else (unknown);
     // trade_id = the row's index among the lines parsed (0-based).
     std::vector<TradeEvent> trades;
-    std::size_t rows = 0;     // non-empty lines parsed
-    std::size_t skipped = 0;  // rows whose symbol is not in the table
+    std::size_t rows = 0;    // non-empty lines parsed
+    std::size_t skipped = 0; // rows whose symbol is not in the table
 };
 
 // parse_tardis_rows()
@@ -47,4 +47,4 @@ struct TardisBatch {
 void parse_tardis_rows(std::string_view data, TardisKind kind, const SymbolTable& table,
                        std::size_t first_line, TardisBatch& out);
 
-}  // namespace confluex::feed
+} // namespace confluex::feed

@@ -14,6 +14,8 @@ void register_aggregator(py::module_& m);
 void register_engine(py::module_& m);
 void register_session(py::module_& m);
 void register_feed(py::module_& m);
+void register_structure(py::module_& m);
+void register_sentiment(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "confluex native core (private; use the `confluex` package).";
@@ -39,4 +41,8 @@ PYBIND11_MODULE(_core, m) {
     register_feed(feed);
     auto session = m.def_submodule("session", "Raw messages to synchronised books and scores.");
     register_session(session);
+    auto structure = m.def_submodule("structure", "Causal price structure: swings, market structure, zones.");
+    register_structure(structure);
+    auto sentiment = m.def_submodule("sentiment", "Per-symbol sentiment and the derivative-stream parsers.");
+    register_sentiment(sentiment);
 }

@@ -12,6 +12,7 @@
 #include "confluex/sentiment.hpp"
 #include "confluex/sentiment_parser.hpp"
 #include "convert.hpp"
+#include "view_convert.hpp"
 
 namespace py = pybind11;
 
@@ -26,44 +27,14 @@ using confluex::SentimentReading;
 using confluex::bindings::ByteView;
 using confluex::bindings::component_to_dict;
 using confluex::bindings::to_array;
+using confluex::bindings::BarTimes;
+using confluex::bindings::BarValues;
+using confluex::bindings::keyed_dict;
+using confluex::bindings::make_bar;
 using namespace confluex::feed;
 
-Bar make_bar(std::int64_t open_ns, const double* x) {
-    Bar b{};
-    b.open_ns = open_ns;
-    b.open = x[0];
-    b.high = x[1];
-    b.low = x[2];
-    b.close = x[3];
-    b.volume = x[4];
-    b.vwap = x[3];
-    b.flags = confluex::bar_flags::kNoSides;
-    return b;
-}
-
-py::dict weights_dict(const SentimentConfig& c) {
-    py::dict d;
-    for (std::size_t i = 0; i < confluex::kSentimentSubCount; ++i) {
-        d[confluex::kSentimentKeys[i]] = c.weights[i];
-    }
-    return d;
-}
-
 void set_weights(SentimentConfig& c, const std::map<std::string, double>& w) {
-    SentimentConfig next = c;
-    for (const auto& [k, v] : w) {
-        next.set_weight(k, v);
-    }
-    next.validate();
-    c = next;
-}
-
-py::dict subs_dict(const SentimentReading& r) {
-    py::dict d;
-    for (std::size_t i = 0; i < confluex::kSentimentSubCount; ++i) {
-        d[confluex::kSentimentKeys[i]] = r.sub[i];
-    }
-    return d;
+    confluex::bindings::set_weights(c, w);
 }
 
 py::dict counters_dict(const SentimentParserCounters& c, const std::vector<std::uint64_t>& per_symbol) {
@@ -206,7 +177,9 @@ InvalidConfig.
         .def_readwrite("volatility_bars", &SentimentConfig::volatility_bars)
         .def_readwrite("activity_fast", &SentimentConfig::activity_fast)
         .def_readwrite("activity_slow", &SentimentConfig::activity_slow)
-        .def_property("weights", &weights_dict, &set_weights,
+        .def_property(
+            "weights", [](const SentimentConfig& c) { return keyed_dict(c.weights, confluex::kSentimentKeys); },
+            &set_weights,
                       "Sub-score weights by key; assigning a dict updates the keys it names.")
         .def("validate", &SentimentConfig::validate,
              R"pbdoc(Raises InvalidConfig naming the first value out of its domain.)pbdoc");
@@ -215,7 +188,9 @@ InvalidConfig.
         .def_readonly("ts_ns", &SentimentReading::ts_ns)
         .def_readonly("score", &SentimentReading::score)
         .def_readonly("reliability", &SentimentReading::reliability)
-        .def_property_readonly("sub", &subs_dict, "Sub-scores by key; NaN = not available.")
+        .def_property_readonly(
+            "sub", [](const SentimentReading& r) { return keyed_dict(r.sub, confluex::kSentimentKeys); },
+            "Sub-scores by key; NaN = not available.")
         .def_readonly("funding_rate", &SentimentReading::funding_rate)
         .def_readonly("long_fraction", &SentimentReading::long_fraction)
         .def_readonly("liq_long_notional", &SentimentReading::liq_long_notional)
@@ -292,18 +267,8 @@ Single-threaded.
             py::arg("volume"))
         .def(
             "on_bars",
-            [](Sentiment& s, const py::array_t<std::int64_t, py::array::c_style>& open_ns,
-               const py::array_t<double, py::array::c_style>& ohlcv) {
-                if (ohlcv.ndim() != 2 || ohlcv.shape(1) != 5 || open_ns.ndim() != 1 ||
-                    open_ns.shape(0) != ohlcv.shape(0)) {
-                    throw py::value_error("expected open_ns (n,) int64 and ohlcv (n, 5) float64, was " +
-                                          std::to_string(open_ns.size()) + " times and " +
-                                          std::to_string(ohlcv.size()) + " values");
-                }
-                const double* x = ohlcv.data();
-                for (py::ssize_t i = 0; i < open_ns.shape(0); ++i) {
-                    s.on_bar(make_bar(open_ns.data()[i], x + 5 * i));
-                }
+            [](Sentiment& s, const BarTimes& open_ns, const BarValues& ohlcv) {
+                confluex::bindings::for_each_bar(open_ns, ohlcv, [&](const Bar& b) { s.on_bar(b); });
             },
             py::arg("open_ns"), py::arg("ohlcv"),
             "Closes n bars (open_ns int64 (n,), ohlcv float64 (n, 5)); on a bad bar raises, earlier ones stay applied.")

@@ -11,6 +11,7 @@
 
 #include "confluex/price_structure.hpp"
 #include "convert.hpp"
+#include "view_convert.hpp"
 
 namespace py = pybind11;
 
@@ -22,43 +23,12 @@ using confluex::PriceStructureConfig;
 using confluex::StructureReading;
 using confluex::bindings::component_to_dict;
 using confluex::bindings::to_array;
-
-Bar make_bar(std::int64_t open_ns, double o, double h, double l, double c, double v) {
-    Bar b{};
-    b.open_ns = open_ns;
-    b.open = o;
-    b.high = h;
-    b.low = l;
-    b.close = c;
-    b.volume = v;
-    b.vwap = c;
-    b.flags = confluex::bar_flags::kNoSides;
-    return b;
-}
-
-py::dict weights_dict(const PriceStructureConfig& c) {
-    py::dict d;
-    for (std::size_t i = 0; i < confluex::kStructureSubCount; ++i) {
-        d[confluex::kStructureKeys[i]] = c.weights[i];
-    }
-    return d;
-}
+using confluex::bindings::BarTimes;
+using confluex::bindings::BarValues;
+using confluex::bindings::keyed_dict;
 
 void set_weights(PriceStructureConfig& c, const std::map<std::string, double>& w) {
-    PriceStructureConfig next = c;
-    for (const auto& [k, v] : w) {
-        next.set_weight(k, v);
-    }
-    next.validate();
-    c = next;
-}
-
-py::dict subs_dict(const StructureReading& r) {
-    py::dict d;
-    for (std::size_t i = 0; i < confluex::kStructureSubCount; ++i) {
-        d[confluex::kStructureKeys[i]] = r.sub[i];
-    }
-    return d;
+    confluex::bindings::set_weights(c, w);
 }
 
 }  // namespace
@@ -140,7 +110,9 @@ InvalidConfig.
         .def_readwrite("range_min_atr", &PriceStructureConfig::range_min_atr)
         .def_readwrite("sweep_min", &PriceStructureConfig::sweep_min)
         .def_readwrite("event_decay_bars", &PriceStructureConfig::event_decay_bars)
-        .def_property("weights", &weights_dict, &set_weights,
+        .def_property(
+            "weights", [](const PriceStructureConfig& c) { return keyed_dict(c.weights, confluex::kStructureKeys); },
+            &set_weights,
                       "Sub-score weights by key; assigning a dict updates the keys it names.")
         .def("validate", &PriceStructureConfig::validate,
              R"pbdoc(Raises InvalidConfig naming the first value out of its domain.)pbdoc");
@@ -148,7 +120,9 @@ InvalidConfig.
     py::class_<StructureReading>(m, "StructureReading", "The price-structure reading of one closed bar.")
         .def_readonly("open_ns", &StructureReading::open_ns)
         .def_readonly("score", &StructureReading::score)
-        .def_property_readonly("sub", &subs_dict, "Sub-scores by key; NaN = not available.")
+        .def_property_readonly(
+            "sub", [](const StructureReading& r) { return keyed_dict(r.sub, confluex::kStructureKeys); },
+            "Sub-scores by key; NaN = not available.")
         .def_readonly("swing_high", &StructureReading::swing_high)
         .def_readonly("swing_low", &StructureReading::swing_low)
         .def_readonly("support", &StructureReading::support)
@@ -168,30 +142,18 @@ Single-threaded.
         .def(
             "update",
             [](PriceStructure& s, std::int64_t open_ns, double o, double h, double l, double c, double v) {
-                return s.update(make_bar(open_ns, o, h, l, c, v));
+                const double x[5] = {o, h, l, c, v};
+                return s.update(confluex::bindings::make_bar(open_ns, x));
             },
             py::arg("open_ns"), py::arg("open"), py::arg("high"), py::arg("low"), py::arg("close"),
             py::arg("volume"),
             R"pbdoc(Closes one bar and returns its reading. Raises InvalidEvent (state unchanged) on a bad bar.)pbdoc")
         .def(
             "update_many",
-            [](PriceStructure& s, const py::array_t<std::int64_t, py::array::c_style>& open_ns,
-               const py::array_t<double, py::array::c_style>& ohlcv) {
-                if (ohlcv.ndim() != 2 || ohlcv.shape(1) != 5 || open_ns.ndim() != 1 ||
-                    open_ns.shape(0) != ohlcv.shape(0)) {
-                    throw py::value_error("expected open_ns (n,) int64 and ohlcv (n, 5) float64, was shapes (" +
-                                          std::to_string(open_ns.size()) + ",) and " + std::to_string(ohlcv.size()) +
-                                          " values");
-                }
-                const auto n = static_cast<std::size_t>(open_ns.shape(0));
-                const std::int64_t* t = open_ns.data();
-                const double* x = ohlcv.data();
+            [](PriceStructure& s, const BarTimes& open_ns, const BarValues& ohlcv) {
                 std::vector<StructureReading> out;
-                out.reserve(n);
-                for (std::size_t i = 0; i < n; ++i) {
-                    const double* b = x + 5 * i;
-                    out.push_back(s.update(make_bar(t[i], b[0], b[1], b[2], b[3], b[4])));
-                }
+                out.reserve(static_cast<std::size_t>(open_ns.size()));
+                confluex::bindings::for_each_bar(open_ns, ohlcv, [&](const Bar& b) { out.push_back(s.update(b)); });
                 return to_array(std::move(out));
             },
             py::arg("open_ns"), py::arg("ohlcv"),

@@ -4,27 +4,20 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <sstream>
 #include <string>
 
 #include "confluex/errors.hpp"
+#include "view_util.hpp"
 
 namespace confluex {
 
 namespace {
 
+using detail::clip;
+using detail::num;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr std::array<double, 5> kEmaPeriods = {10.0, 20.0, 50.0, 100.0, 200.0};
 constexpr std::uint64_t kAtrPeriod = 14;
-
-std::string num(double v) {
-    std::ostringstream o;
-    o.precision(17);
-    o << v;
-    return o.str();
-}
-
-double clip(double v, double lo, double hi) noexcept { return v < lo ? lo : (v > hi ? hi : v); }
 
 // 100 at the zone, falling 5 points per 1 % of distance from its nearest edge, 0 beyond 20 %.
 double proximity(double c, double low, double high) noexcept {
@@ -36,12 +29,7 @@ double proximity(double c, double low, double high) noexcept {
 }  // namespace
 
 std::optional<std::size_t> structure_sub_index(std::string_view key) noexcept {
-    for (std::size_t i = 0; i < kStructureSubCount; ++i) {
-        if (key == kStructureKeys[i]) {
-            return i;
-        }
-    }
-    return std::nullopt;
+    return detail::key_index(kStructureKeys, key);
 }
 
 void PriceStructureConfig::validate() const {
@@ -61,32 +49,11 @@ void PriceStructureConfig::validate() const {
     if (event_decay_bars < 1) {
         throw InvalidConfig("event_decay_bars must be >= 1, was 0");
     }
-    double total = 0.0;
-    for (std::size_t i = 0; i < kStructureSubCount; ++i) {
-        if (!std::isfinite(weights[i]) || weights[i] < 0.0) {
-            throw InvalidConfig(std::string("weight of ") + kStructureKeys[i] + " must be finite and >= 0, was " +
-                                num(weights[i]));
-        }
-        total += weights[i];
-    }
-    if (total <= 0.0) {
-        throw InvalidConfig("price-structure weights must not all be 0, was a sum of 0");
-    }
+    detail::check_weights(weights, kStructureKeys, "price-structure");
 }
 
 void PriceStructureConfig::set_weight(std::string_view key, double weight) {
-    const std::optional<std::size_t> i = structure_sub_index(key);
-    if (!i) {
-        std::string known;
-        for (const char* k : kStructureKeys) {
-            known += known.empty() ? k : std::string(", ") + k;
-        }
-        throw InvalidConfig("unknown price-structure sub-score key, was '" + std::string(key) + "' (known: " + known + ")");
-    }
-    if (!std::isfinite(weight) || weight < 0.0) {
-        throw InvalidConfig("weight of " + std::string(key) + " must be finite and >= 0, was " + num(weight));
-    }
-    weights[*i] = weight;
+    detail::set_keyed_weight(weights, kStructureKeys, key, weight, "price-structure");
 }
 
 template <std::size_t N>

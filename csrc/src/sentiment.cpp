@@ -4,27 +4,20 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <sstream>
 #include <string>
 
 #include "confluex/errors.hpp"
+#include "view_util.hpp"
 #include "confluex/sentiment_parser.hpp"
 
 namespace confluex {
 
 namespace {
 
+using detail::clip;
+using detail::num;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kYearNs = 365.0 * 86400.0 * 1e9;
-
-std::string num(double v) {
-    std::ostringstream o;
-    o.precision(17);
-    o << v;
-    return o.str();
-}
-
-double clip(double v, double lo, double hi) noexcept { return v < lo ? lo : (v > hi ? hi : v); }
 
 // The reference system's "sigmoid transform" T(v; s): 50 -> 50, pushed towards 0 / 100.
 double sigmoid_transform(double v, double s) noexcept { return 100.0 / (1.0 + std::exp(-((v - 50.0) / 50.0) / s)); }
@@ -40,12 +33,7 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) noexcept {
 }  // namespace
 
 std::optional<std::size_t> sentiment_sub_index(std::string_view key) noexcept {
-    for (std::size_t i = 0; i < kSentimentSubCount; ++i) {
-        if (key == kSentimentKeys[i]) {
-            return i;
-        }
-    }
-    return std::nullopt;
+    return detail::key_index(kSentimentKeys, key);
 }
 
 void SentimentConfig::validate() const {
@@ -75,32 +63,11 @@ void SentimentConfig::validate() const {
         throw InvalidConfig("activity periods must satisfy 1 <= fast < slow <= 4096, was fast=" +
                             std::to_string(activity_fast) + " slow=" + std::to_string(activity_slow));
     }
-    double total = 0.0;
-    for (std::size_t i = 0; i < kSentimentSubCount; ++i) {
-        if (!std::isfinite(weights[i]) || weights[i] < 0.0) {
-            throw InvalidConfig(std::string("weight of ") + kSentimentKeys[i] + " must be finite and >= 0, was " +
-                                num(weights[i]));
-        }
-        total += weights[i];
-    }
-    if (total <= 0.0) {
-        throw InvalidConfig("sentiment weights must not all be 0, was a sum of 0");
-    }
+    detail::check_weights(weights, kSentimentKeys, "sentiment");
 }
 
 void SentimentConfig::set_weight(std::string_view key, double weight) {
-    const std::optional<std::size_t> i = sentiment_sub_index(key);
-    if (!i) {
-        std::string known;
-        for (const char* k : kSentimentKeys) {
-            known += known.empty() ? k : std::string(", ") + k;
-        }
-        throw InvalidConfig("unknown sentiment sub-score key, was '" + std::string(key) + "' (known: " + known + ")");
-    }
-    if (!std::isfinite(weight) || weight < 0.0) {
-        throw InvalidConfig("weight of " + std::string(key) + " must be finite and >= 0, was " + num(weight));
-    }
-    weights[*i] = weight;
+    detail::set_keyed_weight(weights, kSentimentKeys, key, weight, "sentiment");
 }
 
 template <std::size_t N>

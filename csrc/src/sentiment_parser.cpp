@@ -540,15 +540,10 @@ void SentimentStats::count(const SentimentParseResult& r) noexcept {
 }
 }  // namespace detail
 
-BinanceSentimentParser::BinanceSentimentParser(const SymbolTable& symbols)
-    : symbols_(symbols), stats_(symbols.id_bound()) {}
-
 SentimentParseResult BinanceSentimentParser::parse(std::string_view msg, std::int64_t ts_ns,
                                                    std::vector<LiquidationEvent>& liq_out) noexcept {
     return run(binance_parse, msg, ts_ns, symbols_, liq_out, stats_);
 }
-
-BybitSentimentParser::BybitSentimentParser(const SymbolTable& symbols) : symbols_(symbols), stats_(symbols.id_bound()) {}
 
 SentimentParseResult BybitSentimentParser::parse(std::string_view msg, std::int64_t ts_ns,
                                                  std::vector<LiquidationEvent>& liq_out) noexcept {

@@ -121,9 +121,26 @@ class SentimentStats {
 };
 }  // namespace detail
 
-class BinanceSentimentParser {
+namespace detail {
+// What both venue parsers hold: their copy of the symbol table and their counters.
+class SentimentParserBase {
   public:
-    explicit BinanceSentimentParser(const SymbolTable& symbols);
+    [[nodiscard]] const SentimentParserCounters& counters() const noexcept { return stats_.counters(); }
+    // Errors of messages whose symbol was known, indexed by symbol id.
+    [[nodiscard]] const std::vector<std::uint64_t>& symbol_errors() const noexcept {
+        return stats_.symbol_errors();
+    }
+
+  protected:
+    explicit SentimentParserBase(const SymbolTable& symbols) : symbols_(symbols), stats_(symbols.id_bound()) {}
+    SymbolTable symbols_;
+    SentimentStats stats_;
+};
+}  // namespace detail
+
+class BinanceSentimentParser : public detail::SentimentParserBase {
+  public:
+    explicit BinanceSentimentParser(const SymbolTable& symbols) : SentimentParserBase(symbols) {}
 
     // BinanceSentimentParser::parse()
     // Parses one message: a combined-stream wrapper whose stream is "<sym>@markPrice",
@@ -132,35 +149,17 @@ class BinanceSentimentParser {
     // Appends one LiquidationEvent for a forceOrder.
     SentimentParseResult parse(std::string_view msg, std::int64_t ts_ns,
                                std::vector<LiquidationEvent>& liq_out) noexcept;
-
-    [[nodiscard]] const SentimentParserCounters& counters() const noexcept { return stats_.counters(); }
-    [[nodiscard]] const std::vector<std::uint64_t>& symbol_errors() const noexcept {
-        return stats_.symbol_errors();
-    }
-
-  private:
-    SymbolTable symbols_;
-    detail::SentimentStats stats_;
 };
 
-class BybitSentimentParser {
+class BybitSentimentParser : public detail::SentimentParserBase {
   public:
-    explicit BybitSentimentParser(const SymbolTable& symbols);
+    explicit BybitSentimentParser(const SymbolTable& symbols) : SentimentParserBase(symbols) {}
 
     // BybitSentimentParser::parse()
     // Parses one message: "tickers.<SYMBOL>" (snapshot or delta; data.symbol must agree),
     // "allLiquidation.<SYMBOL>" (every data[].s must agree), or an op reply (Control).
     SentimentParseResult parse(std::string_view msg, std::int64_t ts_ns,
                                std::vector<LiquidationEvent>& liq_out) noexcept;
-
-    [[nodiscard]] const SentimentParserCounters& counters() const noexcept { return stats_.counters(); }
-    [[nodiscard]] const std::vector<std::uint64_t>& symbol_errors() const noexcept {
-        return stats_.symbol_errors();
-    }
-
-  private:
-    SymbolTable symbols_;
-    detail::SentimentStats stats_;
 };
 
 }  // namespace confluex::feed

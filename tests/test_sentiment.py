@@ -75,17 +75,22 @@ def test_no_input_at_all_is_no_data_with_zero_reliability() -> None:
 
 def test_real_funding_replay_scores_each_published_rate_until_it_goes_stale() -> None:
     funding = load_funding(DATA / "xrp_usdt_usdt_8h_funding_rate.json.gz")
-    s = sentiment.Sentiment()
-    assert math.isnan(s.reading(funding[0].ts_ns - 1).sub["funding_rate"])
-    for f in funding:
-        s.on_funding(f.ts_ns, f.value)
-        r = s.reading(f.ts_ns + HOUR)
-        assert r.funding_rate == f.value
-        assert r.sub["funding_rate"] == pytest.approx(reference_funding(f.value), abs=1e-9)
     assert len({f.value for f in funding}) > 5  # the file really varies
+    live, upfront = sentiment.Sentiment(), sentiment.Sentiment()
+    for f in funding:  # a replay may load the whole --funding file before the bars
+        upfront.on_funding(f.ts_ns, f.value)
+    assert math.isnan(upfront.reading(funding[0].ts_ns - 1).sub["funding_rate"])
+    for f in funding:
+        live.on_funding(f.ts_ns, f.value)
+        for s in (live, upfront):
+            r = s.reading(f.ts_ns + HOUR)
+            assert r.funding_rate == f.value
+            assert r.sub["funding_rate"] == pytest.approx(reference_funding(f.value), abs=1e-9)
     last = funding[-1].ts_ns
-    assert not math.isnan(s.reading(last + 9 * HOUR).sub["funding_rate"])
-    assert math.isnan(s.reading(last + 9 * HOUR + 1).sub["funding_rate"])  # stale: left out
+    assert not math.isnan(live.reading(last + 9 * HOUR).sub["funding_rate"])
+    assert math.isnan(live.reading(last + 9 * HOUR + 1).sub["funding_rate"])  # stale: left out
+    with pytest.raises(InvalidEvent, match="time order"):
+        live.on_funding(funding[0].ts_ns, 0.0)
 
 
 def test_liquidations_follow_the_long_short_mix_instead_of_always_50() -> None:

@@ -383,16 +383,9 @@ StructureReading PriceStructure::update(const Bar& bar) {
     }
 
     // --- the component score ------------------------------------------------------------------
-    double wsum = 0.0;
-    double acc = 0.0;
-    for (std::size_t i = 0; i < kStructureSubCount; ++i) {
-        if (!std::isnan(r.sub[i]) && cfg_.weights[i] > 0.0) {
-            wsum += cfg_.weights[i];
-            acc += cfg_.weights[i] * r.sub[i];
-        }
-    }
-    r.has_data = wsum > 0.0 ? 1 : 0;
-    r.score = wsum > 0.0 ? clip(acc / wsum, 0.0, 100.0) : 50.0;
+    double used = 0.0;
+    r.score = detail::weighted_mean(r.sub, cfg_.weights, used);
+    r.has_data = used > 0.0 ? 1 : 0;
     r.n_bull_ob = static_cast<std::uint8_t>(bull_ob_.n);
     r.n_bear_ob = static_cast<std::uint8_t>(bear_ob_.n);
     r.n_bull_gap = static_cast<std::uint8_t>(bull_gap_.n);
@@ -408,18 +401,7 @@ StructureReading PriceStructure::update(const Bar& bar) {
 }
 
 ComponentScore PriceStructure::component() const noexcept {
-    ComponentScore cs;
-    cs.score = last_.score;
-    cs.has_data = last_.has_data != 0;
-    for (std::size_t i = 0; i < kStructureSubCount; ++i) {
-        if (!std::isnan(last_.sub[i]) && cfg_.weights[i] > 0.0) {
-            cs.sub[cs.n_sub] = last_.sub[i];
-            cs.sub_weight[cs.n_sub] = cfg_.weights[i];
-            cs.sub_name[cs.n_sub] = kStructureKeys[i];
-            ++cs.n_sub;
-        }
-    }
-    return cs;
+    return detail::to_component(last_.score, last_.has_data != 0, last_.sub, cfg_.weights, kStructureKeys);
 }
 
 }  // namespace confluex

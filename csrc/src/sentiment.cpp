@@ -101,9 +101,11 @@ void Sentiment::on_funding(std::int64_t ts_ns, double rate) {
     if (!std::isfinite(rate)) {
         throw InvalidEvent("funding rate must be finite, was " + num(rate));
     }
-    has_funding_ = true;
-    funding_ts_ = ts_ns;
-    funding_ = rate;
+    if (funding_.n > 0 && ts_ns < funding_.back().ts_ns) {
+        throw InvalidEvent("funding samples must be in time order, was " + std::to_string(ts_ns) + " after " +
+                           std::to_string(funding_.back().ts_ns));
+    }
+    funding_.push(TimedValue{ts_ns, rate});
 }
 
 void Sentiment::on_long_short(std::int64_t ts_ns, double long_share, double short_share) {
@@ -271,9 +273,10 @@ SentimentReading Sentiment::reading(std::int64_t now_ns) const noexcept {
     r.volatility_pct = vol_pct_;
     r.activity_ratio = act_ratio_;
 
-    if (has_funding_ && now_ns - funding_ts_ <= cfg_.funding_max_age_ns) {
-        r.funding_rate = funding_;
-        const double f_pct = clip(100.0 * funding_, -0.2, 0.2);
+    if (const TimedValue* f = funding_.at_or_before(now_ns);
+        f != nullptr && now_ns - f->ts_ns <= cfg_.funding_max_age_ns) {
+        r.funding_rate = f->value;
+        const double f_pct = clip(100.0 * f->value, -0.2, 0.2);
         r.sub[static_cast<std::size_t>(SentimentSub::FundingRate)] = sigmoid_transform(50.0 - 250.0 * f_pct, 0.15);
     }
     if (has_lsr_ && now_ns - lsr_ts_ <= cfg_.long_short_max_age_ns) {
@@ -305,15 +308,13 @@ SentimentReading Sentiment::reading(std::int64_t now_ns) const noexcept {
         const double total = ll + ls;
         r.sub[static_cast<std::size_t>(SentimentSub::Liquidations)] = total > 0.0 ? 100.0 * (1.0 - ll / total) : 50.0;
     }
-    if (oi_.n > 0 && now_ns - oi_.back().ts_ns <= cfg_.open_interest_max_age_ns) {
-        const TimedValue* cur = oi_.at_or_before(now_ns);
+    if (const TimedValue* cur = oi_.at_or_before(now_ns);
+        cur != nullptr && now_ns - cur->ts_ns <= cfg_.open_interest_max_age_ns) {
+        r.open_interest = cur->value;
         const TimedValue* past = oi_.at_or_before(now_ns - cfg_.open_interest_window_ns);
-        if (cur != nullptr) {
-            r.open_interest = cur->value;
-        }
         const TimedValue* p_now = closes_.at_or_before(now_ns);
         const TimedValue* p_past = closes_.at_or_before(now_ns - cfg_.open_interest_window_ns);
-        if (cur != nullptr && past != nullptr && past->value > 0.0) {
+        if (past != nullptr && past->value > 0.0) {
             r.open_interest_change = (cur->value - past->value) / past->value;
             if (p_now != nullptr && p_past != nullptr) {
                 const double dir = p_now->value > p_past->value ? 1.0 : (p_now->value < p_past->value ? -1.0 : 0.0);
@@ -344,35 +345,19 @@ SentimentReading Sentiment::reading(std::int64_t now_ns) const noexcept {
     }
 
     double wall = 0.0;
-    double wsum = 0.0;
-    double acc = 0.0;
-    for (std::size_t i = 0; i < kSentimentSubCount; ++i) {
-        wall += cfg_.weights[i];
-        if (!std::isnan(r.sub[i]) && cfg_.weights[i] > 0.0) {
-            wsum += cfg_.weights[i];
-            acc += cfg_.weights[i] * r.sub[i];
-        }
+    for (const double w : cfg_.weights) {
+        wall += w;
     }
-    r.has_data = wsum > 0.0 ? 1 : 0;
-    r.score = wsum > 0.0 ? clip(acc / wsum, 0.0, 100.0) : 50.0;
-    r.reliability = wsum / wall;
+    double used = 0.0;
+    r.score = detail::weighted_mean(r.sub, cfg_.weights, used);
+    r.has_data = used > 0.0 ? 1 : 0;
+    r.reliability = used / wall;
     return r;
 }
 
 ComponentScore Sentiment::component(std::int64_t now_ns) const noexcept {
     const SentimentReading r = reading(now_ns);
-    ComponentScore cs;
-    cs.score = r.score;
-    cs.has_data = r.has_data != 0;
-    for (std::size_t i = 0; i < kSentimentSubCount; ++i) {
-        if (!std::isnan(r.sub[i]) && cfg_.weights[i] > 0.0) {
-            cs.sub[cs.n_sub] = r.sub[i];
-            cs.sub_weight[cs.n_sub] = cfg_.weights[i];
-            cs.sub_name[cs.n_sub] = kSentimentKeys[i];
-            ++cs.n_sub;
-        }
-    }
-    return cs;
+    return detail::to_component(r.score, r.has_data != 0, r.sub, cfg_.weights, kSentimentKeys);
 }
 
 }  // namespace confluex

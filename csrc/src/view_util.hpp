@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "confluex/component.hpp"
 #include "confluex/errors.hpp"
 
 namespace confluex::detail {
@@ -67,6 +68,40 @@ void set_keyed_weight(std::array<double, N>& w, const std::array<const char*, N>
         throw InvalidConfig("weight of " + std::string(key) + " must be finite and >= 0, was " + num(weight));
     }
     w[*i] = weight;
+}
+
+// The weighted mean of the available (non-NaN, weight > 0) sub-scores, clipped to 0..100;
+// `used` gets their total weight. 50 when none is available.
+template <std::size_t N>
+double weighted_mean(const std::array<double, N>& sub, const std::array<double, N>& w, double& used) noexcept {
+    double acc = 0.0;
+    used = 0.0;
+    for (std::size_t i = 0; i < N; ++i) {
+        if (!std::isnan(sub[i]) && w[i] > 0.0) {
+            used += w[i];
+            acc += w[i] * sub[i];
+        }
+    }
+    return used > 0.0 ? clip(acc / used, 0.0, 100.0) : 50.0;
+}
+
+// A ComponentScore holding the available sub-scores under their canonical names.
+template <std::size_t N>
+ComponentScore to_component(double score, bool has_data, const std::array<double, N>& sub,
+                            const std::array<double, N>& w, const std::array<const char*, N>& keys) noexcept {
+    static_assert(N <= kMaxSubScores);
+    ComponentScore cs;
+    cs.score = score;
+    cs.has_data = has_data;
+    for (std::size_t i = 0; i < N; ++i) {
+        if (!std::isnan(sub[i]) && w[i] > 0.0) {
+            cs.sub[cs.n_sub] = sub[i];
+            cs.sub_weight[cs.n_sub] = w[i];
+            cs.sub_name[cs.n_sub] = keys[i];
+            ++cs.n_sub;
+        }
+    }
+    return cs;
 }
 
 }  // namespace confluex::detail

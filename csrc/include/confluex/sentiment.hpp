@@ -133,7 +133,11 @@ static_assert(std::is_trivially_copyable_v<SentimentReading> && sizeof(Sentiment
 class Sentiment {
   public:
     static constexpr std::size_t kLiqBuckets = 60;
-    static constexpr std::size_t kOiSamples = 512;
+    // Series kept for reading(now): the sample at or before `now` is the one scored, so a
+    // replay may load a whole --funding / --open-interest file up front (up to these many
+    // samples; older ones are dropped first) or feed samples as they come.
+    static constexpr std::size_t kFundingSamples = 1024;  // 8-hourly: about 11 months
+    static constexpr std::size_t kOiSamples = 8192;       // 5-minutely: about 28 days
     static constexpr std::size_t kCloses = 1024;
 
     // Sentiment::Sentiment()
@@ -142,7 +146,8 @@ class Sentiment {
 
     // Sentiment::on_funding()
     // Records the funding rate published at ts_ns (a fraction: 0.0001 = 0.01 %).
-    // REQUIRES: finite rate. Otherwise throws InvalidEvent (state unchanged).
+    // REQUIRES: finite rate; ts_ns not before the previous sample. Otherwise throws
+    // InvalidEvent (state unchanged).
     void on_funding(std::int64_t ts_ns, double rate);
 
     // Sentiment::on_long_short()
@@ -186,7 +191,8 @@ class Sentiment {
     void on_bar(const Bar& bar);
 
     // Sentiment::reading()
-    // Returns the reading at now_ns (inputs older than their max age are not available).
+    // Returns the reading at now_ns: each series scores its latest sample at or before
+    // now_ns, and is not available when that sample is older than its max age (or absent).
     [[nodiscard]] SentimentReading reading(std::int64_t now_ns) const noexcept;
 
     // Sentiment::component()
@@ -224,9 +230,7 @@ class Sentiment {
     SentimentConfig cfg_;
     std::int64_t bucket_ns_;
 
-    bool has_funding_ = false;
-    std::int64_t funding_ts_ = 0;
-    double funding_ = 0.0;
+    Ring<kFundingSamples> funding_;
 
     bool has_lsr_ = false;
     std::int64_t lsr_ts_ = 0;
@@ -237,7 +241,7 @@ class Sentiment {
     std::array<LiqBucket, kLiqBuckets> liq_{};
 
     Ring<kOiSamples> oi_;
-    Ring<kCloses> closes_;  // ts = bar close time (open_ns + span); value = close
+    Ring<kCloses> closes_;  // ts = the bar's open_ns; value = its close
 
     std::vector<RiskTier> tiers_;
     double risk_score_ = 0.0;

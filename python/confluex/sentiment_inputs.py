@@ -15,10 +15,21 @@ from __future__ import annotations
 import gzip
 import json
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-__all__ = ["SentimentInputError", "TimedValue", "load_funding", "load_open_interest", "load_series"]
+from ._core.sentiment import RiskTier
+
+__all__ = [
+    "SentimentInputError",
+    "TimedValue",
+    "load_funding",
+    "load_open_interest",
+    "load_series",
+    "risk_tiers_from_ccxt",
+]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 # 2001-09-09 .. 2286-11-20 in ms: anything outside is a seconds / ns mix-up, not a time.
@@ -110,6 +121,56 @@ def load_funding(path: str | Path) -> list[TimedValue]:
 def load_open_interest(path: str | Path) -> list[TimedValue]:
     """Loads an open-interest file (``[[time_ms, value], ...]``; values >= 0)."""
     return load_series(path, "open interest", allow_negative=False)
+
+
+def risk_tiers_from_ccxt(tiers: Sequence[Mapping[str, Any]]) -> list[RiskTier]:
+    """Converts ccxt leverage tiers (``fetch_market_leverage_tiers`` / ``fetch_leverage_tiers``
+    entries: ``maxNotional``, ``maxLeverage``, ``maintenanceMarginRate``) to RiskTier records
+    for :meth:`confluex._core.sentiment.Sentiment.set_risk_tiers`.
+
+    The initial margin rate is the venue's own ``info["initialMargin"]`` when it has one (Bybit),
+    else ``1 / maxLeverage``. Raises :class:`SentimentInputError` naming the tier and value.
+    """
+    out: list[RiskTier] = []
+    for i, t in enumerate(tiers):
+        vals: dict[str, float] = {}
+        for key in ("maxNotional", "maxLeverage", "maintenanceMarginRate"):
+            v = t.get(key)
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, int | float)
+                or not math.isfinite(v)
+                or v < 0
+            ):
+                raise SentimentInputError(
+                    f"leverage tier {i}: {key} must be a finite number >= 0, was {v!r}"
+                )
+            vals[key] = float(v)
+        if vals["maxLeverage"] <= 0:
+            raise SentimentInputError(
+                f"leverage tier {i}: maxLeverage must be > 0, was {t.get('maxLeverage')!r}"
+            )
+        info = t.get("info")
+        raw_im = info.get("initialMargin") if isinstance(info, Mapping) else None
+        try:
+            im = float(raw_im) if raw_im is not None else 1.0 / vals["maxLeverage"]
+        except (TypeError, ValueError):
+            raise SentimentInputError(
+                f"leverage tier {i}: info.initialMargin must be a number, was {raw_im!r}"
+            ) from None
+        if not math.isfinite(im) or im < 0:
+            raise SentimentInputError(
+                f"leverage tier {i}: info.initialMargin must be finite and >= 0, was {raw_im!r}"
+            )
+        out.append(
+            RiskTier(
+                risk_limit_value=vals["maxNotional"],
+                max_leverage=vals["maxLeverage"],
+                initial_margin=im,
+                maintenance_margin=vals["maintenanceMarginRate"],
+            )
+        )
+    return out
 
 
 def __dir__() -> list[str]:

@@ -253,3 +253,49 @@ def test_reading_dtype_matches_the_cpp_layout() -> None:
     assert fields is not None
     for name, off in offsets.items():
         assert fields[name][1] == off, name
+
+
+def _resample(open_ns: npt.NDArray[np.int64], ohlcv: npt.NDArray[np.float64], minutes: int) -> Bars:
+    key = open_ns // (minutes * 60_000_000_000)
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    ends = np.r_[starts[1:], len(key)]
+    rows = [
+        (
+            ohlcv[a, 0],
+            ohlcv[a:b, 1].max(),
+            ohlcv[a:b, 2].min(),
+            ohlcv[b - 1, 3],
+            ohlcv[a:b, 4].sum(),
+        )
+        for a, b in zip(starts, ends, strict=True)
+    ]
+    return key[starts] * minutes * 60_000_000_000, np.array(rows, dtype=np.float64)
+
+
+def test_timeframes_combine_per_key_with_renormalised_weights() -> None:
+    # §3.7: per-timeframe sub-scores combined .4/.3/.2/.1, renormalised over the timeframes
+    # that have the sub-score (the 4 h view of 9.5 days has no valid range, for one).
+    open_ns, ohlcv = freqtrade_bars()
+    last = []
+    for minutes in (1, 5, 30, 240):
+        t, x = (open_ns, ohlcv) if minutes == 1 else _resample(open_ns, ohlcv, minutes)
+        ps = structure.PriceStructure()
+        ps.update_many(t, x)
+        last.append(ps.last)
+    tfw = [0.4, 0.3, 0.2, 0.1]
+    got = structure.combine_timeframes(last, tfw)
+    assert any(
+        math.isnan(r.sub[k]) for r in last for k in CANONICAL
+    )  # renormalisation is exercised
+    want = {}
+    for k in CANONICAL:
+        pairs = [(w, r.sub[k]) for w, r in zip(tfw, last, strict=True) if not math.isnan(r.sub[k])]
+        if pairs:
+            want[k] = sum(w * v for w, v in pairs) / sum(w for w, _ in pairs)
+    assert got["sub"] == pytest.approx(want)
+    assert got["score"] == pytest.approx(sum(want.values()) / len(want))
+    assert got["has_data"]
+    with pytest.raises(InvalidConfig, match="one weight per reading"):
+        structure.combine_timeframes(last, tfw[:3])
+    with pytest.raises(InvalidConfig, match="-0.5"):
+        structure.combine_timeframes(last, [0.4, 0.3, 0.2, -0.5])

@@ -133,6 +133,19 @@ InvalidConfig.
         .def_readonly("trend", &StructureReading::trend)
         .def_property_readonly("has_data", [](const StructureReading& r) { return r.has_data != 0; });
 
+    m.def(
+        "combine_timeframes",
+        [](const std::vector<StructureReading>& readings, const std::vector<double>& tf_weights,
+           const PriceStructureConfig& config) {
+            return component_to_dict(confluex::combine_timeframes(readings, tf_weights, config));
+        },
+        py::arg("readings"), py::arg("tf_weights"), py::arg("config") = PriceStructureConfig{},
+        R"pbdoc(
+Combines one symbol's latest readings on several timeframes (base first) into one
+{score, has_data, sub, weights}: each sub-score is the tf_weights-weighted mean over the
+timeframes that have it (renormalised), the score their config-weighted mean.
+)pbdoc");
+
     py::class_<PriceStructure>(m, "PriceStructure", R"pbdoc(
 Causal, incremental price structure of one symbol on one timeframe: feed closed bars in
 order; each reading is final when returned (swings are confirmed swing_bars bars late).

@@ -404,4 +404,33 @@ ComponentScore PriceStructure::component() const noexcept {
     return detail::to_component(last_.score, last_.has_data != 0, last_.sub, cfg_.weights, kStructureKeys);
 }
 
+ComponentScore combine_timeframes(std::span<const StructureReading> readings, std::span<const double> tf_weights,
+                                  const PriceStructureConfig& cfg) {
+    if (readings.size() != tf_weights.size() || readings.size() > 8) {
+        throw InvalidConfig("combine_timeframes needs one weight per reading (at most 8), was " +
+                            std::to_string(readings.size()) + " readings and " + std::to_string(tf_weights.size()) +
+                            " weights");
+    }
+    for (const double w : tf_weights) {
+        if (!std::isfinite(w) || w < 0.0) {
+            throw InvalidConfig("timeframe weights must be finite and >= 0, was " + num(w));
+        }
+    }
+    std::array<double, kStructureSubCount> sub{};
+    for (std::size_t k = 0; k < kStructureSubCount; ++k) {
+        double acc = 0.0;
+        double used = 0.0;
+        for (std::size_t i = 0; i < readings.size(); ++i) {
+            if (!std::isnan(readings[i].sub[k]) && tf_weights[i] > 0.0) {
+                acc += tf_weights[i] * readings[i].sub[k];
+                used += tf_weights[i];
+            }
+        }
+        sub[k] = used > 0.0 ? acc / used : std::numeric_limits<double>::quiet_NaN();
+    }
+    double used = 0.0;
+    const double score = detail::weighted_mean(sub, cfg.weights, used);
+    return detail::to_component(score, used > 0.0, sub, cfg.weights, kStructureKeys);
+}
+
 }  // namespace confluex

@@ -42,6 +42,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <type_traits>
 
@@ -215,5 +216,16 @@ class PriceStructure {
     ZoneRing<kMaxZones> bull_gap_;
     ZoneRing<kMaxZones> bear_gap_;
 };
+
+// combine_timeframes()
+// Combines one symbol's latest readings on several timeframes (e.g. base/ltf/mtf/htf) into
+// one ComponentScore (reference §3.7): each sub-score is the mean over the timeframes that
+// have it, weighted by tf_weights renormalised over those timeframes; the score is the
+// cfg.weights-weighted mean of those per-key values (keys no timeframe has are left out).
+// REQUIRES: readings.size() == tf_weights.size() <= 8, weights finite and >= 0; otherwise
+// throws InvalidConfig naming the value.
+[[nodiscard]] ComponentScore combine_timeframes(std::span<const StructureReading> readings,
+                                                std::span<const double> tf_weights,
+                                                const PriceStructureConfig& cfg);
 
 }  // namespace confluex

@@ -297,5 +297,5 @@ def test_timeframes_combine_per_key_with_renormalised_weights() -> None:
     assert got["has_data"]
     with pytest.raises(InvalidConfig, match="one weight per reading"):
         structure.combine_timeframes(last, tfw[:3])
-    with pytest.raises(InvalidConfig, match="-0.5"):
+    with pytest.raises(InvalidConfig, match=r"was -0\.5"):
         structure.combine_timeframes(last, [0.4, 0.3, 0.2, -0.5])

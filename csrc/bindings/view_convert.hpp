@@ -33,6 +33,8 @@ inline Bar make_bar(std::int64_t open_ns, const double* x) {
 }
 
 // Calls f(bar) for each row of open_ns (n,) and ohlcv (n, 5); ValueError naming the shapes.
+// The loop runs without the GIL: f must touch no Python object (exceptions it throws are
+// C++ ones, translated after the GIL is taken back).
 template <class F>
 void for_each_bar(const BarTimes& open_ns, const BarValues& ohlcv, F&& f) {
     if (ohlcv.ndim() != 2 || ohlcv.shape(1) != 5 || open_ns.ndim() != 1 || open_ns.shape(0) != ohlcv.shape(0)) {
@@ -42,7 +44,10 @@ void for_each_bar(const BarTimes& open_ns, const BarValues& ohlcv, F&& f) {
     }
     const std::int64_t* t = open_ns.data();
     const double* x = ohlcv.data();
-    for (py::ssize_t i = 0; i < open_ns.shape(0); ++i) {
+    const auto n = open_ns.shape(0);
+    // Safe: only the raw pointers above are read; the arrays outlive the call.
+    const py::gil_scoped_release nogil;
+    for (py::ssize_t i = 0; i < n; ++i) {
         f(make_bar(t[i], x + 5 * i));
     }
 }

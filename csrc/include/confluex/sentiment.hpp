@@ -193,6 +193,8 @@ class Sentiment {
     // Sentiment::reading()
     // Returns the reading at now_ns: each series scores its latest sample at or before
     // now_ns, and is not available when that sample is older than its max age (or absent).
+    // Liquidation windows count the 1/60-window buckets up to now_ns; asked for a time more
+    // than one window before the newest liquidation, they miss the buckets since reused.
     [[nodiscard]] SentimentReading reading(std::int64_t now_ns) const noexcept;
 
     // Sentiment::component()

@@ -15,6 +15,8 @@ void register_engine(py::module_& m);
 void register_session(py::module_& m);
 void register_feed(py::module_& m);
 void register_hft(py::module_& m);
+void register_structure(py::module_& m);
+void register_sentiment(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "confluex native core (private; use the `confluex` package).";
@@ -48,4 +50,10 @@ PYBIND11_MODULE(_core, m) {
     auto hft = m.def_submodule(
         "hft", "HFT integration kernels: normaliser, combiners, composite, portfolio.");
     register_hft(hft);
+    auto structure =
+        m.def_submodule("structure", "Causal price structure: swings, market structure, zones.");
+    register_structure(structure);
+    auto sentiment =
+        m.def_submodule("sentiment", "Per-symbol sentiment and the derivative-stream parsers.");
+    register_sentiment(sentiment);
 }

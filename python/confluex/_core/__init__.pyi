@@ -5,9 +5,11 @@ from . import feed as feed
 from . import hft as hft
 from . import instrument as instrument
 from . import order_book as order_book
+from . import sentiment as sentiment
 from . import session as session
 from . import signals as signals
 from . import spsc_ring as spsc_ring
+from . import structure as structure
 from . import trade_flow as trade_flow
 from . import types as types
 

@@ -14,6 +14,8 @@ void register_aggregator(py::module_& m);
 void register_engine(py::module_& m);
 void register_session(py::module_& m);
 void register_feed(py::module_& m);
+void register_bars(py::module_& m);
+void register_indicators(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "confluex native core (private; use the `confluex` package).";
@@ -39,4 +41,8 @@ PYBIND11_MODULE(_core, m) {
     register_feed(feed);
     auto session = m.def_submodule("session", "Raw messages to synchronised books and scores.");
     register_session(session);
+    auto bars = m.def_submodule("bars", "OHLCV bars from trades at several timeframes.");
+    register_bars(bars);
+    auto indicators = m.def_submodule("indicators", "Indicator kernels, technical and volume views.");
+    register_indicators(indicators);
 }

@@ -1,0 +1,418 @@
+#include "confluex/indicators.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include "confluex/errors.hpp"
+
+namespace confluex {
+
+void check_period(const char* name, std::size_t period, std::size_t min_value) {
+    if (period < min_value || period > 100000) {
+        throw InvalidConfig(std::string(name) + " must be in [" + std::to_string(min_value) +
+                            ", 100000], was " + std::to_string(period));
+    }
+}
+
+// ---- Sma --------------------------------------------------------------------------------
+Sma::Sma(std::size_t period) : period_(period), win_((check_period("period", period, 1), period)) {}
+
+double Sma::update(double x) noexcept {
+    win_.push(x);
+    ++n_;
+    sum_ += x;
+    if (n_ >= period_) {
+        value_ = sum_ / static_cast<double>(period_);
+        // TA-Lib drops the oldest value of the window right after writing the output.
+        sum_ -= win_.back(period_ - 1);
+    }
+    return value_;
+}
+
+void Sma::reset() noexcept {
+    win_.clear();
+    sum_ = 0.0;
+    n_ = 0;
+    value_ = kNaN;
+}
+
+// ---- Ema --------------------------------------------------------------------------------
+Ema::Ema(std::size_t period)
+    : period_((check_period("period", period, 1), period)),
+      k_(2.0 / static_cast<double>(period + 1)) {}
+
+double Ema::update(double x) noexcept {
+    ++n_;
+    if (n_ < period_) {
+        sum_ += x;
+    } else if (n_ == period_) {
+        sum_ += x;
+        value_ = sum_ / static_cast<double>(period_);
+    } else {
+        value_ = ((x - value_) * k_) + value_;
+    }
+    return value_;
+}
+
+void Ema::reset() noexcept {
+    sum_ = 0.0;
+    n_ = 0;
+    value_ = kNaN;
+}
+
+// ---- Rsi --------------------------------------------------------------------------------
+Rsi::Rsi(std::size_t period) : period_((check_period("period", period, 2), period)) {}
+
+double Rsi::update(double close) noexcept {
+    if (n_++ == 0) {
+        prev_ = close;
+        return value_;
+    }
+    const double d = close - prev_;
+    prev_ = close;
+    const auto p = static_cast<double>(period_);
+    if (diffs_ >= period_) {
+        loss_ *= p - 1.0;
+        gain_ *= p - 1.0;
+    }
+    if (d < 0) {
+        loss_ -= d;
+    } else {
+        gain_ += d;
+    }
+    ++diffs_;
+    if (diffs_ < period_) {
+        return value_;
+    }
+    loss_ /= p;
+    gain_ /= p;
+    const double total = gain_ + loss_;
+    // TA-Lib writes 0 when |gain + loss| < 1e-8, a price-scale trap (every bar of a coin
+    // priced at 1e-6 reads RSI 0). Only an exactly flat window is special here, and reads 50.
+    value_ = total != 0.0 ? 100.0 * (gain_ / total) : 50.0;
+    return value_;
+}
+
+void Rsi::reset() noexcept { *this = Rsi(period_); }
+
+// ---- Macd -------------------------------------------------------------------------------
+namespace {
+std::size_t check_macd(std::size_t fast, std::size_t slow, std::size_t signal) {
+    check_period("fast", fast, 2);
+    check_period("slow", slow, 2);
+    check_period("signal", signal, 1);
+    if (fast >= slow) {
+        throw InvalidConfig("fast must be < slow, was fast=" + std::to_string(fast) +
+                            " slow=" + std::to_string(slow));
+    }
+    return fast;
+}
+}  // namespace
+
+Macd::Macd(std::size_t fast, std::size_t slow, std::size_t signal)
+    : fast_(check_macd(fast, slow, signal)), slow_(slow), signal_(signal),
+      kf_(2.0 / static_cast<double>(fast + 1)), ks_(2.0 / static_cast<double>(slow + 1)),
+      kg_(2.0 / static_cast<double>(signal + 1)), last_fast_(fast) {}
+
+void Macd::update(double close) noexcept {
+    const std::size_t i = n_++;
+    last_fast_.push(close);
+    if (i + 1 < slow_) {
+        slow_sum_ += close;
+        return;
+    }
+    if (i + 1 == slow_) {
+        slow_sum_ += close;
+        slow_ema_ = slow_sum_ / static_cast<double>(slow_);
+        // TA-Lib seeds the fast EMA at the slow EMA's first bar, with the SMA of the last
+        // `fast` closes summed oldest first.
+        double s = 0.0;
+        for (std::size_t k = fast_; k > 0; --k) {
+            s += last_fast_.back(k - 1);
+        }
+        fast_ema_ = s / static_cast<double>(fast_);
+    } else {
+        fast_ema_ = ((close - fast_ema_) * kf_) + fast_ema_;
+        slow_ema_ = ((close - slow_ema_) * ks_) + slow_ema_;
+    }
+    macd_ = fast_ema_ - slow_ema_;
+    const std::size_t j = i + 1 - slow_;  // index in the MACD series
+    if (j + 1 < signal_) {
+        sig_sum_ += macd_;
+    } else if (j + 1 == signal_) {
+        sig_sum_ += macd_;
+        signal_v_ = sig_sum_ / static_cast<double>(signal_);
+    } else {
+        signal_v_ = ((macd_ - signal_v_) * kg_) + signal_v_;
+    }
+}
+
+void Macd::reset() noexcept { *this = Macd(fast_, slow_, signal_); }
+
+// ---- Ao ---------------------------------------------------------------------------------
+Ao::Ao(std::size_t fast, std::size_t slow) : fast_(fast), slow_(slow) {
+    if (fast >= slow) {
+        throw InvalidConfig("fast must be < slow, was fast=" + std::to_string(fast) +
+                            " slow=" + std::to_string(slow));
+    }
+}
+
+double Ao::update(double high, double low) noexcept {
+    const double med = (high + low) / 2.0;
+    fast_.update(med);
+    slow_.update(med);
+    if (slow_.ready()) {
+        prev_ = value_;
+        value_ = fast_.value() - slow_.value();
+    }
+    return value_;
+}
+
+void Ao::reset() noexcept {
+    fast_.reset();
+    slow_.reset();
+    value_ = prev_ = kNaN;
+}
+
+// ---- MinMaxWindow -----------------------------------------------------------------------
+MinMaxWindow::MinMaxWindow(std::size_t period) : period_((check_period("period", period, 1), period)) {
+    max_.buf.resize(period);
+    min_.buf.resize(period);
+}
+
+void MinMaxWindow::update(double high, double low) noexcept {
+    const std::uint64_t idx = n_++;
+    const auto push = [&](Deque& d, double v, auto worse) {
+        // Evict what left the window, then every item the new value dominates.
+        while (d.size > 0 && d.at(0).idx + period_ <= idx) {
+            d.head = (d.head + 1) % d.buf.size();
+            --d.size;
+        }
+        while (d.size > 0 && worse(d.at(d.size - 1).v, v)) {
+            --d.size;
+        }
+        d.at(d.size) = Item{idx, v};
+        ++d.size;
+    };
+    push(max_, high, [](double a, double b) { return a <= b; });
+    push(min_, low, [](double a, double b) { return a >= b; });
+}
+
+double MinMaxWindow::highest() const noexcept { return max_.size ? max_.at(0).v : kNaN; }
+double MinMaxWindow::lowest() const noexcept { return min_.size ? min_.at(0).v : kNaN; }
+
+void MinMaxWindow::reset() noexcept {
+    max_.head = max_.size = min_.head = min_.size = 0;
+    n_ = 0;
+}
+
+// ---- WilliamsR --------------------------------------------------------------------------
+WilliamsR::WilliamsR(std::size_t period) : win_((check_period("period", period, 2), period)) {}
+
+double WilliamsR::update(double high, double low, double close) noexcept {
+    win_.update(high, low);
+    if (win_.ready()) {
+        const double hi = win_.highest();
+        const double diff = (hi - win_.lowest()) * (-0.01);
+        value_ = diff != 0.0 ? (hi - close) / diff : 0.0;
+    }
+    return value_;
+}
+
+void WilliamsR::reset() noexcept {
+    win_.reset();
+    value_ = kNaN;
+}
+
+// ---- Atr --------------------------------------------------------------------------------
+Atr::Atr(std::size_t period) : period_((check_period("period", period, 1), period)) {}
+
+double Atr::update(double high, double low, double close) noexcept {
+    if (n_++ == 0) {
+        prev_close_ = close;
+        return value_;
+    }
+    double tr = high - low;
+    const double up = std::fabs(prev_close_ - high);
+    tr = up > tr ? up : tr;
+    const double down = std::fabs(prev_close_ - low);
+    tr = down > tr ? down : tr;
+    prev_close_ = close;
+    const auto p = static_cast<double>(period_);
+    if (n_ <= period_) {
+        sum_ += tr;  // the first ATR needs `period` true ranges (bars 1..period)
+        return value_;
+    }
+    if (n_ == period_ + 1) {
+        sum_ += tr;
+        value_ = sum_ / p;
+        return value_;
+    }
+    value_ *= p - 1.0;
+    value_ += tr;
+    value_ /= p;
+    return value_;
+}
+
+void Atr::reset() noexcept { *this = Atr(period_); }
+
+// ---- Cci --------------------------------------------------------------------------------
+Cci::Cci(std::size_t period) : period_((check_period("period", period, 2), period)), circ_(period, 0.0) {}
+
+double Cci::update(double high, double low, double close) noexcept {
+    const double tp = (high + low + close) / 3.0;
+    circ_[idx_] = tp;
+    idx_ = idx_ + 1 == period_ ? 0 : idx_ + 1;
+    ++n_;
+    if (n_ < period_) {
+        return value_;
+    }
+    // TA-Lib sums the circular buffer in storage order, not oldest first: same here, so the
+    // rounding is the same.
+    double avg = 0.0;
+    for (const double v : circ_) {
+        avg += v;
+    }
+    const auto p = static_cast<double>(period_);
+    avg /= p;
+    double dev = 0.0;
+    for (const double v : circ_) {
+        dev += std::fabs(v - avg);
+    }
+    const double diff = tp - avg;
+    // TA-Lib writes 0 when |tp - mean| or the deviation sum is below 1e-8 in absolute terms:
+    // rounding noise at price 1, but every bar of a coin priced at 1e-6. The same test here is
+    // relative to the price, so a rescaled series gives the same CCI.
+    const double noise = 1e-12 * std::fabs(avg);
+    value_ = (std::fabs(diff) > noise && dev > noise) ? diff / (0.015 * (dev / p)) : 0.0;
+    return value_;
+}
+
+void Cci::reset() noexcept { *this = Cci(period_); }
+
+// ---- Obv / Adl / Cmf --------------------------------------------------------------------
+double Obv::update(double close, double volume) noexcept {
+    if (n_++ == 0) {
+        value_ = volume;
+    } else if (close > prev_close_) {
+        value_ += volume;
+    } else if (close < prev_close_) {
+        value_ -= volume;
+    }
+    prev_close_ = close;
+    return value_;
+}
+
+double Adl::update(double high, double low, double close, double volume) noexcept {
+    ++n_;
+    const double range = high - low;
+    if (range > 0.0) {
+        value_ += (((close - low) - (high - close)) / range) * volume;
+    }
+    return value_;
+}
+
+Cmf::Cmf(std::size_t period)
+    : mfv_((check_period("period", period, 1), period)), vol_(period) {}
+
+double Cmf::update(double high, double low, double close, double volume) noexcept {
+    mfv_.push(clv(high, low, close) * volume);
+    vol_.push(volume);
+    if (!mfv_.full()) {
+        return value_;
+    }
+    double sm = 0.0;
+    double sv = 0.0;
+    for (std::size_t k = mfv_.size(); k > 0; --k) {
+        sm += mfv_.back(k - 1);
+        sv += vol_.back(k - 1);
+    }
+    value_ = sv > 0.0 ? sm / sv : 0.0;
+    return value_;
+}
+
+void Cmf::reset() noexcept {
+    mfv_.clear();
+    vol_.clear();
+    value_ = kNaN;
+}
+
+// ---- Vwap -------------------------------------------------------------------------------
+Vwap::Vwap(std::size_t period)
+    : period_(period), p_(period == 0 ? 1 : period), v_(period == 0 ? 1 : period) {
+    if (period > 100000) {
+        check_period("period", period, 0);
+    }
+}
+
+double Vwap::update(double price, double volume) noexcept {
+    if (period_ == 0) {
+        sv_ += volume;
+        spv_ += price * volume;
+        sppv_ += price * price * volume;
+    } else {
+        p_.push(price);
+        v_.push(volume);
+        // Recomputed over the window (O(period)): running sums of p^2 V cancel badly.
+        sv_ = spv_ = 0.0;
+        for (std::size_t k = p_.size(); k > 0; --k) {
+            sv_ += v_.back(k - 1);
+            spv_ += p_.back(k - 1) * v_.back(k - 1);
+        }
+    }
+    if (!(sv_ > 0.0)) {
+        return value_;
+    }
+    value_ = spv_ / sv_;
+    double var = 0.0;
+    if (period_ == 0) {
+        var = sppv_ / sv_ - value_ * value_;
+    } else {
+        for (std::size_t k = p_.size(); k > 0; --k) {
+            const double d = p_.back(k - 1) - value_;
+            var += d * d * v_.back(k - 1);
+        }
+        var /= sv_;
+    }
+    std_ = std::sqrt(std::max(var, 0.0));
+    return value_;
+}
+
+void Vwap::reset() noexcept {
+    p_.clear();
+    v_.clear();
+    sv_ = spv_ = sppv_ = 0.0;
+    value_ = std_ = kNaN;
+}
+
+// ---- RelativeVolume ---------------------------------------------------------------------
+RelativeVolume::RelativeVolume(std::size_t period, std::size_t min_bars, double cap)
+    : period_((check_period("period", period, 1), period)), min_bars_(min_bars), cap_(cap),
+      ema_(period) {
+    if (min_bars < 1 || min_bars > period) {
+        throw InvalidConfig("min_bars must be in [1, period], was " + std::to_string(min_bars));
+    }
+    if (!(cap > 1.0 && std::isfinite(cap))) {
+        throw InvalidConfig("cap must be > 1 and finite, was " + std::to_string(cap));
+    }
+}
+
+double RelativeVolume::update(double volume) noexcept {
+    // The baseline is what came before this bar: the warm-up mean, then the EMA.
+    if (n_ > 0) {
+        base_ = ema_.ready() ? ema_.value() : sum_ / static_cast<double>(n_);
+        if (base_ > 0.0) {
+            value_ = std::min(volume / base_, cap_);
+        } else {
+            value_ = volume > 0.0 ? cap_ : 1.0;
+        }
+    }
+    ema_.update(volume);
+    sum_ += volume;
+    ++n_;
+    return value_;
+}
+
+void RelativeVolume::reset() noexcept { *this = RelativeVolume(period_, min_bars_, cap_); }
+
+}  // namespace confluex

@@ -87,8 +87,7 @@ double Rsi::update(double close) noexcept {
     loss_ /= p;
     gain_ /= p;
     const double total = gain_ + loss_;
-    // TA-Lib writes 0 when |gain + loss| < 1e-8, a price-scale trap (every bar of a coin
-    // priced at 1e-6 reads RSI 0). Only an exactly flat window is special here, and reads 50.
+    // A flat window (no gain, no loss) reads 50: nothing moved. TA-Lib writes 0 ("oversold").
     value_ = total != 0.0 ? 100.0 * (gain_ / total) : 50.0;
     return value_;
 }
@@ -280,9 +279,9 @@ double Cci::update(double high, double low, double close) noexcept {
         dev += std::fabs(v - avg);
     }
     const double diff = tp - avg;
-    // TA-Lib writes 0 when |tp - mean| or the deviation sum is below 1e-8 in absolute terms:
-    // rounding noise at price 1, but every bar of a coin priced at 1e-6. The same test here is
-    // relative to the price, so a rescaled series gives the same CCI.
+    // TA-Lib writes 0 when tp - mean is rounding noise (|x| < 1e-16 of the price, as its
+    // summation leaves it); the test here is relative to the price, so a rescaled series gives
+    // the same CCI.
     const double noise = 1e-12 * std::fabs(avg);
     value_ = (std::fabs(diff) > noise && dev > noise) ? diff / (0.015 * (dev / p)) : 0.0;
     return value_;

@@ -3,9 +3,8 @@
 Every class takes one closed bar per ``update(open, high, low, close, volume)`` and exposes
 ``value`` (NaN while warming up) and ``ready``; MACD also has ``signal`` and ``hist``. Values
 equal TA-Lib's on the same bars (RSI, MACD, ATR, CCI, WILLR, OBV, AD, SMA, EMA; AO is TA-Lib's
-SMA5 - SMA34 of MEDPRICE) with two deliberate differences: a perfectly flat RSI window reads 50
-(TA-Lib: 0), and CCI's "zero" test is relative to the price (TA-Lib's absolute 1e-8 zeroes every
-CCI of a coin priced around 1e-6).
+SMA5 - SMA34 of MEDPRICE), with one deliberate difference: a perfectly flat RSI window reads 50
+(nothing moved), where TA-Lib writes 0.
 
 Example
 -------

@@ -9,8 +9,8 @@
 // kernel repeats TA-Lib's arithmetic in TA-Lib's order (seeds, Wilder smoothing, running sums,
 // CCI's circular-buffer summation), so the results agree to the last few ulps. `value()` is
 // NaN until `ready()`; the first ready bar is TA-Lib's first output (its lookback + 1 bars).
-// Where TA-Lib divides by an almost-zero range it writes 0 (RSI on a flat series, W%R and CCI
-// on a flat window): so do these kernels, and the views treat such bars as neutral.
+// Where TA-Lib divides by a zero range it writes 0 (W%R and CCI on a flat window): so do these
+// kernels. RSI on a flat window reads 50 here (TA-Lib: 0, i.e. "oversold" when nothing moved).
 //
 // AO, CMF, VWAP and relative volume are not TA-Lib functions: AO = SMA5 - SMA34 of TA-Lib's
 // MEDPRICE, computed with TA-Lib's SMA arithmetic; CMF, VWAP and relative volume are checked

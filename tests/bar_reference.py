@@ -70,7 +70,7 @@ def bars_from_trades(
             b.buy_volume += qty
         elif side == 1:
             b.sell_volume += qty
-        else:
+        elif qty > 0:  # an unknown side with no volume leaves nothing unattributed
             b.flags |= NO_SIDES
     if not trades:
         return [], None

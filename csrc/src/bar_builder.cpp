@@ -107,6 +107,18 @@ BarBuilder::BarBuilder(BarBuilderConfig config) : config_(std::move(config)) {
         levels_[i].span_ns = config_.timeframes_ns[i];
         levels_[i].ring.resize(config_.capacity);
     }
+    // The source of a level is the coarsest finer level whose span divides its span (level 0
+    // divides every span), so each bar is folded once per level, not once per trade.
+    for (std::size_t i = 1; i < levels_.size(); ++i) {
+        std::size_t src = 0;
+        for (std::size_t j = 1; j < i; ++j) {
+            if (levels_[i].span_ns % levels_[j].span_ns == 0) {
+                src = j;
+            }
+        }
+        levels_[i].source = src;
+        levels_[src].children.push_back(i);
+    }
 }
 
 void BarBuilder::reject(std::int64_t ts_ns, double price, double qty) {
@@ -127,13 +139,21 @@ void BarBuilder::push_closed(Level& lv, const Bar& b) {
     lv.last_close = b.close;
 }
 
-void BarBuilder::close_until(Level& lv, std::int64_t t) {
+void BarBuilder::close_until(Level& lv, std::int64_t t, bool cascade) {
     if (!lv.started || t < lv.open_ns + lv.span_ns) {
         return;
     }
     if (lv.has_data) {
         finish_vwap(lv.forming);
         push_closed(lv, lv.forming);
+        if (cascade) {
+            // Each child's span is a multiple of this level's: a closed bar lies in one child
+            // bar. Children have higher levels, so roll() closes them after this fold.
+            for (const std::size_t c : lv.children) {
+                close_until(levels_[c], lv.forming.open_ns, true);
+                fold(levels_[c], lv.forming);
+            }
+        }
     } else {
         push_closed(lv, gap_bar(lv.open_ns, lv.last_close));
     }
@@ -172,16 +192,13 @@ void BarBuilder::fold(Level& lv, const Bar& b) {
 void BarBuilder::roll(std::int64_t ts_ns) {
     live_ = true;
     Level& l0 = levels_[0];
-    if (l0.has_data && ts_ns >= l0.open_ns + l0.span_ns) {
-        finish_vwap(f0_);
-        l0.forming = f0_;
-        for (std::size_t i = 1; i < levels_.size(); ++i) {
-            close_until(levels_[i], f0_.open_ns);
-            fold(levels_[i], f0_);
-        }
+    if (l0.has_data) {
+        l0.forming = level0_bar();
     }
+    // Ascending levels: by the time a level closes at ts_ns, every finer source bar before
+    // ts_ns has been folded into it.
     for (auto& lv : levels_) {
-        close_until(lv, ts_ns);
+        close_until(lv, ts_ns, true);
     }
     clock_ns_ = std::max(clock_ns_, ts_ns);
     hot_end_ns_ = l0.has_data ? l0.open_ns + l0.span_ns : 0;
@@ -198,6 +215,7 @@ void BarBuilder::start_level0(std::int64_t ts_ns, double price) {
     }
     Level& l0 = levels_[0];
     f0_ = Bar{};
+    f0_sides_[0] = f0_sides_[1] = f0_sides_[2] = 0.0;
     f0_.open_ns = l0.open_ns;
     f0_.open = f0_.high = f0_.low = f0_.close = price;
     l0.has_data = true;
@@ -275,9 +293,11 @@ std::int64_t BarBuilder::load_history(std::span<const double> rows) {
     const auto last_open = static_cast<std::int64_t>(rows[(n - 1) * 6]) * 1'000'000;
     for (const std::size_t i : targets) {
         Level& lv = levels_[i];
-        const std::int64_t span = lv.span_ns;
-        lv = Level{};
-        lv.span_ns = span;
+        Level fresh;
+        fresh.span_ns = lv.span_ns;
+        fresh.source = lv.source;
+        fresh.children = lv.children;
+        lv = std::move(fresh);
         lv.ring.resize(config_.capacity);
         lv.history_span_ns = h;
         for (std::size_t k = 0; k < n; ++k) {
@@ -293,13 +313,13 @@ std::int64_t BarBuilder::load_history(std::span<const double> rows) {
             b.flags = bar_flags::kHistory | bar_flags::kNoSides;
             if (!lv.started) {
                 lv.started = true;
-                lv.open_ns = floor_to(b.open_ns, span);
+                lv.open_ns = floor_to(b.open_ns, lv.span_ns);
                 lv.last_close = b.open;
             }
-            close_until(lv, b.open_ns);
+            close_until(lv, b.open_ns, false);
             fold(lv, b);
         }
-        close_until(lv, last_open + h);
+        close_until(lv, last_open + h, false);
     }
     return h;
 }
@@ -351,23 +371,50 @@ const Bar& BarBuilder::bar(std::size_t level, std::size_t back) const {
     return lv.ring[(lv.head + cap - 1 - back) % cap];
 }
 
+Bar BarBuilder::level0_bar() const noexcept {
+    Bar b = f0_;
+    b.buy_volume = f0_sides_[0];
+    b.sell_volume = f0_sides_[1];
+    // A zero-size trade of unknown side leaves no trace; its volume is nothing to split.
+    if (f0_sides_[2] > 0.0) {
+        b.flags |= bar_flags::kNoSides;
+    }
+    return b;
+}
+
+bool BarBuilder::peek_data(std::size_t level, Bar& out) const {
+    const Level& lv = levels_[level];
+    if (level == 0) {
+        if (lv.has_data) {
+            out = level0_bar();
+        }
+        return lv.has_data;
+    }
+    Bar sub{};
+    const bool have_sub = peek_data(lv.source, sub);
+    if (!lv.has_data && !have_sub) {
+        return false;
+    }
+    Level tmp;
+    tmp.open_ns = lv.open_ns;
+    tmp.has_data = lv.has_data;
+    tmp.forming = lv.forming;
+    if (have_sub) {
+        fold(tmp, sub);
+    }
+    out = tmp.forming;
+    return true;
+}
+
 std::optional<Bar> BarBuilder::forming(std::size_t level) const {
     check_level(level);
     const Level& lv = levels_[level];
     if (!lv.started) {
         return std::nullopt;
     }
-    const Level& l0 = levels_[0];
-    Bar out = lv.has_data ? lv.forming : gap_bar(lv.open_ns, lv.last_close);
-    if (level == 0) {
-        out = l0.has_data ? f0_ : out;
-    } else if (l0.has_data) {
-        Level tmp;
-        tmp.open_ns = lv.open_ns;
-        tmp.has_data = lv.has_data;
-        tmp.forming = lv.forming;
-        fold(tmp, f0_);
-        out = tmp.forming;
+    Bar out{};
+    if (!peek_data(level, out)) {
+        out = gap_bar(lv.open_ns, lv.last_close);
     }
     finish_vwap(out);
     return out;

@@ -184,7 +184,7 @@ void MinMaxWindow::update(double high, double low) noexcept {
     const auto push = [&](Deque& d, double v, auto worse) {
         // Evict what left the window, then every item the new value dominates.
         while (d.size > 0 && d.at(0).idx + period_ <= idx) {
-            d.head = (d.head + 1) % d.buf.size();
+            d.head = d.head + 1 == d.buf.size() ? 0 : d.head + 1;
             --d.size;
         }
         while (d.size > 0 && worse(d.at(d.size - 1).v, v)) {
@@ -266,18 +266,32 @@ double Cci::update(double high, double low, double close) noexcept {
     if (n_ < period_) {
         return value_;
     }
-    // TA-Lib sums the circular buffer in storage order, not oldest first: same here, so the
-    // rounding is the same.
-    double avg = 0.0;
-    for (const double v : circ_) {
-        avg += v;
+    // Four partial sums, so the compiler can vectorise both passes (see the header).
+    const double* x = circ_.data();
+    const std::size_t n4 = period_ & ~std::size_t{3};
+    double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+    for (std::size_t i = 0; i < n4; i += 4) {
+        a0 += x[i];
+        a1 += x[i + 1];
+        a2 += x[i + 2];
+        a3 += x[i + 3];
+    }
+    for (std::size_t i = n4; i < period_; ++i) {
+        a0 += x[i];
     }
     const auto p = static_cast<double>(period_);
-    avg /= p;
-    double dev = 0.0;
-    for (const double v : circ_) {
-        dev += std::fabs(v - avg);
+    const double avg = ((a0 + a1) + (a2 + a3)) / p;
+    double d0 = 0.0, d1 = 0.0, d2 = 0.0, d3 = 0.0;
+    for (std::size_t i = 0; i < n4; i += 4) {
+        d0 += std::fabs(x[i] - avg);
+        d1 += std::fabs(x[i + 1] - avg);
+        d2 += std::fabs(x[i + 2] - avg);
+        d3 += std::fabs(x[i + 3] - avg);
     }
+    for (std::size_t i = n4; i < period_; ++i) {
+        d0 += std::fabs(x[i] - avg);
+    }
+    const double dev = (d0 + d1) + (d2 + d3);
     const double diff = tp - avg;
     // TA-Lib writes 0 when tp - mean is rounding noise (|x| < 1e-16 of the price, as its
     // summation leaves it); the test here is relative to the price, so a rescaled series gives
@@ -360,6 +374,7 @@ double Vwap::update(double price, double volume) noexcept {
         }
     }
     if (!(sv_ > 0.0)) {
+        value_ = std_ = kNaN;  // a window without volume has no VWAP (not a stale one)
         return value_;
     }
     value_ = spv_ / sv_;

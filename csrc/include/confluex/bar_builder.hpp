@@ -6,9 +6,11 @@
 //
 // Design:
 // - Every timeframe is a multiple of the finest one (level 0). A trade updates only the
-//   forming level-0 bar: one compare and a handful of adds, no allocation. When a level-0 bar
-//   closes (the first trade or `advance` at or past its end), it is folded into the forming bar
-//   of every coarser level, so coarser bars cost nothing per trade.
+//   forming level-0 bar: one compare and a handful of adds, no allocation. When a bar closes
+//   (the first trade or `advance` at or past its end), it is folded into the forming bar of
+//   the levels it is the source of (a level's source is the coarsest finer level whose span
+//   divides its span: 1s -> 5s -> 30s -> 1m -> 5m -> 30m -> 4h by default), so coarser bars
+//   cost nothing per trade and each closed bar is folded once.
 // - Closed bars live in one fixed ring per level (capacity set at construction). A closed bar
 //   never changes; `closed_count(level)` is the total number of bars a level ever closed, so a
 //   consumer reads what is new since its last look with `bar(level, back)`.
@@ -23,7 +25,8 @@
 //
 // Late trades (ts before the forming level-0 bar's start, e.g. a venue's out-of-order print)
 // are folded into the forming bar and counted by `late_trades()`; a closed bar is never
-// rewritten. Trades with an unknown aggressor count in `volume` only and set kNoSides.
+// rewritten. Trades with an unknown aggressor count in `volume` only and set kNoSides (when
+// their size is not 0).
 //
 // Not thread-safe: one thread owns an instance (the symbol's engine thread).
 #pragma once
@@ -77,7 +80,9 @@ class BarBuilder {
             roll(ts_ns);
             start_level0(ts_ns, price);
         }
-        late_ += static_cast<std::uint64_t>(ts_ns < f0_.open_ns);
+        if (ts_ns < f0_.open_ns) [[unlikely]] {
+            ++late_;
+        }
         Bar& b = f0_;
         b.high = price > b.high ? price : b.high;
         b.low = price < b.low ? price : b.low;
@@ -85,13 +90,9 @@ class BarBuilder {
         b.volume += qty;
         b.quote_volume += price * qty;
         b.trades += 1;
-        if (side == Aggressor::Buy) {
-            b.buy_volume += qty;
-        } else if (side == Aggressor::Sell) {
-            b.sell_volume += qty;
-        } else {
-            b.flags |= bar_flags::kNoSides;
-        }
+        // Indexed, not branched: a taker side is a coin flip that a branch mispredicts half the
+        // time. Copied into f0_ (and kNoSides set) when the bar is read or closed.
+        f0_sides_[static_cast<std::uint8_t>(side) > 2 ? 2 : static_cast<std::uint8_t>(side)] += qty;
     }
 
     // BarBuilder::on_trades()
@@ -168,19 +169,24 @@ class BarBuilder {
         std::size_t count = 0;     // bars held
         std::uint64_t closed = 0;  // bars ever closed
         std::int64_t history_span_ns = 0;
+        std::size_t source = 0;             // the finer level whose closed bars fold in here
+        std::vector<std::size_t> children;  // the levels this one's closed bars fold into
     };
 
     [[noreturn]] static void reject(std::int64_t ts_ns, double price, double qty);
     void roll(std::int64_t ts_ns);
     void start_level0(std::int64_t ts_ns, double price);
     void push_closed(Level& lv, const Bar& b);
-    void close_until(Level& lv, std::int64_t t);
+    void close_until(Level& lv, std::int64_t t, bool cascade);
+    bool peek_data(std::size_t level, Bar& out) const;
+    [[nodiscard]] Bar level0_bar() const noexcept;
     static void fold(Level& lv, const Bar& b);
     void check_level(std::size_t level) const;
 
     BarBuilderConfig config_;
     std::vector<Level> levels_;
     Bar f0_{};                     // forming level-0 bar (hot)
+    double f0_sides_[3] = {0.0, 0.0, 0.0};  // f0_'s buy, sell and unknown-side volume
     std::int64_t hot_end_ns_ = 0;  // end of f0_ when it holds data, else 0 (forces roll)
     std::int64_t clock_ns_ = 0;
     std::uint64_t late_ = 0;

@@ -45,7 +45,10 @@ class DoubleRing {
     }
     // Returns the value `back` pushes ago (0 = the latest). REQUIRES: back < size().
     [[nodiscard]] double back(std::size_t back) const noexcept {
-        return buf_[(head_ + buf_.size() - 1 - back) % buf_.size()];
+        // head_ - 1 - back, wrapped without a division (back < size() <= capacity).
+        std::size_t i = head_ + buf_.size() - 1 - back;
+        i = i >= buf_.size() ? i - buf_.size() : i;
+        return buf_[i];
     }
     [[nodiscard]] std::size_t size() const noexcept { return count_; }
     [[nodiscard]] std::size_t capacity() const noexcept { return buf_.size(); }
@@ -174,10 +177,12 @@ class MinMaxWindow {
     struct Deque {
         std::vector<Item> buf;
         std::size_t head = 0, size = 0;
-        [[nodiscard]] Item& at(std::size_t i) noexcept { return buf[(head + i) % buf.size()]; }
-        [[nodiscard]] const Item& at(std::size_t i) const noexcept {
-            return buf[(head + i) % buf.size()];
+        [[nodiscard]] std::size_t slot(std::size_t i) const noexcept {
+            const std::size_t k = head + i;  // i <= buf.size(), so one wrap at most
+            return k >= buf.size() ? k - buf.size() : k;
         }
+        [[nodiscard]] Item& at(std::size_t i) noexcept { return buf[slot(i)]; }
+        [[nodiscard]] const Item& at(std::size_t i) const noexcept { return buf[slot(i)]; }
     };
     std::size_t period_;
     Deque max_, min_;
@@ -218,7 +223,9 @@ class Atr {
 };
 
 // CCI (TA-Lib TA_CCI): (tp - mean) / (0.015 * mean deviation) over `period` typical prices
-// (high + low + close) / 3, summed in TA-Lib's circular-buffer order; 0 on a flat window.
+// (high + low + close) / 3; 0 on a flat window. The two O(period) sums use four partial sums
+// (vectorised) instead of TA-Lib's single chain: a few ulps apart, and a tp - mean of pure
+// rounding noise (below 1e-12 of the price) reads 0 as TA-Lib's does.
 class Cci {
   public:
     explicit Cci(std::size_t period = 20);
@@ -285,7 +292,8 @@ class Cmf {
 
 // VWAP over the last `period` bars (0 = every bar since reset): sum(p * V) / sum(V) with p the
 // bar's own VWAP when it has one (trades), else the typical price (H + L + C) / 3. Also the
-// volume-weighted standard deviation of p around it (the VWAP bands). NaN until some volume.
+// volume-weighted standard deviation of p around it (the VWAP bands). NaN while the window
+// holds no volume.
 class Vwap {
   public:
     explicit Vwap(std::size_t period = 0);

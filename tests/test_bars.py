@@ -76,11 +76,19 @@ trade_lists = st.lists(
 )
 
 
-@given(trades=trade_lists, start=st.integers(0, 10**13))
+TIMEFRAME_SETS = (
+    [1 * S, 5 * S, 30 * S, 60 * S],
+    [1 * S, 3 * S, 5 * S, 15 * S],
+    [2 * S, 6 * S, 10 * S, 30 * S],
+)
+
+
+@given(trades=trade_lists, start=st.integers(0, 10**13), tfs=st.sampled_from(TIMEFRAME_SETS))
 def test_bars_equal_reference_on_synthetic_trades(
-    trades: list[tuple[int, float, float, int]], start: int
+    trades: list[tuple[int, float, float, int]], start: int, tfs: list[int]
 ) -> None:
-    tfs = [1 * S, 5 * S, 30 * S, 60 * S]
+    # Synthetic trades; the second and third sets have levels whose source is not the level
+    # just below (5s from 1s, 15s from 5s; 10s from 2s, 30s from 10s).
     b = BarBuilder(BarBuilderConfig(timeframes_ns=tfs, capacity=4096))
     ts = start * 1_000
     stamped = []

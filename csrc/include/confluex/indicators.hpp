@@ -2,12 +2,13 @@
 //
 // Provides the incremental indicator kernels of the technical and volume views: RSI, EMA,
 // SMA, MACD, AO, Williams %R, ATR, CCI, OBV, ADL (Chaikin A/D line), CMF, VWAP and relative
-// volume. Each takes one closed bar per `update` in O(1) (CCI's mean deviation is O(period))
-// and allocates only at construction.
+// volume. Each takes one closed bar per `update` in O(1), except the branch-free O(period)
+// scans of CCI (mean deviation), W%R (window high/low), CMF and windowed VWAP, and allocates
+// only at construction.
 //
 // Values equal TA-Lib's (default compatibility, unstable period 0) on the same bars: each
-// kernel repeats TA-Lib's arithmetic in TA-Lib's order (seeds, Wilder smoothing, running sums,
-// CCI's circular-buffer summation), so the results agree to the last few ulps. `value()` is
+// kernel repeats TA-Lib's recurrences (seeds, Wilder smoothing, running sums), so the results
+// agree to a few ulps (the tests hold them to 1e-9 relative). `value()` is
 // NaN until `ready()`; the first ready bar is TA-Lib's first output (its lookback + 1 bars).
 // Where TA-Lib divides by a zero range it writes 0 (W%R and CCI on a flat window): so do these
 // kernels. RSI on a flat window reads 50 here (TA-Lib: 0, i.e. "oversold" when nothing moved).
@@ -30,6 +31,7 @@
 namespace confluex {
 
 inline constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+inline constexpr double kInf = std::numeric_limits<double>::infinity();
 
 // Validates an indicator period; throws InvalidConfig naming it ("period must be >= 2, was 1").
 void check_period(const char* name, std::size_t period, std::size_t min_value);
@@ -109,6 +111,8 @@ class Rsi {
 
   private:
     std::size_t period_;
+    double keep_;  // period - 1
+    double inv_;   // 1 / period
     double prev_ = 0.0;
     double gain_ = 0.0;
     double loss_ = 0.0;
@@ -158,8 +162,8 @@ class Ao {
     double value_ = kNaN, prev_ = kNaN;
 };
 
-// Highest high and lowest low of the last `period` bars (monotonic deques in fixed rings:
-// amortised O(1)).
+// Highest high and lowest low of the last `period` bars: a branch-free O(period) scan of a
+// fixed ring (for the short windows of W%R it vectorises and is faster than a monotonic deque).
 class MinMaxWindow {
   public:
     explicit MinMaxWindow(std::size_t period);
@@ -170,23 +174,11 @@ class MinMaxWindow {
     void reset() noexcept;
 
   private:
-    struct Item {
-        std::uint64_t idx;
-        double v;
-    };
-    struct Deque {
-        std::vector<Item> buf;
-        std::size_t head = 0, size = 0;
-        [[nodiscard]] std::size_t slot(std::size_t i) const noexcept {
-            const std::size_t k = head + i;  // i <= buf.size(), so one wrap at most
-            return k >= buf.size() ? k - buf.size() : k;
-        }
-        [[nodiscard]] Item& at(std::size_t i) noexcept { return buf[slot(i)]; }
-        [[nodiscard]] const Item& at(std::size_t i) const noexcept { return buf[slot(i)]; }
-    };
     std::size_t period_;
-    Deque max_, min_;
+    std::vector<double> highs_, lows_;
+    std::size_t slot_ = 0;
     std::uint64_t n_ = 0;
+    double highest_ = kNaN, lowest_ = kNaN;
 };
 
 // Williams %R (TA-Lib TA_WILLR): (highest - close) / ((highest - lowest) * -0.01), in

@@ -305,6 +305,8 @@ def test_history_errors_name_the_bad_row() -> None:
         b.load_history(np.zeros((2, 5)))
     with pytest.raises(InvalidEvent, match="at least 2 rows"):
         infer_timeframe_ns(np.array([[0.0, 1, 1, 1, 1, 1]]))
+    with pytest.raises(InvalidEvent, match="not aligned to the timeframe 300000 ms"):
+        infer_timeframe_ns([[0, 1, 1, 1, 1, 1], [60_000, 1, 1, 1, 1, 1]], 300 * S)
     with pytest.raises(InvalidEvent, match="divides no configured timeframe"):
         BarBuilder(BarBuilderConfig(timeframes_ns=[60 * S])).load_history(
             np.array([[0.0, 1, 1, 1, 1, 1], [7000.0, 1, 1, 1, 1, 1]])
@@ -323,6 +325,13 @@ def test_history_infers_timeframe_from_spacing_and_fills_holes_with_gaps() -> No
     assert list(five["open_ns"]) == [0, 300 * S, 600 * S, 900 * S]
     assert five[2]["flags"] == FLAG_GAP and five[2]["close"] == 3.0
     assert b.size(3) == 0  # 1m is finer than the history: not filled
+
+
+def test_history_takes_ccxt_lists_and_a_given_timeframe() -> None:
+    b = BarBuilder()
+    assert b.load_history([[1_800_000, 1, 2, 0.5, 1.5, 7]], 1800 * S) == 1800 * S  # one row
+    assert b.closed_count(5) == 1 and b.bars(5)[0]["volume"] == 7.0
+    assert b.forming(6) is not None and b.forming(6)["volume"][0] == 7.0  # 4h: still forming
 
 
 def test_finer_history_replaces_coarser() -> None:

@@ -23,7 +23,8 @@ using confluex::Bar;
 using confluex::BarBuilder;
 using confluex::BarBuilderConfig;
 
-using RowArray = py::array_t<double, py::array::c_style>;
+// ccxt hands back lists of lists (int ms, float prices): converted to float64 on entry.
+using RowArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
 
 // Views an (n, 6) float64 array [ms, o, h, l, c, v] as a flat span.
 std::span<const double> as_rows(const RowArray& a) {
@@ -83,9 +84,11 @@ void register_bars(py::module_& m) {
         R"pbdoc(C++ sizeof and offsetof of Bar (for the dtype layout test).)pbdoc");
     m.def(
         "infer_timeframe_ns",
-        [](const RowArray& rows) { return confluex::infer_timeframe_ns(as_rows(rows)); },
-        py::arg("ohlcv").noconvert(),
-        R"pbdoc(Timeframe in ns of an (n, 6) fetch_ohlcv array: its smallest row spacing.)pbdoc");
+        [](const RowArray& rows, std::int64_t timeframe_ns) {
+            return confluex::infer_timeframe_ns(as_rows(rows), timeframe_ns);
+        },
+        py::arg("ohlcv"), py::arg("timeframe_ns") = 0,
+        R"pbdoc(Timeframe in ns of (n, 6) fetch_ohlcv rows: timeframe_ns if given, else the smallest spacing.)pbdoc");
 
     const BarBuilderConfig d{};
     py::class_<BarBuilderConfig>(m, "BarBuilderConfig", R"pbdoc(
@@ -139,11 +142,14 @@ InvalidEvent naming its index and nothing is applied.
              R"pbdoc(Moves the clock with no trade, closing every bar that ended by now_ns.)pbdoc")
         .def(
             "load_history",
-            [](BarBuilder& b, const RowArray& rows) { return b.load_history(as_rows(rows)); },
-            py::arg("ohlcv").noconvert(), R"pbdoc(
-Warms up from an (n, 6) float64 fetch_ohlcv array of closed bars; returns the inferred
-timeframe in ns. Every level whose timeframe is a multiple of it is aggregated from it.
-Must come before the first trade or advance.
+            [](BarBuilder& b, const RowArray& rows, std::int64_t timeframe_ns) {
+                return b.load_history(as_rows(rows), timeframe_ns);
+            },
+            py::arg("ohlcv"), py::arg("timeframe_ns") = 0, R"pbdoc(
+Warms up from closed bars in fetch_ohlcv format ([[ms, o, h, l, c, v], ...], a list or an
+(n, 6) array); returns the timeframe in ns (timeframe_ns if given, else inferred from the
+spacing). Every level whose timeframe is a multiple of it is aggregated from it. Must come
+before the first trade or advance; drop ccxt's last, still-forming row.
 )pbdoc")
         .def("timeframe_count", &BarBuilder::timeframe_count)
         .def("timeframe_ns", &BarBuilder::timeframe_ns, py::arg("level"))

@@ -62,14 +62,19 @@ void BarBuilderConfig::validate() const {
     }
 }
 
-std::int64_t infer_timeframe_ns(std::span<const double> rows) {
+std::int64_t infer_timeframe_ns(std::span<const double> rows, std::int64_t expected_ns) {
     if (rows.size() % 6 != 0) {
         throw InvalidEvent("ohlcv rows must have 6 columns [ms, o, h, l, c, v], was " +
                            std::to_string(rows.size()) + " values");
     }
+    if (expected_ns < 0 || expected_ns % 1'000'000 != 0) {
+        throw InvalidEvent("timeframe_ns must be 0 (infer) or a positive multiple of 1 ms, was " +
+                           std::to_string(expected_ns));
+    }
     const std::size_t n = rows.size() / 6;
-    if (n < 2) {
-        throw InvalidEvent("ohlcv needs at least 2 rows to infer the timeframe, was " +
+    if (n < (expected_ns > 0 ? 1U : 2U)) {
+        throw InvalidEvent("ohlcv needs at least 2 rows to infer the timeframe (or 1 with the "
+                           "timeframe given), was " +
                            std::to_string(n));
     }
     std::vector<std::int64_t> ms(n);
@@ -86,9 +91,12 @@ std::int64_t infer_timeframe_ns(std::span<const double> rows) {
                                std::to_string(ms[i - 1]) + " then " + std::to_string(ms[i]));
         }
     }
-    std::int64_t span = ms[1] - ms[0];
-    for (std::size_t i = 2; i < n; ++i) {
-        span = std::min(span, ms[i] - ms[i - 1]);
+    std::int64_t span = expected_ns / 1'000'000;
+    if (span == 0) {
+        span = ms[1] - ms[0];
+        for (std::size_t i = 2; i < n; ++i) {
+            span = std::min(span, ms[i] - ms[i - 1]);
+        }
     }
     for (std::size_t i = 0; i < n; ++i) {
         if (ms[i] % span != 0) {
@@ -258,11 +266,11 @@ void BarBuilder::advance(std::int64_t now_ns) {
     roll(now_ns);
 }
 
-std::int64_t BarBuilder::load_history(std::span<const double> rows) {
+std::int64_t BarBuilder::load_history(std::span<const double> rows, std::int64_t timeframe_ns) {
     if (live_) {
         throw InvalidEvent("load_history must come before the first trade or advance");
     }
-    const std::int64_t h = infer_timeframe_ns(rows);
+    const std::int64_t h = infer_timeframe_ns(rows, timeframe_ns);
     const std::size_t n = rows.size() / 6;
     for (std::size_t i = 0; i < n; ++i) {
         const double* r = &rows[i * 6];

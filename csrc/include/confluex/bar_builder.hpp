@@ -58,11 +58,12 @@ struct BarBuilderConfig {
     void validate() const;
 };
 
-// Returns the timeframe, in ns, of a ccxt `fetch_ohlcv` list: the smallest spacing between
-// consecutive rows. Throws InvalidEvent when rows < 2, open times are not strictly ascending,
-// or a spacing or open time is not a multiple of that timeframe.
+// Returns the timeframe, in ns, of a ccxt `fetch_ohlcv` list: `expected_ns` when given (> 0),
+// else the smallest spacing between consecutive rows. Throws InvalidEvent when there are fewer
+// than 2 rows (1 with expected_ns), open times are not strictly ascending integer ms, or an
+// open time is not a multiple of the timeframe (so every spacing is one too).
 // REQUIRES: rows is n x 6 row-major ([ms, o, h, l, c, v]).
-std::int64_t infer_timeframe_ns(std::span<const double> rows);
+std::int64_t infer_timeframe_ns(std::span<const double> rows, std::int64_t expected_ns = 0);
 
 class BarBuilder {
   public:
@@ -108,8 +109,9 @@ class BarBuilder {
 
     // BarBuilder::load_history()
     // Warms up from closed bars in ccxt `fetch_ohlcv` format (n x 6 row-major, [open_ms, o, h,
-    // l, c, v]; buy/sell volumes unknown: flags kHistory | kNoSides). The timeframe is inferred
-    // from the spacing (infer_timeframe_ns); missing rows become gap bars. Every level whose
+    // l, c, v]; buy/sell volumes unknown: flags kHistory | kNoSides; vwap and quote volume from
+    // the typical price). The timeframe is `timeframe_ns` when given, else inferred from the
+    // spacing (infer_timeframe_ns); missing rows become gap bars. Every level whose
     // timeframe is a multiple of it, and that has no history from a finer timeframe, is
     // rebuilt by aggregating these rows; a coarse bar left incomplete at the end of the history
     // stays forming and the live level-0 bars fold into it. Levels finer than the history are
@@ -118,7 +120,7 @@ class BarBuilder {
     // advance (the integration drops ccxt's last, still-forming row). Throws InvalidEvent (bad
     // rows, a timeframe dividing no configured one, or called after live data) with no
     // change. Returns the inferred timeframe in ns.
-    std::int64_t load_history(std::span<const double> rows);
+    std::int64_t load_history(std::span<const double> rows, std::int64_t timeframe_ns = 0);
 
     // BarBuilder::timeframe_count()
     [[nodiscard]] std::size_t timeframe_count() const noexcept { return levels_.size(); }

@@ -31,7 +31,8 @@ std::span<const double> as_rows(const RowArray& a) {
     if (a.ndim() != 2 || a.shape(1) != 6) {
         std::string shape = "(";
         for (py::ssize_t i = 0; i < a.ndim(); ++i) {
-            shape += (i ? ", " : "") + std::to_string(a.shape(i));
+            shape += i ? ", " : "";
+            shape += std::to_string(a.shape(i));
         }
         throw py::value_error(
             "ohlcv must be an (n, 6) array of [ms, open, high, low, close, volume], was shape " +

@@ -28,12 +28,20 @@ void check_bar(double o, double h, double l, double c, double v, long row = -1) 
         std::isfinite(v) && h >= l && v >= 0.0) [[likely]] {
         return;
     }
-    const std::string where = row >= 0 ? "bar " + std::to_string(row) + ": " : "";
-    throw InvalidEvent(where +
-                       "a bar needs finite values, high >= low and volume >= 0, was open=" +
-                       std::to_string(o) + " high=" + std::to_string(h) + " low=" +
-                       std::to_string(l) + " close=" + std::to_string(c) + " volume=" +
-                       std::to_string(v));
+    std::string msg;
+    if (row >= 0) {
+        msg += "bar ";
+        msg += std::to_string(row);
+        msg += ": ";
+    }
+    msg += "a bar needs finite values, high >= low and volume >= 0, was";
+    const char* names[] = {" open=", " high=", " low=", " close=", " volume="};
+    const double values[] = {o, h, l, c, v};
+    for (int i = 0; i < 5; ++i) {
+        msg += names[i];
+        msg += std::to_string(values[i]);
+    }
+    throw InvalidEvent(msg);
 }
 
 // One kernel's uniform step: row = [open, high, low, close, volume]; writes `cols` outputs.

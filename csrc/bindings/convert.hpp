@@ -190,4 +190,15 @@ inline py::dict sub_scores(const ComponentScore& c, bool weights) {
     return out;
 }
 
+// Returns {score, has_data, sub, weights} of a component (the TypedDict shape of the bar-based
+// views' compute(); engine components are ComponentScore records).
+inline py::dict component_to_dict(const ComponentScore& c) {
+    py::dict d;
+    d["score"] = c.score;
+    d["has_data"] = c.has_data;
+    d["sub"] = sub_scores(c, false);
+    d["weights"] = sub_scores(c, true);
+    return d;
+}
+
 } // namespace confluex::bindings

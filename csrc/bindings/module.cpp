@@ -17,6 +17,8 @@ void register_feed(py::module_& m);
 void register_hft(py::module_& m);
 void register_structure(py::module_& m);
 void register_sentiment(py::module_& m);
+void register_bars(py::module_& m);
+void register_indicators(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "confluex native core (private; use the `confluex` package).";
@@ -56,4 +58,9 @@ PYBIND11_MODULE(_core, m) {
     auto sentiment =
         m.def_submodule("sentiment", "Per-symbol sentiment and the derivative-stream parsers.");
     register_sentiment(sentiment);
+    auto bars = m.def_submodule("bars", "OHLCV bars from trades at several timeframes.");
+    register_bars(bars);
+    auto indicators =
+        m.def_submodule("indicators", "Indicator kernels, technical and volume views.");
+    register_indicators(indicators);
 }

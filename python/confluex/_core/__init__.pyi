@@ -1,8 +1,10 @@
 from . import aggregator as aggregator
+from . import bars as bars
 from . import engine as engine
 from . import exceptions as exceptions
 from . import feed as feed
 from . import hft as hft
+from . import indicators as indicators
 from . import instrument as instrument
 from . import order_book as order_book
 from . import sentiment as sentiment

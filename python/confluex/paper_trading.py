@@ -59,7 +59,7 @@ from .engine import EngineLike, score_update, signal_event_dtype
 from .markets import Scale, quote_of, unified_symbol
 from .trading.alerts import AlertServer
 from .trading.config import MarketType, TradingConfig, load_config
-from .trading.execution import ExecutionSettings, Executor, FillEvent
+from .trading.execution import Executor, FillEvent
 from .trading.monitor import MarketMonitor, Rejection
 from .trading.paper import Level, PaperExchange, PaperMarket
 from .trading.risk import Rejection as ExecutionRejection
@@ -512,7 +512,7 @@ class PaperTrader:
         server = self.server
         self._executor = Executor(
             self._exchange,
-            settings=ExecutionSettings(),
+            settings=self.config.execution,  # the one config's [execution] section
             journal=self._journal,
             risk=risk,
             live=False,

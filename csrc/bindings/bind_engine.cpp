@@ -61,6 +61,7 @@ py::dict stats_to_dict(const Engine& e, std::uint32_t sym) {
     d["overlaps"] = c.overlaps;
     d["crossed"] = c.crossed;
     d["recenters"] = c.recenters;
+    d["id_jumps"] = c.id_jumps;
     d["in_sync"] = b.in_sync();
     d["last_update_id"] = b.last_update_id();
     d["trades_truncated"] = f.truncated();

@@ -89,14 +89,17 @@ void register_order_book(py::module_& m) {
         .value("gap", confluex::DesyncReason::Gap)
         .value("overlap", confluex::DesyncReason::Overlap)
         .value("crossed", confluex::DesyncReason::Crossed)
-        .value("manual", confluex::DesyncReason::Manual);
+        .value("manual", confluex::DesyncReason::Manual)
+        .value("id_jump", confluex::DesyncReason::IdJump)
+        .value("stalled", confluex::DesyncReason::Stalled);
     py::enum_<ApplyResult>(m, "ApplyResult", "Outcome of offering one depth message to a book.")
         .value("applied", ApplyResult::Applied)
         .value("stale", ApplyResult::Stale)
         .value("not_synced", ApplyResult::NotSynced)
         .value("gap", ApplyResult::Gap)
         .value("overlap", ApplyResult::Overlap)
-        .value("crossed", ApplyResult::Crossed);
+        .value("crossed", ApplyResult::Crossed)
+        .value("id_jump", ApplyResult::IdJump);
 
     py::class_<BookConfig>(m, "BookConfig", R"pbdoc(
 Order book sizing: a dense window of 2**window_bits ticks per side (in [8, 24]) and a
@@ -126,7 +129,8 @@ contiguous top cache of top_cache levels per side (in [1, 4096]). Checked by Ord
         .def_readonly("gaps", &BookCounters::gaps)
         .def_readonly("overlaps", &BookCounters::overlaps)
         .def_readonly("crossed", &BookCounters::crossed)
-        .def_readonly("recenters", &BookCounters::recenters);
+        .def_readonly("recenters", &BookCounters::recenters)
+        .def_readonly("id_jumps", &BookCounters::id_jumps);
 
     py::class_<OrderBook>(m, "OrderBook", R"pbdoc(
 L2 price-level book in integer ticks/lots with exchange sequence tracking.

@@ -51,11 +51,16 @@ py::dict health_dict(const SymbolHealth& h) {
     d["buffered_dropped"] = h.buffered_dropped;
     d["ticker_checks"] = h.ticker_checks;
     d["ticker_mismatches"] = h.ticker_mismatches;
+    d["ticker_level_checks"] = h.ticker_level_checks;
+    d["ticker_unverifiable"] = h.ticker_unverifiable;
+    d["stale_messages"] = h.stale_messages;
+    d["duplicate_trades"] = h.duplicate_trades;
     d["long_signals"] = h.long_signals;
     d["short_signals"] = h.short_signals;
     d["last_book_ts_ns"] = h.last_book_ts_ns;
     d["last_trade_ts_ns"] = h.last_trade_ts_ns;
     d["phase"] = h.phase;
+    d["last_desync"] = h.last_desync;
     return d;
 }
 
@@ -78,17 +83,20 @@ void register_session(py::module_& m) {
 
     py::class_<SessionConfig>(m, "SessionConfig", R"pbdoc(Thresholds, series sampling and buffer bounds.)pbdoc")
         .def(py::init([](double long_t, double short_t, std::int64_t series_ns, std::size_t max_buf,
-                         std::size_t max_tickers) {
-                 return SessionConfig{long_t, short_t, series_ns, max_buf, max_tickers};
+                         std::size_t max_tickers, std::size_t max_stale, std::size_t dedup) {
+                 return SessionConfig{long_t, short_t, series_ns, max_buf, max_tickers, max_stale, dedup};
              }),
              py::kw_only(), py::arg("long_threshold") = 70.0, py::arg("short_threshold") = 35.0,
              py::arg("series_interval_ns") = 100'000'000, py::arg("max_buffered_records") = 1U << 20,
-             py::arg("max_pending_tickers") = 256)
+             py::arg("max_pending_tickers") = 256, py::arg("max_stale_messages") = 20,
+             py::arg("trade_dedup_window") = 1024)
         .def_readonly("long_threshold", &SessionConfig::long_threshold)
         .def_readonly("short_threshold", &SessionConfig::short_threshold)
         .def_readonly("series_interval_ns", &SessionConfig::series_interval_ns)
         .def_readonly("max_buffered_records", &SessionConfig::max_buffered_records)
-        .def_readonly("max_pending_tickers", &SessionConfig::max_pending_tickers);
+        .def_readonly("max_pending_tickers", &SessionConfig::max_pending_tickers)
+        .def_readonly("max_stale_messages", &SessionConfig::max_stale_messages)
+        .def_readonly("trade_dedup_window", &SessionConfig::trade_dedup_window);
 
     py::class_<FeedSession>(m, "FeedSession", R"pbdoc(
 Raw exchange messages in, synchronised books and updated scores out, with per-stage latency.

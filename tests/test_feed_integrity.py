@@ -106,6 +106,47 @@ def test_stall_guard_threshold_is_configurable_and_can_be_disabled() -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_snapshot_ahead_of_the_stream_is_not_a_frozen_book(kind: str) -> None:
+    # A resync whose REST snapshot is 100 depth messages ahead of the stream (REST answered
+    # faster than the WebSocket delivered): those messages are dropped as Binance documents,
+    # however many, and the symbol stays synced.
+    clean = list(capture_lines(kind))
+    at = depth_indices(clean)[800]
+    ahead = depth_indices(clean)[900]
+    engine, session, sym = new_session(kind)
+    ref_engine, ref_session, ref = new_session(kind)
+    feed(session, clean[:at])
+    feed(ref_session, clean[:ahead])
+    snapshot = rest_snapshot(ref_engine, ref, kind)
+    feed(ref_session, clean[ahead:])
+
+    session.on_snapshot(sym, snapshot, int(clean[at].partition(b" ")[0]))
+    feed(session, clean[at:])
+
+    health = session.health(sym)
+    assert health["phase"] == S.SyncPhase.synced and health["desyncs"] == 0
+    assert health["stale_messages"] >= 99
+    assert health["ticker_mismatches"] == 0
+    for a, b in zip(engine.top(sym, 1_000_000), ref_engine.top(ref, 1_000_000), strict=True):
+        assert a.tolist() == b.tolist()
+
+
+def test_snapshot_with_a_corrupt_last_update_id_is_a_stalled_book() -> None:
+    # Faulty copy: the capture's REST snapshot line with lastUpdateId 2^63 - 1. Every later
+    # message is stale; the first one already shows the snapshot implausibly far ahead.
+    lines = list(capture_lines("spot"))
+    k = next(i for i, ln in enumerate(lines) if b"lastUpdateId" in ln)
+    ts, msg = split(lines[k])
+    msg["lastUpdateId"] = 2**63 - 1
+    lines[k] = ts + b" " + json.dumps(msg).encode()
+
+    health = replay("spot", lines)
+
+    assert health["phase"] == S.SyncPhase.resyncing
+    assert health["last_desync"] == DesyncReason.stalled and health["desyncs"] == 1
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_clean_capture_never_trips_the_frozen_book_guards(kind: str) -> None:
     health = replay(kind, capture_lines(kind))
     assert health["phase"] == S.SyncPhase.synced

@@ -141,6 +141,7 @@ struct FeedSession::PerSymbol {
     std::vector<BookTicker> pending;        // tickers awaiting the next depth message
     RecentIds trade_ids{0};                 // the last trade_dedup_window trade ids
     std::size_t stale_run = 0;              // consecutive Stale depth messages while synced
+    bool applied_since_snapshot = false;    // a delta applied after the last snapshot
     std::int64_t last_series_ts = std::numeric_limits<std::int64_t>::min();
     int region = 0;  // +1 at/above long, -1 at/below short, 0 between
 };
@@ -318,9 +319,11 @@ void FeedSession::apply_snapshot_records(PerSymbol& ps, std::uint32_t sym) {
     ++ps.health.snapshots_applied;
     ps.pending.clear();
     ps.health.phase = SyncPhase::Synced;
+    ps.stale_run = 0;
+    ps.applied_since_snapshot = false;
     if (!ps.buffer.empty()) {
         // The book drops what the snapshot already holds and checks the straddle.
-        engine_.ingest_book(ps.buffer.data(), ps.buffer.size());
+        ps.applied_since_snapshot = engine_.ingest_book(ps.buffer.data(), ps.buffer.size()) != 0;
         ps.buffer.clear();
         if (!engine_.book(sym).in_sync()) {
             desynced(ps, sym);
@@ -365,15 +368,28 @@ void FeedSession::apply_depth_records(PerSymbol& ps, std::uint32_t sym, const Pa
     }
     if (applied != 0 || seq != ApplyResult::Stale) {
         ps.stale_run = 0;
+        ps.applied_since_snapshot = ps.applied_since_snapshot || applied != 0;
         return;
     }
     ++ps.health.stale_messages;
-    if (cfg_.max_stale_messages != 0 && ++ps.stale_run >= cfg_.max_stale_messages) {
-        // Depth keeps arriving and none of it applies: the book's last id is ahead of the
-        // stream (a corrupt id got in), so the book is frozen while claiming sync.
-        engine_.mark_out_of_sync(sym, DesyncReason::Stalled);
-        desynced(ps, sym);
+    if (cfg_.max_stale_messages == 0) {
+        return;
     }
+    if (!ps.applied_since_snapshot) {
+        // Binance's procedure drops the messages a newer snapshot already holds: a REST
+        // snapshot ahead of the stream makes any number of them stale, legitimately. Only an
+        // id of the snapshot implausibly far ahead of the stream is a frozen book.
+        const auto ahead = static_cast<std::uint64_t>(book.last_update_id()) - static_cast<std::uint64_t>(head.update_id);
+        if (ahead <= static_cast<std::uint64_t>(kMaxUpdateIdJump)) {
+            return;
+        }
+    } else if (++ps.stale_run < cfg_.max_stale_messages) {
+        return;
+    }
+    // Depth keeps arriving and none of it applies: the book's last id is ahead of the stream
+    // (a corrupt id got in), so the book is frozen while claiming sync.
+    engine_.mark_out_of_sync(sym, DesyncReason::Stalled);
+    desynced(ps, sym);
 }
 
 void FeedSession::after_update(PerSymbol& ps, std::uint32_t sym, std::int64_t ts_ns) {

@@ -30,9 +30,12 @@
 //     These level checks make nearly every ticker useful (the exact states are 1-6 % of them)
 //     and raise the detection of a silently wrong level size (tests/test_feed_oracle.py).
 //   - Frozen-book guards: the book refuses an update id jump beyond kMaxUpdateIdJump
-//     (OutOfSync(IdJump)), and when a synced symbol receives max_stale_messages depth messages
-//     in a row none of which applies (the book's last id is ahead of the stream: a corrupt id
-//     got in), the book is marked OutOfSync(Stalled) and the symbol resyncs.
+//     (OutOfSync(IdJump)), and when a synced symbol that has applied a delta since its
+//     snapshot receives max_stale_messages depth messages in a row none of which applies (the
+//     book's last id is ahead of the stream: a corrupt id got in), the book is marked
+//     OutOfSync(Stalled) and the symbol resyncs. Before the first applied delta stale messages
+//     are Binance's documented drop (a snapshot ahead of the stream), unless the snapshot's id
+//     is more than kMaxUpdateIdJump ahead of them (then Stalled at once).
 //   - Trades are deduplicated per symbol by venue trade id over the last trade_dedup_window
 //     ids (a redelivered trade would otherwise count twice in CVD and the score); duplicates
 //     are counted in duplicate_trades. Memory: a ring and a hash table of that many ids.
@@ -68,8 +71,8 @@ struct SessionConfig {
     std::int64_t series_interval_ns = 100'000'000;
     std::size_t max_buffered_records = 1U << 20;  // per symbol while waiting for a snapshot
     std::size_t max_pending_tickers = 256;        // per symbol, awaiting the next depth message
-    // Consecutive depth messages of a synced symbol that apply nothing (Stale) before the book
-    // is declared frozen and resynced; 0 disables the guard.
+    // Consecutive depth messages of a synced symbol that apply nothing (Stale), after one that
+    // applied, before the book is declared frozen and resynced; 0 disables the guard.
     std::size_t max_stale_messages = 20;
     // Trade ids remembered per symbol for deduplication; 0 disables it.
     std::size_t trade_dedup_window = 1024;

@@ -4,7 +4,6 @@
 // the Bybit and fine-grid messages are SYNTHETIC, written from the venues' documented schemas.
 #undef NDEBUG
 #include <gtest/gtest.h>
-#include <zlib.h>
 
 #include <cstdint>
 #include <cstring>
@@ -16,6 +15,7 @@
 #include "confluex/feed_parser.hpp"
 #include "confluex/instrument.hpp"
 #include "confluex/symbol_table.hpp"
+#include "capture_support.hpp"
 
 namespace {
 
@@ -30,17 +30,8 @@ using confluex::feed::SymbolTable;
 // The first `per_kind` lines of each stream kind (depth, trade, bookTicker, snapshot) of a
 // gzip capture, without their "<ns> " prefix.
 std::vector<std::string> sample_lines(const std::string& path, int per_kind) {
-    gzFile f = gzopen(path.c_str(), "rb");
-    EXPECT_NE(f, nullptr) << path;
-    std::string data;
-    char buf[1 << 16];
-    int n = 0;
-    while (f != nullptr && (n = gzread(f, buf, sizeof buf)) > 0) {
-        data.append(buf, static_cast<std::size_t>(n));
-    }
-    if (f != nullptr) {
-        gzclose(f);
-    }
+    const std::string data = confluex::test::gunzip(path);
+    EXPECT_FALSE(data.empty()) << path;
     int depth = 0;
     int trade = 0;
     int ticker = 0;

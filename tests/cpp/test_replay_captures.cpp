@@ -20,6 +20,7 @@
 #include "confluex/engine.hpp"
 #include "confluex/feed_session.hpp"
 #include "confluex/order_book.hpp"
+#include "capture_support.hpp"
 
 namespace {
 
@@ -32,21 +33,8 @@ using confluex::feed::FeedSession;
 using confluex::feed::LineFormat;
 using confluex::feed::SyncPhase;
 using confluex::feed::Venue;
-
-std::string gunzip(const std::string& path) {
-    gzFile f = gzopen(path.c_str(), "rb");
-    if (f == nullptr) {
-        return {};
-    }
-    std::string out;
-    char buf[1 << 16];
-    int n = 0;
-    while ((n = gzread(f, buf, sizeof buf)) > 0) {
-        out.append(buf, static_cast<std::size_t>(n));
-    }
-    gzclose(f);
-    return out;
-}
+using confluex::test::expect_book_invariants;
+using confluex::test::gunzip;
 
 std::uint32_t le(const std::string& s, std::size_t at, int bytes) {
     std::uint32_t v = 0;
@@ -82,25 +70,6 @@ std::string unzip_first(const std::string& path) {
     return rc == Z_STREAM_END ? out : std::string{};
 }
 
-void expect_synced_book_sane(const Engine& engine, std::uint32_t sym) {
-    const auto& book = engine.book(sym);
-    if (!book.in_sync()) {
-        return;
-    }
-    const auto bb = book.best_bid();
-    const auto ba = book.best_ask();
-    if (bb && ba) {
-        ASSERT_LT(bb->px, ba->px);
-    }
-    const auto view = book.top(16);
-    for (std::size_t i = 1; i < view.n_bids; ++i) {
-        ASSERT_GT(view.bids[i - 1].px, view.bids[i].px);
-    }
-    for (std::size_t i = 1; i < view.n_asks; ++i) {
-        ASSERT_LT(view.asks[i - 1].px, view.asks[i].px);
-    }
-}
-
 }  // namespace
 
 TEST(ReplayCaptures, BinanceUsdmStaysSyncedAndMatchesEveryBookTicker) {
@@ -121,7 +90,7 @@ TEST(ReplayCaptures, BinanceUsdmStaysSyncedAndMatchesEveryBookTicker) {
         const auto sp = line.find(' ');
         const auto r = session.on_message(line.substr(sp + 1), std::stoll(std::string(line.substr(0, sp))));
         ASSERT_TRUE(r.ok()) << line.substr(0, 120);
-        expect_synced_book_sane(engine, sym);
+        expect_book_invariants(engine, sym);
         (void)engine.result(sym);
     }
     const auto& h = session.health(sym);
@@ -145,7 +114,7 @@ TEST(ReplayCaptures, BybitSampleSnapshotAndDeltasStaySynced) {
     EXPECT_EQ(h.phase, SyncPhase::Synced);
     EXPECT_EQ(h.parse_errors, 0U);
     EXPECT_EQ(h.desyncs, 0U);
-    expect_synced_book_sane(engine, sym);
+    expect_book_invariants(engine, sym);
     EXPECT_GT(engine.book(sym).level_count(BookSide::Bid), 100U);
 }
 

@@ -31,11 +31,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         R"({"topic":"orderbook.50.XRPUSDT","type":"snapshot","ts":1,"data":{"s":"XRPUSDT","b":[["0.5000","100"]],"a":[["0.5001","200"]],"u":1,"seq":1},"cts":1})";
     (void)session->on_message(kSnapshot, 1);
     (void)session->on_message(msg, 2);
-    const confluex::OrderBook& b = engine.book(sym);
-    const auto bb = b.best_bid();
-    const auto ba = b.best_ask();
-    if (b.in_sync() && bb && ba && bb->px >= ba->px) {
-        std::abort();
-    }
+    confluex::fuzz::check_book(engine, sym);
     return 0;
 }

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "confluex/engine.hpp"
 #include "confluex/feed_parser.hpp"
 #include "confluex/instrument.hpp"
 #include "confluex/symbol_table.hpp"
@@ -45,6 +46,16 @@ inline void check(const feed::ParseResult& r, const std::vector<BookLevelEvent>&
         if (e.px_ticks <= 0 || e.qty_lots <= 0 || e.side > 2) {
             std::abort();
         }
+    }
+}
+
+// A book that claims sync is never crossed.
+inline void check_book(const Engine& engine, std::uint32_t sym) {
+    const OrderBook& b = engine.book(sym);
+    const auto bb = b.best_bid();
+    const auto ba = b.best_ask();
+    if (b.in_sync() && bb && ba && bb->px >= ba->px) {
+        std::abort();
     }
 }
 

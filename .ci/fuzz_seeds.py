@@ -33,13 +33,20 @@ SYNTHETIC_BYBIT = [
 
 def binance(out: Path) -> int:
     n = 0
-    for rel in ("hftbacktest/spot/btcusdt_20240808.gz", "hftbacktest/usdm_2024-07/btcusdt_20240718.gz"):
+    for rel in (
+        "hftbacktest/spot/btcusdt_20240808.gz",
+        "hftbacktest/usdm_2024-07/btcusdt_20240718.gz",
+    ):
         counts: dict[bytes, int] = {}
         with gzip.open(DATA / rel) as fh:
             for line in fh:
                 msg = line.rstrip(b"\n").partition(b" ")[2]
                 kind = next(
-                    (k for k in (b"@depth", b"@trade", b"@bookTicker", b"lastUpdateId") if k in msg),
+                    (
+                        k
+                        for k in (b"@depth", b"@trade", b"@bookTicker", b"lastUpdateId")
+                        if k in msg
+                    ),
                     b"other",
                 )
                 if counts.get(kind, 0) >= PER_KIND:

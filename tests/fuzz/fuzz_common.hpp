@@ -25,7 +25,9 @@ inline feed::SymbolTable table() {
     return t;
 }
 
-// A parse is all-or-nothing and its records are in the engine's domain.
+// A parse is all-or-nothing and its records are what the parser documents: exact
+// non-negative ticks and lots, sides in range. (Zero prices or trade sizes are the engine's to
+// refuse, with InvalidEvent: the session counts them as the symbol's bad message.)
 inline void check(const feed::ParseResult& r, const std::vector<BookLevelEvent>& book,
                   const std::vector<TradeEvent>& trades) {
     if (!r.ok()) {
@@ -38,12 +40,12 @@ inline void check(const feed::ParseResult& r, const std::vector<BookLevelEvent>&
         std::abort();
     }
     for (const BookLevelEvent& e : book) {
-        if ((e.flags & book_flags::kNoLevel) == 0 && (e.px_ticks <= 0 || e.qty_lots < 0 || e.side > 1)) {
+        if ((e.flags & book_flags::kNoLevel) == 0 && (e.px_ticks < 0 || e.qty_lots < 0 || e.side > 1)) {
             std::abort();
         }
     }
     for (const TradeEvent& e : trades) {
-        if (e.px_ticks <= 0 || e.qty_lots <= 0 || e.side > 2) {
+        if (e.px_ticks < 0 || e.qty_lots < 0 || e.side > 2) {
             std::abort();
         }
     }

@@ -140,8 +140,19 @@ def test_advance_never_moves_time_backwards() -> None:
         (-5, 1, SELL, "px must be > 0, was -5"),
         (100, 1, 7, "side must be .*, was 7"),
         (100, 1, -1, "side must be .*, was -1"),
+        (100, 2**63 - 1, BUY, "qty must be at most 2\\^48 lots, was 9223372036854775807"),
+        (100, 2**48 + 1, SELL, "qty must be at most 2\\^48 lots, was 281474976710657"),
     ],
-    ids=("qty_zero", "qty_negative", "px_zero", "px_negative", "side_7", "side_negative"),
+    ids=(
+        "qty_zero",
+        "qty_negative",
+        "px_zero",
+        "px_negative",
+        "side_7",
+        "side_negative",
+        "qty_int64_max",
+        "qty_above_bound",
+    ),
 )
 def test_push_of_bad_trade_raises_naming_value_and_leaves_state(
     px: int, qty: int, side: int, match: str
@@ -340,3 +351,27 @@ def test_bad_signal_config_raises_invalid_config() -> None:
     cfg.min_trades = 0
     with pytest.raises(InvalidConfig, match="min_trades must be >= 1, was 0"):
         tf.compute_orderflow_component(tf.TradeFlow(), cfg)
+
+
+def test_wire_trade_of_int64_max_lots_is_refused_by_the_session_and_changes_nothing() -> None:
+    # Issue 7 item 13: a SYNTHETIC Binance trade whose size is 2^63 - 1 lots of 1e-8 once
+    # overflowed the window sums (UBSan: signed overflow in WindowStats::total_qty).
+    engine = confluex._core.engine.Engine()
+    sym = engine.add_symbol("BTCUSDT", confluex.Instrument("0.01", "0.00000001"))
+    session = confluex._core.session.FeedSession(engine, confluex._core.session.Venue.binance_spot)
+    session.add_symbol("BTCUSDT", sym)
+
+    def trade(tid: int, qty: str) -> bytes:
+        return (
+            b'{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":%d,'
+            b'"p":"60000.00","q":"%s","T":1,"m":false,"M":true}}' % (tid, qty.encode())
+        )
+
+    session.on_message(trade(1, "0.50000000"), 1)
+    session.on_message(trade(2, "92233720368.54775807"), 2)  # 2^63 - 1 lots
+    session.on_message(trade(3, "92233720368.54775807"), 3)
+
+    assert session.health(sym)["parse_errors"] == 2
+    assert engine.cvd(sym) == 50_000_000
+    assert engine.window(sym, 0).buy_qty == 50_000_000
+    assert engine.stats(sym)["trades"] == 1

@@ -42,6 +42,7 @@ struct EngineStats {
     std::uint64_t crossed;
     std::uint64_t recenters;
     std::uint64_t resizes;
+    std::uint64_t id_jumps;     // messages refused by the update-id jump bound
     std::uint64_t memory_bytes; // book + trade ring + OFI ring: grows with the data it keeps
     bool in_sync;
     std::int64_t last_update_id;
@@ -69,6 +70,7 @@ EngineStats stats_of(const Engine& e, std::uint32_t sym) {
             c.crossed,
             c.recenters,
             c.resizes,
+            c.id_jumps,
             b.memory_bytes() + f.memory_bytes() + e.ofi(sym).memory_bytes(),
             b.in_sync(),
             b.last_update_id(),
@@ -93,8 +95,8 @@ void register_engine(py::module_& m) {
         field("not_synced_ignored", &EngineStats::not_synced_ignored),
         field("gaps", &EngineStats::gaps), field("overlaps", &EngineStats::overlaps),
         field("crossed", &EngineStats::crossed), field("recenters", &EngineStats::recenters),
-        field("resizes", &EngineStats::resizes), field("memory_bytes", &EngineStats::memory_bytes),
-        field("in_sync", &EngineStats::in_sync),
+        field("resizes", &EngineStats::resizes), field("id_jumps", &EngineStats::id_jumps),
+        field("memory_bytes", &EngineStats::memory_bytes), field("in_sync", &EngineStats::in_sync),
         field("last_update_id", &EngineStats::last_update_id),
         field("trades_truncated", &EngineStats::trades_truncated),
         field("trades_out_of_order", &EngineStats::trades_out_of_order));

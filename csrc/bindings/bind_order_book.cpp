@@ -71,6 +71,8 @@ void register_order_book(py::module_& m) {
         .value("overlap", confluex::DesyncReason::Overlap)
         .value("crossed", confluex::DesyncReason::Crossed)
         .value("manual", confluex::DesyncReason::Manual)
+        .value("id_jump", confluex::DesyncReason::IdJump)
+        .value("stalled", confluex::DesyncReason::Stalled)
         .finalize();
     py::native_enum<ApplyResult>(m, "ApplyResult", "enum.IntEnum",
                                  "Outcome of offering one depth message to a book.")
@@ -80,6 +82,7 @@ void register_order_book(py::module_& m) {
         .value("gap", ApplyResult::Gap)
         .value("overlap", ApplyResult::Overlap)
         .value("crossed", ApplyResult::Crossed)
+        .value("id_jump", ApplyResult::IdJump)
         .finalize();
 
     py::class_<BookConfig>(m, "BookConfig", R"pbdoc(
@@ -112,7 +115,7 @@ contiguous top cache of top_cache levels per side (in [1, 4096]). Checked by Ord
         field("not_synced_ignored", &BookCounters::not_synced_ignored),
         field("gaps", &BookCounters::gaps), field("overlaps", &BookCounters::overlaps),
         field("crossed", &BookCounters::crossed), field("recenters", &BookCounters::recenters),
-        field("resizes", &BookCounters::resizes));
+        field("resizes", &BookCounters::resizes), field("id_jumps", &BookCounters::id_jumps));
 
     py::class_<OrderBook>(m, "OrderBook", R"pbdoc(
 L2 price-level book in integer ticks/lots with exchange sequence tracking.

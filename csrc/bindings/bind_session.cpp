@@ -76,31 +76,39 @@ void register_session(py::module_& m) {
         field("buffered_dropped", &SymbolHealth::buffered_dropped),
         field("ticker_checks", &SymbolHealth::ticker_checks),
         field("ticker_mismatches", &SymbolHealth::ticker_mismatches),
+        field("ticker_level_checks", &SymbolHealth::ticker_level_checks),
+        field("ticker_unverifiable", &SymbolHealth::ticker_unverifiable),
+        field("stale_messages", &SymbolHealth::stale_messages),
+        field("duplicate_trades", &SymbolHealth::duplicate_trades),
         field("long_signals", &SymbolHealth::long_signals),
         field("short_signals", &SymbolHealth::short_signals),
         field("last_book_ts_ns", &SymbolHealth::last_book_ts_ns),
         field("last_trade_ts_ns", &SymbolHealth::last_trade_ts_ns),
-        field("phase", &SymbolHealth::phase));
+        field("phase", &SymbolHealth::phase), field("last_desync", &SymbolHealth::last_desync));
 
     py::class_<SessionConfig>(m, "SessionConfig",
                               R"pbdoc(Thresholds, series sampling and buffer bounds.)pbdoc")
         .def(py::init([](double long_t, double short_t, std::int64_t series_ns, std::size_t max_buf,
-                         std::size_t max_tickers, std::size_t max_series, std::size_t max_signals) {
-                 return SessionConfig{long_t,      short_t,    series_ns,  max_buf,
-                                      max_tickers, max_series, max_signals};
+                         std::size_t max_tickers, std::size_t max_series, std::size_t max_signals,
+                         std::size_t max_stale, std::size_t dedup) {
+                 return SessionConfig{long_t,     short_t,     series_ns, max_buf, max_tickers,
+                                      max_series, max_signals, max_stale, dedup};
              }),
              py::kw_only(), py::arg("long_threshold") = 70.0, py::arg("short_threshold") = 35.0,
              py::arg("series_interval_ns") = 100'000'000,
              py::arg("max_buffered_records") = 1U << 20, py::arg("max_pending_tickers") = 256,
              py::arg("max_series_points") = std::size_t{1} << 16,
-             py::arg("max_signals") = std::size_t{1} << 14)
+             py::arg("max_signals") = std::size_t{1} << 14, py::arg("max_stale_messages") = 20,
+             py::arg("trade_dedup_window") = 1024)
         .def_readonly("long_threshold", &SessionConfig::long_threshold)
         .def_readonly("short_threshold", &SessionConfig::short_threshold)
         .def_readonly("series_interval_ns", &SessionConfig::series_interval_ns)
         .def_readonly("max_buffered_records", &SessionConfig::max_buffered_records)
         .def_readonly("max_pending_tickers", &SessionConfig::max_pending_tickers)
         .def_readonly("max_series_points", &SessionConfig::max_series_points)
-        .def_readonly("max_signals", &SessionConfig::max_signals);
+        .def_readonly("max_signals", &SessionConfig::max_signals)
+        .def_readonly("max_stale_messages", &SessionConfig::max_stale_messages)
+        .def_readonly("trade_dedup_window", &SessionConfig::trade_dedup_window);
 
     py::class_<FeedSession>(m, "FeedSession", R"pbdoc(
 Raw exchange messages in, synchronised books and updated scores out, with per-stage latency.

@@ -132,6 +132,12 @@ ApplyResult Engine::apply_depth(std::uint32_t sym, std::span<const Level> bids, 
     return after_depth(s, s.book.apply_delta(bids, asks, update_id, prev_update_id), ts_ns);
 }
 
+void Engine::mark_out_of_sync(std::uint32_t sym, DesyncReason reason) {
+    SymbolState& s = at(sym);
+    s.book.mark_out_of_sync(reason);
+    after_book_message(s, s.stats.last_event_ts_ns);
+}
+
 ApplyResult Engine::after_depth(SymbolState& s, ApplyResult r, std::int64_t ts_ns) noexcept {
     ++s.stats.book_messages;
     // Stale and not-synced messages left the book as it was; anything else changed it (or its
@@ -270,6 +276,10 @@ void Engine::validate_trade_events(const TradeEvent* ev, std::size_t n) const {
         if (e.qty_lots <= 0) {
             throw InvalidEvent(idx_prefix("trade", i) + "qty must be positive, was " + std::to_string(e.qty_lots) +
                                " lots");
+        }
+        if (e.qty_lots > kMaxTradeLots) {
+            throw InvalidEvent(idx_prefix("trade", i) + "qty must be at most 2^48 lots, was " +
+                               std::to_string(e.qty_lots) + " lots");
         }
         if (e.side > 2) {
             throw InvalidEvent(idx_prefix("trade", i) + "side must be 0 (buy), 1 (sell) or 2 (unknown), was " +

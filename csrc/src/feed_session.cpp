@@ -50,6 +50,88 @@ std::int64_t bybit_line_ts_ns(std::string_view line) noexcept {
     return leading_int(rest, ms, used) ? ms * 1'000'000 : 0;
 }
 
+// The last `window` trade ids of one symbol, for deduplication: a ring in arrival order plus
+// an open-addressing (linear probing) table of twice the window, rounded up to a power of two.
+// Allocated on the first insert, so a symbol without trades costs nothing.
+class RecentIds {
+  public:
+    explicit RecentIds(std::size_t window) noexcept : window_(window) {}
+
+    // Returns true when id is among the remembered ones; otherwise remembers it (forgetting the
+    // oldest when full) and returns false. kEmpty (INT64_MIN, never a venue id) is never held.
+    bool seen_or_insert(std::int64_t id) {
+        if (window_ == 0 || id == kEmpty) {
+            return false;
+        }
+        if (table_.empty()) {
+            std::size_t cap = 2;
+            while (cap < 2 * window_) {
+                cap <<= 1U;
+            }
+            table_.assign(cap, kEmpty);
+            ring_.assign(window_, kEmpty);
+        }
+        std::size_t i = slot(id);
+        while (table_[i] != kEmpty) {
+            if (table_[i] == id) {
+                return true;
+            }
+            i = (i + 1) & (table_.size() - 1);
+        }
+        if (ring_[head_] != kEmpty) {
+            erase(ring_[head_]);
+            i = slot(id);  // the erase may have shifted entries: probe again
+            while (table_[i] != kEmpty) {
+                i = (i + 1) & (table_.size() - 1);
+            }
+        }
+        table_[i] = id;
+        ring_[head_] = id;
+        head_ = head_ + 1 == window_ ? 0 : head_ + 1;
+        return false;
+    }
+
+  private:
+    static constexpr std::int64_t kEmpty = std::numeric_limits<std::int64_t>::min();
+
+    [[nodiscard]] std::size_t slot(std::int64_t id) const noexcept {
+        // splitmix64 finaliser: Binance ids are consecutive, which linear probing needs mixed.
+        auto z = static_cast<std::uint64_t>(id) + 0x9e3779b97f4a7c15ULL;
+        z = (z ^ (z >> 30U)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27U)) * 0x94d049bb133111ebULL;
+        return static_cast<std::size_t>(z ^ (z >> 31U)) & (table_.size() - 1);
+    }
+
+    // Backward-shift deletion keeps every probe chain unbroken without tombstones.
+    void erase(std::int64_t id) noexcept {
+        const std::size_t mask = table_.size() - 1;
+        std::size_t i = slot(id);
+        while (table_[i] != id) {
+            i = (i + 1) & mask;
+        }
+        std::size_t j = i;
+        for (;;) {
+            j = (j + 1) & mask;
+            if (table_[j] == kEmpty) {
+                break;
+            }
+            const std::size_t home = slot(table_[j]);
+            // Move table_[j] into the hole at i unless its home lies cyclically in (i, j].
+            const bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+            if (!stays) {
+                table_[i] = table_[j];
+                i = j;
+            }
+        }
+        table_[i] = kEmpty;
+    }
+
+    std::size_t window_;
+    std::size_t head_ = 0;
+    std::vector<std::int64_t> ring_;
+    std::vector<std::int64_t> table_;
+};
+
 }  // namespace
 
 struct FeedSession::PerSymbol {
@@ -57,6 +139,9 @@ struct FeedSession::PerSymbol {
     SymbolHealth health{};
     std::vector<BookLevelEvent> buffer;     // depth records held while not synced
     std::vector<BookTicker> pending;        // tickers awaiting the next depth message
+    RecentIds trade_ids{0};                 // the last trade_dedup_window trade ids
+    std::size_t stale_run = 0;              // consecutive Stale depth messages while synced
+    bool applied_since_snapshot = false;    // a delta applied after the last snapshot
     std::int64_t last_series_ts = std::numeric_limits<std::int64_t>::min();
     int region = 0;  // +1 at/above long, -1 at/below short, 0 between
 };
@@ -95,6 +180,9 @@ void FeedSession::add_symbol(std::string_view venue_symbol, std::uint32_t symbol
     if (symbols_.size() <= symbol_id) {
         symbols_.resize(symbol_id + 1);
     }
+    if (!symbols_[symbol_id].routed) {
+        symbols_[symbol_id].trade_ids = RecentIds(cfg_.trade_dedup_window);
+    }
     symbols_[symbol_id].routed = true;
     rebuild_parser();
 }
@@ -120,7 +208,9 @@ void FeedSession::request_resync(std::uint32_t sym) {
     PerSymbol& ps = state(sym);
     if (ps.health.phase == SyncPhase::Synced) {
         ps.health.phase = SyncPhase::Resyncing;
+        ps.health.last_desync = DesyncReason::Manual;
         ps.pending.clear();
+        ps.stale_run = 0;
     }
 }
 
@@ -140,33 +230,88 @@ ParseResult FeedSession::parse(std::string_view raw, std::int64_t ts_ns) {
                                   : binance_->parse(raw, ts_ns, book_buf_, trade_buf_);
 }
 
-void FeedSession::check_tickers(PerSymbol& ps, std::uint32_t sym, std::int64_t next_first_id) {
+void FeedSession::check_tickers(PerSymbol& ps, std::uint32_t sym, std::int64_t next_first_id,
+                                std::int64_t next_last_id) {
     if (ps.pending.empty()) {
         return;
     }
     // bookTicker is pushed in real time while depth is batched, so a ticker usually arrives
-    // before the depth message that brings the book to its id: keep it until then.
+    // before the depth message that brings the book to its id: keep it until then. The caller
+    // has checked that this next message is contiguous (no gap), and book_buf_ holds it.
     const OrderBook& book = engine_.book(sym);
     const std::int64_t current = book.last_update_id();
     const auto bb = book.best_bid();
     const auto ba = book.best_ask();
+    const auto touched = [this](std::uint8_t side, Ticks px) noexcept {
+        for (const BookLevelEvent& e : book_buf_) {
+            if ((e.flags & book_flags::kNoLevel) == 0 && e.side == side && e.px_ticks == px) {
+                return true;
+            }
+        }
+        return false;
+    };
     std::size_t kept = 0;
     for (const BookTicker& t : ps.pending) {
-        if (next_first_id != kNoUpdateId && t.update_id >= next_first_id) {
-            ps.pending[kept++] = t;  // comparable with a later state
+        if (next_first_id != kNoUpdateId && t.update_id >= next_last_id) {
+            ps.pending[kept++] = t;  // an exact state comes later (after this message)
             continue;
         }
         if (t.update_id < current) {
             continue;  // the book had already moved past it
         }
         ++ps.health.ticker_checks;
-        const bool same = bb && ba && bb->px == t.bid_px && bb->qty == t.bid_qty && ba->px == t.ask_px &&
-                          ba->qty == t.ask_qty;
+        bool same = false;
+        if (next_first_id == kNoUpdateId || t.update_id < next_first_id) {
+            same = bb && ba && bb->px == t.bid_px && bb->qty == t.bid_qty && ba->px == t.ask_px &&
+                   ba->qty == t.ask_qty;
+        } else {
+            // Inside the next message: only the levels it leaves untouched are known at t.
+            ++ps.health.ticker_level_checks;
+            same = true;
+            // A level absent before and after the message may have lived inside it (Binance
+            // reports no level that was created and deleted within one batch): only a level
+            // the book holds is compared.
+            const Lots bid_q = touched(0, t.bid_px) ? 0 : book.level_qty(BookSide::Bid, t.bid_px);
+            const Lots ask_q = touched(1, t.ask_px) ? 0 : book.level_qty(BookSide::Ask, t.ask_px);
+            same = (bid_q == 0 || bid_q == t.bid_qty) && (ask_q == 0 || ask_q == t.ask_qty);
+            if (bb && bb->px > t.bid_px && !touched(0, bb->px)) {
+                same = false;  // an untouched bid better than the venue's best bid
+            }
+            if (ba && ba->px < t.ask_px && !touched(1, ba->px)) {
+                same = false;
+            }
+        }
         if (!same) {
             ++ps.health.ticker_mismatches;
         }
     }
     ps.pending.resize(kept);
+}
+
+void FeedSession::desynced(PerSymbol& ps, std::uint32_t sym) {
+    ps.health.phase = SyncPhase::Resyncing;
+    ps.health.last_desync = engine_.book(sym).desync_reason();
+    ++ps.health.desyncs;
+    ps.health.ticker_unverifiable += ps.pending.size();
+    ps.pending.clear();
+    ps.stale_run = 0;
+}
+
+void FeedSession::ingest_trades(PerSymbol& ps) {
+    // Validated first, so a refused batch (it throws) remembers none of its ids.
+    engine_.validate_trade_events(trade_buf_.data(), trade_buf_.size());
+    std::size_t kept = 0;
+    for (const TradeEvent& t : trade_buf_) {
+        if (ps.trade_ids.seen_or_insert(t.trade_id)) {
+            ++ps.health.duplicate_trades;
+            continue;
+        }
+        trade_buf_[kept++] = t;
+    }
+    trade_buf_.resize(kept);
+    if (kept != 0) {
+        engine_.ingest_trades(trade_buf_.data(), trade_buf_.size());
+    }
 }
 
 void FeedSession::apply_snapshot_records(PerSymbol& ps, std::uint32_t sym) {
@@ -178,13 +323,14 @@ void FeedSession::apply_snapshot_records(PerSymbol& ps, std::uint32_t sym) {
     ++ps.health.snapshots_applied;
     ps.pending.clear();
     ps.health.phase = SyncPhase::Synced;
+    ps.stale_run = 0;
+    ps.applied_since_snapshot = false;
     if (!ps.buffer.empty()) {
         // The book drops what the snapshot already holds and checks the straddle.
-        engine_.ingest_book(ps.buffer.data(), ps.buffer.size());
+        ps.applied_since_snapshot = engine_.ingest_book(ps.buffer.data(), ps.buffer.size()) != 0;
         ps.buffer.clear();
         if (!engine_.book(sym).in_sync()) {
-            ps.health.phase = SyncPhase::Resyncing;
-            ++ps.health.desyncs;
+            desynced(ps, sym);
         }
     }
 }
@@ -212,13 +358,42 @@ void FeedSession::apply_depth_records(PerSymbol& ps, std::uint32_t sym, const Pa
         ps.buffer.insert(ps.buffer.end(), book_buf_.begin(), book_buf_.end());
         return;
     }
-    check_tickers(ps, sym, r.first_update_id);
-    engine_.ingest_book(book_buf_.data(), book_buf_.size());
-    if (!engine_.book(sym).in_sync()) {
-        ps.health.phase = SyncPhase::Resyncing;
-        ++ps.health.desyncs;
-        ps.pending.clear();
+    const OrderBook& book = engine_.book(sym);
+    const BookLevelEvent& head = book_buf_.front();
+    const ApplyResult seq = book.check_sequence(head.update_id, head.prev_update_id);
+    if (seq == ApplyResult::Applied) {
+        check_tickers(ps, sym, r.first_update_id, r.last_update_id);
     }
+    // Throws (book unchanged) for levels the engine refuses: counted by the caller.
+    const std::size_t applied = engine_.ingest_book(book_buf_.data(), book_buf_.size());
+    if (!book.in_sync()) {
+        desynced(ps, sym);  // the pending tickers fell in the gap: unverifiable
+        return;
+    }
+    if (applied != 0 || seq != ApplyResult::Stale) {
+        ps.stale_run = 0;
+        ps.applied_since_snapshot = ps.applied_since_snapshot || applied != 0;
+        return;
+    }
+    ++ps.health.stale_messages;
+    if (cfg_.max_stale_messages == 0) {
+        return;
+    }
+    if (!ps.applied_since_snapshot) {
+        // Binance's procedure drops the messages a newer snapshot already holds: a REST
+        // snapshot ahead of the stream makes any number of them stale, legitimately. Only an
+        // id of the snapshot implausibly far ahead of the stream is a frozen book.
+        const auto ahead = static_cast<std::uint64_t>(book.last_update_id()) - static_cast<std::uint64_t>(head.update_id);
+        if (ahead <= static_cast<std::uint64_t>(kMaxUpdateIdJump)) {
+            return;
+        }
+    } else if (++ps.stale_run < cfg_.max_stale_messages) {
+        return;
+    }
+    // Depth keeps arriving and none of it applies: the book's last id is ahead of the stream
+    // (a corrupt id got in), so the book is frozen while claiming sync.
+    engine_.mark_out_of_sync(sym, DesyncReason::Stalled);
+    desynced(ps, sym);
 }
 
 void FeedSession::after_update(PerSymbol& ps, std::uint32_t sym, std::int64_t ts_ns) {
@@ -280,13 +455,16 @@ ParseResult FeedSession::on_message(std::string_view raw, std::int64_t ts_ns) {
             case MsgKind::Trade:
                 ++ps->health.trade_messages;
                 ps->health.last_trade_ts_ns = ts_ns;
-                engine_.ingest_trades(trade_buf_.data(), trade_buf_.size());
+                ingest_trades(*ps);
+                changed = !trade_buf_.empty();
                 break;
             case MsgKind::BookTicker:
                 ++ps->health.ticker_messages;
                 changed = false;
-                if (ps->health.phase == SyncPhase::Synced && r.ticker.update_id >= engine_.book(sym).last_update_id() &&
-                    ps->pending.size() < cfg_.max_pending_tickers) {
+                if (ps->health.phase != SyncPhase::Synced) {
+                    ++ps->health.ticker_unverifiable;
+                } else if (r.ticker.update_id >= engine_.book(sym).last_update_id() &&
+                           ps->pending.size() < cfg_.max_pending_tickers) {
                     ps->pending.push_back(r.ticker);
                 }
                 break;

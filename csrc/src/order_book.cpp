@@ -701,6 +701,12 @@ ApplyResult OrderBook::check_sequence(std::int64_t update_id,
     if (update_id <= last_update_id_) {
         return ApplyResult::Stale;
     }
+    // Unsigned difference: update_id > last_update_id_ >= kNoUpdateId, so it cannot wrap.
+    if (last_update_id_ != kNoUpdateId &&
+        static_cast<std::uint64_t>(update_id) - static_cast<std::uint64_t>(last_update_id_) >
+        static_cast<std::uint64_t>(kMaxUpdateIdJump)) {
+        return ApplyResult::IdJump;
+    }
     if (awaiting_first_) {
         return prev_update_id <= last_update_id_ ? ApplyResult::Applied : ApplyResult::Gap;
     }
@@ -771,6 +777,9 @@ ApplyResult OrderBook::reject(ApplyResult r) noexcept {
         case ApplyResult::Overlap:
             mark_out_of_sync(DesyncReason::Overlap);
             break;
+        case ApplyResult::IdJump:
+            mark_out_of_sync(DesyncReason::IdJump);
+            break;
         case ApplyResult::Applied:
         case ApplyResult::Crossed:
             break;
@@ -838,6 +847,9 @@ void OrderBook::mark_out_of_sync(DesyncReason reason) noexcept {
             break;
         case DesyncReason::Crossed:
             ++counters_.crossed;
+            break;
+        case DesyncReason::IdJump:
+            ++counters_.id_jumps;
             break;
         default:
             break;

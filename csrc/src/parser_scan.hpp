@@ -775,11 +775,13 @@ inline Err for_each_member(const char*& pref, const char* end, F&& on_member) {
                 }
                 std::uint64_t acc = 0;
 #if CONFLUEX_FEED_SSE41
+                // digits8() loads 8 bytes: at p + dpos + 1 that may be past the 16 loaded
+                // ones, so the buffer must hold them (a value can end the message buffer).
                 if (dpos + us <= 16) [[likely]] {
                     acc = digits16(t, dpos, keep, dpos + us);
-                } else if (dpos <= 8 && keep <= 8) {
+                } else if (dpos <= 8 && keep <= 8 && end - p >= dpos + 9) {
 #else
-                if (dpos <= 8 && keep <= 8) [[likely]] {
+                if (dpos <= 8 && keep <= 8 && end - p >= dpos + 9) [[likely]] {
 #endif
                     acc = (digits8(p, dpos) * kPow10[keep] + digits8(p + dpos + 1, keep)) * kPow10[us - keep];
                 } else {

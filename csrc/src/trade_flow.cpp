@@ -118,6 +118,9 @@ void TradeFlow::throw_bad_trade(Ticks px, Lots qty, std::uint8_t side, const std
     if (qty <= 0) {
         throw InvalidEvent(where + "qty must be > 0, was " + std::to_string(qty));
     }
+    if (qty > kMaxTradeLots) {
+        throw InvalidEvent(where + "qty must be at most 2^48 lots, was " + std::to_string(qty));
+    }
     throw InvalidEvent(where + "side must be 0 (buy), 1 (sell) or 2 (unknown), was " +
                        std::to_string(side));
 }
@@ -125,7 +128,7 @@ void TradeFlow::throw_bad_trade(Ticks px, Lots qty, std::uint8_t side, const std
 void TradeFlow::push_many(const TradeEvent* events, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) {
         const TradeEvent& e = events[i];
-        if (e.px_ticks <= 0 || e.qty_lots <= 0 || e.side > 2) [[unlikely]] {
+        if (e.px_ticks <= 0 || e.qty_lots <= 0 || e.qty_lots > kMaxTradeLots || e.side > 2) [[unlikely]] {
             throw_bad_trade(e.px_ticks, e.qty_lots, e.side, &i);
         }
     }
@@ -344,12 +347,18 @@ const WindowStats& TradeFlow::window(std::size_t i) const {
     view_head_[i] = head_;
     view_tail_[i] = tail_[i];
     const detail::FlowSums& e = prefix(tail_[i]);
-    // Wrapping differences are exact for any window value that fits the field.
+    // Wrapping differences are exact for any window value that fits uint64 (kMaxTradeLots);
+    // a value above INT64_MAX saturates rather than turning negative.
+    const auto sat = [](std::uint64_t u) noexcept {
+        return u > static_cast<std::uint64_t>(std::numeric_limits<Lots>::max())
+                   ? std::numeric_limits<Lots>::max()
+                   : static_cast<Lots>(u);
+    };
     const auto buy = total_.buy_qty - e.buy_qty;
     const auto sell = total_.sell_qty - e.sell_qty;
-    v.buy_qty = static_cast<Lots>(buy);
-    v.sell_qty = static_cast<Lots>(sell);
-    v.unknown_qty = static_cast<Lots>((total_.qty - e.qty) - buy - sell);
+    v.buy_qty = sat(buy);
+    v.sell_qty = sat(sell);
+    v.unknown_qty = sat((total_.qty - e.qty) - buy - sell);
     const detail::u128 bn = total_.buy_notional - e.buy_notional;
     const detail::u128 sn = total_.sell_notional - e.sell_notional;
     v.buy_notional = detail::to_double(bn);
@@ -357,8 +366,8 @@ const WindowStats& TradeFlow::window(std::size_t i) const {
     v.unknown_notional = detail::to_double((total_.notional - e.notional) - bn - sn);
     v.count = head_ - tail_[i];
     v.large_count = total_.large_count - e.large_count;
-    v.large_buy_qty = static_cast<Lots>(total_.large_buy_qty - e.large_buy_qty);
-    v.large_sell_qty = static_cast<Lots>(total_.large_sell_qty - e.large_sell_qty);
+    v.large_buy_qty = sat(total_.large_buy_qty - e.large_buy_qty);
+    v.large_sell_qty = sat(total_.large_sell_qty - e.large_sell_qty);
     return v;
 }
 

@@ -3,9 +3,14 @@
 Formats, detected from the file's first line:
 
 - ``<local ns> <raw json>`` lines (gzip or plain): Binance combined-stream captures
-  (hftbacktest's format). Spot vs USD-M is told apart by the depth stream's ``pu`` field.
-- Bybit v5 JSON lines (``{"topic": ...}``), plain or inside a ``.zip`` (Bybit's history files),
-  or after a ``<local ns>`` stamp (a ``confluex live --record`` of Bybit).
+  (hftbacktest's format). Spot vs futures is told apart by the depth stream's ``pu`` field,
+  USD-M vs COIN-M by the symbol (COIN-M symbols carry ``_``: ``btcusd_perp``, sizes in
+  contracts). Streams: ``<sym>@depth[@100ms|@0ms]``, ``<sym>@trade``, ``<sym>@bookTicker``.
+- Bybit v5 JSON lines (``{"topic": ...}``), plain or inside a ``.zip`` (Bybit's history files):
+  ``orderbook.<depth>.<SYM>`` and ``publicTrade.<SYM>``. Spot vs derivatives: spot trades
+  carry no tick direction ``L`` (Bybit: "unique field for Perps & futures"); a file without
+  trades is spot only when its name says so. Also after a ``<local ns>`` stamp (a
+  ``confluex live --record`` of Bybit).
 - Tardis.dev CSV: ``incremental_book_L2`` and ``trades``.
 
 Exchange messages go through :class:`confluex.FeedSession` (raw bytes -> C++
@@ -83,6 +88,9 @@ KNOWN_INSTRUMENTS: dict[tuple[str, str], tuple[str, str]] = {
     ("bybit", "BTCUSDT"): ("0.1", "0.001"),
     ("bybit", "ETHUSDT"): ("0.01", "0.01"),
     ("bybit", "XRPUSDT"): ("0.0001", "1"),
+    ("bybit_spot", "BTCUSDT"): ("0.01", "0.000001"),
+    ("binance_coinm", "BTCUSD_PERP"): ("0.1", "1"),
+    ("binance_coinm", "ETHUSD_PERP"): ("0.01", "1"),
     ("tardis", "XBTUSD"): ("0.5", "1"),
     ("tardis", "BTC-PERPETUAL"): ("0.5", "10"),
 }
@@ -90,8 +98,27 @@ KNOWN_INSTRUMENTS: dict[tuple[str, str], tuple[str, str]] = {
 _CHUNK = 4 << 20  # bytes read, and fed per native call, between progress updates
 _SAMPLE = 1 << 20  # bytes at the head of a file that detect() reads in full
 _SERIES_CAP = 1 << 20  # bound of the session's series between two drains (one chunk's worth)
-_STREAM_SYMBOL = re.compile(rb'"stream":"([a-z0-9]+)@')
+_STREAM_SYMBOL = re.compile(rb'"stream":"([a-z0-9_]+)@')
 _TOPIC_SYMBOL = re.compile(rb'"topic":"(?:orderbook\.\d+|publicTrade)\.([A-Z0-9]+)"')
+_STREAM = re.compile(rb'"stream"\s*:\s*"([^"]*)"')
+_STREAM_OK = re.compile(r"([a-z0-9_]+)@(?:depth(?:@\d+ms)?|trade|bookTicker)")
+_TOPIC = re.compile(rb'"topic"\s*:\s*"([^"]*)"')
+_PU = re.compile(rb'"pu"\s*:')
+_TICK_DIRECTION = re.compile(rb'"L"\s*:')
+_TOPIC_OK = re.compile(r"(?:orderbook\.\d+|publicTrade)\.([A-Z0-9]+)")
+#: Session venue of each replay venue (COIN-M shares the USD-M sequence rule, ``pu``).
+SESSION_VENUE = {
+    "binance_spot": Venue.binance_spot,
+    "binance_futures": Venue.binance_futures,
+    "binance_coinm": Venue.binance_futures,
+    "bybit": Venue.bybit,
+    "bybit_spot": Venue.bybit,
+}
+SUPPORTED_STREAMS = (
+    "Binance '<sym>@depth', '<sym>@depth@100ms|@0ms', '<sym>@trade', '<sym>@bookTicker' "
+    "(spot, USD-M, COIN-M); Bybit 'orderbook.<depth>.<SYM>', 'publicTrade.<SYM>' "
+    "(spot, linear, inverse)"
+)
 _DECIMAL = re.compile(rb'"(\d+\.\d+)"')
 _CSV_SYMBOL = re.compile(rb"^([^,\n]*,[^,\n]*,)", re.MULTILINE)  # a CSV row's exchange,symbol,
 
@@ -270,15 +297,21 @@ def detect(path: str | Path, data: bytes | None = None) -> ReplaySource:
     if head[:1].isdigit() and b" {" in head.split(b"\n", 1)[0]:
         if not _STREAM_SYMBOL.search(blob) and _TOPIC_SYMBOL.search(blob):
             # A recorded Bybit session (confluex live --record): v5 frames after their stamp.
-            topics = sorted({m.decode() for m in set(_TOPIC_SYMBOL.findall(blob))})
-            return ReplaySource(p, "bybit_capture", "bybit", tuple(topics))
-        symbols = sorted({m.decode().upper() for m in set(_STREAM_SYMBOL.findall(blob))})
-        futures = b'"pu":' in blob[: 1 << 20]
-        venue = "binance_futures" if futures else "binance_spot"
-        return ReplaySource(p, "capture", venue, tuple(symbols))
+            topics = _names(p, _TOPIC.findall(blob), _TOPIC_OK, upper=False)
+            return ReplaySource(p, "bybit_capture", "bybit", topics)
+        symbols = _names(p, _STREAM.findall(blob), _STREAM_OK, upper=True)
+        futures = _PU.search(blob, 0, 1 << 20) is not None
+        coinm = any("_" in s for s in symbols)
+        venue = "binance_coinm" if coinm else "binance_futures" if futures else "binance_spot"
+        return ReplaySource(p, "capture", venue, symbols)
     if head.startswith(b'{"topic"') or head.startswith(b"{"):
-        symbols = sorted({m.decode() for m in set(_TOPIC_SYMBOL.findall(blob))})
-        return ReplaySource(p, "bybit", "bybit", tuple(symbols))
+        symbols = _names(p, _TOPIC.findall(blob), _TOPIC_OK, upper=False)
+        trades = re.search(rb'"topic"\s*:\s*"publicTrade\.', blob)
+        if trades is not None:
+            spot = _TICK_DIRECTION.search(blob, trades.start(), trades.start() + 4096) is None
+        else:
+            spot = "spot" in p.name.lower()
+        return ReplaySource(p, "bybit", "bybit_spot" if spot else "bybit", symbols)
     first = head.split(b"\n", 1)[0].decode(errors="replace").strip()
     if first.startswith("exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount"):
         return ReplaySource(p, "tardis_book", "tardis", _csv_symbols(blob))
@@ -288,6 +321,20 @@ def detect(path: str | Path, data: bytes | None = None) -> ReplaySource:
         f"{p}: unrecognised format (expected '<ns> <json>' capture lines, Bybit JSON lines or a "
         f"Tardis incremental_book_L2/trades CSV), first line was {first[:80]!r}"
     )
+
+
+def _names(path: Path, found: list[bytes], ok: re.Pattern[str], *, upper: bool) -> tuple[str, ...]:
+    """The symbols of the supported streams; any other stream is an error naming it."""
+    names = set()
+    for raw in set(found):
+        stream = raw.decode(errors="replace")
+        m = ok.fullmatch(stream)
+        if m is None:
+            raise ValueError(
+                f"{path}: unsupported stream {stream!r}; supported: {SUPPORTED_STREAMS}"
+            )
+        names.add(m.group(1).upper() if upper else m.group(1))
+    return tuple(sorted(names))
 
 
 def _csv_symbols(blob: bytes) -> tuple[str, ...]:
@@ -387,16 +434,29 @@ def replay(
             elif key in KNOWN_INSTRUMENTS:
                 t, q = KNOWN_INSTRUMENTS[key]
                 inferred = False
+            elif src.venue == "binance_coinm":
+                # COIN-M sizes are whole contracts: every quoted decimal with a '.' is a price.
+                places = max(
+                    (
+                        _significant_decimals(v.decode())
+                        for chunk in iter_chunks(src.path)
+                        for v in _DECIMAL.findall(chunk)
+                    ),
+                    default=0,
+                )
+                t, q = format(Decimal(1).scaleb(-places), "f"), "1"
+                inferred = True
             else:
                 t, q = infer_instrument(iter_chunks(src.path))
                 inferred = True
-            label = name if src.venue in ("binance_spot", "bybit", "tardis") else f"{name}-PERP"
+            perp = src.venue == "binance_futures"
+            label = f"{name}-PERP" if perp else name
             sym = engine.add_symbol(f"{src.venue}:{name}", Instrument(t, q))
             routes[key] = sym
             specs[sym] = (label, src.venue, t, q, inferred)
             if src.kind in ("capture", "bybit", "bybit_capture"):
                 if src.venue not in sessions:
-                    sessions[src.venue] = FeedSession(engine, Venue.__members__[src.venue], config)
+                    sessions[src.venue] = FeedSession(engine, SESSION_VENUE[src.venue], config)
                 sessions[src.venue].add_symbol(name, sym)
     if not routes:
         found = sorted({s for src in sources for s in src.symbols})

@@ -90,6 +90,10 @@ class Engine {
     // rule classified it (see OrderBook::check_sequence). Throws InvalidEvent (unchanged).
     ApplyResult apply_depth(std::uint32_t sym, std::span<const Level> bids, std::span<const Level> asks,
                             std::int64_t update_id, std::int64_t prev_update_id, std::int64_t ts_ns);
+    // Engine::mark_out_of_sync()
+    // Puts a symbol's book OutOfSync with `reason` (its data is untrusted until the next
+    // snapshot), e.g. when a feed finds it frozen. Throws UnknownSymbol.
+    void mark_out_of_sync(std::uint32_t sym, DesyncReason reason);
     // Engine::push_trade()
     // Adds one trade to the symbol's windows. Throws InvalidEvent (unchanged).
     void push_trade(std::uint32_t sym, std::int64_t ts_ns, Ticks px, Lots qty, Aggressor side);

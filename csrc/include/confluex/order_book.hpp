@@ -62,6 +62,8 @@ enum class DesyncReason : std::uint8_t {
     Overlap = 3,     // a delta re-applied ids partly seen (not contiguous, not stale)
     Crossed = 4,     // best bid >= best ask after a message
     Manual = 5,      // the caller asked for a resync
+    IdJump = 6,      // a delta's ids jumped further than kMaxUpdateIdJump (a corrupt id)
+    Stalled = 7,     // synced, but depth kept arriving and none of it applied (FeedSession)
 };
 
 // The outcome of offering one depth message to the book.
@@ -72,7 +74,16 @@ enum class ApplyResult : std::uint8_t {
     Gap = 3,        // ids missing: book marked OutOfSync(Gap), nothing applied
     Overlap = 4,    // ids overlap the applied ones: book marked OutOfSync(Overlap), nothing applied
     Crossed = 5,    // levels applied but the book crossed: marked OutOfSync(Crossed)
+    IdJump = 6,     // update_id > last_update_id + kMaxUpdateIdJump: OutOfSync(IdJump), nothing applied
 };
+
+// The largest forward jump of update ids one depth message may make past the book's last
+// applied id. Real ids move by far less: at most 1,465 per spot message and 320,098 per USD-M
+// message (whose ids are shared by every symbol) in the hftbacktest captures, about 1e10 a day
+// venue-wide. One message with a corrupt final id (say 2^63 - 1) would otherwise be applied and
+// make every later message Stale: a frozen book that still says Synced. 2^40 (1.1e12) is over
+// 100 days of a venue's ids, yet far below any corrupt id that could freeze the book for long.
+inline constexpr std::int64_t kMaxUpdateIdJump = std::int64_t{1} << 40;
 
 struct BookConfig {
     int window_bits = 17;       // largest dense window: 2^window_bits ticks per side, in [8, 24]
@@ -91,6 +102,7 @@ struct BookCounters {
     std::uint64_t crossed = 0;
     std::uint64_t recenters = 0;
     std::uint64_t resizes = 0;  // window grown by commit() or apply_snapshot() (per side)
+    std::uint64_t id_jumps = 0;  // messages refused by the kMaxUpdateIdJump bound
 };
 
 // The first window of a new book: 2^10 ticks per side (capped at the config's window_bits).
@@ -247,6 +259,7 @@ class OrderBook {
     //  - state != Synced -> NotSynced
     //  - prev_update_id == kNoUpdateId -> Applied
     //  - update_id <= last_update_id -> Stale
+    //  - update_id - last_update_id > kMaxUpdateIdJump -> IdJump
     //  - first delta after a snapshot: Applied iff prev_update_id <= last_update_id, else Gap
     //    (Binance: U <= lastUpdateId + 1 <= u)
     //  - afterwards: prev == last -> Applied; prev > last -> Gap; prev < last -> Overlap
@@ -255,7 +268,7 @@ class OrderBook {
 
     // OrderBook::apply_delta()
     // Applies one depth message: validates every level first (InvalidEvent, book unchanged),
-    // then check_sequence(). Gap/Overlap mark the book OutOfSync and apply nothing;
+    // then check_sequence(). Gap/Overlap/IdJump mark the book OutOfSync and apply nothing;
     // Stale/NotSynced are counted and ignored; Applied sets every level then commit()s.
     ApplyResult apply_delta(std::span<const Level> bids, std::span<const Level> asks,
                             std::int64_t update_id, std::int64_t prev_update_id);
@@ -289,7 +302,7 @@ class OrderBook {
     ApplyResult commit(std::int64_t update_id) noexcept;
 
     // OrderBook::mark_out_of_sync()
-    // Puts the book OutOfSync with `reason` (counted for Gap, Overlap and Crossed). Levels are
+    // Puts the book OutOfSync with `reason` (counted for Gap, Overlap, Crossed and IdJump). Levels are
     // kept (readable, but unreliable) until the next snapshot or clear().
     void mark_out_of_sync(DesyncReason reason) noexcept;
 

@@ -50,6 +50,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <vector>
 
@@ -61,6 +62,13 @@ namespace confluex {
 inline constexpr std::size_t kMaxFlowWindows = 8;
 // First size of a TradeFlow's trade ring (it grows on demand up to FlowConfig::capacity).
 inline constexpr std::size_t kInitialFlowRing = 64;
+
+// The largest trade size accepted, in lots (2^48 = 2.8e14: 2.8 million BTC at a 1e-8 lot, or
+// $5 billion of a coin priced $2e-5 with a lot of 1). A larger size is a corrupt or hostile
+// value (a wire "q" of 2^63 - 1 lots once overflowed the window sums): refused as InvalidEvent.
+// With it a window's sizes fit uint64 for up to 65,536 trades (the default ring), and every
+// WindowStats field is exact while its value fits int64, saturated at INT64_MAX beyond.
+inline constexpr Lots kMaxTradeLots = Lots{1} << 48;
 
 // Configuration of a TradeFlow. Checked by validate() (and by the TradeFlow constructor).
 struct FlowConfig {
@@ -107,13 +115,22 @@ struct WindowStats {
     // Returns buy_qty - sell_qty.
     [[nodiscard]] Lots delta() const noexcept { return buy_qty - sell_qty; }
     // WindowStats::total_qty()
-    // Returns the volume of every side, unknown included.
-    [[nodiscard]] Lots total_qty() const noexcept { return buy_qty + sell_qty + unknown_qty; }
+    // Returns the volume of every side, unknown included (saturated at INT64_MAX).
+    [[nodiscard]] Lots total_qty() const noexcept {
+        Lots sum = 0;
+        if (__builtin_add_overflow(buy_qty, sell_qty, &sum) ||
+            __builtin_add_overflow(sum, unknown_qty, &sum)) [[unlikely]] {
+            return std::numeric_limits<Lots>::max();
+        }
+        return sum;
+    }
     // WindowStats::imbalance()
-    // Returns (buy - sell) / (buy + sell) in [-1, 1]; 0 when no sided volume.
+    // Returns (buy - sell) / (buy + sell) in [-1, 1]; 0 when no sided volume. In double: the
+    // sided sum of two int64 sizes may not fit one.
     [[nodiscard]] double imbalance() const noexcept {
-        const Lots sided = buy_qty + sell_qty;
-        return sided > 0 ? static_cast<double>(delta()) / static_cast<double>(sided) : 0.0;
+        const double b = static_cast<double>(buy_qty);
+        const double s = static_cast<double>(sell_qty);
+        return b + s > 0.0 ? (b - s) / (b + s) : 0.0;
     }
     // WindowStats::vwap_ticks()
     // Returns the volume-weighted average price in ticks over every trade; nullopt when empty.
@@ -308,7 +325,7 @@ class TradeFlow {
     friend class Engine;
 
     static void check_trade(Ticks px, Lots qty, std::uint8_t side) {
-        if (px <= 0 || qty <= 0 || side > 2) [[unlikely]] {
+        if (px <= 0 || qty <= 0 || qty > kMaxTradeLots || side > 2) [[unlikely]] {
             throw_bad_trade(px, qty, side, nullptr);
         }
     }

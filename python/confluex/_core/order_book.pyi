@@ -29,6 +29,8 @@ class DesyncReason(enum.Enum):
     overlap = 3
     crossed = 4
     manual = 5
+    id_jump = 6
+    stalled = 7
 
 class ApplyResult(enum.IntEnum):
     applied = 0
@@ -37,6 +39,7 @@ class ApplyResult(enum.IntEnum):
     gap = 3
     overlap = 4
     crossed = 5
+    id_jump = 6
 
 class BookConfig(metaclass=_pybind11_type):
     def __init__(self, *, window_bits: int = 17, top_cache: int = 64) -> None: ...
@@ -68,6 +71,8 @@ class BookCounters(metaclass=_pybind11_type):
     def recenters(self) -> int: ...
     @property
     def resizes(self) -> int: ...
+    @property
+    def id_jumps(self) -> int: ...
     def __eq__(self, other: object) -> bool: ...
     __hash__: ClassVar[None]  # type: ignore[assignment]
     def to_dict(self) -> dict[str, int]: ...

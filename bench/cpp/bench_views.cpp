@@ -14,11 +14,11 @@
 //   - IndicatorSet::update (RSI, MACD, AO, W%R, ATR, CCI on one timeframe): ns per closed bar;
 //   - TechnicalView::compute over 4 ready timeframes and VolumeView::on_bar + compute: ns.
 #include <algorithm>
-#include <utility>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <utility>
 #include <vector>
 
 #include "confluex/bar_builder.hpp"
@@ -46,8 +46,7 @@ struct Trade {
     Aggressor side;
 };
 
-template <class F>
-double best_ns(int rounds, std::size_t n, F&& f) {
+template <class F> double best_ns(int rounds, std::size_t n, F&& f) {
     double best = 1e300;
     for (int r = 0; r < rounds; ++r) {
         const auto t0 = Clock::now();
@@ -77,7 +76,7 @@ std::pair<double, double> chunked_ns(std::size_t n, std::size_t chunk, F&& step)
     return {per[per.size() / 2], per.front()};
 }
 
-}  // namespace
+} // namespace
 
 int main() {
     Rng rng;
@@ -86,7 +85,7 @@ int main() {
     std::int64_t ts = 1'723'161'254'000'000'000;
     double px = 60'000.0;
     for (auto& t : trades) {
-        ts += static_cast<std::int64_t>(-std::log(1.0 - rng.uniform()) * 50e6);  // mean 50 ms
+        ts += static_cast<std::int64_t>(-std::log(1.0 - rng.uniform()) * 50e6); // mean 50 ms
         px *= 1.0 + (rng.uniform() - 0.5) * 2e-4;
         t = Trade{ts, std::round(px * 100.0) / 100.0, 0.001 + rng.uniform(),
                   rng.uniform() < 0.5 ? Aggressor::Buy : Aggressor::Sell};

@@ -29,7 +29,7 @@ std::string num(double v) {
     return s;
 }
 
-}  // namespace
+} // namespace
 
 void BarBuilderConfig::validate() const {
     if (timeframes_ns.empty()) {
@@ -171,7 +171,8 @@ void BarBuilder::close_until(Level& lv, std::int64_t t, bool cascade) {
     const auto stored = std::min<std::uint64_t>(skipped, lv.ring.size());
     lv.closed += skipped - stored;
     for (std::uint64_t k = stored; k > 0; --k) {
-        push_closed(lv, gap_bar(aligned - static_cast<std::int64_t>(k) * lv.span_ns, lv.last_close));
+        push_closed(lv,
+                    gap_bar(aligned - static_cast<std::int64_t>(k) * lv.span_ns, lv.last_close));
     }
     lv.open_ns = aligned;
     lv.has_data = false;
@@ -281,8 +282,9 @@ std::int64_t BarBuilder::load_history(std::span<const double> rows, std::int64_t
             lo > std::min(o, c)) {
             throw InvalidEvent("ohlcv row " + std::to_string(i) +
                                " is invalid (finite, 0 < low <= open,close <= high, volume >= 0), "
-                               "was [" + num(r[0]) + ", " + num(o) + ", " + num(hi) + ", " +
-                               num(lo) + ", " + num(c) + ", " + num(v) + "]");
+                               "was [" +
+                               num(r[0]) + ", " + num(o) + ", " + num(hi) + ", " + num(lo) + ", " +
+                               num(c) + ", " + num(v) + "]");
         }
     }
     std::vector<std::size_t> targets;
@@ -433,4 +435,4 @@ void BarBuilder::reset() {
     *this = std::move(fresh);
 }
 
-}  // namespace confluex
+} // namespace confluex

@@ -110,7 +110,7 @@ std::size_t check_macd(std::size_t fast, std::size_t slow, std::size_t signal) {
     }
     return fast;
 }
-}  // namespace
+} // namespace
 
 Macd::Macd(std::size_t fast, std::size_t slow, std::size_t signal)
     : fast_(check_macd(fast, slow, signal)), slow_(slow), signal_(signal),
@@ -139,7 +139,7 @@ void Macd::update(double close) noexcept {
         slow_ema_ = ((close - slow_ema_) * ks_) + slow_ema_;
     }
     macd_ = fast_ema_ - slow_ema_;
-    const std::size_t j = i + 1 - slow_;  // index in the MACD series
+    const std::size_t j = i + 1 - slow_; // index in the MACD series
     if (j + 1 < signal_) {
         sig_sum_ += macd_;
     } else if (j + 1 == signal_) {
@@ -244,7 +244,7 @@ double Atr::update(double high, double low, double close) noexcept {
     prev_close_ = close;
     const auto p = static_cast<double>(period_);
     if (n_ <= period_) {
-        sum_ += tr;  // the first ATR needs `period` true ranges (bars 1..period)
+        sum_ += tr; // the first ATR needs `period` true ranges (bars 1..period)
         return value_;
     }
     if (n_ == period_ + 1) {
@@ -261,7 +261,8 @@ double Atr::update(double high, double low, double close) noexcept {
 void Atr::reset() noexcept { *this = Atr(period_); }
 
 // ---- Cci --------------------------------------------------------------------------------
-Cci::Cci(std::size_t period) : period_((check_period("period", period, 2), period)), circ_(period, 0.0) {}
+Cci::Cci(std::size_t period)
+    : period_((check_period("period", period, 2), period)), circ_(period, 0.0) {}
 
 double Cci::update(double high, double low, double close) noexcept {
     const double tp = (high + low + close) / 3.0;
@@ -330,8 +331,7 @@ double Adl::update(double high, double low, double close, double volume) noexcep
     return value_;
 }
 
-Cmf::Cmf(std::size_t period)
-    : mfv_((check_period("period", period, 1), period)), vol_(period) {}
+Cmf::Cmf(std::size_t period) : mfv_((check_period("period", period, 1), period)), vol_(period) {}
 
 double Cmf::update(double high, double low, double close, double volume) noexcept {
     mfv_.push(clv(high, low, close) * volume);
@@ -379,7 +379,7 @@ double Vwap::update(double price, double volume) noexcept {
         }
     }
     if (!(sv_ > 0.0)) {
-        value_ = std_ = kNaN;  // a window without volume has no VWAP (not a stale one)
+        value_ = std_ = kNaN; // a window without volume has no VWAP (not a stale one)
         return value_;
     }
     value_ = spv_ / sv_;
@@ -434,4 +434,4 @@ double RelativeVolume::update(double volume) noexcept {
 
 void RelativeVolume::reset() noexcept { *this = RelativeVolume(period_, min_bars_, cap_); }
 
-}  // namespace confluex
+} // namespace confluex

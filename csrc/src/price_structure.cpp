@@ -26,7 +26,7 @@ double proximity(double c, double low, double high) noexcept {
     return 100.0 - std::min(5.0 * pct, 100.0);
 }
 
-}  // namespace
+} // namespace
 
 std::optional<std::size_t> structure_sub_index(std::string_view key) noexcept {
     return detail::key_index(kStructureKeys, key);
@@ -56,8 +56,7 @@ void PriceStructureConfig::set_weight(std::string_view key, double weight) {
     detail::set_keyed_weight(weights, kStructureKeys, key, weight, "price-structure");
 }
 
-template <std::size_t N>
-void PriceStructure::ZoneRing<N>::push(Zone v) noexcept {
+template <std::size_t N> void PriceStructure::ZoneRing<N>::push(Zone v) noexcept {
     if (n == N) {
         std::copy(z.begin() + 1, z.end(), z.begin());
         --n;
@@ -91,20 +90,21 @@ StructureReading PriceStructure::update(const Bar& bar) {
     const double l = bar.low;
     const double c = bar.close;
     const double v = bar.volume;
-    if (!std::isfinite(o) || !std::isfinite(h) || !std::isfinite(l) || !std::isfinite(c) || !std::isfinite(v)) {
-        throw InvalidEvent("bar prices and volume must be finite, was open=" + num(o) + " high=" + num(h) +
-                           " low=" + num(l) + " close=" + num(c) + " volume=" + num(v));
+    if (!std::isfinite(o) || !std::isfinite(h) || !std::isfinite(l) || !std::isfinite(c) ||
+        !std::isfinite(v)) {
+        throw InvalidEvent("bar prices and volume must be finite, was open=" + num(o) + " high=" +
+                           num(h) + " low=" + num(l) + " close=" + num(c) + " volume=" + num(v));
     }
     if (!(l > 0.0) || l > o || l > c || h < o || h < c) {
-        throw InvalidEvent("bar must have 0 < low <= open, close <= high, was open=" + num(o) + " high=" + num(h) +
-                           " low=" + num(l) + " close=" + num(c));
+        throw InvalidEvent("bar must have 0 < low <= open, close <= high, was open=" + num(o) +
+                           " high=" + num(h) + " low=" + num(l) + " close=" + num(c));
     }
     if (v < 0.0) {
         throw InvalidEvent("bar volume must be >= 0, was " + num(v));
     }
     if (count_ > 0 && bar.open_ns <= last_open_ns_) {
-        throw InvalidEvent("bar open_ns must increase, was " + std::to_string(bar.open_ns) + " after " +
-                           std::to_string(last_open_ns_));
+        throw InvalidEvent("bar open_ns must increase, was " + std::to_string(bar.open_ns) +
+                           " after " + std::to_string(last_open_ns_));
     }
 
     namespace ev = structure_events;
@@ -116,7 +116,8 @@ StructureReading PriceStructure::update(const Bar& bar) {
     r.swing_high = r.swing_low = r.support = r.resistance = r.range_high = r.range_low = kNaN;
 
     // ATR(14), Wilder: the mean of the first 14 true ranges, then x += (tr - x) / 14.
-    const double tr = t == 0 ? h - l : std::max({h - l, std::abs(h - prev_close_), std::abs(l - prev_close_)});
+    const double tr =
+        t == 0 ? h - l : std::max({h - l, std::abs(h - prev_close_), std::abs(l - prev_close_)});
     if (t < kAtrPeriod) {
         tr_sum_ += tr;
         if (t + 1 == kAtrPeriod) {
@@ -127,7 +128,8 @@ StructureReading PriceStructure::update(const Bar& bar) {
     }
     const bool atr_ready = n_ready >= kAtrPeriod;
 
-    // EMAs seeded with the first close; x += (c - x) / ((p + 1) / 2) is the usual alpha = 2 / (p + 1).
+    // EMAs seeded with the first close; x += (c - x) / ((p + 1) / 2) is the usual alpha = 2 / (p +
+    // 1).
     for (std::size_t i = 0; i < ema_.size(); ++i) {
         ema_[i] = t == 0 ? c : ema_[i] + (c - ema_[i]) / ((kEmaPeriods[i] + 1.0) / 2.0);
     }
@@ -193,7 +195,8 @@ StructureReading PriceStructure::update(const Bar& bar) {
             push_level(pc.low);
         }
     }
-    const int trend = (high_kind_ == 1 && low_kind_ == 1) ? 1 : ((high_kind_ == -1 && low_kind_ == -1) ? -1 : 0);
+    const int trend =
+        (high_kind_ == 1 && low_kind_ == 1) ? 1 : ((high_kind_ == -1 && low_kind_ == -1) ? -1 : 0);
     r.trend = static_cast<std::int8_t>(trend);
     const double decay = static_cast<double>(cfg_.event_decay_bars);
 
@@ -242,7 +245,8 @@ StructureReading PriceStructure::update(const Bar& bar) {
         }
         if (std::isfinite(sup) && std::isfinite(res)) {
             const double p = (c - sup) / (res - sup);
-            r.sub[static_cast<std::size_t>(StructureSub::SupportResistance)] = 50.0 + 30.0 * (1.0 - 2.0 * p);
+            r.sub[static_cast<std::size_t>(StructureSub::SupportResistance)] =
+                50.0 + 30.0 * (1.0 - 2.0 * p);
         }
     }
 
@@ -253,10 +257,12 @@ StructureReading PriceStructure::update(const Bar& bar) {
         const Bar& b1 = prev_[0];
         const Bar& b2 = prev_[1];
         const Bar& b3 = prev_[2];
-        const double mean_range = ((b1.high - b1.low) + (b2.high - b2.low) + (b3.high - b3.low)) / 3.0;
-        const double mean_vol = (b1.volume + b2.volume + b3.volume + prev_[3].volume + prev_[4].volume) / 5.0;
-        const bool impulsive =
-            (h - l) > cfg_.ob_range_mult * mean_range && mean_vol > 0.0 && v >= cfg_.ob_volume_mult * mean_vol;
+        const double mean_range =
+            ((b1.high - b1.low) + (b2.high - b2.low) + (b3.high - b3.low)) / 3.0;
+        const double mean_vol =
+            (b1.volume + b2.volume + b3.volume + prev_[3].volume + prev_[4].volume) / 5.0;
+        const bool impulsive = (h - l) > cfg_.ob_range_mult * mean_range && mean_vol > 0.0 &&
+                               v >= cfg_.ob_volume_mult * mean_vol;
         const Zone zone{std::min({b1.low, b2.low, b3.low}), std::max({b1.high, b2.high, b3.high})};
         if (impulsive && c > o * (1.0 + cfg_.ob_body)) {
             bull_ob_.push(zone);
@@ -299,7 +305,8 @@ StructureReading PriceStructure::update(const Bar& bar) {
         return 50.0 + (pb - ps) / 4.0;
     };
     if (t >= 5) {
-        r.sub[static_cast<std::size_t>(StructureSub::OrderBlocks)] = zone_score(bull_ob_, bear_ob_, 75.0, 25.0);
+        r.sub[static_cast<std::size_t>(StructureSub::OrderBlocks)] =
+            zone_score(bull_ob_, bear_ob_, 75.0, 25.0);
     }
 
     // --- fair value gaps: fill first, then a gap between bar t-2 and this bar -----------------
@@ -314,7 +321,8 @@ StructureReading PriceStructure::update(const Bar& bar) {
             bear_gap_.push(Zone{h, b2.low});
             r.events |= ev::kBearGap;
         }
-        r.sub[static_cast<std::size_t>(StructureSub::FairValueGaps)] = zone_score(bull_gap_, bear_gap_, 70.0, 30.0);
+        r.sub[static_cast<std::size_t>(StructureSub::FairValueGaps)] =
+            zone_score(bull_gap_, bear_gap_, 70.0, 30.0);
     }
 
     // --- range: the last swings' span, swing failures and sweeps ------------------------------
@@ -322,8 +330,10 @@ StructureReading PriceStructure::update(const Bar& bar) {
         ++sfp_age_;
     }
     if (atr_ready && n_highs_ > 0 && n_lows_ > 0) {
-        const double rh = *std::max_element(highs_.begin(), highs_.begin() + static_cast<std::ptrdiff_t>(n_highs_));
-        const double rl = *std::min_element(lows_.begin(), lows_.begin() + static_cast<std::ptrdiff_t>(n_lows_));
+        const double rh = *std::max_element(highs_.begin(),
+                                            highs_.begin() + static_cast<std::ptrdiff_t>(n_highs_));
+        const double rl =
+            *std::min_element(lows_.begin(), lows_.begin() + static_cast<std::ptrdiff_t>(n_lows_));
         if (rh > rl && (rh - rl) >= cfg_.range_min_atr * atr_) {
             r.range_high = rh;
             r.range_low = rl;
@@ -376,7 +386,9 @@ StructureReading PriceStructure::update(const Bar& bar) {
         if (k > 0) {
             pos /= k;
             align /= k;
-            const double mom = (ns > 0 && nl > 0) ? 25.0 * std::tanh(5.0 * ((s_sum / ns) / (l_sum / nl) - 1.0)) : 0.0;
+            const double mom = (ns > 0 && nl > 0)
+                                   ? 25.0 * std::tanh(5.0 * ((s_sum / ns) / (l_sum / nl) - 1.0))
+                                   : 0.0;
             const double s = 50.0 + clip(5.0 * pos, -15.0, 15.0) + mom + 10.0 * align;
             r.sub[static_cast<std::size_t>(StructureSub::TrendPosition)] = clip(s, 0.0, 100.0);
         }
@@ -401,15 +413,17 @@ StructureReading PriceStructure::update(const Bar& bar) {
 }
 
 ComponentScore PriceStructure::component() const noexcept {
-    return detail::to_component(last_.score, last_.has_data != 0, last_.sub, cfg_.weights, kStructureKeys);
+    return detail::to_component(last_.score, last_.has_data != 0, last_.sub, cfg_.weights,
+                                kStructureKeys);
 }
 
-ComponentScore combine_timeframes(std::span<const StructureReading> readings, std::span<const double> tf_weights,
+ComponentScore combine_timeframes(std::span<const StructureReading> readings,
+                                  std::span<const double> tf_weights,
                                   const PriceStructureConfig& cfg) {
     if (readings.size() != tf_weights.size() || readings.size() > 8) {
         throw InvalidConfig("combine_timeframes needs one weight per reading (at most 8), was " +
-                            std::to_string(readings.size()) + " readings and " + std::to_string(tf_weights.size()) +
-                            " weights");
+                            std::to_string(readings.size()) + " readings and " +
+                            std::to_string(tf_weights.size()) + " weights");
     }
     for (const double w : tf_weights) {
         if (!std::isfinite(w) || w < 0.0) {
@@ -433,4 +447,4 @@ ComponentScore combine_timeframes(std::span<const StructureReading> readings, st
     return detail::to_component(score, used > 0.0, sub, cfg.weights, kStructureKeys);
 }
 
-}  // namespace confluex
+} // namespace confluex

@@ -7,8 +7,8 @@
 #include <string>
 
 #include "confluex/errors.hpp"
-#include "view_util.hpp"
 #include "confluex/sentiment_parser.hpp"
+#include "view_util.hpp"
 
 namespace confluex {
 
@@ -20,7 +20,9 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kYearNs = 365.0 * 86400.0 * 1e9;
 
 // The reference system's "sigmoid transform" T(v; s): 50 -> 50, pushed towards 0 / 100.
-double sigmoid_transform(double v, double s) noexcept { return 100.0 / (1.0 + std::exp(-((v - 50.0) / 50.0) / s)); }
+double sigmoid_transform(double v, double s) noexcept {
+    return 100.0 / (1.0 + std::exp(-((v - 50.0) / 50.0) / s));
+}
 
 std::int64_t floor_div(std::int64_t a, std::int64_t b) noexcept {
     std::int64_t q = a / b;
@@ -30,7 +32,7 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) noexcept {
     return q;
 }
 
-}  // namespace
+} // namespace
 
 std::optional<std::size_t> sentiment_sub_index(std::string_view key) noexcept {
     return detail::key_index(kSentimentKeys, key);
@@ -50,18 +52,21 @@ void SentimentConfig::validate() const {
         }
     }
     if (liquidation_window_ns < static_cast<std::int64_t>(Sentiment::kLiqBuckets)) {
-        throw InvalidConfig("liquidation_window_ns must be >= 60 ns, was " + std::to_string(liquidation_window_ns));
+        throw InvalidConfig("liquidation_window_ns must be >= 60 ns, was " +
+                            std::to_string(liquidation_window_ns));
     }
     if (liquidation_short_window_ns > liquidation_window_ns) {
         throw InvalidConfig("liquidation_short_window_ns must be <= liquidation_window_ns, was " +
                             std::to_string(liquidation_short_window_ns));
     }
     if (volatility_bars < 2 || volatility_bars > 4096) {
-        throw InvalidConfig("volatility_bars must be in 2..4096, was " + std::to_string(volatility_bars));
+        throw InvalidConfig("volatility_bars must be in 2..4096, was " +
+                            std::to_string(volatility_bars));
     }
     if (activity_fast < 1 || activity_slow <= activity_fast || activity_slow > 4096) {
         throw InvalidConfig("activity periods must satisfy 1 <= fast < slow <= 4096, was fast=" +
-                            std::to_string(activity_fast) + " slow=" + std::to_string(activity_slow));
+                            std::to_string(activity_fast) +
+                            " slow=" + std::to_string(activity_slow));
     }
     detail::check_weights(weights, kSentimentKeys, "sentiment");
 }
@@ -102,17 +107,17 @@ void Sentiment::on_funding(std::int64_t ts_ns, double rate) {
         throw InvalidEvent("funding rate must be finite, was " + num(rate));
     }
     if (funding_.n > 0 && ts_ns < funding_.back().ts_ns) {
-        throw InvalidEvent("funding samples must be in time order, was " + std::to_string(ts_ns) + " after " +
-                           std::to_string(funding_.back().ts_ns));
+        throw InvalidEvent("funding samples must be in time order, was " + std::to_string(ts_ns) +
+                           " after " + std::to_string(funding_.back().ts_ns));
     }
     funding_.push(TimedValue{ts_ns, rate});
 }
 
 void Sentiment::on_long_short(std::int64_t ts_ns, double long_share, double short_share) {
-    if (!std::isfinite(long_share) || !std::isfinite(short_share) || long_share < 0.0 || short_share < 0.0 ||
-        long_share + short_share <= 0.0) {
-        throw InvalidEvent("long/short shares must be finite, >= 0 and not both 0, was long=" + num(long_share) +
-                           " short=" + num(short_share));
+    if (!std::isfinite(long_share) || !std::isfinite(short_share) || long_share < 0.0 ||
+        short_share < 0.0 || long_share + short_share <= 0.0) {
+        throw InvalidEvent("long/short shares must be finite, >= 0 and not both 0, was long=" +
+                           num(long_share) + " short=" + num(short_share));
     }
     has_lsr_ = true;
     lsr_ts_ = ts_ns;
@@ -158,20 +163,22 @@ void Sentiment::on_open_interest(std::int64_t ts_ns, double value) {
         throw InvalidEvent("open interest must be finite and >= 0, was " + num(value));
     }
     if (oi_.n > 0 && ts_ns < oi_.back().ts_ns) {
-        throw InvalidEvent("open interest samples must be in time order, was " + std::to_string(ts_ns) +
-                           " after " + std::to_string(oi_.back().ts_ns));
+        throw InvalidEvent("open interest samples must be in time order, was " +
+                           std::to_string(ts_ns) + " after " + std::to_string(oi_.back().ts_ns));
     }
     oi_.push(TimedValue{ts_ns, value});
 }
 
 void Sentiment::set_risk_tiers(std::span<const RiskTier> tiers) {
     for (const RiskTier& t : tiers) {
-        if (!std::isfinite(t.risk_limit_value) || !std::isfinite(t.max_leverage) || !std::isfinite(t.initial_margin) ||
-            !std::isfinite(t.maintenance_margin) || t.max_leverage <= 0.0 || t.risk_limit_value < 0.0 ||
-            t.initial_margin < 0.0 || t.maintenance_margin < 0.0) {
-            throw InvalidEvent("risk tier values must be finite, >= 0, max_leverage > 0, was limit=" +
-                               num(t.risk_limit_value) + " max_leverage=" + num(t.max_leverage) +
-                               " initial_margin=" + num(t.initial_margin));
+        if (!std::isfinite(t.risk_limit_value) || !std::isfinite(t.max_leverage) ||
+            !std::isfinite(t.initial_margin) || !std::isfinite(t.maintenance_margin) ||
+            t.max_leverage <= 0.0 || t.risk_limit_value < 0.0 || t.initial_margin < 0.0 ||
+            t.maintenance_margin < 0.0) {
+            throw InvalidEvent(
+                "risk tier values must be finite, >= 0, max_leverage > 0, was limit=" +
+                num(t.risk_limit_value) + " max_leverage=" + num(t.max_leverage) +
+                " initial_margin=" + num(t.initial_margin));
         }
     }
     tiers_.assign(tiers.begin(), tiers.end());
@@ -189,8 +196,10 @@ void Sentiment::set_risk_tiers(std::span<const RiskTier> tiers) {
         max_limit = std::max(max_limit, t.risk_limit_value);
     }
     const double n = static_cast<double>(tiers_.size());
-    const double s = 0.4 * (100.0 - 1000.0 * first->initial_margin) + 0.3 * std::min(first->max_leverage, 100.0) +
-                     0.3 * (50.0 * std::min(1.0, n / 35.0) + 50.0 * std::min(1.0, max_limit / 1.2e9));
+    const double s =
+        0.4 * (100.0 - 1000.0 * first->initial_margin) +
+        0.3 * std::min(first->max_leverage, 100.0) +
+        0.3 * (50.0 * std::min(1.0, n / 35.0) + 50.0 * std::min(1.0, max_limit / 1.2e9));
     risk_score_ = clip(s, 0.0, 100.0);
 }
 
@@ -210,13 +219,15 @@ void Sentiment::on_liquidation_event(const feed::LiquidationEvent& e) {
 }
 
 void Sentiment::on_bar(const Bar& bar) {
-    if (!std::isfinite(bar.close) || !(bar.close > 0.0) || !std::isfinite(bar.volume) || bar.volume < 0.0) {
-        throw InvalidEvent("bar close must be finite and > 0 and volume finite and >= 0, was close=" +
-                           num(bar.close) + " volume=" + num(bar.volume));
+    if (!std::isfinite(bar.close) || !(bar.close > 0.0) || !std::isfinite(bar.volume) ||
+        bar.volume < 0.0) {
+        throw InvalidEvent(
+            "bar close must be finite and > 0 and volume finite and >= 0, was close=" +
+            num(bar.close) + " volume=" + num(bar.volume));
     }
     if (n_bars_ > 0 && bar.open_ns <= last_open_ns_) {
-        throw InvalidEvent("bar open_ns must increase, was " + std::to_string(bar.open_ns) + " after " +
-                           std::to_string(last_open_ns_));
+        throw InvalidEvent("bar open_ns must increase, was " + std::to_string(bar.open_ns) +
+                           " after " + std::to_string(last_open_ns_));
     }
     const double c = bar.close;
     const double v = bar.volume;
@@ -257,7 +268,7 @@ void Sentiment::on_bar(const Bar& bar) {
     }
     if (n_bars_ >= cfg_.activity_slow && vol_slow_ > 0.0) {
         act_ratio_ = vol_fast_ / vol_slow_;
-        const double then = act_closes_[n_bars_ % k];  // the close activity_fast bars ago
+        const double then = act_closes_[n_bars_ % k]; // the close activity_fast bars ago
         act_dir_ = c > then ? 1.0 : (c < then ? -1.0 : 0.0);
     } else if (n_bars_ >= cfg_.activity_slow) {
         act_ratio_ = kNaN;
@@ -269,7 +280,8 @@ SentimentReading Sentiment::reading(std::int64_t now_ns) const noexcept {
     r.ts_ns = now_ns;
     r.sub.fill(kNaN);
     r.funding_rate = r.long_fraction = r.open_interest = r.open_interest_change = kNaN;
-    r.liq_long_notional = r.liq_short_notional = r.liq_long_notional_short = r.liq_short_notional_short = kNaN;
+    r.liq_long_notional = r.liq_short_notional = r.liq_long_notional_short =
+        r.liq_short_notional_short = kNaN;
     r.volatility_pct = vol_pct_;
     r.activity_ratio = act_ratio_;
 
@@ -277,7 +289,8 @@ SentimentReading Sentiment::reading(std::int64_t now_ns) const noexcept {
         f != nullptr && now_ns - f->ts_ns <= cfg_.funding_max_age_ns) {
         r.funding_rate = f->value;
         const double f_pct = clip(100.0 * f->value, -0.2, 0.2);
-        r.sub[static_cast<std::size_t>(SentimentSub::FundingRate)] = sigmoid_transform(50.0 - 250.0 * f_pct, 0.15);
+        r.sub[static_cast<std::size_t>(SentimentSub::FundingRate)] =
+            sigmoid_transform(50.0 - 250.0 * f_pct, 0.15);
     }
     if (has_lsr_ && now_ns - lsr_ts_ <= cfg_.long_short_max_age_ns) {
         r.long_fraction = long_fraction_;
@@ -285,13 +298,15 @@ SentimentReading Sentiment::reading(std::int64_t now_ns) const noexcept {
     }
     if (liq_source_) {
         const std::int64_t now_idx = floor_div(now_ns, bucket_ns_);
-        const std::int64_t short_k = std::max<std::int64_t>(1, cfg_.liquidation_short_window_ns / bucket_ns_);
+        const std::int64_t short_k =
+            std::max<std::int64_t>(1, cfg_.liquidation_short_window_ns / bucket_ns_);
         double ll = 0.0;
         double ls = 0.0;
         double sl = 0.0;
         double ss = 0.0;
         for (const LiqBucket& b : liq_) {
-            if (b.index < 0 || b.index > now_idx || b.index <= now_idx - static_cast<std::int64_t>(kLiqBuckets)) {
+            if (b.index < 0 || b.index > now_idx ||
+                b.index <= now_idx - static_cast<std::int64_t>(kLiqBuckets)) {
                 continue;
             }
             ll += b.long_notional;
@@ -306,7 +321,8 @@ SentimentReading Sentiment::reading(std::int64_t now_ns) const noexcept {
         r.liq_long_notional_short = sl;
         r.liq_short_notional_short = ss;
         const double total = ll + ls;
-        r.sub[static_cast<std::size_t>(SentimentSub::Liquidations)] = total > 0.0 ? 100.0 * (1.0 - ll / total) : 50.0;
+        r.sub[static_cast<std::size_t>(SentimentSub::Liquidations)] =
+            total > 0.0 ? 100.0 * (1.0 - ll / total) : 50.0;
     }
     if (const TimedValue* cur = oi_.at_or_before(now_ns);
         cur != nullptr && now_ns - cur->ts_ns <= cfg_.open_interest_max_age_ns) {
@@ -317,7 +333,9 @@ SentimentReading Sentiment::reading(std::int64_t now_ns) const noexcept {
         if (past != nullptr && past->value > 0.0) {
             r.open_interest_change = (cur->value - past->value) / past->value;
             if (p_now != nullptr && p_past != nullptr) {
-                const double dir = p_now->value > p_past->value ? 1.0 : (p_now->value < p_past->value ? -1.0 : 0.0);
+                const double dir = p_now->value > p_past->value
+                                       ? 1.0
+                                       : (p_now->value < p_past->value ? -1.0 : 0.0);
                 r.sub[static_cast<std::size_t>(SentimentSub::OpenInterest)] =
                     50.0 + 250.0 * clip(r.open_interest_change, -0.2, 0.2) * dir;
             }
@@ -338,7 +356,8 @@ SentimentReading Sentiment::reading(std::int64_t now_ns) const noexcept {
     if (!std::isnan(act_ratio_)) {
         // tanh(ln x) = (x^2 - 1) / (x^2 + 1): defined at x = 0 as well.
         const double x2 = act_ratio_ * act_ratio_;
-        r.sub[static_cast<std::size_t>(SentimentSub::MarketActivity)] = 50.0 + 25.0 * ((x2 - 1.0) / (x2 + 1.0)) * act_dir_;
+        r.sub[static_cast<std::size_t>(SentimentSub::MarketActivity)] =
+            50.0 + 25.0 * ((x2 - 1.0) / (x2 + 1.0)) * act_dir_;
     }
     if (!tiers_.empty()) {
         r.sub[static_cast<std::size_t>(SentimentSub::Risk)] = risk_score_;
@@ -360,4 +379,4 @@ ComponentScore Sentiment::component(std::int64_t now_ns) const noexcept {
     return detail::to_component(r.score, r.has_data != 0, r.sub, cfg_.weights, kSentimentKeys);
 }
 
-}  // namespace confluex
+} // namespace confluex

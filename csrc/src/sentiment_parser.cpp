@@ -17,8 +17,7 @@ using detail::VType;
 
 // The members of one object that a message kind reads, by name; the bit i of `present`
 // says names[i] was met. Low message rates (1/s per symbol) make a linear name match fine.
-template <std::size_t N>
-struct Members {
+template <std::size_t N> struct Members {
     const std::array<std::string_view, N>& names;
     std::array<Slot, N> slot{};
     std::uint32_t present = 0;
@@ -30,8 +29,7 @@ struct Members {
 // collect()
 // Scans the object at p ('{') into m; other members are validated and skipped; a repeated
 // member that is read is Malformed.
-template <std::size_t N>
-Err collect(const char*& p, const char* end, Members<N>& m, int depth) {
+template <std::size_t N> Err collect(const char*& p, const char* end, Members<N>& m, int depth) {
     if (p >= end || *p != '{') {
         return Err::Malformed;
     }
@@ -107,7 +105,8 @@ Err need_double(const Slot& s, double& out) noexcept {
 }
 
 // An optional decimal string: sets `bit` in fields when present and non-empty.
-Err opt_double(bool has, const Slot& s, double& out, std::uint32_t bit, std::uint32_t& fields) noexcept {
+Err opt_double(bool has, const Slot& s, double& out, std::uint32_t bit,
+               std::uint32_t& fields) noexcept {
     if (!has) {
         return Err::None;
     }
@@ -145,16 +144,30 @@ bool is_str(const Slot& s) noexcept { return s.type == VType::Str; }
 
 // ---------------------------------------------------------------------------- Binance ----
 
-constexpr std::array<std::string_view, 13> kBnTop = {"stream", "data", "e", "E", "s", "p", "i",
-                                                     "r",      "T",    "o", "id", "result", "P"};
-enum BnTop : std::size_t { bt_stream, bt_data, bt_e, bt_E, bt_s, bt_p, bt_i, bt_r, bt_T, bt_o, bt_id, bt_result, bt_P };
+constexpr std::array<std::string_view, 13> kBnTop = {
+    "stream", "data", "e", "E", "s", "p", "i", "r", "T", "o", "id", "result", "P"};
+enum BnTop : std::size_t {
+    bt_stream,
+    bt_data,
+    bt_e,
+    bt_E,
+    bt_s,
+    bt_p,
+    bt_i,
+    bt_r,
+    bt_T,
+    bt_o,
+    bt_id,
+    bt_result,
+    bt_P
+};
 constexpr std::array<std::string_view, 8> kBnOrder = {"s", "S", "q", "p", "ap", "z", "T", "X"};
 enum BnOrder : std::size_t { bo_s, bo_S, bo_q, bo_p, bo_ap, bo_z, bo_T, bo_X };
 
 // Parses a markPriceUpdate / forceOrder event whose members are in `ev`.
-Err binance_event(Members<13>& ev, std::string_view stream_symbol, bool wrapped, SentimentMsgKind want,
-                  const SymbolTable& table, const char* end, std::int64_t ts_ns, SentimentParseResult& r,
-                  std::vector<LiquidationEvent>& out) {
+Err binance_event(Members<13>& ev, std::string_view stream_symbol, bool wrapped,
+                  SentimentMsgKind want, const SymbolTable& table, const char* end,
+                  std::int64_t ts_ns, SentimentParseResult& r, std::vector<LiquidationEvent>& out) {
     if (!ev.has(bt_e)) {
         return Err::MissingField;
     }
@@ -171,7 +184,7 @@ Err binance_event(Members<13>& ev, std::string_view stream_symbol, bool wrapped,
         return Err::UnknownStream;
     }
     if (wrapped && kind != want) {
-        return Err::Malformed;  // the data's event disagrees with its stream
+        return Err::Malformed; // the data's event disagrees with its stream
     }
     r.kind = kind;
     if (!ev.has(bt_E)) {
@@ -202,8 +215,10 @@ Err binance_event(Members<13>& ev, std::string_view stream_symbol, bool wrapped,
             return x;
         }
         m.fields |= mark_fields::kMarkPrice;
-        if ((x = opt_double(ev.has(bt_i), ev[bt_i], m.index_price, mark_fields::kIndexPrice, m.fields)) != Err::None ||
-            (x = opt_double(ev.has(bt_r), ev[bt_r], m.funding_rate, mark_fields::kFundingRate, m.fields)) != Err::None) {
+        if ((x = opt_double(ev.has(bt_i), ev[bt_i], m.index_price, mark_fields::kIndexPrice,
+                            m.fields)) != Err::None ||
+            (x = opt_double(ev.has(bt_r), ev[bt_r], m.funding_rate, mark_fields::kFundingRate,
+                            m.fields)) != Err::None) {
             return x;
         }
         if (ev.has(bt_T)) {
@@ -229,7 +244,8 @@ Err binance_event(Members<13>& ev, std::string_view stream_symbol, bool wrapped,
     if (!o.has(bo_s) || !o.has(bo_S) || !o.has(bo_q) || !o.has(bo_p) || !o.has(bo_T)) {
         return Err::MissingField;
     }
-    if (!is_str(o[bo_s]) || !is_str(o[bo_S]) || (wrapped && !detail::iequals(o[bo_s].str(), stream_symbol))) {
+    if (!is_str(o[bo_s]) || !is_str(o[bo_S]) ||
+        (wrapped && !detail::iequals(o[bo_s].str(), stream_symbol))) {
         return Err::Malformed;
     }
     const SymbolTable::Entry* entry = table.find(o[bo_s].str());
@@ -252,8 +268,7 @@ Err binance_event(Members<13>& ev, std::string_view stream_symbol, bool wrapped,
     }
     double q = 0.0;
     double p = 0.0;
-    if ((x = need_double(o[bo_q], q)) != Err::None ||
-        (x = need_double(o[bo_p], p)) != Err::None) {
+    if ((x = need_double(o[bo_q], q)) != Err::None || (x = need_double(o[bo_p], p)) != Err::None) {
         return x;
     }
     double ap = 0.0;
@@ -274,8 +289,8 @@ Err binance_event(Members<13>& ev, std::string_view stream_symbol, bool wrapped,
     return Err::None;
 }
 
-Err binance_parse(std::string_view msg, std::int64_t ts_ns, const SymbolTable& table, SentimentParseResult& r,
-                  std::vector<LiquidationEvent>& out) {
+Err binance_parse(std::string_view msg, std::int64_t ts_ns, const SymbolTable& table,
+                  SentimentParseResult& r, std::vector<LiquidationEvent>& out) {
     const char* p = msg.data();
     const char* const end = p + msg.size();
     detail::skip_ws(p, end);
@@ -330,17 +345,19 @@ Err binance_parse(std::string_view msg, std::int64_t ts_ns, const SymbolTable& t
 
 // ------------------------------------------------------------------------------ Bybit ----
 
-constexpr std::array<std::string_view, 7> kByTop = {"topic", "type", "ts", "data", "op", "success", "cs"};
+constexpr std::array<std::string_view, 7> kByTop = {"topic", "type",    "ts", "data",
+                                                    "op",    "success", "cs"};
 enum ByTop : std::size_t { yt_topic, yt_type, yt_ts, yt_data, yt_op, yt_success, yt_cs };
-constexpr std::array<std::string_view, 7> kByTicker = {"symbol",       "markPrice",       "indexPrice",
-                                                       "fundingRate",  "nextFundingTime", "openInterest",
-                                                       "openInterestValue"};
+constexpr std::array<std::string_view, 7> kByTicker = {
+    "symbol",          "markPrice",    "indexPrice",       "fundingRate",
+    "nextFundingTime", "openInterest", "openInterestValue"};
 enum ByTicker : std::size_t { yk_symbol, yk_mark, yk_index, yk_funding, yk_next, yk_oi, yk_oiv };
 constexpr std::array<std::string_view, 5> kByLiq = {"T", "s", "S", "v", "p"};
 enum ByLiq : std::size_t { yl_T, yl_s, yl_S, yl_v, yl_p };
 
-Err bybit_liquidations(const Slot& data, const char* end, const SymbolTable::Entry& entry, std::string_view topic_sym,
-                       std::int64_t ts_ns, std::vector<LiquidationEvent>& out, std::uint32_t& n) {
+Err bybit_liquidations(const Slot& data, const char* end, const SymbolTable::Entry& entry,
+                       std::string_view topic_sym, std::int64_t ts_ns,
+                       std::vector<LiquidationEvent>& out, std::uint32_t& n) {
     if (data.type != VType::Arr) {
         return Err::Malformed;
     }
@@ -397,8 +414,8 @@ Err bybit_liquidations(const Slot& data, const char* end, const SymbolTable::Ent
     }
 }
 
-Err bybit_parse(std::string_view msg, std::int64_t ts_ns, const SymbolTable& table, SentimentParseResult& r,
-                std::vector<LiquidationEvent>& out) {
+Err bybit_parse(std::string_view msg, std::int64_t ts_ns, const SymbolTable& table,
+                SentimentParseResult& r, std::vector<LiquidationEvent>& out) {
     const char* p = msg.data();
     const char* const end = p + msg.size();
     detail::skip_ws(p, end);
@@ -473,13 +490,16 @@ Err bybit_parse(std::string_view msg, std::int64_t ts_ns, const SymbolTable& tab
     m.symbol_id = entry->symbol_id;
     m.snapshot = type == "snapshot" ? 1 : 0;
     Err x = Err::None;
-    if ((x = opt_double(d.has(yk_mark), d[yk_mark], m.mark_price, mark_fields::kMarkPrice, m.fields)) != Err::None ||
-        (x = opt_double(d.has(yk_index), d[yk_index], m.index_price, mark_fields::kIndexPrice, m.fields)) != Err::None ||
-        (x = opt_double(d.has(yk_funding), d[yk_funding], m.funding_rate, mark_fields::kFundingRate, m.fields)) !=
-            Err::None ||
-        (x = opt_double(d.has(yk_oi), d[yk_oi], m.open_interest, mark_fields::kOpenInterest, m.fields)) != Err::None ||
-        (x = opt_double(d.has(yk_oiv), d[yk_oiv], m.open_interest_value, mark_fields::kOpenInterestValue, m.fields)) !=
-            Err::None) {
+    if ((x = opt_double(d.has(yk_mark), d[yk_mark], m.mark_price, mark_fields::kMarkPrice,
+                        m.fields)) != Err::None ||
+        (x = opt_double(d.has(yk_index), d[yk_index], m.index_price, mark_fields::kIndexPrice,
+                        m.fields)) != Err::None ||
+        (x = opt_double(d.has(yk_funding), d[yk_funding], m.funding_rate, mark_fields::kFundingRate,
+                        m.fields)) != Err::None ||
+        (x = opt_double(d.has(yk_oi), d[yk_oi], m.open_interest, mark_fields::kOpenInterest,
+                        m.fields)) != Err::None ||
+        (x = opt_double(d.has(yk_oiv), d[yk_oiv], m.open_interest_value,
+                        mark_fields::kOpenInterestValue, m.fields)) != Err::None) {
         return x;
     }
     if (d.has(yk_next)) {
@@ -495,8 +515,9 @@ Err bybit_parse(std::string_view msg, std::int64_t ts_ns, const SymbolTable& tab
 }
 
 template <class Impl>
-SentimentParseResult run(Impl impl, std::string_view msg, std::int64_t ts_ns, const SymbolTable& table,
-                         std::vector<LiquidationEvent>& out, detail::SentimentStats& stats) noexcept {
+SentimentParseResult run(Impl impl, std::string_view msg, std::int64_t ts_ns,
+                         const SymbolTable& table, std::vector<LiquidationEvent>& out,
+                         detail::SentimentStats& stats) noexcept {
     SentimentParseResult r;
     const std::size_t start = out.size();
     try {
@@ -505,7 +526,7 @@ SentimentParseResult run(Impl impl, std::string_view msg, std::int64_t ts_ns, co
         r.error = Err::OutOfMemory;
     }
     if (r.error != Err::None) {
-        out.resize(start);  // shrinking never allocates
+        out.resize(start); // shrinking never allocates
         r.n_liquidations = 0;
         r.mark = MarkUpdate{};
     }
@@ -513,15 +534,20 @@ SentimentParseResult run(Impl impl, std::string_view msg, std::int64_t ts_ns, co
     return r;
 }
 
-}  // namespace
+} // namespace
 
 const char* to_string(SentimentMsgKind k) noexcept {
     switch (k) {
-        case SentimentMsgKind::MarkPrice: return "MarkPrice";
-        case SentimentMsgKind::Ticker: return "Ticker";
-        case SentimentMsgKind::Liquidation: return "Liquidation";
-        case SentimentMsgKind::Control: return "Control";
-        case SentimentMsgKind::Unknown: return "Unknown";
+    case SentimentMsgKind::MarkPrice:
+        return "MarkPrice";
+    case SentimentMsgKind::Ticker:
+        return "Ticker";
+    case SentimentMsgKind::Liquidation:
+        return "Liquidation";
+    case SentimentMsgKind::Control:
+        return "Control";
+    case SentimentMsgKind::Unknown:
+        return "Unknown";
     }
     return "?";
 }
@@ -538,10 +564,11 @@ void SentimentStats::count(const SentimentParseResult& r) noexcept {
         ++symbol_errors_[r.symbol_id];
     }
 }
-}  // namespace detail
+} // namespace detail
 
-SentimentParseResult BinanceSentimentParser::parse(std::string_view msg, std::int64_t ts_ns,
-                                                   std::vector<LiquidationEvent>& liq_out) noexcept {
+SentimentParseResult
+BinanceSentimentParser::parse(std::string_view msg, std::int64_t ts_ns,
+                              std::vector<LiquidationEvent>& liq_out) noexcept {
     return run(binance_parse, msg, ts_ns, symbols_, liq_out, stats_);
 }
 
@@ -550,4 +577,4 @@ SentimentParseResult BybitSentimentParser::parse(std::string_view msg, std::int6
     return run(bybit_parse, msg, ts_ns, symbols_, liq_out, stats_);
 }
 
-}  // namespace confluex::feed
+} // namespace confluex::feed

@@ -11,7 +11,7 @@ namespace confluex {
 
 namespace {
 double clip100(double x) noexcept { return std::clamp(x, 0.0, 100.0); }
-}  // namespace
+} // namespace
 
 double band_score(double u, double lo, double hi) noexcept {
     if (!(u == u)) {
@@ -79,13 +79,13 @@ bool IndicatorSet::ready() const noexcept {
 
 std::array<double, kTechIndicators> IndicatorSet::scores() const noexcept {
     const double a = atr.value();
-    return {rsi_score(rsi.value()),
-            macd_score(macd.macd(), macd.hist(), a),
-            ao_score(ao.value(), ao.previous(), a),
-            williams_r_score(williams_r.value()),
-            atr_score(closes_.back(0), closes_.back(closes_.capacity() - 1), a,
-                      closes_.capacity() - 1),
-            cci_score(cci.value())};
+    return {
+        rsi_score(rsi.value()),
+        macd_score(macd.macd(), macd.hist(), a),
+        ao_score(ao.value(), ao.previous(), a),
+        williams_r_score(williams_r.value()),
+        atr_score(closes_.back(0), closes_.back(closes_.capacity() - 1), a, closes_.capacity() - 1),
+        cci_score(cci.value())};
 }
 
 void IndicatorSet::reset() noexcept { *this = IndicatorSet{}; }
@@ -130,7 +130,8 @@ void TechnicalView::on_bar(std::size_t slot, const Bar& b) {
     sets_[slot].update(b);
 }
 
-void TechnicalView::sync(const BarBuilder& builder, const std::array<int, kTechTimeframes>& levels) {
+void TechnicalView::sync(const BarBuilder& builder,
+                         const std::array<int, kTechTimeframes>& levels) {
     for (std::size_t s = 0; s < kTechTimeframes; ++s) {
         if (levels[s] < 0) {
             continue;
@@ -223,4 +224,4 @@ void TechnicalView::reset() noexcept {
     seen_.fill(0);
 }
 
-}  // namespace confluex
+} // namespace confluex

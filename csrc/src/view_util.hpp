@@ -23,11 +23,14 @@ inline std::string num(double v) {
     return o.str();
 }
 
-inline double clip(double v, double lo, double hi) noexcept { return v < lo ? lo : (v > hi ? hi : v); }
+inline double clip(double v, double lo, double hi) noexcept {
+    return v < lo ? lo : (v > hi ? hi : v);
+}
 
 // Returns the index of `key` in `keys`, or nullopt.
 template <std::size_t N>
-std::optional<std::size_t> key_index(const std::array<const char*, N>& keys, std::string_view key) noexcept {
+std::optional<std::size_t> key_index(const std::array<const char*, N>& keys,
+                                     std::string_view key) noexcept {
     for (std::size_t i = 0; i < N; ++i) {
         if (key == keys[i]) {
             return i;
@@ -38,11 +41,13 @@ std::optional<std::size_t> key_index(const std::array<const char*, N>& keys, std
 
 // Throws InvalidConfig unless every weight is finite and >= 0 and their sum is > 0.
 template <std::size_t N>
-void check_weights(const std::array<double, N>& w, const std::array<const char*, N>& keys, const char* view) {
+void check_weights(const std::array<double, N>& w, const std::array<const char*, N>& keys,
+                   const char* view) {
     double total = 0.0;
     for (std::size_t i = 0; i < N; ++i) {
         if (!std::isfinite(w[i]) || w[i] < 0.0) {
-            throw InvalidConfig(std::string("weight of ") + keys[i] + " must be finite and >= 0, was " + num(w[i]));
+            throw InvalidConfig(std::string("weight of ") + keys[i] +
+                                " must be finite and >= 0, was " + num(w[i]));
         }
         total += w[i];
     }
@@ -53,19 +58,20 @@ void check_weights(const std::array<double, N>& w, const std::array<const char*,
 
 // Sets w[index of key]; InvalidConfig naming an unknown key (with the known ones) or a bad value.
 template <std::size_t N>
-void set_keyed_weight(std::array<double, N>& w, const std::array<const char*, N>& keys, std::string_view key,
-                      double weight, const char* view) {
+void set_keyed_weight(std::array<double, N>& w, const std::array<const char*, N>& keys,
+                      std::string_view key, double weight, const char* view) {
     const std::optional<std::size_t> i = key_index(keys, key);
     if (!i) {
         std::string known;
         for (const char* k : keys) {
             known += known.empty() ? k : std::string(", ") + k;
         }
-        throw InvalidConfig("unknown " + std::string(view) + " sub-score key, was '" + std::string(key) +
-                            "' (known: " + known + ")");
+        throw InvalidConfig("unknown " + std::string(view) + " sub-score key, was '" +
+                            std::string(key) + "' (known: " + known + ")");
     }
     if (!std::isfinite(weight) || weight < 0.0) {
-        throw InvalidConfig("weight of " + std::string(key) + " must be finite and >= 0, was " + num(weight));
+        throw InvalidConfig("weight of " + std::string(key) + " must be finite and >= 0, was " +
+                            num(weight));
     }
     w[*i] = weight;
 }
@@ -73,7 +79,8 @@ void set_keyed_weight(std::array<double, N>& w, const std::array<const char*, N>
 // The weighted mean of the available (non-NaN, weight > 0) sub-scores, clipped to 0..100;
 // `used` gets their total weight. 50 when none is available.
 template <std::size_t N>
-double weighted_mean(const std::array<double, N>& sub, const std::array<double, N>& w, double& used) noexcept {
+double weighted_mean(const std::array<double, N>& sub, const std::array<double, N>& w,
+                     double& used) noexcept {
     double acc = 0.0;
     used = 0.0;
     for (std::size_t i = 0; i < N; ++i) {
@@ -88,7 +95,8 @@ double weighted_mean(const std::array<double, N>& sub, const std::array<double, 
 // A ComponentScore holding the available sub-scores under their canonical names.
 template <std::size_t N>
 ComponentScore to_component(double score, bool has_data, const std::array<double, N>& sub,
-                            const std::array<double, N>& w, const std::array<const char*, N>& keys) noexcept {
+                            const std::array<double, N>& w,
+                            const std::array<const char*, N>& keys) noexcept {
     static_assert(N <= kMaxSubScores);
     ComponentScore cs;
     cs.score = score;
@@ -104,4 +112,4 @@ ComponentScore to_component(double score, bool has_data, const std::array<double
     return cs;
 }
 
-}  // namespace confluex::detail
+} // namespace confluex::detail

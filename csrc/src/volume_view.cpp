@@ -11,7 +11,7 @@ namespace confluex {
 
 namespace {
 double clip100(double x) noexcept { return std::clamp(x, 0.0, 100.0); }
-}  // namespace
+} // namespace
 
 ProfileLevels volume_profile(std::span<const Bar> bars, std::size_t bins, double value_area) {
     if (bins < 1 || bins > 100000) {
@@ -108,19 +108,21 @@ void VolumeViewConfig::validate() const {
     for (std::size_t i = 0; i < vwap_weights.size(); ++i) {
         if (!(vwap_weights[i] >= 0.0 && std::isfinite(vwap_weights[i]))) {
             throw InvalidConfig("vwap_weights[" + std::to_string(i) +
-                                "] must be finite and >= 0, was " + std::to_string(vwap_weights[i]));
+                                "] must be finite and >= 0, was " +
+                                std::to_string(vwap_weights[i]));
         }
     }
 }
 
 VolumeView::VolumeView(VolumeViewConfig config)
     : config_((config.validate(), config)), cmf_(config.cmf_period),
-      rvol_(config.rvol_period, config.rvol_min_bars),
-      vwaps_{Vwap(config.vwap_bars), Vwap(config.vwap_bars), Vwap(config.vwap_bars),
-             Vwap(config.vwap_bars)},
-      adl_hist_(config.flow_bars + 1), obv_hist_(config.flow_bars + 1),
-      vol_hist_(config.flow_bars), buy_hist_(config.delta_bars), sell_hist_(config.delta_bars),
-      sided_hist_(config.delta_bars), bars_(config.profile_bars) {}
+      rvol_(config.rvol_period, config.rvol_min_bars), vwaps_{Vwap(config.vwap_bars),
+                                                              Vwap(config.vwap_bars),
+                                                              Vwap(config.vwap_bars),
+                                                              Vwap(config.vwap_bars)},
+      adl_hist_(config.flow_bars + 1), obv_hist_(config.flow_bars + 1), vol_hist_(config.flow_bars),
+      buy_hist_(config.delta_bars), sell_hist_(config.delta_bars), sided_hist_(config.delta_bars),
+      bars_(config.profile_bars) {}
 
 void VolumeView::on_bar(std::size_t slot, const Bar& b) {
     if (slot >= 4) {
@@ -266,4 +268,4 @@ void VolumeView::compute(ComponentScore& out) const {
     }
 }
 
-}  // namespace confluex
+} // namespace confluex

@@ -67,4 +67,4 @@ inline void expect_book_invariants(const confluex::Engine& engine, std::uint32_t
     }
 }
 
-}  // namespace confluex::test
+} // namespace confluex::test

@@ -12,10 +12,10 @@
 #include <string_view>
 #include <vector>
 
+#include "capture_support.hpp"
 #include "confluex/feed_parser.hpp"
 #include "confluex/instrument.hpp"
 #include "confluex/symbol_table.hpp"
-#include "capture_support.hpp"
 
 namespace {
 
@@ -47,11 +47,11 @@ std::vector<std::string> sample_lines(const std::string& path, int per_kind) {
             continue;
         }
         line.remove_prefix(sp + 1);
-        int* count = line.find("@depth") != std::string_view::npos        ? &depth
+        int* count = line.find("@depth") != std::string_view::npos         ? &depth
                      : line.find("@trade") != std::string_view::npos       ? &trade
                      : line.find("@bookTicker") != std::string_view::npos  ? &ticker
                      : line.find("lastUpdateId") != std::string_view::npos ? &snap
-                                                                            : nullptr;
+                                                                           : nullptr;
         if (count != nullptr && (*count)++ < per_kind) {
             // Depth messages and the snapshot are long: their first 240 bytes, and their first
             // 120 joined to their last 120, put every kind of value at a buffer end without
@@ -68,8 +68,7 @@ std::vector<std::string> sample_lines(const std::string& path, int per_kind) {
     return out;
 }
 
-template <class Parse>
-void every_prefix_in_an_exact_buffer(const std::string& msg, Parse&& parse) {
+template <class Parse> void every_prefix_in_an_exact_buffer(const std::string& msg, Parse&& parse) {
     std::vector<BookLevelEvent> book;
     std::vector<TradeEvent> trades;
     for (std::size_t len = 0; len <= msg.size(); ++len) {
@@ -117,14 +116,16 @@ const std::vector<std::string>& synthetic_bybit() {
     return msgs;
 }
 
-}  // namespace
+} // namespace
 
 TEST(ParserBounds, BinanceRealLinesAreNeverReadPastTheirEnd) {
     const SymbolTable t = tables();
     BinanceParser spot(t, false);
     BinanceParser futures(t, true);
-    std::vector<std::string> lines = sample_lines(CONFLUEX_DATA_DIR "/hftbacktest/spot/btcusdt_20240808.gz", 4);
-    const auto usdm = sample_lines(CONFLUEX_DATA_DIR "/hftbacktest/usdm_2024-07/btcusdt_20240718.gz", 4);
+    std::vector<std::string> lines =
+        sample_lines(CONFLUEX_DATA_DIR "/hftbacktest/spot/btcusdt_20240808.gz", 4);
+    const auto usdm =
+        sample_lines(CONFLUEX_DATA_DIR "/hftbacktest/usdm_2024-07/btcusdt_20240718.gz", 4);
     lines.insert(lines.end(), usdm.begin(), usdm.end());
     ASSERT_GE(lines.size(), 24U);
     for (const std::string& m : lines) {
@@ -158,7 +159,8 @@ TEST(ParserBounds, BybitMessagesAreNeverReadPastTheirEnd) {
     const SymbolTable t = tables();
     BybitParser bybit(t);
     for (const std::string& m : synthetic_bybit()) {
-        every_prefix_in_an_exact_buffer(m, [&](std::string_view v, auto& b, auto& tr) { return bybit.parse(v, 1, b, tr); });
+        every_prefix_in_an_exact_buffer(
+            m, [&](std::string_view v, auto& b, auto& tr) { return bybit.parse(v, 1, b, tr); });
     }
     std::vector<BookLevelEvent> book;
     std::vector<TradeEvent> trades;

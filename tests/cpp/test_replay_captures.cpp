@@ -17,10 +17,10 @@
 #include <string_view>
 #include <vector>
 
+#include "capture_support.hpp"
 #include "confluex/engine.hpp"
 #include "confluex/feed_session.hpp"
 #include "confluex/order_book.hpp"
-#include "capture_support.hpp"
 
 namespace {
 
@@ -60,7 +60,7 @@ std::string unzip_first(const std::string& path) {
     }
     std::string out(usize, '\0');
     z_stream zs{};
-    inflateInit2(&zs, -15);  // raw deflate
+    inflateInit2(&zs, -15); // raw deflate
     zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(zip.data() + start));
     zs.avail_in = static_cast<uInt>(csize);
     zs.next_out = reinterpret_cast<Bytef*>(out.data());
@@ -70,10 +70,11 @@ std::string unzip_first(const std::string& path) {
     return rc == Z_STREAM_END ? out : std::string{};
 }
 
-}  // namespace
+} // namespace
 
 TEST(ReplayCaptures, BinanceUsdmStaysSyncedAndMatchesEveryBookTicker) {
-    const std::string data = gunzip(CONFLUEX_DATA_DIR "/hftbacktest/usdm_2024-07/btcusdt_20240718.gz");
+    const std::string data =
+        gunzip(CONFLUEX_DATA_DIR "/hftbacktest/usdm_2024-07/btcusdt_20240718.gz");
     ASSERT_FALSE(data.empty()) << "real data missing under " << CONFLUEX_DATA_DIR;
     Engine engine;
     const auto sym = engine.add_symbol("BTCUSDT", Instrument::from_strings("0.1", "0.001"));
@@ -88,7 +89,8 @@ TEST(ReplayCaptures, BinanceUsdmStaysSyncedAndMatchesEveryBookTicker) {
             continue;
         }
         const auto sp = line.find(' ');
-        const auto r = session.on_message(line.substr(sp + 1), std::stoll(std::string(line.substr(0, sp))));
+        const auto r =
+            session.on_message(line.substr(sp + 1), std::stoll(std::string(line.substr(0, sp))));
         ASSERT_TRUE(r.ok()) << line.substr(0, 120);
         expect_book_invariants(engine, sym);
         (void)engine.result(sym);
@@ -102,7 +104,8 @@ TEST(ReplayCaptures, BinanceUsdmStaysSyncedAndMatchesEveryBookTicker) {
 }
 
 TEST(ReplayCaptures, BybitSampleSnapshotAndDeltasStaySynced) {
-    const std::string data = unzip_first(CONFLUEX_DATA_DIR "/nautilus_trader/bybit/xrpusdt-ob500.data.zip");
+    const std::string data =
+        unzip_first(CONFLUEX_DATA_DIR "/nautilus_trader/bybit/xrpusdt-ob500.data.zip");
     ASSERT_FALSE(data.empty()) << "real data missing under " << CONFLUEX_DATA_DIR;
     Engine engine;
     const auto sym = engine.add_symbol("XRPUSDT", Instrument::from_strings("0.0001", "1"));
@@ -120,7 +123,7 @@ TEST(ReplayCaptures, BybitSampleSnapshotAndDeltasStaySynced) {
 
 TEST(OrderBookReference, RandomSnapshotsAndDeltasMatchAStdMap) {
     std::mt19937_64 rng(7);
-    OrderBook book(confluex::BookConfig{8, 8});  // a 256-tick window: overflow and recentring
+    OrderBook book(confluex::BookConfig{8, 8}); // a 256-tick window: overflow and recentring
     std::map<std::int64_t, std::int64_t, std::greater<>> bids;
     std::map<std::int64_t, std::int64_t> asks;
     std::int64_t id = 1;
@@ -149,7 +152,8 @@ TEST(OrderBookReference, RandomSnapshotsAndDeltasMatchAStdMap) {
             const std::int64_t best_a = asks.empty() ? mid : asks.begin()->first;
             const std::int64_t px = bid_side ? best_a - 1 - static_cast<std::int64_t>(rng() % 3000)
                                              : best_b + 1 + static_cast<std::int64_t>(rng() % 3000);
-            const std::int64_t qty = (rng() % 4 == 0) ? 0 : 1 + static_cast<std::int64_t>(rng() % 100);
+            const std::int64_t qty =
+                (rng() % 4 == 0) ? 0 : 1 + static_cast<std::int64_t>(rng() % 100);
             if (bid_side) {
                 db.push_back({px, qty});
                 qty == 0 ? (void)bids.erase(px) : (void)(bids[px] = qty);
@@ -174,7 +178,8 @@ TEST(OrderBookReference, RandomSnapshotsAndDeltasMatchAStdMap) {
             }
         }
         // A jump beyond kMaxUpdateIdJump is refused and puts the book out of sync.
-        EXPECT_EQ(book.apply_delta({}, {}, id + confluex::kMaxUpdateIdJump + 1, id), confluex::ApplyResult::IdJump);
+        EXPECT_EQ(book.apply_delta({}, {}, id + confluex::kMaxUpdateIdJump + 1, id),
+                  confluex::ApplyResult::IdJump);
         EXPECT_EQ(book.desync_reason(), confluex::DesyncReason::IdJump);
         ++id;
     }

@@ -46,17 +46,17 @@ const std::vector<std::string> kBybit = {
 
 // Parses msg from an exactly-sized heap buffer, so ASan sees any read past its end.
 template <class Parser>
-SentimentParseResult parse_exact(Parser& p, const std::string& msg, std::vector<LiquidationEvent>& out) {
+SentimentParseResult parse_exact(Parser& p, const std::string& msg,
+                                 std::vector<LiquidationEvent>& out) {
     const std::unique_ptr<char[]> buf(new char[msg.size() == 0 ? 1 : msg.size()]);
     std::copy(msg.begin(), msg.end(), buf.get());
     return p.parse(std::string_view(buf.get(), msg.size()), 1, out);
 }
 
-template <class Parser>
-void check_mutations(const std::vector<std::string>& msgs) {
+template <class Parser> void check_mutations(const std::vector<std::string>& msgs) {
     Parser p(table());
     for (const std::string& m : msgs) {
-        std::vector<LiquidationEvent> out(3);  // pre-existing records must survive rejections
+        std::vector<LiquidationEvent> out(3); // pre-existing records must survive rejections
         const SentimentParseResult whole = parse_exact(p, m, out);
         ASSERT_TRUE(whole.ok()) << m;
         ASSERT_EQ(out.size(), 3U + whole.n_liquidations);
@@ -78,9 +78,13 @@ void check_mutations(const std::vector<std::string>& msgs) {
     }
 }
 
-TEST(SentimentParser, BinancePrefixesAndFlipsStayInBounds) { check_mutations<BinanceSentimentParser>(kBinance); }
+TEST(SentimentParser, BinancePrefixesAndFlipsStayInBounds) {
+    check_mutations<BinanceSentimentParser>(kBinance);
+}
 
-TEST(SentimentParser, BybitPrefixesAndFlipsStayInBounds) { check_mutations<BybitSentimentParser>(kBybit); }
+TEST(SentimentParser, BybitPrefixesAndFlipsStayInBounds) {
+    check_mutations<BybitSentimentParser>(kBybit);
+}
 
 TEST(Views, BarWalkFillsEveryRingWithoutOverrun) {
     PriceStructure ps;
@@ -93,14 +97,26 @@ TEST(Views, BarWalkFillsEveryRingWithoutOverrun) {
         const double step = (static_cast<double>((seed >> 33) % 2001) - 1000.0) / 10000.0;
         const double o = px;
         const double c = std::max(1.0, px + step);
-        const Bar b{static_cast<std::int64_t>(i) * 60'000'000'000LL, o, std::max(o, c) + 0.05, std::min(o, c) - 0.05,
-                    c, 1.0 + static_cast<double>(seed % 7), 0, 0, 0, c, 1, 0, {0, 0, 0}};
+        const Bar b{static_cast<std::int64_t>(i) * 60'000'000'000LL,
+                    o,
+                    std::max(o, c) + 0.05,
+                    std::min(o, c) - 0.05,
+                    c,
+                    1.0 + static_cast<double>(seed % 7),
+                    0,
+                    0,
+                    0,
+                    c,
+                    1,
+                    0,
+                    {0, 0, 0}};
         const StructureReading r = ps.update(b);
         ASSERT_TRUE(r.score >= 0.0 && r.score <= 100.0);
         s.on_bar(b);
         s.on_open_interest(b.open_ns, 1000.0 + i);
         s.on_funding(b.open_ns, 0.0001);
-        s.on_liquidation(b.open_ns, (i % 3) != 0 ? LiquidatedSide::Long : LiquidatedSide::Short, 10.0);
+        s.on_liquidation(b.open_ns, (i % 3) != 0 ? LiquidatedSide::Long : LiquidatedSide::Short,
+                         10.0);
         const SentimentReading sr = s.reading(b.open_ns);
         ASSERT_TRUE(sr.score >= 0.0 && sr.score <= 100.0 && sr.reliability <= 1.0);
         px = c;
@@ -108,4 +124,4 @@ TEST(Views, BarWalkFillsEveryRingWithoutOverrun) {
     EXPECT_TRUE(std::isfinite(s.reading(5000LL * 60'000'000'000LL).sub[0]));
 }
 
-}  // namespace
+} // namespace

@@ -37,7 +37,7 @@ void read_everything(const TradeFlow& f) {
     (void)f.cvd();
 }
 
-}  // namespace
+} // namespace
 
 TEST(TradeFlowExtremes, SizeBeyondTheBoundIsRefusedAndChangesNothing) {
     TradeFlow f;
@@ -57,7 +57,7 @@ TEST(TradeFlowExtremes, MaximalTradeSizesDoNotOverflow) {
     FlowConfig cfg;
     cfg.large_trade_lots = 1;
     TradeFlow f(cfg);
-    for (int i = 0; i < 40000; ++i) {  // 40000 * 2^48 > 2^63: the sums pass INT64_MAX
+    for (int i = 0; i < 40000; ++i) { // 40000 * 2^48 > 2^63: the sums pass INT64_MAX
         f.push(1, kMax, kMax, Aggressor::Buy);
     }
     read_everything(f);

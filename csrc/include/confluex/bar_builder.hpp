@@ -47,11 +47,10 @@ inline constexpr std::int64_t kNsPerSecond = 1'000'000'000;
 // Configuration of a BarBuilder.
 struct BarBuilderConfig {
     // Strictly ascending; each a positive multiple of the first. Default 1s 5s 30s 1m 5m 30m 4h.
-    std::vector<std::int64_t> timeframes_ns{1 * kNsPerSecond,    5 * kNsPerSecond,
-                                            30 * kNsPerSecond,   60 * kNsPerSecond,
-                                            300 * kNsPerSecond,  1800 * kNsPerSecond,
-                                            14400 * kNsPerSecond};
-    std::size_t capacity = 1024;  // closed bars kept per timeframe
+    std::vector<std::int64_t> timeframes_ns{
+        1 * kNsPerSecond,   5 * kNsPerSecond,    30 * kNsPerSecond,   60 * kNsPerSecond,
+        300 * kNsPerSecond, 1800 * kNsPerSecond, 14400 * kNsPerSecond};
+    std::size_t capacity = 1024; // closed bars kept per timeframe
 
     // BarBuilderConfig::validate()
     // Throws InvalidConfig naming the first value out of its domain.
@@ -161,18 +160,18 @@ class BarBuilder {
 
     struct Level {
         std::int64_t span_ns = 0;
-        std::int64_t open_ns = 0;  // start of the forming bar
-        bool started = false;      // has a previous close (after the first data)
-        bool has_data = false;     // the forming bar holds trades or history
+        std::int64_t open_ns = 0; // start of the forming bar
+        bool started = false;     // has a previous close (after the first data)
+        bool has_data = false;    // the forming bar holds trades or history
         double last_close = 0.0;
-        Bar forming{};             // valid when has_data (coarse levels: level-0 bars folded)
+        Bar forming{}; // valid when has_data (coarse levels: level-0 bars folded)
         std::vector<Bar> ring;
-        std::size_t head = 0;      // next write slot
-        std::size_t count = 0;     // bars held
-        std::uint64_t closed = 0;  // bars ever closed
+        std::size_t head = 0;     // next write slot
+        std::size_t count = 0;    // bars held
+        std::uint64_t closed = 0; // bars ever closed
         std::int64_t history_span_ns = 0;
-        std::size_t source = 0;             // the finer level whose closed bars fold in here
-        std::vector<std::size_t> children;  // the levels this one's closed bars fold into
+        std::size_t source = 0;            // the finer level whose closed bars fold in here
+        std::vector<std::size_t> children; // the levels this one's closed bars fold into
     };
 
     [[noreturn]] static void reject(std::int64_t ts_ns, double price, double qty);
@@ -187,9 +186,9 @@ class BarBuilder {
 
     BarBuilderConfig config_;
     std::vector<Level> levels_;
-    Bar f0_{};                     // forming level-0 bar (hot)
-    double f0_sides_[3] = {0.0, 0.0, 0.0};  // f0_'s buy, sell and unknown-side volume
-    std::int64_t hot_end_ns_ = 0;  // end of f0_ when it holds data, else 0 (forces roll)
+    Bar f0_{};                             // forming level-0 bar (hot)
+    double f0_sides_[3] = {0.0, 0.0, 0.0}; // f0_'s buy, sell and unknown-side volume
+    std::int64_t hot_end_ns_ = 0;          // end of f0_ when it holds data, else 0 (forces roll)
     std::int64_t clock_ns_ = 0;
     std::uint64_t late_ = 0;
     bool live_ = false;
@@ -200,4 +199,4 @@ inline void finish_vwap(Bar& b) noexcept {
     b.vwap = b.volume > 0.0 ? b.quote_volume / b.volume : b.close;
 }
 
-}  // namespace confluex
+} // namespace confluex

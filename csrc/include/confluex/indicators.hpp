@@ -43,7 +43,8 @@ class DoubleRing {
     void push(double x) noexcept {
         buf_[head_] = x;
         head_ = head_ + 1 == buf_.size() ? 0 : head_ + 1;
-        if (count_ < buf_.size()) ++count_;
+        if (count_ < buf_.size())
+            ++count_;
     }
     // Returns the value `back` pushes ago (0 = the latest). REQUIRES: back < size().
     [[nodiscard]] double back(std::size_t back) const noexcept {
@@ -111,13 +112,13 @@ class Rsi {
 
   private:
     std::size_t period_;
-    double keep_;  // period - 1
-    double inv_;   // 1 / period
+    double keep_; // period - 1
+    double inv_;  // 1 / period
     double prev_ = 0.0;
     double gain_ = 0.0;
     double loss_ = 0.0;
-    std::size_t n_ = 0;      // closes seen
-    std::size_t diffs_ = 0;  // diffs seen
+    std::size_t n_ = 0;     // closes seen
+    std::size_t diffs_ = 0; // diffs seen
     double value_ = kNaN;
 };
 
@@ -328,4 +329,4 @@ class RelativeVolume {
     double value_ = kNaN;
 };
 
-}  // namespace confluex
+} // namespace confluex

@@ -62,7 +62,7 @@ enum class StructureSub : std::uint8_t {
 };
 inline constexpr std::size_t kStructureSubCount = 6;
 inline constexpr std::array<const char*, kStructureSubCount> kStructureKeys = {
-    "support_resistance", "order_blocks", "trend_position",
+    "support_resistance", "order_blocks",   "trend_position",
     "market_structure",   "range_analysis", "fair_value_gaps"};
 
 // structure_sub_index()
@@ -71,32 +71,35 @@ inline constexpr std::array<const char*, kStructureSubCount> kStructureKeys = {
 
 // Event bits of a StructureReading (what happened at the bar that was closed).
 namespace structure_events {
-inline constexpr std::uint32_t kSwingHigh = 1U << 0;   // a swing high was confirmed (swing_high)
-inline constexpr std::uint32_t kSwingLow = 1U << 1;    // a swing low was confirmed (swing_low)
-inline constexpr std::uint32_t kHigherHigh = 1U << 2;  // ... above the previous swing high
-inline constexpr std::uint32_t kLowerHigh = 1U << 3;   // ... at or below it
-inline constexpr std::uint32_t kHigherLow = 1U << 4;   // ... above the previous swing low
-inline constexpr std::uint32_t kLowerLow = 1U << 5;    // ... at or below it
-inline constexpr std::uint32_t kBosUp = 1U << 6;       // close above the last swing high, trend not down
-inline constexpr std::uint32_t kBosDown = 1U << 7;     // close below the last swing low, trend not up
-inline constexpr std::uint32_t kChochUp = 1U << 8;     // close above the last swing high in a downtrend
-inline constexpr std::uint32_t kChochDown = 1U << 9;   // close below the last swing low in an uptrend
-inline constexpr std::uint32_t kSweepHigh = 1U << 10;  // wick above the range high, close back below (bearish SFP)
-inline constexpr std::uint32_t kSweepLow = 1U << 11;   // wick below the range low, close back above (bullish SFP)
-inline constexpr std::uint32_t kBullOrderBlock = 1U << 12;  // a bullish order block formed
+inline constexpr std::uint32_t kSwingHigh = 1U << 0;  // a swing high was confirmed (swing_high)
+inline constexpr std::uint32_t kSwingLow = 1U << 1;   // a swing low was confirmed (swing_low)
+inline constexpr std::uint32_t kHigherHigh = 1U << 2; // ... above the previous swing high
+inline constexpr std::uint32_t kLowerHigh = 1U << 3;  // ... at or below it
+inline constexpr std::uint32_t kHigherLow = 1U << 4;  // ... above the previous swing low
+inline constexpr std::uint32_t kLowerLow = 1U << 5;   // ... at or below it
+inline constexpr std::uint32_t kBosUp = 1U << 6; // close above the last swing high, trend not down
+inline constexpr std::uint32_t kBosDown = 1U << 7; // close below the last swing low, trend not up
+inline constexpr std::uint32_t kChochUp = 1U << 8; // close above the last swing high in a downtrend
+inline constexpr std::uint32_t kChochDown = 1U << 9; // close below the last swing low in an uptrend
+inline constexpr std::uint32_t kSweepHigh =
+    1U << 10; // wick above the range high, close back below (bearish SFP)
+inline constexpr std::uint32_t kSweepLow =
+    1U << 11; // wick below the range low, close back above (bullish SFP)
+inline constexpr std::uint32_t kBullOrderBlock = 1U << 12; // a bullish order block formed
 inline constexpr std::uint32_t kBearOrderBlock = 1U << 13;
-inline constexpr std::uint32_t kBullGap = 1U << 14;    // a bullish fair value gap formed
+inline constexpr std::uint32_t kBullGap = 1U << 14; // a bullish fair value gap formed
 inline constexpr std::uint32_t kBearGap = 1U << 15;
-}  // namespace structure_events
+} // namespace structure_events
 
 struct PriceStructureConfig {
-    std::uint32_t swing_bars = 3;        // N: bars each side of a pivot; the confirmation delay
-    double ob_body = 0.005;              // order block: close beyond open by this fraction
-    double ob_range_mult = 1.5;          // ... range above this multiple of the prior 3 ranges' mean
-    double ob_volume_mult = 1.5;         // ... volume at least this multiple of the prior 5 volumes' mean
-    double range_min_atr = 2.0;          // range valid when high - low >= this many ATR(14)
-    double sweep_min = 0.0;              // sweep: wick beyond the range by more than this fraction
-    std::uint32_t event_decay_bars = 10; // BOS/CHoCH and SFP bonuses fade linearly over this many bars
+    std::uint32_t swing_bars = 3; // N: bars each side of a pivot; the confirmation delay
+    double ob_body = 0.005;       // order block: close beyond open by this fraction
+    double ob_range_mult = 1.5;   // ... range above this multiple of the prior 3 ranges' mean
+    double ob_volume_mult = 1.5;  // ... volume at least this multiple of the prior 5 volumes' mean
+    double range_min_atr = 2.0;   // range valid when high - low >= this many ATR(14)
+    double sweep_min = 0.0;       // sweep: wick beyond the range by more than this fraction
+    std::uint32_t event_decay_bars =
+        10; // BOS/CHoCH and SFP bonuses fade linearly over this many bars
     std::array<double, kStructureSubCount> weights = {1.0, 1.0, 1.0, 1.0, 1.0, 1.0};
 
     // PriceStructureConfig::validate()
@@ -114,19 +117,19 @@ struct PriceStructureConfig {
 
 // What update() returns for one closed bar. NaN marks a value that does not exist (yet).
 struct StructureReading {
-    std::int64_t open_ns;  // the closed bar's open_ns
-    double score;          // weighted mean of the available sub-scores; 50 when none is
-    std::array<double, kStructureSubCount> sub;  // by StructureSub; NaN = not available
-    double swing_high;     // level of the swing high confirmed at this bar
+    std::int64_t open_ns; // the closed bar's open_ns
+    double score;         // weighted mean of the available sub-scores; 50 when none is
+    std::array<double, kStructureSubCount> sub; // by StructureSub; NaN = not available
+    double swing_high;                          // level of the swing high confirmed at this bar
     double swing_low;
-    double support;        // nearest swing level below the close
-    double resistance;     // nearest swing level above the close
-    double range_high;     // valid range bounds
+    double support;    // nearest swing level below the close
+    double resistance; // nearest swing level above the close
+    double range_high; // valid range bounds
     double range_low;
-    std::uint32_t events;  // structure_events bits
-    std::int8_t trend;     // +1 HH & HL, -1 LH & LL, 0 otherwise
-    std::uint8_t has_data; // 1 when at least one sub-score is available
-    std::uint8_t n_bull_ob;   // active order blocks and open gaps after this bar
+    std::uint32_t events;   // structure_events bits
+    std::int8_t trend;      // +1 HH & HL, -1 LH & LL, 0 otherwise
+    std::uint8_t has_data;  // 1 when at least one sub-score is available
+    std::uint8_t n_bull_ob; // active order blocks and open gaps after this bar
     std::uint8_t n_bear_ob;
     std::uint8_t n_bull_gap;
     std::uint8_t n_bear_gap;
@@ -136,8 +139,9 @@ static_assert(std::is_trivially_copyable_v<StructureReading> && sizeof(Structure
 
 class PriceStructure {
   public:
-    static constexpr std::size_t kMaxLevels = 12;  // swing levels kept for support / resistance
-    static constexpr std::size_t kMaxZones = 8;    // order blocks / gaps kept per side (oldest dropped)
+    static constexpr std::size_t kMaxLevels = 12; // swing levels kept for support / resistance
+    static constexpr std::size_t kMaxZones =
+        8; // order blocks / gaps kept per side (oldest dropped)
     static constexpr std::size_t kRangeSwings = 3; // swings spanned by the range
 
     // PriceStructure::PriceStructure()
@@ -163,13 +167,11 @@ class PriceStructure {
         double low;
         double high;
     };
-    template <std::size_t N>
-    struct ZoneRing {
+    template <std::size_t N> struct ZoneRing {
         std::array<Zone, N> z{};
         std::size_t n = 0;
         void push(Zone v) noexcept;
-        template <class Pred>
-        void erase_if(Pred p) noexcept;
+        template <class Pred> void erase_if(Pred p) noexcept;
     };
     struct Pivot {
         double high;
@@ -200,8 +202,8 @@ class PriceStructure {
     std::array<double, kRangeSwings> lows_{};
     std::size_t n_highs_ = 0;
     std::size_t n_lows_ = 0;
-    int high_kind_ = 0;  // +1 HH, -1 LH, 0 none
-    int low_kind_ = 0;   // +1 HL, -1 LL, 0 none
+    int high_kind_ = 0; // +1 HH, -1 LH, 0 none
+    int low_kind_ = 0;  // +1 HL, -1 LL, 0 none
     double struct_high_ = 0.0;
     double struct_low_ = 0.0;
     bool struct_high_live_ = false;
@@ -228,4 +230,4 @@ class PriceStructure {
                                                 std::span<const double> tf_weights,
                                                 const PriceStructureConfig& cfg);
 
-}  // namespace confluex
+} // namespace confluex

@@ -51,7 +51,7 @@ namespace confluex {
 namespace feed {
 struct MarkUpdate;
 struct LiquidationEvent;
-}  // namespace feed
+} // namespace feed
 
 enum class SentimentSub : std::uint8_t {
     FundingRate = 0,
@@ -84,14 +84,14 @@ struct RiskTier {
 };
 
 struct SentimentConfig {
-    std::int64_t funding_max_age_ns = 9LL * 3600 * 1'000'000'000;   // 8-hourly funding + slack
+    std::int64_t funding_max_age_ns = 9LL * 3600 * 1'000'000'000; // 8-hourly funding + slack
     std::int64_t long_short_max_age_ns = 2LL * 3600 * 1'000'000'000;
     std::int64_t open_interest_max_age_ns = 2LL * 3600 * 1'000'000'000;
-    std::int64_t open_interest_window_ns = 3600LL * 1'000'000'000;  // OI change and price sign
-    std::int64_t liquidation_window_ns = 3600LL * 1'000'000'000;    // scored window (60 buckets)
-    std::int64_t liquidation_short_window_ns = 300LL * 1'000'000'000;  // reported only
-    std::uint32_t volatility_bars = 60;   // log returns in the stdev
-    std::uint32_t activity_fast = 5;      // volume EMA periods (bars)
+    std::int64_t open_interest_window_ns = 3600LL * 1'000'000'000;    // OI change and price sign
+    std::int64_t liquidation_window_ns = 3600LL * 1'000'000'000;      // scored window (60 buckets)
+    std::int64_t liquidation_short_window_ns = 300LL * 1'000'000'000; // reported only
+    std::uint32_t volatility_bars = 60;                               // log returns in the stdev
+    std::uint32_t activity_fast = 5;                                  // volume EMA periods (bars)
     std::uint32_t activity_slow = 50;
     std::array<double, kSentimentSubCount> weights = {0.20, 0.15, 0.15, 0.15, 0.10, 0.15, 0.10};
 
@@ -112,19 +112,19 @@ struct SentimentConfig {
 // A reading at a given time. NaN marks what is not available.
 struct SentimentReading {
     std::int64_t ts_ns;
-    double score;        // weighted mean of the available sub-scores; 50 when none is
-    double reliability;  // available weight / total weight, 0..1
+    double score;       // weighted mean of the available sub-scores; 50 when none is
+    double reliability; // available weight / total weight, 0..1
     std::array<double, kSentimentSubCount> sub;
     double funding_rate;
-    double long_fraction;            // long / (long + short)
-    double liq_long_notional;        // long positions liquidated, long window (quote units)
+    double long_fraction;     // long / (long + short)
+    double liq_long_notional; // long positions liquidated, long window (quote units)
     double liq_short_notional;
-    double liq_long_notional_short;  // the same over the short window
+    double liq_long_notional_short; // the same over the short window
     double liq_short_notional_short;
-    double open_interest;            // last level
-    double open_interest_change;     // relative change over the window
-    double volatility_pct;           // annualised, percent
-    double activity_ratio;           // fast / slow volume EMA
+    double open_interest;        // last level
+    double open_interest_change; // relative change over the window
+    double volatility_pct;       // annualised, percent
+    double activity_ratio;       // fast / slow volume EMA
     std::uint8_t has_data;
     std::uint8_t reserved[7];
 };
@@ -136,8 +136,8 @@ class Sentiment {
     // Series kept for reading(now): the sample at or before `now` is the one scored, so a
     // replay may load a whole --funding / --open-interest file up front (up to these many
     // samples; older ones are dropped first) or feed samples as they come.
-    static constexpr std::size_t kFundingSamples = 1024;  // 8-hourly: about 11 months
-    static constexpr std::size_t kOiSamples = 8192;       // 5-minutely: about 28 days
+    static constexpr std::size_t kFundingSamples = 1024; // 8-hourly: about 11 months
+    static constexpr std::size_t kOiSamples = 8192;      // 5-minutely: about 28 days
     static constexpr std::size_t kCloses = 1024;
 
     // Sentiment::Sentiment()
@@ -205,7 +205,7 @@ class Sentiment {
 
   private:
     struct LiqBucket {
-        std::int64_t index;  // ts / bucket_ns; -1 = empty
+        std::int64_t index; // ts / bucket_ns; -1 = empty
         double long_notional;
         double short_notional;
     };
@@ -213,10 +213,9 @@ class Sentiment {
         std::int64_t ts_ns;
         double value;
     };
-    template <std::size_t N>
-    struct Ring {
+    template <std::size_t N> struct Ring {
         std::array<TimedValue, N> v{};
-        std::size_t head = 0;  // next write
+        std::size_t head = 0; // next write
         std::size_t n = 0;
         void push(TimedValue x) noexcept {
             v[head] = x;
@@ -224,7 +223,9 @@ class Sentiment {
             n = n < N ? n + 1 : N;
         }
         [[nodiscard]] const TimedValue& back() const noexcept { return v[(head + N - 1) % N]; }
-        [[nodiscard]] const TimedValue& at(std::size_t i) const noexcept { return v[(head + N - n + i) % N]; }
+        [[nodiscard]] const TimedValue& at(std::size_t i) const noexcept {
+            return v[(head + N - n + i) % N];
+        }
         // Latest sample at or before ts, or nullptr.
         [[nodiscard]] const TimedValue* at_or_before(std::int64_t ts) const noexcept;
     };
@@ -243,7 +244,7 @@ class Sentiment {
     std::array<LiqBucket, kLiqBuckets> liq_{};
 
     Ring<kOiSamples> oi_;
-    Ring<kCloses> closes_;  // ts = the bar's open_ns; value = its close
+    Ring<kCloses> closes_; // ts = the bar's open_ns; value = its close
 
     std::vector<RiskTier> tiers_;
     double risk_score_ = 0.0;
@@ -251,17 +252,17 @@ class Sentiment {
     // bars
     std::uint64_t n_bars_ = 0;
     std::int64_t last_open_ns_ = 0;
-    std::int64_t span_ns_ = 0;  // smallest open_ns step seen
-    std::vector<double> rets_;  // ring of log returns, volatility_bars long
+    std::int64_t span_ns_ = 0; // smallest open_ns step seen
+    std::vector<double> rets_; // ring of log returns, volatility_bars long
     std::size_t ret_head_ = 0;
     std::size_t n_rets_ = 0;
     double prev_close_ = 0.0;
     double vol_fast_ = 0.0;
     double vol_slow_ = 0.0;
-    std::vector<double> act_closes_;  // ring of the last activity_fast + 1 closes
-    double vol_pct_;       // cached at on_bar; NaN until volatility_bars returns exist
-    double act_ratio_;     // cached at on_bar; NaN until activity_slow bars
+    std::vector<double> act_closes_; // ring of the last activity_fast + 1 closes
+    double vol_pct_;                 // cached at on_bar; NaN until volatility_bars returns exist
+    double act_ratio_;               // cached at on_bar; NaN until activity_slow bars
     double act_dir_ = 0.0;
 };
 
-}  // namespace confluex
+} // namespace confluex

@@ -59,7 +59,7 @@ inline constexpr std::uint32_t kFundingRate = 1U << 2;
 inline constexpr std::uint32_t kNextFundingTime = 1U << 3;
 inline constexpr std::uint32_t kOpenInterest = 1U << 4;
 inline constexpr std::uint32_t kOpenInterestValue = 1U << 5;
-}  // namespace mark_fields
+} // namespace mark_fields
 
 // Mark price / ticker update of one symbol; only the fields whose bit is set were sent.
 struct MarkUpdate {
@@ -69,23 +69,23 @@ struct MarkUpdate {
     double mark_price;
     double index_price;
     double funding_rate;
-    double open_interest;        // contracts / base units (Bybit)
-    double open_interest_value;  // quote units (Bybit)
+    double open_interest;       // contracts / base units (Bybit)
+    double open_interest_value; // quote units (Bybit)
     std::uint32_t symbol_id;
-    std::uint32_t fields;        // mark_fields bits
-    std::uint8_t snapshot;       // 1: Binance markPriceUpdate or Bybit "snapshot"; 0: Bybit "delta"
+    std::uint32_t fields;  // mark_fields bits
+    std::uint8_t snapshot; // 1: Binance markPriceUpdate or Bybit "snapshot"; 0: Bybit "delta"
     std::uint8_t reserved[7];
 };
 static_assert(std::is_trivially_copyable_v<MarkUpdate> && sizeof(MarkUpdate) == 80);
 
 // One liquidation (a POD row for batches).
 struct LiquidationEvent {
-    std::int64_t ts_ns;           // receive time
-    std::int64_t trade_time_ms;   // Binance o.T / Bybit data[].T
+    std::int64_t ts_ns;         // receive time
+    std::int64_t trade_time_ms; // Binance o.T / Bybit data[].T
     double price;
     double qty;
     std::uint32_t symbol_id;
-    std::uint8_t side;            // LiquidatedSide: 1 long liquidated, 2 short liquidated
+    std::uint8_t side; // LiquidatedSide: 1 long liquidated, 2 short liquidated
     std::uint8_t reserved[3];
 };
 static_assert(std::is_trivially_copyable_v<LiquidationEvent> && sizeof(LiquidationEvent) == 40);
@@ -94,16 +94,16 @@ struct SentimentParseResult {
     SentimentMsgKind kind = SentimentMsgKind::Unknown;
     ParseError error = ParseError::None;
     std::uint32_t symbol_id = kNoSymbol;
-    std::uint32_t n_liquidations = 0;  // records appended to the output vector
+    std::uint32_t n_liquidations = 0; // records appended to the output vector
     std::int64_t exchange_ts_ms = -1;
-    MarkUpdate mark{};                 // valid when kind is MarkPrice or Ticker and no error
+    MarkUpdate mark{}; // valid when kind is MarkPrice or Ticker and no error
 
     [[nodiscard]] bool ok() const noexcept { return error == ParseError::None; }
 };
 
 struct SentimentParserCounters {
-    std::array<std::uint64_t, kSentimentMsgKindCount> messages{};  // parsed, by kind
-    std::array<std::uint64_t, kParseErrorCount> errors{};          // rejected, by ParseError
+    std::array<std::uint64_t, kSentimentMsgKindCount> messages{}; // parsed, by kind
+    std::array<std::uint64_t, kParseErrorCount> errors{};         // rejected, by ParseError
     std::uint64_t liquidations = 0;
 };
 
@@ -113,30 +113,35 @@ class SentimentStats {
     explicit SentimentStats(std::uint32_t id_bound) : symbol_errors_(id_bound, 0) {}
     void count(const SentimentParseResult& r) noexcept;
     [[nodiscard]] const SentimentParserCounters& counters() const noexcept { return c_; }
-    [[nodiscard]] const std::vector<std::uint64_t>& symbol_errors() const noexcept { return symbol_errors_; }
+    [[nodiscard]] const std::vector<std::uint64_t>& symbol_errors() const noexcept {
+        return symbol_errors_;
+    }
 
   private:
     SentimentParserCounters c_;
     std::vector<std::uint64_t> symbol_errors_;
 };
-}  // namespace detail
+} // namespace detail
 
 namespace detail {
 // What both venue parsers hold: their copy of the symbol table and their counters.
 class SentimentParserBase {
   public:
-    [[nodiscard]] const SentimentParserCounters& counters() const noexcept { return stats_.counters(); }
+    [[nodiscard]] const SentimentParserCounters& counters() const noexcept {
+        return stats_.counters();
+    }
     // Errors of messages whose symbol was known, indexed by symbol id.
     [[nodiscard]] const std::vector<std::uint64_t>& symbol_errors() const noexcept {
         return stats_.symbol_errors();
     }
 
   protected:
-    explicit SentimentParserBase(const SymbolTable& symbols) : symbols_(symbols), stats_(symbols.id_bound()) {}
+    explicit SentimentParserBase(const SymbolTable& symbols)
+        : symbols_(symbols), stats_(symbols.id_bound()) {}
     SymbolTable symbols_;
     SentimentStats stats_;
 };
-}  // namespace detail
+} // namespace detail
 
 class BinanceSentimentParser : public detail::SentimentParserBase {
   public:
@@ -162,4 +167,4 @@ class BybitSentimentParser : public detail::SentimentParserBase {
                                std::vector<LiquidationEvent>& liq_out) noexcept;
 };
 
-}  // namespace confluex::feed
+} // namespace confluex::feed

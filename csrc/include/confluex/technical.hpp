@@ -44,8 +44,8 @@
 
 namespace confluex {
 
-inline constexpr std::size_t kTechTimeframes = 4;  // base, ltf, mtf, htf
-inline constexpr std::size_t kTechIndicators = 6;  // rsi, macd, ao, williams_r, atr, cci
+inline constexpr std::size_t kTechTimeframes = 4; // base, ltf, mtf, htf
+inline constexpr std::size_t kTechIndicators = 6; // rsi, macd, ao, williams_r, atr, cci
 inline constexpr std::array<const char*, kTechIndicators> kTechNames = {
     "rsi", "macd", "ao", "williams_r", "atr", "cci"};
 inline constexpr std::array<const char*, kTechTimeframes> kTechSlotNames = {"base", "ltf", "mtf",
@@ -54,11 +54,12 @@ inline constexpr std::array<const char*, kTechTimeframes> kTechSlotNames = {"bas
 // Continuous band curve: linear 25 -> 75 over [lo, hi], back to 50 at 0 and at 100.
 // REQUIRES: 0 < lo < hi < 100.
 [[nodiscard]] double band_score(double u, double lo, double hi) noexcept;
-[[nodiscard]] double rsi_score(double rsi) noexcept;               // band_score(rsi, 30, 70)
-[[nodiscard]] double williams_r_score(double wr) noexcept;         // band_score(wr + 100, 20, 80)
+[[nodiscard]] double rsi_score(double rsi) noexcept;       // band_score(rsi, 30, 70)
+[[nodiscard]] double williams_r_score(double wr) noexcept; // band_score(wr + 100, 20, 80)
 [[nodiscard]] double macd_score(double macd, double hist, double atr) noexcept;
 [[nodiscard]] double ao_score(double ao, double ao_prev, double atr) noexcept;
-[[nodiscard]] double atr_score(double close, double close_n_ago, double atr, std::size_t n) noexcept;
+[[nodiscard]] double atr_score(double close, double close_n_ago, double atr,
+                               std::size_t n) noexcept;
 [[nodiscard]] double cci_score(double cci) noexcept;
 
 // The six kernels of one timeframe, fed one closed bar at a time.
@@ -85,7 +86,7 @@ class IndicatorSet {
     Cci cci{20};
 
   private:
-    DoubleRing closes_{15};  // close now and `atr period` bars ago
+    DoubleRing closes_{15}; // close now and `atr period` bars ago
     std::uint64_t bars_ = 0;
 };
 
@@ -101,11 +102,12 @@ struct TechnicalConfig {
 
 // What a technical score was computed from.
 struct TechnicalReport {
-    std::array<bool, kTechTimeframes> used{};  // timeframe had enough bars
+    std::array<bool, kTechTimeframes> used{}; // timeframe had enough bars
     std::array<std::uint64_t, kTechTimeframes> bars{};
-    std::array<std::array<double, kTechIndicators>, kTechTimeframes> per_timeframe{};  // NaN if unused
-    std::array<double, kTechIndicators> combined{};    // tf-weighted, before divergence
-    std::array<double, kTechIndicators> divergence{};  // the adjustment added
+    std::array<std::array<double, kTechIndicators>, kTechTimeframes>
+        per_timeframe{};                              // NaN if unused
+    std::array<double, kTechIndicators> combined{};   // tf-weighted, before divergence
+    std::array<double, kTechIndicators> divergence{}; // the adjustment added
 };
 
 class TechnicalView {
@@ -133,4 +135,4 @@ class TechnicalView {
     std::array<std::uint64_t, kTechTimeframes> seen_{};
 };
 
-}  // namespace confluex
+} // namespace confluex

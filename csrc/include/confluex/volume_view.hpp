@@ -44,12 +44,12 @@ namespace confluex {
 
 // A volume profile's point of control and value area, in price units.
 struct ProfileLevels {
-    double poc = kNaN;  // centre of the highest-volume bin (the lowest such bin on ties)
-    double val = kNaN;  // lower edge of the value area
-    double vah = kNaN;  // upper edge of the value area
-    double low = kNaN;  // profile range
+    double poc = kNaN; // centre of the highest-volume bin (the lowest such bin on ties)
+    double val = kNaN; // lower edge of the value area
+    double vah = kNaN; // upper edge of the value area
+    double low = kNaN; // profile range
     double high = kNaN;
-    bool valid = false;  // false without volume
+    bool valid = false; // false without volume
 };
 
 // Returns the volume profile of `bars`: `bins` equal bins over [min low, max high], each bar's
@@ -62,7 +62,7 @@ struct ProfileLevels {
 
 struct VolumeViewConfig {
     std::size_t delta_bars = 20;
-    std::size_t flow_bars = 20;  // ADL and OBV change window
+    std::size_t flow_bars = 20; // ADL and OBV change window
     std::size_t cmf_period = 20;
     std::size_t rvol_period = 30;
     std::size_t rvol_min_bars = 5;
@@ -72,7 +72,7 @@ struct VolumeViewConfig {
     std::size_t vwap_bars = 50;
     // volume_delta, adl, cmf, relative_volume, obv, volume_profile, vwap
     std::array<double, 7> weights{0.20, 0.15, 0.15, 0.15, 0.15, 0.10, 0.10};
-    std::array<double, 3> vwap_weights{0.25, 0.35, 0.40};  // ltf, mtf, htf
+    std::array<double, 3> vwap_weights{0.25, 0.35, 0.40}; // ltf, mtf, htf
     // VolumeViewConfig::validate()
     // Throws InvalidConfig naming the first value out of its domain.
     void validate() const;
@@ -101,7 +101,7 @@ class VolumeView {
     [[nodiscard]] const RelativeVolume& relative_volume() const noexcept { return rvol_; }
     [[nodiscard]] const Vwap& vwap(std::size_t slot) const;
     [[nodiscard]] ProfileLevels profile() const;
-    [[nodiscard]] double delta() const noexcept;  // (Vb - Vs)/(Vb + Vs), NaN without sides
+    [[nodiscard]] double delta() const noexcept; // (Vb - Vs)/(Vb + Vs), NaN without sides
     [[nodiscard]] const VolumeViewConfig& config() const noexcept { return config_; }
 
   private:
@@ -112,11 +112,11 @@ class VolumeView {
     RelativeVolume rvol_;
     std::array<Vwap, 4> vwaps_;
     DoubleRing adl_hist_, obv_hist_, vol_hist_, buy_hist_, sell_hist_, sided_hist_;
-    std::vector<Bar> bars_;  // ring of the last profile_bars base bars
+    std::vector<Bar> bars_; // ring of the last profile_bars base bars
     std::size_t bars_head_ = 0, bars_count_ = 0;
     Bar last_{};
     std::uint64_t base_bars_ = 0;
     std::array<std::uint64_t, 4> seen_{};
 };
 
-}  // namespace confluex
+} // namespace confluex

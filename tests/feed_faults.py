@@ -85,7 +85,7 @@ def rest_snapshot(engine: _core.engine.Engine, sym: int, kind: str) -> bytes:
     _, tick, lot, _ = CAPTURES[kind]
     bids, asks = engine.top(sym, 1_000_000)
     out = {
-        "lastUpdateId": engine.stats(sym)["last_update_id"],
+        "lastUpdateId": engine.stats(sym).last_update_id,
         "bids": [
             [format(Decimal(tick) * int(p), "f"), format(Decimal(lot) * int(q), "f")]
             for p, q in bids
@@ -193,7 +193,7 @@ def detection_rate(kind: str, targets: list[Target], **cfg: int) -> tuple[int, i
         faulty = list(lines)
         faulty[t.line] = bump_qty(lines[t.line], t, lot)
         health = replay(kind, faulty, **cfg)
-        caught += int(health["ticker_mismatches"] > 0)  # type: ignore[operator]
+        caught += int(health.ticker_mismatches > 0)  # type: ignore[operator]
     return caught, len(targets)
 
 

@@ -48,19 +48,19 @@ def resync_check(kind: str, faulty: list[bytes], at: int, reason: object) -> Non
     feed(ref_session, clean[:resync_at])
 
     health = session.health(sym)
-    assert health["phase"] == S.SyncPhase.resyncing
+    assert health.phase == S.SyncPhase.resyncing
     assert session.needs_snapshot(sym)
-    assert health["last_desync"] == reason
+    assert health.last_desync == reason
     assert engine.desync_reason(sym) == reason
-    assert health["desyncs"] == 1
+    assert health.desyncs == 1
 
     ts = int(clean[resync_at].partition(b" ")[0])
     session.on_snapshot(sym, rest_snapshot(ref_engine, ref, kind), ts)
     feed(session, faulty[resync_at:])
     feed(ref_session, clean[resync_at:])
     health = session.health(sym)
-    assert health["phase"] == S.SyncPhase.synced and health["snapshots_applied"] == 2
-    assert health["ticker_mismatches"] == 0
+    assert health.phase == S.SyncPhase.synced and health.snapshots_applied == 2
+    assert health.ticker_mismatches == 0
     for a, b in zip(engine.top(sym, 1_000_000), ref_engine.top(ref, 1_000_000), strict=True):
         assert a.tolist() == b.tolist()
 
@@ -100,9 +100,9 @@ def test_stall_guard_threshold_is_configurable_and_can_be_disabled() -> None:
     off = replay("spot", lines, max_stale_messages=0)
     on = replay("spot", lines, max_stale_messages=5)
 
-    assert off["phase"] == S.SyncPhase.synced and off["stale_messages"] > 2000
-    assert on["phase"] == S.SyncPhase.resyncing and on["stale_messages"] == 5
-    assert on["last_desync"] == DesyncReason.stalled
+    assert off.phase == S.SyncPhase.synced and off.stale_messages > 2000
+    assert on.phase == S.SyncPhase.resyncing and on.stale_messages == 5
+    assert on.last_desync == DesyncReason.stalled
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -124,9 +124,9 @@ def test_snapshot_ahead_of_the_stream_is_not_a_frozen_book(kind: str) -> None:
     feed(session, clean[at:])
 
     health = session.health(sym)
-    assert health["phase"] == S.SyncPhase.synced and health["desyncs"] == 0
-    assert health["stale_messages"] >= 99
-    assert health["ticker_mismatches"] == 0
+    assert health.phase == S.SyncPhase.synced and health.desyncs == 0
+    assert health.stale_messages >= 99
+    assert health.ticker_mismatches == 0
     for a, b in zip(engine.top(sym, 1_000_000), ref_engine.top(ref, 1_000_000), strict=True):
         assert a.tolist() == b.tolist()
 
@@ -142,16 +142,16 @@ def test_snapshot_with_a_corrupt_last_update_id_is_a_stalled_book() -> None:
 
     health = replay("spot", lines)
 
-    assert health["phase"] == S.SyncPhase.resyncing
-    assert health["last_desync"] == DesyncReason.stalled and health["desyncs"] == 1
+    assert health.phase == S.SyncPhase.resyncing
+    assert health.last_desync == DesyncReason.stalled and health.desyncs == 1
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_clean_capture_never_trips_the_frozen_book_guards(kind: str) -> None:
     health = replay(kind, capture_lines(kind))
-    assert health["phase"] == S.SyncPhase.synced
-    assert health["desyncs"] == 0 and health["stale_messages"] == 0
-    assert health["last_desync"] == DesyncReason.none
+    assert health.phase == S.SyncPhase.synced
+    assert health.desyncs == 0 and health.stale_messages == 0
+    assert health.last_desync == DesyncReason.none
 
 
 # --- item 9: the oracle only compares states that represent the ticker -------------------------
@@ -166,10 +166,10 @@ def test_tickers_inside_a_gap_are_unverifiable_not_mismatches(kind: str, nth: in
 
     health = replay(kind, lines)
 
-    assert health["ticker_mismatches"] == 0
-    assert health["desyncs"] == 1 and health["last_desync"] == DesyncReason.gap
-    assert health["ticker_unverifiable"] > 0
-    assert health["ticker_checks"] > 0
+    assert health.ticker_mismatches == 0
+    assert health.desyncs == 1 and health.last_desync == DesyncReason.gap
+    assert health.ticker_unverifiable > 0
+    assert health.ticker_checks > 0
 
 
 # --- item 10: silent corruption of a level size while synced ----------------------------------
@@ -192,19 +192,19 @@ def test_oracle_catches_every_corrupt_best_level_a_book_ticker_can_reveal(kind: 
 @pytest.mark.parametrize("kind", KINDS)
 def test_level_checks_find_no_mismatch_on_the_real_captures(kind: str) -> None:
     health = replay(kind, capture_lines(kind))
-    assert health["ticker_mismatches"] == 0
+    assert health.ticker_mismatches == 0
     # Most tickers fall inside a depth message: the level checks are what makes them count.
-    assert health["ticker_level_checks"] > 0.9 * health["ticker_checks"]
-    assert health["ticker_checks"] > 0.95 * health["ticker_messages"]
+    assert health.ticker_level_checks > 0.9 * health.ticker_checks
+    assert health.ticker_checks > 0.95 * health.ticker_messages
 
 
 # --- item 11: duplicate trades -----------------------------------------------------------------
 
 
-def summary(kind: str, lines: list[bytes]) -> tuple[int, int, float, dict[str, object]]:
+def summary(kind: str, lines: list[bytes]) -> tuple[int, int, float, S.SymbolHealth]:
     engine, session, sym = new_session(kind)
     session.replay(b"\n".join(lines) + b"\n")
-    return engine.cvd(sym), engine.stats(sym)["trades"], engine.score(sym), session.health(sym)
+    return engine.cvd(sym), engine.stats(sym).trades, engine.score(sym), session.health(sym)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -227,9 +227,9 @@ def test_redelivered_trades_are_counted_once(kind: str) -> None:
 
     assert len(faulty) == len(clean) + n_repeats
     assert (cvd, count, score) == (cvd0, count0, score0)
-    assert health["duplicate_trades"] == n_repeats
-    assert health0["duplicate_trades"] == 0
-    assert health["trade_messages"] == health0["trade_messages"] + n_repeats
+    assert health.duplicate_trades == n_repeats
+    assert health0.duplicate_trades == 0
+    assert health.trade_messages == health0.trade_messages + n_repeats
 
 
 def trade_msg(trade_id: int) -> bytes:
@@ -258,13 +258,13 @@ def test_dedup_window_matches_a_plain_python_reference(ids: list[int], window: i
         del recent[:-window]
 
     health = session.health(sym)
-    assert health["duplicate_trades"] == expected_dups
-    assert engine.stats(sym)["trades"] == len(ids) - expected_dups
+    assert health.duplicate_trades == expected_dups
+    assert engine.stats(sym).trades == len(ids) - expected_dups
 
 
 def test_dedup_can_be_disabled() -> None:
     engine, session, sym = new_session("spot", trade_dedup_window=0)
     for ts in (1, 2, 3):
         session.on_message(trade_msg(7), ts)
-    assert session.health(sym)["duplicate_trades"] == 0
-    assert engine.stats(sym)["trades"] == 3
+    assert session.health(sym).duplicate_trades == 0
+    assert engine.stats(sym).trades == 3

@@ -209,9 +209,9 @@ def test_binance_coinm_capture_replays_with_contract_sizes(tmp_path: Path) -> No
     assert (rep.tick, rep.lot, rep.inferred) == ("0.1", "1", False)
     assert res.parser_errors == {k: 0 for k in res.parser_errors}
     h = rep.health
-    assert h["phase"] == S.SyncPhase.synced and h["desyncs"] == 0
-    assert h["snapshots_applied"] == 1 and h["trade_messages"] == 400
-    assert h["ticker_checks"] > 300 and h["ticker_mismatches"] == 0
+    assert h.phase == S.SyncPhase.synced and h.desyncs == 0
+    assert h.snapshots_applied == 1 and h.trade_messages == 400
+    assert h.ticker_checks > 300 and h.ticker_mismatches == 0
 
 
 def test_unknown_coinm_symbol_gets_a_contract_lot_inferred(tmp_path: Path) -> None:
@@ -224,7 +224,7 @@ def test_unknown_coinm_symbol_gets_a_contract_lot_inferred(tmp_path: Path) -> No
 
     rep = res.symbols["SOLUSD_PERP"]
     assert (rep.venue, rep.lot, rep.inferred) == ("binance_coinm", "1", True)
-    assert rep.health["phase"] == S.SyncPhase.synced
+    assert rep.health.phase == S.SyncPhase.synced
 
 
 @pytest.mark.parametrize("spot", [True, False], ids=("spot", "linear"))
@@ -238,8 +238,8 @@ def test_bybit_market_type_picks_the_instrument(tmp_path: Path, spot: bool) -> N
     rep = res.symbols["BTCUSDT"]
     assert (rep.tick, rep.lot) == (("0.01", "0.000001") if spot else ("0.1", "0.001"))
     assert sum(res.parser_errors.values()) == 0
-    assert rep.health["phase"] == S.SyncPhase.synced
-    assert rep.health["parse_errors"] == 0 and rep.health["trade_messages"] == 300
+    assert rep.health.phase == S.SyncPhase.synced
+    assert rep.health.parse_errors == 0 and rep.health.trade_messages == 300
 
 
 @pytest.mark.parametrize(

@@ -371,7 +371,7 @@ def test_wire_trade_of_int64_max_lots_is_refused_by_the_session_and_changes_noth
     session.on_message(trade(2, "92233720368.54775807"), 2)  # 2^63 - 1 lots
     session.on_message(trade(3, "92233720368.54775807"), 3)
 
-    assert session.health(sym)["parse_errors"] == 2
+    assert session.health(sym).parse_errors == 2
     assert engine.cvd(sym) == 50_000_000
     assert engine.window(sym, 0).buy_qty == 50_000_000
-    assert engine.stats(sym)["trades"] == 1
+    assert engine.stats(sym).trades == 1

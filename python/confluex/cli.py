@@ -721,9 +721,9 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         const="127.0.0.1:8765",
         metavar="HOST:PORT",
-        help="implies --paper: publish signals, orders, trade_alerts and positions over "
-        "WebSocket on loopback (default 127.0.0.1:8765; token from CONFLUEX_WS_TOKEN or "
-        "generated and printed); paced by --speed",
+        help="implies --paper: publish signals, orders, trade_alerts and positions (and "
+        "hft_scores with --hft) over WebSocket on loopback (default 127.0.0.1:8765; token "
+        "from CONFLUEX_WS_TOKEN or generated and printed); paced by --speed",
     )
     pt.add_argument(
         "--serve-wait",

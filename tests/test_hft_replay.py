@@ -283,3 +283,17 @@ def test_inventory_is_the_paper_venues_position() -> None:
     for amount, impact in held:
         assert impact == pytest.approx(-amount * mid / 50_000.0, rel=0.05, abs=1e-3)
     assert any(abs(impact) > 0.01 for _, impact in held)
+
+
+def test_batch_ingested_symbols_are_scored_at_the_end_and_bybit_during_the_replay(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    nautilus = DATA.parent / "nautilus_trader"
+    tardis = nautilus / "tardis" / "deribit_incremental_book_L2_BTC-PERPETUAL.csv"
+    bybit = nautilus / "bybit" / "xrpusdt-ob500.data.zip"
+    assert main(["replay", "--no-progress", "--hft", str(tardis), str(bybit)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"\nBTC-PERPETUAL  \[recalculated/seen: [^\n]*batch-ingested", out)
+    m = re.search(r"\nXRPUSDT  \[recalculated/seen: [^\n]*orderbook (\d+)/(\d+)", out)
+    assert m and int(m.group(1)) == int(m.group(2)) > 0
+    assert "HFT portfolio ranking" in out

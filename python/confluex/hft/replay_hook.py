@@ -97,6 +97,7 @@ class _Symbol:
     mid: float = math.nan  # the latest mid (price), the open bar's close so far
     score: CompositeScore | None = None
     ts_ns: int = 0  # data time of ``score``
+    seen_ns: int = -1  # data time of the symbol's latest message (-1: none seen)
     recalcs: int = 0
     last_point: int = -1  # series bucket of the last recorded point
 
@@ -176,6 +177,7 @@ class HFTReplayScorer:
         sym = result.symbol_id
         if sym >= len(self._symbols):
             self._add_symbols(sym)
+        self._symbols[sym].seen_ns = ts_ns
         if self._policy.should_recalculate(sym, kind, ts_ns):
             self.recalculate(sym, ts_ns)
 
@@ -245,14 +247,19 @@ class HFTReplayScorer:
             self._symbols.append(_Symbol(_hft.ScoreNormalizer(), ws, tick))
 
     # ------------------------------------------------------------------ reading
-    def finish(self, ts_ns: int | None = None) -> dict[int, CompositeScore]:
-        """Recalculates every symbol once more at the end (the state the summary prints) and
-        returns the final composites by engine symbol id."""
+    def finish(self) -> dict[int, CompositeScore]:
+        """Recalculates every engine symbol once more at the end (the state the summary
+        prints) and returns the final composites by engine symbol id.
+
+        Symbols the hook never saw (Tardis CSVs are batch-ingested, without a per-message
+        hook) are scored here for the first time, at their last event's time.
+        """
+        if self.engine.symbol_count:
+            self._add_symbols(self.engine.symbol_count - 1)
         out: dict[int, CompositeScore] = {}
         for sym, st in enumerate(self._symbols):
-            if st.recalcs == 0:
-                continue
-            out[sym] = self.recalculate(sym, st.ts_ns if ts_ns is None else ts_ns)
+            ts = st.seen_ns if st.seen_ns >= 0 else self.engine.stats(sym).last_event_ts_ns
+            out[sym] = self.recalculate(sym, ts)
         return out
 
     def score(self, sym: int) -> CompositeScore | None:
@@ -335,6 +342,8 @@ def format_hft(
         b = HFTScoringEngine.breakdown(score)
         seen = scorer.counters(sym)
         counts = ", ".join(f"{k} {n:,}/{r:,}" for k, (n, r) in seen.items())
+        if not any(n for n, _ in seen.values()):
+            counts += "; batch-ingested: scored at the end only"
         d, u, o, i = (
             b["directional_bias"],
             b["execution_urgency"],
@@ -410,3 +419,7 @@ def hft_columns(
                 "|".join(flag_names(int(p["flags"]))),
             )
     return out
+
+
+def __dir__() -> list[str]:
+    return __all__

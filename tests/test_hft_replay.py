@@ -5,11 +5,7 @@ the ``hft_scores`` WebSocket channel (a real websockets client on loopback)."""
 from __future__ import annotations
 
 import csv
-import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +16,7 @@ from confluex.engine import engine_from_config
 from confluex.hft.replay_hook import HFT_CSV_COLUMNS, HFTReplayScorer, format_hft
 from confluex.replay import replay
 from confluex.trading import load_config
+from serve_client import serve_replay
 
 DATA = Path(__file__).resolve().parent / "data" / "hftbacktest"
 SPOT = DATA / "spot" / "btcusdt_20240808.gz"
@@ -206,36 +203,13 @@ def test_unknown_hft_profile_is_a_clear_error() -> None:
 
 
 def test_hft_scores_channel_over_websocket_with_a_symbol_filter() -> None:
-    from websockets.sync.client import connect
+    params = {"symbols": ["BTC/USDT:USDT"]}
+    served = serve_replay(["--hft", str(SPOT), str(USDM)], ["hft_scores"], params)
+    messages = served.messages
 
-    token = "test-token-" + os.urandom(8).hex()
-    env = {**os.environ, "CONFLUEX_WS_TOKEN": token}
-    cmd = [sys.executable, "-m", "confluex", "replay", "--no-progress", "--hft"]
-    cmd += ["--serve", "127.0.0.1:0", "--serve-wait", "60", str(SPOT), str(USDM)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    messages: list[dict[str, Any]] = []
-    try:
-        assert proc.stdout is not None
-        first = proc.stdout.readline()
-        m = re.search(r"ws://127\.0\.0\.1:(\d+)/", first)
-        assert m, first
-        with connect(f"ws://127.0.0.1:{m.group(1)}/", open_timeout=30) as ws:
-            ws.send(json.dumps({"action": "authenticate", "token": token}))
-            hello = json.loads(ws.recv(timeout=30))
-            assert hello["event"] == "authenticated" and "hft_scores" in hello["channels"]
-            params = {"symbols": ["BTC/USDT:USDT"]}
-            ws.send(
-                json.dumps({"action": "subscribe", "channels": ["hft_scores"], "params": params})
-            )
-            for raw in ws:  # until the server closes after the replay
-                messages.append(json.loads(raw))
-        rest, err = proc.communicate(timeout=180)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 0, err
-    out = first + rest
+    assert served.returncode == 0, served.stderr
+    assert "hft_scores" in served.hello["channels"]
+    out = served.stdout
     assert "\nBTCUSDT  [recalculated" in out  # the spot symbol was scored too ...
     data = [msg for msg in messages if msg.get("channel") == "hft_scores"]
     assert len(data) > 100

@@ -37,8 +37,11 @@ class Recording(HFTReplayScorer):
         self.seen: list[tuple[int, str, int]] = []
         self.recalculated: set[int] = set()  # indices in ``seen`` of the messages that did
         self._current: int | None = None
+        self.ranking_before_perp: dict[str, Any] | None = None  # at the USD-M file's start
 
     def on_parsed(self, session: object, result: Any, ts_ns: int) -> None:
+        if result.symbol_id == 1 and self.ranking_before_perp is None:
+            self.ranking_before_perp = self.portfolio({})
         self.seen.append((result.symbol_id, result.kind.name, ts_ns))
         self._current = len(self.seen) - 1
         super().on_parsed(session, result, ts_ns)
@@ -149,6 +152,16 @@ def test_cli_replay_hft_prints_the_composite_and_a_portfolio_ranking(
     assert [int(line.split()[1]) for line in ranking] == [1, 2]
     expected = scorer.portfolio(res.names)
     assert [line.split()[0] for line in ranking] == list(expected)
+    # the ranking is live: re-ranked on every recalculation, here of the spot symbol only
+    # while the spot file replayed; at the end that of the final composites
+    assert scorer.ranking_before_perp is not None
+    assert list(scorer.ranking_before_perp) == ["binance_spot:BTCUSDT"]
+    fresh = hft.PortfolioHFTScoring(list(expected))
+    for sym, score in finals.items():
+        inputs = hft.inputs_from_engine(res.engine, sym)
+        liquidity = min(inputs.bid_depth, inputs.ask_depth)
+        fresh.update(res.names[sym], score.confluence, scorer.volatility(sym), liquidity)
+    assert fresh.score_portfolio_opportunities() == expected
 
     # scores.csv gains the composite columns: each row holds its symbol's last composite
     with (tmp_path / "scores.csv").open() as fh:

@@ -31,10 +31,10 @@ from . import (
     CompositeScore,
     EngineInputsConfig,
     HFTScoringEngine,
+    PortfolioHFTScoring,
     StreamingConfig,
     apply_ultra_fast_config,
     flag_names,
-    inputs_from_engine,
     streaming_config_ultra_fast,
 )
 
@@ -93,6 +93,8 @@ class _Symbol:
     vol: _hft.ScoreNormalizer  # its volatility: std of 1-bar mid returns
     ws_symbol: str | None
     tick: float  # price of one tick
+    name: str  # the engine's symbol name (the portfolio's universe)
+    liquidity: float = math.nan  # min(bid depth, ask depth) in quote, at the last score
     bar: int = -1  # index of the open 1 s bar
     mid: float = math.nan  # the latest mid (price), the open bar's close so far
     score: CompositeScore | None = None
@@ -160,6 +162,7 @@ class HFTReplayScorer:
         self._publish = publish
         self._ws_symbol = ws_symbol
         self._symbols: list[_Symbol] = []
+        self._portfolio: PortfolioHFTScoring | None = None
         self._series: list[tuple[int, int, float, float, float, float, int]] = []
         self.series_dropped = 0
         self.messages = 0
@@ -196,6 +199,20 @@ class HFTReplayScorer:
             inputs.position, inputs.max_position = self._inventory(sym, st.mid)
         score = self.scorer.calculate_composite_score(inputs)
         st.score, st.ts_ns = score, ts_ns
+        # re-rank the symbol on every update (its thinner side's quote depth as liquidity)
+        if self._portfolio is None or len(self._portfolio.universe) < len(self._symbols):
+            self._portfolio = PortfolioHFTScoring(
+                [self.engine.symbol_name(i) for i in range(len(self._symbols))]
+            )
+            for i, other in enumerate(self._symbols):
+                if other.score is not None and i != sym:
+                    self._portfolio.update(
+                        other.name, other.score.confluence, other.vol.volatility, other.liquidity
+                    )
+        bid_depth, ask_depth = inputs.bid_depth, inputs.ask_depth
+        known = not (math.isnan(bid_depth) or math.isnan(ask_depth))
+        st.liquidity = min(bid_depth, ask_depth) if known else math.nan
+        self._portfolio.update(st.name, score.confluence, st.vol.volatility, st.liquidity)
         st.recalcs += 1
         self.recalculations += 1
         self._record(st, sym, ts_ns, score)
@@ -238,13 +255,14 @@ class HFTReplayScorer:
         self._series.append(point)
 
     def _add_symbols(self, sym: int) -> None:
-        while len(self._symbols) <= sym:
+        # every symbol the engine has (a replay registers them all before its first message)
+        while len(self._symbols) <= max(sym, self.engine.symbol_count - 1):
             i = len(self._symbols)
             self._policy.add_symbol()
             name = self.engine.symbol_name(i)
             ws = self._ws_symbol(name) if self._ws_symbol is not None else name
             tick = self.engine.instrument(i).tick_size
-            self._symbols.append(_Symbol(_hft.ScoreNormalizer(), ws, tick))
+            self._symbols.append(_Symbol(_hft.ScoreNormalizer(), ws, tick, name))
 
     # ------------------------------------------------------------------ reading
     def finish(self) -> dict[int, CompositeScore]:
@@ -290,25 +308,17 @@ class HFTReplayScorer:
         }
 
     def portfolio(self, names: Mapping[int, str]) -> dict[str, dict[str, Any]]:
-        """The portfolio ranking of the symbols scored so far (best first).
-
-        Each symbol's latest composite goes to :class:`PortfolioHFTScoring` with its
-        volatility and its liquidity (the thinner side's quote depth over the best levels).
-        """
-        from . import PortfolioHFTScoring
-
-        scored = [s for s, st in enumerate(self._symbols) if st.score is not None]
-        universe = [names.get(s, str(s)) for s in scored]
-        if not universe:
+        """The portfolio ranking (:class:`PortfolioHFTScoring`, re-ranked on every
+        recalculation) of the symbols scored so far, best first, by their ``names``
+        (engine symbol id -> label)."""
+        if self._portfolio is None:
             return {}
-        book = PortfolioHFTScoring(universe)
-        for sym, label in zip(scored, universe, strict=True):
-            st = self._symbols[sym]
-            assert st.score is not None
-            inputs = inputs_from_engine(self.engine, sym, config=self._inputs_config)
-            liquidity = min(inputs.bid_depth, inputs.ask_depth)
-            book.update(label, st.score.confluence, st.vol.volatility, liquidity)
-        return book.score_portfolio_opportunities()
+        ids = {st.name: i for i, st in enumerate(self._symbols)}
+        return {
+            names.get(ids[name], name): r
+            for name, r in self._portfolio.score_portfolio_opportunities().items()
+            if r["scored"]
+        }
 
 
 def _json_float(x: float) -> float | None:

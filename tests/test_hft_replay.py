@@ -284,3 +284,24 @@ def test_batch_ingested_symbols_are_scored_at_the_end_and_bybit_during_the_repla
     m = re.search(r"\nXRPUSDT  \[recalculated/seen: [^\n]*orderbook (\d+)/(\d+)", out)
     assert m and int(m.group(1)) == int(m.group(2)) > 0
     assert "HFT portfolio ranking" in out
+
+
+@pytest.mark.parametrize(
+    ("hft_profile", "profile", "expected"),
+    [
+        (None, None, "default"),
+        (None, "hft_ultra_fast", "hft_ultra_fast"),  # --hft --profile hft_ultra_fast
+        (None, "conservative", "default"),  # an engine-only profile
+        ("default", "hft_ultra_fast", "default"),  # --hft-profile wins
+    ],
+)
+def test_the_hft_profile_follows_the_engine_profile_name(
+    hft_profile: str | None, profile: str | None, expected: str
+) -> None:
+    import argparse
+
+    from confluex.cli import _hft_scorer
+
+    config = load_config()
+    args = argparse.Namespace(hft_profile=hft_profile, profile=profile, series_ms=100.0)
+    assert _hft_scorer(args, engine_from_config(config), None, config).profile == expected

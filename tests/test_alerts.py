@@ -296,7 +296,7 @@ def test_token_is_required_and_never_in_repr(monkeypatch: pytest.MonkeyPatch) ->
         AlertServer.from_env()
     with pytest.raises(ValueError, match="unknown channel"):
         srv.publish("market_data", {})
-    assert set(CHANNELS) == {"trade_alerts", "signals", "orders", "positions"}
+    assert set(CHANNELS) == {"trade_alerts", "signals", "orders", "positions", "hft_scores"}
 
 
 # --- hostile input: every bad message gets its documented answer, never a traceback ----------

@@ -9,13 +9,9 @@ take-profits trigger inside the replay; the defaults trade at most once on them.
 from __future__ import annotations
 
 import gzip
-import json
 import math
-import os
 import re
-import shutil
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -33,6 +29,7 @@ from confluex.paper_trading import (
 from confluex.replay import replay, sample_path
 from confluex.trading import RejectReason, load_config
 from confluex.trading.config import MarketType
+from serve_client import cli_command, serve_replay
 from test_alerts import TRADE_ALERT_FIELDS  # the documented trade_alerts fields
 
 USDM = Path(__file__).resolve().parent / "data/hftbacktest/usdm_2024-07/btcusdt_20240718.gz"
@@ -296,11 +293,6 @@ def test_unified_symbols_and_serve_addresses() -> None:
 # ------------------------------------------------------------------ CLI
 
 
-def cli_command() -> list[str]:
-    exe = shutil.which("confluex")
-    return [exe] if exe else [sys.executable, "-m", "confluex.cli"]
-
-
 def fills_in(stdout: str) -> int:
     m = re.search(r"fills (\d+)", stdout)
     assert m, stdout
@@ -350,43 +342,12 @@ def test_cli_bad_paper_arguments_are_clear_errors(
 
 
 def test_cli_serve_publishes_signals_and_one_trade_alert_per_fill() -> None:
-    from websockets.sync.client import connect
+    served = serve_replay([str(USDM)], ["signals", "orders", "trade_alerts", "positions"])
+    messages = served.messages
 
-    token = "test-token-" + os.urandom(8).hex()
-    env = {**os.environ, "CONFLUEX_WS_TOKEN": token}
-    cmd = [
-        *cli_command(),
-        "replay",
-        "--no-progress",
-        "--serve",
-        "127.0.0.1:0",
-        "--serve-wait",
-        "60",
-        str(USDM),
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        assert proc.stdout is not None
-        first = proc.stdout.readline()
-        m = re.search(r"ws://127\.0\.0\.1:(\d+)/ \(token from CONFLUEX_WS_TOKEN\)", first)
-        assert m, first
-        messages: list[dict[str, Any]] = []
-        with connect(f"ws://127.0.0.1:{m.group(1)}/", open_timeout=30) as ws:
-            ws.send(json.dumps({"action": "authenticate", "token": token}))
-            assert json.loads(ws.recv(timeout=30))["event"] == "authenticated"
-            channels = ["signals", "orders", "trade_alerts", "positions"]
-            ws.send(json.dumps({"action": "subscribe", "channels": channels}))
-            for raw in ws:  # until the server closes after the replay
-                messages.append(json.loads(raw))
-        rest, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-
-    assert proc.returncode == 0, err
-    out = first + rest
-    assert token not in out
+    assert served.returncode == 0, served.stderr
+    out = served.stdout
+    assert served.token not in out
     by_channel = Counter(msg.get("channel") for msg in messages)
     assert by_channel["signals"] >= 1
     alerts = [msg for msg in messages if msg.get("channel") == "trade_alerts"]

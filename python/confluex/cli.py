@@ -32,8 +32,10 @@ import numpy as np
 
 from . import __version__
 from .backtest_report import FillLike, backtest_of, draw_fills, paper_fills_by_id, write_report
-from .engine import engine_from_config
-from .paper_trading import PaperTrader, trader_from_args
+from .engine import Engine, engine_from_config
+from .hft.replay_hook import HFT_CSV_COLUMNS, PROFILES, HFTReplayScorer, format_hft, hft_columns
+from .markets import unified_symbol
+from .paper_trading import VENUE_MARKET_TYPE, PaperTrader, trader_from_args
 from .replay import ReplayResult, replay, sample_path
 from .trading.config import load_config
 
@@ -189,12 +191,18 @@ def format_summary(res: ReplayResult, signals_from: str = "") -> str:
 
 
 def write_outputs(
-    res: ReplayResult, out_dir: Path, fills: Mapping[int, Sequence[FillLike]] | None = None
+    res: ReplayResult,
+    out_dir: Path,
+    fills: Mapping[int, Sequence[FillLike]] | None = None,
+    hft: np.ndarray[Any, np.dtype[np.void]] | None = None,
 ) -> list[Path]:
     """Write scores.csv, signals.csv and chart.png into ``out_dir``; return their paths.
 
-    ``fills`` (per engine symbol id) are drawn on the chart's price panels.
+    ``fills`` (per engine symbol id) are drawn on the chart's price panels. ``hft`` (the
+    ``--hft`` series, ``HFTReplayScorer.series()``) adds the composite columns to scores.csv:
+    each row's symbol's last composite at or before the row's time.
     """
+    extra = hft_columns(res.series, hft) if hft is not None else None
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     scores = out_dir / "scores.csv"
@@ -210,9 +218,10 @@ def write_outputs(
                 "score_raw",
                 "confidence",
                 "reliability",
+                *(HFT_CSV_COLUMNS if extra is not None else ()),
             ]
         )
-        for row in res.series:
+        for k, row in enumerate(res.series):
             w.writerow(
                 [
                     _iso(int(row["ts_ns"])),
@@ -223,6 +232,7 @@ def write_outputs(
                     f"{row['score_raw']:.4f}",
                     f"{row['confidence']:.4f}",
                     f"{row['reliability']:.4f}",
+                    *(extra[k] if extra is not None else ()),
                 ]
             )
     written.append(scores)
@@ -359,6 +369,7 @@ def _replay_command(args: argparse.Namespace) -> int:
             "--out draws chart.png with matplotlib, which is not installed: "
             "pip install 'confluex[plot]'"
         )
+    args.hft = args.hft or args.hft_profile is not None  # --hft-profile implies --hft
     out_dir = _check_out_dir(args.out) if args.out else None
     progress = Progress(enabled=not args.no_progress and sys.stderr.isatty())
     trader: PaperTrader | None = None
@@ -375,6 +386,7 @@ def _replay_command(args: argparse.Namespace) -> int:
             trader = trader_from_args(
                 args, engine, lambda note: print(note, flush=True), config=config
             )
+        scorer = _hft_scorer(args, engine, trader, config) if args.hft else None
         res = replay(
             args.files or None,
             symbols=args.symbols.split(",") if args.symbols else None,
@@ -388,8 +400,10 @@ def _replay_command(args: argparse.Namespace) -> int:
             engine=engine,
             on_message=trader.on_message if trader is not None else None,
             interruptible=True,
+            on_parsed=scorer.on_parsed if scorer is not None else None,
         )
         progress.close()
+        finals = scorer.finish() if scorer is not None else {}
         paper = trader.finish() if trader is not None else None
         if trader is not None:
             # With --paper the signals are the trader's (the MarketMonitor's, after its
@@ -399,12 +413,16 @@ def _replay_command(args: argparse.Namespace) -> int:
         print(
             format_summary(res, "MarketMonitor signals" if trader is not None else ""), flush=True
         )
+        if scorer is not None:
+            print("\n" + format_hft(scorer, finals, res.names), flush=True)
         problem = _error_rate_problem(res, args.max_error_rate)
         if problem is not None:
             _fail("replay", problem)
             return EXIT_FAILED
         if out_dir is not None:
-            paths = write_outputs(res, out_dir, paper_fills_by_id(paper))
+            paths = write_outputs(
+                res, out_dir, paper_fills_by_id(paper), scorer.series() if scorer else None
+            )
             print("\nwrote " + ", ".join(str(p) for p in paths))
         if paper is not None:
             print("\n" + paper.format(), flush=True)
@@ -423,6 +441,47 @@ def _replay_command(args: argparse.Namespace) -> int:
         _fail("replay", f"interrupted after {res.messages:,} messages")
         return EXIT_INTERRUPTED
     return 0
+
+
+def _ws_symbol(engine_name: str) -> str | None:
+    """The WebSocket (ccxt unified) symbol of an engine symbol ``venue:NAME``."""
+    venue, _, name = engine_name.partition(":")
+    mtype = VENUE_MARKET_TYPE.get(venue)
+    return (unified_symbol(name, mtype) if mtype else None) or name
+
+
+def _hft_scorer(
+    args: argparse.Namespace, engine: Engine, trader: PaperTrader | None, config: Any
+) -> HFTReplayScorer:
+    """The ``--hft`` hook: its profile is ``--hft-profile``, else an HFT one named by
+    ``--profile`` (the engine profiles); with ``--paper`` the inventory is the paper venue's
+    position (limit: risk.max_symbol_notional), with ``--serve`` it publishes ``hft_scores``."""
+    profile = args.hft_profile or getattr(args, "profile", None)
+    if profile is not None and profile not in PROFILES and args.hft_profile is None:
+        profile = None  # an engine-only profile: the HFT layer keeps its default
+    limit = config.risk.max_symbol_notional or 0.0
+    server = trader.server if trader is not None else None
+
+    def inventory(sym: int, mid: float) -> tuple[float, float]:
+        executor = trader.executor if trader is not None else None
+        pos = (
+            executor.positions.get(_ws_symbol(engine.symbol_name(sym)) or "") if executor else None
+        )
+        amount = 0.0 if pos is None else pos.amount * (1.0 if pos.direction == "long" else -1.0)
+        return amount, (limit / mid if limit > 0 and mid > 0 else 0.0)
+
+    def publish(symbol: str | None, data: dict[str, Any]) -> None:
+        if server is not None:
+            server.publish("hft_scores", data, symbol=symbol)
+
+    return HFTReplayScorer(
+        engine,
+        profile=profile,
+        series_interval_ns=round(args.series_ms * 1_000_000),
+        inventory=inventory if trader is not None else None,
+        publish=publish if server is not None else None,
+        ws_symbol=_ws_symbol,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -616,6 +675,20 @@ def build_parser() -> argparse.ArgumentParser:
         f"the instrument does not fit the data (default {MAX_ERROR_RATE:g})",
     )
     rp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    hg = rp.add_argument_group("HFT composite (see confluex.hft and docs/hft.md)")
+    hg.add_argument(
+        "--hft",
+        action="store_true",
+        help="score the HFT composite during the replay (book updates always, trades and "
+        "quotes at most every 100 ms), print it per symbol with a portfolio ranking, add its "
+        "columns to scores.csv and, with --serve, publish it on the hft_scores channel",
+    )
+    hg.add_argument(
+        "--hft-profile",
+        choices=PROFILES,
+        help="HFT profile (default: the one --profile names when it is an HFT profile, else "
+        "default); hft_ultra_fast sets the note's ultra-fast weights and 100 ms streaming",
+    )
     pt = rp.add_argument_group("paper trading (see confluex.paper_trading)")
     pt.add_argument(
         "--paper", action="store_true", help="paper-trade the scores and print a trading report"
@@ -648,9 +721,9 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         const="127.0.0.1:8765",
         metavar="HOST:PORT",
-        help="implies --paper: publish signals, orders, trade_alerts and positions over "
-        "WebSocket on loopback (default 127.0.0.1:8765; token from CONFLUEX_WS_TOKEN or "
-        "generated and printed); paced by --speed",
+        help="implies --paper: publish signals, orders, trade_alerts and positions (and "
+        "hft_scores with --hft) over WebSocket on loopback (default 127.0.0.1:8765; token "
+        "from CONFLUEX_WS_TOKEN or generated and printed); paced by --speed",
     )
     pt.add_argument(
         "--serve-wait",

@@ -42,7 +42,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from ._core.feed import TardisKind, parse_tardis_rows  # the native Tardis row parser
+from ._core.feed import ParseResult, TardisKind, parse_tardis_rows  # native Tardis row parser
 from .engine import (
     FLAG_END_OF_MESSAGE,
     FLAG_SNAPSHOT,
@@ -392,6 +392,7 @@ def replay(
     engine: Engine | None = None,
     on_message: Callable[[FeedSession, int, int], None] | None = None,
     interruptible: bool = False,
+    on_parsed: Callable[[FeedSession, ParseResult, int], None] | None = None,
 ) -> ReplayResult:
     """Replay files (default: the bundled sample) and return what happened.
 
@@ -399,7 +400,9 @@ def replay(
     as filtered. ``speed`` paces the replay at ``speed`` x the recorded time (``None``: as fast
     as possible). ``tick``/``lot`` override the instrument of every symbol. ``on_message``,
     when given, is called after every message with ``(session, symbol_id, ts_ns)``, which makes
-    the replay go line by line through Python (used by the paper-trading loop).
+    the replay go line by line through Python (used by the paper-trading loop). ``on_parsed``
+    is the same hook given the message's ``ParseResult`` instead of its symbol id (its ``kind``
+    tells book, trade and bookTicker messages apart: the ``--hft`` streaming policy).
     With ``interruptible``, Ctrl-C (KeyboardInterrupt) ends the replay early and the result
     covers what was replayed so far (``interrupted=True``); otherwise it propagates.
     """
@@ -483,7 +486,7 @@ def replay(
             if src.kind in ("capture", "bybit", "bybit_capture"):
                 session = sessions[src.venue]
                 fmt = LineFormat.JsonOnly if src.kind == "bybit" else LineFormat.NsPrefixed
-                if speed is None and on_message is None:
+                if speed is None and on_message is None and on_parsed is None:
                     for chunk in iter_chunks(src.path):
                         messages += session.replay(chunk, fmt)
                         drain()
@@ -501,6 +504,7 @@ def replay(
                         done,
                         total,
                         drain,
+                        on_parsed,
                     )
                     done += size
             else:
@@ -597,6 +601,7 @@ def _feed_lines(
     done: int,
     total: int,
     drain: Callable[[], None],
+    on_parsed: Callable[[FeedSession, ParseResult, int], None] | None = None,
 ) -> int:
     """Line-by-line feed: paced at ``speed`` x recorded time and/or with a per-message hook."""
     count = 0
@@ -628,6 +633,8 @@ def _feed_lines(
         count += 1
         if on_message is not None and result.ok and result.symbol_id != NO_SYMBOL:
             on_message(session, result.symbol_id, ts)
+        if on_parsed is not None and result.ok and result.symbol_id != NO_SYMBOL:
+            on_parsed(session, result, ts)
         if progress and count % 2000 == 0:
             progress(done + pos, total)
     if progress:

@@ -3,7 +3,8 @@
 ``AlertServer`` accepts clients on ``ws://host:port/``; a client authenticates with a
 shared token in its first message (compared in constant time; a missing or wrong token
 closes the connection with code 4001, no authentication within ``auth_timeout_s`` with
-4002), subscribes to channels (``trade_alerts``, ``signals``, ``orders``, ``positions``)
+4002), subscribes to channels (``trade_alerts``, ``signals``, ``orders``, ``positions``,
+``hft_scores``)
 with optional symbol filters, and receives JSON messages.
 
 Publishing never waits for a client: ``publish`` is a plain (sync) call that serialises a
@@ -35,7 +36,7 @@ __all__ = ["CHANNELS", "AlertServer", "CloseCode", "trade_alert_message"]
 
 log = logging.getLogger(__name__)
 
-CHANNELS = ("trade_alerts", "signals", "orders", "positions")
+CHANNELS = ("trade_alerts", "signals", "orders", "positions", "hft_scores")
 
 
 class CloseCode:

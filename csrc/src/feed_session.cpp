@@ -248,7 +248,12 @@ void FeedSession::after_update(PerSymbol& ps, std::uint32_t sym, std::int64_t ts
     }
     if (want_point) {
         ps.last_series_ts = ts_ns;
-        series_.push(ScorePoint{ts_ns, sym, 0, mid, score, res.score_raw, res.confidence, res.reliability});
+        ScorePoint pt{ts_ns, sym, 0, mid, score, res.score_raw, res.confidence, res.reliability, {}};
+        for (std::size_t c = 0; c < kComponentCount; ++c) {
+            pt.components[c] = (res.has_data_mask >> c) & 1U ? res.component_score[c]
+                                                              : std::numeric_limits<double>::quiet_NaN();
+        }
+        series_.push(pt);
     }
 }
 

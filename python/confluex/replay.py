@@ -345,6 +345,7 @@ def replay(
     engine: Engine | None = None,
     on_message: Callable[[FeedSession, int, int], None] | None = None,
     interruptible: bool = False,
+    prepare: Callable[[Engine, int, str], None] | None = None,
 ) -> ReplayResult:
     """Replay files (default: the bundled sample) and return what happened.
 
@@ -353,6 +354,9 @@ def replay(
     as possible). ``tick``/``lot`` override the instrument of every symbol. ``on_message``,
     when given, is called after every message with ``(session, symbol_id, ts_ns)``, which makes
     the replay go line by line through Python (used by the paper-trading loop).
+    ``prepare``, when given, is called as ``prepare(engine, symbol_id, venue_symbol)`` right
+    after each symbol is registered and before any of its data: the place for warm-up
+    (``Engine.load_history``) and sentiment inputs (``Engine.on_funding``...).
     With ``interruptible``, Ctrl-C (KeyboardInterrupt) ends the replay early and the result
     covers what was replayed so far (``interrupted=True``); otherwise it propagates.
     """
@@ -394,6 +398,8 @@ def replay(
             sym = engine.add_symbol(f"{src.venue}:{name}", Instrument(t, q))
             routes[key] = sym
             specs[sym] = (label, src.venue, t, q, inferred)
+            if prepare is not None:
+                prepare(engine, sym, name)
             if src.kind in ("capture", "bybit", "bybit_capture"):
                 if src.venue not in sessions:
                     sessions[src.venue] = FeedSession(engine, Venue.__members__[src.venue], config)

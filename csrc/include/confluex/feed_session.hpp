@@ -84,8 +84,9 @@ struct ScorePoint {
     double score_raw;
     double confidence;
     double reliability;
+    double components[kComponentCount];  // component scores in Component order; NaN without data
 };
-static_assert(std::is_trivially_copyable_v<ScorePoint> && sizeof(ScorePoint) == 56);
+static_assert(std::is_trivially_copyable_v<ScorePoint> && sizeof(ScorePoint) == 104);
 
 // A threshold crossing: +1 LONG (score rose to >= long), -1 SHORT (fell to <= short).
 struct SignalEvent {

@@ -291,3 +291,50 @@ def test_cli_bad_history_file_is_a_usage_error(
     )
     assert code == 2
     assert "hft_ultra_fast" in capsys.readouterr().err
+
+
+# --- recorded derivative streams replay with no flag -----------------------------------------
+
+
+def _mark_line(ts_ns: int, rate: str) -> bytes:
+    """SYNTHETIC markPrice@1s message, written from Binance's documented schema (no capture
+    of this stream exists in tests/data)."""
+    data = {
+        "e": "markPriceUpdate",
+        "E": ts_ns // 1_000_000,
+        "s": "BTCUSDT",
+        "p": "64000.10000000",
+        "i": "63990.00000000",
+        "P": "63995.00000000",
+        "r": rate,
+        "T": ts_ns // 1_000_000 + 3_600_000,
+    }
+    msg = {"stream": "btcusdt@markPrice@1s", "data": data}
+    return f"{ts_ns} {json.dumps(msg, separators=(',', ':'))}".encode()
+
+
+def test_recorded_mark_price_stream_feeds_sentiment_with_no_flag(
+    hft_data: Path, tmp_path: Path
+) -> None:
+    lines = gzip.decompress((hft_data / CAPTURE).read_bytes()).splitlines()
+    out: list[bytes] = []
+    for i, line in enumerate(lines):
+        out.append(line)
+        if i % 2000 == 100:  # a synthetic markPrice line among the real ones, same time
+            out.append(_mark_line(int(line.split(b" ", 1)[0]), "-0.00050000"))
+    mixed = tmp_path / "btcusdt_20240718_with_SYNTHETIC_markPrice.gz"
+    mixed.write_bytes(gzip.compress(b"\n".join(out) + b"\n"))
+    rows = load_ohlcv(_shifted_history(tmp_path))
+
+    def prepare(engine: Engine, sym: int, name: str) -> None:
+        warm_up(engine, sym, history=[rows])
+
+    res = replay([mixed], engine=engine_from_config(), prepare=prepare)
+    (rep,) = res.symbols.values()
+    assert res.parser_errors.get("UnknownStream", 0) == 0
+    sent = rep.components["sentiment"]
+    assert sent.has_data and sent.sub["funding_rate"] > 50  # -0.05 % funding: contrarian-bullish
+    assert rep.result.reliability == pytest.approx(1.0)
+    # the same file without the synthetic lines: sentiment has no data
+    plain = replay([hft_data / CAPTURE], engine=engine_from_config(), prepare=prepare)
+    assert not next(iter(plain.symbols.values())).components["sentiment"].has_data

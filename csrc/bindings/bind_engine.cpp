@@ -116,8 +116,9 @@ symbols. Every field is validated when the Engine is built.
                        "Bars and the bar-based views (technical, price structure, bar volume, "
                        "sentiment); False: trades and book only (the hft_ultra_fast profile).")
         .def_readwrite("bars", &EngineConfig::bars)
-        .def_readwrite("view_timeframes_ns", &EngineConfig::view_timeframes_ns,
-                       "base/ltf/mtf/htf timeframes of the views, each one of bars.timeframes_ns or 0.")
+        .def_readwrite(
+            "view_timeframes_ns", &EngineConfig::view_timeframes_ns,
+            "base/ltf/mtf/htf timeframes of the views, each one of bars.timeframes_ns or 0.")
         .def_readwrite("structure_timeframe_weights", &EngineConfig::structure_timeframe_weights)
         .def_readwrite("volume_bar_weight", &EngineConfig::volume_bar_weight,
                        "Share of the bar view in the volume component (the rest: trade flow).");
@@ -244,8 +245,8 @@ it only through a BookEventRing / TradeEventRing that this thread drains.
             R"pbdoc(Warms a symbol's bars up from closed ccxt fetch_ohlcv rows (n, 6); returns the timeframe in ns.)pbdoc")
         .def("on_funding", &Engine::on_funding, py::arg("symbol_id"), py::arg("ts_ns"),
              py::arg("rate"), R"pbdoc(Funding rate published at ts_ns (0.0001 = 0.01 %).)pbdoc")
-        .def("on_open_interest", &Engine::on_open_interest, py::arg("symbol_id"),
-             py::arg("ts_ns"), py::arg("value"), R"pbdoc(Open interest level at ts_ns.)pbdoc")
+        .def("on_open_interest", &Engine::on_open_interest, py::arg("symbol_id"), py::arg("ts_ns"),
+             py::arg("value"), R"pbdoc(Open interest level at ts_ns.)pbdoc")
         .def("on_liquidation", &Engine::on_liquidation, py::arg("symbol_id"), py::arg("ts_ns"),
              py::arg("side"), py::arg("notional"),
              R"pbdoc(A liquidation of notional quote units of the LiquidatedSide at ts_ns.)pbdoc")

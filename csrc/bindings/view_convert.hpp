@@ -54,12 +54,12 @@ inline Bar make_bar(std::int64_t open_ns, const double* x) {
 // Calls f(bar) for each row of open_ns (n,) and ohlcv (n, 5); ValueError naming the shapes.
 // The loop runs without the GIL: f must touch no Python object (exceptions it throws are
 // C++ ones, translated after the GIL is taken back).
-template <class F>
-void for_each_bar(const BarTimes& open_ns, const BarValues& ohlcv, F&& f) {
-    if (ohlcv.ndim() != 2 || ohlcv.shape(1) != 5 || open_ns.ndim() != 1 || open_ns.shape(0) != ohlcv.shape(0)) {
+template <class F> void for_each_bar(const BarTimes& open_ns, const BarValues& ohlcv, F&& f) {
+    if (ohlcv.ndim() != 2 || ohlcv.shape(1) != 5 || open_ns.ndim() != 1 ||
+        open_ns.shape(0) != ohlcv.shape(0)) {
         throw py::value_error("expected open_ns (n,) int64 and ohlcv (n, 5) float64, was " +
-                              std::to_string(open_ns.size()) + " times and " + std::to_string(ohlcv.size()) +
-                              " values");
+                              std::to_string(open_ns.size()) + " times and " +
+                              std::to_string(ohlcv.size()) + " values");
     }
     const std::int64_t* t = open_ns.data();
     const double* x = ohlcv.data();
@@ -83,8 +83,7 @@ py::dict keyed_dict(const std::array<double, N>& v, const std::array<const char*
 
 // Sets the named weights of a config (set_weight() per key, then validate()); the config is
 // unchanged when any key or value is refused.
-template <class Config>
-void set_weights(Config& c, const std::map<std::string, double>& w) {
+template <class Config> void set_weights(Config& c, const std::map<std::string, double>& w) {
     Config next = c;
     for (const auto& [k, v] : w) {
         next.set_weight(k, v);
@@ -93,4 +92,4 @@ void set_weights(Config& c, const std::map<std::string, double>& w) {
     c = next;
 }
 
-}  // namespace confluex::bindings
+} // namespace confluex::bindings

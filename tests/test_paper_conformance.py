@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import ccxt
 import pytest
-from confluex._core.engine import Engine
+from confluex._core.engine import Engine, EngineConfig
 from confluex.paper_trading import PaperTrader, SizingName
 from confluex.replay import replay
 from confluex.trading import load_config
@@ -233,7 +233,11 @@ def test_every_structure_of_a_scripted_session_passes_ccxt_validators() -> None:
 def _validated_replay(
     path: Path | None, sizing: SizingName, market_type: MarketType | None
 ) -> tuple[Checker, PaperTrader, dict[str, int]]:
-    engine = Engine()
+    # Book and trades only (no bar views): the order count below was set for the scores of
+    # those three components on these few-minute captures.
+    cfg = EngineConfig()
+    cfg.bar_views = False
+    engine = Engine(cfg)
     trader = PaperTrader(engine, load_config(ACTIVE), sizing=sizing, market_type=market_type)
     state: dict[str, Any] = {"chk": None, "seen": None}
     changes = {"checked": 0}

@@ -58,7 +58,7 @@ BOOK_TICKER = spec(
     ("ask_qty", I8, 48),
 )
 SCORE_POINT = spec(
-    56,
+    104,
     ("ts_ns", I8, 0),
     ("symbol_id", U4, 8),
     ("reserved", U4, 12),
@@ -67,6 +67,7 @@ SCORE_POINT = spec(
     ("score_raw", F8, 32),
     ("confidence", F8, 40),
     ("reliability", F8, 48),
+    ("components", (F8, (6,)), 56),
 )
 SIGNAL_EVENT = spec(
     32,

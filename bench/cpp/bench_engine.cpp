@@ -4,9 +4,8 @@
 // Run like:
 //   python bench/cpp/dump_book_records.py /tmp/pbook        # writes spot.book, usdm.book
 //   g++ -std=c++20 -O3 -march=native -DNDEBUG -Icsrc/include bench/cpp/bench_engine.cpp
-//       csrc/src/engine.cpp csrc/src/order_book.cpp csrc/src/book_signals.cpp
-//       csrc/src/aggregator.cpp csrc/src/trade_flow.cpp csrc/src/flow_signals.cpp
-//       csrc/src/instrument.cpp -o /tmp/bench_engine          (one command line)
+//       csrc/src/*.cpp -o /tmp/bench_engine          (one command line; the engine's bar
+//       views need the bar, indicator, structure and sentiment sources too)
 //   /tmp/bench_engine /tmp/pbook/spot.book [scores.out]
 //
 // Reports (best of 7 rounds, each a fresh engine over the whole capture):

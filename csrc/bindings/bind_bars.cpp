@@ -13,6 +13,7 @@
 #include "confluex/bar.hpp"
 #include "confluex/bar_builder.hpp"
 #include "confluex/types.hpp"
+#include "view_convert.hpp"
 
 namespace py = pybind11;
 
@@ -22,24 +23,8 @@ using confluex::Aggressor;
 using confluex::Bar;
 using confluex::BarBuilder;
 using confluex::BarBuilderConfig;
-
-// ccxt hands back lists of lists (int ms, float prices): converted to float64 on entry.
-using RowArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
-
-// Views an (n, 6) float64 array [ms, o, h, l, c, v] as a flat span.
-std::span<const double> as_rows(const RowArray& a) {
-    if (a.ndim() != 2 || a.shape(1) != 6) {
-        std::string shape = "(";
-        for (py::ssize_t i = 0; i < a.ndim(); ++i) {
-            shape += i ? ", " : "";
-            shape += std::to_string(a.shape(i));
-        }
-        throw py::value_error(
-            "ohlcv must be an (n, 6) array of [ms, open, high, low, close, volume], was shape " +
-            shape + ")");
-    }
-    return {a.data(), static_cast<std::size_t>(a.size())};
-}
+using confluex::bindings::as_rows;
+using confluex::bindings::RowArray;
 
 py::array_t<Bar> bars_array(const BarBuilder& b, std::size_t level, std::size_t n) {
     n = std::min(n, b.size(level));

@@ -9,6 +9,7 @@
 #include "confluex/engine.hpp"
 #include "confluex/errors.hpp"
 #include "convert.hpp"
+#include "view_convert.hpp"
 
 namespace py = pybind11;
 using confluex::component_from_name;
@@ -112,7 +113,17 @@ symbols. Every field is validated when the Engine is built.
         .def_readwrite("flow_signals", &EngineConfig::flow_signals)
         .def_readwrite("aggregator", &EngineConfig::aggregator)
         .def_readwrite("ofi_window_ns", &EngineConfig::ofi_window_ns)
-        .def_readwrite("ofi_capacity", &EngineConfig::ofi_capacity);
+        .def_readwrite("ofi_capacity", &EngineConfig::ofi_capacity)
+        .def_readwrite("bar_views", &EngineConfig::bar_views,
+                       "Bars and the bar-based views (technical, price structure, bar volume, "
+                       "sentiment); False: trades and book only (the hft_ultra_fast profile).")
+        .def_readwrite("bars", &EngineConfig::bars)
+        .def_readwrite(
+            "view_timeframes_ns", &EngineConfig::view_timeframes_ns,
+            "base/ltf/mtf/htf timeframes of the views, each one of bars.timeframes_ns or 0.")
+        .def_readwrite("structure_timeframe_weights", &EngineConfig::structure_timeframe_weights)
+        .def_readwrite("volume_bar_weight", &EngineConfig::volume_bar_weight,
+                       "Share of the bar view in the volume component (the rest: trade flow).");
 
     py::class_<Engine>(m, "Engine", R"pbdoc(
 Many symbols, each with its order book, trade windows, signals and confluence aggregator.
@@ -226,6 +237,34 @@ it only through a BookEventRing / TradeEventRing that this thread drains.
             },
             py::arg("weights"),
             R"pbdoc(Replaces component weights by name (others keep their defaults).)pbdoc")
+        .def(
+            "load_history",
+            [](Engine& e, std::uint32_t sym, const confluex::bindings::RowArray& rows,
+               std::int64_t timeframe_ns) {
+                return e.load_history(sym, confluex::bindings::as_rows(rows), timeframe_ns);
+            },
+            py::arg("symbol_id"), py::arg("ohlcv"), py::arg("timeframe_ns") = 0,
+            R"pbdoc(Warms a symbol's bars up from closed ccxt fetch_ohlcv rows (n, 6); returns the timeframe in ns.)pbdoc")
+        .def("on_funding", &Engine::on_funding, py::arg("symbol_id"), py::arg("ts_ns"),
+             py::arg("rate"), R"pbdoc(Funding rate published at ts_ns (0.0001 = 0.01 %).)pbdoc")
+        .def("on_open_interest", &Engine::on_open_interest, py::arg("symbol_id"), py::arg("ts_ns"),
+             py::arg("value"), R"pbdoc(Open interest level at ts_ns.)pbdoc")
+        .def("on_liquidation", &Engine::on_liquidation, py::arg("symbol_id"), py::arg("ts_ns"),
+             py::arg("side"), py::arg("notional"),
+             R"pbdoc(A liquidation of notional quote units of the LiquidatedSide at ts_ns.)pbdoc")
+        .def(
+            "bars_closed",
+            [](const Engine& e, std::uint32_t sym, std::int64_t timeframe_ns) {
+                const confluex::BarBuilder& b = e.bars(sym);
+                const auto lv = b.level_of(timeframe_ns);
+                if (!lv) {
+                    throw confluex::InvalidConfig("no bar timeframe of " +
+                                                  std::to_string(timeframe_ns) + " ns");
+                }
+                return b.closed_count(*lv);
+            },
+            py::arg("symbol_id"), py::arg("timeframe_ns"),
+            R"pbdoc(Bars the symbol ever closed at a timeframe (history included).)pbdoc")
         .def("score", &Engine::score, py::arg("symbol_id"),
              R"pbdoc(Quality-adjusted 0-100 confluence score (fast path).)pbdoc")
         .def("result", &Engine::result, py::arg("symbol_id"), py::return_value_policy::copy,

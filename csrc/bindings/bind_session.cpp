@@ -45,7 +45,7 @@ py::dict latency_dict(const LatencyHistogram& h) {
 
 void register_session(py::module_& m) {
     PYBIND11_NUMPY_DTYPE(ScorePoint, ts_ns, symbol_id, reserved, mid_px, score, score_raw,
-                         confidence, reliability);
+                         confidence, reliability, components);
     PYBIND11_NUMPY_DTYPE(SignalEvent, ts_ns, symbol_id, direction, score, mid_px);
     m.attr("score_point_dtype") = py::dtype::of<ScorePoint>();
     m.attr("signal_event_dtype") = py::dtype::of<SignalEvent>();

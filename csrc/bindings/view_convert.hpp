@@ -1,4 +1,4 @@
-// Conversions shared by the bar-based view bindings (structure, sentiment).
+// Conversions shared by the bar-based view bindings (bars, engine, structure, sentiment).
 #pragma once
 
 #include <pybind11/numpy.h>
@@ -7,6 +7,7 @@
 #include <array>
 #include <cstddef>
 #include <map>
+#include <span>
 #include <string>
 
 #include "confluex/bar.hpp"
@@ -17,6 +18,24 @@ namespace py = pybind11;
 
 using BarTimes = py::array_t<std::int64_t, py::array::c_style>;
 using BarValues = py::array_t<double, py::array::c_style>;
+
+// ccxt hands back lists of lists (int ms, float prices): converted to float64 on entry.
+using RowArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
+
+// Views an (n, 6) float64 array [ms, o, h, l, c, v] as a flat span.
+inline std::span<const double> as_rows(const RowArray& a) {
+    if (a.ndim() != 2 || a.shape(1) != 6) {
+        std::string shape = "(";
+        for (py::ssize_t i = 0; i < a.ndim(); ++i) {
+            shape += i ? ", " : "";
+            shape += std::to_string(a.shape(i));
+        }
+        throw py::value_error(
+            "ohlcv must be an (n, 6) array of [ms, open, high, low, close, volume], was shape " +
+            shape + ")");
+    }
+    return {a.data(), static_cast<std::size_t>(a.size())};
+}
 
 // A Bar from open_ns and x = [open, high, low, close, volume] (no sides, no trades).
 inline Bar make_bar(std::int64_t open_ns, const double* x) {

@@ -6,8 +6,35 @@
 #include <string>
 
 #include "confluex/errors.hpp"
+#include "confluex/sentiment_parser.hpp"
 
 namespace confluex {
+
+struct Engine::Views {
+    explicit Views(const EngineConfig& cfg)
+        : bars(cfg.bars),
+          tech(cfg.technical),
+          vview(cfg.volume_view),
+          ps{PriceStructure(cfg.structure), PriceStructure(cfg.structure), PriceStructure(cfg.structure),
+             PriceStructure(cfg.structure)},
+          sent(cfg.sentiment) {
+        for (std::size_t i = 0; i < levels.size(); ++i) {
+            const auto lv = cfg.view_timeframes_ns[i] > 0 ? bars.level_of(cfg.view_timeframes_ns[i])
+                                                          : std::optional<std::size_t>{};
+            levels[i] = lv ? static_cast<int>(*lv) : -1;
+        }
+    }
+
+    BarBuilder bars;
+    TechnicalView tech;
+    VolumeView vview;
+    std::array<PriceStructure, 4> ps;
+    std::array<std::uint64_t, 4> ps_seen{};
+    Sentiment sent;
+    std::array<int, 4> levels{-1, -1, -1, -1};
+    std::uint64_t level0_seen = 0;  // level-0 bars closed at the last view sync
+    ComponentScore vol_bars{};      // the bar view's volume component
+};
 
 struct Engine::SymbolState {
     SymbolState(std::string n, const Instrument& inst, const EngineConfig& cfg)
@@ -27,6 +54,12 @@ struct Engine::SymbolState {
     std::array<double, kComponentCount> external_score{};
     ConfluenceResult result{};
     SymbolStats stats{};
+    // Bar views (EngineConfig::bar_views), allocated at the symbol's first trade, history or
+    // sentiment input: an idle symbol costs only its book and windows.
+    std::unique_ptr<Views> views;
+    ComponentScore vol_flow{};  // the trade-flow volume component
+    bool bars_dirty = true;
+    bool sent_dirty = true;
     bool book_dirty = true;
     bool flow_dirty = true;
     bool result_dirty = true;
@@ -46,6 +79,39 @@ void set_external(ComponentScore& c, double score) noexcept {
 
 constexpr std::size_t kDrainChunk = 4096;
 
+// The volume component: bar_weight x the bar view + (1 - bar_weight) x the trade-flow volume
+// when the bar view has data (its sub-scores kept, scaled, plus one "trade_flow" sub-score);
+// the trade-flow volume alone otherwise.
+void blend_volume(const ComponentScore& bars, const ComponentScore& flow, double bar_weight,
+                  ComponentScore& out) noexcept {
+    if (!bars.has_data || bar_weight <= 0.0) {
+        out = flow;
+        return;
+    }
+    if (!flow.has_data || bar_weight >= 1.0) {
+        out = bars;
+        return;
+    }
+    out = ComponentScore{};
+    out.has_data = true;
+    out.score = bar_weight * bars.score + (1.0 - bar_weight) * flow.score;
+    double wsum = 0.0;
+    for (std::size_t i = 0; i < bars.n_sub; ++i) {
+        wsum += bars.sub_weight[i];
+    }
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < bars.n_sub && n + 1 < kMaxSubScores; ++i) {
+        out.sub[n] = bars.sub[i];
+        out.sub_weight[n] = wsum > 0.0 ? bar_weight * bars.sub_weight[i] / wsum : 0.0;
+        out.sub_name[n] = bars.sub_name[i];
+        ++n;
+    }
+    out.sub[n] = flow.score;
+    out.sub_weight[n] = 1.0 - bar_weight;
+    out.sub_name[n] = "trade_flow";
+    out.n_sub = static_cast<std::uint8_t>(n + 1);
+}
+
 }  // namespace
 
 Engine::Engine(EngineConfig cfg)
@@ -55,6 +121,31 @@ Engine::Engine(EngineConfig cfg)
     [[maybe_unused]] const OrderBook book_probe(cfg_.book);
     [[maybe_unused]] const TradeFlow flow_probe(cfg_.flow);
     [[maybe_unused]] const signals::OfiWindow ofi_probe(cfg_.ofi_window_ns, cfg_.ofi_capacity);
+    if (cfg_.bar_views) {
+        cfg_.bars.validate();
+        cfg_.technical.validate();
+        cfg_.volume_view.validate();
+        cfg_.structure.validate();
+        cfg_.sentiment.validate();
+        const BarBuilder probe(cfg_.bars);
+        for (std::size_t i = 0; i < cfg_.view_timeframes_ns.size(); ++i) {
+            const std::int64_t tf = cfg_.view_timeframes_ns[i];
+            if (tf != 0 && !probe.level_of(tf)) {
+                throw InvalidConfig("view_timeframes_ns[" + std::to_string(i) +
+                                    "] must be 0 or one of the bar timeframes, was " + std::to_string(tf));
+            }
+        }
+        for (const double w : cfg_.structure_timeframe_weights) {
+            if (!std::isfinite(w) || w < 0.0) {
+                throw InvalidConfig("structure_timeframe_weights must be finite and >= 0, was " +
+                                    std::to_string(w));
+            }
+        }
+        if (!(cfg_.volume_bar_weight >= 0.0 && cfg_.volume_bar_weight <= 1.0)) {
+            throw InvalidConfig("volume_bar_weight must be within [0, 1], was " +
+                                std::to_string(cfg_.volume_bar_weight));
+        }
+    }
     scratch_bids_.reserve(1024);
     scratch_asks_.reserve(1024);
 }
@@ -153,11 +244,18 @@ void Engine::after_trades(SymbolState& s, std::size_t count, std::int64_t last_t
     s.stats.last_event_ts_ns = std::max(s.stats.last_event_ts_ns, last_ts_ns);
     s.flow_dirty = true;
     s.result_dirty = true;
+    if (s.views && s.views->bars.closed_count(0) != s.views->level0_seen) {
+        s.bars_dirty = true;
+    }
 }
 
 void Engine::push_trade(std::uint32_t sym, std::int64_t ts_ns, Ticks px, Lots qty, Aggressor side) {
     SymbolState& s = at(sym);
     s.flow.push(ts_ns, px, qty, side);  // throws with the windows unchanged
+    if (cfg_.bar_views) {
+        // Valid: the flow accepted it (price > 0, qty > 0).
+        views(s).bars.on_trade(ts_ns, s.instrument.ticks_to_price(px), s.instrument.lots_to_qty(qty), side);
+    }
     after_trades(s, 1, ts_ns);
 }
 
@@ -169,6 +267,11 @@ void Engine::advance(std::uint32_t sym, std::int64_t now_ns) {
     s.stats.last_event_ts_ns = now_ns;
     s.flow.advance(now_ns);
     s.ofi.advance(now_ns);
+    if (s.views) {
+        s.views->bars.advance(now_ns);
+        s.bars_dirty = s.bars_dirty || s.views->bars.closed_count(0) != s.views->level0_seen;
+        s.sent_dirty = true;
+    }
     s.flow_dirty = true;
     s.book_dirty = true;
     s.result_dirty = true;
@@ -302,6 +405,13 @@ std::size_t Engine::ingest_trades(const TradeEvent* ev, std::size_t n) {
         }
         SymbolState& s = *symbols_[sym];
         s.flow.push_validated(ev + i, j - i);
+        if (cfg_.bar_views) {
+            BarBuilder& bars = views(s).bars;
+            for (std::size_t k = i; k < j; ++k) {
+                bars.on_trade(ev[k].ts_ns, s.instrument.ticks_to_price(ev[k].px_ticks),
+                                s.instrument.lots_to_qty(ev[k].qty_lots), static_cast<Aggressor>(ev[k].side));
+            }
+        }
         after_trades(s, j - i, last_ts);
         i = j;
     }
@@ -381,6 +491,75 @@ void Engine::clear_component(std::uint32_t sym, Component c) {
     s.external[i] = false;
     s.comps[i] = ComponentScore{};
     s.book_dirty = s.flow_dirty = s.result_dirty = true;
+    s.bars_dirty = s.sent_dirty = cfg_.bar_views;
+}
+
+Engine::Views& Engine::views(SymbolState& s) {
+    if (!s.views) [[unlikely]] {
+        s.views = std::make_unique<Views>(cfg_);
+    }
+    return *s.views;
+}
+
+Engine::Views& Engine::views_of(std::uint32_t sym) {
+    SymbolState& s = at(sym);
+    if (!cfg_.bar_views) {
+        throw InvalidConfig("bar views are off in this engine (EngineConfig.bar_views false, the "
+                            "hft_ultra_fast profile), was a call for symbol '" +
+                            s.name + "'");
+    }
+    return views(s);
+}
+
+std::int64_t Engine::load_history(std::uint32_t sym, std::span<const double> rows, std::int64_t timeframe_ns) {
+    Views& v = views_of(sym);
+    const std::int64_t tf = v.bars.load_history(rows, timeframe_ns);  // throws unchanged
+    SymbolState& s = at(sym);
+    s.bars_dirty = s.result_dirty = true;
+    return tf;
+}
+
+void Engine::on_funding(std::uint32_t sym, std::int64_t ts_ns, double rate) {
+    views_of(sym).sent.on_funding(ts_ns, rate);
+    SymbolState& s = at(sym);
+    s.sent_dirty = s.result_dirty = true;
+}
+
+void Engine::on_open_interest(std::uint32_t sym, std::int64_t ts_ns, double value) {
+    views_of(sym).sent.on_open_interest(ts_ns, value);
+    SymbolState& s = at(sym);
+    s.sent_dirty = s.result_dirty = true;
+}
+
+void Engine::on_liquidation(std::uint32_t sym, std::int64_t ts_ns, LiquidatedSide side, double notional) {
+    views_of(sym).sent.on_liquidation(ts_ns, side, notional);
+    SymbolState& s = at(sym);
+    s.sent_dirty = s.result_dirty = true;
+}
+
+void Engine::on_mark(std::uint32_t sym, const feed::MarkUpdate& m) {
+    views_of(sym).sent.on_mark(m);
+    SymbolState& s = at(sym);
+    s.sent_dirty = s.result_dirty = true;
+}
+
+void Engine::on_liquidation_event(std::uint32_t sym, const feed::LiquidationEvent& e) {
+    views_of(sym).sent.on_liquidation_event(e);
+    SymbolState& s = at(sym);
+    s.sent_dirty = s.result_dirty = true;
+}
+
+const BarBuilder& Engine::bars(std::uint32_t sym) const {
+    // A symbol's views are allocated at its first use; reading its bars is one.
+    return const_cast<Engine*>(this)->views_of(sym).bars;  // NOLINT: same lookup, const result
+}
+
+TechnicalReport Engine::technical_report(std::uint32_t sym) {
+    (void)result(sym);
+    TechnicalReport r{};
+    ComponentScore tmp{};
+    views_of(sym).tech.compute(tmp, &r);
+    return r;
 }
 
 void Engine::set_weights(const std::array<double, kComponentCount>& w) {
@@ -418,18 +597,78 @@ void Engine::recompute(SymbolState& s) {
         if (!s.external[kFlow]) {
             compute_orderflow_component(s.flow, cfg_.flow_signals, s.comps[kFlow]);
         }
-        if (!s.external[kVol]) {
-            compute_volume_component(s.flow, cfg_.flow_signals, s.comps[kVol]);
-        }
+        compute_volume_component(s.flow, cfg_.flow_signals, s.vol_flow);
+    }
+    const bool views_changed = cfg_.bar_views && (s.bars_dirty || s.sent_dirty);
+    if (views_changed) {
+        sync_views(s);
+    }
+    if ((s.flow_dirty || views_changed) && !s.external[kVol]) {
+        static const ComponentScore kNone{};
+        blend_volume(s.views ? s.views->vol_bars : kNone, s.vol_flow, cfg_.volume_bar_weight, s.comps[kVol]);
     }
     s.result = aggregator_.compute(s.comps);
     s.book_dirty = s.flow_dirty = s.result_dirty = false;
+    s.bars_dirty = s.sent_dirty = false;
     ++s.stats.recomputes;
+}
+
+void Engine::sync_views(SymbolState& s) {
+    constexpr auto kTech = static_cast<std::size_t>(Component::Technical);
+    constexpr auto kStruct = static_cast<std::size_t>(Component::PriceStructure);
+    constexpr auto kSent = static_cast<std::size_t>(Component::Sentiment);
+    if (!s.views) {
+        return;  // no trade, history or input yet: every view has no data
+    }
+    Views& v = *s.views;
+    if (s.bars_dirty) {
+        v.tech.sync(v.bars, v.levels);
+        v.vview.sync(v.bars, v.levels);
+        std::array<StructureReading, 4> readings{};
+        std::array<double, 4> weights{};
+        std::size_t n = 0;
+        for (std::size_t slot = 0; slot < v.levels.size(); ++slot) {
+            if (v.levels[slot] < 0) {
+                continue;
+            }
+            const auto lv = static_cast<std::size_t>(v.levels[slot]);
+            const std::uint64_t closed = v.bars.closed_count(lv);
+            const std::size_t fresh =
+                static_cast<std::size_t>(std::min<std::uint64_t>(closed - v.ps_seen[slot], v.bars.size(lv)));
+            for (std::size_t back = fresh; back-- > 0;) {
+                const Bar& b = v.bars.bar(lv, back);
+                v.ps[slot].update(b);
+                if (slot == 0) {
+                    v.sent.on_bar(b);
+                }
+            }
+            v.ps_seen[slot] = closed;
+            if (v.ps[slot].bars() > 0) {
+                readings[n] = v.ps[slot].last();
+                weights[n] = cfg_.structure_timeframe_weights[slot];
+                ++n;
+            }
+        }
+        if (!s.external[kTech]) {
+            v.tech.compute(s.comps[kTech]);
+        }
+        if (!s.external[kStruct]) {
+            s.comps[kStruct] = n > 0 ? combine_timeframes(std::span(readings.data(), n), std::span(weights.data(), n),
+                                                          cfg_.structure)
+                                     : ComponentScore{};
+        }
+        v.vview.compute(v.vol_bars);
+        v.level0_seen = v.bars.timeframe_count() > 0 ? v.bars.closed_count(0) : 0;
+    }
+    if (!s.external[kSent]) {
+        s.comps[kSent] = v.sent.component(s.stats.last_event_ts_ns);
+    }
+    s.bars_dirty = s.sent_dirty = false;
 }
 
 const ConfluenceResult& Engine::result(std::uint32_t sym) {
     SymbolState& s = at(sym);
-    if (s.result_dirty || s.book_dirty || s.flow_dirty) {
+    if (s.result_dirty || s.book_dirty || s.flow_dirty || s.bars_dirty) {
         recompute(s);
     }
     return s.result;

@@ -169,9 +169,57 @@ FeedSession::~FeedSession() = default;
 void FeedSession::rebuild_parser() {
     if (venue_ == Venue::Bybit) {
         bybit_ = std::make_unique<BybitParser>(table_);
+        bybit_sentiment_ = std::make_unique<feed::BybitSentimentParser>(table_);
     } else {
         binance_ = std::make_unique<BinanceParser>(table_, venue_ == Venue::BinanceFutures);
+        binance_sentiment_ = std::make_unique<feed::BinanceSentimentParser>(table_);
     }
+}
+
+namespace {
+
+// Whether a message is one of the derivative streams, from its first bytes: the combined
+// stream's name or the event type come first in what the venues send and what --record wrote.
+bool is_sentiment_stream(std::string_view raw, bool bybit) noexcept {
+    const std::string_view head = raw.substr(0, 96);
+    if (bybit) {
+        return head.find("\"tickers.") != std::string_view::npos ||
+               head.find("\"allLiquidation.") != std::string_view::npos;
+    }
+    return head.find("@markPrice") != std::string_view::npos ||
+           head.find("@forceOrder") != std::string_view::npos ||
+           head.find("\"markPriceUpdate\"") != std::string_view::npos ||
+           head.find("\"forceOrder\"") != std::string_view::npos;
+}
+
+}  // namespace
+
+ParseResult FeedSession::on_sentiment(std::string_view raw, std::int64_t ts_ns) {
+    liq_buf_.clear();
+    const feed::SentimentParseResult sr = venue_ == Venue::Bybit ? bybit_sentiment_->parse(raw, ts_ns, liq_buf_)
+                                                                 : binance_sentiment_->parse(raw, ts_ns, liq_buf_);
+    ParseResult r{};
+    r.kind = MsgKind::Control;  // not book or trades: nothing to score here
+    r.error = sr.error;
+    r.symbol_id = sr.symbol_id;
+    r.exchange_ts_ms = sr.exchange_ts_ms;
+    const std::uint32_t sym = sr.symbol_id;
+    if (!sr.ok() || sym >= symbols_.size() || !symbols_[sym].routed || !engine_.config().bar_views) {
+        return r;
+    }
+    try {
+        if (sr.kind == feed::SentimentMsgKind::MarkPrice || sr.kind == feed::SentimentMsgKind::Ticker) {
+            engine_.on_mark(sym, sr.mark);
+        }
+        for (const feed::LiquidationEvent& e : liq_buf_) {
+            engine_.on_liquidation_event(sym, e);
+        }
+    } catch (const InvalidEvent&) {
+        // An out-of-order sample (e.g. a funding time before the previous one): refused by the
+        // sentiment view, state unchanged, counted as this symbol's parse error.
+        ++symbols_[sym].health.parse_errors;
+    }
+    return r;
 }
 
 void FeedSession::add_symbol(std::string_view venue_symbol, std::uint32_t symbol_id) {
@@ -423,11 +471,19 @@ void FeedSession::after_update(PerSymbol& ps, std::uint32_t sym, std::int64_t ts
     }
     if (want_point) {
         ps.last_series_ts = ts_ns;
-        series_.push(ScorePoint{ts_ns, sym, 0, mid, score, res.score_raw, res.confidence, res.reliability});
+        ScorePoint pt{ts_ns, sym, 0, mid, score, res.score_raw, res.confidence, res.reliability, {}};
+        for (std::size_t c = 0; c < kComponentCount; ++c) {
+            pt.components[c] = (res.has_data_mask >> c) & 1U ? res.component_score[c]
+                                                              : std::numeric_limits<double>::quiet_NaN();
+        }
+        series_.push(pt);
     }
 }
 
 ParseResult FeedSession::on_message(std::string_view raw, std::int64_t ts_ns) {
+    if (is_sentiment_stream(raw, venue_ == Venue::Bybit)) [[unlikely]] {
+        return on_sentiment(raw, ts_ns);
+    }
     const std::int64_t t0 = now_ns();
     ParseResult r = parse(raw, ts_ns);
     const std::int64_t t1 = now_ns();

@@ -32,11 +32,14 @@ import numpy as np
 
 from . import __version__
 from .backtest_report import FillLike, backtest_of, draw_fills, paper_fills_by_id, write_report
-from .engine import Engine, engine_from_config
-from .hft.replay_hook import HFT_CSV_COLUMNS, PROFILES, HFTReplayScorer, format_hft, hft_columns
+from .engine import COMPONENT_NAMES, PROFILES, ConfluexError, Engine, engine_from_config
+from .hft.replay_hook import HFT_CSV_COLUMNS, HFTReplayScorer, format_hft, hft_columns
+from .hft.replay_hook import PROFILES as HFT_PROFILES
+from .history_inputs import load_ohlcv, warm_up
 from .markets import unified_symbol
 from .paper_trading import VENUE_MARKET_TYPE, PaperTrader, trader_from_args
 from .replay import ReplayResult, replay, sample_path
+from .sentiment_inputs import load_funding, load_open_interest
 from .trading.config import load_config
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_USAGE", "configure_logging", "main"]
@@ -218,6 +221,7 @@ def write_outputs(
                 "score_raw",
                 "confidence",
                 "reliability",
+                *COMPONENT_NAMES,
                 *(HFT_CSV_COLUMNS if extra is not None else ()),
             ]
         )
@@ -232,6 +236,8 @@ def write_outputs(
                     f"{row['score_raw']:.4f}",
                     f"{row['confidence']:.4f}",
                     f"{row['reliability']:.4f}",
+                    # one column per component; empty while it has no data
+                    *("" if math.isnan(c) else f"{c:.4f}" for c in row["components"]),
                     *(extra[k] if extra is not None else ()),
                 ]
             )
@@ -270,7 +276,7 @@ def _chart(res: ReplayResult, path: Path, fills: Mapping[int, Sequence[FillLike]
     long_t, short_t = res.thresholds
     ids = sorted({int(i) for i in res.series["symbol_id"]}) or [0]
     fig, axes = plt.subplots(
-        2 * len(ids), 1, figsize=(12, 5.5 * len(ids)), sharex=True, squeeze=False
+        3 * len(ids), 1, figsize=(12, 8 * len(ids)), sharex=True, squeeze=False
     )
     for k, sym in enumerate(ids):
         rows = res.series[res.series["symbol_id"] == sym]
@@ -278,7 +284,7 @@ def _chart(res: ReplayResult, path: Path, fills: Mapping[int, Sequence[FillLike]
         t = np.array([datetime.fromtimestamp(x / 1e9, tz=timezone.utc) for x in rows["ts_ns"]])
         ts = np.array([datetime.fromtimestamp(x / 1e9, tz=timezone.utc) for x in sig["ts_ns"]])
         name = res.names.get(sym, str(sym))
-        ax_px, ax_sc = axes[2 * k][0], axes[2 * k + 1][0]
+        ax_px, ax_sc, ax_co = axes[3 * k][0], axes[3 * k + 1][0], axes[3 * k + 2][0]
         ax_px.plot(t, rows["mid_px"], color="#1f3b73", lw=1.0, label="mid price")
         longs, shorts = sig[sig["direction"] > 0], sig[sig["direction"] < 0]
         ax_px.scatter(
@@ -314,6 +320,14 @@ def _chart(res: ReplayResult, path: Path, fills: Mapping[int, Sequence[FillLike]
         ax_sc.set_ylabel("score 0-100")
         ax_sc.legend(loc="upper left", fontsize=8, ncol=5)
         ax_sc.grid(alpha=0.3)
+        # components panel: each component's score (gaps while it has no data)
+        for i, comp in enumerate(COMPONENT_NAMES):
+            ax_co.plot(t, rows["components"][:, i], lw=0.8, label=comp)
+        ax_co.axhline(50, color="black", lw=0.5)
+        ax_co.set_ylim(0, 100)
+        ax_co.set_ylabel("component 0-100")
+        ax_co.legend(loc="upper left", fontsize=8, ncol=6)
+        ax_co.grid(alpha=0.3)
     fmt = mdates.DateFormatter("%H:%M:%S", tz=timezone.utc)  # type: ignore[no-untyped-call]
     axes[-1][0].xaxis.set_major_formatter(fmt)
     axes[-1][0].set_xlabel("time (UTC)")
@@ -354,6 +368,33 @@ def _error_rate_problem(res: ReplayResult, max_rate: float) -> str | None:
     )
 
 
+def _warm_up_inputs(
+    args: argparse.Namespace, profile: str
+) -> Callable[[Engine, int, str], None] | None:
+    """Loads --history / --funding / --open-interest (before the replay: a bad file fails fast)."""
+    if not (args.history or args.funding or args.open_interest):
+        return None
+    if profile == "hft_ultra_fast":
+        raise _UsageError(
+            "--history, --funding and --open-interest feed the bar-based views, which the "
+            "hft_ultra_fast profile does not compute, was --profile hft_ultra_fast"
+        )
+    try:
+        history = [load_ohlcv(f) for f in args.history]
+        funding = load_funding(args.funding) if args.funding else []
+        oi = load_open_interest(args.open_interest) if args.open_interest else []
+    except ValueError as exc:  # HistoryInputError, SentimentInputError
+        raise _UsageError(str(exc)) from None
+
+    def prepare(engine: Engine, symbol_id: int, name: str) -> None:
+        try:
+            warm_up(engine, symbol_id, history=history, funding=funding, open_interest=oi)
+        except ConfluexError as exc:
+            raise _UsageError(f"warm-up of {name}: {exc}") from None
+
+    return prepare
+
+
 def _replay_command(args: argparse.Namespace) -> int:
     if (args.tick is None) != (args.lot is None):
         raise _UsageError(
@@ -381,7 +422,8 @@ def _replay_command(args: argparse.Namespace) -> int:
             long=args.long, short=args.short
         )
         thresholds = config.confluence.thresholds
-        engine = engine_from_config(config)
+        engine = engine_from_config(config, profile=args.profile)
+        prepare = _warm_up_inputs(args, args.profile or config.confluence.profile)
         if args.paper or args.serve is not None:
             trader = trader_from_args(
                 args, engine, lambda note: print(note, flush=True), config=config
@@ -401,6 +443,7 @@ def _replay_command(args: argparse.Namespace) -> int:
             on_message=trader.on_message if trader is not None else None,
             interruptible=True,
             on_parsed=scorer.on_parsed if scorer is not None else None,
+            prepare=prepare,
         )
         progress.close()
         finals = scorer.finish() if scorer is not None else {}
@@ -457,7 +500,7 @@ def _hft_scorer(
     ``--profile`` (the engine profiles); with ``--paper`` the inventory is the paper venue's
     position (limit: risk.max_symbol_notional), with ``--serve`` it publishes ``hft_scores``."""
     profile = args.hft_profile or getattr(args, "profile", None)
-    if profile is not None and profile not in PROFILES and args.hft_profile is None:
+    if profile is not None and profile not in HFT_PROFILES and args.hft_profile is None:
         profile = None  # an engine-only profile: the HFT layer keeps its default
     limit = config.risk.max_symbol_notional or 0.0
     server = trader.server if trader is not None else None
@@ -685,9 +728,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     hg.add_argument(
         "--hft-profile",
-        choices=PROFILES,
+        choices=HFT_PROFILES,
         help="HFT profile (default: the one --profile names when it is an HFT profile, else "
         "default); hft_ultra_fast sets the note's ultra-fast weights and 100 ms streaming",
+    )
+    vw = rp.add_argument_group("scoring profile and the bar-based views")
+    vw.add_argument(
+        "--profile",
+        choices=PROFILES,
+        help="standard: all six components; hft_ultra_fast: orderbook/orderflow/volume from "
+        "book and trades only (default: confluence.profile of the config, else standard)",
+    )
+    vw.add_argument(
+        "--history",
+        metavar="OHLCV_FILE",
+        action="append",
+        default=[],
+        help="warm-up bars for every replayed symbol, repeatable: a JSON list of ccxt "
+        "fetch_ohlcv rows [ms, open, high, low, close, volume] (gzip allowed) or a CSV with "
+        "the same columns; the timeframe is inferred from the spacing",
+    )
+    vw.add_argument(
+        "--funding",
+        metavar="FILE",
+        help="funding rates [[time_ms, rate], ...] (gzip allowed) for the sentiment view",
+    )
+    vw.add_argument(
+        "--open-interest",
+        metavar="FILE",
+        help="open interest [[time_ms, value], ...] (gzip allowed) for the sentiment view",
     )
     pt = rp.add_argument_group("paper trading (see confluex.paper_trading)")
     pt.add_argument(

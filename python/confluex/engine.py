@@ -93,9 +93,13 @@ __all__ = [
     "FLAG_END_OF_MESSAGE",
     "FLAG_NO_LEVEL",
     "FLAG_SNAPSHOT",
+    "HFT_ULTRA_FAST_DEPTH",
+    "HFT_ULTRA_FAST_INTERVAL_NS",
+    "HFT_ULTRA_FAST_WEIGHTS",
     "NO_PRICE",
     "NO_SYMBOL",
     "NO_UPDATE_ID",
+    "PROFILES",
     "AggregatorConfig",
     "Aggressor",
     "ApplyResult",
@@ -172,21 +176,66 @@ class EngineLike(Protocol):
     def in_sync(self, symbol_id: int) -> bool: ...
 
 
-def engine_config(config: TradingConfig | None = None) -> EngineConfig:
-    """An EngineConfig whose aggregator weights are ``config.confluence.weights``.
+#: The scoring profiles (``confluence.profile``, ``--profile``, ``engine_from_config(profile=)``).
+PROFILES: tuple[str, ...] = ("standard", "hft_ultra_fast")
 
-    Without a config: the built-in defaults (the same weights). Raises InvalidConfig on
-    weights the aggregator refuses (TradingConfig validates them first).
+#: The hft_ultra_fast profile's component weights (reference-system §13 item 34).
+HFT_ULTRA_FAST_WEIGHTS: dict[str, float] = {
+    "orderflow": 0.35,
+    "orderbook": 0.60,
+    "volume": 0.05,
+    "price_structure": 0.0,
+    "technical": 0.0,
+    "sentiment": 0.0,
+}
+#: hft_ultra_fast: book depth read by the depth-weighted imbalance (levels per side).
+HFT_ULTRA_FAST_DEPTH = 5
+#: hft_ultra_fast: series / streaming cadence in ns (100 ms).
+HFT_ULTRA_FAST_INTERVAL_NS = 100_000_000
+
+
+def engine_config(
+    config: TradingConfig | None = None, *, profile: str | None = None
+) -> EngineConfig:
+    """An EngineConfig for a scoring profile.
+
+    ``profile`` (default: ``config.confluence.profile``, else ``"standard"``):
+
+    - ``"standard"``: all six components. Each symbol builds bars from its trades (1 s to 4 h)
+      and computes technical, price structure, the bar volume view (blended .6 / .4 with the
+      trade-flow volume) and sentiment natively; weights ``config.confluence.weights``
+      (.30/.20/.18/.15/.10/.07 built in).
+    - ``"hft_ultra_fast"``: orderbook .60, orderflow .35, volume .05 (from trades only: no
+      bars, no bar views), the depth-weighted imbalance over the best 5 levels; pair it with
+      ``session_config(series_interval_ns=HFT_ULTRA_FAST_INTERVAL_NS)`` (100 ms cadence).
+
+    Raises InvalidConfig naming an unknown profile or weights the aggregator refuses.
     """
+    name = (
+        profile
+        if profile is not None
+        else (config.confluence.profile if config is not None else "standard")
+    )
     engine_cfg = EngineConfig()
-    if config is not None:
-        engine_cfg.aggregator = AggregatorConfig(weights=config.confluence.weights.normalized())
+    if name == "standard":
+        if config is not None:
+            engine_cfg.aggregator = AggregatorConfig(weights=config.confluence.weights.normalized())
+    elif name == "hft_ultra_fast":
+        engine_cfg.aggregator = AggregatorConfig(weights=dict(HFT_ULTRA_FAST_WEIGHTS))
+        engine_cfg.bar_views = False
+        book = engine_cfg.book_signals
+        book.dwi_levels = HFT_ULTRA_FAST_DEPTH
+        engine_cfg.book_signals = book
+    else:
+        raise InvalidConfig(f"profile must be one of {', '.join(PROFILES)}, was {name!r}")
     return engine_cfg
 
 
-def engine_from_config(config: TradingConfig | None = None) -> Engine:
-    """A new Engine scoring with the configured ``confluence.weights``."""
-    return Engine(engine_config(config))
+def engine_from_config(
+    config: TradingConfig | None = None, *, profile: str | None = None
+) -> Engine:
+    """A new Engine for ``profile`` (default: ``config.confluence.profile``): see engine_config."""
+    return Engine(engine_config(config, profile=profile))
 
 
 def apply_weights(engine: Engine, config: TradingConfig) -> None:

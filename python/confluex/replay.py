@@ -101,11 +101,13 @@ _SERIES_CAP = 1 << 20  # bound of the session's series between two drains (one c
 _STREAM_SYMBOL = re.compile(rb'"stream":"([a-z0-9_]+)@')
 _TOPIC_SYMBOL = re.compile(rb'"topic":"(?:orderbook\.\d+|publicTrade)\.([A-Z0-9]+)"')
 _STREAM = re.compile(rb'"stream"\s*:\s*"([^"]*)"')
-_STREAM_OK = re.compile(r"([a-z0-9_]+)@(?:depth(?:@\d+ms)?|trade|bookTicker)")
+_STREAM_OK = re.compile(
+    r"([a-z0-9_]+)@(?:depth(?:@\d+ms)?|trade|bookTicker|markPrice(?:@1s)?|forceOrder)"
+)
 _TOPIC = re.compile(rb'"topic"\s*:\s*"([^"]*)"')
 _PU = re.compile(rb'"pu"\s*:')
 _TICK_DIRECTION = re.compile(rb'"L"\s*:')
-_TOPIC_OK = re.compile(r"(?:orderbook\.\d+|publicTrade)\.([A-Z0-9]+)")
+_TOPIC_OK = re.compile(r"(?:orderbook\.\d+|publicTrade|tickers|allLiquidation)\.([A-Z0-9]+)")
 #: Session venue of each replay venue (COIN-M shares the USD-M sequence rule, ``pu``).
 SESSION_VENUE = {
     "binance_spot": Venue.binance_spot,
@@ -115,8 +117,9 @@ SESSION_VENUE = {
     "bybit_spot": Venue.bybit,
 }
 SUPPORTED_STREAMS = (
-    "Binance '<sym>@depth', '<sym>@depth@100ms|@0ms', '<sym>@trade', '<sym>@bookTicker' "
-    "(spot, USD-M, COIN-M); Bybit 'orderbook.<depth>.<SYM>', 'publicTrade.<SYM>' "
+    "Binance '<sym>@depth', '<sym>@depth@100ms|@0ms', '<sym>@trade', '<sym>@bookTicker', "
+    "'<sym>@markPrice[@1s]', '<sym>@forceOrder' (spot, USD-M, COIN-M); Bybit "
+    "'orderbook.<depth>.<SYM>', 'publicTrade.<SYM>', 'tickers.<SYM>', 'allLiquidation.<SYM>' "
     "(spot, linear, inverse)"
 )
 _DECIMAL = re.compile(rb'"(\d+\.\d+)"')
@@ -393,6 +396,7 @@ def replay(
     on_message: Callable[[FeedSession, int, int], None] | None = None,
     interruptible: bool = False,
     on_parsed: Callable[[FeedSession, ParseResult, int], None] | None = None,
+    prepare: Callable[[Engine, int, str], None] | None = None,
 ) -> ReplayResult:
     """Replay files (default: the bundled sample) and return what happened.
 
@@ -403,6 +407,9 @@ def replay(
     the replay go line by line through Python (used by the paper-trading loop). ``on_parsed``
     is the same hook given the message's ``ParseResult`` instead of its symbol id (its ``kind``
     tells book, trade and bookTicker messages apart: the ``--hft`` streaming policy).
+    ``prepare``, when given, is called as ``prepare(engine, symbol_id, venue_symbol)`` right
+    after each symbol is registered and before any of its data: the place for warm-up
+    (``Engine.load_history``) and sentiment inputs (``Engine.on_funding``...).
     With ``interruptible``, Ctrl-C (KeyboardInterrupt) ends the replay early and the result
     covers what was replayed so far (``interrupted=True``); otherwise it propagates.
     """
@@ -457,6 +464,8 @@ def replay(
             sym = engine.add_symbol(f"{src.venue}:{name}", Instrument(t, q))
             routes[key] = sym
             specs[sym] = (label, src.venue, t, q, inferred)
+            if prepare is not None:
+                prepare(engine, sym, name)
             if src.kind in ("capture", "bybit", "bybit_capture"):
                 if src.venue not in sessions:
                     sessions[src.venue] = FeedSession(engine, SESSION_VENUE[src.venue], config)

@@ -14,6 +14,17 @@
 //   - Batch calls validate the whole batch before applying any of it (strong guarantee): a
 //     bad record raises InvalidEvent naming its index and value, an unknown symbol id raises
 //     UnknownSymbol, and the engine is unchanged.
+//   - Bar views: with `bar_views` on (the default, the "standard" profile), each symbol also
+//     owns a BarBuilder fed by its trades (O(1), no allocation per trade) and the views
+//     built on its closed bars: technical, price structure (one per view timeframe,
+//     combined), the bar-based volume view (blended into the volume component:
+//     volume_bar_weight x bar view + the rest x trade-flow volume, trade flow alone while
+//     the bar view has no data) and sentiment (funding, open interest, liquidations from
+//     on_funding / on_open_interest / on_mark / on_liquidation, volatility and activity
+//     from the base timeframe's bars). They are recomputed at the first read after a bar
+//     closes or an input arrives, never per trade. A view without data is excluded by the
+//     aggregator (reliability drops); nothing defaults to a neutral 50 with data.
+//     `bar_views` off (the "hft_ultra_fast" profile) skips all of it: trades only.
 //   - Sequence problems are not errors: a gap, overlap or crossed book flags that symbol's
 //     book out of sync (counted, with a reason); its orderbook component then reports no
 //     data (it is not trusted) until a new snapshot resyncs it. Other symbols keep running.
@@ -30,14 +41,19 @@
 #include <vector>
 
 #include "confluex/aggregator.hpp"
+#include "confluex/bar_builder.hpp"
 #include "confluex/book_signals.hpp"
 #include "confluex/component.hpp"
 #include "confluex/flow_signals.hpp"
 #include "confluex/instrument.hpp"
 #include "confluex/order_book.hpp"
+#include "confluex/price_structure.hpp"
+#include "confluex/sentiment.hpp"
 #include "confluex/spsc_ring.hpp"
+#include "confluex/technical.hpp"
 #include "confluex/trade_flow.hpp"
 #include "confluex/types.hpp"
+#include "confluex/volume_view.hpp"
 
 namespace confluex {
 
@@ -49,6 +65,18 @@ struct EngineConfig {
     AggregatorConfig aggregator{};
     std::int64_t ofi_window_ns = 5'000'000'000;
     std::size_t ofi_capacity = 4096;
+    // Bar views (see the file comment). view_timeframes_ns are the base/ltf/mtf/htf
+    // timeframes of the views; each must be one of bars.timeframes_ns (or 0: slot unused).
+    bool bar_views = true;
+    BarBuilderConfig bars{};
+    std::array<std::int64_t, 4> view_timeframes_ns{60'000'000'000, 300'000'000'000,
+                                                   1'800'000'000'000, 14'400'000'000'000};
+    TechnicalConfig technical{};
+    VolumeViewConfig volume_view{};
+    PriceStructureConfig structure{};
+    std::array<double, 4> structure_timeframe_weights{0.4, 0.3, 0.2, 0.1};
+    SentimentConfig sentiment{};
+    double volume_bar_weight = 0.6;  // in [0, 1]
 };
 
 // Per-symbol counters beyond the book's own.
@@ -138,6 +166,28 @@ class Engine {
     // Replaces the aggregator weights of every symbol (validated; strong guarantee).
     void set_weights(const std::array<double, kComponentCount>& w);
 
+    // --- bar views and sentiment inputs ---------------------------------------------------
+
+    // Engine::load_history()
+    // Warms the symbol's bars up from ccxt `fetch_ohlcv` rows (n x 6 row-major, closed bars
+    // only: drop ccxt's last, still-forming row first). See BarBuilder::load_history; must
+    // come before the symbol's first trade. Throws InvalidConfig when bar views are off,
+    // InvalidEvent on bad rows (nothing changed). Returns the timeframe in ns.
+    std::int64_t load_history(std::uint32_t sym, std::span<const double> rows, std::int64_t timeframe_ns = 0);
+    // Engine::on_funding() / on_open_interest() / on_liquidation() / on_mark()
+    // Sentiment inputs of one symbol (see Sentiment). Throw InvalidEvent (state unchanged) on
+    // bad values, and InvalidConfig when bar views are off.
+    void on_funding(std::uint32_t sym, std::int64_t ts_ns, double rate);
+    void on_open_interest(std::uint32_t sym, std::int64_t ts_ns, double value);
+    void on_liquidation(std::uint32_t sym, std::int64_t ts_ns, LiquidatedSide side, double notional);
+    void on_mark(std::uint32_t sym, const feed::MarkUpdate& m);
+    void on_liquidation_event(std::uint32_t sym, const feed::LiquidationEvent& e);
+    // Engine::bars() / technical_report()
+    // The symbol's bar builder; the report of its last technical computation. Throw
+    // InvalidConfig when bar views are off.
+    [[nodiscard]] const BarBuilder& bars(std::uint32_t sym) const;
+    [[nodiscard]] TechnicalReport technical_report(std::uint32_t sym);
+
     // --- reads ---------------------------------------------------------------------------
 
     // Engine::result()
@@ -157,6 +207,7 @@ class Engine {
 
   private:
     struct SymbolState;
+    struct Views;
 
     SymbolState& at(std::uint32_t sym);
     const SymbolState& at(std::uint32_t sym) const;
@@ -165,6 +216,9 @@ class Engine {
     ApplyResult after_depth(SymbolState& s, ApplyResult r, std::int64_t ts_ns) noexcept;
     void after_trades(SymbolState& s, std::size_t count, std::int64_t last_ts_ns) noexcept;
     void recompute(SymbolState& s);
+    void sync_views(SymbolState& s);
+    Views& views(SymbolState& s);
+    Views& views_of(std::uint32_t sym);
     std::size_t apply_book_message(const BookLevelEvent* first, std::size_t n);
 
     EngineConfig cfg_;

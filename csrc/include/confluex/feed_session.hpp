@@ -54,6 +54,7 @@
 #include "confluex/engine.hpp"
 #include "confluex/feed_parser.hpp"
 #include "confluex/latency.hpp"
+#include "confluex/sentiment_parser.hpp"
 #include "confluex/symbol_table.hpp"
 
 namespace confluex::feed {
@@ -117,8 +118,9 @@ struct ScorePoint {
     double score_raw;
     double confidence;
     double reliability;
+    double components[kComponentCount];  // component scores in Component order; NaN without data
 };
-static_assert(std::is_trivially_copyable_v<ScorePoint> && sizeof(ScorePoint) == 56);
+static_assert(std::is_trivially_copyable_v<ScorePoint> && sizeof(ScorePoint) == 104);
 
 // A threshold crossing: +1 LONG (score rose to >= long), -1 SHORT (fell to <= short).
 struct SignalEvent {
@@ -247,6 +249,7 @@ class FeedSession {
     void ingest_trades(PerSymbol& ps);
     void after_update(PerSymbol& ps, std::uint32_t sym, std::int64_t ts_ns);
     void rebuild_parser();
+    ParseResult on_sentiment(std::string_view raw, std::int64_t ts_ns);
 
     Engine& engine_;
     Venue venue_;
@@ -254,6 +257,11 @@ class FeedSession {
     SymbolTable table_;
     std::unique_ptr<BinanceParser> binance_;
     std::unique_ptr<BybitParser> bybit_;
+    // Derivative streams (Binance markPrice / forceOrder, Bybit tickers / allLiquidation),
+    // recognised by their stream name and routed to the engine's sentiment inputs.
+    std::unique_ptr<feed::BinanceSentimentParser> binance_sentiment_;
+    std::unique_ptr<feed::BybitSentimentParser> bybit_sentiment_;
+    std::vector<feed::LiquidationEvent> liq_buf_;
     std::vector<PerSymbol> symbols_;  // indexed by engine symbol id
     std::vector<BookLevelEvent> book_buf_;
     std::vector<TradeEvent> trade_buf_;

@@ -5,8 +5,10 @@ import numpy.typing as npt
 
 from . import _pybind11_type
 from .aggregator import AggregatorConfig, ComponentScore, ConfluenceResult
+from .bars import BarBuilderConfig
 from .instrument import Instrument
 from .order_book import ApplyResult, BookConfig, DesyncReason, SyncState
+from .sentiment import LiquidatedSide
 from .signals import OrderbookSignalsConfig
 from .spsc_ring import BookEventRing, TradeEventRing
 from .trade_flow import FlowConfig, FlowSignalsConfig, WindowStats
@@ -71,6 +73,11 @@ class EngineConfig(metaclass=_pybind11_type):
     aggregator: AggregatorConfig
     ofi_window_ns: int
     ofi_capacity: int
+    bar_views: bool
+    bars: BarBuilderConfig
+    view_timeframes_ns: list[int]
+    structure_timeframe_weights: list[float]
+    volume_bar_weight: float
 
 class Engine(metaclass=_pybind11_type):
     def __init__(self, config: EngineConfig = ...) -> None: ...
@@ -101,6 +108,18 @@ class Engine(metaclass=_pybind11_type):
     def drain_book(self, ring: BookEventRing, max_events: int = ...) -> int: ...
     def drain_trades(self, ring: TradeEventRing, max_events: int = ...) -> int: ...
     def set_component(self, symbol_id: int, component: str, score: float) -> None: ...
+    def load_history(
+        self,
+        symbol_id: int,
+        ohlcv: npt.ArrayLike,
+        timeframe_ns: int = 0,
+    ) -> int: ...
+    def on_funding(self, symbol_id: int, ts_ns: int, rate: float) -> None: ...
+    def on_open_interest(self, symbol_id: int, ts_ns: int, value: float) -> None: ...
+    def on_liquidation(
+        self, symbol_id: int, ts_ns: int, side: LiquidatedSide, notional: float
+    ) -> None: ...
+    def bars_closed(self, symbol_id: int, timeframe_ns: int) -> int: ...
     def clear_component(self, symbol_id: int, component: str) -> None: ...
     def set_weights(self, weights: dict[str, float]) -> None: ...
     def score(self, symbol_id: int) -> float: ...

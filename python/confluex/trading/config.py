@@ -222,10 +222,27 @@ class ComponentWeights:
 
 @dataclass(frozen=True, slots=True)
 class ConfluenceConfig:
-    """``[confluence]``: thresholds and component weights."""
+    """``[confluence]``: thresholds, component weights and the scoring profile.
+
+    ``profile`` is ``"standard"`` (all six components, scored with ``weights``) or
+    ``"hft_ultra_fast"`` (orderbook .60, orderflow .35, volume .05 from trades only; see
+    :func:`confluex.engine_config`).
+    """
+
+    PREFIX: ClassVar[str] = "confluence"
+    PROFILES: ClassVar[tuple[str, ...]] = ("standard", "hft_ultra_fast")
 
     thresholds: Thresholds = field(default_factory=Thresholds)
     weights: ComponentWeights = field(default_factory=ComponentWeights)
+    profile: str = "standard"
+
+    def __post_init__(self) -> None:
+        if self.profile not in self.PROFILES:
+            raise ConfigError(
+                f"{self.PREFIX}.profile",
+                f"{self.PREFIX}.profile must be one of {', '.join(self.PROFILES)}, "
+                f"was {self.profile!r}",
+            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -247,9 +247,9 @@ def test_bybit_market_type_picks_the_instrument(tmp_path: Path, spot: bool) -> N
     [
         ("btcusdt@aggTrade", '1 {"stream":"btcusdt@aggTrade","data":{"e":"aggTrade"}}'),
         ("btcusdt@depth20@100ms", '1 {"stream":"btcusdt@depth20@100ms","data":{}}'),
-        ("tickers.BTCUSDT", '{"topic":"tickers.BTCUSDT","type":"snapshot","ts":1,"data":{}}'),
+        ("kline.1.BTCUSDT", '{"topic":"kline.1.BTCUSDT","type":"snapshot","ts":1,"data":[]}'),
     ],
-    ids=("binance_aggtrade", "binance_partial_depth", "bybit_tickers"),
+    ids=("binance_aggtrade", "binance_partial_depth", "bybit_kline"),
 )
 def test_unsupported_stream_is_an_error_naming_it_and_the_formats(
     tmp_path: Path, stream: str, line: str

@@ -24,7 +24,7 @@ from confluex.trading.execution import (
     FillEvent,
     Position,
 )
-from confluex.trading.paper import PaperExchange, PaperMarket
+from confluex.trading.paper_venue import PaperExchange, PaperMarket
 from confluex.trading.risk import Rejection
 from confluex.trading.store import OrderJournal
 from confluex.trading.types import Side

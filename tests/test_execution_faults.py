@@ -24,7 +24,7 @@ import pytest
 import venue_sim as sim_mod
 from confluex.trading import ConfigError, load_config
 from confluex.trading.execution import ExecutionSettings, Executor, Position
-from confluex.trading.paper import PaperExchange, PaperMarket
+from confluex.trading.paper_venue import PaperExchange, PaperMarket
 from confluex.trading.risk import Rejection
 from confluex.trading.store import JournalError, OrderJournal
 from confluex.trading.types import Side

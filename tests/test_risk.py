@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 from confluex.trading.execution import ExecutionSettings, Executor, Position
-from confluex.trading.paper import Level, PaperExchange, PaperMarket
+from confluex.trading.paper_venue import Level, PaperExchange, PaperMarket
 from confluex.trading.risk import Rejection, RiskLimits, RiskManager
 from confluex.trading.types import OrderIntent, Side
 

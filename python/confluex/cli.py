@@ -33,8 +33,8 @@ import numpy as np
 from . import __version__
 from .backtest_report import FillLike, backtest_of, draw_fills, paper_fills_by_id, write_report
 from .engine import engine_from_config
-from .paper_trading import PaperTrader, trader_from_args
-from .replay import ReplayResult, replay, sample_path
+from .feeds.files import ReplayResult, replay, sample_path
+from .replay_trader import PaperTrader, trader_from_args
 from .trading.config import load_config
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_USAGE", "configure_logging", "main"]
@@ -60,7 +60,7 @@ _STAGES = (
 class Progress:
     """A tqdm progress bar on stderr (bytes read, rate and ETA); silent when disabled.
 
-    Called as ``progress(done, total)`` by :func:`confluex.replay.replay`.
+    Called as ``progress(done, total)`` by :func:`confluex.feeds.files.replay`.
     """
 
     def __init__(self, enabled: bool, stream: TextIO | None = None) -> None:
@@ -616,7 +616,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"the instrument does not fit the data (default {MAX_ERROR_RATE:g})",
     )
     rp.add_argument("--no-progress", action="store_true", help="no progress bar")
-    pt = rp.add_argument_group("paper trading (see confluex.paper_trading)")
+    pt = rp.add_argument_group("paper trading (see confluex.replay_trader)")
     pt.add_argument(
         "--paper", action="store_true", help="paper-trade the scores and print a trading report"
     )
@@ -661,7 +661,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rp.set_defaults(func=_replay_command)
     try:
-        live = importlib.import_module("confluex.live")
+        live = importlib.import_module("confluex.live_view")
     except ImportError:  # pragma: no cover - a build without the live feed module
         live = None
     if live is not None and hasattr(live, "add_live_arguments"):

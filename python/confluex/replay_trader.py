@@ -61,7 +61,7 @@ from .trading.alerts import AlertServer
 from .trading.config import MarketType, TradingConfig, load_config
 from .trading.execution import ExecutionSettings, Executor, FillEvent
 from .trading.monitor import MarketMonitor, Rejection
-from .trading.paper import Level, PaperExchange, PaperMarket
+from .trading.paper_venue import Level, PaperExchange, PaperMarket
 from .trading.risk import Rejection as ExecutionRejection
 from .trading.risk import RiskLimits, RiskManager
 from .trading.sizing import ConfluencePositionSizing, ExecutorSizing, SizingManager
@@ -822,7 +822,7 @@ def replay_paper(
     :func:`confluex.replay.replay`.
     """
     from ._core.engine import Engine
-    from .replay import replay
+    from .feeds.files import replay
 
     engine = Engine()
     with PaperTrader(

@@ -37,8 +37,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from ._core.feed import TardisKind, parse_tardis_rows  # the native Tardis row parser
-from .engine import (
+from .._core.feed import TardisKind, parse_tardis_rows  # the native Tardis row parser
+from ..engine import (
     FLAG_END_OF_MESSAGE,
     FLAG_SNAPSHOT,
     NO_SYMBOL,

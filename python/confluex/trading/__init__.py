@@ -38,7 +38,7 @@ from .types import OrderIntent, ScoreUpdate, Side, Signal, TradeParameters
 if TYPE_CHECKING:
     from .alerts import AlertServer
     from .execution import ExecutionSettings, Executor, FillEvent
-    from .paper import PaperExchange, PaperMarket
+    from .paper_venue import PaperExchange, PaperMarket
     from .risk import RiskLimits, RiskManager
     from .store import OrderJournal
 
@@ -49,8 +49,8 @@ _LAZY = {
     "Executor": "execution",
     "FillEvent": "execution",
     "OrderJournal": "store",
-    "PaperExchange": "paper",
-    "PaperMarket": "paper",
+    "PaperExchange": "paper_venue",
+    "PaperMarket": "paper_venue",
     "RiskLimits": "risk",
     "RiskManager": "risk",
 }

@@ -31,9 +31,9 @@ from .config import (
     available_presets,
     load_config,
 )
-from .monitor import MarketMonitor, MonitorCounters, Rejection, RejectReason
+from .monitor import MarketMonitor, MonitorCounters
 from .sizing import ConfluencePositionSizing, ExecutorSizing, SizingManager
-from .types import OrderIntent, ScoreUpdate, Side, Signal, TradeParameters
+from .types import OrderIntent, Rejection, RejectReason, ScoreUpdate, Side, Signal, TradeParameters
 
 if TYPE_CHECKING:
     from .alerts import AlertServer

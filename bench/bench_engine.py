@@ -26,7 +26,7 @@ import confluex
 import numpy as np
 import pytest
 from confluex import _core
-from confluex.capture import BinanceCapture, load_binance_capture
+from confluex.feeds.capture import BinanceCapture, load_binance_capture
 
 HFT = Path(__file__).resolve().parents[1] / "tests" / "data" / "hftbacktest"
 END = _core.types.FLAG_END_OF_MESSAGE

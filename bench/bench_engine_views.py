@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from confluex import Engine, engine_from_config
-from confluex.replay import replay
+from confluex.feeds.files import replay
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 CAPTURE = DATA / "hftbacktest" / "usdm_2024-07" / "btcusdt_20240718.gz"

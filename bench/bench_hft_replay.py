@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 from confluex._core.engine import Engine
+from confluex.feeds.files import replay
 from confluex.hft.replay_hook import HFTReplayScorer
-from confluex.replay import replay
 
 USDM = (
     Path(__file__).resolve().parents[1] / "tests/data/hftbacktest/usdm_2024-07/btcusdt_20240718.gz"

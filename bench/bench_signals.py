@@ -24,7 +24,7 @@ import pytest
 from confluex._core import aggregator as agg
 from confluex._core import signals
 from confluex._core.instrument import Instrument
-from confluex.capture import iter_capture
+from confluex.feeds.capture import iter_capture
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 SPOT = DATA / "hftbacktest" / "spot" / "btcusdt_20240808.gz"

@@ -2,7 +2,7 @@
 
 Group ``tardis-ingest``: a synthetic incremental_book_L2 CSV (named synthetic; deribit
 BTC-PERPETUAL layout, tick 0.5, lot 10), ingested into a fresh Engine by
-``confluex.replay`` (chunked reads, whole-chunk column splits, one exact conversion per
+``confluex.feeds.files`` (chunked reads, whole-chunk column splits, one exact conversion per
 distinct decimal string) and by the reference (``list(csv.DictReader)`` over the whole file,
 tests/tardis_reference.py). Both must give the same book.
 
@@ -25,7 +25,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from confluex import Instrument
 from confluex._core.engine import Engine
-from confluex.replay import replay
+from confluex.feeds.files import replay
 from tardis_reference import reference_ingest, write_synthetic_book_csv
 
 ROWS = 100_000  # per benchmark round; the 1M-row figures come from main()

@@ -15,7 +15,7 @@ import confluex
 import numpy as np
 import pytest
 from confluex._core import trade_flow as tf
-from confluex.capture import iter_capture
+from confluex.feeds.capture import iter_capture
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data" / "hftbacktest" / "spot"

@@ -30,7 +30,7 @@ REAL = [
 # VmHWM (not ru_maxrss, which a child inherits from its parent across exec), in MB.
 SCRIPT = """
 import sys, time
-from confluex.replay import replay
+from confluex.feeds.files import replay
 def hwm():
     with open("/proc/self/status") as fh:
         return next(int(l.split()[1]) for l in fh if l.startswith("VmHWM")) // 1024

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 from confluex import Instrument
-from confluex.capture import iter_capture
+from confluex.feeds.capture import iter_capture
 
 __all__ = ["DepthMessage", "Replay", "load_replay"]
 

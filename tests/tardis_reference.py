@@ -1,5 +1,5 @@
 """The row-by-row Tardis CSV ingest (``csv.DictReader`` over the whole file), kept as the
-reference the streaming reader in ``confluex.replay`` must agree with, and as the
+reference the streaming reader in ``confluex.feeds.files`` must agree with, and as the
 "before" of its benchmark. It reads the whole file into memory: a 1M-row file took 23 s and
 1.28 GB."""
 

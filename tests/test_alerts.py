@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from confluex.trading.alerts import CHANNELS, AlertServer, CloseCode
 from confluex.trading.execution import Executor, FillEvent
-from confluex.trading.paper import PaperExchange, PaperMarket
+from confluex.trading.paper_venue import PaperExchange, PaperMarket
 from confluex.trading.types import OrderIntent, Side
 from venue_sim import eventually
 from websockets.asyncio.client import ClientConnection, connect

@@ -33,7 +33,7 @@ from confluex import (
     score_update,
     session_config,
 )
-from confluex.replay import replay
+from confluex.feeds.files import replay
 from confluex.trading import MarketMonitor, ScoreUpdate, Thresholds, load_config
 from hypothesis import given
 from hypothesis import strategies as st
@@ -277,7 +277,7 @@ def test_live_feed_scores_with_the_configured_weights(tmp_path):
     import argparse
 
     from confluex import COMPONENT_NAMES
-    from confluex.live import _feed_from_args, add_live_arguments
+    from confluex.live_view import _feed_from_args, add_live_arguments
 
     cfg = tmp_path / "weights.toml"
     cfg.write_text("[confluence.weights]\norderflow = 0.10\norderbook = 0.40\n")

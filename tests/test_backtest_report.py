@@ -27,7 +27,7 @@ from confluex.backtest_report import (
 from confluex.cli import main
 from hypothesis import given
 from hypothesis import strategies as st
-from test_paper_trading import USDM, paper_replay
+from test_replay_trader import USDM, paper_replay
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import confluex
 import numpy as np
 import pytest
 from confluex import _core
-from confluex.ccxtpro_feed import CcxtProFeed
+from confluex.feeds.ccxtpro import CcxtProFeed
 
 S = _core.session
 SPOT = Path("spot/btcusdt_20240808.gz")

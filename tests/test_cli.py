@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from confluex.cli import main
-from confluex.replay import detect, replay, sample_path
+from confluex.feeds.files import detect, replay, sample_path
 
 SHARED = Path(__file__).resolve().parent / "data"
 

@@ -11,7 +11,7 @@ import confluex
 import numpy as np
 import pytest
 from confluex import _core
-from confluex.capture import BinanceCapture, load_binance_capture
+from confluex.feeds.capture import BinanceCapture, load_binance_capture
 
 Engine = _core.engine.Engine
 ApplyResult = _core.order_book.ApplyResult

@@ -27,8 +27,8 @@ import pytest
 from confluex import Engine, Instrument, InvalidConfig, InvalidEvent
 from confluex.cli import main
 from confluex.engine import HFT_ULTRA_FAST_WEIGHTS, engine_config, engine_from_config
+from confluex.feeds.files import replay
 from confluex.history_inputs import HistoryInputError, load_ohlcv, warm_up
-from confluex.replay import replay
 from confluex.sentiment_inputs import load_funding
 from confluex.trading.config import ConfigError, load_config
 

@@ -16,6 +16,7 @@ import ccxt
 import ccxt.async_support as ccxt_async
 import pytest
 import venue_sim as sim_mod
+from confluex.trading import Rejection, RejectReason
 from confluex.trading.execution import (
     ClientStop,
     ClientStops,
@@ -24,8 +25,7 @@ from confluex.trading.execution import (
     FillEvent,
     Position,
 )
-from confluex.trading.paper import PaperExchange, PaperMarket
-from confluex.trading.risk import Rejection
+from confluex.trading.paper_venue import PaperExchange, PaperMarket
 from confluex.trading.store import OrderJournal
 from confluex.trading.types import Side
 from execution_helpers import FAST, KEY, SECRET, intent, journal_entry, posts, run, venue
@@ -198,7 +198,7 @@ def test_insufficient_funds_is_rejected_without_retry() -> None:
             res = await executor.open(intent(quote=1000.0))
 
             assert isinstance(res, Rejection)
-            assert "insufficient" in res.reason.lower()
+            assert "insufficient" in res.detail.lower()
             assert sim.order_posts == 1
             assert fills == [] and executor.positions == {}
 
@@ -271,9 +271,9 @@ def test_secret_echoed_by_venue_errors_is_redacted_from_reasons_and_logs(
         res = await executor.open(intent())
 
         assert isinstance(res, Rejection)
-        assert SECRET not in res.reason and KEY not in res.reason
+        assert SECRET not in res.detail and KEY not in res.detail
         assert SECRET not in caplog.text and KEY not in caplog.text
-        assert "***" in res.reason
+        assert "***" in res.detail
 
     caplog.set_level(logging.DEBUG)
     run(main)
@@ -308,7 +308,7 @@ def test_unsendable_size_is_rejected_and_never_sent(
         await executor.start()
         res = await executor.open(intent(quote=quote, price=price))
 
-        assert isinstance(res, Rejection) and needle in res.reason
+        assert isinstance(res, Rejection) and needle in res.detail
         assert await ex.fetch_orders() == []
 
     run(main)
@@ -322,7 +322,11 @@ def test_short_on_spot_is_rejected_but_allowed_on_derivatives() -> None:
         spot = await executor.open(intent(side=Side.SELL))
         perp = await executor.open(intent(side=Side.SELL, symbol="BTC/USDT:USDT"))
 
-        assert isinstance(spot, Rejection) and "spot" in spot.reason
+        assert (
+            isinstance(spot, Rejection)
+            and spot.reason is RejectReason.SPOT_SHORT
+            and "spot" in spot.detail
+        )
         assert isinstance(perp, Position) and perp.direction == "short"
         assert perp.amount == pytest.approx(10.0)
 

@@ -22,10 +22,9 @@ from typing import Any
 
 import pytest
 import venue_sim as sim_mod
-from confluex.trading import ConfigError, load_config
+from confluex.trading import ConfigError, Rejection, RejectReason, load_config
 from confluex.trading.execution import ExecutionSettings, Executor, Position
-from confluex.trading.paper import PaperExchange, PaperMarket
-from confluex.trading.risk import Rejection
+from confluex.trading.paper_venue import PaperExchange, PaperMarket
 from confluex.trading.store import JournalError, OrderJournal
 from confluex.trading.types import Side
 from execution_helpers import (
@@ -98,7 +97,11 @@ def test_sigkill_mid_entry_restart_rebuilds_the_position_with_its_stop(
 
         assert killed_rc == -signal.SIGKILL
         assert isinstance(pos, Position) and pos.amount == pytest.approx(9.99)
-        assert isinstance(again, Rejection) and "already open" in again.reason
+        assert (
+            isinstance(again, Rejection)
+            and again.reason is RejectReason.POSITION_OPEN
+            and "already open" in again.detail
+        )
         assert bought(sim) == pytest.approx(10.0)  # one entry, not two
         live_stops = stops(sim)
         assert [(o.qty, o.stop_price) for o in live_stops] == [(pytest.approx(9.99), 95.0)]
@@ -206,12 +209,16 @@ def test_acked_entry_whose_polls_all_time_out_is_kept_and_reconciled() -> None:
             pos = executor.positions.get("BTC/USDT")
             third = await executor.open(intent(stop=95.0))
 
-            assert isinstance(first, Rejection) and "unknown" in first.reason
-            assert isinstance(held_back, Rejection) and "not reconciled" in held_back.reason
+            assert isinstance(first, Rejection) and "unknown" in first.detail
+            assert (
+                isinstance(held_back, Rejection)
+                and held_back.reason is RejectReason.NOT_RECONCILED
+                and "not reconciled" in held_back.detail
+            )
             assert posts_while_unknown == 1
             assert isinstance(pos, Position) and pos.amount == pytest.approx(9.99)
             assert [(o.qty, o.stop_price) for o in stops(sim)] == [(pytest.approx(9.99), 95.0)]
-            assert isinstance(third, Rejection) and "already open" in third.reason
+            assert isinstance(third, Rejection) and "already open" in third.detail
             assert bought(sim) == pytest.approx(10.0)
 
     run(main)
@@ -296,7 +303,7 @@ def test_order_whose_intent_cannot_be_journaled_is_never_sent(tmp_path: Path) ->
             journal._fh = real  # space freed
             pos = await executor.open(intent(stop=95.0))
 
-            assert isinstance(refused, Rejection) and "journal" in refused.reason
+            assert isinstance(refused, Rejection) and "journal" in refused.detail
             assert sent_on_full_disk == 0
             assert isinstance(pos, Position)
         journal.close()
@@ -390,6 +397,6 @@ def test_restart_on_a_derivative_adopts_the_reduce_only_stop_and_sizes_from_the_
         assert [(o["id"], o["reduceOnly"], o["stopLossPrice"]) for o in opens] == [
             (pos.stop_order_id, True, 105.0)
         ]
-        assert isinstance(again, Rejection) and "already open" in again.reason
+        assert isinstance(again, Rejection) and "already open" in again.detail
 
     run(main)

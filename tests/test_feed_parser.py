@@ -21,7 +21,7 @@ from confluex._core.types import (
     book_level_event_dtype,
     trade_event_dtype,
 )
-from confluex.capture import load_binance_capture
+from confluex.feeds.capture import load_binance_capture
 
 MsgKind = feed.MsgKind
 ParseError = feed.ParseError

@@ -14,8 +14,8 @@ import random
 from pathlib import Path
 
 import pytest
-from confluex import replay
 from confluex._core import session as S
+from confluex.feeds import files as replay
 
 
 class SyntheticBook:

@@ -76,7 +76,7 @@ def test_replay_is_bit_identical_across_runs(hft_data: Path) -> None:
 
 
 def test_session_equals_engine_fed_by_the_python_loader(hft_data: Path) -> None:
-    from confluex.capture import load_binance_capture
+    from confluex.feeds.capture import load_binance_capture
 
     engine, session, sym, _ = session_for("spot", hft_data)
     session.replay(raw(("spot/btcusdt_20240808.gz",), hft_data))

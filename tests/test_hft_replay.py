@@ -13,8 +13,8 @@ import pytest
 from confluex import hft
 from confluex.cli import main
 from confluex.engine import engine_from_config
+from confluex.feeds.files import replay
 from confluex.hft.replay_hook import HFT_CSV_COLUMNS, HFTReplayScorer, format_hft
-from confluex.replay import replay
 from confluex.trading import load_config
 from serve_client import serve_replay
 
@@ -242,8 +242,8 @@ def test_inventory_is_the_paper_venues_position() -> None:
     import argparse
 
     from confluex.cli import _hft_scorer
-    from confluex.paper_trading import PaperTrader
-    from test_paper_trading import ACTIVE
+    from confluex.replay_trader import PaperTrader
+    from test_replay_trader import ACTIVE
 
     config = load_config({**ACTIVE, "risk": {"max_symbol_notional": 50_000.0}})
     engine = engine_from_config(config)

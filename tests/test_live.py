@@ -24,18 +24,10 @@ import confluex
 import numpy as np
 import pytest
 from confluex import _core
-from confluex.live import (
-    Backoff,
-    LiveFeed,
-    Recorder,
-    add_live_arguments,
-    format_price,
-    instrument_from_market,
-    precision_to_decimal,
-    render_view,
-    run_live,
-)
-from confluex.replay import replay as replay_capture
+from confluex.feeds.files import replay as replay_capture
+from confluex.feeds.live import Backoff, LiveFeed, Recorder
+from confluex.live_view import add_live_arguments, render_view, run_live
+from confluex.markets import format_price, instrument_from_market, precision_to_decimal
 from loopback_exchange import Capture, Faults, LoopbackExchange, load_capture
 
 S = _core.session
@@ -453,7 +445,7 @@ def test_ctrl_c_stops_the_cli_cleanly_with_a_summary(hft_data: Path, tmp_path: P
             proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "confluex.live",
+                "confluex.live_view",
                 "--exchange",
                 "binance",
                 "--symbols",

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from confluex.live import LiveFeed
+from confluex.feeds.live import LiveFeed
 from confluex.metrics import CONTENT_TYPE, LiveMetrics
 from confluex.trading.execution import Executor
-from confluex.trading.paper import PaperExchange, PaperMarket
+from confluex.trading.paper_venue import PaperExchange, PaperMarket
 from confluex.trading.types import OrderIntent, Side
 from loopback_exchange import Capture, Faults, LoopbackExchange, load_capture
 from prometheus_client.parser import text_string_to_metric_families
@@ -202,11 +202,13 @@ def test_cli_live_serves_metrics_and_logs_to_stderr(hft_data: Path) -> None:
     assert code == 130, err
     assert "Traceback" not in out + err
     assert samples[("confluex_frames_total", (("symbol", "BTC/USDT"),))] > 0
-    assert "confluex.live: binance: connected to" in err  # INFO lines with -v, on stderr
+    assert "confluex.feeds.live: binance: connected to" in err  # INFO lines with -v, on stderr
     assert "BTC/USDT: book synced from the snapshot" in err
-    logged = [ln for ln in err.splitlines() if "confluex.live:" in ln]
+    logged = [ln for ln in err.splitlines() if "confluex.feeds.live:" in ln]
     assert logged and all(
-        re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (INFO|WARNING) +confluex\.live: ", ln)
+        re.match(
+            r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (INFO|WARNING) +confluex\.feeds\.live: ", ln
+        )
         for ln in logged
     ), logged
     assert "BTC/USDT" in out and "confluex live:" not in out

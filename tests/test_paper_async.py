@@ -11,10 +11,10 @@ import asyncio
 import threading
 
 from confluex._core.engine import Engine
-from confluex.paper_trading import PaperTrader, replay_paper, replay_paper_async
-from confluex.replay import replay
+from confluex.feeds.files import replay
+from confluex.replay_trader import PaperTrader, replay_paper, replay_paper_async
 from confluex.trading import load_config
-from test_paper_trading import ACTIVE, USDM, paper_replay
+from test_replay_trader import ACTIVE, USDM, paper_replay
 
 
 def test_trader_runs_inside_asyncio_run_with_the_same_trades() -> None:

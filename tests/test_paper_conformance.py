@@ -23,14 +23,14 @@ from typing import Any, TypeVar
 import ccxt
 import pytest
 from confluex._core.engine import Engine, EngineConfig
-from confluex.paper_trading import PaperTrader, SizingName
-from confluex.replay import replay
+from confluex.feeds.files import replay
+from confluex.replay_trader import PaperTrader, SizingName
 from confluex.trading import load_config
 from confluex.trading.config import MarketType
-from confluex.trading.paper import Level, PaperExchange, PaperMarket
+from confluex.trading.paper_venue import Level, PaperExchange, PaperMarket
 from hypothesis import given
 from hypothesis import strategies as st
-from test_paper_trading import ACTIVE, CASES
+from test_replay_trader import ACTIVE, CASES
 
 T = TypeVar("T")
 V = importlib.import_module("ccxt.test.exchange.base")  # ccxt's validators (not collected)

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from confluex import Instrument
-from confluex import replay as replay_mod
 from confluex._core.engine import Engine
 from confluex._core.exceptions import InvalidEvent
 from confluex._core.session import FeedSession, Venue
-from confluex.replay import detect, iter_chunks, replay
+from confluex.feeds import files as replay_mod
+from confluex.feeds.files import detect, iter_chunks, replay
 from synthetic_capture import write_synthetic_capture
 from tardis_reference import reference_ingest, write_synthetic_book_csv
 
@@ -72,7 +72,7 @@ def test_detect_finds_a_symbol_first_seen_after_the_head(hft_data: Path, tmp_pat
 # VmHWM: the peak RSS of this process (ru_maxrss would include the parent's, inherited).
 PEAK_SCRIPT = """
 import sys
-from confluex.replay import replay
+from confluex.feeds.files import replay
 def hwm():
     with open("/proc/self/status") as fh:
         return next(int(l.split()[1]) for l in fh if l.startswith("VmHWM"))

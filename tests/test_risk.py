@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from confluex.trading import Rejection, RejectReason
 from confluex.trading.execution import ExecutionSettings, Executor, Position
-from confluex.trading.paper import Level, PaperExchange, PaperMarket
-from confluex.trading.risk import Rejection, RiskLimits, RiskManager
+from confluex.trading.paper_venue import Level, PaperExchange, PaperMarket
+from confluex.trading.risk import RiskLimits, RiskManager
 from confluex.trading.types import OrderIntent, Side
 
 DAY_MS = 86_400_000
@@ -43,7 +44,8 @@ def test_limits_reject_opening_orders_with_a_reason(
     )
     res = risk.check("A", notional, reduces=False, exposures=exposures)
 
-    assert isinstance(res, Rejection) and needle in res.reason
+    assert isinstance(res, Rejection) and needle in res.detail and res.symbol == "A"
+    assert res.reason is RejectReason.RISK_LIMIT
 
 
 def test_orders_within_limits_and_reducing_orders_pass() -> None:
@@ -67,7 +69,11 @@ def test_daily_loss_limit_counts_fees_and_resets_at_utc_midnight() -> None:
     next_day = risk.check("A", 10.0, reduces=False, exposures={})
 
     assert under is None
-    assert isinstance(breached, Rejection) and "daily loss" in breached.reason
+    assert (
+        isinstance(breached, Rejection)
+        and breached.reason is RejectReason.RISK_LIMIT
+        and "daily loss" in breached.detail
+    )
     assert next_day is None and risk.daily_pnl == 0.0
 
 
@@ -112,7 +118,11 @@ def test_kill_switch_cancels_orders_flattens_and_halts_until_reset() -> None:
         assert left == []
         assert await ex.fetch_open_orders() == []  # the reopened position has no TP/stop
         assert await ex.fetch_positions() == []
-        assert isinstance(refused, Rejection) and "halted" in refused.reason
+        assert (
+            isinstance(refused, Rejection)
+            and refused.reason is RejectReason.HALTED
+            and "halted" in refused.detail
+        )
         assert isinstance(reopened, Position)
 
     asyncio.run(main())

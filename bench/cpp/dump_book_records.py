@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import confluex
-from confluex.capture import load_binance_capture
+from confluex.feeds.capture import load_binance_capture
 
 HFT = Path(__file__).resolve().parents[2] / "tests" / "data" / "hftbacktest"
 CAPTURES = {

@@ -13,7 +13,8 @@ The public API, all importable from here::
 - prices and symbols at the edge: :class:`Scale`, :func:`unified_symbol`,
   :func:`instrument_from_market` (:mod:`confluex.markets`);
 - signal kernels: :mod:`confluex.signals`; the trading layer: :mod:`confluex.trading`;
-  replaying files: :mod:`confluex.replay`.
+  market data feeds (recorded files, live WebSocket streams, ccxt.pro): :mod:`confluex.feeds`;
+  the replay trader (engine -> monitor -> sizing -> paper venue): :mod:`confluex.replay_trader`.
 
 The compiled core lives in the private module ``confluex._core``; nothing outside this
 package should import it.

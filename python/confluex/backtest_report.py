@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
-    from .paper_trading import FillRecord, PaperReport
+    from .replay_trader import FillRecord, PaperReport
 
 __all__ = [
     "PARQUET_HINT",
@@ -85,7 +85,7 @@ _REL_TOL = 1e-9
 
 
 class FillLike(Protocol):
-    """What the report reads from a fill (``confluex.paper_trading.FillRecord`` has it)."""
+    """What the report reads from a fill (``confluex.replay_trader.FillRecord`` has it)."""
 
     @property
     def time_ms(self) -> int: ...

@@ -33,12 +33,12 @@ import numpy as np
 from . import __version__
 from .backtest_report import FillLike, backtest_of, draw_fills, paper_fills_by_id, write_report
 from .engine import COMPONENT_NAMES, PROFILES, ConfluexError, Engine, engine_from_config
+from .feeds.files import ReplayResult, replay, sample_path
 from .hft.replay_hook import HFT_CSV_COLUMNS, HFTReplayScorer, format_hft, hft_columns
 from .hft.replay_hook import PROFILES as HFT_PROFILES
 from .history_inputs import load_ohlcv, warm_up
 from .markets import unified_symbol
-from .paper_trading import VENUE_MARKET_TYPE, PaperTrader, trader_from_args
-from .replay import ReplayResult, replay, sample_path
+from .replay_trader import VENUE_MARKET_TYPE, PaperTrader, trader_from_args
 from .sentiment_inputs import load_funding, load_open_interest
 from .trading.config import load_config
 
@@ -65,7 +65,7 @@ _STAGES = (
 class Progress:
     """A tqdm progress bar on stderr (bytes read, rate and ETA); silent when disabled.
 
-    Called as ``progress(done, total)`` by :func:`confluex.replay.replay`.
+    Called as ``progress(done, total)`` by :func:`confluex.feeds.files.replay`.
     """
 
     def __init__(self, enabled: bool, stream: TextIO | None = None) -> None:
@@ -758,7 +758,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="open interest [[time_ms, value], ...] (gzip allowed) for the sentiment view",
     )
-    pt = rp.add_argument_group("paper trading (see confluex.paper_trading)")
+    pt = rp.add_argument_group("paper trading (see confluex.replay_trader)")
     pt.add_argument(
         "--paper", action="store_true", help="paper-trade the scores and print a trading report"
     )
@@ -803,7 +803,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rp.set_defaults(func=_replay_command)
     try:
-        live = importlib.import_module("confluex.live")
+        live = importlib.import_module("confluex.live_view")
     except ImportError:  # pragma: no cover - a build without the live feed module
         live = None
     if live is not None and hasattr(live, "add_live_arguments"):

@@ -1,6 +1,6 @@
 """Prometheus metrics of a live session: ``confluex live --metrics-port PORT``.
 
-:class:`LiveMetrics` exposes a :class:`~confluex.live.LiveFeed` (and, through its ``on_order``
+:class:`LiveMetrics` exposes a :class:`~confluex.feeds.live.LiveFeed` (and, through its ``on_order``
 / ``on_fill`` hooks, an :class:`~confluex.trading.execution.Executor`) in the Prometheus text
 format at ``http://HOST:PORT/metrics``.
 
@@ -50,7 +50,7 @@ from ._core.session import SyncPhase
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from .live import LiveFeed
+    from .feeds.live import LiveFeed
     from .trading.execution import FillEvent
 
 __all__ = ["CONTENT_TYPE", "LATENCY_BUCKETS_S", "LiveMetrics"]

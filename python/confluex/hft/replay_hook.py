@@ -1,6 +1,6 @@
 """The HFT composite during a replay: what ``confluex replay --hft`` runs (docs/hft.md, Wiring).
 
-:class:`HFTReplayScorer` is a per-message hook of :func:`confluex.replay.replay`
+:class:`HFTReplayScorer` is a per-message hook of :func:`confluex.feeds.files.replay`
 (``on_parsed``: it receives each message's parse result, whose kind tells book, trade and
 bookTicker messages apart). After every message it asks the streaming policy
 (:class:`StreamingConfluenceHFT`'s core ``StreamingPolicy``) whether to recalculate: book

@@ -31,14 +31,14 @@ from .config import (
     available_presets,
     load_config,
 )
-from .monitor import MarketMonitor, MonitorCounters, Rejection, RejectReason
+from .monitor import MarketMonitor, MonitorCounters
 from .sizing import ConfluencePositionSizing, ExecutorSizing, SizingManager
-from .types import OrderIntent, ScoreUpdate, Side, Signal, TradeParameters
+from .types import OrderIntent, Rejection, RejectReason, ScoreUpdate, Side, Signal, TradeParameters
 
 if TYPE_CHECKING:
     from .alerts import AlertServer
     from .execution import ExecutionSettings, Executor, FillEvent
-    from .paper import PaperExchange, PaperMarket
+    from .paper_venue import PaperExchange, PaperMarket
     from .risk import RiskLimits, RiskManager
     from .store import OrderJournal
 
@@ -49,8 +49,8 @@ _LAZY = {
     "Executor": "execution",
     "FillEvent": "execution",
     "OrderJournal": "store",
-    "PaperExchange": "paper",
-    "PaperMarket": "paper",
+    "PaperExchange": "paper_venue",
+    "PaperMarket": "paper_venue",
     "RiskLimits": "risk",
     "RiskManager": "risk",
 }

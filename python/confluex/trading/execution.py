@@ -35,9 +35,9 @@ from .fills import TERMINAL, EntryPlan, FillEvent, FillLedger, Position
 from .orders import ExecutionSettings, OrderRouter, Unknown, Unresolved
 from .protection import ClientStop, ClientStops, Protector, StopTrigger
 from .redaction import guard_output, redact, register_secrets, secrets_of
-from .risk import Rejection, RiskManager
+from .risk import RiskManager
 from .store import OrderJournal
-from .types import OrderIntent, Side
+from .types import OrderIntent, Rejection, RejectReason, Side
 
 __all__ = [
     "ClientStop",
@@ -297,9 +297,13 @@ class Executor:
     def quote_to_amount(self, symbol: str, quote_size: float, price: float) -> float | Rejection:
         """Base amount for ``quote_size`` at ``price`` with the market's precision and limits."""
         if not (quote_size > 0 and math.isfinite(quote_size)):
-            return Rejection(symbol, f"quote size must be > 0, was {quote_size}")
+            return Rejection(
+                RejectReason.INVALID_ORDER, f"quote size must be > 0, was {quote_size}", symbol
+            )
         if not (price > 0 and math.isfinite(price)):
-            return Rejection(symbol, f"reference price must be > 0, was {price}")
+            return Rejection(
+                RejectReason.INVALID_PRICE, f"reference price must be > 0, was {price}", symbol
+            )
         market = self._market(symbol)
         csize = float(market.get("contractSize") or 1.0) if market.get("contract") else 1.0
         raw = quote_size / price / csize
@@ -307,20 +311,30 @@ class Executor:
             amount = float(self._ex.amount_to_precision(symbol, raw))
         except (ccxt.InvalidOrder, ccxt.ArgumentsRequired) as exc:
             return Rejection(
-                symbol,
+                RejectReason.ZERO_SIZE,
                 f"size {raw:g} rounds to zero at the market precision ({self._describe(exc)})",
+                symbol,
             )
         if amount <= 0:
-            return Rejection(symbol, f"size {raw:g} rounds to zero at the market precision")
+            return Rejection(
+                RejectReason.ZERO_SIZE,
+                f"size {raw:g} rounds to zero at the market precision",
+                symbol,
+            )
         limits = market.get("limits") or {}
         min_amount = (limits.get("amount") or {}).get("min")
         if min_amount is not None and amount < float(min_amount):
-            return Rejection(symbol, f"amount {amount:g} is under the venue minimum {min_amount}")
+            return Rejection(
+                RejectReason.BELOW_MINIMUM,
+                f"amount {amount:g} is under the venue minimum {min_amount}",
+                symbol,
+            )
         min_cost = (limits.get("cost") or {}).get("min")
         if min_cost is not None and amount * price * csize < float(min_cost):
             return Rejection(
-                symbol,
+                RejectReason.BELOW_MINIMUM,
                 f"notional {amount * price * csize:.8g} is under the venue minimum cost {min_cost}",
+                symbol,
             )
         return amount
 
@@ -332,16 +346,21 @@ class Executor:
             if not await self._reconcile_now(symbol):
                 return self._not_reconciled(symbol)
             if symbol in self._positions:
-                return Rejection(symbol, "a position is already open on this symbol")
+                return Rejection(
+                    RejectReason.POSITION_OPEN, "a position is already open on this symbol", symbol
+                )
             try:
                 market = self._market(symbol)
             except ccxt.BadSymbol as exc:
-                return Rejection(symbol, f"unknown market: {self._describe(exc)}")
+                return Rejection(
+                    RejectReason.UNKNOWN_MARKET, f"unknown market: {self._describe(exc)}", symbol
+                )
             if intent.side is Side.SELL and not market.get("contract"):
                 return Rejection(
-                    symbol,
+                    RejectReason.SPOT_SHORT,
                     "cannot short a spot market; shorts need a derivatives "
                     "market (e.g. BTC/USDT:USDT)",
+                    symbol,
                 )
             amount = self.quote_to_amount(symbol, intent.quote_size, intent.reference_price)
             if isinstance(amount, Rejection):
@@ -374,27 +393,30 @@ class Executor:
                 if pos is not None:
                     await self._protector.protect(pos)
                 return Unresolved(
-                    symbol,
+                    RejectReason.ORDER_STATE_UNKNOWN,
                     f"entry order {final.get('id')} state unknown (last seen "
                     f"{final.get('status')}, {final.get('filled') or 0:g} filled); "
                     f"{symbol} is reconciled before any new order",
+                    symbol,
                     str(final.get("clientOrderId") or ""),
                 )
             if pos is None:
                 self._settle(symbol)
                 return Rejection(
-                    symbol,
+                    RejectReason.ORDER_FAILED,
                     f"entry order {final.get('id')} ended "
                     f"{final.get('status')} with nothing filled",
+                    symbol,
                 )
             await self._protector.protect(pos)
             return pos
 
     def _not_reconciled(self, symbol: str) -> Rejection:
         return Rejection(
-            symbol,
+            RejectReason.NOT_RECONCILED,
             f"{symbol} is not reconciled with the venue (an order's state is unknown); "
             f"nothing is sent on it until it is",
+            symbol,
         )
 
     # ------------------------------------------------------------------ price feed
@@ -489,9 +511,10 @@ class Executor:
             left = self._positions.get(symbol)
             if symbol in self._unreconciled:
                 return Unresolved(
-                    symbol,
+                    RejectReason.ORDER_STATE_UNKNOWN,
                     f"exit order {final.get('id')} state unknown; {symbol} stays protected "
                     f"and is reconciled before any new order",
+                    symbol,
                     str(final.get("clientOrderId") or ""),
                 )
         await self._after_exit()
@@ -505,7 +528,13 @@ class Executor:
             if isinstance(res, Rejection):
                 out.append(res)
             elif isinstance(res, Position):
-                out.append(Rejection(symbol, f"exit partially filled, {res.amount:g} left"))
+                out.append(
+                    Rejection(
+                        RejectReason.ORDER_FAILED,
+                        f"exit partially filled, {res.amount:g} left",
+                        symbol,
+                    )
+                )
         return out
 
     async def cancel_all(self) -> None:

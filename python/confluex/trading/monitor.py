@@ -12,35 +12,12 @@ feeds behave the same.
 
 from __future__ import annotations
 
-import enum
 import math
-from dataclasses import dataclass
 
 from .config import MonitorConfig, Thresholds, TradingConfig
-from .types import ScoreUpdate, Signal, TradeParameters
+from .types import Rejection, RejectReason, ScoreUpdate, Signal, TradeParameters
 
-__all__ = ["MarketMonitor", "MonitorCounters", "RejectReason", "Rejection"]
-
-
-class RejectReason(enum.Enum):
-    """Why an update did not become a signal or an order (the value is the stable text)."""
-
-    NEUTRAL_BAND = "neutral band"
-    LOW_RELIABILITY = "reliability"
-    HYSTERESIS = "hysteresis"
-    COOLDOWN = "cooldown"
-    INVALID_PRICE = "invalid price"
-    DIRECTION_CONFLICT = "direction conflict"
-    SPOT_SHORT = "spot markets cannot short"
-    ZERO_SIZE = "zero size"
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """No signal or no order, and why. ``detail`` is human-readable and may be empty."""
-
-    reason: RejectReason
-    detail: str = ""
+__all__ = ["MarketMonitor", "MonitorCounters"]
 
 
 # Shared instances for the hot path: a rejection without detail allocates nothing.

@@ -29,8 +29,8 @@ import ccxt  # type: ignore[import-untyped]  # ccxt ships no type information
 
 from .config import ExecutionConfig
 from .fills import TERMINAL
-from .risk import Rejection
 from .store import JournalEntry, JournalError, OrderJournal, new_client_order_id
+from .types import Rejection, RejectReason
 
 __all__ = ["ExecutionSettings", "OrderRouter", "Unknown", "Unresolved", "type_of"]
 
@@ -108,7 +108,7 @@ class OrderRouter:
     def reject(self, cid: str, symbol: str, reason: str, status: str = "rejected") -> Rejection:
         self.journal.record_final(cid, status, reason)
         log.warning("order %s on %s: %s", cid, symbol, reason)
-        return Rejection(symbol, reason)
+        return Rejection(RejectReason.ORDER_FAILED, reason, symbol)
 
     async def submit(
         self,
@@ -144,7 +144,7 @@ class OrderRouter:
         except JournalError as exc:
             msg = f"{purpose} order not sent: its intent could not be journaled ({exc})"
             log.error(msg)
-            return Rejection(symbol, msg)
+            return Rejection(RejectReason.ORDER_FAILED, msg, symbol)
         req = {**params, "clientOrderId": cid}
         attempt = 0
         while True:
@@ -180,7 +180,7 @@ class OrderRouter:
                 except Unknown:
                     msg = f"order {cid} state unknown after {self._describe(exc)}; not resent"
                     log.error(msg)
-                    return Unresolved(symbol, msg, cid)
+                    return Unresolved(RejectReason.ORDER_STATE_UNKNOWN, msg, symbol, cid)
                 if found is not None:
                     self.journal.record_ack(cid, str(found["id"]), str(found.get("status")))
                     return found

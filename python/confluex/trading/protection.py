@@ -29,7 +29,7 @@ import ccxt  # type: ignore[import-untyped]  # ccxt ships no type information
 
 from .fills import TERMINAL, FillLedger, Position
 from .orders import ExecutionSettings, OrderRouter
-from .risk import Rejection
+from .types import Rejection
 
 __all__ = ["ClientStop", "ClientStops", "Protector", "StopTrigger"]
 
@@ -234,7 +234,7 @@ class Protector:
                 "take_profit",
             )
             if isinstance(sent, Rejection):
-                log.error("take profit not placed on %s: %s", pos.symbol, sent.reason)
+                log.error("take profit not placed on %s: %s", pos.symbol, sent.detail)
                 pos.tp_mode = "client"
             else:
                 pos.tp_order_id = str(sent["id"])
@@ -299,7 +299,7 @@ class Protector:
         if isinstance(sent, Rejection):
             # fall back to client-side protection rather than leave the position naked
             log.error(
-                "native stop not placed on %s (%s); emulating client-side", pos.symbol, sent.reason
+                "native stop not placed on %s (%s); emulating client-side", pos.symbol, sent.detail
             )
             pos.stop_mode = "client"
             pos.stop_order_id = None

@@ -16,17 +16,11 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["Rejection", "RiskLimits", "RiskManager"]
+from .types import Rejection, RejectReason
+
+__all__ = ["RiskLimits", "RiskManager"]
 
 _DAY_MS = 86_400_000
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """An order the trading layer refused to send, and why (safe to log and publish)."""
-
-    symbol: str
-    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,33 +116,39 @@ class RiskManager:
         if reduces:
             return None
         if self._halted_reason is not None:
-            return Rejection(symbol, f"trading halted: {self._halted_reason}")
+            return Rejection(RejectReason.HALTED, f"trading halted: {self._halted_reason}", symbol)
         if not notional > 0:
-            return Rejection(symbol, f"order notional must be > 0, was {notional}")
+            return Rejection(
+                RejectReason.INVALID_ORDER, f"order notional must be > 0, was {notional}", symbol
+            )
         lim = self.limits
         if notional > lim.max_order_notional:
             return Rejection(
-                symbol,
+                RejectReason.RISK_LIMIT,
                 f"order notional {notional:.2f} exceeds max_order_notional "
                 f"{lim.max_order_notional:.2f}",
+                symbol,
             )
         current = exposures.get(symbol, 0.0)
         if current + notional > lim.max_symbol_notional:
             return Rejection(
-                symbol,
+                RejectReason.RISK_LIMIT,
                 f"symbol notional {current + notional:.2f} would exceed max_symbol_notional "
                 f"{lim.max_symbol_notional:.2f}",
+                symbol,
             )
         active = sum(1 for v in exposures.values() if v > 0)
         if exposures.get(symbol, 0.0) <= 0 and active >= lim.max_active_positions:
             return Rejection(
-                symbol,
+                RejectReason.RISK_LIMIT,
                 f"{active} active positions, max_active_positions is {lim.max_active_positions}",
+                symbol,
             )
         if self.daily_loss_breached():
             return Rejection(
-                symbol,
+                RejectReason.RISK_LIMIT,
                 f"daily loss limit reached: pnl {self.daily_pnl:.2f} <= "
                 f"-{lim.daily_loss_limit:.2f}",
+                symbol,
             )
         return None

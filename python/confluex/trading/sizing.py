@@ -28,8 +28,7 @@ import math
 from typing import ClassVar
 
 from .config import MarketType, TradingConfig
-from .monitor import Rejection, RejectReason
-from .types import OrderIntent, ScoreUpdate, Side, Signal, TradeParameters
+from .types import OrderIntent, Rejection, RejectReason, ScoreUpdate, Side, Signal, TradeParameters
 
 __all__ = ["ConfluencePositionSizing", "ExecutorSizing", "SizingManager"]
 

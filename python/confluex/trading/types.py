@@ -8,7 +8,15 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-__all__ = ["OrderIntent", "ScoreUpdate", "Side", "Signal", "TradeParameters"]
+__all__ = [
+    "OrderIntent",
+    "RejectReason",
+    "Rejection",
+    "ScoreUpdate",
+    "Side",
+    "Signal",
+    "TradeParameters",
+]
 
 
 class Signal(enum.Enum):
@@ -83,3 +91,42 @@ class OrderIntent:
     ts_ns: int
     manager: str
     reason: str
+
+
+class RejectReason(enum.Enum):
+    """Why an update did not become a signal, or an intent not an order (the value is the
+    stable text). The first group is the decision layer's (MarketMonitor, sizing), the second
+    the execution side's (RiskManager, Executor, order routing)."""
+
+    NEUTRAL_BAND = "neutral band"
+    LOW_RELIABILITY = "reliability"
+    HYSTERESIS = "hysteresis"
+    COOLDOWN = "cooldown"
+    INVALID_PRICE = "invalid price"
+    DIRECTION_CONFLICT = "direction conflict"
+    SPOT_SHORT = "spot markets cannot short"
+    ZERO_SIZE = "zero size"
+
+    INVALID_ORDER = "invalid order"
+    BELOW_MINIMUM = "below venue minimum"
+    UNKNOWN_MARKET = "unknown market"
+    RISK_LIMIT = "risk limit"
+    HALTED = "trading halted"
+    POSITION_OPEN = "position already open"
+    NOT_RECONCILED = "not reconciled"
+    ORDER_FAILED = "order failed"
+    ORDER_STATE_UNKNOWN = "order state unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """No signal, no order, or an order not sent, and why (safe to log and publish).
+
+    ``reason`` is machine-readable; ``detail`` is human-readable and may be empty; ``symbol``
+    is the market concerned, empty where the caller already knows it (the monitor and the
+    sizing managers answer about the update they were given).
+    """
+
+    reason: RejectReason
+    detail: str = ""
+    symbol: str = ""

@@ -19,14 +19,14 @@ from typing import Any
 import pytest
 from confluex._core.engine import Engine
 from confluex.cli import main
-from confluex.paper_trading import (
+from confluex.feeds.files import replay, sample_path
+from confluex.replay_trader import (
     PaperReport,
     PaperTrader,
     SizingName,
     parse_host_port,
     unified_symbol,
 )
-from confluex.replay import replay, sample_path
 from confluex.trading import RejectReason, load_config
 from confluex.trading.config import MarketType
 from serve_client import cli_command, serve_replay

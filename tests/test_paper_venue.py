@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 
 import ccxt
 import pytest
-from confluex.trading import paper as paper_mod
-from confluex.trading.paper import Level, PaperExchange, PaperMarket
+from confluex.trading import paper_venue as paper_mod
+from confluex.trading.paper_venue import Level, PaperExchange, PaperMarket
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -1,6 +1,6 @@
 """Paper trading over a replay: scores -> MarketMonitor -> sizing -> Executor -> PaperExchange.
 
-``PaperTrader`` is the ``on_message`` hook of :func:`confluex.replay.replay`. After every
+``PaperTrader`` is the ``on_message`` hook of :func:`confluex.feeds.files.replay`. After every
 message of a symbol it
 
 1. feeds the book to the trading layer when a position is open and the top of the book
@@ -60,13 +60,12 @@ from .markets import Scale, quote_of, unified_symbol
 from .trading.alerts import AlertServer
 from .trading.config import MarketType, TradingConfig, load_config
 from .trading.execution import Executor, FillEvent
-from .trading.monitor import MarketMonitor, Rejection
-from .trading.paper import Level, PaperExchange, PaperMarket
-from .trading.risk import Rejection as ExecutionRejection
+from .trading.monitor import MarketMonitor
+from .trading.paper_venue import Level, PaperExchange, PaperMarket
 from .trading.risk import RiskLimits, RiskManager
 from .trading.sizing import ConfluencePositionSizing, ExecutorSizing, SizingManager
 from .trading.store import OrderJournal
-from .trading.types import ScoreUpdate, Signal, TradeParameters
+from .trading.types import Rejection, ScoreUpdate, Signal, TradeParameters
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -661,8 +660,8 @@ class PaperTrader:
         self._intents += 1
         self._entry_reason[st.unified] = intent.reason
         res = await executor.open(intent)
-        if isinstance(res, ExecutionRejection):
-            self._exec_rej[_reason_key(res.reason)] += 1
+        if isinstance(res, Rejection):
+            self._exec_rej[_reason_key(res.detail)] += 1
         else:
             self._entries += 1
         self._after_execution()
@@ -774,7 +773,7 @@ class PaperTrader:
             balance=quote_total,
             positions_at_mark=equity - quote_total,
             open_positions={s: p.amount for s, p in executor.positions.items()},
-            close_rejections=[r.reason for r in left],
+            close_rejections=[r.detail for r in left],
             start_ms=self._start_ms if self._start_ms is not None else self.clock.ms,
             end_ms=self.clock.ms,
             symbol_ids={s.unified: s.symbol_id for s in self._by_unified.values()},
@@ -819,10 +818,10 @@ def replay_paper(
     Works from synchronous code and from inside a running event loop (``asyncio.run``,
     Jupyter), where it blocks that loop until the replay ends; from async code prefer
     :func:`replay_paper_async`. Arguments are those of :class:`PaperTrader` and
-    :func:`confluex.replay.replay`.
+    :func:`confluex.feeds.files.replay`.
     """
     from ._core.engine import Engine
-    from .replay import replay
+    from .feeds.files import replay
 
     engine = Engine()
     with PaperTrader(

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .engine import (
+from ..engine import (
     FLAG_END_OF_MESSAGE,
     FLAG_NO_LEVEL,
     FLAG_SNAPSHOT,

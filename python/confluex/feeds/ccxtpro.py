@@ -1,6 +1,6 @@
 """ccxt.pro fallback feed: ``watch_order_book`` / ``watch_trades`` into the same Engine.
 
-For venues without a native parser (confluex.live covers Binance spot/USD-M and Bybit),
+For venues without a native parser (confluex.feeds.live covers Binance spot/USD-M and Bybit),
 :class:`CcxtProFeed` takes ccxt.pro's unified, already-synchronised data: a whole order book
 of float ``[price, amount]`` levels per update and lists of float trades. Floats are
 converted to the engine's integer ticks and lots with the symbol's Instrument
@@ -38,9 +38,9 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from .engine import ApplyResult, ConfluenceResult, ConfluexError, Engine, Instrument
+from ..engine import ApplyResult, ConfluenceResult, ConfluexError, Engine, Instrument
+from ..markets import instrument_from_market
 from .live import Backoff
-from .markets import instrument_from_market
 
 __all__ = ["BookMode", "CcxtProFeed", "ProSymbolStats", "WatchSource", "open_ccxtpro_source"]
 

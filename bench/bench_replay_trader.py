@@ -11,14 +11,14 @@ Groups:
   over the real stream (default config and the "active" one of the tests, which signals
   more often), against the floor of any decision: a plain-Python threshold classification of
   the same stream. Per-update p50/p99 are printed by ``test_decision_percentiles`` (run with
-  ``-s``) and by ``python bench/bench_paper_trading.py``.
+  ``-s``) and by ``python bench/bench_replay_trader.py``.
 - ``paper-replay``: the whole paper replay (line-by-line feed + trader hook + executor +
   paper exchange + final close) against the same line-by-line replay with a no-op Python hook
   and the native chunked replay without any hook; time per message is the mean divided by
   the message count.
 
 Figures on the shared 2-vCPU VM are noisy: other engineers' builds share the cores.
-Run timed: ``python -m pytest bench/bench_paper_trading.py``; as a test: ``--benchmark-disable``.
+Run timed: ``python -m pytest bench/bench_replay_trader.py``; as a test: ``--benchmark-disable``.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from typing import Any
 
 import pytest
 from confluex._core.engine import Engine
-from confluex.paper_trading import PaperTrader
-from confluex.replay import replay
+from confluex.feeds.files import replay
+from confluex.replay_trader import PaperTrader
 from confluex.trading import (
     ConfluencePositionSizing,
     MarketMonitor,

@@ -42,8 +42,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from ._core.feed import ParseResult, TardisKind, parse_tardis_rows  # native Tardis row parser
-from .engine import (
+from .._core.feed import ParseResult, TardisKind, parse_tardis_rows  # native Tardis row parser
+from ..engine import (
     FLAG_END_OF_MESSAGE,
     FLAG_SNAPSHOT,
     NO_SYMBOL,

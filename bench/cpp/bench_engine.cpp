@@ -54,7 +54,7 @@ std::unique_ptr<Engine> make(std::uint32_t& sym) {
     return e;
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv) {
     if (argc < 2) {
@@ -145,10 +145,11 @@ int main(int argc, char** argv) {
     }
     std::vector<double> sorted = recompute;
     std::sort(sorted.begin(), sorted.end());
-    std::printf("recompute after depth message: median %.1f ns (incl. %.1f ns clock pair), p90 %.1f, "
-                "mean %.1f, amortised %.1f ns\n",
-                median(recompute), median(clock_pair), sorted[sorted.size() * 9 / 10], mean,
-                (best_msg_result - best_msg_only) / nm);
+    std::printf(
+        "recompute after depth message: median %.1f ns (incl. %.1f ns clock pair), p90 %.1f, "
+        "mean %.1f, amortised %.1f ns\n",
+        median(recompute), median(clock_pair), sorted[sorted.size() * 9 / 10], mean,
+        (best_msg_result - best_msg_only) / nm);
     {
         // Steady-state breakdown on the final book of one replay (warm caches): the full
         // recompute (clear_component marks every component stale), and its orderbook kernel.
@@ -171,7 +172,8 @@ int main(int argc, char** argv) {
             const BookView top = e.book(sym).top(25);
             t0 = Clock::now();
             for (int i = 0; i < kReps; ++i) {
-                signals::compute_orderbook_component(top, 0.25 + 1e-9 * i, e.ofi(sym), cfg.book_signals, out);
+                signals::compute_orderbook_component(top, 0.25 + 1e-9 * i, e.ofi(sym),
+                                                     cfg.book_signals, out);
                 sink += out.score;
             }
             best_kernel = std::min(best_kernel, ns_since(t0) / kReps);
@@ -182,7 +184,7 @@ int main(int argc, char** argv) {
     if (argc > 2) {
         std::uint32_t sym = 0;
         auto holder = make(sym);
-            Engine& e = *holder;
+        Engine& e = *holder;
         std::vector<double> out;
         for (const Msg& m : msgs) {
             e.ingest_book(rec.data() + m.start, m.n);

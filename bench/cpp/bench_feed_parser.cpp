@@ -61,7 +61,7 @@ std::string gunzip(const std::string& path) {
 }
 
 struct Line {
-    std::string_view full;  // "<ns> <json>"
+    std::string_view full; // "<ns> <json>"
     std::string_view json;
     std::int64_t ts;
 };
@@ -100,7 +100,8 @@ SymbolTable table(const char* tick, const char* lot) {
 }
 
 // Median over rounds of (time to parse every message once) / message count, in ns.
-Stat per_message(BinanceParser& parser, const std::vector<std::string_view>& msgs, std::size_t& records) {
+Stat per_message(BinanceParser& parser, const std::vector<std::string_view>& msgs,
+                 std::size_t& records) {
     std::vector<BookLevelEvent> book;
     std::vector<TradeEvent> trades;
     book.reserve(1 << 20);
@@ -126,7 +127,8 @@ Stat per_message(BinanceParser& parser, const std::vector<std::string_view>& msg
             }
         }
         const auto t1 = Clock::now();
-        ns.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count() / static_cast<double>(msgs.size()));
+        ns.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count() /
+                     static_cast<double>(msgs.size()));
     }
     records = book.size() + trades.size();
     return stat(ns);
@@ -143,7 +145,8 @@ Stat per_line(BinanceParser& parser, const std::string& buf, std::size_t n_lines
             std::fprintf(stderr, "parse_lines: %zu of %zu lines\n", good, n_lines);
             std::exit(1);
         }
-        ns.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count() / static_cast<double>(n_lines));
+        ns.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count() /
+                     static_cast<double>(n_lines));
     }
     return stat(ns);
 }
@@ -193,7 +196,7 @@ std::int64_t get_int(std::string_view msg, const char* key) {
     return std::stoll(std::string(msg.substr(at + std::strlen(key), 20)));
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv) {
     const std::string root = argc > 1 ? argv[1] : "tests/data/hftbacktest";
@@ -201,7 +204,8 @@ int main(int argc, char** argv) {
     const std::string only = argc > 2 ? argv[2] : "";
 
     // --- spot: every depth / trade message of the two days -----------------------------------
-    const std::string spot = gunzip(root + "/spot/btcusdt_20240808.gz") + gunzip(root + "/spot/btcusdt_20240809.gz");
+    const std::string spot =
+        gunzip(root + "/spot/btcusdt_20240808.gz") + gunzip(root + "/spot/btcusdt_20240809.gz");
     const std::vector<Line> spot_lines = split_lines(spot);
     std::vector<std::string_view> depth, depth36, trade;
     std::string depth_buf, trade_buf;
@@ -241,22 +245,26 @@ int main(int argc, char** argv) {
     const Stat t_trade = per_message(spot_parser, trade, recs);
     const Stat t_depth_lines = per_line(spot_parser, depth_buf, depth.size());
     const Stat t_trade_lines = per_line(spot_parser, trade_buf, trade.size());
-    std::printf("spot depth parse()        : %8.1f ns/message, best %8.1f (%zu messages, %.1f levels avg)\n",
-                t_depth.med, t_depth.best,
-                depth.size(), static_cast<double>(depth_levels) / static_cast<double>(depth.size()));
-    std::printf("spot depth 30-42 levels   : %8.1f ns/message, best %8.1f (%zu messages)\n", t_depth36.med,
-                t_depth36.best, depth36.size());
-    std::printf("spot trade parse()        : %8.1f ns/message, best %8.1f (%zu messages)\n", t_trade.med,
-                t_trade.best, trade.size());
-    std::printf("spot depth parse_lines()  : %8.1f ns/line,    best %8.1f\n", t_depth_lines.med, t_depth_lines.best);
-    std::printf("spot trade parse_lines()  : %8.1f ns/line,    best %8.1f\n", t_trade_lines.med, t_trade_lines.best);
+    std::printf("spot depth parse()        : %8.1f ns/message, best %8.1f (%zu messages, %.1f "
+                "levels avg)\n",
+                t_depth.med, t_depth.best, depth.size(),
+                static_cast<double>(depth_levels) / static_cast<double>(depth.size()));
+    std::printf("spot depth 30-42 levels   : %8.1f ns/message, best %8.1f (%zu messages)\n",
+                t_depth36.med, t_depth36.best, depth36.size());
+    std::printf("spot trade parse()        : %8.1f ns/message, best %8.1f (%zu messages)\n",
+                t_trade.med, t_trade.best, trade.size());
+    std::printf("spot depth parse_lines()  : %8.1f ns/line,    best %8.1f\n", t_depth_lines.med,
+                t_depth_lines.best);
+    std::printf("spot trade parse_lines()  : %8.1f ns/line,    best %8.1f\n", t_trade_lines.med,
+                t_trade_lines.best);
 
-    const std::string_view spot_big = *std::max_element(depth.begin(), depth.end(), [](auto a, auto b) {
-        return count_levels(a) < count_levels(b);
-    });
-    const Stat t_spot_big = per_message(spot_parser, std::vector<std::string_view>(200, spot_big), recs);
-    std::printf("spot largest depth parse(): %8.1f ns/message, best %8.1f (%zu levels)\n", t_spot_big.med,
-                t_spot_big.best, count_levels(spot_big));
+    const std::string_view spot_big =
+        *std::max_element(depth.begin(), depth.end(),
+                          [](auto a, auto b) { return count_levels(a) < count_levels(b); });
+    const Stat t_spot_big =
+        per_message(spot_parser, std::vector<std::string_view>(200, spot_big), recs);
+    std::printf("spot largest depth parse(): %8.1f ns/message, best %8.1f (%zu levels)\n",
+                t_spot_big.med, t_spot_big.best, count_levels(spot_big));
 
     // --- USD-M: the largest depth message, parsed and applied ---------------------------------
     const std::string prev_day = gunzip(root + "/usdm_2024-07/btcusdt_20240718.gz");
@@ -277,11 +285,12 @@ int main(int argc, char** argv) {
     BinanceParser fut_parser(fut_table, true);
     const std::vector<std::string_view> big_msgs(200, lines[big].json);
     const Stat t_big = per_message(fut_parser, big_msgs, recs);
-    std::printf("usdm largest depth parse(): %8.1f ns/message, best %8.1f (%zu levels)\n", t_big.med, t_big.best,
-                big_levels);
+    std::printf("usdm largest depth parse(): %8.1f ns/message, best %8.1f (%zu levels)\n",
+                t_big.med, t_big.best, big_levels);
 
     Engine engine;
-    const std::uint32_t sym = engine.add_symbol("BTCUSDT", Instrument::from_strings("0.1", "0.001"));
+    const std::uint32_t sym =
+        engine.add_symbol("BTCUSDT", Instrument::from_strings("0.1", "0.001"));
     FeedSession session(engine, Venue::BinanceFutures);
     session.add_symbol("BTCUSDT", sym);
     session.replay(prev_day, LineFormat::NsPrefixed);
@@ -303,14 +312,16 @@ int main(int argc, char** argv) {
         const auto t0 = Clock::now();
         const ParseResult res = session.on_message(msg, lines[big].ts);
         const auto t1 = Clock::now();
-        if (!res.ok() || session.needs_snapshot(sym) || engine.book(sym).last_update_id() != last + 1 + span) {
+        if (!res.ok() || session.needs_snapshot(sym) ||
+            engine.book(sym).last_update_id() != last + 1 + span) {
             std::fprintf(stderr, "on_message did not apply the message\n");
             return 1;
         }
         ns.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count());
     }
     const Stat t_apply = stat(ns);
-    std::printf("usdm largest on_message() : %8.1f ns/message, best %8.1f (parse + apply + recompute, %zu runs)\n",
+    std::printf("usdm largest on_message() : %8.1f ns/message, best %8.1f (parse + apply + "
+                "recompute, %zu runs)\n",
                 t_apply.med, t_apply.best, ns.size());
     return 0;
 }

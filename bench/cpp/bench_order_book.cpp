@@ -29,12 +29,12 @@ std::vector<std::int64_t> read_i64(const std::string& path) {
     const auto n = static_cast<std::size_t>(f.tellg()) / sizeof(std::int64_t);
     std::vector<std::int64_t> v(n);
     f.seekg(0);
-    f.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(n * sizeof(std::int64_t)));
+    f.read(reinterpret_cast<char*>(v.data()),
+           static_cast<std::streamsize>(n * sizeof(std::int64_t)));
     return v;
 }
 
-template <class T>
-std::span<const T> as(const std::vector<std::int64_t>& v) {
+template <class T> std::span<const T> as(const std::vector<std::int64_t>& v) {
     return {reinterpret_cast<const T*>(v.data()), v.size() * sizeof(std::int64_t) / sizeof(T)};
 }
 
@@ -46,16 +46,18 @@ double imbalance(const OrderBook& book, std::size_t n) {
     const BookView v = book.top(n);
     Lots b = 0;
     Lots a = 0;
-    for (std::size_t i = 0; i < v.n_bids; ++i) b += v.bids[i].qty;
-    for (std::size_t i = 0; i < v.n_asks; ++i) a += v.asks[i].qty;
+    for (std::size_t i = 0; i < v.n_bids; ++i)
+        b += v.bids[i].qty;
+    for (std::size_t i = 0; i < v.n_asks; ++i)
+        a += v.asks[i].qty;
     return b + a ? static_cast<double>(b - a) / static_cast<double>(b + a) : 0.0;
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv) {
     const std::string dir = argc > 1 ? argv[1] : "/tmp/book_dump";
-    const bool apply_only = argc > 2 && std::string(argv[2]) == "apply";  // for perf stat
+    const bool apply_only = argc > 2 && std::string(argv[2]) == "apply"; // for perf stat
     const auto sb = read_i64(dir + "/snap_bids.i64");
     const auto sa = read_i64(dir + "/snap_asks.i64");
     const auto lv = read_i64(dir + "/levels.i64");
@@ -104,10 +106,11 @@ int main(int argc, char** argv) {
             b2.apply_delta(levels.subspan(off, nb), levels.subspan(off + nb, na), m.update_id,
                            m.prev_update_id);
             const double dt = ns_since(t1) - clock_ns;
-            if (nb + na > 0) per_level.push_back(dt / static_cast<double>(nb + na));
+            if (nb + na > 0)
+                per_level.push_back(dt / static_cast<double>(nb + na));
             off += nb + na;
             const auto t2 = Clock::now();
-            sink += imbalance(b2, 10);  // first read after a message: cache possibly patched/dirty
+            sink += imbalance(b2, 10); // first read after a message: cache possibly patched/dirty
             dirty_sum += ns_since(t2) - clock_ns;
         }
         if (!book.in_sync() || !b2.in_sync()) {

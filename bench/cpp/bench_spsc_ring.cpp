@@ -67,7 +67,11 @@ void BM_SpscRing_Throughput(benchmark::State& state) {
     state.counters["ns_per_item"] = benchmark::Counter(
         static_cast<double>(pushed), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
-BENCHMARK(BM_SpscRing_Throughput)->Arg(1024)->Arg(65536)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_SpscRing_Throughput)
+    ->Arg(1024)
+    ->Arg(65536)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 // Items per second across two pinned threads, batches of range(1) items per call.
 void BM_SpscRing_ThroughputBatch(benchmark::State& state) {
@@ -100,8 +104,9 @@ void BM_SpscRing_ThroughputBatch(benchmark::State& state) {
     target.store(ring.pushed(), std::memory_order_relaxed);
     consumer.join();
     state.SetItemsProcessed(static_cast<std::int64_t>(ring.pushed()));
-    state.counters["ns_per_item"] = benchmark::Counter(
-        static_cast<double>(ring.pushed()), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    state.counters["ns_per_item"] =
+        benchmark::Counter(static_cast<double>(ring.pushed()),
+                           benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_SpscRing_ThroughputBatch)
     ->Args({65536, 16})
@@ -154,6 +159,6 @@ void BM_SpscRing_OneThreadPushPop(benchmark::State& state) {
 }
 BENCHMARK(BM_SpscRing_OneThreadPushPop);
 
-}  // namespace
+} // namespace
 
 BENCHMARK_MAIN();

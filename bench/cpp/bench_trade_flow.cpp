@@ -59,8 +59,7 @@ double median(std::vector<double> v) {
 
 volatile double g_sink = 0.0;
 
-template <class F>
-double median_ns_per(int rounds, double per, F&& round) {
+template <class F> double median_ns_per(int rounds, double per, F&& round) {
     std::vector<double> t;
     for (int r = 0; r < rounds; ++r) {
         t.push_back(round() / per);
@@ -76,7 +75,7 @@ std::unique_ptr<Engine> make_engine(std::uint32_t symbols) {
     return e;
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv) {
     if (argc < 2) {
@@ -87,7 +86,7 @@ int main(int argc, char** argv) {
     const int rounds = argc > 2 ? std::atoi(argv[2]) : 31;
     const std::size_t n = trades.size();
     const auto per = static_cast<double>(n);
-    const FlowConfig fcfg{};  // default 1 s / 5 s / 30 s / 5 min
+    const FlowConfig fcfg{}; // default 1 s / 5 s / 30 s / 5 min
     const FlowSignalsConfig scfg{};
     std::printf("%zu trades, %d rounds, %zu windows\n", n, rounds, fcfg.windows_ns.size());
 
@@ -99,11 +98,12 @@ int main(int argc, char** argv) {
         g_sink = g_sink + static_cast<double>(f.cvd());
         return ns;
     });
-    std::printf("push_many        %7.2f ns/trade (fresh flow: includes first-touch page faults)\n", push_many);
+    std::printf("push_many        %7.2f ns/trade (fresh flow: includes first-touch page faults)\n",
+                push_many);
 
     TradeFlow warm(fcfg);
     const double push_many_warm = median_ns_per(rounds, per, [&] {
-        warm.reset();  // keeps the buffers: no page faults, as in a long-running process
+        warm.reset(); // keeps the buffers: no page faults, as in a long-running process
         const auto t0 = Clock::now();
         warm.push_many(trades.data(), n);
         const double ns = ns_since(t0);
@@ -120,7 +120,8 @@ int main(int argc, char** argv) {
         const double ns = ns_since(t0);
         return ns;
     });
-    std::printf("push_many+read   %7.2f ns/trade (warm, then cvd() and window(0))\n", push_many_read);
+    std::printf("push_many+read   %7.2f ns/trade (warm, then cvd() and window(0))\n",
+                push_many_read);
 
     const double push = median_ns_per(rounds, per, [&] {
         TradeFlow f(fcfg);

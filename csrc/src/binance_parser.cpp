@@ -19,12 +19,13 @@ using detail::VType;
 using Entry = SymbolTable::Entry;
 
 struct BinanceCtx : detail::ScanCtx {
-    BinanceCtx(std::vector<BookLevelEvent>& out, const SymbolTable& t) noexcept : ScanCtx(out), table(t) {}
+    BinanceCtx(std::vector<BookLevelEvent>& out, const SymbolTable& t) noexcept
+        : ScanCtx(out), table(t) {}
     const SymbolTable& table;
-    bool lock_entry = false;    // parse_snapshot(): the caller named the symbol
-    bool stream_seen = false;   // a top-level "stream" string was routed
-    bool entry_named = false;   // entry came from the stream, "s" or the caller
-    bool data_scanned = false;  // the "data" object was scanned while routing was known
+    bool lock_entry = false;   // parse_snapshot(): the caller named the symbol
+    bool stream_seen = false;  // a top-level "stream" string was routed
+    bool entry_named = false;  // entry came from the stream, "s" or the caller
+    bool data_scanned = false; // the "data" object was scanned while routing was known
     MsgKind stream_kind = MsgKind::Unknown;
     std::string_view stream_symbol;
 };
@@ -34,13 +35,14 @@ void route_stream(std::string_view stream, BinanceCtx& ctx) noexcept {
     ctx.stream_seen = true;
     const std::size_t at = stream.find('@');
     ctx.stream_symbol = stream.substr(0, at == std::string_view::npos ? 0 : at);
-    const std::string_view rest = at == std::string_view::npos ? std::string_view() : stream.substr(at + 1);
+    const std::string_view rest =
+        at == std::string_view::npos ? std::string_view() : stream.substr(at + 1);
     if (rest == "trade") {
         ctx.stream_kind = MsgKind::Trade;
     } else if (rest == "bookTicker") {
         ctx.stream_kind = MsgKind::BookTicker;
     } else if (rest.starts_with("depth") && (rest.size() == 5 || rest[5] == '@')) {
-        ctx.stream_kind = MsgKind::Depth;  // diff depth at any speed; "depth20" is partial depth
+        ctx.stream_kind = MsgKind::Depth; // diff depth at any speed; "depth20" is partial depth
     } else {
         ctx.stream_kind = MsgKind::Unknown;
     }
@@ -53,16 +55,17 @@ void route_stream(std::string_view stream, BinanceCtx& ctx) noexcept {
 // Scans the top-level object: routes "stream" as soon as it is read (so a following "data"
 // converts in one pass) and, for raw events, resolves "s".
 Err scan_top(const char*& p, const char* end, Fields& f, Fields& data, BinanceCtx& ctx) {
-    return detail::for_each_member(p, end, [&](std::string_view key, const char*& q) CONFLUEX_INLINE_LAMBDA -> Err {
-        const Key k = detail::key_of(key);
-        if (k == detail::kNoKey) {
-            return detail::skip_value(q, end, 1) ? Err::None : Err::Malformed;
-        }
-        if (!f.mark(k)) {
-            return Err::Malformed;
-        }
-        Slot& s = f.slot[k];
-        switch (k) {
+    return detail::for_each_member(
+        p, end, [&](std::string_view key, const char*& q) CONFLUEX_INLINE_LAMBDA -> Err {
+            const Key k = detail::key_of(key);
+            if (k == detail::kNoKey) {
+                return detail::skip_value(q, end, 1) ? Err::None : Err::Malformed;
+            }
+            if (!f.mark(k)) {
+                return Err::Malformed;
+            }
+            Slot& s = f.slot[k];
+            switch (k) {
             case detail::k_b:
             case detail::k_a:
             case detail::k_bids:
@@ -78,18 +81,19 @@ Err scan_top(const char*& p, const char* end, Fields& f, Fields& data, BinanceCt
                 break;
             default:
                 break;
-        }
-        if (const Err e = detail::read_slot(q, end, s, 1); e != Err::None) {
-            return e;
-        }
-        if (k == detail::k_stream && s.type == VType::Str) {
-            route_stream(s.str(), ctx);
-        } else if (k == detail::k_s && s.type == VType::Str && !ctx.stream_seen && !ctx.lock_entry) {
-            ctx.entry = ctx.table.find(s.str());
-            ctx.entry_named = true;
-        }
-        return Err::None;
-    });
+            }
+            if (const Err e = detail::read_slot(q, end, s, 1); e != Err::None) {
+                return e;
+            }
+            if (k == detail::k_stream && s.type == VType::Str) {
+                route_stream(s.str(), ctx);
+            } else if (k == detail::k_s && s.type == VType::Str && !ctx.stream_seen &&
+                       !ctx.lock_entry) {
+                ctx.entry = ctx.table.find(s.str());
+                ctx.entry_named = true;
+            }
+            return Err::None;
+        });
 }
 
 Err convert(const Slot& s, const Decimal& unit, std::int64_t& out, const char* end) noexcept {
@@ -97,9 +101,9 @@ Err convert(const Slot& s, const Decimal& unit, std::int64_t& out, const char* e
 }
 
 // Interprets a scanned message; appends its records. `forced` is parse_snapshot()'s entry.
-ParseResult binance_message(const SymbolTable& table, bool futures, std::string_view msg, std::int64_t ts_ns,
-                            std::vector<BookLevelEvent>& book, std::vector<TradeEvent>& trades,
-                            const Entry* forced) {
+ParseResult binance_message(const SymbolTable& table, bool futures, std::string_view msg,
+                            std::int64_t ts_ns, std::vector<BookLevelEvent>& book,
+                            std::vector<TradeEvent>& trades, const Entry* forced) {
     ParseResult r;
     const std::size_t book_start = book.size();
     BinanceCtx ctx(book, table);
@@ -162,8 +166,9 @@ ParseResult binance_message(const SymbolTable& table, bool futures, std::string_
             r.error = Err::UnknownSymbol;
             return r;
         }
-        if (data.has(detail::k_s) && (data[detail::k_s].type != VType::Str ||
-                                      !detail::iequals(data[detail::k_s].str(), ctx.stream_symbol))) {
+        if (data.has(detail::k_s) &&
+            (data[detail::k_s].type != VType::Str ||
+             !detail::iequals(data[detail::k_s].str(), ctx.stream_symbol))) {
             r.error = Err::Malformed;
             return r;
         }
@@ -175,13 +180,14 @@ ParseResult binance_message(const SymbolTable& table, bool futures, std::string_
                 return r;
             }
             const std::string_view t = ev_type.str();
-            r.kind = t == "depthUpdate" ? MsgKind::Depth
-                     : t == "trade"     ? MsgKind::Trade
+            r.kind = t == "depthUpdate"  ? MsgKind::Depth
+                     : t == "trade"      ? MsgKind::Trade
                      : t == "bookTicker" ? MsgKind::BookTicker
                                          : MsgKind::Unknown;
         } else if (top.has(detail::k_lastUpdateId)) {
             r.kind = MsgKind::Snapshot;
-        } else if (top.has(detail::k_u) && top.has(detail::k_b) && top[detail::k_b].type == VType::Str) {
+        } else if (top.has(detail::k_u) && top.has(detail::k_b) &&
+                   top[detail::k_b].type == VType::Str) {
             r.kind = MsgKind::BookTicker;
         } else if (top.has(detail::k_id)) {
             r.kind = MsgKind::Control;
@@ -217,83 +223,85 @@ ParseResult binance_message(const SymbolTable& table, bool futures, std::string_
     const Instrument& inst = entry->instrument;
 
     switch (r.kind) {
-        case MsgKind::Depth: {
-            if ((e = need(f, detail::k_u, VType::Int)) != Err::None ||
-                (e = need(f, futures ? detail::k_pu : detail::k_U, VType::Int)) != Err::None ||
-                (e = detail::take_levels(f, detail::k_b, detail::k_a, *entry, ctx, book_start, end)) !=
-                    Err::None) {
-                r.error = e;
-                return r;
-            }
-            std::int64_t prev = 0;
-            if (futures) {
-                prev = f[detail::k_pu].n;
-            } else if (f[detail::k_U].n == std::numeric_limits<std::int64_t>::min()) {
-                r.error = Err::Malformed;
-                return r;
-            } else {
-                prev = f[detail::k_U].n - 1;
-            }
-            detail::finish_book(book, book_start, ts_ns, f[detail::k_u].n, prev, entry->symbol_id, 0);
-            r.n_book = static_cast<std::uint32_t>(book.size() - book_start);
-            r.last_update_id = f[detail::k_u].n;
-            r.first_update_id = f.has(detail::k_U) && f[detail::k_U].type == VType::Int ? f[detail::k_U].n : prev + 1;
+    case MsgKind::Depth: {
+        if ((e = need(f, detail::k_u, VType::Int)) != Err::None ||
+            (e = need(f, futures ? detail::k_pu : detail::k_U, VType::Int)) != Err::None ||
+            (e = detail::take_levels(f, detail::k_b, detail::k_a, *entry, ctx, book_start, end)) !=
+                Err::None) {
+            r.error = e;
             return r;
         }
-        case MsgKind::Snapshot: {
-            if ((e = need(f, detail::k_lastUpdateId, VType::Int)) != Err::None ||
-                (e = detail::take_levels(f, detail::k_bids, detail::k_asks, *entry, ctx, book_start, end)) !=
-                    Err::None) {
-                r.error = e;
-                return r;
-            }
-            detail::finish_book(book, book_start, ts_ns, f[detail::k_lastUpdateId].n, kNoUpdateId,
-                                entry->symbol_id, book_flags::kSnapshot);
-            r.n_book = static_cast<std::uint32_t>(book.size() - book_start);
-            r.first_update_id = r.last_update_id = f[detail::k_lastUpdateId].n;
+        std::int64_t prev = 0;
+        if (futures) {
+            prev = f[detail::k_pu].n;
+        } else if (f[detail::k_U].n == std::numeric_limits<std::int64_t>::min()) {
+            r.error = Err::Malformed;
+            return r;
+        } else {
+            prev = f[detail::k_U].n - 1;
+        }
+        detail::finish_book(book, book_start, ts_ns, f[detail::k_u].n, prev, entry->symbol_id, 0);
+        r.n_book = static_cast<std::uint32_t>(book.size() - book_start);
+        r.last_update_id = f[detail::k_u].n;
+        r.first_update_id =
+            f.has(detail::k_U) && f[detail::k_U].type == VType::Int ? f[detail::k_U].n : prev + 1;
+        return r;
+    }
+    case MsgKind::Snapshot: {
+        if ((e = need(f, detail::k_lastUpdateId, VType::Int)) != Err::None ||
+            (e = detail::take_levels(f, detail::k_bids, detail::k_asks, *entry, ctx, book_start,
+                                     end)) != Err::None) {
+            r.error = e;
             return r;
         }
-        case MsgKind::Trade: {
-            book.resize(book_start);
-            TradeEvent t{ts_ns, 0, 0, 0, entry->symbol_id, 0, 0, 0};
-            if ((e = need(f, detail::k_t, VType::Int)) != Err::None ||
-                (e = need(f, detail::k_p, VType::Str)) != Err::None ||
-                (e = need(f, detail::k_q, VType::Str)) != Err::None ||
-                (e = need(f, detail::k_m, VType::Bool)) != Err::None ||
-                (e = convert(f[detail::k_p], inst.tick_decimal(), t.px_ticks, end)) != Err::None ||
-                (e = convert(f[detail::k_q], inst.lot_decimal(), t.qty_lots, end)) != Err::None) {
-                r.error = e;
-                return r;
-            }
-            t.trade_id = f[detail::k_t].n;
-            // m: the buyer is the maker, so the taker (aggressor) sold.
-            t.side = static_cast<std::uint8_t>(f[detail::k_m].n != 0 ? Aggressor::Sell : Aggressor::Buy);
-            trades.push_back(t);
-            r.n_trades = 1;
+        detail::finish_book(book, book_start, ts_ns, f[detail::k_lastUpdateId].n, kNoUpdateId,
+                            entry->symbol_id, book_flags::kSnapshot);
+        r.n_book = static_cast<std::uint32_t>(book.size() - book_start);
+        r.first_update_id = r.last_update_id = f[detail::k_lastUpdateId].n;
+        return r;
+    }
+    case MsgKind::Trade: {
+        book.resize(book_start);
+        TradeEvent t{ts_ns, 0, 0, 0, entry->symbol_id, 0, 0, 0};
+        if ((e = need(f, detail::k_t, VType::Int)) != Err::None ||
+            (e = need(f, detail::k_p, VType::Str)) != Err::None ||
+            (e = need(f, detail::k_q, VType::Str)) != Err::None ||
+            (e = need(f, detail::k_m, VType::Bool)) != Err::None ||
+            (e = convert(f[detail::k_p], inst.tick_decimal(), t.px_ticks, end)) != Err::None ||
+            (e = convert(f[detail::k_q], inst.lot_decimal(), t.qty_lots, end)) != Err::None) {
+            r.error = e;
             return r;
         }
-        case MsgKind::BookTicker: {
-            book.resize(book_start);
-            BookTicker& bt = r.ticker;
-            bt = BookTicker{ts_ns, 0, entry->symbol_id, 0, 0, 0, 0, 0};
-            if ((e = need(f, detail::k_u, VType::Int)) != Err::None ||
-                (e = need(f, detail::k_b, VType::Str)) != Err::None ||
-                (e = need(f, detail::k_B, VType::Str)) != Err::None ||
-                (e = need(f, detail::k_a, VType::Str)) != Err::None ||
-                (e = need(f, detail::k_A, VType::Str)) != Err::None ||
-                (e = convert(f[detail::k_b], inst.tick_decimal(), bt.bid_px, end)) != Err::None ||
-                (e = convert(f[detail::k_B], inst.lot_decimal(), bt.bid_qty, end)) != Err::None ||
-                (e = convert(f[detail::k_a], inst.tick_decimal(), bt.ask_px, end)) != Err::None ||
-                (e = convert(f[detail::k_A], inst.lot_decimal(), bt.ask_qty, end)) != Err::None) {
-                r.error = e;
-                return r;
-            }
-            bt.update_id = f[detail::k_u].n;
+        t.trade_id = f[detail::k_t].n;
+        // m: the buyer is the maker, so the taker (aggressor) sold.
+        t.side =
+            static_cast<std::uint8_t>(f[detail::k_m].n != 0 ? Aggressor::Sell : Aggressor::Buy);
+        trades.push_back(t);
+        r.n_trades = 1;
+        return r;
+    }
+    case MsgKind::BookTicker: {
+        book.resize(book_start);
+        BookTicker& bt = r.ticker;
+        bt = BookTicker{ts_ns, 0, entry->symbol_id, 0, 0, 0, 0, 0};
+        if ((e = need(f, detail::k_u, VType::Int)) != Err::None ||
+            (e = need(f, detail::k_b, VType::Str)) != Err::None ||
+            (e = need(f, detail::k_B, VType::Str)) != Err::None ||
+            (e = need(f, detail::k_a, VType::Str)) != Err::None ||
+            (e = need(f, detail::k_A, VType::Str)) != Err::None ||
+            (e = convert(f[detail::k_b], inst.tick_decimal(), bt.bid_px, end)) != Err::None ||
+            (e = convert(f[detail::k_B], inst.lot_decimal(), bt.bid_qty, end)) != Err::None ||
+            (e = convert(f[detail::k_a], inst.tick_decimal(), bt.ask_px, end)) != Err::None ||
+            (e = convert(f[detail::k_A], inst.lot_decimal(), bt.ask_qty, end)) != Err::None) {
+            r.error = e;
             return r;
         }
-        case MsgKind::Control:
-        case MsgKind::Unknown:
-            break;
+        bt.update_id = f[detail::k_u].n;
+        return r;
+    }
+    case MsgKind::Control:
+    case MsgKind::Unknown:
+        break;
     }
     r.error = Err::UnknownStream;
     return r;
@@ -317,8 +325,7 @@ struct Lit {
     const char* end;
 
     // Consumes `s` (a compile-time literal) when the bytes at p are exactly `s`.
-    template <std::size_t N>
-    [[gnu::always_inline]] bool lit(const char (&s)[N]) noexcept {
+    template <std::size_t N> [[gnu::always_inline]] bool lit(const char (&s)[N]) noexcept {
         constexpr std::size_t n = N - 1;
         if (static_cast<std::size_t>(end - p) < n || std::memcmp(p, s, n) != 0) {
             return false;
@@ -355,12 +362,14 @@ bool fast_trade(Lit& c, const Entry& entry, std::string_view stream_symbol, std:
     bool big_m = false;
     TradeEvent t{ts_ns, 0, 0, 0, entry.symbol_id, 0, 0, 0};
     const Instrument& inst = entry.instrument;
-    if (!c.lit(R"(trade","E":)") || !c.integer(ets) || !c.lit(R"(,"s":")") || !c.plain_string(sym) ||
-        !detail::iequals(sym, stream_symbol) || !c.lit(R"(,"t":)") || !c.integer(tid) || !c.lit(R"(,"p":")") ||
-        detail::scan_units(c.p, c.end, inst.tick_decimal(), t.px_ticks) != Err::None || !c.lit(R"(,"q":")") ||
-        detail::scan_units(c.p, c.end, inst.lot_decimal(), t.qty_lots) != Err::None || !c.lit(R"(,"T":)") ||
-        !c.integer(ignored) || !c.lit(R"(,"m":)") || !c.boolean(m) || !c.lit(R"(,"M":)") || !c.boolean(big_m) ||
-        !c.lit("}}") || !detail::at_end(c.p, c.end)) {
+    if (!c.lit(R"(trade","E":)") || !c.integer(ets) || !c.lit(R"(,"s":")") ||
+        !c.plain_string(sym) || !detail::iequals(sym, stream_symbol) || !c.lit(R"(,"t":)") ||
+        !c.integer(tid) || !c.lit(R"(,"p":")") ||
+        detail::scan_units(c.p, c.end, inst.tick_decimal(), t.px_ticks) != Err::None ||
+        !c.lit(R"(,"q":")") ||
+        detail::scan_units(c.p, c.end, inst.lot_decimal(), t.qty_lots) != Err::None ||
+        !c.lit(R"(,"T":)") || !c.integer(ignored) || !c.lit(R"(,"m":)") || !c.boolean(m) ||
+        !c.lit(R"(,"M":)") || !c.boolean(big_m) || !c.lit("}}") || !detail::at_end(c.p, c.end)) {
         return false;
     }
     t.trade_id = tid;
@@ -374,8 +383,8 @@ bool fast_trade(Lit& c, const Entry& entry, std::string_view stream_symbol, std:
 }
 
 // depthUpdate body, from just past `"data":{"e":"`: spot E,s,U,u,b,a; USD-M E,T,s,U,u,pu,b,a.
-bool fast_depth(Lit& c, const Entry& entry, std::string_view stream_symbol, bool futures, std::int64_t ts_ns,
-                std::vector<BookLevelEvent>& book, ParseResult& r) {
+bool fast_depth(Lit& c, const Entry& entry, std::string_view stream_symbol, bool futures,
+                std::int64_t ts_ns, std::vector<BookLevelEvent>& book, ParseResult& r) {
     std::int64_t ets = 0;
     std::int64_t ignored = 0;
     std::int64_t first = 0;
@@ -413,15 +422,15 @@ bool fast_depth(Lit& c, const Entry& entry, std::string_view stream_symbol, bool
     if (!c.lit(R"(,"b":[)")) {
         return false;
     }
-    --c.p;  // parse_levels() starts at the '['
-    if (detail::parse_levels_final(c.p, c.end, BookSide::Bid, inst, entry.symbol_id, book, ts_ns, last, prev) !=
-            Err::None ||
+    --c.p; // parse_levels() starts at the '['
+    if (detail::parse_levels_final(c.p, c.end, BookSide::Bid, inst, entry.symbol_id, book, ts_ns,
+                                   last, prev) != Err::None ||
         !c.lit(R"(,"a":[)")) {
         return false;
     }
     --c.p;
-    if (detail::parse_levels_final(c.p, c.end, BookSide::Ask, inst, entry.symbol_id, book, ts_ns, last, prev) !=
-            Err::None ||
+    if (detail::parse_levels_final(c.p, c.end, BookSide::Ask, inst, entry.symbol_id, book, ts_ns,
+                                   last, prev) != Err::None ||
         !c.lit("}}") || !detail::at_end(c.p, c.end)) {
         return false;
     }
@@ -443,7 +452,8 @@ bool fast_depth(Lit& c, const Entry& entry, std::string_view stream_symbol, bool
 // Parses a trade or depthUpdate combined-stream message in Binance's key order; false (with
 // the outputs possibly grown, for the caller to cut back) when anything deviates.
 bool fast_stream(const SymbolTable& table, bool futures, std::string_view msg, std::int64_t ts_ns,
-                 std::vector<BookLevelEvent>& book, std::vector<TradeEvent>& trades, ParseResult& r) {
+                 std::vector<BookLevelEvent>& book, std::vector<TradeEvent>& trades,
+                 ParseResult& r) {
     Lit c{msg.data(), msg.data() + msg.size()};
     std::string_view stream;
     if (!c.lit(R"({"stream":")") || !c.plain_string(stream)) {
@@ -466,7 +476,8 @@ bool fast_stream(const SymbolTable& table, bool futures, std::string_view msg, s
     if (rest.size() == 5 && std::memcmp(rest.data(), "trade", 5) == 0) {
         return fast_trade(c, *entry, symbol, ts_ns, trades, r);
     }
-    if (rest.size() >= 5 && std::memcmp(rest.data(), "depth", 5) == 0 && (rest.size() == 5 || rest[5] == '@')) {
+    if (rest.size() >= 5 && std::memcmp(rest.data(), "depth", 5) == 0 &&
+        (rest.size() == 5 || rest[5] == '@')) {
         return fast_depth(c, *entry, symbol, futures, ts_ns, book, r);
     }
     return false;
@@ -484,7 +495,9 @@ bool parse_ns(std::string_view s, std::int64_t& out) noexcept {
     return true;
 }
 
-bool is_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
+bool is_space(char c) noexcept {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
 
 std::string_view strip(std::string_view s) noexcept {
     while (!s.empty() && is_space(s.front())) {
@@ -496,12 +509,13 @@ std::string_view strip(std::string_view s) noexcept {
     return s;
 }
 
-}  // namespace
+} // namespace
 
 BinanceParser::BinanceParser(const SymbolTable& symbols, bool futures)
     : symbols_(symbols), futures_(futures), stats_(symbols.id_bound()) {}
 
-ParseResult BinanceParser::parse(std::string_view msg, std::int64_t ts_ns, std::vector<BookLevelEvent>& book_out,
+ParseResult BinanceParser::parse(std::string_view msg, std::int64_t ts_ns,
+                                 std::vector<BookLevelEvent>& book_out,
                                  std::vector<TradeEvent>& trade_out) noexcept {
     const std::size_t book_start = book_out.size();
     const std::size_t trade_start = trade_out.size();
@@ -525,7 +539,8 @@ ParseResult BinanceParser::parse(std::string_view msg, std::int64_t ts_ns, std::
     return r;
 }
 
-ParseResult BinanceParser::parse_snapshot(std::string_view json, std::uint32_t symbol_id, std::int64_t ts_ns,
+ParseResult BinanceParser::parse_snapshot(std::string_view json, std::uint32_t symbol_id,
+                                          std::int64_t ts_ns,
                                           std::vector<BookLevelEvent>& book_out) noexcept {
     const std::size_t book_start = book_out.size();
     ParseResult r;
@@ -575,7 +590,7 @@ std::size_t BinanceParser::parse_lines(std::string_view data, LineBatch& out) no
             try {
                 out.tickers.push_back(r.ticker);
             } catch (const std::bad_alloc&) {
-                continue;  // counted as parsed; the row is lost (documented: out of memory)
+                continue; // counted as parsed; the row is lost (documented: out of memory)
             }
         }
         ++good;
@@ -583,4 +598,4 @@ std::size_t BinanceParser::parse_lines(std::string_view data, LineBatch& out) no
     return good;
 }
 
-}  // namespace confluex::feed
+} // namespace confluex::feed

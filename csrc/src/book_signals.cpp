@@ -225,7 +225,7 @@ bool OfiWindow::grow() noexcept {
         head_ = 0;
         return true;
     } catch (const std::bad_alloc&) {
-        return false;  // keep the current ring; the caller evicts early, as at capacity
+        return false; // keep the current ring; the caller evicts early, as at capacity
     }
 }
 
@@ -353,10 +353,8 @@ void OrderbookSignalsConfig::validate() const {
 }
 
 OrderbookKernelConsts::OrderbookKernelConsts(const OrderbookSignalsConfig& cfg) noexcept
-    : dwi_levels(cfg.dwi_levels),
-      dwi_ratio(std::exp(-cfg.dwi_decay)),
-      inv_imbalance(1.0 / cfg.imbalance_sensitivity),
-      inv_ofi(1.0 / cfg.ofi_sensitivity),
+    : dwi_levels(cfg.dwi_levels), dwi_ratio(std::exp(-cfg.dwi_decay)),
+      inv_imbalance(1.0 / cfg.imbalance_sensitivity), inv_ofi(1.0 / cfg.ofi_sensitivity),
       weights(cfg.weights()) {}
 
 void compute_orderbook_component(const BookView& top, double depth_ratio_raw, const OfiWindow& ofi,
@@ -412,8 +410,7 @@ void compute_orderbook_component(const BookView& top, double depth_ratio_raw, co
 
     std::array<double, kBookSubCount> w = k.weights;
     if (ofi.size() > 0) {
-        dev[static_cast<std::size_t>(BookSub::Ofi)] =
-            logistic_dev(ofi.normalized(), k.inv_ofi);
+        dev[static_cast<std::size_t>(BookSub::Ofi)] = logistic_dev(ofi.normalized(), k.inv_ofi);
     } else {
         w[static_cast<std::size_t>(BookSub::Ofi)] = 0.0;
     }

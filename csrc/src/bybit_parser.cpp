@@ -20,13 +20,14 @@ using Entry = SymbolTable::Entry;
 enum class Route : std::uint8_t { None, Book, Trade, Unknown };
 
 struct BybitCtx : detail::ScanCtx {
-    BybitCtx(std::vector<BookLevelEvent>& out, const SymbolTable& t, std::vector<TradeEvent>& tr) noexcept
+    BybitCtx(std::vector<BookLevelEvent>& out, const SymbolTable& t,
+             std::vector<TradeEvent>& tr) noexcept
         : ScanCtx(out), table(t), trades(tr) {}
     const SymbolTable& table;
     std::vector<TradeEvent>& trades;
     Route route = Route::None;
     std::string_view topic_symbol;
-    bool data_done = false;  // the data value was converted while scanning
+    bool data_done = false; // the data value was converted while scanning
 };
 
 // Routes "orderbook.<depth>.<SYMBOL>" and "publicTrade.<SYMBOL>".
@@ -60,24 +61,29 @@ Err parse_trades(const char*& p, const char* end, const Entry& entry, std::strin
             return Err::Malformed;
         }
         Fields f;
-        Err e = detail::for_each_member(p, end, [&](std::string_view key, const char*& q) CONFLUEX_INLINE_LAMBDA -> Err {
-            const Key k = detail::key_of(key);
-            if (k == detail::kNoKey) {
-                return detail::skip_value(q, end, 3) ? Err::None : Err::Malformed;
-            }
-            if (!f.mark(k)) {
-                return Err::Malformed;
-            }
-            return detail::read_slot(q, end, f.slot[k], 3);
-        });
+        Err e = detail::for_each_member(
+            p, end, [&](std::string_view key, const char*& q) CONFLUEX_INLINE_LAMBDA -> Err {
+                const Key k = detail::key_of(key);
+                if (k == detail::kNoKey) {
+                    return detail::skip_value(q, end, 3) ? Err::None : Err::Malformed;
+                }
+                if (!f.mark(k)) {
+                    return Err::Malformed;
+                }
+                return detail::read_slot(q, end, f.slot[k], 3);
+            });
         if (e != Err::None) {
             return e;
         }
         TradeEvent t{0, 0, 0, 0, entry.symbol_id, 0, 0, 0};
-        if ((e = need(f, detail::k_S, VType::Str)) != Err::None || (e = need(f, detail::k_v, VType::Str)) != Err::None ||
-            (e = need(f, detail::k_p, VType::Str)) != Err::None || (e = need(f, detail::k_i, VType::Str)) != Err::None ||
-            (e = detail::slot_units(f[detail::k_p], inst.tick_decimal(), t.px_ticks, end)) != Err::None ||
-            (e = detail::slot_units(f[detail::k_v], inst.lot_decimal(), t.qty_lots, end)) != Err::None) {
+        if ((e = need(f, detail::k_S, VType::Str)) != Err::None ||
+            (e = need(f, detail::k_v, VType::Str)) != Err::None ||
+            (e = need(f, detail::k_p, VType::Str)) != Err::None ||
+            (e = need(f, detail::k_i, VType::Str)) != Err::None ||
+            (e = detail::slot_units(f[detail::k_p], inst.tick_decimal(), t.px_ticks, end)) !=
+                Err::None ||
+            (e = detail::slot_units(f[detail::k_v], inst.lot_decimal(), t.qty_lots, end)) !=
+                Err::None) {
             return e;
         }
         const std::string_view side = f[detail::k_S].str();
@@ -88,8 +94,8 @@ Err parse_trades(const char*& p, const char* end, const Entry& entry, std::strin
         } else {
             return Err::Malformed;
         }
-        if (f.has(detail::k_s) &&
-            (f[detail::k_s].type != VType::Str || !detail::iequals(f[detail::k_s].str(), topic_symbol))) {
+        if (f.has(detail::k_s) && (f[detail::k_s].type != VType::Str ||
+                                   !detail::iequals(f[detail::k_s].str(), topic_symbol))) {
             return Err::Malformed;
         }
         t.trade_id = detail::bybit_trade_id(f[detail::k_i].str());
@@ -113,40 +119,42 @@ Err parse_trades(const char*& p, const char* end, const Entry& entry, std::strin
 
 // Scans the top-level object; once the topic is routed, "data" converts in the same pass.
 Err scan_top(const char*& p, const char* end, Fields& f, Fields& data, BybitCtx& ctx) {
-    return detail::for_each_member(p, end, [&](std::string_view key, const char*& q) CONFLUEX_INLINE_LAMBDA -> Err {
-        const Key k = detail::key_of(key);
-        if (k == detail::kNoKey) {
-            return detail::skip_value(q, end, 1) ? Err::None : Err::Malformed;
-        }
-        if (!f.mark(k)) {
-            return Err::Malformed;
-        }
-        Slot& s = f.slot[k];
-        if (k == detail::k_data) {
-            s.ptr = q;
-            if (ctx.route == Route::Book && *q == '{') {
-                s.type = VType::Obj;
-                ctx.data_done = true;
-                return detail::scan_inner(q, end, data, ctx);
+    return detail::for_each_member(
+        p, end, [&](std::string_view key, const char*& q) CONFLUEX_INLINE_LAMBDA -> Err {
+            const Key k = detail::key_of(key);
+            if (k == detail::kNoKey) {
+                return detail::skip_value(q, end, 1) ? Err::None : Err::Malformed;
             }
-            if (ctx.route == Route::Trade && *q == '[' && ctx.entry != nullptr) {
-                s.type = VType::Arr;
-                ctx.data_done = true;
-                return parse_trades(q, end, *ctx.entry, ctx.topic_symbol, ctx.trades);
+            if (!f.mark(k)) {
+                return Err::Malformed;
             }
-        }
-        if (const Err e = detail::read_slot(q, end, s, 1); e != Err::None) {
-            return e;
-        }
-        if (k == detail::k_topic && s.type == VType::Str) {
-            route_topic(s.str(), ctx);
-        }
-        return Err::None;
-    });
+            Slot& s = f.slot[k];
+            if (k == detail::k_data) {
+                s.ptr = q;
+                if (ctx.route == Route::Book && *q == '{') {
+                    s.type = VType::Obj;
+                    ctx.data_done = true;
+                    return detail::scan_inner(q, end, data, ctx);
+                }
+                if (ctx.route == Route::Trade && *q == '[' && ctx.entry != nullptr) {
+                    s.type = VType::Arr;
+                    ctx.data_done = true;
+                    return parse_trades(q, end, *ctx.entry, ctx.topic_symbol, ctx.trades);
+                }
+            }
+            if (const Err e = detail::read_slot(q, end, s, 1); e != Err::None) {
+                return e;
+            }
+            if (k == detail::k_topic && s.type == VType::Str) {
+                route_topic(s.str(), ctx);
+            }
+            return Err::None;
+        });
 }
 
-ParseResult bybit_message(const SymbolTable& table, std::string_view msg, std::int64_t ts_ns, bool ts_from_message,
-                          std::vector<BookLevelEvent>& book, std::vector<TradeEvent>& trades) {
+ParseResult bybit_message(const SymbolTable& table, std::string_view msg, std::int64_t ts_ns,
+                          bool ts_from_message, std::vector<BookLevelEvent>& book,
+                          std::vector<TradeEvent>& trades) {
     ParseResult r;
     const std::size_t book_start = book.size();
     const std::size_t trade_start = trades.size();
@@ -245,7 +253,8 @@ ParseResult bybit_message(const SymbolTable& table, std::string_view msg, std::i
             return r;
         }
     }
-    if ((e = need(top, detail::k_type, VType::Str)) != Err::None || (e = need(data, detail::k_u, VType::Int)) != Err::None) {
+    if ((e = need(top, detail::k_type, VType::Str)) != Err::None ||
+        (e = need(data, detail::k_u, VType::Int)) != Err::None) {
         r.error = e;
         return r;
     }
@@ -254,29 +263,32 @@ ParseResult bybit_message(const SymbolTable& table, std::string_view msg, std::i
     // Bybit: u == 1 is a snapshot sent after a service restart, whatever the type says.
     const bool snapshot = type == "snapshot" || u == 1;
     if ((!snapshot && type != "delta") ||
-        (data.has(detail::k_s) &&
-         (data[detail::k_s].type != VType::Str || !detail::iequals(data[detail::k_s].str(), ctx.topic_symbol))) ||
+        (data.has(detail::k_s) && (data[detail::k_s].type != VType::Str ||
+                                   !detail::iequals(data[detail::k_s].str(), ctx.topic_symbol))) ||
         (!snapshot && u == std::numeric_limits<std::int64_t>::min())) {
         r.error = Err::Malformed;
         return r;
     }
-    if ((e = detail::take_levels(data, detail::k_b, detail::k_a, *entry, ctx, book_start, end)) != Err::None) {
+    if ((e = detail::take_levels(data, detail::k_b, detail::k_a, *entry, ctx, book_start, end)) !=
+        Err::None) {
         r.error = e;
         return r;
     }
     r.kind = snapshot ? MsgKind::Snapshot : MsgKind::Depth;
-    detail::finish_book(book, book_start, ts_ns, u, snapshot ? kNoUpdateId : u - 1, entry->symbol_id,
-                        snapshot ? book_flags::kSnapshot : std::uint8_t{0});
+    detail::finish_book(book, book_start, ts_ns, u, snapshot ? kNoUpdateId : u - 1,
+                        entry->symbol_id, snapshot ? book_flags::kSnapshot : std::uint8_t{0});
     r.n_book = static_cast<std::uint32_t>(book.size() - book_start);
     r.first_update_id = r.last_update_id = u;
     return r;
 }
 
-}  // namespace
+} // namespace
 
-BybitParser::BybitParser(const SymbolTable& symbols) : symbols_(symbols), stats_(symbols.id_bound()) {}
+BybitParser::BybitParser(const SymbolTable& symbols)
+    : symbols_(symbols), stats_(symbols.id_bound()) {}
 
-ParseResult BybitParser::parse(std::string_view msg, std::int64_t ts_ns, std::vector<BookLevelEvent>& book_out,
+ParseResult BybitParser::parse(std::string_view msg, std::int64_t ts_ns,
+                               std::vector<BookLevelEvent>& book_out,
                                std::vector<TradeEvent>& trade_out) noexcept {
     return parse_impl(msg, ts_ns, false, book_out, trade_out);
 }
@@ -302,7 +314,8 @@ ParseResult BybitParser::parse_impl(std::string_view msg, std::int64_t ts_ns, bo
     return r;
 }
 
-std::size_t BybitParser::parse_lines(std::string_view data, LineFormat format, LineBatch& out) noexcept {
+std::size_t BybitParser::parse_lines(std::string_view data, LineFormat format,
+                                     LineBatch& out) noexcept {
     std::size_t good = 0;
     while (!data.empty()) {
         const std::size_t nl = data.find('\n');
@@ -322,8 +335,8 @@ std::size_t BybitParser::parse_lines(std::string_view data, LineFormat format, L
             const std::size_t sp = line.find(' ');
             const char* p = line.data();
             const char* const ns_end = p + (sp == std::string_view::npos ? 0 : sp);
-            if (sp == std::string_view::npos || detail::scan_number(p, ns_end, ts) != detail::NumKind::Int ||
-                p != ns_end) {
+            if (sp == std::string_view::npos ||
+                detail::scan_number(p, ns_end, ts) != detail::NumKind::Int || p != ns_end) {
                 ParseResult bad;
                 bad.error = ParseError::Malformed;
                 stats_.count(bad);
@@ -331,10 +344,11 @@ std::size_t BybitParser::parse_lines(std::string_view data, LineFormat format, L
             }
             line.remove_prefix(sp + 1);
         }
-        const ParseResult r = parse_impl(line, ts, format == LineFormat::JsonOnly, out.book, out.trades);
+        const ParseResult r =
+            parse_impl(line, ts, format == LineFormat::JsonOnly, out.book, out.trades);
         good += r.ok() ? 1U : 0U;
     }
     return good;
 }
 
-}  // namespace confluex::feed
+} // namespace confluex::feed

@@ -12,11 +12,9 @@ namespace confluex {
 
 struct Engine::Views {
     explicit Views(const EngineConfig& cfg)
-        : bars(cfg.bars),
-          tech(cfg.technical),
-          vview(cfg.volume_view),
-          ps{PriceStructure(cfg.structure), PriceStructure(cfg.structure), PriceStructure(cfg.structure),
-             PriceStructure(cfg.structure)},
+        : bars(cfg.bars), tech(cfg.technical),
+          vview(cfg.volume_view), ps{PriceStructure(cfg.structure), PriceStructure(cfg.structure),
+                                     PriceStructure(cfg.structure), PriceStructure(cfg.structure)},
           sent(cfg.sentiment) {
         for (std::size_t i = 0; i < levels.size(); ++i) {
             const auto lv = cfg.view_timeframes_ns[i] > 0 ? bars.level_of(cfg.view_timeframes_ns[i])
@@ -32,16 +30,13 @@ struct Engine::Views {
     std::array<std::uint64_t, 4> ps_seen{};
     Sentiment sent;
     std::array<int, 4> levels{-1, -1, -1, -1};
-    std::uint64_t level0_seen = 0;  // level-0 bars closed at the last view sync
-    ComponentScore vol_bars{};      // the bar view's volume component
+    std::uint64_t level0_seen = 0; // level-0 bars closed at the last view sync
+    ComponentScore vol_bars{};     // the bar view's volume component
 };
 
 struct Engine::SymbolState {
     SymbolState(std::string n, const Instrument& inst, const EngineConfig& cfg)
-        : name(std::move(n)),
-          instrument(inst),
-          book(cfg.book),
-          flow(cfg.flow),
+        : name(std::move(n)), instrument(inst), book(cfg.book), flow(cfg.flow),
           ofi(cfg.ofi_window_ns, cfg.ofi_capacity) {}
 
     std::string name;
@@ -57,7 +52,7 @@ struct Engine::SymbolState {
     // Bar views (EngineConfig::bar_views), allocated at the symbol's first trade, history or
     // sentiment input: an idle symbol costs only its book and windows.
     std::unique_ptr<Views> views;
-    ComponentScore vol_flow{};  // the trade-flow volume component
+    ComponentScore vol_flow{}; // the trade-flow volume component
     bool bars_dirty = true;
     bool sent_dirty = true;
     bool book_dirty = true;
@@ -112,7 +107,7 @@ void blend_volume(const ComponentScore& bars, const ComponentScore& flow, double
     out.n_sub = static_cast<std::uint8_t>(n + 1);
 }
 
-}  // namespace
+} // namespace
 
 Engine::Engine(EngineConfig cfg)
     : cfg_(std::move(cfg)), aggregator_(cfg_.aggregator), book_consts_(cfg_.book_signals) {
@@ -132,7 +127,8 @@ Engine::Engine(EngineConfig cfg)
             const std::int64_t tf = cfg_.view_timeframes_ns[i];
             if (tf != 0 && !probe.level_of(tf)) {
                 throw InvalidConfig("view_timeframes_ns[" + std::to_string(i) +
-                                    "] must be 0 or one of the bar timeframes, was " + std::to_string(tf));
+                                    "] must be 0 or one of the bar timeframes, was " +
+                                    std::to_string(tf));
             }
         }
         for (const double w : cfg_.structure_timeframe_weights) {
@@ -186,7 +182,7 @@ Engine::SymbolState& Engine::at(std::uint32_t sym) {
 }
 
 const Engine::SymbolState& Engine::at(std::uint32_t sym) const {
-    return const_cast<Engine*>(this)->at(sym);  // NOLINT: same lookup, const result
+    return const_cast<Engine*>(this)->at(sym); // NOLINT: same lookup, const result
 }
 
 const std::string& Engine::symbol_name(std::uint32_t sym) const { return at(sym).name; }
@@ -207,18 +203,20 @@ void Engine::after_book_message(SymbolState& s, std::int64_t ts_ns) noexcept {
     s.result_dirty = true;
 }
 
-void Engine::apply_snapshot(std::uint32_t sym, std::span<const Level> bids, std::span<const Level> asks,
-                            std::int64_t update_id, std::int64_t ts_ns) {
+void Engine::apply_snapshot(std::uint32_t sym, std::span<const Level> bids,
+                            std::span<const Level> asks, std::int64_t update_id,
+                            std::int64_t ts_ns) {
     SymbolState& s = at(sym);
-    s.book.apply_snapshot(bids, asks, update_id);  // throws with the book unchanged
+    s.book.apply_snapshot(bids, asks, update_id); // throws with the book unchanged
     ++s.stats.snapshots;
     // Order-flow imbalance across a resync would difference two unrelated books.
     s.ofi.reset();
     after_book_message(s, ts_ns);
 }
 
-ApplyResult Engine::apply_depth(std::uint32_t sym, std::span<const Level> bids, std::span<const Level> asks,
-                                std::int64_t update_id, std::int64_t prev_update_id, std::int64_t ts_ns) {
+ApplyResult Engine::apply_depth(std::uint32_t sym, std::span<const Level> bids,
+                                std::span<const Level> asks, std::int64_t update_id,
+                                std::int64_t prev_update_id, std::int64_t ts_ns) {
     SymbolState& s = at(sym);
     return after_depth(s, s.book.apply_delta(bids, asks, update_id, prev_update_id), ts_ns);
 }
@@ -251,10 +249,11 @@ void Engine::after_trades(SymbolState& s, std::size_t count, std::int64_t last_t
 
 void Engine::push_trade(std::uint32_t sym, std::int64_t ts_ns, Ticks px, Lots qty, Aggressor side) {
     SymbolState& s = at(sym);
-    s.flow.push(ts_ns, px, qty, side);  // throws with the windows unchanged
+    s.flow.push(ts_ns, px, qty, side); // throws with the windows unchanged
     if (cfg_.bar_views) {
         // Valid: the flow accepted it (price > 0, qty > 0).
-        views(s).bars.on_trade(ts_ns, s.instrument.ticks_to_price(px), s.instrument.lots_to_qty(qty), side);
+        views(s).bars.on_trade(ts_ns, s.instrument.ticks_to_price(px),
+                               s.instrument.lots_to_qty(qty), side);
     }
     after_trades(s, 1, ts_ns);
 }
@@ -292,16 +291,17 @@ void Engine::validate_book_events(const BookLevelEvent* ev, std::size_t n) const
             if (e.symbol_id != h.symbol_id || e.update_id != h.update_id ||
                 e.prev_update_id != h.prev_update_id ||
                 ((e.flags ^ h.flags) & book_flags::kSnapshot) != 0) {
-                throw InvalidEvent(idx_prefix("book event", i) +
-                                   "records of one message must share symbol, ids and snapshot flag "
-                                   "(message started at record " +
-                                   std::to_string(msg_start) + "), was update_id " +
-                                   std::to_string(e.update_id));
+                throw InvalidEvent(
+                    idx_prefix("book event", i) +
+                    "records of one message must share symbol, ids and snapshot flag "
+                    "(message started at record " +
+                    std::to_string(msg_start) + "), was update_id " + std::to_string(e.update_id));
             }
         }
         if ((e.flags & book_flags::kNoLevel) == 0) {
             if (e.side > 1) {
-                throw InvalidEvent(idx_prefix("book event", i) + "side must be 0 (bid) or 1 (ask), was " +
+                throw InvalidEvent(idx_prefix("book event", i) +
+                                   "side must be 0 (bid) or 1 (ask), was " +
                                    std::to_string(e.side));
             }
             if (e.px_ticks <= 0) {
@@ -318,8 +318,9 @@ void Engine::validate_book_events(const BookLevelEvent* ev, std::size_t n) const
         }
     }
     if (msg_start != n) {
-        throw InvalidEvent(idx_prefix("book event", n - 1) +
-                           "batch ends inside a message (its last record lacks FLAG_END_OF_MESSAGE)");
+        throw InvalidEvent(
+            idx_prefix("book event", n - 1) +
+            "batch ends inside a message (its last record lacks FLAG_END_OF_MESSAGE)");
     }
 }
 
@@ -329,8 +330,8 @@ std::size_t Engine::apply_book_message(const BookLevelEvent* first, std::size_t 
     if ((first->flags & book_flags::kSnapshot) == 0) {
         // validate_book_events() checked every level: apply the records in place, without
         // per-side copies or a second validation.
-        const ApplyResult r =
-            after_depth(s, s.book.apply_delta_records(first, n, first->update_id, first->prev_update_id), ts);
+        const ApplyResult r = after_depth(
+            s, s.book.apply_delta_records(first, n, first->update_id, first->prev_update_id), ts);
         return r == ApplyResult::Applied ? 1 : 0;
     }
     scratch_bids_.clear();
@@ -370,22 +371,24 @@ void Engine::validate_trade_events(const TradeEvent* ev, std::size_t n) const {
     for (std::size_t i = 0; i < n; ++i) {
         const TradeEvent& e = ev[i];
         if (e.symbol_id >= symbols_.size()) {
-            throw UnknownSymbol(idx_prefix("trade", i) + "unknown symbol id, was " + std::to_string(e.symbol_id));
+            throw UnknownSymbol(idx_prefix("trade", i) + "unknown symbol id, was " +
+                                std::to_string(e.symbol_id));
         }
         if (e.px_ticks <= 0) {
             throw InvalidEvent(idx_prefix("trade", i) + "price must be positive, was " +
                                std::to_string(e.px_ticks) + " ticks");
         }
         if (e.qty_lots <= 0) {
-            throw InvalidEvent(idx_prefix("trade", i) + "qty must be positive, was " + std::to_string(e.qty_lots) +
-                               " lots");
+            throw InvalidEvent(idx_prefix("trade", i) + "qty must be positive, was " +
+                               std::to_string(e.qty_lots) + " lots");
         }
         if (e.qty_lots > kMaxTradeLots) {
             throw InvalidEvent(idx_prefix("trade", i) + "qty must be at most 2^48 lots, was " +
                                std::to_string(e.qty_lots) + " lots");
         }
         if (e.side > 2) {
-            throw InvalidEvent(idx_prefix("trade", i) + "side must be 0 (buy), 1 (sell) or 2 (unknown), was " +
+            throw InvalidEvent(idx_prefix("trade", i) +
+                               "side must be 0 (buy), 1 (sell) or 2 (unknown), was " +
                                std::to_string(e.side));
         }
     }
@@ -409,7 +412,8 @@ std::size_t Engine::ingest_trades(const TradeEvent* ev, std::size_t n) {
             BarBuilder& bars = views(s).bars;
             for (std::size_t k = i; k < j; ++k) {
                 bars.on_trade(ev[k].ts_ns, s.instrument.ticks_to_price(ev[k].px_ticks),
-                                s.instrument.lots_to_qty(ev[k].qty_lots), static_cast<Aggressor>(ev[k].side));
+                              s.instrument.lots_to_qty(ev[k].qty_lots),
+                              static_cast<Aggressor>(ev[k].side));
             }
         }
         after_trades(s, j - i, last_ts);
@@ -440,7 +444,8 @@ std::size_t Engine::drain_book(SpscRing<BookLevelEvent>& ring, std::size_t max_e
                                       drain_book_buf_.begin() + static_cast<std::ptrdiff_t>(end));
                 throw;
             }
-            drain_book_buf_.erase(drain_book_buf_.begin(), drain_book_buf_.begin() + static_cast<std::ptrdiff_t>(end));
+            drain_book_buf_.erase(drain_book_buf_.begin(),
+                                  drain_book_buf_.begin() + static_cast<std::ptrdiff_t>(end));
         }
         if (got < want) {
             break;
@@ -474,7 +479,8 @@ void Engine::set_component(std::uint32_t sym, Component c, double score) {
     }
     if (!std::isfinite(score) || score < 0.0 || score > 100.0) {
         throw InvalidEvent("component '" + std::string(kComponentNames[i]) +
-                           "' score must be finite and within [0, 100], was " + std::to_string(score));
+                           "' score must be finite and within [0, 100], was " +
+                           std::to_string(score));
     }
     s.external[i] = true;
     s.external_score[i] = score;
@@ -511,9 +517,10 @@ Engine::Views& Engine::views_of(std::uint32_t sym) {
     return views(s);
 }
 
-std::int64_t Engine::load_history(std::uint32_t sym, std::span<const double> rows, std::int64_t timeframe_ns) {
+std::int64_t Engine::load_history(std::uint32_t sym, std::span<const double> rows,
+                                  std::int64_t timeframe_ns) {
     Views& v = views_of(sym);
-    const std::int64_t tf = v.bars.load_history(rows, timeframe_ns);  // throws unchanged
+    const std::int64_t tf = v.bars.load_history(rows, timeframe_ns); // throws unchanged
     SymbolState& s = at(sym);
     s.bars_dirty = s.result_dirty = true;
     return tf;
@@ -531,7 +538,8 @@ void Engine::on_open_interest(std::uint32_t sym, std::int64_t ts_ns, double valu
     s.sent_dirty = s.result_dirty = true;
 }
 
-void Engine::on_liquidation(std::uint32_t sym, std::int64_t ts_ns, LiquidatedSide side, double notional) {
+void Engine::on_liquidation(std::uint32_t sym, std::int64_t ts_ns, LiquidatedSide side,
+                            double notional) {
     views_of(sym).sent.on_liquidation(ts_ns, side, notional);
     SymbolState& s = at(sym);
     s.sent_dirty = s.result_dirty = true;
@@ -551,7 +559,7 @@ void Engine::on_liquidation_event(std::uint32_t sym, const feed::LiquidationEven
 
 const BarBuilder& Engine::bars(std::uint32_t sym) const {
     // A symbol's views are allocated at its first use; reading its bars is one.
-    return const_cast<Engine*>(this)->views_of(sym).bars;  // NOLINT: same lookup, const result
+    return const_cast<Engine*>(this)->views_of(sym).bars; // NOLINT: same lookup, const result
 }
 
 TechnicalReport Engine::technical_report(std::uint32_t sym) {
@@ -563,7 +571,7 @@ TechnicalReport Engine::technical_report(std::uint32_t sym) {
 }
 
 void Engine::set_weights(const std::array<double, kComponentCount>& w) {
-    aggregator_.set_weights(w);  // validates; strong guarantee
+    aggregator_.set_weights(w); // validates; strong guarantee
     for (auto& s : symbols_) {
         s->result_dirty = true;
     }
@@ -605,7 +613,8 @@ void Engine::recompute(SymbolState& s) {
     }
     if ((s.flow_dirty || views_changed) && !s.external[kVol]) {
         static const ComponentScore kNone{};
-        blend_volume(s.views ? s.views->vol_bars : kNone, s.vol_flow, cfg_.volume_bar_weight, s.comps[kVol]);
+        blend_volume(s.views ? s.views->vol_bars : kNone, s.vol_flow, cfg_.volume_bar_weight,
+                     s.comps[kVol]);
     }
     s.result = aggregator_.compute(s.comps);
     s.book_dirty = s.flow_dirty = s.result_dirty = false;
@@ -618,7 +627,7 @@ void Engine::sync_views(SymbolState& s) {
     constexpr auto kStruct = static_cast<std::size_t>(Component::PriceStructure);
     constexpr auto kSent = static_cast<std::size_t>(Component::Sentiment);
     if (!s.views) {
-        return;  // no trade, history or input yet: every view has no data
+        return; // no trade, history or input yet: every view has no data
     }
     Views& v = *s.views;
     if (s.bars_dirty) {
@@ -633,8 +642,8 @@ void Engine::sync_views(SymbolState& s) {
             }
             const auto lv = static_cast<std::size_t>(v.levels[slot]);
             const std::uint64_t closed = v.bars.closed_count(lv);
-            const std::size_t fresh =
-                static_cast<std::size_t>(std::min<std::uint64_t>(closed - v.ps_seen[slot], v.bars.size(lv)));
+            const std::size_t fresh = static_cast<std::size_t>(
+                std::min<std::uint64_t>(closed - v.ps_seen[slot], v.bars.size(lv)));
             for (std::size_t back = fresh; back-- > 0;) {
                 const Bar& b = v.bars.bar(lv, back);
                 v.ps[slot].update(b);
@@ -653,9 +662,10 @@ void Engine::sync_views(SymbolState& s) {
             v.tech.compute(s.comps[kTech]);
         }
         if (!s.external[kStruct]) {
-            s.comps[kStruct] = n > 0 ? combine_timeframes(std::span(readings.data(), n), std::span(weights.data(), n),
-                                                          cfg_.structure)
-                                     : ComponentScore{};
+            s.comps[kStruct] =
+                n > 0 ? combine_timeframes(std::span(readings.data(), n),
+                                           std::span(weights.data(), n), cfg_.structure)
+                      : ComponentScore{};
         }
         v.vview.compute(v.vol_bars);
         v.level0_seen = v.bars.timeframe_count() > 0 ? v.bars.closed_count(0) : 0;
@@ -683,4 +693,4 @@ const ComponentScore& Engine::component(std::uint32_t sym, Component c) {
     return at(sym).comps[i];
 }
 
-}  // namespace confluex
+} // namespace confluex

@@ -10,7 +10,9 @@ namespace confluex::feed {
 
 namespace {
 
-inline char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+inline char lower(char c) noexcept {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+}
 
 // FNV-1a over the ASCII-lower-cased bytes.
 std::uint64_t hash_symbol(std::string_view s) noexcept {
@@ -31,11 +33,13 @@ std::string printable(std::string_view s) {
     return out;
 }
 
-}  // namespace
+} // namespace
 
-void SymbolTable::add(std::string_view venue_symbol, std::uint32_t symbol_id, const Instrument& inst) {
+void SymbolTable::add(std::string_view venue_symbol, std::uint32_t symbol_id,
+                      const Instrument& inst) {
     if (venue_symbol.empty() || venue_symbol.size() > kMaxVenueSymbolLength) {
-        throw InvalidConfig("venue symbol must have 1 to 64 characters, was " + printable(venue_symbol));
+        throw InvalidConfig("venue symbol must have 1 to 64 characters, was " +
+                            printable(venue_symbol));
     }
     for (const char c : venue_symbol) {
         if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\\') {
@@ -123,25 +127,38 @@ const SymbolTable::Entry* SymbolTable::find_id(std::uint32_t symbol_id) const no
 
 const char* to_string(MsgKind k) noexcept {
     switch (k) {
-        case MsgKind::Depth: return "Depth";
-        case MsgKind::Snapshot: return "Snapshot";
-        case MsgKind::Trade: return "Trade";
-        case MsgKind::BookTicker: return "BookTicker";
-        case MsgKind::Control: return "Control";
-        case MsgKind::Unknown: return "Unknown";
+    case MsgKind::Depth:
+        return "Depth";
+    case MsgKind::Snapshot:
+        return "Snapshot";
+    case MsgKind::Trade:
+        return "Trade";
+    case MsgKind::BookTicker:
+        return "BookTicker";
+    case MsgKind::Control:
+        return "Control";
+    case MsgKind::Unknown:
+        return "Unknown";
     }
     return "?";
 }
 
 const char* to_string(ParseError e) noexcept {
     switch (e) {
-        case ParseError::None: return "None";
-        case ParseError::Malformed: return "Malformed";
-        case ParseError::MissingField: return "MissingField";
-        case ParseError::OffGrid: return "OffGrid";
-        case ParseError::UnknownStream: return "UnknownStream";
-        case ParseError::UnknownSymbol: return "UnknownSymbol";
-        case ParseError::OutOfMemory: return "OutOfMemory";
+    case ParseError::None:
+        return "None";
+    case ParseError::Malformed:
+        return "Malformed";
+    case ParseError::MissingField:
+        return "MissingField";
+    case ParseError::OffGrid:
+        return "OffGrid";
+    case ParseError::UnknownStream:
+        return "UnknownStream";
+    case ParseError::UnknownSymbol:
+        return "UnknownSymbol";
+    case ParseError::OutOfMemory:
+        return "OutOfMemory";
     }
     return "?";
 }
@@ -185,6 +202,6 @@ std::int64_t bybit_trade_id(std::string_view id) noexcept {
     return static_cast<std::int64_t>(h & 0x7fffffffffffffffULL);
 }
 
-}  // namespace detail
+} // namespace detail
 
-}  // namespace confluex::feed
+} // namespace confluex::feed

@@ -80,7 +80,7 @@ class RecentIds {
         }
         if (ring_[head_] != kEmpty) {
             erase(ring_[head_]);
-            i = slot(id);  // the erase may have shifted entries: probe again
+            i = slot(id); // the erase may have shifted entries: probe again
             while (table_[i] != kEmpty) {
                 i = (i + 1) & (table_.size() - 1);
             }
@@ -132,25 +132,22 @@ class RecentIds {
     std::vector<std::int64_t> table_;
 };
 
-}  // namespace
+} // namespace
 
 struct FeedSession::PerSymbol {
-    bool routed = false;  // add_symbol() was called for this engine symbol
+    bool routed = false; // add_symbol() was called for this engine symbol
     SymbolHealth health{};
-    std::vector<BookLevelEvent> buffer;     // depth records held while not synced
-    std::vector<BookTicker> pending;        // tickers awaiting the next depth message
-    RecentIds trade_ids{0};                 // the last trade_dedup_window trade ids
-    std::size_t stale_run = 0;              // consecutive Stale depth messages while synced
-    bool applied_since_snapshot = false;    // a delta applied after the last snapshot
+    std::vector<BookLevelEvent> buffer;  // depth records held while not synced
+    std::vector<BookTicker> pending;     // tickers awaiting the next depth message
+    RecentIds trade_ids{0};              // the last trade_dedup_window trade ids
+    std::size_t stale_run = 0;           // consecutive Stale depth messages while synced
+    bool applied_since_snapshot = false; // a delta applied after the last snapshot
     std::int64_t last_series_ts = std::numeric_limits<std::int64_t>::min();
-    int region = 0;  // +1 at/above long, -1 at/below short, 0 between
+    int region = 0; // +1 at/above long, -1 at/below short, 0 between
 };
 
 FeedSession::FeedSession(Engine& engine, Venue venue, SessionConfig cfg)
-    : engine_(engine),
-      venue_(venue),
-      cfg_(cfg),
-      series_(cfg.max_series_points),
+    : engine_(engine), venue_(venue), cfg_(cfg), series_(cfg.max_series_points),
       signals_(cfg.max_signals) {
     if (!(cfg_.long_threshold > cfg_.short_threshold) || cfg_.short_threshold < 0.0 ||
         cfg_.long_threshold > 100.0) {
@@ -192,23 +189,26 @@ bool is_sentiment_stream(std::string_view raw, bool bybit) noexcept {
            head.find("\"forceOrder\"") != std::string_view::npos;
 }
 
-}  // namespace
+} // namespace
 
 ParseResult FeedSession::on_sentiment(std::string_view raw, std::int64_t ts_ns) {
     liq_buf_.clear();
-    const feed::SentimentParseResult sr = venue_ == Venue::Bybit ? bybit_sentiment_->parse(raw, ts_ns, liq_buf_)
-                                                                 : binance_sentiment_->parse(raw, ts_ns, liq_buf_);
+    const feed::SentimentParseResult sr = venue_ == Venue::Bybit
+                                              ? bybit_sentiment_->parse(raw, ts_ns, liq_buf_)
+                                              : binance_sentiment_->parse(raw, ts_ns, liq_buf_);
     ParseResult r{};
-    r.kind = MsgKind::Control;  // not book or trades: nothing to score here
+    r.kind = MsgKind::Control; // not book or trades: nothing to score here
     r.error = sr.error;
     r.symbol_id = sr.symbol_id;
     r.exchange_ts_ms = sr.exchange_ts_ms;
     const std::uint32_t sym = sr.symbol_id;
-    if (!sr.ok() || sym >= symbols_.size() || !symbols_[sym].routed || !engine_.config().bar_views) {
+    if (!sr.ok() || sym >= symbols_.size() || !symbols_[sym].routed ||
+        !engine_.config().bar_views) {
         return r;
     }
     try {
-        if (sr.kind == feed::SentimentMsgKind::MarkPrice || sr.kind == feed::SentimentMsgKind::Ticker) {
+        if (sr.kind == feed::SentimentMsgKind::MarkPrice ||
+            sr.kind == feed::SentimentMsgKind::Ticker) {
             engine_.on_mark(sym, sr.mark);
         }
         for (const feed::LiquidationEvent& e : liq_buf_) {
@@ -223,8 +223,8 @@ ParseResult FeedSession::on_sentiment(std::string_view raw, std::int64_t ts_ns) 
 }
 
 void FeedSession::add_symbol(std::string_view venue_symbol, std::uint32_t symbol_id) {
-    const Instrument& inst = engine_.instrument(symbol_id);  // throws UnknownSymbol
-    table_.add(venue_symbol, symbol_id, inst);                // throws InvalidConfig on duplicates
+    const Instrument& inst = engine_.instrument(symbol_id); // throws UnknownSymbol
+    table_.add(venue_symbol, symbol_id, inst);              // throws InvalidConfig on duplicates
     if (symbols_.size() <= symbol_id) {
         symbols_.resize(symbol_id + 1);
     }
@@ -243,7 +243,7 @@ FeedSession::PerSymbol& FeedSession::state(std::uint32_t sym) {
 }
 
 const FeedSession::PerSymbol& FeedSession::state(std::uint32_t sym) const {
-    return const_cast<FeedSession*>(this)->state(sym);  // NOLINT: same lookup
+    return const_cast<FeedSession*>(this)->state(sym); // NOLINT: same lookup
 }
 
 const SymbolHealth& FeedSession::health(std::uint32_t sym) const { return state(sym).health; }
@@ -301,11 +301,11 @@ void FeedSession::check_tickers(PerSymbol& ps, std::uint32_t sym, std::int64_t n
     std::size_t kept = 0;
     for (const BookTicker& t : ps.pending) {
         if (next_first_id != kNoUpdateId && t.update_id >= next_last_id) {
-            ps.pending[kept++] = t;  // an exact state comes later (after this message)
+            ps.pending[kept++] = t; // an exact state comes later (after this message)
             continue;
         }
         if (t.update_id < current) {
-            continue;  // the book had already moved past it
+            continue; // the book had already moved past it
         }
         ++ps.health.ticker_checks;
         bool same = false;
@@ -323,7 +323,7 @@ void FeedSession::check_tickers(PerSymbol& ps, std::uint32_t sym, std::int64_t n
             const Lots ask_q = touched(1, t.ask_px) ? 0 : book.level_qty(BookSide::Ask, t.ask_px);
             same = (bid_q == 0 || bid_q == t.bid_qty) && (ask_q == 0 || ask_q == t.ask_qty);
             if (bb && bb->px > t.bid_px && !touched(0, bb->px)) {
-                same = false;  // an untouched bid better than the venue's best bid
+                same = false; // an untouched bid better than the venue's best bid
             }
             if (ba && ba->px < t.ask_px && !touched(1, ba->px)) {
                 same = false;
@@ -366,7 +366,7 @@ void FeedSession::apply_snapshot_records(PerSymbol& ps, std::uint32_t sym) {
     ++ps.health.snapshot_messages;
     engine_.ingest_book(book_buf_.data(), book_buf_.size());
     if (!engine_.book(sym).in_sync()) {
-        return;  // refused (crossed or duplicate levels): counted by the engine, still waiting
+        return; // refused (crossed or duplicate levels): counted by the engine, still waiting
     }
     ++ps.health.snapshots_applied;
     ps.pending.clear();
@@ -389,15 +389,18 @@ void FeedSession::apply_depth_records(PerSymbol& ps, std::uint32_t sym, const Pa
             // Keep the newest messages: after the snapshot only those can still apply. Drop
             // whole messages from the front (records up to an end-of-message flag).
             std::size_t cut = 0;
-            const std::size_t need = ps.buffer.size() + book_buf_.size() - cfg_.max_buffered_records;
+            const std::size_t need =
+                ps.buffer.size() + book_buf_.size() - cfg_.max_buffered_records;
             while (cut < ps.buffer.size() && cut < need) {
-                while (cut < ps.buffer.size() && (ps.buffer[cut].flags & book_flags::kEndOfMessage) == 0) {
+                while (cut < ps.buffer.size() &&
+                       (ps.buffer[cut].flags & book_flags::kEndOfMessage) == 0) {
                     ++cut;
                 }
-                cut += cut < ps.buffer.size() ? 1U : 0U;  // include the end-of-message record
+                cut += cut < ps.buffer.size() ? 1U : 0U; // include the end-of-message record
             }
             ps.health.buffered_dropped += cut;
-            ps.buffer.erase(ps.buffer.begin(), ps.buffer.begin() + static_cast<std::ptrdiff_t>(cut));
+            ps.buffer.erase(ps.buffer.begin(),
+                            ps.buffer.begin() + static_cast<std::ptrdiff_t>(cut));
             if (book_buf_.size() > cfg_.max_buffered_records) {
                 ps.health.buffered_dropped += book_buf_.size();
                 return;
@@ -415,7 +418,7 @@ void FeedSession::apply_depth_records(PerSymbol& ps, std::uint32_t sym, const Pa
     // Throws (book unchanged) for levels the engine refuses: counted by the caller.
     const std::size_t applied = engine_.ingest_book(book_buf_.data(), book_buf_.size());
     if (!book.in_sync()) {
-        desynced(ps, sym);  // the pending tickers fell in the gap: unverifiable
+        desynced(ps, sym); // the pending tickers fell in the gap: unverifiable
         return;
     }
     if (applied != 0 || seq != ApplyResult::Stale) {
@@ -431,7 +434,8 @@ void FeedSession::apply_depth_records(PerSymbol& ps, std::uint32_t sym, const Pa
         // Binance's procedure drops the messages a newer snapshot already holds: a REST
         // snapshot ahead of the stream makes any number of them stale, legitimately. Only an
         // id of the snapshot implausibly far ahead of the stream is a frozen book.
-        const auto ahead = static_cast<std::uint64_t>(book.last_update_id()) - static_cast<std::uint64_t>(head.update_id);
+        const auto ahead = static_cast<std::uint64_t>(book.last_update_id()) -
+                           static_cast<std::uint64_t>(head.update_id);
         if (ahead <= static_cast<std::uint64_t>(kMaxUpdateIdJump)) {
             return;
         }
@@ -448,8 +452,9 @@ void FeedSession::after_update(PerSymbol& ps, std::uint32_t sym, std::int64_t ts
     const ConfluenceResult& res = engine_.result(sym);
     const double score = res.score;
     const int region = score >= cfg_.long_threshold ? 1 : (score <= cfg_.short_threshold ? -1 : 0);
-    const bool want_point = cfg_.series_interval_ns >= 0 && (ps.last_series_ts == std::numeric_limits<std::int64_t>::min() ||
-                                                            ts_ns - ps.last_series_ts >= cfg_.series_interval_ns);
+    const bool want_point = cfg_.series_interval_ns >= 0 &&
+                            (ps.last_series_ts == std::numeric_limits<std::int64_t>::min() ||
+                             ts_ns - ps.last_series_ts >= cfg_.series_interval_ns);
     if (region == ps.region && !want_point) {
         return;
     }
@@ -459,7 +464,8 @@ void FeedSession::after_update(PerSymbol& ps, std::uint32_t sym, std::int64_t ts
         const auto bb = book.best_bid();
         const auto ba = book.best_ask();
         if (bb && ba) {
-            mid = 0.5 * (engine_.instrument(sym).ticks_to_price(bb->px) + engine_.instrument(sym).ticks_to_price(ba->px));
+            mid = 0.5 * (engine_.instrument(sym).ticks_to_price(bb->px) +
+                         engine_.instrument(sym).ticks_to_price(ba->px));
         }
     }
     if (region != ps.region) {
@@ -471,10 +477,12 @@ void FeedSession::after_update(PerSymbol& ps, std::uint32_t sym, std::int64_t ts
     }
     if (want_point) {
         ps.last_series_ts = ts_ns;
-        ScorePoint pt{ts_ns, sym, 0, mid, score, res.score_raw, res.confidence, res.reliability, {}};
+        ScorePoint pt{ts_ns,           sym, 0, mid, score, res.score_raw, res.confidence,
+                      res.reliability, {}};
         for (std::size_t c = 0; c < kComponentCount; ++c) {
-            pt.components[c] = (res.has_data_mask >> c) & 1U ? res.component_score[c]
-                                                              : std::numeric_limits<double>::quiet_NaN();
+            pt.components[c] = (res.has_data_mask >> c) & 1U
+                                   ? res.component_score[c]
+                                   : std::numeric_limits<double>::quiet_NaN();
         }
         series_.push(pt);
     }
@@ -499,34 +507,34 @@ ParseResult FeedSession::on_message(std::string_view raw, std::int64_t ts_ns) {
     bool changed = true;
     try {
         switch (r.kind) {
-            case MsgKind::Depth:
-                ++ps->health.depth_messages;
-                ps->health.last_book_ts_ns = ts_ns;
-                apply_depth_records(*ps, sym, r);
-                break;
-            case MsgKind::Snapshot:
-                ps->health.last_book_ts_ns = ts_ns;
-                apply_snapshot_records(*ps, sym);
-                break;
-            case MsgKind::Trade:
-                ++ps->health.trade_messages;
-                ps->health.last_trade_ts_ns = ts_ns;
-                ingest_trades(*ps);
-                changed = !trade_buf_.empty();
-                break;
-            case MsgKind::BookTicker:
-                ++ps->health.ticker_messages;
-                changed = false;
-                if (ps->health.phase != SyncPhase::Synced) {
-                    ++ps->health.ticker_unverifiable;
-                } else if (r.ticker.update_id >= engine_.book(sym).last_update_id() &&
-                           ps->pending.size() < cfg_.max_pending_tickers) {
-                    ps->pending.push_back(r.ticker);
-                }
-                break;
-            default:
-                changed = false;
-                break;
+        case MsgKind::Depth:
+            ++ps->health.depth_messages;
+            ps->health.last_book_ts_ns = ts_ns;
+            apply_depth_records(*ps, sym, r);
+            break;
+        case MsgKind::Snapshot:
+            ps->health.last_book_ts_ns = ts_ns;
+            apply_snapshot_records(*ps, sym);
+            break;
+        case MsgKind::Trade:
+            ++ps->health.trade_messages;
+            ps->health.last_trade_ts_ns = ts_ns;
+            ingest_trades(*ps);
+            changed = !trade_buf_.empty();
+            break;
+        case MsgKind::BookTicker:
+            ++ps->health.ticker_messages;
+            changed = false;
+            if (ps->health.phase != SyncPhase::Synced) {
+                ++ps->health.ticker_unverifiable;
+            } else if (r.ticker.update_id >= engine_.book(sym).last_update_id() &&
+                       ps->pending.size() < cfg_.max_pending_tickers) {
+                ps->pending.push_back(r.ticker);
+            }
+            break;
+        default:
+            changed = false;
+            break;
         }
     } catch (const Error&) {
         // Records the parser accepted but the engine refused (e.g. a zero price): the batch
@@ -549,7 +557,8 @@ ParseResult FeedSession::on_message(std::string_view raw, std::int64_t ts_ns) {
 ParseResult FeedSession::on_snapshot(std::uint32_t sym, std::string_view json, std::int64_t ts_ns) {
     PerSymbol& ps = state(sym);
     if (venue_ == Venue::Bybit) {
-        throw InvalidConfig("Bybit books are snapshotted in-stream; on_snapshot() is for Binance REST depth");
+        throw InvalidConfig(
+            "Bybit books are snapshotted in-stream; on_snapshot() is for Binance REST depth");
     }
     book_buf_.clear();
     ParseResult r = binance_->parse_snapshot(json, sym, ts_ns, book_buf_);
@@ -585,7 +594,7 @@ std::size_t FeedSession::replay(std::string_view data, LineFormat format) {
             if (!leading_int(line, ts, used) || used >= line.size() || line[used] != ' ') {
                 ++fed;
                 ++lines_;
-                (void)on_message(std::string_view{}, 0);  // counted as Malformed by the parser
+                (void)on_message(std::string_view{}, 0); // counted as Malformed by the parser
                 continue;
             }
             line.remove_prefix(used + 1);
@@ -599,4 +608,4 @@ std::size_t FeedSession::replay(std::string_view data, LineFormat format) {
     return fed;
 }
 
-}  // namespace confluex::feed
+} // namespace confluex::feed

@@ -40,7 +40,7 @@ void finish(const std::array<const char*, N>& names, const std::array<double, N>
     out.score = wsum > 0.0 ? 50.0 + dev / wsum : 50.0;
 }
 
-}  // namespace
+} // namespace
 
 void FlowSignalsConfig::validate() const {
     if (min_trades < 1) {
@@ -61,8 +61,8 @@ double relative_activity(const TradeFlow& flow) noexcept {
     const std::size_t last = flow.window_count() - 1;
     const WindowStats& lw = flow.window(last);
     const Lots long_qty = lw.total_qty();
-    const double elapsed = static_cast<double>(flow.last_ts_ns()) -
-                           static_cast<double>(flow.start_ts_ns());
+    const double elapsed =
+        static_cast<double>(flow.last_ts_ns()) - static_cast<double>(flow.start_ts_ns());
     if (long_qty <= 0 || !(elapsed > 0.0)) {
         return 1.0;
     }
@@ -119,4 +119,4 @@ void compute_volume_component(const TradeFlow& flow, const FlowSignalsConfig& cf
     finish(kVolumeSubNames, kVolumeWeights, subs, has_data, out);
 }
 
-}  // namespace confluex
+} // namespace confluex

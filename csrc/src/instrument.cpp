@@ -11,12 +11,13 @@ namespace confluex {
 
 namespace {
 
-__extension__ typedef unsigned __int128 u128;  // exact 128-bit intermediate (GCC/Clang)
+__extension__ typedef unsigned __int128 u128; // exact 128-bit intermediate (GCC/Clang)
 
 using detail::kPow10;
 
 double decimal_to_double(const Decimal& d) noexcept {
-    return static_cast<double>(d.mantissa) / static_cast<double>(kPow10[static_cast<std::size_t>(d.scale)]);
+    return static_cast<double>(d.mantissa) /
+           static_cast<double>(kPow10[static_cast<std::size_t>(d.scale)]);
 }
 
 std::string quoted(std::string_view s) {
@@ -31,16 +32,16 @@ std::string quoted(std::string_view s) {
     return out;
 }
 
-}  // namespace
+} // namespace
 
 bool parse_decimal(std::string_view s, Decimal& out) noexcept {
     if (s.empty()) {
         return false;
     }
     std::uint64_t m = 0;
-    int digits = 0;  // significant digits accumulated (leading zeros skipped)
+    int digits = 0; // significant digits accumulated (leading zeros skipped)
     int scale = 0;
-    int held_zeros = 0;  // fraction zeros not yet applied: trailing ones never count
+    int held_zeros = 0; // fraction zeros not yet applied: trailing ones never count
     bool seen_dot = false;
     bool seen_digit = false;
     for (const char c : s) {
@@ -74,7 +75,7 @@ bool parse_decimal(std::string_view s, Decimal& out) noexcept {
             }
         }
         if (m == 0 && d == 0) {
-            continue;  // leading zeros do not count against precision
+            continue; // leading zeros do not count against precision
         }
         if (++digits > 19) {
             return false;
@@ -101,7 +102,8 @@ bool decimal_to_units(const Decimal& value, const Decimal& unit, std::int64_t& o
     // in 64-bit arithmetic; a 128-bit division is a library call an order of magnitude slower.
     if (shift >= 0) {
         std::uint64_t num64 = 0;
-        if (!__builtin_mul_overflow(value.mantissa, kPow10[static_cast<std::size_t>(shift)], &num64)) {
+        if (!__builtin_mul_overflow(value.mantissa, kPow10[static_cast<std::size_t>(shift)],
+                                    &num64)) {
             if (num64 % unit.mantissa != 0) {
                 return false;
             }
@@ -144,13 +146,10 @@ std::string decimal_to_string(const Decimal& d) {
     return digits;
 }
 
-}  // namespace detail
+} // namespace detail
 
 Instrument::Instrument(Decimal tick, Decimal lot) noexcept
-    : tick_dec_(tick),
-      lot_dec_(lot),
-      tick_(decimal_to_double(tick)),
-      lot_(decimal_to_double(lot)),
+    : tick_dec_(tick), lot_dec_(lot), tick_(decimal_to_double(tick)), lot_(decimal_to_double(lot)),
       tick_mant_(static_cast<double>(tick.mantissa)),
       tick_pow_(static_cast<double>(kPow10[static_cast<std::size_t>(tick.scale)])),
       lot_mant_(static_cast<double>(lot.mantissa)),
@@ -181,8 +180,8 @@ bool Instrument::try_qty_to_lots(std::string_view qty, Lots& out) const noexcept
 Ticks Instrument::price_to_ticks(std::string_view px) const {
     Ticks out = 0;
     if (!try_price_to_ticks(px, out)) {
-        throw InvalidEvent("price must be a non-negative decimal on the tick grid " + tick_size_str() +
-                           ", was " + quoted(px));
+        throw InvalidEvent("price must be a non-negative decimal on the tick grid " +
+                           tick_size_str() + ", was " + quoted(px));
     }
     return out;
 }
@@ -190,8 +189,8 @@ Ticks Instrument::price_to_ticks(std::string_view px) const {
 Lots Instrument::qty_to_lots(std::string_view qty) const {
     Lots out = 0;
     if (!try_qty_to_lots(qty, out)) {
-        throw InvalidEvent("quantity must be a non-negative decimal on the lot grid " + lot_size_str() +
-                           ", was " + quoted(qty));
+        throw InvalidEvent("quantity must be a non-negative decimal on the lot grid " +
+                           lot_size_str() + ", was " + quoted(qty));
     }
     return out;
 }
@@ -199,7 +198,8 @@ Lots Instrument::qty_to_lots(std::string_view qty) const {
 namespace {
 std::int64_t float_to_units(double v, double unit, const char* what, const std::string& grid) {
     if (!std::isfinite(v) || v < 0.0) {
-        throw InvalidEvent(std::string(what) + " must be finite and non-negative, was " + std::to_string(v));
+        throw InvalidEvent(std::string(what) + " must be finite and non-negative, was " +
+                           std::to_string(v));
     }
     const double units = v / unit;
     const double rounded = std::nearbyint(units);
@@ -209,11 +209,12 @@ std::int64_t float_to_units(double v, double unit, const char* what, const std::
     // A float on the grid divides to within a few ulps of an integer; 1e-6 unit is far above
     // that and far below any real off-grid value.
     if (std::fabs(units - rounded) > 1e-6 * std::fmax(1.0, std::fabs(rounded) * 1e-9)) {
-        throw InvalidEvent(std::string(what) + " must be a multiple of " + grid + ", was " + std::to_string(v));
+        throw InvalidEvent(std::string(what) + " must be a multiple of " + grid + ", was " +
+                           std::to_string(v));
     }
     return static_cast<std::int64_t>(rounded);
 }
-}  // namespace
+} // namespace
 
 Ticks Instrument::price_to_ticks(double px) const {
     return float_to_units(px, tick_, "price", tick_size_str());
@@ -226,4 +227,4 @@ Lots Instrument::qty_to_lots(double qty) const {
 std::string Instrument::tick_size_str() const { return detail::decimal_to_string(tick_dec_); }
 std::string Instrument::lot_size_str() const { return detail::decimal_to_string(lot_dec_); }
 
-}  // namespace confluex
+} // namespace confluex

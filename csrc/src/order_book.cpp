@@ -18,7 +18,9 @@ namespace detail {
 namespace {
 
 // Bits 0..b of a word (b in [0, 63]).
-constexpr std::uint64_t mask_upto(std::uint64_t b) noexcept { return ~std::uint64_t{0} >> (63 - b); }
+constexpr std::uint64_t mask_upto(std::uint64_t b) noexcept {
+    return ~std::uint64_t{0} >> (63 - b);
+}
 // Bits b..63 of a word (b in [0, 63]).
 constexpr std::uint64_t mask_from(std::uint64_t b) noexcept { return ~std::uint64_t{0} << b; }
 constexpr std::uint64_t msb(std::uint64_t w) noexcept {
@@ -29,22 +31,16 @@ constexpr std::uint64_t lsb(std::uint64_t w) noexcept {
 }
 constexpr std::uint64_t words_for(std::uint64_t bits) noexcept { return (bits + 63) / 64; }
 
-}  // namespace
+} // namespace
 
 template <bool IsBid>
 BookSideImpl<IsBid>::BookSideImpl(int max_bits, std::size_t top_cache)
-    : bits_(std::min(kInitialWindowBits, max_bits)),
-      max_bits_(max_bits),
-      size_(std::uint64_t{1} << bits_),
-      qty_(new Lots[std::size_t{1} << bits_]()),
-      l0_(words_for(size_)),
-      l1_(words_for(l0_.size())),
-      l2_(words_for(l1_.size())),
-      cache_cap_(top_cache),
-      cache_(new Level[top_cache]()) {}
+    : bits_(std::min(kInitialWindowBits, max_bits)), max_bits_(max_bits),
+      size_(std::uint64_t{1} << bits_), qty_(new Lots[std::size_t{1} << bits_]()),
+      l0_(words_for(size_)), l1_(words_for(l0_.size())), l2_(words_for(l1_.size())),
+      cache_cap_(top_cache), cache_(new Level[top_cache]()) {}
 
-template <bool IsBid>
-void BookSideImpl<IsBid>::set_bit(std::uint64_t i) noexcept {
+template <bool IsBid> void BookSideImpl<IsBid>::set_bit(std::uint64_t i) noexcept {
     const std::uint64_t w0 = i >> 6;
     const bool was_empty0 = l0_[w0] == 0;
     l0_[w0] |= std::uint64_t{1} << (i & 63);
@@ -58,8 +54,7 @@ void BookSideImpl<IsBid>::set_bit(std::uint64_t i) noexcept {
     }
 }
 
-template <bool IsBid>
-void BookSideImpl<IsBid>::clear_bit(std::uint64_t i) noexcept {
+template <bool IsBid> void BookSideImpl<IsBid>::clear_bit(std::uint64_t i) noexcept {
     const std::uint64_t w0 = i >> 6;
     l0_[w0] &= ~(std::uint64_t{1} << (i & 63));
     if (l0_[w0] == 0) {
@@ -71,8 +66,7 @@ void BookSideImpl<IsBid>::clear_bit(std::uint64_t i) noexcept {
     }
 }
 
-template <bool IsBid>
-std::int64_t BookSideImpl<IsBid>::find_prev(std::int64_t i) const noexcept {
+template <bool IsBid> std::int64_t BookSideImpl<IsBid>::find_prev(std::int64_t i) const noexcept {
     if (i < 0) {
         return -1;
     }
@@ -108,8 +102,7 @@ std::int64_t BookSideImpl<IsBid>::find_prev(std::int64_t i) const noexcept {
     return static_cast<std::int64_t>((w0 << 6) | msb(l0_[w0]));
 }
 
-template <bool IsBid>
-std::int64_t BookSideImpl<IsBid>::find_next(std::int64_t i) const noexcept {
+template <bool IsBid> std::int64_t BookSideImpl<IsBid>::find_next(std::int64_t i) const noexcept {
     if (i < 0) {
         i = 0;
     }
@@ -148,14 +141,12 @@ std::int64_t BookSideImpl<IsBid>::find_next(std::int64_t i) const noexcept {
     return static_cast<std::int64_t>((w0 << 6) | lsb(l0_[w0]));
 }
 
-template <bool IsBid>
-Ticks BookSideImpl<IsBid>::window_best() const noexcept {
+template <bool IsBid> Ticks BookSideImpl<IsBid>::window_best() const noexcept {
     const std::int64_t i = IsBid ? find_prev(static_cast<std::int64_t>(size_) - 1) : find_next(0);
     return i < 0 ? kNoPrice : base_ + i;
 }
 
-template <bool IsBid>
-Ticks BookSideImpl<IsBid>::window_next_worse(Ticks px) const noexcept {
+template <bool IsBid> Ticks BookSideImpl<IsBid>::window_next_worse(Ticks px) const noexcept {
     const std::uint64_t idx = index_of(px);
     std::int64_t i = -1;
     if (idx < size_) {
@@ -168,8 +159,7 @@ Ticks BookSideImpl<IsBid>::window_next_worse(Ticks px) const noexcept {
     return i < 0 ? kNoPrice : base_ + i;
 }
 
-template <bool IsBid>
-inline void BookSideImpl<IsBid>::set(Ticks px, Lots qty) noexcept {
+template <bool IsBid> inline void BookSideImpl<IsBid>::set(Ticks px, Lots qty) noexcept {
     const std::uint64_t idx = index_of(px);
     if (idx >= size_) [[unlikely]] {
         set_overflow(px, qty);
@@ -181,8 +171,9 @@ inline void BookSideImpl<IsBid>::set(Ticks px, Lots qty) noexcept {
     // store buffer.
     std::uint64_t& word = l0_[idx >> 6];
     const std::uint64_t bit = std::uint64_t{1} << (idx & 63);
-    if (band_valid_ && static_cast<std::uint64_t>(px) - static_cast<std::uint64_t>(band_a_) <=
-                           static_cast<std::uint64_t>(band_b_) - static_cast<std::uint64_t>(band_a_)) {
+    if (band_valid_ &&
+        static_cast<std::uint64_t>(px) - static_cast<std::uint64_t>(band_a_) <=
+            static_cast<std::uint64_t>(band_b_) - static_cast<std::uint64_t>(band_a_)) {
         // Inside the tracked band (near the top, cache-resident): the old size is needed.
         // An empty slot holds 0, so a delete of an absent level adds 0.
         band_sum_ += static_cast<std::uint64_t>(qty) - static_cast<std::uint64_t>(qty_[idx]);
@@ -198,7 +189,7 @@ inline void BookSideImpl<IsBid>::set(Ticks px, Lots qty) noexcept {
         }
     } else {
         if ((word & bit) == 0) {
-            return;  // delete of a level the book does not have
+            return; // delete of a level the book does not have
         }
         qty_[idx] = 0;
         clear_bit(idx);
@@ -210,8 +201,7 @@ inline void BookSideImpl<IsBid>::set(Ticks px, Lots qty) noexcept {
     update_cache(px, qty);
 }
 
-template <bool IsBid>
-void BookSideImpl<IsBid>::set_overflow(Ticks px, Lots qty) noexcept {
+template <bool IsBid> void BookSideImpl<IsBid>::set_overflow(Ticks px, Lots qty) noexcept {
     // Within one window width of the window ([base - W, base + 2W), unsigned wrap-around):
     // a level a doubled window centred near here would hold.
     near_misses_ += static_cast<std::uint64_t>(index_of(px) + size_ < 3 * size_);
@@ -238,8 +228,7 @@ void BookSideImpl<IsBid>::set_overflow(Ticks px, Lots qty) noexcept {
     update_cache(px, qty);
 }
 
-template <bool IsBid>
-void BookSideImpl<IsBid>::best_deleted(Ticks px) noexcept {
+template <bool IsBid> void BookSideImpl<IsBid>::best_deleted(Ticks px) noexcept {
     // px was the best, so every remaining level is worse: the next best is the better of the
     // window's next level past px and the overflow's best.
     const Ticks w = window_next_worse(px);
@@ -247,8 +236,7 @@ void BookSideImpl<IsBid>::best_deleted(Ticks px) noexcept {
     best_ = (w == kNoPrice) ? o : (o == kNoPrice || better(w, o)) ? w : o;
 }
 
-template <bool IsBid>
-void BookSideImpl<IsBid>::patch_cache(Ticks px, Lots qty) noexcept {
+template <bool IsBid> void BookSideImpl<IsBid>::patch_cache(Ticks px, Lots qty) noexcept {
     // REQUIRES (update_cache): cache clean, and px not strictly worse than the last cached
     // level of an incomplete cache (such a level cannot enter the top K).
     Level* c = cache_.get();
@@ -272,14 +260,14 @@ void BookSideImpl<IsBid>::patch_cache(Ticks px, Lots qty) noexcept {
         return;
     }
     if (qty == 0) {
-        return;  // delete of a level the book did not have
+        return; // delete of a level the book did not have
     }
     if (n == cache_cap_) {
         cache_complete_ = false;
         if (pos == n) {
             return;
         }
-        --n;  // the last cached level falls out of the top K
+        --n; // the last cached level falls out of the top K
     }
     std::memmove(c + pos + 1, c + pos, (n - pos) * sizeof(Level));
     c[pos] = Level{px, qty};
@@ -318,8 +306,7 @@ void BookSideImpl<IsBid>::for_each_best_first(F&& f) const {
     }
 }
 
-template <bool IsBid>
-void BookSideImpl<IsBid>::rebuild_cache() const {
+template <bool IsBid> void BookSideImpl<IsBid>::rebuild_cache() const {
     std::size_t n = 0;
     Level* c = cache_.get();
     const std::size_t cap = cache_cap_;
@@ -332,8 +319,7 @@ void BookSideImpl<IsBid>::rebuild_cache() const {
     cache_dirty_ = false;
 }
 
-template <bool IsBid>
-const Level* BookSideImpl<IsBid>::top(std::size_t n, std::size_t& got) const {
+template <bool IsBid> const Level* BookSideImpl<IsBid>::top(std::size_t n, std::size_t& got) const {
     const std::size_t need = std::min(n, cache_cap_);
     if (cache_dirty_ || (cache_n_ < need && !cache_complete_)) {
         rebuild_cache();
@@ -342,8 +328,7 @@ const Level* BookSideImpl<IsBid>::top(std::size_t n, std::size_t& got) const {
     return cache_.get();
 }
 
-template <bool IsBid>
-std::size_t BookSideImpl<IsBid>::copy_top(std::size_t n, Level* out) const {
+template <bool IsBid> std::size_t BookSideImpl<IsBid>::copy_top(std::size_t n, Level* out) const {
     if (n <= cache_cap_) {
         std::size_t got = 0;
         const Level* c = top(n, got);
@@ -358,8 +343,7 @@ std::size_t BookSideImpl<IsBid>::copy_top(std::size_t n, Level* out) const {
     return k;
 }
 
-template <bool IsBid>
-Lots BookSideImpl<IsBid>::depth(std::size_t n) const {
+template <bool IsBid> Lots BookSideImpl<IsBid>::depth(std::size_t n) const {
     Lots sum = 0;
     if (n <= cache_cap_) {
         std::size_t got = 0;
@@ -404,13 +388,12 @@ std::uint64_t BookSideImpl<IsBid>::scan_window(Ticks a, Ticks b) const noexcept 
     return sum;
 }
 
-template <bool IsBid>
-Lots BookSideImpl<IsBid>::depth_within(Ticks lo, Ticks hi) const {
+template <bool IsBid> Lots BookSideImpl<IsBid>::depth_within(Ticks lo, Ticks hi) const {
     if (lo > hi) {
         return 0;
     }
     std::uint64_t sum = 0;
-    const Ticks wlast = base_ + static_cast<Ticks>(size_ - 1);  // no overflow: base_ <= max - W
+    const Ticks wlast = base_ + static_cast<Ticks>(size_ - 1); // no overflow: base_ <= max - W
     const Ticks a = std::max(lo, base_);
     const Ticks b = std::min(hi, wlast);
     if (a <= b) {
@@ -443,11 +426,13 @@ Lots BookSideImpl<IsBid>::depth_within(Ticks lo, Ticks hi) const {
     // (none of it when [lo, hi] lies inside the window).
     if (lo < base_ || hi > wlast) {
         if (IsBid) {
-            for (auto it = overflow_.lower_bound(hi); it != overflow_.end() && it->first >= lo; ++it) {
+            for (auto it = overflow_.lower_bound(hi); it != overflow_.end() && it->first >= lo;
+                 ++it) {
                 sum += static_cast<std::uint64_t>(it->second);
             }
         } else {
-            for (auto it = overflow_.lower_bound(lo); it != overflow_.end() && it->first <= hi; ++it) {
+            for (auto it = overflow_.lower_bound(lo); it != overflow_.end() && it->first <= hi;
+                 ++it) {
                 sum += static_cast<std::uint64_t>(it->second);
             }
         }
@@ -455,8 +440,7 @@ Lots BookSideImpl<IsBid>::depth_within(Ticks lo, Ticks hi) const {
     return static_cast<Lots>(sum);
 }
 
-template <bool IsBid>
-Lots BookSideImpl<IsBid>::qty_at(Ticks px) const noexcept {
+template <bool IsBid> Lots BookSideImpl<IsBid>::qty_at(Ticks px) const noexcept {
     const std::uint64_t idx = index_of(px);
     if (idx < size_) {
         return qty_[idx];
@@ -465,8 +449,7 @@ Lots BookSideImpl<IsBid>::qty_at(Ticks px) const noexcept {
     return it == overflow_.end() ? 0 : it->second;
 }
 
-template <bool IsBid>
-bool BookSideImpl<IsBid>::needs_recenter() const noexcept {
+template <bool IsBid> bool BookSideImpl<IsBid>::needs_recenter() const noexcept {
     if (best_ == kNoPrice) {
         return false;
     }
@@ -475,8 +458,7 @@ bool BookSideImpl<IsBid>::needs_recenter() const noexcept {
     return idx < margin || idx >= size_ - margin;
 }
 
-template <bool IsBid>
-void BookSideImpl<IsBid>::relayout(Ticks center, int bits) {
+template <bool IsBid> void BookSideImpl<IsBid>::relayout(Ticks center, int bits) {
     assert(bits >= bits_ && bits <= max_bits_);
     const std::uint64_t new_size = std::uint64_t{1} << bits;
     const auto half = static_cast<Ticks>(new_size / 2);
@@ -486,7 +468,7 @@ void BookSideImpl<IsBid>::relayout(Ticks center, int bits) {
     if (new_base == base_ && bits == bits_) {
         return;
     }
-    band_valid_ = false;  // levels may move between the window and the overflow map
+    band_valid_ = false; // levels may move between the window and the overflow map
     scratch_.clear();
     for (std::int64_t i = find_next(0); i >= 0; i = find_next(i + 1)) {
         const auto s = static_cast<std::size_t>(i);
@@ -532,8 +514,7 @@ void BookSideImpl<IsBid>::relayout(Ticks center, int bits) {
     // Levels, best and top cache are unchanged: only their storage moved.
 }
 
-template <bool IsBid>
-void BookSideImpl<IsBid>::clear() noexcept {
+template <bool IsBid> void BookSideImpl<IsBid>::clear() noexcept {
     for (std::int64_t i = find_next(0); i >= 0; i = find_next(i + 1)) {
         qty_[static_cast<std::size_t>(i)] = 0;
     }
@@ -549,9 +530,8 @@ void BookSideImpl<IsBid>::clear() noexcept {
     cache_dirty_ = false;
 }
 
-template <bool IsBid>
-std::size_t BookSideImpl<IsBid>::memory_bytes() const noexcept {
-    constexpr std::size_t kMapNode = 48;  // red-black node: 3 pointers + colour + key/value
+template <bool IsBid> std::size_t BookSideImpl<IsBid>::memory_bytes() const noexcept {
+    constexpr std::size_t kMapNode = 48; // red-black node: 3 pointers + colour + key/value
     return static_cast<std::size_t>(size_) * sizeof(Lots) +
            (l0_.capacity() + l1_.capacity() + l2_.capacity()) * sizeof(std::uint64_t) +
            cache_cap_ * sizeof(Level) + overflow_.size() * kMapNode +
@@ -561,13 +541,14 @@ std::size_t BookSideImpl<IsBid>::memory_bytes() const noexcept {
 template class BookSideImpl<true>;
 template class BookSideImpl<false>;
 
-}  // namespace detail
+} // namespace detail
 
 // --- OrderBook ---------------------------------------------------------------------------------
 
 BookConfig OrderBook::validated(BookConfig cfg) {
     if (cfg.window_bits < 8 || cfg.window_bits > 24) {
-        throw InvalidConfig("window_bits must be in [8, 24], was " + std::to_string(cfg.window_bits));
+        throw InvalidConfig("window_bits must be in [8, 24], was " +
+                            std::to_string(cfg.window_bits));
     }
     if (cfg.top_cache < 1 || cfg.top_cache > 4096) {
         throw InvalidConfig("top_cache must be in [1, 4096], was " + std::to_string(cfg.top_cache));
@@ -576,10 +557,8 @@ BookConfig OrderBook::validated(BookConfig cfg) {
 }
 
 OrderBook::OrderBook(BookConfig cfg)
-    : cfg_(validated(cfg)),
-      bids_(cfg.window_bits, cfg.top_cache),
-      asks_(cfg.window_bits, cfg.top_cache),
-      reason_(DesyncReason::NoSnapshot) {}
+    : cfg_(validated(cfg)), bids_(cfg.window_bits, cfg.top_cache),
+      asks_(cfg.window_bits, cfg.top_cache), reason_(DesyncReason::NoSnapshot) {}
 
 void OrderBook::throw_invalid_level(Ticks px, Lots qty) {
     if (px <= 0) {
@@ -624,7 +603,7 @@ int window_bits_for(std::span<const Level> side, Ticks center, bool bid, int lo,
     if (scratch.empty()) {
         return lo;
     }
-    const std::size_t k = (scratch.size() * 95 + 99) / 100;  // ceil(95 %), >= 1
+    const std::size_t k = (scratch.size() * 95 + 99) / 100; // ceil(95 %), >= 1
     std::nth_element(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(k - 1),
                      scratch.end());
     const auto d = static_cast<std::uint64_t>(std::max<Ticks>(scratch[k - 1], 0));
@@ -633,7 +612,7 @@ int window_bits_for(std::span<const Level> side, Ticks center, bool bid, int lo,
     return std::clamp(b, lo, hi);
 }
 
-}  // namespace
+} // namespace
 
 void OrderBook::apply_snapshot(std::span<const Level> bids, std::span<const Level> asks,
                                std::int64_t update_id) {
@@ -668,8 +647,10 @@ void OrderBook::apply_snapshot(std::span<const Level> bids, std::span<const Leve
                          : (bb != kNoPrice)                 ? bb
                                                             : ba;
     if (center != kNoPrice) {
-        const int bid_bits = window_bits_for(bids, center, true, bids_.bits(), bids_.max_bits(), scratch);
-        const int ask_bits = window_bits_for(asks, center, false, asks_.bits(), asks_.max_bits(), scratch);
+        const int bid_bits =
+            window_bits_for(bids, center, true, bids_.bits(), bids_.max_bits(), scratch);
+        const int ask_bits =
+            window_bits_for(asks, center, false, asks_.bits(), asks_.max_bits(), scratch);
         counters_.resizes += static_cast<std::uint64_t>(bid_bits != bids_.bits()) +
                              static_cast<std::uint64_t>(ask_bits != asks_.bits());
         bids_.relayout(center, bid_bits);
@@ -704,7 +685,7 @@ ApplyResult OrderBook::check_sequence(std::int64_t update_id,
     // Unsigned difference: update_id > last_update_id_ >= kNoUpdateId, so it cannot wrap.
     if (last_update_id_ != kNoUpdateId &&
         static_cast<std::uint64_t>(update_id) - static_cast<std::uint64_t>(last_update_id_) >
-        static_cast<std::uint64_t>(kMaxUpdateIdJump)) {
+            static_cast<std::uint64_t>(kMaxUpdateIdJump)) {
         return ApplyResult::IdJump;
     }
     if (awaiting_first_) {
@@ -765,24 +746,24 @@ ApplyResult OrderBook::apply_delta_records(const BookLevelEvent* ev, std::size_t
 
 ApplyResult OrderBook::reject(ApplyResult r) noexcept {
     switch (r) {
-        case ApplyResult::Stale:
-            ++counters_.stale_ignored;
-            break;
-        case ApplyResult::NotSynced:
-            ++counters_.not_synced_ignored;
-            break;
-        case ApplyResult::Gap:
-            mark_out_of_sync(DesyncReason::Gap);
-            break;
-        case ApplyResult::Overlap:
-            mark_out_of_sync(DesyncReason::Overlap);
-            break;
-        case ApplyResult::IdJump:
-            mark_out_of_sync(DesyncReason::IdJump);
-            break;
-        case ApplyResult::Applied:
-        case ApplyResult::Crossed:
-            break;
+    case ApplyResult::Stale:
+        ++counters_.stale_ignored;
+        break;
+    case ApplyResult::NotSynced:
+        ++counters_.not_synced_ignored;
+        break;
+    case ApplyResult::Gap:
+        mark_out_of_sync(DesyncReason::Gap);
+        break;
+    case ApplyResult::Overlap:
+        mark_out_of_sync(DesyncReason::Overlap);
+        break;
+    case ApplyResult::IdJump:
+        mark_out_of_sync(DesyncReason::IdJump);
+        break;
+    case ApplyResult::Applied:
+    case ApplyResult::Crossed:
+        break;
     }
     return r;
 }
@@ -839,20 +820,20 @@ void OrderBook::mark_out_of_sync(DesyncReason reason) noexcept {
     state_ = SyncState::OutOfSync;
     reason_ = reason;
     switch (reason) {
-        case DesyncReason::Gap:
-            ++counters_.gaps;
-            break;
-        case DesyncReason::Overlap:
-            ++counters_.overlaps;
-            break;
-        case DesyncReason::Crossed:
-            ++counters_.crossed;
-            break;
-        case DesyncReason::IdJump:
-            ++counters_.id_jumps;
-            break;
-        default:
-            break;
+    case DesyncReason::Gap:
+        ++counters_.gaps;
+        break;
+    case DesyncReason::Overlap:
+        ++counters_.overlaps;
+        break;
+    case DesyncReason::Crossed:
+        ++counters_.crossed;
+        break;
+    case DesyncReason::IdJump:
+        ++counters_.id_jumps;
+        break;
+    default:
+        break;
     }
 }
 
@@ -922,8 +903,8 @@ std::size_t apply_messages(OrderBook& book, std::span<const Level> levels,
                                " has a negative level count, was " +
                                std::to_string(std::min(msgs[i].n_bids, msgs[i].n_asks)));
         }
-        total += static_cast<std::uint64_t>(msgs[i].n_bids) +
-                 static_cast<std::uint64_t>(msgs[i].n_asks);
+        total +=
+            static_cast<std::uint64_t>(msgs[i].n_bids) + static_cast<std::uint64_t>(msgs[i].n_asks);
         if (total > levels.size()) {
             break;
         }
@@ -946,4 +927,4 @@ std::size_t apply_messages(OrderBook& book, std::span<const Level> levels,
     return applied;
 }
 
-}  // namespace confluex
+} // namespace confluex

@@ -34,16 +34,15 @@ static_assert(std::endian::native == std::endian::little, "digits8() assumes lit
 // Forces a member-handler lambda into the scanning loop (keeps the cursor in a register).
 #define CONFLUEX_INLINE_LAMBDA __attribute__((always_inline))
 
-using confluex::detail::kPow10;  // instrument.hpp
+using confluex::detail::kPow10; // instrument.hpp
 
 [[gnu::always_inline]] inline bool is_ws(char c) noexcept {
     return c == ' ' || c == '\n' || c == '\r' || c == '\t';
 }
 
 [[gnu::always_inline]] inline void skip_ws(const char*& p, const char* end) noexcept {
-    while (p < end && is_ws(*p)) [[unlikely]] {
-        ++p;
-    }
+    while (p < end && is_ws(*p))
+        [[unlikely]] { ++p; }
 }
 
 // ASCII case-insensitive equality.
@@ -97,8 +96,8 @@ inline bool skip_utf8(const char*& p, const char* end) noexcept {
 }
 
 // scan_string_slow(): scan_string() for any string (long, escaped, non-ASCII).
-[[gnu::noinline]] inline bool scan_string_slow(const char*& p, const char* end, std::string_view& out,
-                                               bool& escaped) noexcept {
+[[gnu::noinline]] inline bool scan_string_slow(const char*& p, const char* end,
+                                               std::string_view& out, bool& escaped) noexcept {
     const char* const s = p;
     escaped = false;
 #if CONFLUEX_FEED_SSE2
@@ -106,9 +105,9 @@ inline bool skip_utf8(const char*& p, const char* end) noexcept {
     // character or a non-ASCII byte (the signed compare < 0x20 catches both of the last two).
     while (end - p >= 16) {
         const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-        const __m128i special = _mm_or_si128(
-            _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-            _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+        const __m128i special = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                                          _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                                             _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
         const auto mask = static_cast<unsigned>(_mm_movemask_epi8(special));
         if (mask == 0) {
             p += 16;
@@ -120,7 +119,7 @@ inline bool skip_utf8(const char*& p, const char* end) noexcept {
             ++p;
             return true;
         }
-        break;  // the scalar loop below handles escapes, control bytes and UTF-8
+        break; // the scalar loop below handles escapes, control bytes and UTF-8
     }
 #endif
     while (p < end) {
@@ -169,17 +168,18 @@ inline bool skip_utf8(const char*& p, const char* end) noexcept {
 // Scans a JSON string body; p is just past the opening quote, and on success just past the
 // closing one. `out` is the raw body (escapes not decoded); `escaped` tells if it had any.
 // Inline fast path: a plain ASCII string whose closing quote is within 16 bytes.
-[[gnu::always_inline]] inline bool scan_string(const char*& p, const char* end, std::string_view& out,
-                                               bool& escaped) noexcept {
+[[gnu::always_inline]] inline bool scan_string(const char*& p, const char* end,
+                                               std::string_view& out, bool& escaped) noexcept {
 #if CONFLUEX_FEED_SSE2
     const char* q = p;
     if (end - q >= 16) [[likely]] {
         const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
-        const __m128i special = _mm_or_si128(
-            _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-            _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+        const __m128i special = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                                          _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                                             _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
         const auto mask = static_cast<unsigned>(_mm_movemask_epi8(special));
-        const auto quote = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('"'))));
+        const auto quote =
+            static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('"'))));
         // The first special byte is the closing quote.
         if (mask != 0 && (mask & (0U - mask)) == (quote & (0U - quote))) [[likely]] {
             const int n = __builtin_ctz(mask);
@@ -194,7 +194,8 @@ inline bool skip_utf8(const char*& p, const char* end) noexcept {
 }
 
 inline bool match_literal(const char*& p, const char* end, std::string_view lit) noexcept {
-    if (static_cast<std::size_t>(end - p) < lit.size() || std::memcmp(p, lit.data(), lit.size()) != 0) {
+    if (static_cast<std::size_t>(end - p) < lit.size() ||
+        std::memcmp(p, lit.data(), lit.size()) != 0) {
         return false;
     }
     p += lit.size();
@@ -231,18 +232,21 @@ inline bool match_literal(const char*& p, const char* end, std::string_view lit)
 // A shuffle right-aligns those digits (skipping the '.', zeros for the padding and the
 // leading positions), then the usual 16-digit SIMD reduction (pairs, quads, octets).
 // REQUIRES: total <= 16; dpos + keep <= total; t[0..dpos) and t[dpos+1..dpos+1+keep) digits.
-[[gnu::always_inline]] inline std::uint64_t digits16(__m128i t, int dpos, int keep, int total) noexcept {
+[[gnu::always_inline]] inline std::uint64_t digits16(__m128i t, int dpos, int keep,
+                                                     int total) noexcept {
     const __m128i iota = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     // k: the digit index output byte j holds (negative: a leading zero).
     const __m128i k = _mm_sub_epi8(iota, _mm_set1_epi8(static_cast<char>(16 - total)));
     // Source byte: k, or k + 1 past the integer digits (the '.' sits between).
     const __m128i past_int = _mm_cmpgt_epi8(k, _mm_set1_epi8(static_cast<char>(dpos - 1)));
-    const __m128i zero = _mm_or_si128(_mm_cmpgt_epi8(_mm_setzero_si128(), k),
-                                      _mm_cmpgt_epi8(k, _mm_set1_epi8(static_cast<char>(dpos + keep - 1))));
+    const __m128i zero =
+        _mm_or_si128(_mm_cmpgt_epi8(_mm_setzero_si128(), k),
+                     _mm_cmpgt_epi8(k, _mm_set1_epi8(static_cast<char>(dpos + keep - 1))));
     // A control byte with its high bit set makes the shuffle write 0.
     const __m128i src = _mm_or_si128(_mm_sub_epi8(k, past_int), zero);
     const __m128i d = _mm_shuffle_epi8(t, src);
-    const __m128i d2 = _mm_maddubs_epi16(d, _mm_setr_epi8(10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1));
+    const __m128i d2 =
+        _mm_maddubs_epi16(d, _mm_setr_epi8(10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1));
     const __m128i d4 = _mm_madd_epi16(d2, _mm_setr_epi16(100, 1, 100, 1, 100, 1, 100, 1));
     const __m128i d4w = _mm_packus_epi32(d4, d4);
     const __m128i d8 = _mm_madd_epi16(d4w, _mm_setr_epi16(10000, 1, 10000, 1, 10000, 1, 10000, 1));
@@ -251,24 +255,25 @@ inline bool match_literal(const char*& p, const char* end, std::string_view lit)
 }
 #endif
 
-enum class NumKind : std::uint8_t { Bad, Int, Other };  // Other: valid non-int64 number
+enum class NumKind : std::uint8_t { Bad, Int, Other }; // Other: valid non-int64 number
 
 // scan_number()
 // Scans a JSON number (Python's grammar, plus its NaN / Infinity / -Infinity). Returns Int
 // with `out` set when it is an integer that fits int64.
 [[gnu::always_inline]] inline NumKind scan_number_local(const char*& p, const char* end,
-                                                     std::int64_t& out) noexcept {
+                                                        std::int64_t& out) noexcept {
 #if CONFLUEX_FEED_SSE2
     // Fast path: a non-negative integer of 1..15 digits (ids, ms timestamps).
     if (end - p >= 17 && *p >= '1' && *p <= '9') [[likely]] {
         const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
         const __m128i t = _mm_sub_epi8(v, _mm_set1_epi8('0'));
-        const auto digit =
-            static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8(9)), t)));
-        const int n = __builtin_ctz(~digit);  // 1..16; 16 means the run may go on
+        const auto digit = static_cast<unsigned>(
+            _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8(9)), t)));
+        const int n = __builtin_ctz(~digit); // 1..16; 16 means the run may go on
         const char next = p[n];
         if (n < 16 && next != '.' && next != 'e' && next != 'E') [[likely]] {
-            const std::uint64_t v64 = n <= 8 ? digits8(p, n) : digits8(p, n - 8) * 100000000ULL + digits8(p + n - 8, 8);
+            const std::uint64_t v64 =
+                n <= 8 ? digits8(p, n) : digits8(p, n - 8) * 100000000ULL + digits8(p + n - 8, 8);
             out = static_cast<std::int64_t>(v64);
             p += n;
             return NumKind::Int;
@@ -355,7 +360,8 @@ enum class NumKind : std::uint8_t { Bad, Int, Other };  // Other: valid non-int6
 // scan_number()
 // Scans a JSON number (Python's grammar, plus its NaN / Infinity / -Infinity). Returns Int
 // with `out` set when it is an integer that fits int64.
-[[gnu::always_inline]] inline NumKind scan_number(const char*& pref, const char* end, std::int64_t& out) noexcept {
+[[gnu::always_inline]] inline NumKind scan_number(const char*& pref, const char* end,
+                                                  std::int64_t& out) noexcept {
     const char* p = pref;
     const NumKind k = scan_number_local(p, end, out);
     pref = p;
@@ -369,80 +375,80 @@ enum class NumKind : std::uint8_t { Bad, Int, Other };  // Other: valid non-int6
         return false;
     }
     switch (*p) {
-        case '"': {
-            ++p;
-            std::string_view s;
-            bool esc = false;
-            return scan_string(p, end, s, esc);
+    case '"': {
+        ++p;
+        std::string_view s;
+        bool esc = false;
+        return scan_string(p, end, s, esc);
+    }
+    case '{':
+    case '[': {
+        if (depth >= kMaxDepth) {
+            return false;
         }
-        case '{':
-        case '[': {
-            if (depth >= kMaxDepth) {
-                return false;
-            }
-            const char close = *p == '{' ? '}' : ']';
-            const bool object = close == '}';
+        const char close = *p == '{' ? '}' : ']';
+        const bool object = close == '}';
+        ++p;
+        skip_ws(p, end);
+        if (p < end && *p == close) {
             ++p;
-            skip_ws(p, end);
-            if (p < end && *p == close) {
-                ++p;
-                return true;
-            }
-            for (;;) {
-                if (object) {
-                    if (p >= end || *p != '"') {
-                        return false;
-                    }
-                    ++p;
-                    std::string_view k;
-                    bool esc = false;
-                    if (!scan_string(p, end, k, esc)) {
-                        return false;
-                    }
-                    skip_ws(p, end);
-                    if (p >= end || *p != ':') {
-                        return false;
-                    }
-                    ++p;
-                    skip_ws(p, end);
+            return true;
+        }
+        for (;;) {
+            if (object) {
+                if (p >= end || *p != '"') {
+                    return false;
                 }
-                if (!skip_value(p, end, depth + 1)) {
+                ++p;
+                std::string_view k;
+                bool esc = false;
+                if (!scan_string(p, end, k, esc)) {
                     return false;
                 }
                 skip_ws(p, end);
-                if (p >= end) {
+                if (p >= end || *p != ':') {
                     return false;
                 }
-                if (*p == ',') {
-                    ++p;
-                    skip_ws(p, end);
-                    continue;
-                }
-                if (*p == close) {
-                    ++p;
-                    return true;
-                }
+                ++p;
+                skip_ws(p, end);
+            }
+            if (!skip_value(p, end, depth + 1)) {
                 return false;
             }
+            skip_ws(p, end);
+            if (p >= end) {
+                return false;
+            }
+            if (*p == ',') {
+                ++p;
+                skip_ws(p, end);
+                continue;
+            }
+            if (*p == close) {
+                ++p;
+                return true;
+            }
+            return false;
         }
-        case 't':
-            return match_literal(p, end, "true");
-        case 'f':
-            return match_literal(p, end, "false");
-        case 'n':
-            return match_literal(p, end, "null");
-        default: {
-            std::int64_t ignored = 0;
-            return scan_number(p, end, ignored) != NumKind::Bad;
-        }
+    }
+    case 't':
+        return match_literal(p, end, "true");
+    case 'f':
+        return match_literal(p, end, "false");
+    case 'n':
+        return match_literal(p, end, "null");
+    default: {
+        std::int64_t ignored = 0;
+        return scan_number(p, end, ignored) != NumKind::Bad;
+    }
     }
 }
 
 // A value read generically. Only `type` says which other members mean something.
 enum class VType : std::uint8_t { Str, StrEscaped, Int, Num, Bool, Null, Arr, Obj };
 struct Slot {
-    const char* ptr;  // Str: body; Arr / Obj: the '[' / '{'
-    std::int64_t n;   // Str: length; Int: value; Bool: 0 / 1
+    const char* ptr; // Str: body; Arr / Obj: the '[' / '{'
+    std::int64_t n;  // Str: length; Int: value; Bool: 0 / 1
     VType type;
 
     [[nodiscard]] std::string_view str() const noexcept {
@@ -452,7 +458,8 @@ struct Slot {
 
 // read_slot()
 // Reads any value into a slot (skipping arrays and objects after noting where they start).
-[[gnu::always_inline]] inline Err read_slot(const char*& p, const char* end, Slot& s, int depth) noexcept {
+[[gnu::always_inline]] inline Err read_slot(const char*& p, const char* end, Slot& s,
+                                            int depth) noexcept {
     const char c = *p;
     if (c == '"') {
         ++p;
@@ -474,7 +481,8 @@ struct Slot {
     if (c == 't' || c == 'f') {
         s.type = VType::Bool;
         s.n = c == 't';
-        return match_literal(p, end, c == 't' ? std::string_view("true") : std::string_view("false"))
+        return match_literal(p, end,
+                             c == 't' ? std::string_view("true") : std::string_view("false"))
                    ? Err::None
                    : Err::Malformed;
     }
@@ -493,33 +501,81 @@ struct Slot {
 // Keys any venue reads. Slots are indexed by Key; presence is a bit mask so a Fields
 // costs one store to reset however many keys there are.
 enum Key : std::uint8_t {
-    k_e, k_E, k_s, k_U, k_u, k_pu, k_t, k_p, k_q, k_m, k_b, k_a, k_B, k_A, k_lastUpdateId,
-    k_bids, k_asks, k_seq, k_T, k_S, k_v, k_i, k_stream, k_data, k_topic, k_type, k_ts, k_op,
-    k_success, k_id, k_result, kKeyCount, kNoKey = 255
+    k_e,
+    k_E,
+    k_s,
+    k_U,
+    k_u,
+    k_pu,
+    k_t,
+    k_p,
+    k_q,
+    k_m,
+    k_b,
+    k_a,
+    k_B,
+    k_A,
+    k_lastUpdateId,
+    k_bids,
+    k_asks,
+    k_seq,
+    k_T,
+    k_S,
+    k_v,
+    k_i,
+    k_stream,
+    k_data,
+    k_topic,
+    k_type,
+    k_ts,
+    k_op,
+    k_success,
+    k_id,
+    k_result,
+    kKeyCount,
+    kNoKey = 255
 };
 static_assert(kKeyCount <= 64);
 
 [[maybe_unused]] inline Key key_of_char(char c) noexcept {
-        switch (c) {
-            case 'e': return k_e;
-            case 'E': return k_E;
-            case 's': return k_s;
-            case 'U': return k_U;
-            case 'u': return k_u;
-            case 't': return k_t;
-            case 'p': return k_p;
-            case 'q': return k_q;
-            case 'm': return k_m;
-            case 'b': return k_b;
-            case 'a': return k_a;
-            case 'B': return k_B;
-            case 'A': return k_A;
-            case 'T': return k_T;
-            case 'S': return k_S;
-            case 'v': return k_v;
-            case 'i': return k_i;
-            default: return kNoKey;
-        }
+    switch (c) {
+    case 'e':
+        return k_e;
+    case 'E':
+        return k_E;
+    case 's':
+        return k_s;
+    case 'U':
+        return k_U;
+    case 'u':
+        return k_u;
+    case 't':
+        return k_t;
+    case 'p':
+        return k_p;
+    case 'q':
+        return k_q;
+    case 'm':
+        return k_m;
+    case 'b':
+        return k_b;
+    case 'a':
+        return k_a;
+    case 'B':
+        return k_B;
+    case 'A':
+        return k_A;
+    case 'T':
+        return k_T;
+    case 'S':
+        return k_S;
+    case 'v':
+        return k_v;
+    case 'i':
+        return k_i;
+    default:
+        return kNoKey;
+    }
 }
 
 inline constexpr auto kOneCharKeys = [] {
@@ -528,7 +584,8 @@ inline constexpr auto kOneCharKeys = [] {
         k = kNoKey;
     }
     const char* chars = "eEsUutpqmbaBATSvi";
-    const Key keys[] = {k_e, k_E, k_s, k_U, k_u, k_t, k_p, k_q, k_m, k_b, k_a, k_B, k_A, k_T, k_S, k_v, k_i};
+    const Key keys[] = {k_e, k_E, k_s, k_U, k_u, k_t, k_p, k_q, k_m,
+                        k_b, k_a, k_B, k_A, k_T, k_S, k_v, k_i};
     for (std::size_t i = 0; chars[i] != 0; ++i) {
         t[static_cast<std::size_t>(chars[i])] = keys[i];
     }
@@ -541,38 +598,48 @@ inline constexpr auto kOneCharKeys = [] {
         return c < 128 ? kOneCharKeys[c] : kNoKey;
     }
     switch (k.size()) {
-        case 2:
-            if (k == "pu") return k_pu;
-            if (k == "ts") return k_ts;
-            if (k == "op") return k_op;
-            if (k == "id") return k_id;
-            return kNoKey;
-        case 3:
-            return k == "seq" ? k_seq : kNoKey;
-        case 4:
-            if (k == "bids") return k_bids;
-            if (k == "asks") return k_asks;
-            if (k == "data") return k_data;
-            if (k == "type") return k_type;
-            return kNoKey;
-        case 5:
-            return k == "topic" ? k_topic : kNoKey;
-        case 6:
-            if (k == "stream") return k_stream;
-            if (k == "result") return k_result;
-            return kNoKey;
-        case 7:
-            return k == "success" ? k_success : kNoKey;
-        case 12:
-            return k == "lastUpdateId" ? k_lastUpdateId : kNoKey;
-        default:
-            return kNoKey;
+    case 2:
+        if (k == "pu")
+            return k_pu;
+        if (k == "ts")
+            return k_ts;
+        if (k == "op")
+            return k_op;
+        if (k == "id")
+            return k_id;
+        return kNoKey;
+    case 3:
+        return k == "seq" ? k_seq : kNoKey;
+    case 4:
+        if (k == "bids")
+            return k_bids;
+        if (k == "asks")
+            return k_asks;
+        if (k == "data")
+            return k_data;
+        if (k == "type")
+            return k_type;
+        return kNoKey;
+    case 5:
+        return k == "topic" ? k_topic : kNoKey;
+    case 6:
+        if (k == "stream")
+            return k_stream;
+        if (k == "result")
+            return k_result;
+        return kNoKey;
+    case 7:
+        return k == "success" ? k_success : kNoKey;
+    case 12:
+        return k == "lastUpdateId" ? k_lastUpdateId : kNoKey;
+    default:
+        return kNoKey;
     }
 }
 
 struct Fields {
     std::uint64_t present = 0;
-    Slot slot[kKeyCount];  // left uninitialised: only slots whose bit is set are read
+    Slot slot[kKeyCount]; // left uninitialised: only slots whose bit is set are read
     // Level arrays converted while scanning: the first (b or bids) and its partner (a or
     // asks), with the symbol entry they were converted with (an opaque pointer here).
     const void* imm_first_entry = nullptr;
@@ -601,8 +668,7 @@ struct Fields {
 // value; on_member must consume the value and return Err::None to continue.
 // Not noexcept: on_member may append records, and std::bad_alloc must reach parse(), which
 // turns it into OutOfMemory and cuts the outputs back (all-or-nothing).
-template <class F>
-inline Err for_each_member(const char*& pref, const char* end, F&& on_member) {
+template <class F> inline Err for_each_member(const char*& pref, const char* end, F&& on_member) {
     // Work on a local copy so the cursor stays in a register across the inlined scanners.
     const char* p = pref + 1;
     Err e = Err::None;
@@ -672,14 +738,15 @@ inline Err for_each_member(const char*& pref, const char* end, F&& on_member) {
 // <= 18 decimals, whole number of units, <= INT64_MAX): the cases the 64-bit fast path
 // cannot prove are handed to the Instrument code itself. Malformed: not a decimal string;
 // OffGrid: a decimal that is not a representable whole number of units.
-[[gnu::noinline]] inline Err scan_units_scalar(const char*& p, const char* end, const Decimal& unit, std::int64_t& out) noexcept {
+[[gnu::noinline]] inline Err scan_units_scalar(const char*& p, const char* end, const Decimal& unit,
+                                               std::int64_t& out) noexcept {
     const char* const start = p;
     std::uint64_t acc = 0;
-    int sig = 0;     // digits accumulated in acc since its first non-zero digit
-    int total = 0;   // significant digits as parse_decimal counts them
-    int frac = -1;   // digits after the '.', -1 before it
+    int sig = 0;   // digits accumulated in acc since its first non-zero digit
+    int total = 0; // significant digits as parse_decimal counts them
+    int frac = -1; // digits after the '.', -1 before it
     bool any = false;
-    bool off = false;  // a non-zero digit below the unit's scale
+    bool off = false; // a non-zero digit below the unit's scale
     const int us = unit.scale;
     for (;; ++p) {
         if (p >= end) [[unlikely]] {
@@ -751,17 +818,22 @@ inline Err for_each_member(const char*& pref, const char* end, F&& on_member) {
 #if CONFLUEX_FEED_SSE2
     if (end - p >= 16) [[likely]] {
         const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-        const auto quote = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('"'))));
+        const auto quote =
+            static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('"'))));
         if (quote != 0) {
             const int len = __builtin_ctz(quote);
             const unsigned in = (1U << len) - 1U;
             const __m128i t = _mm_sub_epi8(v, _mm_set1_epi8('0'));
-            const unsigned digit =
-                static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8(9)), t))) & in;
-            const unsigned dot = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('.')))) & in;
+            const unsigned digit = static_cast<unsigned>(_mm_movemask_epi8(
+                                       _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8(9)), t))) &
+                                   in;
+            const unsigned dot =
+                static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('.')))) &
+                in;
             const int dpos = dot != 0 ? __builtin_ctz(dot) : len;
             const int us = unit.scale;
-            if (digit != 0 && (digit | dot) == in && (dot & (dot - 1)) == 0 && dpos + us <= 18) [[likely]] {
+            if (digit != 0 && (digit | dot) == in && (dot & (dot - 1)) == 0 && dpos + us <= 18)
+                [[likely]] {
                 const int nfrac = dot != 0 ? len - dpos - 1 : 0;
                 const int keep = nfrac < us ? nfrac : us;
                 // Digits below the unit's scale must all be '0', or the value is off the grid.
@@ -783,7 +855,8 @@ inline Err for_each_member(const char*& pref, const char* end, F&& on_member) {
 #else
                 if (dpos <= 8 && keep <= 8 && end - p >= dpos + 9) [[likely]] {
 #endif
-                    acc = (digits8(p, dpos) * kPow10[keep] + digits8(p + dpos + 1, keep)) * kPow10[us - keep];
+                    acc = (digits8(p, dpos) * kPow10[keep] + digits8(p + dpos + 1, keep)) *
+                          kPow10[us - keep];
                 } else {
                     for (int i = 0; i < dpos; ++i) {
                         acc = acc * 10 + static_cast<unsigned>(p[i] - '0');
@@ -822,11 +895,11 @@ inline Err for_each_member(const char*& pref, const char* end, F&& on_member) {
     return scan_units(p, end, unit, out);
 }
 
-[[gnu::always_inline]] inline Err parse_levels_local(const char*& p, const char* end, BookSide side,
-                                                  const Instrument& inst, std::uint32_t symbol_id,
-                                                  std::vector<BookLevelEvent>& out, std::int64_t ts_ns = 0,
-                                                  std::int64_t update_id = 0,
-                                                  std::int64_t prev_update_id = 0) {
+[[gnu::always_inline]] inline Err
+parse_levels_local(const char*& p, const char* end, BookSide side, const Instrument& inst,
+                   std::uint32_t symbol_id, std::vector<BookLevelEvent>& out,
+                   std::int64_t ts_ns = 0, std::int64_t update_id = 0,
+                   std::int64_t prev_update_id = 0) {
     ++p;
     skip_ws(p, end);
     if (p < end && *p == ']') {
@@ -870,7 +943,8 @@ inline Err for_each_member(const char*& pref, const char* end, F&& on_member) {
         if (const Err e = scan_units(p, end, lot, qty); e != Err::None) {
             return e;
         }
-        out.push_back(BookLevelEvent{ts_ns, px, qty, update_id, prev_update_id, symbol_id, side_u8, 0, 0});
+        out.push_back(
+            BookLevelEvent{ts_ns, px, qty, update_id, prev_update_id, symbol_id, side_u8, 0, 0});
         if (end - p >= 4 && std::memcmp(p, "],[\"", 4) == 0) [[likely]] {
             p += 4;
             continue;
@@ -920,11 +994,13 @@ inline Err parse_levels(const char*& pref, const char* end, BookSide side, const
 // parse_levels_final()
 // parse_levels() for a message whose ts and ids are already known: the records get them
 // here (flags left 0), so no second pass over the records is needed.
-inline Err parse_levels_final(const char*& pref, const char* end, BookSide side, const Instrument& inst,
-                              std::uint32_t symbol_id, std::vector<BookLevelEvent>& out, std::int64_t ts_ns,
+inline Err parse_levels_final(const char*& pref, const char* end, BookSide side,
+                              const Instrument& inst, std::uint32_t symbol_id,
+                              std::vector<BookLevelEvent>& out, std::int64_t ts_ns,
                               std::int64_t update_id, std::int64_t prev_update_id) {
     const char* p = pref;
-    const Err e = parse_levels_local(p, end, side, inst, symbol_id, out, ts_ns, update_id, prev_update_id);
+    const Err e =
+        parse_levels_local(p, end, side, inst, symbol_id, out, ts_ns, update_id, prev_update_id);
     pref = p;
     return e;
 }
@@ -933,8 +1009,8 @@ inline Err parse_levels_final(const char*& pref, const char* end, BookSide side,
 struct ScanCtx {
     explicit ScanCtx(std::vector<BookLevelEvent>& out) noexcept : book(out) {}
     std::vector<BookLevelEvent>& book;
-    const SymbolTable::Entry* entry = nullptr;  // converts level arrays while scanning
-    std::uint32_t imm_total = 0;                // records so converted, all objects
+    const SymbolTable::Entry* entry = nullptr; // converts level arrays while scanning
+    std::uint32_t imm_total = 0;               // records so converted, all objects
 };
 
 // level_member()
@@ -945,8 +1021,9 @@ inline Err level_member(Key k, const char*& q, const char* end, Fields& f, ScanC
     Slot& s = f.slot[k];
     const bool first = k == k_b || k == k_bids;
     const Key partner = k == k_a ? k_b : k_bids;
-    const bool can = *q == '[' && ctx.entry != nullptr &&
-                     (first ? !f.imm_first : (f.imm_first && f.imm_first_key == partner && !f.imm_second));
+    const bool can =
+        *q == '[' && ctx.entry != nullptr &&
+        (first ? !f.imm_first : (f.imm_first && f.imm_first_key == partner && !f.imm_second));
     if (!can) {
         return read_slot(q, end, s, 2);
     }
@@ -977,19 +1054,20 @@ inline Err level_member(Key k, const char*& q, const char* end, Fields& f, ScanC
 // Scans an event object (no routing keys): known keys into slots, level arrays through
 // level_member(), duplicates of known keys are Malformed.
 inline Err scan_inner(const char*& p, const char* end, Fields& f, ScanCtx& ctx) {
-    return for_each_member(p, end, [&](std::string_view key, const char*& q) CONFLUEX_INLINE_LAMBDA -> Err {
-        const Key k = key_of(key);
-        if (k == kNoKey) {
-            return skip_value(q, end, 2) ? Err::None : Err::Malformed;
-        }
-        if (!f.mark(k)) {
-            return Err::Malformed;
-        }
-        if (k == k_b || k == k_a || k == k_bids || k == k_asks) {
-            return level_member(k, q, end, f, ctx);
-        }
-        return read_slot(q, end, f.slot[k], 2);
-    });
+    return for_each_member(p, end,
+                           [&](std::string_view key, const char*& q) CONFLUEX_INLINE_LAMBDA -> Err {
+                               const Key k = key_of(key);
+                               if (k == kNoKey) {
+                                   return skip_value(q, end, 2) ? Err::None : Err::Malformed;
+                               }
+                               if (!f.mark(k)) {
+                                   return Err::Malformed;
+                               }
+                               if (k == k_b || k == k_a || k == k_bids || k == k_asks) {
+                                   return level_member(k, q, end, f, ctx);
+                               }
+                               return read_slot(q, end, f.slot[k], 2);
+                           });
 }
 
 // need()
@@ -1005,22 +1083,24 @@ inline Err need(const Fields& f, Key k, VType t) noexcept {
 // Leaves exactly the records of f's `first` then `second` arrays, converted with `entry`, at
 // ctx.book[start..]: keeps what scanning converted when it is exactly that, else converts
 // the arrays again from where scanning noted them.
-inline Err take_levels(const Fields& f, Key first, Key second, const SymbolTable::Entry& entry, ScanCtx& ctx,
-                       std::size_t start, const char* end) {
+inline Err take_levels(const Fields& f, Key first, Key second, const SymbolTable::Entry& entry,
+                       ScanCtx& ctx, std::size_t start, const char* end) {
     if (const Err e = need(f, first, VType::Arr); e != Err::None) {
         return e;
     }
     if (const Err e = need(f, second, VType::Arr); e != Err::None) {
         return e;
     }
-    const bool keep = f.imm_first && f.imm_second && f.imm_first_key == first && f.imm_first_entry == &entry &&
-                      f.imm_second_entry == &entry && ctx.imm_total == f.imm_first_n + f.imm_second_n;
+    const bool keep = f.imm_first && f.imm_second && f.imm_first_key == first &&
+                      f.imm_first_entry == &entry && f.imm_second_entry == &entry &&
+                      ctx.imm_total == f.imm_first_n + f.imm_second_n;
     if (keep) {
         return Err::None;
     }
     ctx.book.resize(start);
     const char* q = f[first].ptr;
-    if (const Err e = parse_levels(q, end, BookSide::Bid, entry.instrument, entry.symbol_id, ctx.book);
+    if (const Err e =
+            parse_levels(q, end, BookSide::Bid, entry.instrument, entry.symbol_id, ctx.book);
         e != Err::None) {
         return e;
     }
@@ -1036,13 +1116,13 @@ inline bool at_end(const char* p, const char* end) noexcept {
 
 // Appends a one-record message (kNoLevel) or sets flags and ids on a message's records.
 inline void finish_book(std::vector<BookLevelEvent>& out, std::size_t first, std::int64_t ts_ns,
-                        std::int64_t update_id, std::int64_t prev_update_id, std::uint32_t symbol_id,
-                        std::uint8_t flags) {
+                        std::int64_t update_id, std::int64_t prev_update_id,
+                        std::uint32_t symbol_id, std::uint8_t flags) {
     if (out.size() == first) {
-        out.push_back(BookLevelEvent{ts_ns, 0, 0, update_id, prev_update_id, symbol_id, 0,
-                                     static_cast<std::uint8_t>(flags | book_flags::kNoLevel |
-                                                               book_flags::kEndOfMessage),
-                                     0});
+        out.push_back(BookLevelEvent{
+            ts_ns, 0, 0, update_id, prev_update_id, symbol_id, 0,
+            static_cast<std::uint8_t>(flags | book_flags::kNoLevel | book_flags::kEndOfMessage),
+            0});
         return;
     }
     BookLevelEvent* r = out.data() + first;
@@ -1056,4 +1136,4 @@ inline void finish_book(std::vector<BookLevelEvent>& out, std::size_t first, std
     last->flags = static_cast<std::uint8_t>(flags | book_flags::kEndOfMessage);
 }
 
-}  // namespace confluex::feed::detail
+} // namespace confluex::feed::detail

@@ -45,7 +45,7 @@ const FlowConfig& validated(const FlowConfig& cfg) {
     return cfg;
 }
 
-}  // namespace
+} // namespace
 
 Aggressor to_aggressor(std::int64_t side) {
     if (side < 0 || side > 2) {
@@ -86,19 +86,14 @@ void FlowConfig::validate() const {
     }
     if (zscore_window_index >= n) {
         throw InvalidConfig("FlowConfig: zscore_window_index must be < " + std::to_string(n) +
-                            " (the number of windows), was " +
-                            std::to_string(zscore_window_index));
+                            " (the number of windows), was " + std::to_string(zscore_window_index));
     }
     RollingZScore::validate(zscore_lookback, zscore_min_samples, zscore_clip);
 }
 
 TradeFlow::TradeFlow(FlowConfig cfg)
-    : cfg_(validated(cfg)),
-      n_windows_(cfg_.windows_ns.size()),
-      large_lots_(cfg_.large_trade_lots),
-      now_(kMinTs),
-      start_(kMinTs),
-      next_sample_ns_(kMaxTs),
+    : cfg_(validated(cfg)), n_windows_(cfg_.windows_ns.size()), large_lots_(cfg_.large_trade_lots),
+      now_(kMinTs), start_(kMinTs), next_sample_ns_(kMaxTs),
       zscore_(cfg_.zscore_lookback, cfg_.zscore_min_samples, cfg_.zscore_clip),
       ts_(std::min(cfg_.capacity, kInitialFlowRing)),
       prefix_(std::min(cfg_.capacity, kInitialFlowRing)) {
@@ -128,7 +123,8 @@ void TradeFlow::throw_bad_trade(Ticks px, Lots qty, std::uint8_t side, const std
 void TradeFlow::push_many(const TradeEvent* events, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) {
         const TradeEvent& e = events[i];
-        if (e.px_ticks <= 0 || e.qty_lots <= 0 || e.qty_lots > kMaxTradeLots || e.side > 2) [[unlikely]] {
+        if (e.px_ticks <= 0 || e.qty_lots <= 0 || e.qty_lots > kMaxTradeLots || e.side > 2)
+            [[unlikely]] {
             throw_bad_trade(e.px_ticks, e.qty_lots, e.side, &i);
         }
     }
@@ -141,7 +137,7 @@ void TradeFlow::push_validated(const TradeEvent* events, std::size_t n) noexcept
         if (started_) {
             i = large_lots_ > 0 ? push_run<true>(events, i, n) : push_run<false>(events, i, n);
         }
-        if (i < n) {  // the event that ended the run: clock start, z-score sample or full ring
+        if (i < n) { // the event that ended the run: clock start, z-score sample or full ring
             const TradeEvent& e = events[i];
             push_unchecked(e.ts_ns, e.px_ticks, e.qty_lots, e.side);
             ++i;
@@ -274,7 +270,7 @@ void TradeFlow::sample_until(std::int64_t now) noexcept {
     const std::uint64_t first = crossed > lookback ? crossed - lookback : 0;
     const std::size_t j = cfg_.zscore_window_index;
     for (std::uint64_t i = first; i < crossed; ++i) {
-        const auto b = static_cast<std::int64_t>(next + i * p);  // <= now: no overflow
+        const auto b = static_cast<std::int64_t>(next + i * p); // <= now: no overflow
         evict_window(j, b);
         last_cvd_z_ = zscore_.update(static_cast<double>(window_delta(j)));
     }
@@ -327,22 +323,22 @@ void TradeFlow::grow_ring(std::uint64_t oldest) {
 
 std::int64_t TradeFlow::window_ns(std::size_t i) const {
     if (i >= n_windows_) {
-        throw std::out_of_range("window index must be < " + std::to_string(n_windows_) +
-                                ", was " + std::to_string(i));
+        throw std::out_of_range("window index must be < " + std::to_string(n_windows_) + ", was " +
+                                std::to_string(i));
     }
     return window_ns_[i];
 }
 
 const WindowStats& TradeFlow::window(std::size_t i) const {
     if (i >= n_windows_) {
-        throw std::out_of_range("window index must be < " + std::to_string(n_windows_) +
-                                ", was " + std::to_string(i));
+        throw std::out_of_range("window index must be < " + std::to_string(n_windows_) + ", was " +
+                                std::to_string(i));
     }
     evict_window(i, now_);
     WindowStats& v = view_[i];
     if (view_head_[i] == head_ && view_tail_[i] == tail_[i]) {
-        return v;  // the same trades as the last read (a sequence number is never reused
-                   // before reset(), which clears the keys)
+        return v; // the same trades as the last read (a sequence number is never reused
+                  // before reset(), which clears the keys)
     }
     view_head_[i] = head_;
     view_tail_[i] = tail_[i];
@@ -387,4 +383,4 @@ void TradeFlow::reset() noexcept {
     zscore_.reset();
 }
 
-}  // namespace confluex
+} // namespace confluex

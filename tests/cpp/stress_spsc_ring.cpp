@@ -105,7 +105,7 @@ TEST(SpscRingStress, single_item_push_and_pop_deliver_ten_million_in_order) {
                 ++i;
             } else {
                 ++refused;
-                std::this_thread::yield();  // the consumer may share this core
+                std::this_thread::yield(); // the consumer may share this core
             }
         }
     });
@@ -147,7 +147,7 @@ TEST(SpscRingStress, batches_of_varying_size_deliver_ten_million_in_order) {
                 batch[i] = next + i;
             }
             std::size_t done = 0;
-            while (done < n) {  // retry the refused suffix, so nothing is lost
+            while (done < n) { // retry the refused suffix, so nothing is lost
                 const std::size_t k = ring.try_push_n(batch.data() + done, n - done);
                 refused += n - done - k;
                 done += k;
@@ -237,7 +237,7 @@ TEST(SpscRingStress, observer_thread_sees_size_within_capacity_and_monotonic_cou
             counter_went_back += (p < last_pushed || d < last_dropped) ? 1U : 0U;
             last_pushed = p;
             last_dropped = d;
-            std::this_thread::yield();  // sample, do not starve the two endpoints of 2 cores
+            std::this_thread::yield(); // sample, do not starve the two endpoints of 2 cores
         }
     });
     std::thread producer([&] {
@@ -272,4 +272,4 @@ TEST(SpscRingStress, observer_thread_sees_size_within_capacity_and_monotonic_cou
     EXPECT_EQ(ring.size(), 0U);
 }
 
-}  // namespace
+} // namespace

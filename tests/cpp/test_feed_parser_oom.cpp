@@ -19,7 +19,7 @@
 namespace {
 // Allocations left before the failing one; negative when not armed.
 long g_allocs_until_failure = -1;
-}  // namespace
+} // namespace
 
 // noinline: inlined into callers, GCC would flag free() of a pointer from operator new.
 [[gnu::noinline]] void* operator new(std::size_t n) {
@@ -57,7 +57,8 @@ std::string binance_depth(int n, bool with_space) {
     std::string asks;
     for (int i = 0; i < n; ++i) {
         const std::string sep = i == 0 ? "" : (with_space ? ", " : ",");
-        bids += sep + "[\"" + std::to_string(60000 - i) + ".01\",\"0.00" + std::to_string(100 + i) + "\"]";
+        bids += sep + "[\"" + std::to_string(60000 - i) + ".01\",\"0.00" + std::to_string(100 + i) +
+                "\"]";
         asks += sep + "[\"" + std::to_string(60001 + i) + ".02\",\"1.5\"]";
     }
     return R"({"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":10,"u":20,"b":[)" +
@@ -116,7 +117,7 @@ TEST(FeedParserOom, binance_depth_fast_path_reports_out_of_memory_and_keeps_outp
 TEST(FeedParserOom, binance_depth_general_path_reports_out_of_memory_and_keeps_outputs) {
     const SymbolTable table = btc_table();
     BinanceParser parser(table, false);
-    const std::string msg = binance_depth(40, true);  // whitespace: not the literal fast path
+    const std::string msg = binance_depth(40, true); // whitespace: not the literal fast path
     expect_all_or_nothing_under_oom(
         [&](auto& book, auto& trades) { return parser.parse(msg, 5, book, trades); }, 80);
 }
@@ -148,4 +149,4 @@ TEST(FeedParserOom, bybit_orderbook_reports_out_of_memory_and_keeps_outputs) {
         [&](auto& book, auto& trades) { return parser.parse(msg, 5, book, trades); }, 3);
 }
 
-}  // namespace
+} // namespace

@@ -13,9 +13,9 @@
 #include <string_view>
 #include <vector>
 
+#include "capture_support.hpp"
 #include "confluex/engine.hpp"
 #include "confluex/feed_session.hpp"
-#include "capture_support.hpp"
 
 namespace {
 
@@ -78,26 +78,27 @@ TEST_F(SpotCapture, MutatedMessagesNeverCrashOrCorrupt) {
     }
     ASSERT_EQ(session.health(sym).phase, SyncPhase::Synced);
 
-    std::mt19937_64 rng(20240808);  // deterministic
+    std::mt19937_64 rng(20240808); // deterministic
     std::uint64_t refused = 0;
     for (int k = 0; k < 20000; ++k) {
-        const auto [ts, json] = ts_and_json(lines_[i + static_cast<std::size_t>(k) % (lines_.size() - i)]);
+        const auto [ts, json] =
+            ts_and_json(lines_[i + static_cast<std::size_t>(k) % (lines_.size() - i)]);
         std::string msg(json);
         switch (rng() % 4) {
-            case 0:  // truncate
-                msg.resize(rng() % (msg.size() + 1));
-                break;
-            case 1:  // flip bytes
-                for (int f = 0; f < 3; ++f) {
-                    msg[rng() % msg.size()] = static_cast<char>(rng() & 0xFF);
-                }
-                break;
-            case 2:  // duplicate a slice
-                msg.insert(rng() % msg.size(), msg.substr(rng() % msg.size(), 16));
-                break;
-            default:  // drop a byte
-                msg.erase(rng() % msg.size(), 1);
-                break;
+        case 0: // truncate
+            msg.resize(rng() % (msg.size() + 1));
+            break;
+        case 1: // flip bytes
+            for (int f = 0; f < 3; ++f) {
+                msg[rng() % msg.size()] = static_cast<char>(rng() & 0xFF);
+            }
+            break;
+        case 2: // duplicate a slice
+            msg.insert(rng() % msg.size(), msg.substr(rng() % msg.size(), 16));
+            break;
+        default: // drop a byte
+            msg.erase(rng() % msg.size(), 1);
+            break;
         }
         const auto r = session.on_message(msg, ts);
         refused += r.ok() ? 0U : 1U;
@@ -112,4 +113,4 @@ TEST_F(SpotCapture, MutatedMessagesNeverCrashOrCorrupt) {
     EXPECT_EQ(errors, refused);
 }
 
-}  // namespace
+} // namespace

@@ -16,12 +16,12 @@ double abs_error(double x) {
     return static_cast<double>(std::fabs(static_cast<long double>(tanh_abs_error_4e16(x)) - want));
 }
 
-}  // namespace
+} // namespace
 
 TEST(FastTanh, AbsoluteErrorWithinBoundOnDenseGridAndRandomInputs) {
     double worst = 0.0;
     for (int i = -400000; i <= 400000; ++i) {
-        const double x = static_cast<double>(i) * 5e-5;  // [-20, 20]
+        const double x = static_cast<double>(i) * 5e-5; // [-20, 20]
         worst = std::max(worst, abs_error(x));
     }
     std::uint64_t s = 0x9E3779B97F4A7C15ULL;

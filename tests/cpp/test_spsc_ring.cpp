@@ -43,8 +43,8 @@ TEST(SpscRing, new_ring_is_empty_and_front_is_null) {
 }
 
 TEST(SpscRing, capacity_not_power_of_two_throws_invalid_config_naming_value) {
-    for (const std::size_t bad : {std::size_t{0}, std::size_t{1}, std::size_t{3}, std::size_t{6},
-                                  std::size_t{1000}}) {
+    for (const std::size_t bad :
+         {std::size_t{0}, std::size_t{1}, std::size_t{3}, std::size_t{6}, std::size_t{1000}}) {
         try {
             SpscRing<std::int64_t> ring(bad);
             ADD_FAILURE() << "no throw for capacity " << bad;
@@ -112,7 +112,7 @@ TEST(SpscRing, front_and_pop_wrap_around_many_times_in_fifo_order) {
     }
 
     EXPECT_EQ(out, iota_vec(0, 100));
-    EXPECT_EQ(ring.size(), 2U);  // topped up to 3 before the last pop
+    EXPECT_EQ(ring.size(), 2U); // topped up to 3 before the last pop
     EXPECT_EQ(ring.pushed(), 102U);
 }
 
@@ -295,4 +295,4 @@ TEST(SpscRingDeathTest, pop_of_empty_ring_trips_precondition) {
         "pop\\(\\) on an empty ring");
 }
 
-}  // namespace
+} // namespace

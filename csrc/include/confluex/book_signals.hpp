@@ -302,9 +302,9 @@ struct OrderbookKernelConsts {
     explicit OrderbookKernelConsts(const OrderbookSignalsConfig& cfg) noexcept;
 
     std::size_t dwi_levels;
-    double dwi_ratio;       // exp(-dwi_decay)
-    double inv_imbalance;   // 1 / imbalance_sensitivity
-    double inv_ofi;         // 1 / ofi_sensitivity
+    double dwi_ratio;     // exp(-dwi_decay)
+    double inv_imbalance; // 1 / imbalance_sensitivity
+    double inv_ofi;       // 1 / ofi_sensitivity
     std::array<double, kBookSubCount> weights;
 };
 

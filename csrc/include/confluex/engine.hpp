@@ -76,17 +76,18 @@ struct EngineConfig {
     PriceStructureConfig structure{};
     std::array<double, 4> structure_timeframe_weights{0.4, 0.3, 0.2, 0.1};
     SentimentConfig sentiment{};
-    double volume_bar_weight = 0.6;  // in [0, 1]
+    double volume_bar_weight = 0.6; // in [0, 1]
 };
 
 // Per-symbol counters beyond the book's own.
 struct SymbolStats {
-    std::uint64_t book_messages = 0;    // depth messages seen (any outcome)
+    std::uint64_t book_messages = 0; // depth messages seen (any outcome)
     std::uint64_t snapshots = 0;
     std::uint64_t trades = 0;
-    std::uint64_t recomputes = 0;       // lazy score recomputations
-    std::uint64_t rejected_snapshots = 0;  // batch snapshots the book refused (crossed, duplicate level)
-    std::int64_t last_event_ts_ns = 0;  // event time of the latest book message or trade
+    std::uint64_t recomputes = 0; // lazy score recomputations
+    std::uint64_t rejected_snapshots =
+        0; // batch snapshots the book refused (crossed, duplicate level)
+    std::int64_t last_event_ts_ns = 0; // event time of the latest book message or trade
 };
 
 class Engine {
@@ -116,8 +117,9 @@ class Engine {
     // Engine::apply_depth()
     // Applies one depth message (absolute level sizes, 0 deletes). Returns how the sequence
     // rule classified it (see OrderBook::check_sequence). Throws InvalidEvent (unchanged).
-    ApplyResult apply_depth(std::uint32_t sym, std::span<const Level> bids, std::span<const Level> asks,
-                            std::int64_t update_id, std::int64_t prev_update_id, std::int64_t ts_ns);
+    ApplyResult apply_depth(std::uint32_t sym, std::span<const Level> bids,
+                            std::span<const Level> asks, std::int64_t update_id,
+                            std::int64_t prev_update_id, std::int64_t ts_ns);
     // Engine::mark_out_of_sync()
     // Puts a symbol's book OutOfSync with `reason` (its data is untrusted until the next
     // snapshot), e.g. when a feed finds it frozen. Throws UnknownSymbol.
@@ -173,13 +175,15 @@ class Engine {
     // only: drop ccxt's last, still-forming row first). See BarBuilder::load_history; must
     // come before the symbol's first trade. Throws InvalidConfig when bar views are off,
     // InvalidEvent on bad rows (nothing changed). Returns the timeframe in ns.
-    std::int64_t load_history(std::uint32_t sym, std::span<const double> rows, std::int64_t timeframe_ns = 0);
+    std::int64_t load_history(std::uint32_t sym, std::span<const double> rows,
+                              std::int64_t timeframe_ns = 0);
     // Engine::on_funding() / on_open_interest() / on_liquidation() / on_mark()
     // Sentiment inputs of one symbol (see Sentiment). Throw InvalidEvent (state unchanged) on
     // bad values, and InvalidConfig when bar views are off.
     void on_funding(std::uint32_t sym, std::int64_t ts_ns, double rate);
     void on_open_interest(std::uint32_t sym, std::int64_t ts_ns, double value);
-    void on_liquidation(std::uint32_t sym, std::int64_t ts_ns, LiquidatedSide side, double notional);
+    void on_liquidation(std::uint32_t sym, std::int64_t ts_ns, LiquidatedSide side,
+                        double notional);
     void on_mark(std::uint32_t sym, const feed::MarkUpdate& m);
     void on_liquidation_event(std::uint32_t sym, const feed::LiquidationEvent& e);
     // Engine::bars() / technical_report()
@@ -235,4 +239,4 @@ class Engine {
     std::vector<TradeEvent> drain_trade_buf_;
 };
 
-}  // namespace confluex
+} // namespace confluex

@@ -49,4 +49,4 @@ class InvalidConfig : public Error {
     using Error::Error;
 };
 
-}  // namespace confluex
+} // namespace confluex

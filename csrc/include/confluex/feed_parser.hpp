@@ -70,12 +70,12 @@ inline constexpr std::size_t kMsgKindCount = 6;
 
 enum class ParseError : std::uint8_t {
     None,
-    Malformed,      // not JSON, or a field of the wrong type / shape, or inconsistent ids
-    MissingField,   // a field the message kind requires is absent
-    OffGrid,        // a decimal that is not a whole number of ticks / lots (or out of range)
-    UnknownStream,  // a stream / topic / event type the parser does not handle
-    UnknownSymbol,  // a symbol the SymbolTable does not hold
-    OutOfMemory,    // an output vector could not grow
+    Malformed,     // not JSON, or a field of the wrong type / shape, or inconsistent ids
+    MissingField,  // a field the message kind requires is absent
+    OffGrid,       // a decimal that is not a whole number of ticks / lots (or out of range)
+    UnknownStream, // a stream / topic / event type the parser does not handle
+    UnknownSymbol, // a symbol the SymbolTable does not hold
+    OutOfMemory,   // an output vector could not grow
 };
 inline constexpr std::size_t kParseErrorCount = 7;
 
@@ -98,18 +98,18 @@ struct BookTicker {
 static_assert(std::is_trivially_copyable_v<BookTicker> && sizeof(BookTicker) == 56);
 
 struct ParseResult {
-    MsgKind kind = MsgKind::Unknown;          // Unknown when it could not be determined
+    MsgKind kind = MsgKind::Unknown; // Unknown when it could not be determined
     ParseError error = ParseError::None;
-    std::uint32_t symbol_id = kNoSymbol;      // kNoSymbol when unknown
-    std::uint32_t n_book = 0;                 // records appended to book_out
-    std::uint32_t n_trades = 0;               // records appended to trade_out
-    std::int64_t exchange_ts_ms = -1;         // Binance "E", Bybit "ts"; -1 when absent
+    std::uint32_t symbol_id = kNoSymbol; // kNoSymbol when unknown
+    std::uint32_t n_book = 0;            // records appended to book_out
+    std::uint32_t n_trades = 0;          // records appended to trade_out
+    std::int64_t exchange_ts_ms = -1;    // Binance "E", Bybit "ts"; -1 when absent
     // Depth and snapshot: the message's first and last update ids (Binance U and u, or
     // lastUpdateId twice; Bybit u twice); kNoUpdateId otherwise. A bookTicker with id t is
     // comparable with the book between depth messages k and k+1 when u_k <= t < U_{k+1}.
     std::int64_t first_update_id = kNoUpdateId;
     std::int64_t last_update_id = kNoUpdateId;
-    BookTicker ticker{};                      // valid when kind == BookTicker and no error
+    BookTicker ticker{}; // valid when kind == BookTicker and no error
 
     [[nodiscard]] bool ok() const noexcept { return error == ParseError::None; }
 };
@@ -131,8 +131,8 @@ struct LineBatch {
 
 // How a capture buffer is laid out, one message per line ('\n', optional '\r').
 enum class LineFormat : std::uint8_t {
-    NsPrefixed,  // "<local receive ns> <json>" (hftbacktest captures); ts = the prefix
-    JsonOnly,    // "<json>" (Bybit history files); ts = the message's ms "ts" * 1e6
+    NsPrefixed, // "<local receive ns> <json>" (hftbacktest captures); ts = the prefix
+    JsonOnly,   // "<json>" (Bybit history files); ts = the message's ms "ts" * 1e6
 };
 
 namespace detail {
@@ -148,9 +148,9 @@ class ParserStats {
 
   private:
     ParserCounters counters_;
-    std::vector<std::uint64_t> symbol_errors_;  // by symbol id, sized at construction
+    std::vector<std::uint64_t> symbol_errors_; // by symbol id, sized at construction
 };
-}  // namespace detail
+} // namespace detail
 
 class BinanceParser {
   public:
@@ -167,7 +167,8 @@ class BinanceParser {
     // with lastUpdateId is a REST snapshot (symbol: the table's only entry, else
     // UnknownSymbol), one with "u" and string "b" a spot bookTicker, one with "id" a
     // request reply (Control). A bookTicker appends nothing; it is returned in the result.
-    ParseResult parse(std::string_view msg, std::int64_t ts_ns, std::vector<BookLevelEvent>& book_out,
+    ParseResult parse(std::string_view msg, std::int64_t ts_ns,
+                      std::vector<BookLevelEvent>& book_out,
                       std::vector<TradeEvent>& trade_out) noexcept;
 
     // BinanceParser::parse_snapshot()
@@ -206,7 +207,8 @@ class BybitParser {
     // Parses one message: orderbook.N.SYMBOL (Snapshot / Depth), publicTrade.SYMBOL (Trade,
     // one record per trade), a message with "op" or "success" and no topic (Control).
     // Every "s" inside data must agree with the topic's symbol.
-    ParseResult parse(std::string_view msg, std::int64_t ts_ns, std::vector<BookLevelEvent>& book_out,
+    ParseResult parse(std::string_view msg, std::int64_t ts_ns,
+                      std::vector<BookLevelEvent>& book_out,
                       std::vector<TradeEvent>& trade_out) noexcept;
 
     // BybitParser::parse_lines()
@@ -234,6 +236,6 @@ namespace detail {
 // bybit_trade_id()
 // Returns the int64 trade id of a Bybit id string (see the header comment).
 [[nodiscard]] std::int64_t bybit_trade_id(std::string_view id) noexcept;
-}  // namespace detail
+} // namespace detail
 
-}  // namespace confluex::feed
+} // namespace confluex::feed

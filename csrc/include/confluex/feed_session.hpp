@@ -65,19 +65,19 @@ enum class Stage : std::uint8_t { Parse = 0, Apply = 1, Recompute = 2, Total = 3
 inline constexpr std::size_t kStageCount = 4;
 
 struct SessionConfig {
-    double long_threshold = 70.0;   // a LONG signal fires when the score crosses up to this
-    double short_threshold = 35.0;  // a SHORT signal fires when the score crosses down to this
+    double long_threshold = 70.0;  // a LONG signal fires when the score crosses up to this
+    double short_threshold = 35.0; // a SHORT signal fires when the score crosses down to this
     // Score series: one point per symbol at most every interval of event time; 0 records every
     // update, a negative value records none.
     std::int64_t series_interval_ns = 100'000'000;
-    std::size_t max_buffered_records = 1U << 20;  // per symbol while waiting for a snapshot
-    std::size_t max_pending_tickers = 256;        // per symbol, awaiting the next depth message
+    std::size_t max_buffered_records = 1U << 20; // per symbol while waiting for a snapshot
+    std::size_t max_pending_tickers = 256;       // per symbol, awaiting the next depth message
     // The score series and the signal list keep the last max_series_points / max_signals
     // entries (of every symbol together); older ones are dropped and counted
     // (series_dropped(), signals_dropped()). 0 keeps none. Readers that want everything drain
     // them with take_series() / take_signals() more often than the bound fills.
-    std::size_t max_series_points = std::size_t{1} << 16;  // 56 bytes each: 3.5 MiB at most
-    std::size_t max_signals = std::size_t{1} << 14;        // 32 bytes each: 512 KiB at most
+    std::size_t max_series_points = std::size_t{1} << 16; // 56 bytes each: 3.5 MiB at most
+    std::size_t max_signals = std::size_t{1} << 14;       // 32 bytes each: 512 KiB at most
     // Consecutive depth messages of a synced symbol that apply nothing (Stale), after one that
     // applied, before the book is declared frozen and resynced; 0 disables the guard.
     std::size_t max_stale_messages = 20;
@@ -90,22 +90,22 @@ struct SymbolHealth {
     std::uint64_t snapshot_messages = 0;
     std::uint64_t trade_messages = 0;
     std::uint64_t ticker_messages = 0;
-    std::uint64_t parse_errors = 0;       // messages of this symbol the parser or engine refused
-    std::uint64_t desyncs = 0;            // gap, overlap or crossed book: resync needed
-    std::uint64_t snapshots_applied = 0;  // first sync plus every resync
-    std::uint64_t buffered_dropped = 0;   // records dropped from a full pre-snapshot buffer
+    std::uint64_t parse_errors = 0;      // messages of this symbol the parser or engine refused
+    std::uint64_t desyncs = 0;           // gap, overlap or crossed book: resync needed
+    std::uint64_t snapshots_applied = 0; // first sync plus every resync
+    std::uint64_t buffered_dropped = 0;  // records dropped from a full pre-snapshot buffer
     std::uint64_t ticker_checks = 0;
     std::uint64_t ticker_mismatches = 0;
-    std::uint64_t ticker_level_checks = 0;  // of ticker_checks: the level checks (see Design)
-    std::uint64_t ticker_unverifiable = 0;  // arrived while not synced, or fell in a gap
-    std::uint64_t stale_messages = 0;       // depth messages a synced book ignored as Stale
-    std::uint64_t duplicate_trades = 0;     // trades dropped as repeats of a recent trade id
+    std::uint64_t ticker_level_checks = 0; // of ticker_checks: the level checks (see Design)
+    std::uint64_t ticker_unverifiable = 0; // arrived while not synced, or fell in a gap
+    std::uint64_t stale_messages = 0;      // depth messages a synced book ignored as Stale
+    std::uint64_t duplicate_trades = 0;    // trades dropped as repeats of a recent trade id
     std::uint64_t long_signals = 0;
     std::uint64_t short_signals = 0;
     std::int64_t last_book_ts_ns = 0;
     std::int64_t last_trade_ts_ns = 0;
     SyncPhase phase = SyncPhase::AwaitingSnapshot;
-    DesyncReason last_desync = DesyncReason::None;  // why the symbol last left Synced
+    DesyncReason last_desync = DesyncReason::None; // why the symbol last left Synced
 };
 
 // One point of a symbol's score time series (a POD row, viewed by NumPy).
@@ -113,12 +113,12 @@ struct ScorePoint {
     std::int64_t ts_ns;
     std::uint32_t symbol_id;
     std::uint32_t reserved;
-    double mid_px;  // NaN when a side is empty
+    double mid_px; // NaN when a side is empty
     double score;
     double score_raw;
     double confidence;
     double reliability;
-    double components[kComponentCount];  // component scores in Component order; NaN without data
+    double components[kComponentCount]; // component scores in Component order; NaN without data
 };
 static_assert(std::is_trivially_copyable_v<ScorePoint> && sizeof(ScorePoint) == 104);
 
@@ -136,8 +136,7 @@ namespace detail {
 
 // The last `cap` items pushed, in a ring that grows to `cap` as items arrive (no memory is
 // reserved up front); pushing into a full ring overwrites the oldest item and counts it.
-template <class T>
-class TailRing {
+template <class T> class TailRing {
   public:
     explicit TailRing(std::size_t cap) : cap_(cap) {}
     void push(const T& v) {
@@ -176,11 +175,11 @@ class TailRing {
   private:
     std::size_t cap_;
     std::vector<T> items_;
-    std::size_t head_ = 0;  // oldest item once the ring is full
+    std::size_t head_ = 0; // oldest item once the ring is full
     std::uint64_t dropped_ = 0;
 };
 
-}  // namespace detail
+} // namespace detail
 
 class FeedSession {
   public:
@@ -262,7 +261,7 @@ class FeedSession {
     std::unique_ptr<feed::BinanceSentimentParser> binance_sentiment_;
     std::unique_ptr<feed::BybitSentimentParser> bybit_sentiment_;
     std::vector<feed::LiquidationEvent> liq_buf_;
-    std::vector<PerSymbol> symbols_;  // indexed by engine symbol id
+    std::vector<PerSymbol> symbols_; // indexed by engine symbol id
     std::vector<BookLevelEvent> book_buf_;
     std::vector<TradeEvent> trade_buf_;
     std::array<LatencyHistogram, kStageCount> latency_{};
@@ -271,4 +270,4 @@ class FeedSession {
     std::uint64_t lines_ = 0;
 };
 
-}  // namespace confluex::feed
+} // namespace confluex::feed

@@ -43,11 +43,11 @@ namespace detail {
 // within 1 ulp and the final subtraction is exact (Sterbenz) whenever it cancels.
 [[nodiscard]] inline double tanh_abs_error_4e16(double x) noexcept {
     const double a = std::fabs(x);
-    const double t = 1.0 - 2.0 / (std::exp(2.0 * a) + 1.0);  // exp overflow to inf gives 1
+    const double t = 1.0 - 2.0 / (std::exp(2.0 * a) + 1.0); // exp overflow to inf gives 1
     return std::copysign(t, x);
 }
 
-}  // namespace detail
+} // namespace detail
 
 struct FlowSignalsConfig {
     // Trades the longest window needs for has_data, and the evidence count under which an
@@ -74,8 +74,8 @@ inline constexpr std::array<double, 5> kOrderflowWeights = {0.15, 0.20, 0.15, 0.
 
 // Volume sub-score weights (sum 1): volume delta and notional pressure over the longest window,
 // and the volume delta over the medium window (n/2) for the shorter-term push.
-inline constexpr std::array<const char*, 3> kVolumeSubNames = {
-    "volume_delta", "notional_pressure", "volume_delta_medium"};
+inline constexpr std::array<const char*, 3> kVolumeSubNames = {"volume_delta", "notional_pressure",
+                                                               "volume_delta_medium"};
 inline constexpr std::array<double, 3> kVolumeWeights = {0.45, 0.35, 0.20};
 
 // relative_activity()
@@ -110,4 +110,4 @@ void compute_orderflow_component(const TradeFlow& flow, const FlowSignalsConfig&
 void compute_volume_component(const TradeFlow& flow, const FlowSignalsConfig& cfg,
                               ComponentScore& out) noexcept;
 
-}  // namespace confluex
+} // namespace confluex

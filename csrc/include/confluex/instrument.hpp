@@ -20,7 +20,7 @@ namespace confluex {
 // A non-negative decimal number as mantissa * 10^-scale.
 struct Decimal {
     std::uint64_t mantissa = 0;
-    int scale = 0;  // digits after the decimal point, 0..18
+    int scale = 0; // digits after the decimal point, 0..18
 };
 
 // parse_decimal()
@@ -65,7 +65,9 @@ class Instrument {
     }
     // Instrument::lots_to_qty()
     // Returns l * lot_size, correctly rounded (as ticks_to_price()).
-    [[nodiscard]] double lots_to_qty(Lots l) const noexcept { return static_cast<double>(l) * lot_mant_ / lot_pow_; }
+    [[nodiscard]] double lots_to_qty(Lots l) const noexcept {
+        return static_cast<double>(l) * lot_mant_ / lot_pow_;
+    }
 
     [[nodiscard]] double tick_size() const noexcept { return tick_; }
     [[nodiscard]] double lot_size() const noexcept { return lot_; }
@@ -81,7 +83,7 @@ class Instrument {
     Decimal lot_dec_;
     double tick_;
     double lot_;
-    double tick_mant_;  // tick_dec_ as mantissa / 10^scale, both exact doubles
+    double tick_mant_; // tick_dec_ as mantissa / 10^scale, both exact doubles
     double tick_pow_;
     double lot_mant_;
     double lot_pow_;
@@ -117,6 +119,6 @@ inline constexpr std::uint64_t kPow10[20] = {
 [[nodiscard]] bool decimal_to_units(const Decimal& value, const Decimal& unit,
                                     std::int64_t& out) noexcept;
 [[nodiscard]] std::string decimal_to_string(const Decimal& d);
-}  // namespace detail
+} // namespace detail
 
-}  // namespace confluex
+} // namespace confluex

@@ -16,7 +16,7 @@ namespace confluex {
 class LatencyHistogram {
   public:
     static constexpr int kSubBits = 7;  // 128 sub-buckets per octave: < 0.8 % relative error
-    static constexpr int kOctaves = 40;  // up to 2^40 ns (~18 minutes)
+    static constexpr int kOctaves = 40; // up to 2^40 ns (~18 minutes)
     static constexpr std::size_t kBuckets = static_cast<std::size_t>(kOctaves) << kSubBits;
 
     // LatencyHistogram::record()
@@ -88,4 +88,4 @@ class LatencyHistogram {
     std::uint64_t sum_ = 0;
 };
 
-}  // namespace confluex
+} // namespace confluex

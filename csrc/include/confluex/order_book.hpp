@@ -15,13 +15,13 @@
 //     middle of a message, only by commit() and apply_snapshot().
 //   - The window is sized to the book, up to 2^window_bits (the config is the maximum): a new
 //     book starts at 2^kInitialWindowBits ticks per side (16 KiB of sizes for both sides), a
-//     snapshot sizes each side to twice the depth of 95 % of its levels, and commit() doubles a side
-//     (a rebuild, counted in `resizes`) once at least 1/32 of the level updates since the
-//     last check landed in the overflow map within one window width of the window (levels
-//     a doubled window would hold). Far outliers never grow it. A window never shrinks, so
-//     the resident size of a book is that of the densest price range it was asked to hold:
-//     ~20 KiB for an idle symbol, 2 MiB for a busy BTCUSDT spot book at the default maximum.
-//     The per-level hot path is unchanged (the size is a member, not a template constant).
+//     snapshot sizes each side to twice the depth of 95 % of its levels, and commit() doubles a
+//     side (a rebuild, counted in `resizes`) once at least 1/32 of the level updates since the last
+//     check landed in the overflow map within one window width of the window (levels a doubled
+//     window would hold). Far outliers never grow it. A window never shrinks, so the resident size
+//     of a book is that of the densest price range it was asked to hold: ~20 KiB for an idle
+//     symbol, 2 MiB for a busy BTCUSDT spot book at the default maximum. The per-level hot path is
+//     unchanged (the size is a member, not a template constant).
 //   - Each side keeps its best price (maintained on every set_level(); a delete of the best
 //     rescans the bitmap from that price) and a small contiguous best-first cache of its best
 //     K = top_cache levels. The cache is patched in place when a level inside it changes
@@ -57,24 +57,24 @@ enum class SyncState : std::uint8_t { Empty = 0, Synced = 1, OutOfSync = 2 };
 // Why a book left the Synced state (the reason of the last mark_out_of_sync()).
 enum class DesyncReason : std::uint8_t {
     None = 0,
-    NoSnapshot = 1,  // deltas arrived before any snapshot
-    Gap = 2,         // a delta skipped update ids
-    Overlap = 3,     // a delta re-applied ids partly seen (not contiguous, not stale)
-    Crossed = 4,     // best bid >= best ask after a message
-    Manual = 5,      // the caller asked for a resync
-    IdJump = 6,      // a delta's ids jumped further than kMaxUpdateIdJump (a corrupt id)
-    Stalled = 7,     // synced, but depth kept arriving and none of it applied (FeedSession)
+    NoSnapshot = 1, // deltas arrived before any snapshot
+    Gap = 2,        // a delta skipped update ids
+    Overlap = 3,    // a delta re-applied ids partly seen (not contiguous, not stale)
+    Crossed = 4,    // best bid >= best ask after a message
+    Manual = 5,     // the caller asked for a resync
+    IdJump = 6,     // a delta's ids jumped further than kMaxUpdateIdJump (a corrupt id)
+    Stalled = 7,    // synced, but depth kept arriving and none of it applied (FeedSession)
 };
 
 // The outcome of offering one depth message to the book.
 enum class ApplyResult : std::uint8_t {
-    Applied = 0,    // levels set, book in sync
-    Stale = 1,      // update_id <= last_update_id: an old or redelivered message, ignored
-    NotSynced = 2,  // the book is Empty or OutOfSync: waiting for a snapshot, ignored
-    Gap = 3,        // ids missing: book marked OutOfSync(Gap), nothing applied
-    Overlap = 4,    // ids overlap the applied ones: book marked OutOfSync(Overlap), nothing applied
-    Crossed = 5,    // levels applied but the book crossed: marked OutOfSync(Crossed)
-    IdJump = 6,     // update_id > last_update_id + kMaxUpdateIdJump: OutOfSync(IdJump), nothing applied
+    Applied = 0,   // levels set, book in sync
+    Stale = 1,     // update_id <= last_update_id: an old or redelivered message, ignored
+    NotSynced = 2, // the book is Empty or OutOfSync: waiting for a snapshot, ignored
+    Gap = 3,       // ids missing: book marked OutOfSync(Gap), nothing applied
+    Overlap = 4,   // ids overlap the applied ones: book marked OutOfSync(Overlap), nothing applied
+    Crossed = 5,   // levels applied but the book crossed: marked OutOfSync(Crossed)
+    IdJump = 6, // update_id > last_update_id + kMaxUpdateIdJump: OutOfSync(IdJump), nothing applied
 };
 
 // The largest forward jump of update ids one depth message may make past the book's last
@@ -93,8 +93,8 @@ struct BookConfig {
 // Monotonic event counters of one book (never reset, not even by clear()).
 struct BookCounters {
     std::uint64_t snapshots = 0;
-    std::uint64_t messages_applied = 0;  // commits (Applied or Crossed)
-    std::uint64_t levels_applied = 0;    // set_level() calls
+    std::uint64_t messages_applied = 0; // commits (Applied or Crossed)
+    std::uint64_t levels_applied = 0;   // set_level() calls
     std::uint64_t stale_ignored = 0;
     std::uint64_t not_synced_ignored = 0;
     std::uint64_t gaps = 0;
@@ -102,7 +102,7 @@ struct BookCounters {
     std::uint64_t crossed = 0;
     std::uint64_t recenters = 0;
     std::uint64_t resizes = 0;  // window grown by commit() or apply_snapshot() (per side)
-    std::uint64_t id_jumps = 0;  // messages refused by the kMaxUpdateIdJump bound
+    std::uint64_t id_jumps = 0; // messages refused by the kMaxUpdateIdJump bound
 };
 
 // The first window of a new book: 2^10 ticks per side (capped at the config's window_bits).
@@ -112,8 +112,7 @@ namespace detail {
 
 // One side of the book. `IsBid` picks the order: bids best = highest price, asks best =
 // lowest. Not part of the public surface; OrderBook is.
-template <bool IsBid>
-class BookSideImpl {
+template <bool IsBid> class BookSideImpl {
   public:
     // Starts with a window of 2^min(kInitialWindowBits, max_bits) ticks.
     BookSideImpl(int max_bits, std::size_t top_cache);
@@ -193,18 +192,17 @@ class BookSideImpl {
     void best_deleted(Ticks px) noexcept;
     void rebuild_cache() const;
     // Calls f(Level) best first until it returns false.
-    template <class F>
-    void for_each_best_first(F&& f) const;
+    template <class F> void for_each_best_first(F&& f) const;
 
     static constexpr std::uint64_t kGrowMisses = 64;
     static constexpr std::uint64_t kGrowShare = 32;
 
     int bits_;
     int max_bits_;
-    std::uint64_t size_;  // W = 2^bits_
+    std::uint64_t size_; // W = 2^bits_
     std::uint64_t near_misses_ = 0;
     std::uint64_t grow_mark_ = 0;
-    Ticks base_ = 0;      // price of window slot 0
+    Ticks base_ = 0; // price of window slot 0
     std::unique_ptr<Lots[]> qty_;
     std::vector<std::uint64_t> l0_, l1_, l2_;
     std::map<Ticks, Lots, Better> overflow_;
@@ -233,7 +231,7 @@ class BookSideImpl {
     mutable bool band_valid_ = false;
 };
 
-}  // namespace detail
+} // namespace detail
 
 class OrderBook {
   public:
@@ -302,8 +300,8 @@ class OrderBook {
     ApplyResult commit(std::int64_t update_id) noexcept;
 
     // OrderBook::mark_out_of_sync()
-    // Puts the book OutOfSync with `reason` (counted for Gap, Overlap, Crossed and IdJump). Levels are
-    // kept (readable, but unreliable) until the next snapshot or clear().
+    // Puts the book OutOfSync with `reason` (counted for Gap, Overlap, Crossed and IdJump). Levels
+    // are kept (readable, but unreliable) until the next snapshot or clear().
     void mark_out_of_sync(DesyncReason reason) noexcept;
 
     // OrderBook::clear()
@@ -400,4 +398,4 @@ static_assert(std::is_standard_layout_v<DepthMessage> && sizeof(DepthMessage) ==
 std::size_t apply_messages(OrderBook& book, std::span<const Level> levels,
                            std::span<const DepthMessage> msgs, std::span<ApplyResult> results);
 
-}  // namespace confluex
+} // namespace confluex

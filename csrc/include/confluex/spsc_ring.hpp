@@ -75,7 +75,7 @@ class RoleGuard {
     std::atomic<std::thread::id> owner_{};
 };
 
-}  // namespace detail
+} // namespace detail
 
 #ifndef NDEBUG
 #define CONFLUEX_SPSC_ASSERT_ROLE(guard, message) assert((guard).owned_by_caller() && (message))
@@ -107,8 +107,7 @@ class RoleGuard {
 //
 //   Storage: one heap allocation, aligned to and padded up to whole cache lines, so no other
 //   heap object shares a line with the slots.
-template <class T>
-class SpscRing {
+template <class T> class SpscRing {
     static_assert(std::is_trivially_copyable_v<T>,
                   "SpscRing copies items with memcpy and never runs destructors");
     static_assert(alignof(T) <= kCacheLineSize, "slots are only cache-line aligned");
@@ -124,7 +123,7 @@ class SpscRing {
         : capacity_(checked_capacity(capacity)), mask_(capacity - 1),
           slots_(allocate_slots(capacity)) {}
 
-    ~SpscRing() { ::operator delete(slots_, std::align_val_t{kCacheLineSize}); }
+    ~SpscRing() { ::operator delete (slots_, std::align_val_t{kCacheLineSize}); }
 
     SpscRing(const SpscRing&) = delete;
     SpscRing& operator=(const SpscRing&) = delete;
@@ -305,7 +304,7 @@ class SpscRing {
             (capacity * sizeof(T) + kCacheLineSize - 1) / kCacheLineSize * kCacheLineSize;
         // operator new implicitly creates the (implicit-lifetime, trivially copyable) T objects
         // that the memcpy into each slot then gives a value.
-        return static_cast<T*>(::operator new(bytes, std::align_val_t{kCacheLineSize}));
+        return static_cast<T*>(::operator new (bytes, std::align_val_t{kCacheLineSize}));
     }
 
     // Copies k items to the slots starting at index w, wrapping at most once.
@@ -367,4 +366,4 @@ static_assert(alignof(SpscRing<std::int64_t>) == kCacheLineSize,
 static_assert(sizeof(SpscRing<std::int64_t>) % kCacheLineSize == 0,
               "the consumer line must be padded to its end");
 
-}  // namespace confluex
+} // namespace confluex

@@ -32,8 +32,8 @@ inline constexpr std::size_t kMaxVenueSymbolLength = 64;
 class SymbolTable {
   public:
     struct Entry {
-        std::string venue_symbol;  // as given to add()
-        std::string key;           // ASCII lower-case, what lookups compare against
+        std::string venue_symbol; // as given to add()
+        std::string key;          // ASCII lower-case, what lookups compare against
         std::uint32_t symbol_id;
         Instrument instrument;
     };
@@ -72,9 +72,9 @@ class SymbolTable {
     void rehash(std::size_t slot_count);
 
     std::vector<Entry> entries_;
-    std::vector<std::uint32_t> slots_;         // entry index + 1; 0 = empty
-    std::vector<std::uint32_t> id_to_entry_;   // entry index + 1 by symbol id; 0 = none
+    std::vector<std::uint32_t> slots_;       // entry index + 1; 0 = empty
+    std::vector<std::uint32_t> id_to_entry_; // entry index + 1 by symbol id; 0 = none
     std::uint32_t id_bound_ = 0;
 };
 
-}  // namespace confluex::feed
+} // namespace confluex::feed

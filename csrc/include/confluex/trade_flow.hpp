@@ -105,9 +105,9 @@ struct WindowStats {
     Lots unknown_qty = 0;
     double buy_notional = 0.0;
     double sell_notional = 0.0;
-    double unknown_notional = 0.0;  // unknown-side trades still have a price: VWAP uses them
-    std::uint64_t count = 0;        // trades of every side
-    std::uint64_t large_count = 0;  // large trades of every side
+    double unknown_notional = 0.0; // unknown-side trades still have a price: VWAP uses them
+    std::uint64_t count = 0;       // trades of every side
+    std::uint64_t large_count = 0; // large trades of every side
     Lots large_buy_qty = 0;
     Lots large_sell_qty = 0;
 
@@ -150,7 +150,7 @@ struct WindowStats {
 
 namespace detail {
 
-__extension__ typedef unsigned __int128 u128;  // -pedantic-errors rejects a plain __int128
+__extension__ typedef unsigned __int128 u128; // -pedantic-errors rejects a plain __int128
 
 // Sums over a prefix of the trade sequence, in wrapping integer arithmetic. Unknown-side sums
 // are derived (all - buy - sell). add() uses masks rather than `sums[side] += ...`: an indexed
@@ -171,8 +171,7 @@ struct FlowSums {
     void assign(const FlowSums& o) noexcept { assign_from<true>(o); }
 
     // Without kLarge the large-trade fields are neither read nor written (they stay 0).
-    template <bool kLarge = true>
-    void assign_from(const FlowSums& o) noexcept {
+    template <bool kLarge = true> void assign_from(const FlowSums& o) noexcept {
         notional = o.notional;
         buy_notional = o.buy_notional;
         sell_notional = o.sell_notional;
@@ -216,7 +215,7 @@ inline double to_double(u128 v) noexcept {
                    : static_cast<double>(hi) * 18446744073709551616.0 + static_cast<double>(lo);
 }
 
-}  // namespace detail
+} // namespace detail
 
 class TradeFlow {
   public:
@@ -228,10 +227,10 @@ class TradeFlow {
     // TradeFlow::push()
     // Adds one trade: moves the clock, samples the z-score for each grid time the clock
     // crossed, then counts the trade in every window, in cvd() and total_count() (trades that
-    // left a window at the new clock are out of it from now on; see Design on laziness). A ts earlier than the clock is accepted but stamped with the clock (so
-    // windows stay time-ordered) and counted in out_of_order().
-    // REQUIRES: px > 0, qty > 0, side in {0, 1, 2}; otherwise throws InvalidEvent naming the
-    // value and the state is unchanged.
+    // left a window at the new clock are out of it from now on; see Design on laziness). A ts
+    // earlier than the clock is accepted but stamped with the clock (so windows stay time-ordered)
+    // and counted in out_of_order(). REQUIRES: px > 0, qty > 0, side in {0, 1, 2}; otherwise throws
+    // InvalidEvent naming the value and the state is unchanged.
     void push(std::int64_t ts_ns, Ticks px, Lots qty, Aggressor side) {
         check_trade(px, qty, static_cast<std::uint8_t>(side));
         push_unchecked(ts_ns, px, qty, static_cast<std::uint8_t>(side));
@@ -245,7 +244,8 @@ class TradeFlow {
 
     // TradeFlow::advance()
     // Moves the clock to now_ns with no trade (windows then exclude what expired) and samples
-    // the z-score for each grid time crossed. A now_ns at or before the clock does nothing (time never goes back).
+    // the z-score for each grid time crossed. A now_ns at or before the clock does nothing (time
+    // never goes back).
     void advance(std::int64_t now_ns) noexcept {
         if (!started_) {
             start_clock(now_ns);
@@ -297,7 +297,8 @@ class TradeFlow {
     // Returns the bytes held by the object and its ring.
     [[nodiscard]] std::size_t memory_bytes() const noexcept {
         return sizeof(*this) + ts_.capacity() * sizeof(std::int64_t) +
-               prefix_.capacity() * sizeof(detail::FlowSums) + cfg_.zscore_lookback * sizeof(double);
+               prefix_.capacity() * sizeof(detail::FlowSums) +
+               cfg_.zscore_lookback * sizeof(double);
     }
     // TradeFlow::out_of_order()
     // Returns the number of trades stamped earlier than the clock.
@@ -337,7 +338,7 @@ class TradeFlow {
             start_clock(ts);
         }
         out_of_order_ += static_cast<std::uint64_t>(ts < now_);
-        ts = ts < now_ ? now_ : ts;  // cmov: stamps a late trade with the clock
+        ts = ts < now_ ? now_ : ts; // cmov: stamps a late trade with the clock
         if (ts >= next_sample_ns_) [[unlikely]] {
             sample_until(ts);
         }
@@ -402,22 +403,22 @@ class TradeFlow {
     // Sequence number of the oldest trade not yet evicted from window k (lazy: may lag).
     mutable std::array<std::uint64_t, kMaxFlowWindows> tail_{};
     detail::FlowSums total_{};
-    std::uint64_t head_ = 0;   // sequence number of the next trade
-    std::uint64_t floor_ = 0;  // <= every tail_: the ring is full when head_ - floor_ == size
+    std::uint64_t head_ = 0;  // sequence number of the next trade
+    std::uint64_t floor_ = 0; // <= every tail_: the ring is full when head_ - floor_ == size
     std::int64_t now_;
     std::int64_t start_;
     bool started_ = false;
-    std::int64_t next_sample_ns_;  // next grid time to sample at
+    std::int64_t next_sample_ns_; // next grid time to sample at
     std::uint64_t truncated_ = 0;
     std::uint64_t out_of_order_ = 0;
     double last_cvd_z_ = 0.0;
     RollingZScore zscore_;
-    std::vector<std::int64_t> ts_;            // ring: stamps (max(ts, clock))
-    std::vector<detail::FlowSums> prefix_;    // ring: sums before each trade
+    std::vector<std::int64_t> ts_;         // ring: stamps (max(ts, clock))
+    std::vector<detail::FlowSums> prefix_; // ring: sums before each trade
     mutable std::array<WindowStats, kMaxFlowWindows> view_{};
     // view_[k] is the window [view_tail_[k], view_head_[k]); a ~0 head marks no view.
     mutable std::array<std::uint64_t, kMaxFlowWindows> view_head_{};
     mutable std::array<std::uint64_t, kMaxFlowWindows> view_tail_{};
 };
 
-}  // namespace confluex
+} // namespace confluex

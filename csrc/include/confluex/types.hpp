@@ -16,8 +16,8 @@
 
 namespace confluex {
 
-using Ticks = std::int64_t;  // price in instrument ticks
-using Lots = std::int64_t;   // quantity in instrument lots
+using Ticks = std::int64_t; // price in instrument ticks
+using Lots = std::int64_t;  // quantity in instrument lots
 
 // Sentinel for "no price" inside POD records (an empty book side).
 inline constexpr Ticks kNoPrice = std::numeric_limits<Ticks>::min();
@@ -39,10 +39,10 @@ static_assert(std::is_standard_layout_v<Level> && sizeof(Level) == 16);
 
 // Flags of a BookLevelEvent.
 namespace book_flags {
-inline constexpr std::uint8_t kEndOfMessage = 1U << 0;  // last record of its exchange message
-inline constexpr std::uint8_t kSnapshot = 1U << 1;      // record belongs to a full snapshot
-inline constexpr std::uint8_t kNoLevel = 1U << 2;       // carries ids only (an empty message)
-}  // namespace book_flags
+inline constexpr std::uint8_t kEndOfMessage = 1U << 0; // last record of its exchange message
+inline constexpr std::uint8_t kSnapshot = 1U << 1;     // record belongs to a full snapshot
+inline constexpr std::uint8_t kNoLevel = 1U << 2;      // carries ids only (an empty message)
+} // namespace book_flags
 
 // One L2 level update, as batch ingestion and the SpscRing carry it.
 //
@@ -71,7 +71,7 @@ struct TradeEvent {
     std::int64_t qty_lots;
     std::int64_t trade_id;
     std::uint32_t symbol_id;
-    std::uint8_t side;  // Aggressor
+    std::uint8_t side; // Aggressor
     std::uint8_t flags;
     std::uint16_t reserved;
 };
@@ -86,4 +86,4 @@ struct BookView {
     std::size_t n_asks = 0;
 };
 
-}  // namespace confluex
+} // namespace confluex

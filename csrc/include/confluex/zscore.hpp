@@ -40,8 +40,7 @@ class RollingZScore {
     // throws InvalidConfig naming the value.
     explicit RollingZScore(std::size_t lookback = 200, std::size_t min_samples = 30,
                            double clip = 3.0)
-        : buf_((validate(lookback, min_samples, clip), lookback)),
-          min_samples_(min_samples),
+        : buf_((validate(lookback, min_samples, clip), lookback)), min_samples_(min_samples),
           clip_(clip) {}
 
     // RollingZScore::validate()
@@ -53,8 +52,7 @@ class RollingZScore {
         }
         if (min_samples < 2 || min_samples > lookback) {
             throw InvalidConfig("RollingZScore: min_samples must be in [2, lookback=" +
-                                std::to_string(lookback) + "], was " +
-                                std::to_string(min_samples));
+                                std::to_string(lookback) + "], was " + std::to_string(min_samples));
         }
         if (!(clip > 0.0) || !std::isfinite(clip)) {
             throw InvalidConfig("RollingZScore: clip must be finite and > 0, was " +
@@ -181,14 +179,14 @@ class RollingZScore {
     std::vector<double> buf_;
     std::size_t min_samples_;
     double clip_;
-    std::size_t head_ = 0;          // next slot to write
-    std::size_t count_ = 0;         // values held
-    std::size_t run_ = 0;           // newest values equal to last_, capped at lookback
-    std::size_t since_rebase_ = 0;  // updates since the sums were recomputed
-    double shift_ = 0.0;            // K
-    double s1_ = 0.0;               // sum of (x - K)
-    double s2_ = 0.0;               // sum of (x - K)^2
+    std::size_t head_ = 0;         // next slot to write
+    std::size_t count_ = 0;        // values held
+    std::size_t run_ = 0;          // newest values equal to last_, capped at lookback
+    std::size_t since_rebase_ = 0; // updates since the sums were recomputed
+    double shift_ = 0.0;           // K
+    double s1_ = 0.0;              // sum of (x - K)
+    double s2_ = 0.0;              // sum of (x - K)^2
     double last_ = 0.0;
 };
 
-}  // namespace confluex
+} // namespace confluex

@@ -16,7 +16,6 @@ value; a file is accepted whole or not at all.
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
 import math
@@ -27,11 +26,9 @@ import numpy as np
 import numpy.typing as npt
 
 from ._core.engine import Engine
-from .sentiment_inputs import TimedValue
+from .sentiment_inputs import TimedValue, read_input
 
 __all__ = ["HistoryInputError", "load_ohlcv", "warm_up"]
-
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 class HistoryInputError(ValueError):
@@ -67,15 +64,7 @@ def load_ohlcv(path: str | Path) -> npt.NDArray[np.float64]:
     and >= 0; at least 2 rows (the timeframe is inferred from the spacing).
     """
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise HistoryInputError(f"{p}: cannot read the file ({exc.strerror or exc})") from None
-    if raw[:2] == _GZIP_MAGIC:
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise HistoryInputError(f"{p}: not a valid gzip file ({exc})") from None
+    raw = read_input(p, HistoryInputError)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

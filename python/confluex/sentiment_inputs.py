@@ -54,16 +54,22 @@ class TimedValue:
         return self.time_ms * 1_000_000
 
 
-def _read_json(path: Path) -> object:
+def read_input(path: Path, error: type[ValueError]) -> bytes:
+    """The bytes of an input file, gunzipped when it is gzip; ``error`` names the file."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise SentimentInputError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+        raise error(f"{path}: cannot read the file ({exc.strerror or exc})") from None
     if raw[:2] == _GZIP_MAGIC:
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError) as exc:
-            raise SentimentInputError(f"{path}: not a valid gzip file ({exc})") from None
+            raise error(f"{path}: not a valid gzip file ({exc})") from None
+    return raw
+
+
+def _read_json(path: Path) -> object:
+    raw = read_input(path, SentimentInputError)
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -50,7 +50,7 @@ for i in range(n):
         sessions.append(s)
 after = rss()
 stats = engine.stats(0)
-print((after - before) // n, stats.get("memory_bytes", -1))
+print((after - before) // n, getattr(stats, "memory_bytes", -1))
 """
 
 
@@ -76,7 +76,7 @@ def main() -> None:
         acc = f"{accounted / 1024:.0f} KiB" if accounted >= 0 else "n/a"
         print(
             f"{case:10s} {CASES[case][0]:5d} symbols: RSS {rss / 1024:8.0f} KiB/symbol,"
-            f" engine.stats()['memory_bytes'] {acc}"
+            f" engine.stats().memory_bytes {acc}"
         )
 
 

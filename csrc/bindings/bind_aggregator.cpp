@@ -101,12 +101,7 @@ weights) it was computed from. Read-only.
         .def(
             "to_dict",
             [](const confluex::ComponentScore& c) {
-                py::dict d;
-                d["score"] = c.score;
-                d["has_data"] = c.has_data;
-                d["sub"] = confluex::bindings::sub_scores(c, false);
-                d["weights"] = confluex::bindings::sub_scores(c, true);
-                return d;
+                return confluex::bindings::component_to_dict(c);
             },
             "{score, has_data, sub, weights} as a plain dict (for CSV/JSON output).")
         .def("__repr__", [](const confluex::ComponentScore& c) {

@@ -190,8 +190,8 @@ inline py::dict sub_scores(const ComponentScore& c, bool weights) {
     return out;
 }
 
-// Returns {score, has_data, sub, weights} of a component (the TypedDict shape of the bar-based
-// views' compute(); engine components are ComponentScore records).
+// Returns {score, has_data, sub, weights} of a component: ComponentScore.to_dict() and the
+// TypedDict results of the bar-based views' compute().
 inline py::dict component_to_dict(const ComponentScore& c) {
     py::dict d;
     d["score"] = c.score;

@@ -895,6 +895,19 @@ class PaperExchange:
         ]
         return out[-limit:] if limit else out
 
+    async def _orders_in(
+        self,
+        status: str,
+        symbol: str | None,
+        since: int | None,
+        limit: int | None,
+        params: Mapping[str, Any] | None,
+    ) -> list[dict[str, Any]]:
+        """The orders of ``fetch_orders`` in one unified status, the last ``limit`` of them."""
+        orders = await self.fetch_orders(symbol, since, None, params)
+        out = [o for o in orders if o["status"] == status]
+        return out[-limit:] if limit else out
+
     async def fetch_open_orders(
         self,
         symbol: str | None = None,
@@ -903,9 +916,7 @@ class PaperExchange:
         params: Mapping[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         """Open orders (optionally of one symbol)."""
-        orders = await self.fetch_orders(symbol, since, None, params)
-        out = [o for o in orders if o["status"] == _OPEN]
-        return out[-limit:] if limit else out
+        return await self._orders_in(_OPEN, symbol, since, limit, params)
 
     async def fetch_my_trades(
         self,
@@ -931,9 +942,7 @@ class PaperExchange:
         params: Mapping[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         """Fully filled orders (optionally of one symbol), oldest first."""
-        orders = await self.fetch_orders(symbol, since, None, params)
-        out = [o for o in orders if o["status"] == _CLOSED]
-        return out[-limit:] if limit else out
+        return await self._orders_in(_CLOSED, symbol, since, limit, params)
 
     async def fetch_canceled_orders(
         self,
@@ -943,9 +952,7 @@ class PaperExchange:
         params: Mapping[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         """Canceled orders, including market orders whose unfilled rest was cancelled."""
-        orders = await self.fetch_orders(symbol, since, None, params)
-        out = [o for o in orders if o["status"] == _CANCELED]
-        return out[-limit:] if limit else out
+        return await self._orders_in(_CANCELED, symbol, since, limit, params)
 
     async def fetch_positions(
         self, symbols: Sequence[str] | None = None, params: Mapping[str, Any] | None = None

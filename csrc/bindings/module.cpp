@@ -19,6 +19,7 @@ void register_structure(py::module_& m);
 void register_sentiment(py::module_& m);
 void register_bars(py::module_& m);
 void register_indicators(py::module_& m);
+void register_mm(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "confluex native core (private; use the `confluex` package).";
@@ -63,4 +64,6 @@ PYBIND11_MODULE(_core, m) {
     auto indicators =
         m.def_submodule("indicators", "Indicator kernels, technical and volume views.");
     register_indicators(indicators);
+    auto mm = m.def_submodule("mm", "Market making: online sigma and intensity, GLFT quotes.");
+    register_mm(mm);
 }

@@ -6,6 +6,7 @@ from . import feed as feed
 from . import hft as hft
 from . import indicators as indicators
 from . import instrument as instrument
+from . import mm as mm
 from . import order_book as order_book
 from . import sentiment as sentiment
 from . import session as session

@@ -37,6 +37,7 @@ from .feeds.files import ReplayResult, replay, sample_path
 from .hft.replay_hook import HFT_CSV_COLUMNS, HFTReplayScorer, format_hft, hft_columns
 from .hft.replay_hook import PROFILES as HFT_PROFILES
 from .history_inputs import load_ohlcv, warm_up
+from .market_making import market_maker_from_args
 from .markets import unified_symbol
 from .replay_trader import VENUE_MARKET_TYPE, PaperTrader, trader_from_args
 from .sentiment_inputs import load_funding, load_open_interest
@@ -424,7 +425,8 @@ def _replay_command(args: argparse.Namespace) -> int:
         thresholds = config.confluence.thresholds
         engine = engine_from_config(config, profile=args.profile)
         prepare = _warm_up_inputs(args, args.profile or config.confluence.profile)
-        if args.paper or args.serve is not None:
+        mm = market_maker_from_args(args, engine)  # --strategy mm (else None)
+        if (args.paper or args.serve is not None) and mm is None:
             trader = trader_from_args(
                 args, engine, lambda note: print(note, flush=True), config=config
             )
@@ -444,6 +446,7 @@ def _replay_command(args: argparse.Namespace) -> int:
             interruptible=True,
             on_parsed=scorer.on_parsed if scorer is not None else None,
             prepare=prepare,
+            on_raw=mm.on_raw if mm is not None else None,
         )
         progress.close()
         finals = scorer.finish() if scorer is not None else {}
@@ -467,6 +470,10 @@ def _replay_command(args: argparse.Namespace) -> int:
                 res, out_dir, paper_fills_by_id(paper), scorer.series() if scorer else None
             )
             print("\nwrote " + ", ".join(str(p) for p in paths))
+        if mm is not None:
+            print("\n" + mm.finish().format(), flush=True)
+            if out_dir is not None:
+                print("\nwrote " + ", ".join(str(p) for p in mm.write(out_dir)))
         if paper is not None:
             print("\n" + paper.format(), flush=True)
             backtest = backtest_of(paper)
@@ -769,6 +776,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: built-in)",
     )
     rp.add_argument("--preset", metavar="NAME", help="config preset, e.g. paper, conservative")
+    pt.add_argument(
+        "--strategy",
+        choices=("confluence", "mm"),
+        default="confluence",
+        help="confluence: trade the MarketMonitor's signals; mm: market-make with GLFT quotes "
+        "and queue-model fills, report PnL, fills, adverse selection and (with --out) "
+        "mm_chart.png (implies --paper; see confluex.market_making)",
+    )
     pt.add_argument(
         "--balance",
         type=_number(0.0, lo_open=True),

@@ -397,6 +397,7 @@ def replay(
     interruptible: bool = False,
     on_parsed: Callable[[FeedSession, ParseResult, int], None] | None = None,
     prepare: Callable[[Engine, int, str], None] | None = None,
+    on_raw: Callable[[FeedSession, ParseResult, bytes, int], None] | None = None,
 ) -> ReplayResult:
     """Replay files (default: the bundled sample) and return what happened.
 
@@ -410,6 +411,8 @@ def replay(
     ``prepare``, when given, is called as ``prepare(engine, symbol_id, venue_symbol)`` right
     after each symbol is registered and before any of its data: the place for warm-up
     (``Engine.load_history``) and sentiment inputs (``Engine.on_funding``...).
+    ``on_raw`` is ``on_parsed`` given the raw message too, as
+    ``(session, result, message, ts_ns)`` (the market maker re-reads a trade message's trades).
     With ``interruptible``, Ctrl-C (KeyboardInterrupt) ends the replay early and the result
     covers what was replayed so far (``interrupted=True``); otherwise it propagates.
     """
@@ -495,7 +498,7 @@ def replay(
             if src.kind in ("capture", "bybit", "bybit_capture"):
                 session = sessions[src.venue]
                 fmt = LineFormat.JsonOnly if src.kind == "bybit" else LineFormat.NsPrefixed
-                if speed is None and on_message is None and on_parsed is None:
+                if speed is None and on_message is None and on_parsed is None and on_raw is None:
                     for chunk in iter_chunks(src.path):
                         messages += session.replay(chunk, fmt)
                         drain()
@@ -514,6 +517,7 @@ def replay(
                         total,
                         drain,
                         on_parsed,
+                        on_raw,
                     )
                     done += size
             else:
@@ -611,6 +615,7 @@ def _feed_lines(
     total: int,
     drain: Callable[[], None],
     on_parsed: Callable[[FeedSession, ParseResult, int], None] | None = None,
+    on_raw: Callable[[FeedSession, ParseResult, bytes, int], None] | None = None,
 ) -> int:
     """Line-by-line feed: paced at ``speed`` x recorded time and/or with a per-message hook."""
     count = 0
@@ -644,6 +649,8 @@ def _feed_lines(
             on_message(session, result.symbol_id, ts)
         if on_parsed is not None and result.ok and result.symbol_id != NO_SYMBOL:
             on_parsed(session, result, ts)
+        if on_raw is not None and result.ok and result.symbol_id != NO_SYMBOL:
+            on_raw(session, result, msg, ts)
         if progress and count % 2000 == 0:
             progress(done + pos, total)
     if progress:

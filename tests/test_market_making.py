@@ -1,0 +1,182 @@
+"""The market maker: quote behaviour (GLFT kernel) and a paper run on real Binance captures."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from confluex._core.feed import BinanceParser, SymbolTable
+from confluex._core.instrument import Instrument
+from confluex._core.mm import GlftConfig, glft_quote
+from confluex.cli import main
+from confluex.market_making import MarketMaker, MMConfig, MMReport, replay_mm
+
+CFG = GlftConfig(gamma=0.05, order_lots=10, max_inventory_lots=50, alpha_gain=1.0)
+BOOK = (1_000_000.5, 1_000_000, 1_000_001)  # mid, best bid, best ask (ticks)
+
+
+def quote(inventory: int = 0, sigma: float = 40.0, score: float = 50.0, cfg: GlftConfig = CFG):
+    return glft_quote(cfg, *BOOK, inventory, sigma, 2.0, 0.1, score)
+
+
+def test_long_inventory_lowers_both_quotes_and_shrinks_the_bid() -> None:
+    flat, long_, short = quote(0), quote(30), quote(-30)
+    assert long_.reservation_ticks < flat.reservation_ticks < short.reservation_ticks
+    assert long_.bid_ticks < flat.bid_ticks < short.bid_ticks
+    assert long_.ask_ticks < flat.ask_ticks < short.ask_ticks
+    # size: the side that adds to the inventory shrinks, the side that reduces it stays full
+    assert long_.bid_lots < flat.bid_lots == long_.ask_lots == 10
+    assert short.ask_lots < flat.ask_lots == short.bid_lots == 10
+    assert long_.half_spread_ticks == flat.half_spread_ticks  # skew moves, never widens
+
+
+def test_inventory_limit_stops_the_side_that_would_exceed_it() -> None:
+    at_limit, near = quote(50), quote(45)
+    assert at_limit.bid_lots == 0 and at_limit.ask_lots == 10
+    assert near.bid_lots == 1  # 10 * (1 - 45/50) lots, and 45 + 1 <= 50
+    assert quote(-50).ask_lots == 0
+
+
+def test_quotes_widen_with_sigma() -> None:
+    calm, wild = quote(sigma=10.0), quote(sigma=200.0)
+    assert wild.half_spread_ticks > calm.half_spread_ticks
+    assert wild.bid_ticks < calm.bid_ticks and wild.ask_ticks > calm.ask_ticks
+    # and the inventory skew per order grows with sigma too
+    assert wild.skew_ticks > calm.skew_ticks
+
+
+def test_score_is_the_short_term_alpha_of_the_reservation_price() -> None:
+    bull, neutral, bear = quote(score=90.0), quote(score=50.0), quote(score=10.0)
+    assert neutral.alpha_ticks == 0.0
+    assert bull.reservation_ticks > neutral.reservation_ticks > bear.reservation_ticks
+    assert bull.alpha_ticks == pytest.approx(0.8 * 40.0)  # gain 1 * 0.8 * sigma * sqrt(1 s)
+    assert math.isnan(quote(score=math.nan).alpha_ticks) is False  # NaN score: no alpha
+    assert quote(score=math.nan).reservation_ticks == neutral.reservation_ticks
+
+
+def test_quotes_never_cross_the_book() -> None:
+    # a strong bullish alpha and a short inventory push the bid up: it stops below the ask
+    q = glft_quote(CFG, *BOOK, -50, 400.0, 2.0, 0.1, 100.0)
+    assert q.bid_ticks <= BOOK[2] - 1 and q.ask_ticks >= BOOK[1] + 1 and q.bid_ticks < q.ask_ticks
+
+
+# ---------------------------------------------------------------------- a real capture
+
+
+@pytest.fixture(scope="module")
+def spot_run(hft_data: Path) -> tuple[Path, MMReport]:
+    path = hft_data / "spot" / "btcusdt_20240808.gz"
+    return path, replay_mm([path])
+
+
+def _trades(path: Path) -> np.ndarray:
+    import gzip
+
+    table = SymbolTable()
+    table.add("BTCUSDT", 0, Instrument("0.01", "0.00000001"))
+    _, trades, _, _ = BinanceParser(table, False).parse_lines(gzip.open(path).read())
+    return trades
+
+
+def test_mm_on_a_real_capture_fills_only_where_real_trades_printed(
+    spot_run: tuple[Path, MMReport],
+) -> None:
+    path, report = spot_run
+    [s] = report.symbols
+    assert s.symbol == "BTCUSDT" and s.maker_fee == 0.001  # Binance spot VIP 0 maker
+    assert len(s.fills) >= 10 and s.orders_placed > len(s.fills)
+    trades = _trades(path)
+    by_ts: dict[int, list[tuple[float, int]]] = {}
+    for t in trades:
+        by_ts.setdefault(int(t["ts_ns"]), []).append((int(t["px_ticks"]) * 0.01, int(t["side"])))
+    for f in s.fills:
+        prints = by_ts[f.ts_ns]  # a fill happens on a trade message, never on the book alone
+        if f.side == "buy":  # a sell aggressor (side 1) at or below our bid
+            assert any(side == 1 and px <= f.price + 1e-9 for px, side in prints)
+        else:
+            assert any(side == 0 and px >= f.price - 1e-9 for px, side in prints)
+        # a fill at our price (not through it) only after the queue ahead was traded
+        assert f.queue_at_entry >= 0
+
+
+def test_mm_on_a_real_capture_keeps_its_limits_and_its_books(
+    spot_run: tuple[Path, MMReport],
+) -> None:
+    _, report = spot_run
+    [s] = report.symbols
+    limit = s.max_inventory + 1e-12
+    assert -limit <= s.inventory_min <= s.inventory_max <= limit
+    assert all(abs(v) <= limit for v in s.series["inventory"])
+    assert s.identity_error < 1e-6
+    assert s.fees == pytest.approx(sum(f.fee for f in s.fills))
+    assert s.fees == pytest.approx(0.001 * s.volume)
+    # every fill is a maker fill at our own price against the mid then
+    assert s.spread_captured == pytest.approx(sum(f.captured for f in s.fills))
+    move_1s, n_1s = s.adverse_ticks(0)
+    assert n_1s >= len(s.fills) - 5 and math.isfinite(move_1s)
+    assert s.sigma_ticks > 0 and s.intensity_k > 0 and s.intensity_a > 0
+    assert 0 < s.quoting_s <= s.duration_s
+
+
+def test_mm_replay_is_deterministic(spot_run: tuple[Path, MMReport]) -> None:
+    path, report = spot_run
+    again = replay_mm([path])
+    assert [(f.ts_ns, f.side, f.price, f.qty) for f in again.symbols[0].fills] == [
+        (f.ts_ns, f.side, f.price, f.qty) for f in report.symbols[0].fills
+    ]
+
+
+def test_worst_case_cancels_fill_no_more_than_pro_rata(spot_run: tuple[Path, MMReport]) -> None:
+    path, report = spot_run  # the default: pro_rata
+    worst = replay_mm([path], MMConfig(cancels="worst")).symbols[0]
+    pro_rata = report.symbols[0]
+    # the same quotes wait longer behind a queue that cancels never shorten: fewer fills at
+    # our own price (fills through the price do not depend on the queue)
+    at_price = [sum(not f.through for f in s.fills) for s in (worst, pro_rata)]
+    assert at_price[0] <= at_price[1]
+    assert worst.orders_placed > 0 and worst.identity_error < 1e-6
+
+
+def test_cli_replay_strategy_mm_reports_and_draws(
+    hft_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the USD-M pair: the first file holds the REST snapshot the book syncs from
+    files = [str(hft_data / "usdm_2024-07" / f"btcusdt_2024071{d}.gz") for d in (8, 9)]
+    code = main(["replay", *files, "--strategy", "mm", "--out", str(tmp_path), "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0
+    for heading in ("market making", "pnl ", "fills ", "spread ", "adverse ", "inventory "):
+        assert heading in out
+    assert "1 s after the fills" in out and "5 s after the fills" in out
+    report = json.loads((tmp_path / "mm_report.json").read_text())
+    [sym] = report["symbols"]
+    assert sym["symbol"] == "BTCUSDT" and sym["market_type"] == "swap"
+    assert sym["maker_fee"] == 0.0002 and sym["fills"] > 0
+    assert sym["net_pnl"] == pytest.approx(
+        sym["realized_pnl"] + sym["unrealized_pnl"] - sym["fees"]
+    )
+    rows = (tmp_path / "mm_fills.csv").read_text().splitlines()
+    assert len(rows) == sym["fills"] + 1
+    png = (tmp_path / "mm_chart.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+
+
+def test_cli_strategy_mm_refuses_serve(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["replay", "--strategy", "mm", "--serve", "127.0.0.1:0", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "--serve" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_mm_config_is_validated_naming_the_value() -> None:
+    with pytest.raises(ValueError, match="gamma"):
+        MMConfig(gamma=-1.0)
+    with pytest.raises(ValueError, match="cancels"):
+        MMConfig(cancels="fifo")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_inventory_orders"):
+        MMConfig(max_inventory_orders=0)
+    with pytest.raises(ValueError, match="market_type"):
+        MarketMaker(None, market_type="option")  # type: ignore[arg-type]

@@ -115,11 +115,29 @@ def test_one_print_never_fills_more_than_its_size_across_orders() -> None:
     assert [(f.price_ticks, f.qty_lots) for f in fills] == [(100, 5), (99, 2)]
 
 
+def test_fills_are_whole_amount_steps() -> None:
+    book = Book({("buy", 100): 7})
+    qm = QueueModel("pro_rata", step_lots=5)
+    order = qm.place("buy", 100, 10, 0)
+    qm.advance(0, book)
+    book.levels[("buy", 100)] = 10  # 3 join behind us
+    qm.on_depth(book)
+    book.levels[("buy", 100)] = 5  # 5 cancel, pro-rata: a fractional queue ahead
+    qm.on_depth(book)
+    assert order.ahead_lots == pytest.approx(3.5)
+    assert qm.on_trade(1, 100, 12, "sell")[0].qty_lots == 5  # 8.5 past the queue: one step
+    assert [f.qty_lots for f in qm.on_trade(2, 99, 9, "sell")] == [5]
+    with pytest.raises(ValueError, match="multiple of 5"):
+        qm.place("buy", 100, 7, 3)
+
+
 def test_bad_arguments_are_refused() -> None:
     with pytest.raises(ValueError, match="cancels"):
         QueueModel("fifo")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="latency_ns"):
         QueueModel(latency_ns=-1)
+    with pytest.raises(ValueError, match="step_lots"):
+        QueueModel(step_lots=0)
     qm = QueueModel()
     with pytest.raises(ValueError, match="qty_lots"):
         qm.place("buy", 1, 0, 0)

@@ -435,7 +435,7 @@ class _Symbol:
         self.maker_fee = c.maker_fee if c.maker_fee is not None else maker
         self.step_lots = max(1, round(amount_step / self.qty.step))
         self.parse: Callable[[bytes, int], npt.NDArray[np.void]] = _no_trades
-        self.queue = QueueModel(c.cancels, round(c.latency_ms * 1e6))
+        self.queue = QueueModel(c.cancels, round(c.latency_ms * 1e6), self.step_lots)
         self.vol = MidVolatility(c.vol_half_life_s, round(c.vol_sample_ms * 1e6))
         self.intensity: TradeIntensity | None = None  # sized from the first mid
         self.glft: GlftConfig | None = None

@@ -101,14 +101,22 @@ class QueueModel:
         ``"pro_rata"`` or ``"worst"``: where cancels at the order's level come from.
     latency_ns
         Data time between a place or cancel request and its effect at the venue.
+    step_lots
+        The venue's amount step in lots: fills are whole steps (the queue ahead, shrunk
+        pro-rata, is fractional; a fill never is).
     """
 
-    def __init__(self, cancels: CancelModel = "pro_rata", latency_ns: int = 0) -> None:
+    def __init__(
+        self, cancels: CancelModel = "pro_rata", latency_ns: int = 0, step_lots: int = 1
+    ) -> None:
         if cancels not in ("pro_rata", "worst"):
             raise ValueError(f"cancels must be 'pro_rata' or 'worst', was {cancels!r}")
         if not (isinstance(latency_ns, int) and latency_ns >= 0):
             raise ValueError(f"latency_ns must be an int >= 0, was {latency_ns!r}")
+        if not (isinstance(step_lots, int) and step_lots >= 1):
+            raise ValueError(f"step_lots must be an int >= 1, was {step_lots!r}")
         self.cancels: CancelModel = cancels
+        self.step_lots = step_lots
         self.latency_ns = latency_ns
         self._orders: dict[int, QueueOrder] = {}
         self._ids = itertools.count(1)
@@ -128,8 +136,10 @@ class QueueModel:
         """Send a limit order; it joins the queue at ``ts_ns + latency_ns``."""
         if side not in ("buy", "sell"):
             raise ValueError(f"side must be 'buy' or 'sell', was {side!r}")
-        if not qty_lots > 0:
-            raise ValueError(f"qty_lots must be > 0, was {qty_lots!r}")
+        if not (qty_lots > 0 and qty_lots % self.step_lots == 0):
+            raise ValueError(
+                f"qty_lots must be a positive multiple of {self.step_lots}, was {qty_lots!r}"
+            )
         order = QueueOrder(
             next(self._ids), side, int(price_ticks), int(qty_lots), ts_ns, ts_ns + self.latency_ns
         )
@@ -182,7 +192,7 @@ class QueueModel:
                 through = True
             else:
                 continue
-            lots = int(min(order.remaining_lots, max(avail, 0)))
+            lots = int(min(order.remaining_lots, max(avail, 0))) // self.step_lots * self.step_lots
             if lots <= 0:
                 continue
             used += lots

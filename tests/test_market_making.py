@@ -160,6 +160,10 @@ def test_cli_replay_strategy_mm_reports_and_draws(
     )
     rows = (tmp_path / "mm_fills.csv").read_text().splitlines()
     assert len(rows) == sym["fills"] + 1
+    series = (tmp_path / "mm_series.csv").read_text().splitlines()
+    assert series[0] == "time_utc,symbol,mid,bid,ask,inventory,net_pnl,fees"
+    assert len(series) > 4000  # 8 min sampled every 100 ms
+    assert max(abs(float(r.split(",")[5])) for r in series[1:]) <= 0.02  # the inventory limit
     png = (tmp_path / "mm_chart.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
 

@@ -782,7 +782,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="confluence",
         help="confluence: trade the MarketMonitor's signals; mm: market-make with GLFT quotes "
         "and queue-model fills, report PnL, fills, adverse selection and (with --out) "
-        "mm_chart.png (implies --paper; see confluex.market_making)",
+        "mm_report.json, mm_fills.csv, mm_series.csv, mm_chart.png (implies --paper; see "
+        "confluex.market_making)",
     )
     pt.add_argument(
         "--balance",

@@ -829,7 +829,8 @@ class MarketMaker:
         )
 
     def write(self, out_dir: str | Path) -> list[Path]:
-        """Write mm_report.json, mm_fills.csv and mm_chart.png into ``out_dir``."""
+        """Write mm_report.json, mm_fills.csv, mm_series.csv (the inventory and PnL path,
+        sampled every ``sample_ms``) and mm_chart.png into ``out_dir``."""
         report = self.finish()
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -868,6 +869,20 @@ class MarketMaker:
                             int(f.through),
                             f"{f.queue_at_entry:g}",
                             *(f"{m:.10g}" for m in f.mids_after),
+                        ]
+                    )
+        paths.append(out / "mm_series.csv")
+        with paths[-1].open("w", newline="") as fh:
+            w = csv.writer(fh)
+            columns = ("mid", "bid", "ask", "inventory", "net_pnl", "fees")
+            w.writerow(["time_utc", "symbol", *columns])
+            for s in report.symbols:
+                for i, t in enumerate(s.series["t"]):
+                    w.writerow(
+                        [
+                            _iso(round(t * 1e9)),
+                            s.symbol,
+                            *(f"{s.series[c][i]:.10g}" for c in columns),
                         ]
                     )
         paths.append(chart(report, out / "mm_chart.png"))

@@ -242,6 +242,12 @@ def test_bad_estimator_input_is_refused_and_leaves_the_state() -> None:
     with pytest.raises(InvalidEvent, match="distance"):
         est.on_trade(0, -1.0)
     assert est.trades == 0
+    with pytest.raises(InvalidEvent, match="bucket index must be < 8, was 8"):
+        est.count(8)
+    with pytest.raises(InvalidEvent, match="index"):
+        est.rate(31)
+    with pytest.raises(InvalidEvent, match="index"):
+        est.threshold(100)
     with pytest.raises(InvalidConfig, match="buckets"):
         TradeIntensity(buckets=33)
     with pytest.raises(InvalidConfig, match="half_life_s"):

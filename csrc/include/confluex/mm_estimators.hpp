@@ -208,7 +208,7 @@ class TradeIntensity {
         }
         advance(ts_ns);
         for (std::size_t i = 0; i < n_; ++i) {
-            if (threshold(i) > distance_ticks + 1e-9) {
+            if (at(i) > distance_ticks + 1e-9) {
                 break;
             }
             c_[i] += 1.0;
@@ -218,20 +218,25 @@ class TradeIntensity {
 
     // TradeIntensity::threshold()
     // Returns bucket i's distance threshold in ticks.
-    // REQUIRES: i < buckets().
-    [[nodiscard]] double threshold(std::size_t i) const noexcept {
-        return 0.5 + static_cast<double>(i) * width_;
+    // REQUIRES: i < buckets(), else throws InvalidEvent.
+    [[nodiscard]] double threshold(std::size_t i) const {
+        check(i);
+        return at(i);
     }
 
     // TradeIntensity::count()
     // Returns bucket i's decayed trade count.
-    // REQUIRES: i < buckets().
-    [[nodiscard]] double count(std::size_t i) const noexcept { return c_[i]; }
+    // REQUIRES: i < buckets(), else throws InvalidEvent.
+    [[nodiscard]] double count(std::size_t i) const {
+        check(i);
+        return c_[i];
+    }
 
     // TradeIntensity::rate()
     // Returns bucket i's intensity per side and per second; NaN before any elapsed time.
-    // REQUIRES: i < buckets().
-    [[nodiscard]] double rate(std::size_t i) const noexcept {
+    // REQUIRES: i < buckets(), else throws InvalidEvent.
+    [[nodiscard]] double rate(std::size_t i) const {
+        check(i);
         return t_ > 0.0 ? c_[i] / (2.0 * t_) : std::nan("");
     }
 
@@ -253,7 +258,7 @@ class TradeIntensity {
             if (!(c_[i] >= min_count_)) {
                 continue;
             }
-            const double x = threshold(i);
+            const double x = at(i);
             const double y = std::log(c_[i] / (2.0 * t_));
             n += 1.0;
             sx += x;
@@ -290,6 +295,17 @@ class TradeIntensity {
     [[nodiscard]] std::int64_t out_of_order() const noexcept { return out_of_order_; }
 
   private:
+    [[nodiscard]] double at(std::size_t i) const noexcept {
+        return 0.5 + static_cast<double>(i) * width_;
+    }
+
+    void check(std::size_t i) const {
+        if (i >= n_) {
+            throw InvalidEvent("TradeIntensity: bucket index must be < " + std::to_string(n_) +
+                               ", was " + std::to_string(i));
+        }
+    }
+
     std::size_t n_;
     double width_;
     double half_life_s_;

@@ -315,9 +315,56 @@ def test_kill_switch_mid_schedule_cancels_the_child_and_ends_the_parent() -> Non
     run(main)
 
 
-def test_sigkill_mid_schedule_restart_resumes_without_duplicating_a_child(
-    tmp_path: Path,
-) -> None:
+@pytest.mark.parametrize("algo", ["twap", "vwap", "ac"])
+def test_kill_switch_between_aggressive_children_ends_the_schedule(algo: str) -> None:
+    async def main() -> None:
+        async with venue(settings=CLIENT) as (sim, _ex, executor, _fills):
+            parent = await executor.open_parent(
+                intent(), strategy(algo, urgency=0.5), state(sim, 0, 0.0, 2.0)
+            )
+            assert isinstance(parent, ParentOrder)
+            for k in (1, 2):
+                await executor.step_parents("BTC/USDT", state(sim, k * 1000, 4.0 * k, 2.0))
+            sent = len(children(sim, parent))
+            held = sim.held("BTC")
+
+            await executor.kill_switch("test")
+            for k in range(3, 15):
+                await executor.step_parents("BTC/USDT", state(sim, k * 1000, 4.0 * k, 2.0))
+
+            assert sent >= 2 and 0 < held < 10.0  # mid-schedule
+            assert len(children(sim, parent)) == sent  # nothing after the kill
+            assert parent.status == "killed" and executor.parents() == []
+            assert executor.positions == {} and sim.held("BTC") < 1e-5
+            assert executor.parent_reports()[0].status == "killed"
+
+    run(main)
+
+
+async def crash_child(sim: Any, journal_path: Path, algo: str, killed_when: Any) -> int:
+    """Run algo_crash_child.py against ``sim``; SIGKILL it once ``killed_when()`` holds."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), *sys.path])}
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(CHILD),
+        sim.base_url,
+        str(journal_path),
+        algo,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await eventually(killed_when, timeout=60.0)
+        child.send_signal(signal.SIGKILL)
+        return await child.wait()
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+
+
+def test_sigkill_mid_twap_restart_resumes_without_duplicating_a_child(tmp_path: Path) -> None:
     """A real SIGKILL while child 1's response is held; restart reconciles and resumes."""
     journal_path = tmp_path / "orders.jsonl"
 
@@ -325,24 +372,7 @@ def test_sigkill_mid_schedule_restart_resumes_without_duplicating_a_child(
         sim = sim_mod.BinanceSpotSim(KEY, SECRET, {"USDT": 10_000.0, "BTC": 0.0})
         await sim.start()
         sim.delay_order_response_s, sim.delay_posts = 60.0, {2}
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), *sys.path])}
-        child = await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(CHILD),
-            sim.base_url,
-            str(journal_path),
-            env=env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        try:
-            await eventually(lambda: sim.orders_accepted == 2, timeout=60.0)
-            child.send_signal(signal.SIGKILL)
-            killed_rc = await child.wait()
-        finally:
-            if child.returncode is None:
-                child.kill()
-                await child.wait()
+        killed_rc = await crash_child(sim, journal_path, "twap", lambda: sim.orders_accepted == 2)
         sim.delay_order_response_s = 0.0
         ex = binance(sim.base_url)
         try:
@@ -374,6 +404,56 @@ def test_sigkill_mid_schedule_restart_resumes_without_duplicating_a_child(
         assert executor.positions["BTC/USDT"].amount == pytest.approx(9.99)
         assert again.reason.value == "position already open"  # type: ignore[union-attr]
         assert journal.open_parents() == []
+
+    run(main)
+
+
+def test_sigkill_mid_pov_restart_cancels_the_resting_child_and_books_its_partial_fill(
+    tmp_path: Path,
+) -> None:
+    """Killed while a post-only child rests; it half fills while the process is dead."""
+    journal_path = tmp_path / "orders.jsonl"
+
+    async def main() -> None:
+        sim = sim_mod.BinanceSpotSim(KEY, SECRET, {"USDT": 10_000.0, "BTC": 0.0})
+        await sim.start()
+
+        def resting() -> list[Any]:
+            return [o for o in sim.orders.values() if o.status == "NEW"]
+
+        killed_rc = await crash_child(sim, journal_path, "pov", lambda: bool(resting()))
+        child0 = resting()[0]
+        half = round(child0.qty / 2, 5)
+        sim.set_book("BTCUSDT", [(99.98, 10.0)], [(99.99, half)])  # trades half of it
+        sim.set_book("BTCUSDT", [(99.99, 10.0)], [(100.01, 10.0)])
+        ex = binance(sim.base_url)
+        try:
+            journal = OrderJournal(journal_path)
+            executor = Executor(ex, settings=CLIENT, journal=journal, live=True)
+            await executor.start()
+            resumed = executor.parents()
+            filled_at_restart = resumed[0].filled if resumed else None
+            held_at_restart = executor.positions["BTC/USDT"].amount
+            t0 = int(time.time() * 1000)
+            await executor.step_parents("BTC/USDT", state(sim, t0, synthetic_volume=1e3))
+            after_step = [o for o in sim.orders.values() if o.status == "NEW"]
+            await executor.kill_switch("test")
+            journal.close()
+        finally:
+            await ex.close()
+            await sim.stop()
+
+        assert killed_rc == -signal.SIGKILL
+        assert child0.status == "CANCELED" and child0.executed == pytest.approx(half)
+        assert len(resumed) == 1 and filled_at_restart == pytest.approx(half)
+        assert held_at_restart == pytest.approx(half * 0.999)  # the base fee
+        pid = resumed[0].parent_id
+        assert child0.client_order_id == child_client_id(pid, 0)
+        assert [o.client_order_id for o in after_step] == [child_client_id(pid, 1)]
+        assert after_step[0].qty == pytest.approx(10.0 - half) and after_step[0].price == 99.99
+        assert resumed[0].status == "killed" and after_step[0].status == "CANCELED"
+        # flat: what is left is the base-fee dust under one 0.00001 lot
+        assert executor.positions == {} and sim.held("BTC") < 1e-5
 
     run(main)
 

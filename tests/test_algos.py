@@ -315,6 +315,36 @@ def test_kill_switch_mid_schedule_cancels_the_child_and_ends_the_parent() -> Non
     run(main)
 
 
+def test_child_whose_state_is_unknown_at_the_kill_is_reconciled_and_its_fill_kept() -> None:
+    """Kill switch while order lookups stall: the cancelled child's fills are not known."""
+
+    async def main() -> None:
+        settings = dataclasses.replace(CLIENT, max_attempts=2)
+        async with venue(settings=settings, timeout_ms=300) as (sim, _ex, executor, _fills):
+            parent = await executor.open_parent(intent(), strategy("pov", rate=0.5), state(sim, 0))
+            assert isinstance(parent, ParentOrder)
+            await executor.step_parents("BTC/USDT", state(sim, 1000, 4.0))  # 2 BTC rests
+            sim.set_book("BTCUSDT", [(99.98, 10.0)], [(99.99, 1.0)])  # half of it trades
+            sim.stall_lookups = True
+
+            await executor.kill_switch("test")
+            unknown = executor.unreconciled
+            refused = await executor.open(intent())
+            sim.stall_lookups = False
+            await executor.sync()
+            pos = executor.positions.get("BTC/USDT")
+            held = pos.amount if pos is not None else None
+            await executor.close("BTC/USDT")
+
+            assert parent.status == "killed" and children(sim, parent)[0].status == "CANCELED"
+            assert unknown == frozenset({"BTC/USDT"})
+            assert refused.reason.value == "not reconciled"  # type: ignore[union-attr]
+            assert held == pytest.approx(0.999)  # the child's fill is kept, then closed
+            assert executor.positions == {} and sim.held("BTC") < 1e-5
+
+    run(main)
+
+
 @pytest.mark.parametrize("algo", ["twap", "vwap", "ac"])
 def test_kill_switch_between_aggressive_children_ends_the_schedule(algo: str) -> None:
     async def main() -> None:
@@ -509,3 +539,15 @@ def test_cli_replay_with_algo_prints_slippage_and_participation(
     out = capsys.readouterr().out
     assert code == 0
     assert "execution  vwap:" in out and "slippage" in out and "participation" in out
+
+
+def test_config_chooses_the_algorithm_and_a_bad_one_names_the_key() -> None:
+    from confluex.trading import ConfigError
+
+    trader = PaperTrader(Engine(), load_config({"execution": {"algo": "pov"}}))
+    trader.close()
+    with pytest.raises(ConfigError) as info:
+        load_config({"execution": {"algo": "iceberg"}})
+
+    assert trader.algo == "pov"
+    assert info.value.key == "execution.algo" and "iceberg" in str(info.value)

@@ -537,6 +537,7 @@ class ParentOrder:
     end_ms: int = 0
     skipped_at_limit: int = 0
     last_decision_ms: int = -(1 << 62)
+    child_unknown: bool = False  # a child's final state could not be read: reconcile
 
     @property
     def end_time_ms(self) -> int:
@@ -821,8 +822,11 @@ class AlgoRunner:
             order = await self._router.fetch_order(child.order_id, parent.symbol)
             if order is not None:
                 await self._book(parent, child, order)
-            if order is None or str(order.get("status")) in TERMINAL:
-                child.done = True
+            if order is None or str(order.get("status")) not in TERMINAL:
+                # it may still fill: the symbol is reconciled from the venue before any
+                # new order (the child is an entry of the journal like any other)
+                parent.child_unknown = True
+            child.done = True
         await self._finish(parent, status)
 
     async def _finish(self, parent: ParentOrder, status: str) -> None:

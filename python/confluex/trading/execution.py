@@ -544,7 +544,7 @@ class Executor:
         return self._algos.reports()
 
     async def _parent_done(self, parent: ParentOrder) -> None:
-        if parent.status == "unresolved":
+        if parent.status == "unresolved" or parent.child_unknown:
             self._unreconciled.add(parent.symbol)
         elif parent.symbol not in self._positions and not self._algos.active(parent.symbol):
             self._settle(parent.symbol)

@@ -199,6 +199,28 @@ def test_twap_trades_the_parent_in_equal_children_and_protects_what_it_holds() -
     run(main)
 
 
+@pytest.mark.parametrize(
+    "land_delay_s", [0.6, 0.15], ids=("lands_after_recv_window", "lands_before_lookup")
+)
+def test_timed_out_child_that_lands_late_is_never_filled_twice(land_delay_s: float) -> None:
+    """A child's request held by the network: the router's late-landing rules apply."""
+
+    async def main() -> None:
+        async with venue(settings=CLIENT, timeout_ms=100) as (sim, _ex, executor, _fills):
+            sim.late_next, sim.land_delay_s = 1, land_delay_s
+            parent = await executor.open_parent(intent(), strategy("twap"), state(sim, 0))
+            await asyncio.sleep(land_delay_s + 0.2)  # let the held request land
+            assert isinstance(parent, ParentOrder)
+
+            sent = [p["newClientOrderId"] for p in posts(sim)]
+            assert set(sent) == {child_client_id(parent.parent_id, 0)}  # resent, same id
+            assert sim.orders_accepted == 1 and bought(sim) == pytest.approx(1.0)
+            assert parent.filled == pytest.approx(1.0)
+            assert sim.late_refused == (1 if land_delay_s > 0.25 else 0)
+
+    run(main)
+
+
 def test_twap_never_pays_past_the_price_limit() -> None:
     async def main() -> None:
         async with venue(settings=CLIENT) as (sim, _ex, executor, _fills):

@@ -959,10 +959,14 @@ class AlgoRunner:
         return min(parent.slices, int((now_ms - parent.start_ms) // period) + 1)
 
     def _lot(self, symbol: str) -> float:
+        """The amount step: ``precision.amount`` itself in ccxt's TICK_SIZE mode (binance,
+        bybit, the paper venue), ``10 ** -digits`` in DECIMAL_PLACES mode."""
         step = (self._ex.market(symbol).get("precision") or {}).get("amount")
-        if isinstance(step, (int, float)) and 0 < step < 1:
-            return float(step)
-        return float(self._ex.amount_to_precision(symbol, 1e-8) or 1e-8)
+        if not isinstance(step, (int, float)) or step <= 0:
+            return 1e-8
+        if getattr(self._ex, "precisionMode", ccxt.TICK_SIZE) == ccxt.DECIMAL_PLACES:
+            return float(10.0 ** -step)
+        return float(step)
 
     def target(self, parent: ParentOrder, market: MarketState) -> float:
         """The quantity the schedule wants done by ``market.ts_ms``."""

@@ -221,6 +221,36 @@ def test_timed_out_child_that_lands_late_is_never_filled_twice(land_delay_s: flo
     run(main)
 
 
+def test_parent_that_cannot_be_journaled_sends_no_child(tmp_path: Path) -> None:
+    from test_execution_faults import _FullDisk  # a disk that fills up mid-record
+
+    path = tmp_path / "orders.jsonl"
+
+    async def main() -> None:
+        journal = OrderJournal(path)
+        async with venue(settings=CLIENT, journal=journal) as (sim, _ex, executor, _fills):
+            real = journal._fh
+            journal._fh = _FullDisk(real)
+            refused = await executor.open_parent(intent(), strategy("twap"), state(sim, 0))
+            sent_on_full_disk = sim.order_posts
+            journal._fh = real  # space freed
+            parent = await executor.open_parent(intent(), strategy("twap"), state(sim, 0))
+
+            assert refused.reason.value == "order failed" and "journal" in refused.detail  # type: ignore[union-attr]
+            assert sent_on_full_disk == 0 and executor.parent_reports()[0].children == 1
+            assert isinstance(parent, ParentOrder)
+        journal.close()
+
+    run(main)
+    reopened = OrderJournal(path)
+    reopened.close()
+
+    (journaled,) = reopened.open_parents()  # only the parent that started survives
+    assert [e.client_order_id for e in reopened.children(journaled.parent_id)] == [
+        child_client_id(journaled.parent_id, 0)
+    ]
+
+
 def test_twap_never_pays_past_the_price_limit() -> None:
     async def main() -> None:
         async with venue(settings=CLIENT) as (sim, _ex, executor, _fills):

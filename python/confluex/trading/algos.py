@@ -42,6 +42,7 @@ import ccxt  # type: ignore[import-untyped]  # ccxt ships no type information
 
 from .fills import TERMINAL, EntryPlan, fee_of
 from .orders import Unknown
+from .store import JournalError
 from .types import Rejection, RejectReason
 
 if TYPE_CHECKING:
@@ -693,7 +694,7 @@ class AlgoRunner:
         side: str,
         amount: float,
         plan: EntryPlan,
-        strategy: Any,
+        strategy: ExecutionStrategy,
         market: MarketState,
     ) -> ParentOrder | Rejection:
         """Journal a new parent (durable before any child is sent) and track it."""
@@ -703,7 +704,7 @@ class AlgoRunner:
                 RejectReason.INVALID_PRICE, "no arrival price: the book has no two sides", symbol
             )
         cfg = self.config
-        algo: Algo = strategy.algo
+        algo = strategy.algo
         parent = ParentOrder(
             parent_id=new_parent_id(self._prefix),
             symbol=symbol,
@@ -728,8 +729,6 @@ class AlgoRunner:
             start_volume=market.volume,
             last_volume=market.volume,
         )
-        from .store import JournalError
-
         try:
             self._journal.record_parent(
                 parent.parent_id, symbol=symbol, side=side, amount=amount, spec=parent.record()
@@ -965,7 +964,7 @@ class AlgoRunner:
         if not isinstance(step, (int, float)) or step <= 0:
             return 1e-8
         if getattr(self._ex, "precisionMode", ccxt.TICK_SIZE) == ccxt.DECIMAL_PLACES:
-            return float(10.0 ** -step)
+            return float(10.0**-step)
         return float(step)
 
     def target(self, parent: ParentOrder, market: MarketState) -> float:

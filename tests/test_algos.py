@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gzip
 import itertools
+import json
 import math
 import os
 import signal
@@ -574,6 +576,25 @@ def test_each_algorithm_trades_parent_orders_on_a_real_replay(algo: str) -> None
         for f in report.fills:
             if f.trade_type == "entry":
                 assert f.fee == pytest.approx(f.price * f.amount * maker, rel=1e-9)
+
+
+def test_metered_volume_is_the_captures_traded_volume() -> None:
+    """The volume the schedulers see (what the engine's trade-flow windows took in) against
+    the sum of the capture's trade quantities, read straight from the file."""
+    engine = Engine()
+    trader = PaperTrader(engine, load_config(), algo="vwap")
+    replay([USDM], engine=engine, on_message=trader.on_message)
+    metered = trader.market("BTC/USDT:USDT").volume
+    gaps = trader.volume_gaps
+    trader.close()
+    traded = 0.0
+    with gzip.open(USDM, "rt") as fh:
+        for line in fh:
+            if '"e":"trade"' in line:
+                traded += float(json.loads(line.split(" ", 1)[1])["data"]["q"])
+
+    assert traded > 50.0 and gaps == 0
+    assert metered == pytest.approx(traded, rel=1e-9)  # every trade, once
 
 
 def test_cli_replay_with_algo_prints_slippage_and_participation(

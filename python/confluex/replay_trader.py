@@ -17,10 +17,14 @@ message of a symbol it
 4. with an execution algorithm (``algo``: ``auto``, ``twap``, ``vwap``, ``pov`` or ``ac``;
    ``--algo`` or ``[execution] algo``), the intent becomes a parent order
    (``Executor.open_parent``) that the trader steps at most once per ``algo_step_s`` of data
-   time. The market volume it sees is the engine's: the rolling 1 s window of traded volume
-   integrated over data time (the true cumulative volume smoothed by a 1 s boxcar), and the
-   expected rate is the 5-minute window's volume over the time it has covered. The report
-   lists each parent's slippage against its arrival mid and its participation.
+   time. The market volume it sees is what the engine took in: at each message that brought
+   trades (``Engine.stats(sym).trades`` moved by n), the new lots are the growth of the
+   shortest trade-flow window (1 s, 5 s, 30 s, 5 min) whose trade count grew by exactly n,
+   i.e. that lost no old trade meanwhile; when every window lost one, the largest growth (a
+   lower bound) is taken and counted in ``volume_gaps`` (52 of 9,757 trade messages on the
+   spot capture of 2024-08-08, 0.05 % of its volume). The expected rate is the 5-minute
+   window's volume over the time it has covered. The report lists each parent's slippage
+   against its arrival mid and its participation.
 
 The paper exchange fills against the engine's live book (``engine.top(sym, 50)`` converted
 with the symbol's instrument) and every clock in the path (exchange, executor, risk manager,
@@ -184,8 +188,10 @@ class _Symbol:
     last_sent_ns: int = -(1 << 62)
     last_top: tuple[tuple[int, int] | None, tuple[int, int] | None] = (None, None)
     book_gen: int = -1
-    volume: float = 0.0  # cumulative market volume (base), the 1 s window integrated
+    volume: float = 0.0  # cumulative market volume (base) the engine took in
     volume_ts_ns: int = -1
+    trades_seen: int = 0
+    windows: list[tuple[int, int]] | None = None
     first_ns: int = -1
     next_step_ns: int = -(1 << 62)
     book: tuple[list[Level], list[Level]] = ([], [])
@@ -427,6 +433,7 @@ class PaperTrader:
         self._by_unified: dict[str, _Symbol] = {}
         self._open: set[str] = set()
         self._working: set[str] = set()
+        self.volume_gaps = 0
         self._exchange: PaperExchange | None = None
         self._executor: Executor | None = None
         self._journal: OrderJournal | None = None
@@ -651,22 +658,45 @@ class PaperTrader:
         self._on_score(st, ts_ns)
 
     def _meter(self, st: _Symbol, ts_ns: int) -> None:
-        """Integrate the engine's 1 s traded volume over data time (see the module docstring)."""
+        """Count the market volume the engine took in (see the module docstring)."""
         if st.first_ns < 0:
             st.first_ns = ts_ns
-        if st.volume_ts_ns >= 0:
-            dt = min(max(ts_ns - st.volume_ts_ns, 0), 1_000_000_000)
-            last_1s = st.qty(self._window(st.symbol_id, 0))
-            st.volume += last_1s * dt / 1e9
         st.volume_ts_ns = ts_ns
+        stats = getattr(self.engine, "stats", None)
+        window = getattr(self.engine, "window", None)
+        if stats is None or window is None:
+            return
+        trades = int(stats(st.symbol_id).trades)
+        if trades == st.trades_seen:
+            return
+        new = trades - st.trades_seen
+        now = [
+            (int(w.count), int(w.total_qty)) for w in (window(st.symbol_id, i) for i in range(4))
+        ]
+        if st.windows is None:  # the first trades: the shortest window holds them all
+            lots = now[0][1]
+        else:
+            deltas = [(c - c0, q - q0) for (c0, q0), (c, q) in zip(st.windows, now, strict=True)]
+            exact = [dq for dc, dq in deltas if dc == new]  # a window that lost no trade
+            if exact:
+                lots = exact[0]
+            else:  # every window lost trades meanwhile: the best lower bound, counted
+                self.volume_gaps += 1
+                lots = max(0, max(dq for _dc, dq in deltas))
+        st.volume += st.qty(lots)
+        st.trades_seen, st.windows = trades, now
 
     def _window(self, symbol_id: int, index: int) -> int:
         """Traded lots in one of the engine's trade-flow windows (0 for an engine without)."""
         window = getattr(self.engine, "window", None)
         return int(window(symbol_id, index).total_qty) if window is not None else 0
 
-    def market_state(self, st: _Symbol) -> MarketState:
-        """The book's touch and the engine's volume for a parent order's decision."""
+    def market(self, symbol: str) -> MarketState:
+        """What a parent order on ``symbol`` (unified) sees now: the touch, the cumulative
+        market volume metered from the engine since the replay started, the expected rate."""
+        return self._market_state(self._by_unified[symbol])
+
+    def _market_state(self, st: _Symbol) -> MarketState:
         bids, asks = self._book(st.unified)
         covered_s = min(300.0, (st.volume_ts_ns - st.first_ns) / 1e9)
         rate = 0.0
@@ -682,7 +712,7 @@ class PaperTrader:
 
     async def _step_parents(self, st: _Symbol) -> None:
         assert self._executor is not None
-        await self._executor.step_parents(st.unified, self.market_state(st))
+        await self._executor.step_parents(st.unified, self._market_state(st))
         self._after_execution()
 
     def _pace(self, ts_ns: int) -> None:
@@ -748,7 +778,7 @@ class PaperTrader:
             res: Any = await executor.open(intent)
         else:
             res = await executor.open_parent(
-                intent, self._strategy(st, update, intent), self.market_state(st)
+                intent, self._strategy(st, update, intent), self._market_state(st)
             )
         if isinstance(res, Rejection):
             self._exec_rej[_reason_key(res.detail)] += 1
@@ -760,7 +790,7 @@ class PaperTrader:
         """The execution strategy of an intent: the selection from the score (bias
         (s - 50) / 50, strength |bias|, reliability), its scheduler forced by ``algo``."""
         bias = max(-1.0, min(1.0, (update.score - 50.0) / 50.0))
-        market = self.market_state(st)
+        market = self._market_state(st)
         mid = market.mid
         half_spread = (
             (market.ask - market.bid) / 2.0 / mid * 1e4

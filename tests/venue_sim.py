@@ -9,7 +9,8 @@ checked as Binance does: ``X-MBX-APIKEY`` must name a known key (else -2015) and
 the secret (else HTTP 400 ``{"code":-1022,...}``, which ccxt maps to AuthenticationError).
 
 Matching: market orders walk the simulator's book (thin book: partial fill, status
-EXPIRED); LIMIT rests and fills at its price when ``set_book`` crosses it; STOP_LOSS
+EXPIRED); LIMIT rests and fills at its price when ``set_book`` crosses it; LIMIT_MAKER
+(ccxt's ``postOnly`` on spot) is a LIMIT refused with -2010 when it would take on arrival; STOP_LOSS
 triggers on the best bid (sell) or ask (buy) and executes as a market order. Taker fee
 0.1 %: buyers pay it in the base asset, sellers in the quote asset (Binance without BNB).
 Balances lock behind open orders, so a stop and a take profit cannot both hold the same
@@ -467,6 +468,14 @@ class BinanceSpotSim:
         ):
             return self.error(400, -2010, "Duplicate order sent.")
         typ, side = p["type"], p["side"]
+        if typ == "LIMIT_MAKER":
+            bids, asks = self.books[symbol]
+            top = asks if p["side"] == "BUY" else bids
+            best = top[0][0] if top else None
+            px = float(p.get("price", 0))
+            if best is not None and (px >= best if p["side"] == "BUY" else px <= best):
+                return self.error(400, -2010, "Order would immediately match and take.")
+            typ = "LIMIT"
         if typ not in ("MARKET", "LIMIT", "STOP_LOSS"):
             return self.error(400, -1116, "Invalid orderType.")
         if "quantity" not in p:

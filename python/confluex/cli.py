@@ -426,7 +426,7 @@ def _replay_command(args: argparse.Namespace) -> int:
         engine = engine_from_config(config, profile=args.profile)
         prepare = _warm_up_inputs(args, args.profile or config.confluence.profile)
         mm = market_maker_from_args(args, engine)  # --strategy mm (else None)
-        if (args.paper or args.serve is not None) and mm is None:
+        if (args.paper or args.serve is not None or args.algo is not None) and mm is None:
             trader = trader_from_args(
                 args, engine, lambda note: print(note, flush=True), config=config
             )
@@ -795,6 +795,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("confluence", "executor"),
         default="confluence",
         help="sizing manager (default confluence)",
+    )
+    pt.add_argument(
+        "--algo",
+        choices=("market", "auto", "twap", "vwap", "pov", "ac"),
+        help="execute entries with this algorithm: one market order, the score's choice, "
+        "aggressive TWAP, adaptive VWAP, passive participation or Almgren-Chriss (default: "
+        "the config's [execution] algo, market; implies --paper); see "
+        "docs/execution_algorithms.md",
     )
     pt.add_argument(
         "--market-type",

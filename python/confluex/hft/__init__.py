@@ -507,41 +507,19 @@ class PortfolioHFTScoring:
 
 
 class ExecutionAlgorithmConfluence:
-    """Execution strategy from the confluence component (the note's thresholds)."""
+    """Execution strategy from the confluence component: the note's thresholds, with the time
+    horizon and price limit it left undefined (``confluex.trading.algos``, where the
+    schedulers that trade the strategy live; docs/execution_algorithms.md)."""
 
     @staticmethod
     def determine_execution_strategy(
-        order: Mapping[str, Any], component: ConfluenceComponent
+        order: Mapping[str, Any], component: ConfluenceComponent | Mapping[str, float]
     ) -> dict[str, Any]:
-        """Returns algorithm, urgency, participation_rate, time_horizon_s and price_limit_bps.
+        """Returns algorithm, urgency, participation_rate, time_horizon_s, price_limit_bps,
+        price_limit and side (see ``trading.algos.ExecutionAlgorithmConfluence``)."""
+        from ..trading.algos import ExecutionAlgorithmConfluence as _Selector
 
-        time_horizon_s is 30 / 120 / 600 s for high / medium / low urgency, shortened by up to
-        half with signal strength; price_limit_bps (how far past the touch the algorithm may
-        pay) is 10 bps times |directional_bias| times reliability, at least 1 bp."""
-        strength = component.signal_strength
-        stability = component.reliability
-        if strength > 0.8 and stability > 0.7:
-            urgency = "high"
-        elif strength > 0.5 and stability > 0.5:
-            urgency = "medium"
-        else:
-            urgency = "low"
-        bias = abs(component.directional_bias)
-        participation = 0.3 if bias > 0.7 else 0.2 if bias > 0.3 else 0.1
-        algorithm = {
-            "high": "aggressive_twap",
-            "medium": "adaptive_vwap",
-            "low": "passive_participation",
-        }[urgency]
-        horizon = {"high": 30.0, "medium": 120.0, "low": 600.0}[urgency] * (1.0 - 0.5 * strength)
-        return {
-            "algorithm": algorithm,
-            "urgency": urgency,
-            "participation_rate": participation,
-            "time_horizon_s": horizon,
-            "price_limit_bps": max(1.0, 10.0 * bias * stability),
-            "side": order.get("side"),
-        }
+        return _Selector().determine_execution_strategy(order, component)
 
 
 class StreamingConfluenceHFT:

@@ -370,6 +370,13 @@ class ExecutionConfig:
     ``lookup_grace_s`` after the timeout, which came after the request was signed, so the
     grace must exceed the window: then a request still in flight can no longer land after
     the lookup said absent.
+
+    ``algo`` chooses how an entry is executed: ``market`` (one market order), ``auto`` (the
+    execution algorithm ``ExecutionAlgorithmConfluence`` selects from the score) or a fixed
+    scheduler, ``twap`` / ``vwap`` / ``pov`` / ``ac`` (docs/execution_algorithms.md).
+    ``algo_horizon_s`` fixes the parent's time horizon (default: the selection's),
+    ``algo_slices`` is the number of TWAP / Almgren-Chriss children and ``algo_step_s`` the
+    shortest interval between two decisions of a parent.
     """
 
     PREFIX: ClassVar[str] = "execution"
@@ -385,10 +392,28 @@ class ExecutionConfig:
     trailing_mode: Literal["auto", "native", "replace", "client"] = "auto"
     client_id_prefix: str = "cfx"
     kill_on_daily_loss: bool = True
+    algo: Literal["market", "auto", "twap", "vwap", "pov", "ac"] = "market"
+    algo_horizon_s: float | None = None
+    algo_slices: int = 10
+    algo_step_s: float = 1.0
 
     def __post_init__(self) -> None:
         p = self.PREFIX
         _require(self.max_attempts >= 1, f"{p}.max_attempts", ">= 1", self.max_attempts)
+        _in_range(self.algo_slices, f"{p}.algo_slices", 1, 1000)
+        _require(
+            math.isfinite(self.algo_step_s) and self.algo_step_s > 0,
+            f"{p}.algo_step_s",
+            "> 0",
+            self.algo_step_s,
+        )
+        if self.algo_horizon_s is not None:
+            _require(
+                math.isfinite(self.algo_horizon_s) and self.algo_horizon_s > 0,
+                f"{p}.algo_horizon_s",
+                "> 0",
+                self.algo_horizon_s,
+            )
         # Binance refuses a recvWindow above 60 000 ms (-1131)
         _in_range(self.recv_window_ms, f"{p}.recv_window_ms", 1, 60_000)
         for name in (

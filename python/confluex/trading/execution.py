@@ -8,7 +8,9 @@ The same ``Executor`` drives a real ``ccxt.async_support.<venue>`` instance and 
 - ``fills.FillLedger``: positions from confirmed fills only (the order's
   ``filled``/``average``/``status``, polled until terminal), partial fills and fees included;
 - ``protection.Protector``: stop loss, trailing stop and take profit, native or client-side;
-- ``redaction``: credentials never appear in logs, reprs or messages.
+- ``redaction``: credentials never appear in logs, reprs or messages;
+- ``algos.AlgoRunner``: parent orders (TWAP, VWAP, POV, Almgren-Chriss) whose children are
+  entries of the same journal, reconciled on restart like any entry, then resumed.
 
 The rules kept here:
 
@@ -26,11 +28,12 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import ccxt  # type: ignore[import-untyped]  # ccxt ships no type information
 
+from .algos import AlgoConfig, AlgoRunner, ExecutionStrategy, MarketState, ParentOrder
 from .fills import TERMINAL, EntryPlan, FillEvent, FillLedger, Position
 from .orders import ExecutionSettings, OrderRouter, Unknown, Unresolved
 from .protection import ClientStop, ClientStops, Protector, StopTrigger
@@ -76,6 +79,8 @@ class Executor:
         fill (e.g. ``AlertServer.publish_order`` / ``publish_position``); must not block.
     clock
         Milliseconds since the epoch.
+    algo_config
+        Parameters of the execution algorithms (default: from ``settings``).
     """
 
     def __init__(
@@ -90,6 +95,7 @@ class Executor:
         on_order: Callable[[dict[str, Any]], object] | None = None,
         on_position: Callable[[Position], object] | None = None,
         clock: Callable[[], int] | None = None,
+        algo_config: AlgoConfig | None = None,
     ) -> None:
         self._paper = bool(getattr(exchange, "paper", False))
         if not self._paper:
@@ -135,6 +141,21 @@ class Executor:
         self._positions = self._ledger.positions
         self._protector = Protector(exchange, self.settings, self._router, self._ledger)
         self.client_stops: ClientStops = self._protector.client_stops
+        s = self.settings
+        self._algos = AlgoRunner(
+            exchange,
+            self._journal,
+            self._router,
+            self._ledger,
+            self._protector,
+            config=algo_config
+            or AlgoConfig(
+                slices=s.algo_slices, step_s=s.algo_step_s, horizon_override_s=s.algo_horizon_s
+            ),
+            client_id_prefix=s.client_id_prefix,
+            clock=self._clock,
+            on_done=self._parent_done,
+        )
 
     def __repr__(self) -> str:
         mode = "paper" if self._paper else "live"
@@ -194,7 +215,8 @@ class Executor:
         """
         self._ex.enableRateLimit = True
         await self._ex.load_markets()
-        for symbol in self._journal.open_symbols():
+        parents = {p.symbol for p in self._journal.open_parents()}
+        for symbol in sorted(set(self._journal.open_symbols()) | parents):
             self._unreconciled.add(symbol)
             async with self._lock(symbol):
                 await self._reconcile_now(symbol)
@@ -210,6 +232,8 @@ class Executor:
             return True
         try:
             ok = await self._reconcile(symbol)
+            if ok:  # the parents left open by the previous process carry on
+                await self._algos.resume(symbol)
         except Unknown as exc:
             log.warning("%s not reconciled yet: order %s state unknown", symbol, exc)
             ok = False
@@ -239,6 +263,12 @@ class Executor:
                     entry.client_order_id, str(order["id"]), str(order.get("status"))
                 )
             status = str(order.get("status"))
+            if (entry.intent.get("context") or {}).get("parent") and status not in TERMINAL:
+                # a parent's child left working by the previous process: its parent decides
+                # afresh, so take it down and book what it filled
+                await self._router.cancel(str(order["id"]), symbol)
+                order = await self._router.fetch_order(str(order["id"]), symbol) or order
+                status = str(order.get("status"))
             if purpose not in ("stop", "take_profit") and status not in TERMINAL:
                 log.warning("%s: %s order %s still working", symbol, purpose, order["id"])
                 return False  # an entry or exit can still fill: not settled yet
@@ -345,10 +375,9 @@ class Executor:
         async with self._lock(symbol):
             if not await self._reconcile_now(symbol):
                 return self._not_reconciled(symbol)
-            if symbol in self._positions:
-                return Rejection(
-                    RejectReason.POSITION_OPEN, "a position is already open on this symbol", symbol
-                )
+            refused = self._open_refusal(symbol)
+            if refused is not None:
+                return refused
             try:
                 market = self._market(symbol)
             except ccxt.BadSymbol as exc:
@@ -411,6 +440,115 @@ class Executor:
             await self._protector.protect(pos)
             return pos
 
+    def _open_refusal(self, symbol: str) -> Rejection | None:
+        if symbol in self._positions:
+            return Rejection(
+                RejectReason.POSITION_OPEN, "a position is already open on this symbol", symbol
+            )
+        if self._algos.active(symbol):
+            return Rejection(
+                RejectReason.POSITION_OPEN, "a parent order is working on this symbol", symbol
+            )
+        return None
+
+    # ------------------------------------------------------------------ parent orders
+    async def open_parent(
+        self, intent: OrderIntent, strategy: ExecutionStrategy, market: MarketState
+    ) -> ParentOrder | Rejection:
+        """Enter through an execution algorithm instead of one market order.
+
+        The same checks as :meth:`open` (reconciled, no position or parent on the symbol,
+        market, spot shorts, sizing, risk on the whole parent), then the parent is journaled
+        and takes its first step. Feed it with :meth:`step_parents` (or :meth:`run_parent`);
+        every child fill is an entry fill of the position, protected as it grows.
+        """
+        symbol = intent.symbol
+        async with self._lock(symbol):
+            if not await self._reconcile_now(symbol):
+                return self._not_reconciled(symbol)
+            refused = self._open_refusal(symbol)
+            if refused is not None:
+                return refused
+            try:
+                mkt = self._market(symbol)
+            except ccxt.BadSymbol as exc:
+                return Rejection(
+                    RejectReason.UNKNOWN_MARKET, f"unknown market: {self._describe(exc)}", symbol
+                )
+            if intent.side is Side.SELL and not mkt.get("contract"):
+                return Rejection(
+                    RejectReason.SPOT_SHORT,
+                    "cannot short a spot market; shorts need a derivatives "
+                    "market (e.g. BTC/USDT:USDT)",
+                    symbol,
+                )
+            amount = self.quote_to_amount(symbol, intent.quote_size, intent.reference_price)
+            if isinstance(amount, Rejection):
+                return amount
+            if self._risk is not None:
+                rej = self._risk.check(
+                    symbol,
+                    amount * intent.reference_price,
+                    reduces=False,
+                    exposures=self.exposures(),
+                )
+                if rej is not None:
+                    return rej
+            parent = self._algos.create(
+                symbol, intent.side.value, amount, EntryPlan.of(intent), strategy, market
+            )
+            if isinstance(parent, Rejection):
+                return parent
+            await self._algos.step(parent, market)
+            return parent
+
+    async def step_parents(self, symbol: str, market: MarketState) -> None:
+        """One decision of every working parent on ``symbol`` (at most one per ``step_s``
+        of ``market.ts_ms`` each, except the first)."""
+        if not self._algos.active(symbol):
+            return
+        async with self._lock(symbol):
+            for parent in self._algos.active(symbol):
+                await self._algos.step(parent, market)
+
+    async def run_parent(
+        self,
+        parent: ParentOrder,
+        market: Callable[[], Awaitable[MarketState]],
+        interval_s: float | None = None,
+    ) -> ParentOrder:
+        """Drive ``parent`` until it ends (live): ``market()`` is awaited before each step."""
+        wait = self._algos.config.step_s if interval_s is None else interval_s
+        while parent.active:
+            state = await market()
+            async with self._lock(parent.symbol):
+                if parent.active:
+                    await self._algos.step(parent, state)
+            if parent.active:
+                await asyncio.sleep(wait)
+        return parent
+
+    async def stop_parents(self, symbol: str | None = None, status: str = "stopped") -> None:
+        """End the working parents (of ``symbol``, or all): their children are cancelled."""
+        for parent in self._algos.active(symbol):
+            async with self._lock(parent.symbol):
+                if parent.active:
+                    await self._algos.stop(parent, status)
+
+    def parents(self, symbol: str | None = None) -> list[ParentOrder]:
+        """The working parent orders (of ``symbol``, or all)."""
+        return self._algos.active(symbol)
+
+    def parent_reports(self) -> list[Any]:
+        """Slippage and participation of every parent so far (``algos.ParentReport``)."""
+        return self._algos.reports()
+
+    async def _parent_done(self, parent: ParentOrder) -> None:
+        if parent.status == "unresolved" or parent.child_unknown:
+            self._unreconciled.add(parent.symbol)
+        elif parent.symbol not in self._positions and not self._algos.active(parent.symbol):
+            self._settle(parent.symbol)
+
     def _not_reconciled(self, symbol: str) -> Rejection:
         return Rejection(
             RejectReason.NOT_RECONCILED,
@@ -467,6 +605,7 @@ class Executor:
         Returns None when flat, the remaining ``Position`` if the exit filled partially, or
         a ``Rejection``.
         """
+        await self.stop_parents(symbol, "closed")
         async with self._lock(symbol):
             if not await self._reconcile_now(symbol):
                 known = self._positions.get(symbol)
@@ -523,6 +662,7 @@ class Executor:
     async def close_all(self, reason: str = "close_all") -> list[Rejection]:
         """Close every position; returns the rejections (empty when all went flat)."""
         out: list[Rejection] = []
+        await self.stop_parents(None, "closed")
         for symbol in list(self._positions):
             res = await self.close(symbol, reason)
             if isinstance(res, Rejection):
@@ -563,6 +703,7 @@ class Executor:
             if self._risk is not None:
                 self._risk.halt(reason)
             log.error("kill switch: %s", reason)
+            await self.stop_parents(None, "killed")  # no child works once this returns
             # close() keeps each position protected until its exit is filled; only then are
             # the orders left on the traded symbols cancelled
             left = await self.close_all(reason="kill_switch")

@@ -122,13 +122,16 @@ class OrderRouter:
         *,
         trigger: bool = False,
         context: dict[str, Any] | None = None,
+        client_order_id: str | None = None,
     ) -> dict[str, Any] | Rejection:
         """Send one order without ever duplicating it (see the module docstring).
 
-        Returns the venue's order, a ``Rejection``, or an ``Unresolved`` rejection when the
-        order may exist at the venue but no lookup could tell.
+        ``client_order_id``: a caller-derived id (a parent order's child), else a fresh one;
+        either way it is journaled before the request leaves. Returns the venue's order, a
+        ``Rejection``, or an ``Unresolved`` rejection when the order may exist at the venue
+        but no lookup could tell.
         """
-        cid = new_client_order_id(self.settings.client_id_prefix)
+        cid = client_order_id or new_client_order_id(self.settings.client_id_prefix)
         try:
             self.journal.record_intent(
                 cid,

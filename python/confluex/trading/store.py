@@ -12,12 +12,19 @@ Records (one JSON object per line, ``event`` names the kind):
 - ``final``: ``client_order_id, status, reason`` - resolved (filled, cancelled, rejected,
   or ``absent``: the venue confirmed it never got the order);
 - ``flat``: ``symbol`` - the position on ``symbol`` is closed: the orders journaled before
-  this record no longer matter for it.
+  this record no longer matter for it;
+- ``parent``: ``parent_id, symbol, side, amount, spec`` - a parent order (an execution
+  algorithm, ``trading/algos.py``) starts; written before its first child. Its children are
+  ordinary ``intent`` records (purpose ``entry``) whose ``context`` names the parent and the
+  child index, with client ids derived from the parent id;
+- ``parent_end``: ``parent_id, status`` - the parent is over (filled, expired, killed, ...).
 
 ``unresolved()`` lists intents with no ``ack`` and no ``final`` record: the ids that must be
 looked up at the venue on restart. ``since_flat(symbol)`` lists the orders that make up the
 current position on ``symbol`` (every order since its last ``flat`` that the venue may have
-got); ``open_symbols()`` the symbols that have any.
+got); ``open_symbols()`` the symbols that have any. ``open_parents()`` lists the parents
+without a ``parent_end`` record (resumed on restart) and ``children(parent_id)`` their
+children.
 
 Durability: the file is created with its directory entry fsync-ed, and every record is one
 unbuffered write + ``fsync``. A torn last line (a crash or a full disk mid-write) is cut off
@@ -40,7 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["JournalEntry", "JournalError", "OrderJournal", "new_client_order_id"]
+__all__ = ["JournalEntry", "JournalError", "OrderJournal", "ParentEntry", "new_client_order_id"]
 
 _MAX_CLIENT_ID = 32  # Binance allows 36, Bybit orderLinkId 36, OKX clOrdId 32
 
@@ -85,6 +92,19 @@ class JournalEntry:
         return self.final and self.status in ("absent", "rejected")
 
 
+@dataclass(slots=True)
+class ParentEntry:
+    """What the journal knows about one parent order."""
+
+    parent_id: str
+    symbol: str
+    side: str
+    amount: float
+    spec: dict[str, Any]
+    ended: bool = False
+    status: str | None = None
+
+
 class OrderJournal:
     """Append-only, fsync-ed JSON-lines journal of order intents and their outcomes.
 
@@ -100,6 +120,7 @@ class OrderJournal:
         self._lock = threading.Lock()
         self._entries: dict[str, JournalEntry] = {}
         self._flat_seq: dict[str, int] = {}
+        self._parents: dict[str, ParentEntry] = {}
         self._seq = 0
         self._size = 0
         self._fh: Any = None
@@ -151,6 +172,21 @@ class OrderJournal:
             return
         if event == "flat":
             self._flat_seq[str(rec.get("symbol"))] = self._seq
+            return
+        if event == "parent":
+            pid = str(rec.get("parent_id"))
+            self._parents[pid] = ParentEntry(
+                pid,
+                str(rec.get("symbol")),
+                str(rec.get("side")),
+                float(rec.get("amount") or 0.0),
+                dict(rec.get("spec") or {}),
+            )
+            return
+        if event == "parent_end":
+            parent = self._parents.get(str(rec.get("parent_id")))
+            if parent is not None:
+                parent.ended, parent.status = True, rec.get("status")
             return
         entry = self._entries.get(cid)
         if entry is None:
@@ -251,6 +287,47 @@ class OrderJournal:
     def record_flat(self, symbol: str) -> None:
         """The position on ``symbol`` is closed (its orders are settled)."""
         self._write({"event": "flat", "symbol": symbol})
+
+    def record_parent(
+        self, parent_id: str, *, symbol: str, side: str, amount: float, spec: dict[str, Any]
+    ) -> None:
+        """Persist a parent order before its first child (raises ``JournalError``)."""
+        if parent_id in self._parents:
+            raise ValueError(f"parent id already journaled, was {parent_id!r}")
+        self._write(
+            {
+                "event": "parent",
+                "parent_id": parent_id,
+                "symbol": symbol,
+                "side": side,
+                "amount": amount,
+                "spec": spec,
+            }
+        )
+
+    def record_parent_end(self, parent_id: str, status: str) -> None:
+        """The parent order is over: it is not resumed on restart."""
+        self._write({"event": "parent_end", "parent_id": parent_id, "status": status})
+
+    def open_parents(self, symbol: str | None = None) -> list[ParentEntry]:
+        """Parents without a ``parent_end`` record (of ``symbol``, or all), oldest first."""
+        return [
+            p
+            for p in self._parents.values()
+            if not p.ended and (symbol is None or p.symbol == symbol)
+        ]
+
+    def parent(self, parent_id: str) -> ParentEntry | None:
+        """The journaled parent ``parent_id`` or None."""
+        return self._parents.get(parent_id)
+
+    def children(self, parent_id: str) -> list[JournalEntry]:
+        """The child orders of ``parent_id``, in the order they were journaled."""
+        return [
+            e
+            for e in self._entries.values()
+            if (e.intent.get("context") or {}).get("parent") == parent_id
+        ]
 
     def get(self, client_order_id: str) -> JournalEntry | None:
         """The entry of ``client_order_id`` or None."""

@@ -1,7 +1,7 @@
 """Gate: the replay's hot path with the shared Redis cache attached, as a ratio to without.
 
 Both runs replay the bundled Binance spot sample (real data) through the engine and the
-paper trader, in the same process, interleaved, best of three each:
+paper trader, in the same process, interleaved, best of five each:
 
 - without: ``replay(on_message=trader.on_message)``, what ``confluex replay --paper`` runs;
 - with: the same, plus ``--redis``'s EngineScorePublisher (L1 + bounded queue on the hot path)
@@ -9,9 +9,11 @@ paper trader, in the same process, interleaved, best of three each:
   loopback port, no persistence).
 
 A second pair without the trader (a bare score-reading hook vs the publisher) shows the
-publisher's own cost against the smallest Python hook. The gate is on the paper pair: with
-Redis it may cost at most MAX_RATIO times without. Exit 1 on failure; without redis-server the
-gate is skipped (exit 0) unless CONFLUEX_REQUIRE_REDIS=1.
+publisher's own cost against the smallest Python hook. Each run reports the replay thread's
+CPU time (the hot path's own work; stable on a shared VM) and its wall time (which adds GIL
+hand-overs to the writer thread, and the neighbours' noise). The gate is on the paper pair's
+CPU time: with Redis it may cost at most MAX_RATIO times without. Exit 1 on failure; without
+redis-server the gate is skipped (exit 0) unless CONFLUEX_REQUIRE_REDIS=1.
 
 Run: python bench/gate_redis.py
 """
@@ -36,10 +38,10 @@ from confluex.replay_trader import PaperTrader
 from confluex.trading import load_config
 from redis_server import RedisServer
 
-MAX_RATIO = 1.25
+MAX_RATIO = 1.5
 
 
-def run(url: str | None, paper: bool) -> tuple[float, Any]:
+def run(url: str | None, paper: bool) -> tuple[tuple[float, float], Any]:
     engine = Engine()
     config = load_config()
     trader = PaperTrader(engine, config) if paper else None
@@ -57,9 +59,9 @@ def run(url: str | None, paper: bool) -> tuple[float, Any]:
         hook = EngineScorePublisher(
             cache, engine, name=lambda sid: "BTC/USDT", then=trader.on_message if trader else None
         ).on_message
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.thread_time()
     replay(None, engine=engine, on_message=hook)
-    elapsed = time.perf_counter() - t0
+    elapsed = (time.perf_counter() - t0, time.thread_time() - c0)
     if trader is not None:
         trader.finish()
         trader.close()
@@ -78,27 +80,34 @@ def main() -> int:
         server = RedisServer(binary, Path(tmp))
         server.start()
         try:
-            results: dict[tuple[bool, bool], float] = {}
+            wall: dict[tuple[bool, bool], float] = {}
+            cpu: dict[tuple[bool, bool], float] = {}
             writes: dict[bool, Any] = {}
-            for _ in range(3):  # interleaved: a noisy neighbour slows one round, not the ratio
+            for _ in range(5):  # interleaved: a noisy neighbour slows one round, not the ratio
                 for paper in (True, False):
                     for attached in (False, True):
-                        t, cache = run(server.url if attached else None, paper)
+                        (w, c), cache = run(server.url if attached else None, paper)
                         key = (paper, attached)
-                        results[key] = min(results.get(key, t), t)
+                        wall[key] = min(wall.get(key, w), w)
+                        cpu[key] = min(cpu.get(key, c), c)
                         if cache is not None:
                             writes[paper] = cache.stats
         finally:
             server.stop()
     for paper, label in ((True, "paper trader"), (False, "bare hook   ")):
-        without, with_ = results[(paper, False)], results[(paper, True)]
+        st = writes[paper]
         print(
-            f"{label}: without Redis {without * 1e3:.0f} ms, with Redis {with_ * 1e3:.0f} ms, "
-            f"ratio {with_ / without:.2f} ({writes[paper].written:,} writes in "
-            f"{writes[paper].batches:,} batches, {writes[paper].dropped} dropped)"
+            f"{label}: hot thread CPU {cpu[(paper, False)] * 1e3:.0f} -> "
+            f"{cpu[(paper, True)] * 1e3:.0f} ms "
+            f"(ratio {cpu[(paper, True)] / cpu[(paper, False)]:.2f}),"
+            f" wall {wall[(paper, False)] * 1e3:.0f} -> {wall[(paper, True)] * 1e3:.0f} ms "
+            f"(ratio {wall[(paper, True)] / wall[(paper, False)]:.2f}); {st.written:,} writes in "
+            f"{st.batches:,} batches, {st.dropped} dropped"
         )
-    ratio = results[(True, True)] / results[(True, False)]
-    print(f"paper replay with Redis / without: {ratio:.2f} (required <= {MAX_RATIO})")
+    ratio = cpu[(True, True)] / cpu[(True, False)]
+    print(
+        f"paper replay, hot thread CPU with Redis / without: {ratio:.2f} (required <= {MAX_RATIO})"
+    )
     return 0 if ratio <= MAX_RATIO else 1
 
 

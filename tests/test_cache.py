@@ -7,6 +7,9 @@ through the engine, the paper trader and the CLI.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +24,9 @@ from confluex.cli import main
 from confluex.feeds.files import replay
 from confluex.replay_trader import PaperTrader
 from confluex.trading import load_config
+from loopback_exchange import Faults, LoopbackExchange
 from redis_server import RedisServer, redis_server_fixture
+from test_live import capture
 
 SYMBOL = "BTC/USDT"
 
@@ -326,3 +331,41 @@ def test_cli_bad_redis_url_is_a_one_line_usage_error(capsys):
     assert code == 2
     assert err.startswith("confluex replay: ") and "http://127.0.0.1:1" in err
     assert "Traceback" not in err
+
+
+def test_cli_live_shares_the_feed_scores_in_redis(server, client, hft_data):
+    cap = capture(hft_data, ("BTCUSDT",), 6000)
+
+    async def run() -> tuple[int, str]:
+        async with LoopbackExchange(cap, faults=Faults(throttle=0.001)) as ex:
+            live = ["-m", "confluex", "live", "--symbols", "BTC/USDT", "--no-view"]
+            venue = ["--ws-url", ex.ws_url, "--rest-url", ex.rest_url, "--duration", "6"]
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                *live,
+                *venue,
+                "--redis",
+                server.url,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=dict(os.environ, PYTHONUNBUFFERED="1"),
+            )
+            # Read while it runs (the hash expires 1 s after the feed's last write), once the
+            # book is synced: the updates before the snapshot have no mid price.
+            deadline = time.monotonic() + 30
+            while not client.hexists(key, "price") and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            fields.update(client.hgetall(key))
+            out, err = await asyncio.wait_for(proc.communicate(), 60)
+            assert proc.returncode is not None
+            return proc.returncode, out.decode() + err.decode()
+
+    key = f"confluex:score:{SYMBOL}"
+    fields: dict[str, str] = {}
+    code, output = asyncio.run(run())
+
+    assert code == 0, output
+    assert f"shared scores {server.url}: " in output and " 0 dropped" in output, output
+    assert "Traceback" not in output
+    assert 0.0 <= float(fields["score"]) <= 100.0 and float(fields["price"]) > 0
+    assert int(fields["ts_ns"]) > 1_600_000_000 * 10**9  # stamped with the wall clock

@@ -9,13 +9,13 @@ Layout in Redis (``prefix`` defaults to ``confluex``):
   signal with the symbol, direction, score, price and time, for other processes to read
   (``XREAD``, :meth:`ConfluenceHFTCache.read_signals`).
 
-The hot path (:meth:`~ConfluenceHFTCache.cache_score`, :meth:`~ConfluenceHFTCache.publish_signal`)
-never waits on Redis: it stores the record in L1 and appends it to a bounded queue, or counts
-it dropped when the queue is full. One background thread drains the queue in batches, keeps
-only each symbol's latest hash write of a batch, and sends a batch as one pipeline. When Redis
-is down or restarting, the batch in hand is dropped and counted, the writer backs off
-(``retry_s``, doubling up to ``max_retry_s``), drops and counts what arrives meanwhile, then
-reconnects; trading never notices.
+The hot path (``cache_score``, ``publish_signal``) never waits on Redis: it stores the
+record in L1 and appends it to a bounded queue, or counts it dropped when the queue is full.
+One background thread drains the queue in batches, keeps only each symbol's latest hash
+write of a batch, and sends a batch as one pipeline. When Redis is down or restarting, the
+batch in hand is dropped and counted, the writer backs off (``retry_s``, doubling up to
+``max_retry_s``), drops and counts what arrives meanwhile, then reconnects; trading never
+notices.
 
 L1 is an LRU of ``l1_size`` symbols whose entries expire ``l1_ttl_s`` after they were stored
 (injected clock). There are no L3 lookup tables: bench/bench_cache.py measures a precomputed
@@ -86,6 +86,18 @@ class TTLCache(Generic[V]):
             return None
         self._data.move_to_end(key)
         return item[1]
+
+    def setdefault(self, key: str, factory: Callable[[], V]) -> V:
+        """The live value of ``key`` (its lifetime restarted), or a new ``factory()`` stored."""
+        data = self._data
+        now = self._clock()
+        item = data.get(key)
+        value = factory() if item is None or item[0] <= now else item[1]
+        data[key] = (now + self.ttl_s, value)
+        data.move_to_end(key)
+        if len(data) > self.maxsize:
+            data.popitem(last=False)
+        return value
 
     def set(self, key: str, value: V) -> None:
         """Stores ``value``, evicting the least recently used entry when full."""
@@ -161,6 +173,10 @@ def _parse(value: str) -> Value:
 class ConfluenceHFTCache:
     """Latest scores per symbol in L1 and Redis, signals on a Redis stream.
 
+    Threading: one thread (the trading loop) calls ``cache_score``, ``publish_signal`` and
+    ``get_cached_score`` (L1 is not locked); the writer thread only takes from the queue.
+    Other processes read Redis (``get_cached_score`` of their own cache, or any client).
+
     Parameters
     ----------
     url
@@ -198,8 +214,8 @@ class ConfluenceHFTCache:
         l1_size: int = 500,
         l1_ttl_s: float = 1.0,
         queue_size: int = 10_000,
-        batch_size: int = 512,
-        flush_interval_s: float = 0.002,
+        batch_size: int = 1024,
+        flush_interval_s: float = 0.01,
         retry_s: float = 0.05,
         max_retry_s: float = 1.0,
         socket_timeout_s: float = 0.5,
@@ -234,10 +250,11 @@ class ConfluenceHFTCache:
         self.connected = False
         self.last_error: str | None = None
         self._clock = clock
-        self._l1: TTLCache[dict[str, Value]] = TTLCache(l1_size, l1_ttl_s, clock)
+        self._l1: TTLCache[dict[str, Value | None]] = TTLCache(l1_size, l1_ttl_s, clock)
         self._queue: deque[tuple[int, str, Record]] = deque()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._busy = False  # the writer holds a batch taken from the queue
         self._client = self._make_client(url, socket_timeout_s)
 
     @staticmethod
@@ -307,11 +324,10 @@ class ConfluenceHFTCache:
         """Stores ``symbol``'s latest fields in L1 and queues their Redis write.
 
         Returns False (and counts ``dropped_full``) when the write queue is full; L1 is
-        updated either way. Fields merge into the symbol's hash; a None value is not written.
+        updated either way. Fields merge into the symbol's hash and its L1 entry; a None
+        value (not available) is not written and, in L1, hides an older value.
         """
-        entry = self._l1.get(symbol)
-        merged = dict(score) if entry is None else {**entry, **score}
-        self._l1.set(symbol, {k: v for k, v in merged.items() if v is not None})
+        self._l1.setdefault(symbol, dict).update(score)
         return self._enqueue(_HASH, symbol, score)
 
     def publish_signal(self, symbol: str, signal: Record) -> bool:
@@ -338,7 +354,7 @@ class ConfluenceHFTCache:
         hit = self._l1.get(symbol)
         if hit is not None:
             stats.l1_hits += 1
-            return dict(hit)
+            return {k: v for k, v in hit.items() if v is not None}
         try:
             raw = self._client.hgetall(self.score_key(symbol))
         except Exception as exc:  # redis.RedisError, OSError: the reader degrades to a miss
@@ -348,9 +364,9 @@ class ConfluenceHFTCache:
             stats.misses += 1
             return None
         stats.l2_hits += 1
-        value = {k: _parse(v) for k, v in raw.items()}
-        self._l1.set(symbol, value)
-        return dict(value)
+        value: dict[str, Value] = {k: _parse(v) for k, v in raw.items()}
+        self._l1.set(symbol, dict(value))
+        return value
 
     def read_signals(
         self, after: str = "0-0", count: int = 1000
@@ -366,8 +382,6 @@ class ConfluenceHFTCache:
         while (self._queue or self._busy) and time.monotonic() < deadline:
             time.sleep(0.001)
         return not self._queue and not self._busy
-
-    _busy = False
 
     def _run(self) -> None:
         queue, stats = self._queue, self.stats
@@ -387,8 +401,10 @@ class ConfluenceHFTCache:
                 stats.dropped_outage += n
                 self._busy = False
                 if self._stop.is_set():
+                    stats.dropped_outage += len(queue)
                     queue.clear()
                     return
+                self._stop.wait(min(retry_at - now, self.flush_interval_s))  # no spinning
                 continue
             try:
                 self._write(batch)

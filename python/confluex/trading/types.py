@@ -8,6 +8,8 @@ fields, about ten times cheaper to make than a frozen dataclass. They keep the d
 surface (``dataclasses.fields``/``replace``/``asdict``, ``==``, ``hash``, ``repr``, pickling);
 a compiled instance rejects assignment with AttributeError and converts float fields to
 ``float``. Cython's dataclass has no ``slots`` option, so those three are declared without it.
+A field added to one of them goes into ``types.pxd`` too (the build stops and says so:
+"C attributes cannot be added in implementation part of extension type").
 """
 
 from __future__ import annotations

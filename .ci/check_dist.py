@@ -5,7 +5,7 @@ Usage: python .ci/check_dist.py SDIST.tar.gz WHEEL.whl
 - The sdist tests itself: it holds the sources, the build files, the licence, the test suite
   and every file of tests/data that git tracks (the real captures and each source's notice).
 - The wheel holds only the package: confluex/ (code, stubs, py.typed, the compiled core, the
-  presets, the bundled sample with its hftbacktest licence) and its .dist-info (with LICENSE
+  Cython-compiled decision path beside its .py sources, the presets, the bundled sample with its hftbacktest licence) and its .dist-info (with LICENSE
   and the sample's licence as licence files, version = confluex.__version__, matplotlib only
   under the `plot` extra). No tests, no test data, no C++ sources, no caches.
 
@@ -97,6 +97,16 @@ def check_wheel(path: Path) -> list[str]:
     problems += [f"wheel: missing {f}" for f in required if f not in names]
     if not any(re.fullmatch(r"confluex/_core\.[^/]+\.(so|pyd)", n) for n in names):
         problems.append("wheel: missing the compiled core confluex/_core.*.so")
+    # The Cython-compiled decision path (CMake CONFLUEX_CYTHON, ON by default), each next to
+    # its .py source; the generated C stays in the build tree.
+    for mod in ("types", "monitor", "sizing", "risk"):
+        stem = f"confluex/trading/{mod}"
+        if f"{stem}.py" not in names:
+            problems.append(f"wheel: missing {stem}.py")
+        if not any(re.fullmatch(rf"{stem}\.[^/]+\.(so|pyd)", n) for n in names):
+            problems.append(f"wheel: missing the Cython-compiled {stem}.*.so")
+        if f"{stem}.c" in names:
+            problems.append(f"wheel: should not contain {stem}.c")
     version = re.search(r'^__version__ = "([^"]+)"', init, re.M)
     meta_version = re.search(r"^Version: (.+)$", metadata, re.M)
     if not version or not meta_version or version.group(1) != meta_version.group(1).strip():

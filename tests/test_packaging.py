@@ -58,7 +58,7 @@ def test_version_has_one_source() -> None:
 
 def test_every_runtime_dependency_is_imported_and_every_import_declared() -> None:
     runtime = declared()
-    optional = declared("plot")
+    optional = declared("plot") | declared("redis")
     imported = third_party_imports()
 
     providers = {m: distribution_of(m) for m in imported}

@@ -32,6 +32,7 @@ import numpy as np
 
 from . import __version__
 from .backtest_report import FillLike, backtest_of, draw_fills, paper_fills_by_id, write_report
+from .cache import ConfluenceHFTCache, EngineScorePublisher, format_cache_stats
 from .engine import COMPONENT_NAMES, PROFILES, ConfluexError, Engine, engine_from_config
 from .feeds.files import ReplayResult, replay, sample_path
 from .hft.replay_hook import HFT_CSV_COLUMNS, HFTReplayScorer, format_hft, hft_columns
@@ -415,6 +416,7 @@ def _replay_command(args: argparse.Namespace) -> int:
     out_dir = _check_out_dir(args.out) if args.out else None
     progress = Progress(enabled=not args.no_progress and sys.stderr.isatty())
     trader: PaperTrader | None = None
+    shared: EngineScorePublisher | None = None
     log.info("replaying %s", ", ".join(args.files) if args.files else sample_path().name)
     try:
         # One config drives everything: the engine's weights, the session's signal thresholds
@@ -430,7 +432,9 @@ def _replay_command(args: argparse.Namespace) -> int:
             trader = trader_from_args(
                 args, engine, lambda note: print(note, flush=True), config=config
             )
-        scorer = _hft_scorer(args, engine, trader, config) if args.hft else None
+        shared = _redis_publisher(args, engine, trader, thresholds)
+        scorer = _hft_scorer(args, engine, trader, config, shared) if args.hft else None
+        on_message = trader.on_message if trader is not None else None
         res = replay(
             args.files or None,
             symbols=args.symbols.split(",") if args.symbols else None,
@@ -442,7 +446,7 @@ def _replay_command(args: argparse.Namespace) -> int:
             series_interval_ns=round(args.series_ms * 1_000_000),
             progress=progress,
             engine=engine,
-            on_message=trader.on_message if trader is not None else None,
+            on_message=shared.on_message if shared is not None else on_message,
             interruptible=True,
             on_parsed=scorer.on_parsed if scorer is not None else None,
             prepare=prepare,
@@ -483,10 +487,15 @@ def _replay_command(args: argparse.Namespace) -> int:
                 print("\nwrote " + ", ".join(str(p) for p in paths))
                 for note in notes:
                     print(note)
+        if shared is not None:
+            shared.cache.close()
+            print("\n" + format_cache_stats(shared.cache), flush=True)
     finally:
         progress.close()
         if trader is not None:
             trader.close()
+        if shared is not None:
+            shared.cache.close()
     if res.interrupted:
         _fail("replay", f"interrupted after {res.messages:,} messages")
         return EXIT_INTERRUPTED
@@ -500,8 +509,30 @@ def _ws_symbol(engine_name: str) -> str | None:
     return (unified_symbol(name, mtype) if mtype else None) or name
 
 
+def _redis_publisher(
+    args: argparse.Namespace, engine: Engine, trader: PaperTrader | None, thresholds: Any
+) -> EngineScorePublisher | None:
+    """The ``--redis`` hook: the engine's scores and crossings into the shared cache, after
+    the paper trader's own hook; symbols are named as on the WebSocket (``BTC/USDT``)."""
+    if not getattr(args, "redis", None):
+        return None
+    cache = ConfluenceHFTCache(args.redis).start()
+    return EngineScorePublisher(
+        cache,
+        engine,
+        long_threshold=thresholds.long,
+        short_threshold=thresholds.short,
+        name=lambda sid: _ws_symbol(engine.symbol_name(sid)) or engine.symbol_name(sid),
+        then=trader.on_message if trader is not None else None,
+    )
+
+
 def _hft_scorer(
-    args: argparse.Namespace, engine: Engine, trader: PaperTrader | None, config: Any
+    args: argparse.Namespace,
+    engine: Engine,
+    trader: PaperTrader | None,
+    config: Any,
+    shared: EngineScorePublisher | None = None,
 ) -> HFTReplayScorer:
     """The ``--hft`` hook: its profile is ``--hft-profile``, else an HFT one named by
     ``--profile`` (the engine profiles); with ``--paper`` the inventory is the paper venue's
@@ -523,13 +554,15 @@ def _hft_scorer(
     def publish(symbol: str | None, data: dict[str, Any]) -> None:
         if server is not None:
             server.publish("hft_scores", data, symbol=symbol)
+        if shared is not None:
+            shared.on_composite(symbol, data)
 
     return HFTReplayScorer(
         engine,
         profile=profile,
         series_interval_ns=round(args.series_ms * 1_000_000),
         inventory=inventory if trader is not None else None,
-        publish=publish if server is not None else None,
+        publish=publish if server is not None or shared is not None else None,
         ws_symbol=_ws_symbol,
     )
 
@@ -824,6 +857,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         metavar="SECONDS",
         help="with --serve: wait up to SECONDS for a subscribed client before replaying",
+    )
+    rp.add_argument(
+        "--redis",
+        metavar="URL",
+        help="share the latest scores (hash per symbol, TTL 1 s) and signals (a stream) in "
+        "Redis, e.g. redis://127.0.0.1:6379/0; an outage drops and counts writes, the "
+        "replay goes on (needs confluex[redis])",
     )
     rp.set_defaults(func=_replay_command)
     try:

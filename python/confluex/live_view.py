@@ -15,12 +15,15 @@ import math
 import sys
 import time
 from dataclasses import dataclass
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from .engine import engine_from_config, session_config
 from .feeds.live import EXCHANGES, LiveFeed
 from .markets import format_price
 from .trading.config import load_config
+
+if TYPE_CHECKING:
+    from .cache import ConfluenceHFTCache
 
 __all__ = ["add_live_arguments", "render_view", "run_live"]
 
@@ -129,6 +132,12 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", metavar="NAME", help="config preset, e.g. conservative")
 
     parser.add_argument(
+        "--redis",
+        metavar="URL",
+        help="share the latest scores (hash per symbol, TTL 1 s) and signals (a stream) in "
+        "Redis, e.g. redis://127.0.0.1:6379/0 (needs confluex[redis])",
+    )
+    parser.add_argument(
         "--record",
         default=None,
         metavar="FILE",
@@ -199,6 +208,24 @@ async def _run_feed(
             await metrics.close()
 
 
+def _attach_redis(feed: LiveFeed, args: argparse.Namespace) -> ConfluenceHFTCache | None:
+    """``--redis``: every score update of the feed into the shared cache (started here)."""
+    if not getattr(args, "redis", None):
+        return None
+    from .cache import ConfluenceHFTCache, EngineScorePublisher
+
+    cache = ConfluenceHFTCache(args.redis)
+    th = load_config(getattr(args, "config", None), preset=getattr(args, "preset", None))
+    feed.on_update = EngineScorePublisher(
+        cache.start(),
+        feed.engine,
+        long_threshold=th.confluence.thresholds.long,
+        short_threshold=th.confluence.thresholds.short,
+        symbol_id=feed.symbol_id,
+    ).on_update
+    return cache
+
+
 def run_live(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Runs ``confluex live`` until --duration or Ctrl-C; returns the exit code.
 
@@ -212,6 +239,11 @@ def run_live(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
         _check_live_args(args)
         feed = _feed_from_args(args)
     except ValueError as exc:
+        err.write(f"confluex live: {exc}\n")
+        return 2
+    try:
+        cache = _attach_redis(feed, args)
+    except ValueError as exc:  # a bad --redis URL
         err.write(f"confluex live: {exc}\n")
         return 2
     code = 0
@@ -228,7 +260,14 @@ def run_live(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
     except Exception as exc:  # e.g. ccxt could not load the markets: no traceback for users
         err.write(f"confluex live: {type(exc).__name__}: {exc}\n")
         return 1
+    finally:
+        if cache is not None:
+            cache.close()
     out.write(render_view(feed) + "\n")
+    if cache is not None:
+        from .cache import format_cache_stats
+
+        out.write(format_cache_stats(cache) + "\n")
     return code
 
 

@@ -169,18 +169,19 @@ class SizingManager:
         if balance == 0.0:
             return _ZERO
         pct = self.position_pct(side, score)
+        # Positional, in field order: the compiled extension type parses keywords ~10x slower.
         return OrderIntent(
-            symbol=update.symbol,
-            side=side,
-            quote_size=balance * pct,
-            reference_price=price,
-            stop_loss=None if params is None else params.stop_loss,
-            take_profit=None if params is None else params.take_profit,
-            trailing_stop_pct=self.trailing_stop_pct,
-            score=score,
-            ts_ns=update.ts_ns,
-            manager=self.name,
-            reason=f"{wanted.value} score {score:g}: {pct * 100:.4g}% of balance",
+            update.symbol,
+            side,
+            balance * pct,  # quote_size
+            price,  # reference_price
+            None if params is None else params.stop_loss,
+            None if params is None else params.take_profit,
+            self.trailing_stop_pct,
+            score,
+            update.ts_ns,
+            self.name,  # manager
+            f"{wanted.value} score {score:g}: {pct * 100:.4g}% of balance",  # reason
         )
 
 

@@ -1,6 +1,15 @@
 """Value types shared by the trading layer: score updates in, order intents out.
 
 Everything here is immutable: an update or an intent, once made, is never changed.
+
+The build compiles this module with Cython (see ``types.pxd``): ``ScoreUpdate``,
+``TradeParameters`` and ``OrderIntent`` then become extension types with typed, read-only
+fields, about ten times cheaper to make than a frozen dataclass. They keep the dataclass
+surface (``dataclasses.fields``/``replace``/``asdict``, ``==``, ``hash``, ``repr``, pickling);
+a compiled instance rejects assignment with AttributeError and converts float fields to
+``float``. Cython's dataclass has no ``slots`` option, so those three are declared without it.
+A field added to one of them goes into ``types.pxd`` too (the build stops and says so:
+"C attributes cannot be added in implementation part of extension type").
 """
 
 from __future__ import annotations
@@ -34,7 +43,7 @@ class Side(enum.Enum):
     SELL = "sell"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ScoreUpdate:
     """One engine score for one symbol, as the MarketMonitor consumes it.
 
@@ -53,7 +62,7 @@ class ScoreUpdate:
     price: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class TradeParameters:
     """MarketMonitor trade parameters for one signal (reference-system §5.2, fixed)."""
 
@@ -71,7 +80,7 @@ class TradeParameters:
     quote_size: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class OrderIntent:
     """A sized, not yet sent, order decision.
 

@@ -397,6 +397,7 @@ def replay(
     interruptible: bool = False,
     on_parsed: Callable[[FeedSession, ParseResult, int], None] | None = None,
     prepare: Callable[[Engine, int, str], None] | None = None,
+    before_message: Callable[[int], None] | None = None,
 ) -> ReplayResult:
     """Replay files (default: the bundled sample) and return what happened.
 
@@ -410,6 +411,9 @@ def replay(
     ``prepare``, when given, is called as ``prepare(engine, symbol_id, venue_symbol)`` right
     after each symbol is registered and before any of its data: the place for warm-up
     (``Engine.load_history``) and sentiment inputs (``Engine.on_funding``...).
+    ``before_message``, when given, is called with each message's timestamp just before the
+    message is fed (line by line, like ``on_message``): the engine then holds every earlier
+    message, the state ``confluex research`` samples on its time grid.
     With ``interruptible``, Ctrl-C (KeyboardInterrupt) ends the replay early and the result
     covers what was replayed so far (``interrupted=True``); otherwise it propagates.
     """
@@ -495,7 +499,12 @@ def replay(
             if src.kind in ("capture", "bybit", "bybit_capture"):
                 session = sessions[src.venue]
                 fmt = LineFormat.JsonOnly if src.kind == "bybit" else LineFormat.NsPrefixed
-                if speed is None and on_message is None and on_parsed is None:
+                if (
+                    speed is None
+                    and on_message is None
+                    and on_parsed is None
+                    and before_message is None
+                ):
                     for chunk in iter_chunks(src.path):
                         messages += session.replay(chunk, fmt)
                         drain()
@@ -514,6 +523,7 @@ def replay(
                         total,
                         drain,
                         on_parsed,
+                        before_message,
                     )
                     done += size
             else:
@@ -611,6 +621,7 @@ def _feed_lines(
     total: int,
     drain: Callable[[], None],
     on_parsed: Callable[[FeedSession, ParseResult, int], None] | None = None,
+    before_message: Callable[[int], None] | None = None,
 ) -> int:
     """Line-by-line feed: paced at ``speed`` x recorded time and/or with a per-message hook."""
     count = 0
@@ -638,6 +649,8 @@ def _feed_lines(
             lag = due - (time.perf_counter() - wall0)
             if lag > 0:
                 time.sleep(lag)
+        if before_message is not None:
+            before_message(ts)
         result = session.on_message(msg, ts)
         count += 1
         if on_message is not None and result.ok and result.symbol_id != NO_SYMBOL:

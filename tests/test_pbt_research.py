@@ -218,6 +218,7 @@ def test_saturation_matches_plain_counts(v: list[float]) -> None:
     n = len(v)
     assert same(got["at_0"], v.count(0.0) / n)
     assert same(got["at_100"], v.count(100.0) / n)
+    assert same(got["near_rails"], sum(x <= 1 or x >= 99 for x in v) / n)
     lo, hi = min(v), max(v)
     want = 1.0 if lo == hi else sum(x in (lo, hi) for x in v) / n
     assert same(got["at_clip"], want)

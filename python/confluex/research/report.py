@@ -298,8 +298,9 @@ with two plain baselines taken from the book.
   the crossing's sign; mean return in basis points, signed by the direction.
 - **Calibration.** Score bands of 10 points: count, share of positive forward returns, mean
   forward return.
-- **Saturation.** Share of samples at exactly 0 or 100, and at the observed minimum or maximum
-  (a clip piles samples up there).
+- **Saturation.** Share of samples at exactly 0 or 100, within one point of either end (a
+  logistic map saturates there without touching the rail), and at the observed minimum or
+  maximum (a clip piles samples up there).
 - **Warm-up.** The first 30 s of a capture: share of samples pinned at exactly 0 or 100, and the
   last pinned second.
 - **Shards and Ray.** Work is split by (capture, symbol, profile) and runs as Ray tasks
@@ -310,13 +311,24 @@ with two plain baselines taken from the book.
 
 
 def _md_table(shard: dict[str, Any], horizons: Sequence[str]) -> list[str]:
+    first = horizons[0]
     lines = [
-        "| signal | " + " | ".join(f"IC {h} [95 % CI]" for h in horizons) + " |",
-        "|---|" + "---|" * len(horizons),
+        "| signal | "
+        + " | ".join(f"IC {h} [95 % CI]" for h in horizons)
+        + f" | n / n_eff {first} | partial IC {first} | at 0 or 100 | within 1 of 0/100 |",
+        "|---|" + "---|" * (len(horizons) + 4),
     ]
     for name in _rows(shard, horizons, None):
-        cells = " | ".join(_fmt_ic(shard["signals"][name][h]) for h in horizons)
-        lines.append(f"| `{name}` | {cells} |")
+        blk = shard["signals"][name]
+        cells = " | ".join(_fmt_ic(blk[h]) for h in horizons)
+        b = blk[first]
+        n_eff = "-" if b["n_eff"] is None else f"{b['n']} / {b['n_eff']:.0f}"
+        sat = shard["saturation"][name]
+        pinned = _pct(_sum(sat["at_0"], sat["at_100"]))
+        lines.append(
+            f"| `{name}` | {cells} | {n_eff} | {_opt(b['partial_ic'])} | {pinned} | "
+            f"{_pct(sat.get('near_rails'))} |"
+        )
     return lines
 
 

@@ -264,17 +264,19 @@ def calibration(
     return rows
 
 
-def saturation(values: npt.ArrayLike) -> dict[str, float]:
-    """Shares of the (non-missing) samples at exactly 0, exactly 100, and at the observed
+def saturation(values: npt.ArrayLike, near: float = 1.0) -> dict[str, float]:
+    """Shares of the (non-missing) samples at exactly 0, exactly 100, within ``near`` of either
+    end (a logistic map saturates there without touching the rail), and at the observed
     minimum or maximum (a clip shows as a pile-up there; a continuous signal has ~2/n)."""
     v = np.asarray(values, dtype=np.float64)
     v = v[~np.isnan(v)]
     if v.size == 0:
-        return {"at_0": math.nan, "at_100": math.nan, "at_clip": math.nan}
+        return {"at_0": math.nan, "at_100": math.nan, "near_rails": math.nan, "at_clip": math.nan}
     lo, hi = v.min(), v.max()
     at_clip = float(np.mean((v == lo) | (v == hi))) if hi > lo else 1.0
     return {
         "at_0": float(np.mean(v == 0.0)),
         "at_100": float(np.mean(v == 100.0)),
+        "near_rails": float(np.mean((v <= near) | (v >= 100.0 - near))),
         "at_clip": at_clip,
     }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -181,3 +182,16 @@ def test_a_directory_is_one_capture_of_its_files_in_name_order() -> None:
     assert cap.name == "spot"
     assert [Path(f).name for f in cap.files] == ["btcusdt_20240808.gz", "btcusdt_20240809.gz"]
     assert joined.files == cap.files
+
+
+def test_without_ray_the_command_says_how_to_get_it(
+    capture: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
+    code = cli.main(["research", str(capture), "--no-progress", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "pip install 'confluex[research]', or run with --serial" in err

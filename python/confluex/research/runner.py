@@ -162,7 +162,12 @@ def run_shards(
 def _run_on_ray(
     shards: Sequence[Shard], address: str | None, num_cpus: int | None, bar: Any
 ) -> list[dict[str, Any]]:
-    import ray
+    try:
+        import ray
+    except ImportError:
+        raise ValueError(
+            "Ray is not installed: pip install 'confluex[research]', or run with --serial"
+        ) from None
 
     started_here = not ray.is_initialized()
     if started_here:

@@ -58,7 +58,7 @@ def test_version_has_one_source() -> None:
 
 def test_every_runtime_dependency_is_imported_and_every_import_declared() -> None:
     runtime = declared()
-    optional = declared("plot") | declared("redis")
+    optional = declared("plot") | declared("redis") | declared("research")
     imported = third_party_imports()
 
     providers = {m: distribution_of(m) for m in imported}
@@ -69,6 +69,7 @@ def test_every_runtime_dependency_is_imported_and_every_import_declared() -> Non
     # tomli is the Python 3.10 backport of tomllib (imported under a version check).
     assert unused <= {"tomli"}, f"declared but never imported: {sorted(unused)}"
     assert "matplotlib" not in runtime and "matplotlib" in optional
+    assert "ray" not in runtime and "ray" in declared("research")
 
 
 def test_replay_out_without_matplotlib_fails_in_one_line(

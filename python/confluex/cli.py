@@ -866,6 +866,18 @@ def build_parser() -> argparse.ArgumentParser:
         "replay goes on (needs confluex[redis])",
     )
     rp.set_defaults(func=_replay_command)
+    from .research.cli import add_research_arguments, run_research
+
+    sp = sub.add_parser(
+        "research",
+        help="measure each signal's rank IC against the future mid return (Ray-sharded)",
+        description="Replay captures, sample the engine every 100 ms and report rank ICs with "
+        "block-bootstrap intervals, IC decay, partial ICs against book baselines, threshold "
+        "crossings, calibration, saturation and warm-up (report.json, report.html).",
+    )
+    _add_common(sp, top=False)
+    add_research_arguments(sp)
+    sp.set_defaults(func=run_research)
     try:
         live = importlib.import_module("confluex.live_view")
     except ImportError:  # pragma: no cover - a build without the live feed module

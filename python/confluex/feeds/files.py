@@ -398,6 +398,7 @@ def replay(
     on_parsed: Callable[[FeedSession, ParseResult, int], None] | None = None,
     prepare: Callable[[Engine, int, str], None] | None = None,
     on_raw: Callable[[FeedSession, ParseResult, bytes, int], None] | None = None,
+    before_message: Callable[[int], None] | None = None,
 ) -> ReplayResult:
     """Replay files (default: the bundled sample) and return what happened.
 
@@ -413,6 +414,9 @@ def replay(
     (``Engine.load_history``) and sentiment inputs (``Engine.on_funding``...).
     ``on_raw`` is ``on_parsed`` given the raw message too, as
     ``(session, result, message, ts_ns)`` (the market maker re-reads a trade message's trades).
+    ``before_message``, when given, is called with each message's timestamp just before the
+    message is fed (line by line, like ``on_message``): the engine then holds every earlier
+    message, the state ``confluex research`` samples on its time grid.
     With ``interruptible``, Ctrl-C (KeyboardInterrupt) ends the replay early and the result
     covers what was replayed so far (``interrupted=True``); otherwise it propagates.
     """
@@ -498,7 +502,13 @@ def replay(
             if src.kind in ("capture", "bybit", "bybit_capture"):
                 session = sessions[src.venue]
                 fmt = LineFormat.JsonOnly if src.kind == "bybit" else LineFormat.NsPrefixed
-                if speed is None and on_message is None and on_parsed is None and on_raw is None:
+                if (
+                    speed is None
+                    and on_message is None
+                    and on_parsed is None
+                    and on_raw is None
+                    and before_message is None
+                ):
                     for chunk in iter_chunks(src.path):
                         messages += session.replay(chunk, fmt)
                         drain()
@@ -518,6 +528,7 @@ def replay(
                         drain,
                         on_parsed,
                         on_raw,
+                        before_message,
                     )
                     done += size
             else:
@@ -616,6 +627,7 @@ def _feed_lines(
     drain: Callable[[], None],
     on_parsed: Callable[[FeedSession, ParseResult, int], None] | None = None,
     on_raw: Callable[[FeedSession, ParseResult, bytes, int], None] | None = None,
+    before_message: Callable[[int], None] | None = None,
 ) -> int:
     """Line-by-line feed: paced at ``speed`` x recorded time and/or with a per-message hook."""
     count = 0
@@ -643,6 +655,8 @@ def _feed_lines(
             lag = due - (time.perf_counter() - wall0)
             if lag > 0:
                 time.sleep(lag)
+        if before_message is not None:
+            before_message(ts)
         result = session.on_message(msg, ts)
         count += 1
         if on_message is not None and result.ok and result.symbol_id != NO_SYMBOL:

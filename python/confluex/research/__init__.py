@@ -1,0 +1,1 @@
+"""Research on the confluence score: causal weight fitting (:mod:`confluex.research.fit`)."""

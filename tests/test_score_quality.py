@@ -33,7 +33,8 @@ F64 = npt.NDArray[np.float64]
 
 @cache
 def sampled(kind: str, profile: str = "standard") -> tuple[tuple[str, ...], F64]:
-    """(names, rows): columns t (s since the first line), mid, score, then the inputs."""
+    """(names, rows): columns t (s since the first line), mid, score, reliability, then the
+    inputs (the baseline first, then every sub-score)."""
     files, tick, lot, venue = CAPTURES[kind]
     data = raw(files, Path(__file__).resolve().parent / "data" / "hftbacktest")
     engine = confluex.engine_from_config(profile=profile)
@@ -55,6 +56,7 @@ def sampled(kind: str, profile: str = "standard") -> tuple[tuple[str, ...], F64]
                 "t": (t - stamps[0]) / 1e9,
                 "mid": (bb[0] + ba[0]) / 2,
                 "score": engine.score(sym),
+                "reliability": engine.result(sym).reliability,
                 "tob_imbalance": (bb[1] - ba[1]) / (bb[1] + ba[1]),
             }
             for comp in ("orderflow", "orderbook", "volume"):
@@ -68,7 +70,7 @@ def sampled(kind: str, profile: str = "standard") -> tuple[tuple[str, ...], F64]
     return names, np.array([[row.get(k, np.nan) for k in names] for row in rows])
 
 
-INPUTS = 3  # columns before the inputs: t, mid, score
+INPUTS = 4  # columns before the inputs: t, mid, score, reliability
 
 
 def rank_ic(x: F64, y: F64) -> float:
@@ -158,6 +160,20 @@ def test_default_sub_scores_do_not_saturate(kind: str) -> None:
 
     assert {"orderbook.ofi", "orderbook.microprice", "orderflow.imbalance_short"} <= set(subs)
     assert max(pinned.values()) < 0.02, pinned
+
+
+@pytest.mark.parametrize("kind", ["spot", "usdm"])
+def test_reliability_reflects_warm_up(kind: str) -> None:
+    # The CVD z-score needs 30 one-second samples and the OFI window 5 s: until then part of
+    # the weight is cold and reliability (and with it confidence) says so; after, it is full.
+    names, a = sampled(kind)
+    t, rel = a[:, names.index("t")], a[:, names.index("reliability")]
+    first_trade_s = t[0]  # rows start once the book synced, a few trades in
+
+    early, late = rel[t < first_trade_s + 10], rel[t > 120]
+
+    assert np.all(early < 0.999) and np.all(np.diff(rel[t < 60]) >= -0.05)
+    assert np.all(late == pytest.approx(1.0))
 
 
 def test_default_score_replay_is_bit_exact() -> None:

@@ -210,24 +210,26 @@ GRADED_CONSENSUS_FLOOR = 0.5
 #: command and data): component -> {sub-score: weight}; the component weight is the sum.
 FITTED_1S: dict[str, dict[str, float]] = {
     "orderbook": {
-        "oir_5": 0.119,
-        "oir_10": 0.244,
-        "dwi": 0.190,
-        "microprice": 0.192,
-        "ofi": 0.042,
-        "depth_ratio": 0.015,
+        "oir_5": 0.140,
+        "oir_10": 0.158,
+        "oir_25": 0.121,
+        "dwi": 0.148,
+        "microprice": 0.144,
+        "ofi": 0.071,
+        "depth_ratio": 0.068,
     },
-    "orderflow": {"imbalance_short": 0.113, "cvd_zscore": 0.085},
+    "orderflow": {"imbalance_short": 0.091, "cvd_zscore": 0.059},
 }
 FITTED_5S: dict[str, dict[str, float]] = {
     "orderbook": {
-        "oir_5": 0.038,
-        "oir_25": 0.175,
-        "dwi": 0.178,
-        "microprice": 0.286,
-        "ofi": 0.199,
+        "oir_5": 0.126,
+        "oir_10": 0.119,
+        "oir_25": 0.166,
+        "dwi": 0.142,
+        "microprice": 0.154,
+        "ofi": 0.182,
     },
-    "orderflow": {"imbalance_short": 0.125},
+    "orderflow": {"imbalance_short": 0.111},
 }
 
 

@@ -163,9 +163,10 @@ def _prune(beta: F64, min_weight: float) -> F64:
     total = float(beta.sum())
     if not total > 0:
         return np.zeros_like(beta)
-    w = beta / total
+    w: F64 = beta / total
     w[(w < min_weight) & (w < w.max())] = 0.0
-    return w / w.sum()
+    out: F64 = w / float(w.sum())
+    return out
 
 
 def _mean_ic(blocks: list[tuple[F64, F64]], j: int) -> float:

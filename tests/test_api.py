@@ -198,19 +198,28 @@ def test_session_config_takes_the_configured_thresholds() -> None:
     )
 
 
-def test_changing_a_weight_in_the_config_changes_the_score() -> None:
+@pytest.mark.parametrize("profile", ["standard", "reference"])
+def test_changing_a_weight_in_the_config_changes_the_score(profile: str) -> None:
     base = load_config()
     heavy_book = load_config({"confluence": {"weights": {"orderflow": 0.10, "orderbook": 0.40}}})
 
     scores = []
     for cfg in (base, heavy_book):
-        engine = engine_from_config(cfg)
+        engine = engine_from_config(cfg, profile=profile)
         res = replay(engine=engine)
         sym = res.symbols["BTCUSDT"].symbol_id
         r = engine.result(sym)
-        configured = cfg.confluence.weights.normalized()
-        with_data = sum(w for name, w in configured.items() if r.has_data[name])
-        assert r.weights["orderbook"] == pytest.approx(configured["orderbook"] / with_data)
+        configured = confluex.engine_config(cfg, profile=profile).aggregator.weights
+        if cfg is heavy_book or profile == "reference":
+            assert configured == pytest.approx(cfg.confluence.weights.normalized())
+        # Effective weight: the configured one over the components with data, each scaled by
+        # its warm-up (always 1 under the reference rule, which ignores it).
+        warm = {
+            name: w * engine.component(sym, name).warmup
+            for name, w in configured.items()
+            if r.has_data[name]
+        }
+        assert r.weights["orderbook"] == pytest.approx(warm["orderbook"] / sum(warm.values()))
         scores.append(r.score)
 
     assert scores[0] != pytest.approx(scores[1], abs=1e-6)
@@ -266,8 +275,9 @@ def test_cli_weights_come_from_the_config(tmp_path):
     cfg = tmp_path / "weights.toml"
     cfg.write_text("[confluence.weights]\norderflow = 0.10\norderbook = 0.40\n")
 
-    text = run_cli("--config", str(cfg))
+    text = run_cli("--config", str(cfg), "--profile", "reference")
 
+    # The reference rule renormalises the configured weights over the components with data:
     # 0.40 / (0.10 + 0.40 + 0.18 + 0.15): the 3-minute sample gives price structure data
     # (a fair value gap on its 1-minute bars), not technical or sentiment
     assert re.search(r"orderbook\s+\d+\.\d+  w 0\.48 ", text), text

@@ -154,9 +154,9 @@ def test_history_csv_equals_json(tmp_path: Path) -> None:
 
 
 def test_profiles_from_python_and_config(tmp_path: Path) -> None:
-    std = engine_config(profile="standard")
-    assert std.bar_views
-    assert std.aggregator.weights == pytest.approx(
+    ref = engine_config(profile="reference")
+    assert ref.bar_views and ref.aggregator.rule == "reference"
+    assert ref.aggregator.weights == pytest.approx(
         {
             "orderflow": 0.30,
             "orderbook": 0.20,
@@ -166,6 +166,11 @@ def test_profiles_from_python_and_config(tmp_path: Path) -> None:
             "sentiment": 0.07,
         }
     )
+    std = engine_config(profile="standard")
+    assert std.bar_views and std.aggregator.rule == "graded"
+    fitted = engine_config(profile="fitted_1s")
+    assert not fitted.bar_views and fitted.aggregator.weights == std.aggregator.weights
+    assert engine_config(profile="fitted_5s").aggregator.weights != std.aggregator.weights
     hft = engine_config(profile="hft_ultra_fast")
     assert not hft.bar_views and hft.book_signals.dwi_levels == 5
     assert hft.aggregator.weights == pytest.approx(HFT_ULTRA_FAST_WEIGHTS)
@@ -214,10 +219,10 @@ def test_replay_with_history_and_funding_has_all_six_components(
 def test_replay_without_sentiment_inputs_lists_sentiment_as_no_data(
     hft_data: Path, tmp_path: Path
 ) -> None:
-    res = _replay(hft_data, [_shifted_history(tmp_path)], None)
+    res = _replay(hft_data, [_shifted_history(tmp_path)], None, profile="reference")
     (rep,) = res.symbols.values()
     assert [n for n, c in rep.components.items() if not c.has_data] == ["sentiment"]
-    assert rep.result.reliability == pytest.approx(0.93)
+    assert rep.result.reliability == pytest.approx(0.93)  # 1 - sentiment's reference weight
 
 
 def test_cli_replay_standard_profile_prints_six_components_and_writes_them(

@@ -6,6 +6,7 @@ import math
 
 import pytest
 from confluex._core import aggregator as agg
+from confluex._core import exceptions as agg_exc
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -176,3 +177,143 @@ def test_compute_is_robust_to_any_float(scores: dict[str, float | None]) -> None
 
     assert 0.0 <= r.score <= 100.0
     assert math.isfinite(r.score_raw) and math.isfinite(r.confidence)
+
+
+# --- the graded rule (the standard and fitted profiles) -------------------------------------
+
+
+def ref_graded(
+    scores: dict[str, float | None],
+    weights: dict[str, float],
+    warmup: dict[str, float],
+    floor: float,
+) -> dict[str, float]:
+    total = sum(weights.values())
+    cfg_w = {c: weights.get(c, 0.0) / total for c in NAMES}
+    warm = {c: clip(warmup[c], 0.0, 1.0) if math.isfinite(warmup[c]) else 0.0 for c in NAMES}
+    active = [c for c in NAMES if scores.get(c) is not None and warm[c] > 0]
+    u = {c: cfg_w[c] * warm[c] for c in active}
+    s0 = sum(u.values())
+    if s0 <= 0:
+        return dict.fromkeys(("direction", "consensus", "confidence", "disagreement"), 0.0) | {
+            "score": 50.0,
+            "score_raw": 50.0,
+            "reliability": 0.0,
+        }
+    n = {}
+    for c in active:
+        x = (scores[c] - 50.0) / 50.0  # type: ignore[operator]
+        n[c] = clip(x, -1.0, 1.0) if math.isfinite(x) else 0.0
+    d = clip(sum(u[c] * n[c] for c in active) / s0, -1.0, 1.0)
+    v = sum(u[c] * (n[c] - d) ** 2 for c in active) / s0
+    consensus = math.exp(-2 * v)
+    reliability = min(s0, 1.0)
+    return {
+        "score": 50 + 50 * d * (floor + (1 - floor) * consensus),
+        "score_raw": 50 + 50 * d,
+        "direction": d,
+        "consensus": consensus,
+        "confidence": abs(d) * consensus * reliability,
+        "disagreement": v,
+        "reliability": reliability,
+    }
+
+
+WARMUP = st.fixed_dictionaries(
+    {
+        c: st.one_of(st.floats(0.0, 1.0), st.sampled_from([0.0, 1.0, -0.5, 2.0, math.nan]))
+        for c in NAMES
+    }
+)
+FLOOR = st.floats(0.0, 1.0)
+
+
+def graded(weights: dict[str, float], floor: float) -> agg.ConfluenceAggregator:
+    return agg.ConfluenceAggregator(
+        agg.AggregatorConfig(weights=weights, rule="graded", consensus_floor=floor)
+    )
+
+
+@given(SCORES, WEIGHTS, WARMUP, FLOOR)
+def test_graded_compute_matches_reference(
+    scores: dict[str, float | None],
+    weights: dict[str, float],
+    warmup: dict[str, float],
+    floor: float,
+) -> None:
+    r = graded(weights, floor).compute_warm(scores, warmup)
+
+    assert fields(r) == pytest.approx(
+        ref_graded(scores, weights, warmup, floor), rel=1e-9, abs=1e-9
+    )
+    assert r.quality_impact == pytest.approx(r.score_raw - r.score, abs=1e-12)
+    assert 0.0 <= r.score <= 100.0 and 0.0 <= r.confidence <= 1.0
+
+
+@given(SCORES, WEIGHTS, FLOOR)
+def test_graded_compute_without_warmup_counts_every_component_warm(
+    scores: dict[str, float | None], weights: dict[str, float], floor: float
+) -> None:
+    a = graded(weights, floor)
+
+    assert fields(a.compute(scores)) == fields(a.compute_warm(scores, dict.fromkeys(NAMES, 1.0)))
+
+
+@given(
+    st.floats(0.0, 100.0),
+    st.floats(0.0, 100.0),
+    st.floats(0.01, 10.0),
+    st.floats(0.01, 10.0),
+    FLOOR,
+)
+def test_graded_score_is_monotone_in_every_component(
+    a: float, b: float, wa: float, wb: float, floor: float
+) -> None:
+    # Raising one component's score never lowers the score (continuity plus monotonicity is
+    # what makes every level reachable and a threshold a graded level).
+    agg_ = graded({"orderbook": wa, "orderflow": wb}, floor)
+    lo, hi = sorted((a, b))
+
+    r_lo = agg_.compute({"orderbook": lo, "orderflow": 50.0})
+    r_hi = agg_.compute({"orderbook": hi, "orderflow": 50.0})
+
+    assert r_hi.score >= r_lo.score - 1e-12
+
+
+@given(st.floats(0.0, 1.0), FLOOR)
+def test_graded_score_reaches_every_level_between_its_bounds(target: float, floor: float) -> None:
+    # One component alone has consensus 1, so its score is 50 + 50 D exactly: any level in
+    # [0, 100] is reached by the component score that equals it, with no gap near 30 or 70.
+    r = graded({"orderbook": 1.0}, floor).compute({"orderbook": 100.0 * target})
+
+    assert r.score == pytest.approx(100.0 * target, abs=1e-9)
+
+
+@given(SCORES, WEIGHTS, FLOOR)
+def test_graded_reflected_components_reflect_the_score(
+    scores: dict[str, float | None], weights: dict[str, float], floor: float
+) -> None:
+    a = graded(weights, floor)
+    reflected = {c: None if s is None else 100.0 - s for c, s in scores.items()}
+
+    r, m = a.compute(scores), a.compute(reflected)
+
+    assert m.score == pytest.approx(100.0 - r.score, abs=1e-9)
+    assert (m.confidence, m.consensus, m.reliability) == pytest.approx(
+        (r.confidence, r.consensus, r.reliability), abs=1e-12
+    )
+
+
+def test_graded_rule_is_named_and_validated() -> None:
+    cfg = agg.AggregatorConfig(rule="graded", consensus_floor=0.25)
+
+    assert (cfg.rule, cfg.consensus_floor) == ("graded", 0.25)
+    assert agg.AggregatorConfig().rule == "reference"
+    with pytest.raises(
+        agg_exc.InvalidConfig, match="rule must be 'reference' or 'graded', was 'x'"
+    ):
+        agg.AggregatorConfig(rule="x")
+    with pytest.raises(
+        agg_exc.InvalidConfig, match=r"consensus_floor must be in \[0, 1\], was 1.5"
+    ):
+        agg.AggregatorConfig(rule="graded", consensus_floor=1.5)

@@ -33,11 +33,29 @@ def ratio(a: float, b: float) -> float:
     return (a - b) / (a + b) if a + b > 0 else 0.0
 
 
-def combine(sub: dict[str, float], w: dict[str, float], has_data: bool) -> dict[str, Any]:
+def coverage(flow: tf.TradeFlow, k: int) -> float:
+    elapsed = flow.last_ts_ns() - flow.start_ts_ns()
+    return min(1.0, elapsed / flow.window_ns(k)) if elapsed > 0 else 0.0
+
+
+def combine(
+    sub: dict[str, float],
+    w: dict[str, float],
+    has_data: bool,
+    cover: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """The weighted mean around 50; with ``cover`` (warm-up tracking) each weight is scaled
+    by its window's coverage and ``warmup`` is the warm share of the weight."""
+    warmup = 1.0
+    if cover is not None:
+        full = sum(w.values())
+        w = {k: v * cover[k] for k, v in w.items()}
+        warmup = sum(w.values()) / full if has_data else 0.0
     if not has_data:
         sub = dict.fromkeys(sub, 50.0)
-    score = 50.0 + sum(w[k] * (sub[k] - 50.0) for k in sub) / sum(w.values())
-    return {"score": score, "has_data": has_data, "sub": sub, "weights": w}
+    total = sum(w.values())
+    score = 50.0 + sum(w[k] * (sub[k] - 50.0) for k in sub) / total if total > 0 else 50.0
+    return {"score": score, "has_data": has_data, "sub": sub, "weights": w, "warmup": warmup}
 
 
 def ref_orderflow(flow: tf.TradeFlow, cfg: tf.FlowSignalsConfig) -> dict[str, Any]:
@@ -56,20 +74,29 @@ def ref_orderflow(flow: tf.TradeFlow, cfg: tf.FlowSignalsConfig) -> dict[str, An
     z = flow.cvd_zscore()
     if z.ready():
         sub["cvd_zscore"] = 50.0 + 50.0 * flow.last_cvd_z() / z.clip()
+    elif cfg.warmup:
+        sub["cvd_zscore"] = 50.0
     else:
         zw = ws[flow.config().zscore_window_index]
         sub["cvd_zscore"] = 50.0 + 50.0 * math.tanh(
             cfg.cvd_fallback_gain * ratio(zw.buy_qty, zw.sell_qty)
         )
     lw = ws[-1]
-    weights = dict(WEIGHTS_OF)
+    weights = dict(zip(tf.ORDERFLOW_SUB_NAMES, cfg.orderflow_weights, strict=True))
     if lw.large_buy_qty + lw.large_sell_qty > 0:
         li = ratio(lw.large_buy_qty, lw.large_sell_qty)
         sub["large_trades"] = g(evidence(lw.large_count, cfg.min_trades) * li, cfg.sensitivity)
     else:
         sub["large_trades"] = 50.0
         weights["large_trades"] = 0.0
-    return combine(sub, weights, lw.count >= cfg.min_trades)
+    cover = {
+        "imbalance_short": coverage(flow, 0),
+        "imbalance_medium": coverage(flow, n // 2),
+        "imbalance_long": coverage(flow, n - 1),
+        "cvd_zscore": 1.0 if z.ready() else 0.0,
+        "large_trades": coverage(flow, n - 1),
+    }
+    return combine(sub, weights, lw.count >= cfg.min_trades, cover if cfg.warmup else None)
 
 
 def ref_volume(flow: tf.TradeFlow, cfg: tf.FlowSignalsConfig) -> dict[str, Any]:
@@ -92,12 +119,22 @@ def ref_volume(flow: tf.TradeFlow, cfg: tf.FlowSignalsConfig) -> dict[str, Any]:
             m * evidence(mw.count, cfg.min_trades) * ratio(mw.buy_qty, mw.sell_qty), cfg.sensitivity
         ),
     }
-    return combine(sub, WEIGHTS_VOL, lw.count >= cfg.min_trades)
+    cover = {
+        "volume_delta": coverage(flow, n - 1),
+        "notional_pressure": coverage(flow, n - 1),
+        "volume_delta_medium": coverage(flow, n // 2),
+    }
+    weights = dict(zip(tf.VOLUME_SUB_NAMES, cfg.volume_weights, strict=True))
+    return combine(sub, weights, lw.count >= cfg.min_trades, cover if cfg.warmup else None)
 
 
-def assert_close(got: dict[str, Any], want: dict[str, Any]) -> None:
+def assert_close(comp: Any, want: dict[str, Any]) -> None:
+    got = comp.to_dict()
     assert got["has_data"] == want["has_data"]
-    assert got["weights"] == want["weights"]
+    assert got["weights"].keys() == want["weights"].keys()
+    for k, v in want["weights"].items():
+        assert math.isclose(got["weights"][k], v, rel_tol=1e-12, abs_tol=1e-15), k
+    assert math.isclose(comp.warmup, want["warmup"], rel_tol=1e-12, abs_tol=1e-15)
     assert got["sub"].keys() == want["sub"].keys()
     for k, v in want["sub"].items():
         assert math.isclose(got["sub"][k], v, abs_tol=1e-9), k
@@ -119,6 +156,15 @@ signal_cfgs = st.builds(
     min_trades=st.integers(1, 20),
     sensitivity=st.sampled_from([0.1, 0.35, 2.0]),
     cvd_fallback_gain=st.sampled_from([1.0, 3.0]),
+    orderflow_weights=st.one_of(
+        st.just(list(WEIGHTS_OF.values())),
+        st.lists(st.floats(0.0, 1.0), min_size=5, max_size=5).filter(lambda w: sum(w) > 0.01),
+    ),
+    volume_weights=st.one_of(
+        st.just(list(WEIGHTS_VOL.values())),
+        st.lists(st.floats(0.0, 1.0), min_size=3, max_size=3).filter(lambda w: sum(w) > 0.01),
+    ),
+    warmup=st.booleans(),
 )
 
 
@@ -170,8 +216,8 @@ def test_components_match_reference_and_flip_on_side_swap(
     of_m = tf.compute_orderflow_component(mirror, scfg)
     vol_m = tf.compute_volume_component(mirror, scfg)
 
-    assert_close(of.to_dict(), ref_orderflow(flow, scfg))
-    assert_close(vol.to_dict(), ref_volume(flow, scfg))
+    assert_close(of, ref_orderflow(flow, scfg))
+    assert_close(vol, ref_volume(flow, scfg))
     for a, b in ((of, of_m), (vol, vol_m)):
         assert 0.0 <= a.score <= 100.0
         assert math.isclose(a.score + b.score, 100.0, abs_tol=1e-9)
@@ -210,3 +256,13 @@ def test_balanced_flow_scores_exactly_fifty(
     ):
         assert comp.score == 50.0
         assert all(v == 50.0 for v in comp.sub.values())
+
+
+def test_sub_score_weights_are_validated_naming_the_value() -> None:
+    import pytest
+    from confluex import InvalidConfig
+
+    with pytest.raises(InvalidConfig, match=r"orderflow_weights\[cvd_zscore\] must be .*, was -1"):
+        tf.FlowSignalsConfig(orderflow_weights=[0.1, 0.1, 0.1, -1.0, 0.1])
+    with pytest.raises(InvalidConfig, match="volume_weights must have a finite positive sum"):
+        tf.FlowSignalsConfig(volume_weights=[0.0, 0.0, 0.0])

@@ -86,6 +86,7 @@ class RefOfi:
     prev_bid: tuple[int, int] | None = None
     prev_ask: tuple[int, int] | None = None
     now: int | None = None
+    first: int | None = None
     evicted_early: int = 0
 
     def advance(self, t: int) -> None:
@@ -108,6 +109,7 @@ class RefOfi:
             self.events.popleft()
             self.evicted_early += 1
         assert self.now is not None
+        self.first = self.now if self.first is None else self.first
         self.events.append((self.now, e, (bid[1] if bid else 0) + (ask[1] if ask else 0)))
         self.prev_bid, self.prev_ask = bid, ask
 
@@ -117,6 +119,15 @@ class RefOfi:
     def normalized(self) -> float:
         depth = sum(d for _, _, d in self.events) / (2 * len(self.events)) if self.events else 0
         return self.value() / depth if depth > 0 else 0.0
+
+    def tstat(self) -> float:
+        ss = sum(e * e for _, e, _ in self.events)
+        return self.value() / math.sqrt(ss) if ss > 0 else 0.0
+
+    def coverage(self) -> float:
+        if self.first is None or self.now is None:
+            return 0.0
+        return min(1.0, (self.now - self.first) / self.window_ns)
 
 
 def ref_component(
@@ -133,17 +144,30 @@ def ref_component(
         "oir_25": ref_logistic(ref_imbalance(bids, asks, 25), s),
         "dwi": ref_logistic(ref_dwi(bids, asks, cfg.dwi_levels, cfg.dwi_decay), s),
         "microprice": ref_logistic(ref_ratio(qb, qa), s),
-        "ofi": ref_logistic(ofi.normalized(), cfg.ofi_sensitivity) if ofi.events else 50.0,
+        "ofi": ref_logistic(ofi.tstat() if cfg.ofi_tstat else ofi.normalized(), cfg.ofi_sensitivity)
+        if ofi.events
+        else 50.0,
         "depth_ratio": ref_logistic(drr, s) if drr is not None else 50.0,
     }
     w = dict(cfg.weights)
     if not ofi.events:
         w["ofi"] = 0.0
+    elif cfg.warmup:
+        w["ofi"] *= ofi.coverage()
     if drr is None:
         w["depth_ratio"] = 0.0
     total = sum(w.values())
     score = 50 + sum(w[k] * (sub[k] - 50) for k in names) / total if total > 0 else 50.0
     return score, sub, w
+
+
+def ref_warmup(ofi: RefOfi, cfg: signals.OrderbookSignalsConfig) -> float:
+    """The warm share of the weight: all but the ofi weight's uncovered part (1 untracked)."""
+    if not cfg.warmup:
+        return 1.0
+    w = cfg.weights
+    cold = w["ofi"] * (1 - ofi.coverage()) if ofi.events else w["ofi"]
+    return 1.0 - cold / sum(w.values())
 
 
 # --- kernels vs references ------------------------------------------------------------------
@@ -241,6 +265,9 @@ def test_ofi_window_matches_reference(window_ns: int, capacity: int, steps: list
         assert w.value() == ref.value()
         assert w.size() == len(ref.events)
         assert w.normalized() == pytest.approx(ref.normalized(), rel=1e-12)
+        assert w.tstat() == pytest.approx(ref.tstat(), rel=1e-9, abs=1e-12)
+        assert abs(w.tstat()) <= math.sqrt(max(w.size(), 1)) + 1e-12
+        assert w.coverage() == pytest.approx(ref.coverage(), rel=1e-12, abs=1e-15)
     assert w.evicted_early() == ref.evicted_early
     assert w.events() == sum(1 for s in steps if s[0] == "quote")
 
@@ -257,6 +284,8 @@ CONFIGS = st.builds(
     weight_dwi=st.floats(0.01, 1.0),  # keeps the weight sum positive
     weight_ofi=st.floats(0.0, 1.0),
     weight_depth_ratio=st.floats(0.0, 1.0),
+    ofi_tstat=st.booleans(),
+    warmup=st.booleans(),
 )
 
 
@@ -267,7 +296,8 @@ def ofi_histories(draw: st.DrawFn) -> list[tuple[tuple[int, int] | None, tuple[i
 
 def feed(history: list, mirror_prices: bool = False) -> tuple[signals.OfiWindow, RefOfi]:  # type: ignore[type-arg]
     w, ref = signals.OfiWindow(), RefOfi(5_000_000_000, 4096)
-    for t, (bid, ask) in enumerate(history):
+    for i, (bid, ask) in enumerate(history):
+        t = i * 700_000_000  # 0.7 s apart: the 5 s window's coverage runs from 0 to 1
         if mirror_prices:  # reflect around 210 and swap sides
             bid, ask = (
                 ((210 - ask[0], ask[1]) if ask else None),
@@ -293,7 +323,9 @@ def test_orderbook_component_matches_reference(
 
     score, sub, weights = ref_component(bids, asks, drr, ref_w, cfg)
     assert comp.has_data == bool(bids and asks)
-    assert comp.weights == weights
+    assert comp.weights == pytest.approx(weights, rel=1e-12, abs=0)
+    if comp.has_data:
+        assert comp.warmup == pytest.approx(ref_warmup(ref_w, cfg), rel=1e-12, abs=1e-15)
     assert comp.sub == pytest.approx(sub, rel=1e-9, abs=1e-9)
     assert comp.score == pytest.approx(score, rel=1e-9, abs=1e-9)
     assert 0.0 <= comp.score <= 100.0

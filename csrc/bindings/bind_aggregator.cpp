@@ -63,6 +63,17 @@ std::pair<Weights, std::uint8_t> scores_from(const py::dict& d) {
     return out;
 }
 
+confluex::ScoreRule rule_from(const std::string& name) {
+    if (name == "reference") {
+        return confluex::ScoreRule::Reference;
+    }
+    if (name == "graded") {
+        return confluex::ScoreRule::Graded;
+    }
+    throw confluex::InvalidConfig("AggregatorConfig.rule must be 'reference' or 'graded', was '" +
+                                  name + "'");
+}
+
 template <class T> py::dict by_name(const std::array<T, kComponentCount>& a) {
     py::dict out;
     for (std::size_t c = 0; c < kComponentCount; ++c) {
@@ -86,6 +97,8 @@ weights) it was computed from. Read-only.
 )pbdoc")
         .def_readonly("score", &confluex::ComponentScore::score)
         .def_readonly("has_data", &confluex::ComponentScore::has_data)
+        .def_readonly("warmup", &confluex::ComponentScore::warmup,
+                      "Warm share of the component's weight in [0, 1] (1 when not tracked).")
         .def_property_readonly(
             "sub",
             [](const confluex::ComponentScore& c) {
@@ -111,25 +124,38 @@ weights) it was computed from. Read-only.
 
     const AggregatorConfig d{};
     py::class_<AggregatorConfig>(m, "AggregatorConfig", R"pbdoc(
-Aggregator configuration: component weights by name (names not given get 0; normalised on use)
-and the amplification rule of the quality-adjusted score. Validated on construction
-(InvalidConfig naming the bad value).
+Aggregator configuration: component weights by name (names not given get 0; normalised on use),
+the rule ("reference": the reference system's quality-adjusted score, §2.6, for parity;
+"graded": a continuous quality factor consensus_floor + (1 - consensus_floor) consensus and
+warm-up-weighted components), and the reference rule's amplification parameters. Validated on
+construction (InvalidConfig naming the bad value).
 )pbdoc")
         .def(py::init([](std::optional<py::dict> weights, double amplify_confidence,
-                         double amplify_consensus, double max_amplification) {
+                         double amplify_consensus, double max_amplification,
+                         const std::string& rule, double consensus_floor) {
                  AggregatorConfig c;
                  if (weights)
                      c.weights = weights_from(*weights);
                  c.amplify_confidence = amplify_confidence;
                  c.amplify_consensus = amplify_consensus;
                  c.max_amplification = max_amplification;
+                 c.rule = rule_from(rule);
+                 c.consensus_floor = consensus_floor;
                  c.validate();
                  return c;
              }),
              py::kw_only(), py::arg("weights") = py::none(),
              py::arg("amplify_confidence") = d.amplify_confidence,
              py::arg("amplify_consensus") = d.amplify_consensus,
-             py::arg("max_amplification") = d.max_amplification)
+             py::arg("max_amplification") = d.max_amplification,
+             py::arg("rule") = "reference", py::arg("consensus_floor") = d.consensus_floor)
+        .def_property_readonly(
+            "rule",
+            [](const AggregatorConfig& c) {
+                return std::string(c.rule == confluex::ScoreRule::Graded ? "graded"
+                                                                         : "reference");
+            })
+        .def_readonly("consensus_floor", &AggregatorConfig::consensus_floor)
         .def_property_readonly("weights",
                                [](const AggregatorConfig& c) { return by_name(c.weights); })
         .def_readonly("amplify_confidence", &AggregatorConfig::amplify_confidence)
@@ -186,7 +212,26 @@ the components that have data with their weights renormalised.
             R"pbdoc(
 Computes from {component name: score or None}; None or a missing name means no data. Unknown
 names raise InvalidEvent. A NaN score counts as neutral (with data); a score outside [0, 100] is
-clipped through n = clip((s - 50)/50, -1, 1), as the reference does.
+clipped through n = clip((s - 50)/50, -1, 1), as the reference does. Every component with data
+counts as warm (warmup 1); see compute_warm.
+)pbdoc")
+        .def(
+            "compute_warm",
+            [](const ConfluenceAggregator& a, const py::dict& scores, const py::dict& warmup) {
+                const auto [s, mask] = scores_from(scores);
+                Weights warm{};
+                warm.fill(1.0);
+                for (const auto& [k, v] : warmup) {
+                    const std::size_t c = component_index<confluex::InvalidEvent>(k);
+                    warm[c] = number_of(v, c);
+                }
+                return a.compute_warm(s, mask, warm);
+            },
+            py::arg("scores"), py::arg("warmup"),
+            R"pbdoc(
+compute() with each component's warm-up in [0, 1] by name (names not given: 1); the graded rule
+scales a component's weight by it (NaN counts 0, values outside [0, 1] are clipped), the
+reference rule ignores it.
 )pbdoc")
         .def(
             "set_weights",

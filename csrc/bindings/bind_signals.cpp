@@ -206,6 +206,13 @@ side. Raises InvalidEvent on a negative qty.
 value() / mean best-level depth over the window (1.0 = one average best queue of net flow); 0
 when the window is empty.
 )pbdoc")
+        .def("tstat", &OfiWindow::tstat, R"pbdoc(
+value() / sqrt(Σ e_n^2) over the window: net flow in units of the window's own event-size
+scale (does not saturate); 0 when the window is empty or every e_n is 0.
+)pbdoc")
+        .def("coverage", &OfiWindow::coverage, R"pbdoc(
+min(1, (now - first event) / window_ns): the share of the window the stream has covered.
+)pbdoc")
         .def("events", &OfiWindow::events,
              R"pbdoc(on_quote() calls since construction or reset().)pbdoc")
         .def("size", &OfiWindow::size, R"pbdoc(Events currently inside the window.)pbdoc")
@@ -227,11 +234,13 @@ is validated (InvalidConfig naming the value) and leaves the config unchanged wh
         py::init([](double imbalance_sensitivity, std::size_t dwi_levels, double dwi_decay,
                     double depth_band_pct, double ofi_sensitivity, double weight_oir_5,
                     double weight_oir_10, double weight_oir_25, double weight_dwi,
-                    double weight_microprice, double weight_ofi, double weight_depth_ratio) {
+                    double weight_microprice, double weight_ofi, double weight_depth_ratio,
+                    bool ofi_tstat, bool warmup) {
             OrderbookSignalsConfig c{imbalance_sensitivity, dwi_levels,      dwi_decay,
                                      depth_band_pct,        ofi_sensitivity, weight_oir_5,
                                      weight_oir_10,         weight_oir_25,   weight_dwi,
-                                     weight_microprice,     weight_ofi,      weight_depth_ratio};
+                                     weight_microprice,     weight_ofi,      weight_depth_ratio,
+                                     ofi_tstat,             warmup};
             c.validate();
             return c;
         }),
@@ -241,7 +250,8 @@ is validated (InvalidConfig naming the value) and leaves the config unchanged wh
         py::arg("ofi_sensitivity") = d.ofi_sensitivity, py::arg("weight_oir_5") = d.weight_oir_5,
         py::arg("weight_oir_10") = d.weight_oir_10, py::arg("weight_oir_25") = d.weight_oir_25,
         py::arg("weight_dwi") = d.weight_dwi, py::arg("weight_microprice") = d.weight_microprice,
-        py::arg("weight_ofi") = d.weight_ofi, py::arg("weight_depth_ratio") = d.weight_depth_ratio);
+        py::arg("weight_ofi") = d.weight_ofi, py::arg("weight_depth_ratio") = d.weight_depth_ratio,
+        py::arg("ofi_tstat") = d.ofi_tstat, py::arg("warmup") = d.warmup);
     config_field(cfg, "imbalance_sensitivity", &OrderbookSignalsConfig::imbalance_sensitivity);
     config_field(cfg, "dwi_levels", &OrderbookSignalsConfig::dwi_levels);
     config_field(cfg, "dwi_decay", &OrderbookSignalsConfig::dwi_decay);
@@ -254,6 +264,8 @@ is validated (InvalidConfig naming the value) and leaves the config unchanged wh
     config_field(cfg, "weight_microprice", &OrderbookSignalsConfig::weight_microprice);
     config_field(cfg, "weight_ofi", &OrderbookSignalsConfig::weight_ofi);
     config_field(cfg, "weight_depth_ratio", &OrderbookSignalsConfig::weight_depth_ratio);
+    config_field(cfg, "ofi_tstat", &OrderbookSignalsConfig::ofi_tstat);
+    config_field(cfg, "warmup", &OrderbookSignalsConfig::warmup);
     cfg.def_property_readonly(
         "weights",
         [](const OrderbookSignalsConfig& c) {

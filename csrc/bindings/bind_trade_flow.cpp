@@ -60,17 +60,33 @@ Configuration of a TradeFlow (keyword-only; validated on construction, and again
     py::class_<FlowSignalsConfig>(m, "FlowSignalsConfig", R"pbdoc(
 Parameters of the orderflow and volume components (keyword-only; validated).
 )pbdoc")
-        .def(py::init([](std::uint64_t min_trades, double sensitivity, double cvd_fallback_gain) {
-                 FlowSignalsConfig c{min_trades, sensitivity, cvd_fallback_gain};
+        .def(py::init([](std::uint64_t min_trades, double sensitivity, double cvd_fallback_gain,
+                         std::array<double, 5> orderflow_weights,
+                         std::array<double, 3> volume_weights, bool warmup) {
+                 FlowSignalsConfig c{};
+                 c.min_trades = min_trades;
+                 c.sensitivity = sensitivity;
+                 c.cvd_fallback_gain = cvd_fallback_gain;
+                 c.orderflow_weights = orderflow_weights;
+                 c.volume_weights = volume_weights;
+                 c.warmup = warmup;
                  c.validate();
                  return c;
              }),
              py::kw_only(), py::arg("min_trades") = s.min_trades,
              py::arg("sensitivity") = s.sensitivity,
-             py::arg("cvd_fallback_gain") = s.cvd_fallback_gain)
+             py::arg("cvd_fallback_gain") = s.cvd_fallback_gain,
+             py::arg("orderflow_weights") = s.orderflow_weights,
+             py::arg("volume_weights") = s.volume_weights, py::arg("warmup") = s.warmup)
         .def_readwrite("min_trades", &FlowSignalsConfig::min_trades)
         .def_readwrite("sensitivity", &FlowSignalsConfig::sensitivity)
         .def_readwrite("cvd_fallback_gain", &FlowSignalsConfig::cvd_fallback_gain)
+        .def_readwrite("orderflow_weights", &FlowSignalsConfig::orderflow_weights,
+                       "Orderflow sub-score weights in ORDERFLOW_SUB_NAMES order.")
+        .def_readwrite("volume_weights", &FlowSignalsConfig::volume_weights,
+                       "Volume sub-score weights in VOLUME_SUB_NAMES order.")
+        .def_readwrite("warmup", &FlowSignalsConfig::warmup,
+                       "Scale sub-score weights by their window's coverage (see the header).")
         .def("validate", &FlowSignalsConfig::validate,
              R"pbdoc(Raises InvalidConfig naming the first value out of its domain.)pbdoc");
 }
@@ -197,6 +213,16 @@ void register_trade_flow(py::module_& m) {
     bind_window_stats(m);
     bind_zscore(m);
     bind_flow(m);
+    py::tuple of_names(confluex::kOrderflowSubNames.size());
+    for (std::size_t i = 0; i < confluex::kOrderflowSubNames.size(); ++i) {
+        of_names[i] = confluex::kOrderflowSubNames[i];
+    }
+    m.attr("ORDERFLOW_SUB_NAMES") = of_names;
+    py::tuple vol_names(confluex::kVolumeSubNames.size());
+    for (std::size_t i = 0; i < confluex::kVolumeSubNames.size(); ++i) {
+        vol_names[i] = confluex::kVolumeSubNames[i];
+    }
+    m.attr("VOLUME_SUB_NAMES") = vol_names;
     m.def(
         "compute_orderflow_component",
         [](const TradeFlow& flow, const FlowSignalsConfig& cfg) {

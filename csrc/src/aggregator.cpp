@@ -62,6 +62,14 @@ void AggregatorConfig::validate() const {
         throw InvalidConfig("AggregatorConfig.max_amplification must be finite and >= 0, was " +
                             fmt(max_amplification));
     }
+    if (!(consensus_floor >= 0.0 && consensus_floor <= 1.0)) {
+        throw InvalidConfig("AggregatorConfig.consensus_floor must be in [0, 1], was " +
+                            fmt(consensus_floor));
+    }
+    if (rule != ScoreRule::Reference && rule != ScoreRule::Graded) {
+        throw InvalidConfig("AggregatorConfig.rule must be reference or graded, was " +
+                            std::to_string(static_cast<int>(rule)));
+    }
 }
 
 ConfluenceAggregator::ConfluenceAggregator(AggregatorConfig cfg) : cfg_(cfg) {
@@ -77,17 +85,88 @@ void ConfluenceAggregator::set_weights(const std::array<double, kComponentCount>
 ConfluenceResult ConfluenceAggregator::compute(
     const std::array<ComponentScore, kComponentCount>& comps) const noexcept {
     std::array<double, kComponentCount> scores{};
+    std::array<double, kComponentCount> warm{};
     std::uint8_t mask = 0;
     for (std::size_t c = 0; c < kComponentCount; ++c) {
         scores[c] = comps[c].score;
+        warm[c] = comps[c].warmup;
         mask = static_cast<std::uint8_t>(mask | (comps[c].has_data ? 1U << c : 0U));
     }
-    return compute_scores(scores, mask);
+    return compute_warm(scores, mask, warm);
+}
+
+ConfluenceResult
+ConfluenceAggregator::compute_warm(const std::array<double, kComponentCount>& scores,
+                                   std::uint8_t has_data_mask,
+                                   const std::array<double, kComponentCount>& warmup) const noexcept {
+    if (cfg_.rule == ScoreRule::Graded) {
+        return graded(scores, has_data_mask, warmup);
+    }
+    return compute_scores(scores, has_data_mask);
+}
+
+ConfluenceResult
+ConfluenceAggregator::graded(const std::array<double, kComponentCount>& scores,
+                             std::uint8_t has_data_mask,
+                             const std::array<double, kComponentCount>& warmup) const noexcept {
+    ConfluenceResult r{};
+    std::array<double, kComponentCount> n{};
+    double s0 = 0.0;
+    double s1 = 0.0;
+    std::uint8_t mask = 0;
+    for (std::size_t c = 0; c < kComponentCount; ++c) {
+        const bool has = ((static_cast<unsigned>(has_data_mask) >> c) & 1U) != 0;
+        // NaN warm-up is "not warm"; std::clamp would pass NaN through.
+        const double u = std::isfinite(warmup[c]) ? std::clamp(warmup[c], 0.0, 1.0) : 0.0;
+        const bool in = has && u > 0.0;
+        mask = static_cast<std::uint8_t>(mask | (in ? 1U << c : 0U));
+        r.component_score[c] = has ? scores[c] : 50.0;
+        const double w = in ? cfg_.weights[c] * u : 0.0;
+        r.weight[c] = w;
+        const double x = (scores[c] - 50.0) / 50.0;
+        n[c] = std::isfinite(x) ? std::clamp(x, -1.0, 1.0) : 0.0;
+        s0 += w;
+        s1 += w * n[c];
+    }
+    r.has_data_mask = mask;
+    if (!(s0 > 0.0)) {
+        for (std::size_t c = 0; c < kComponentCount; ++c) {
+            r.weight[c] = 0.0;
+        }
+        r.score_raw = r.score = 50.0;
+        return r;
+    }
+    const double d = std::clamp(s1 / s0, -1.0, 1.0);
+    double v = 0.0;
+    for (std::size_t c = 0; c < kComponentCount; ++c) {
+        const double e = n[c] - d;
+        v += r.weight[c] * e * e;
+    }
+    v /= s0;
+    for (std::size_t c = 0; c < kComponentCount; ++c) {
+        r.weight[c] /= s0;
+    }
+    const double consensus = std::clamp(std::exp(-2.0 * v), 0.0, 1.0);
+    const double q = cfg_.consensus_floor + (1.0 - cfg_.consensus_floor) * consensus;
+    r.reliability = std::min(s0, 1.0);
+    r.direction = d;
+    r.consensus = consensus;
+    r.confidence = std::clamp(std::fabs(d) * consensus * r.reliability, 0.0, 1.0);
+    r.disagreement = v;
+    r.score_raw = 50.0 + 50.0 * d;
+    r.score = 50.0 + 50.0 * d * q;
+    r.quality_impact = r.score_raw - r.score;
+    return r;
 }
 
 ConfluenceResult
 ConfluenceAggregator::compute_scores(const std::array<double, kComponentCount>& scores,
                                      std::uint8_t has_data_mask) const noexcept {
+    if (cfg_.rule == ScoreRule::Graded) {
+        std::array<double, kComponentCount> warm{};
+        warm.fill(1.0);
+        return graded(scores, has_data_mask, warm);
+    }
     ConfluenceResult r{};
     r.has_data_mask = static_cast<std::uint8_t>(has_data_mask & ((1U << kComponentCount) - 1U));
 

@@ -229,10 +229,17 @@ bool OfiWindow::grow() noexcept {
     }
 }
 
+double OfiWindow::square(std::uint64_t e) noexcept {
+    const double x = as_lots(e);
+    return x * x;
+}
+
 void OfiWindow::evict_oldest() noexcept {
     const Entry& e = buf_[head_];
     sum_e_ -= e.e;
     sum_depth2_ -= e.depth2;
+    sum_e2_ -= square(e.e);
+    ++evicted_since_rebuild_;
     head_ = head_ + 1 == buf_.size() ? 0 : head_ + 1;
     --size_;
 }
@@ -281,10 +288,29 @@ void OfiWindow::on_quote(std::int64_t ts_ns, std::optional<Level> best_bid,
     if (tail >= buf_.size()) {
         tail -= buf_.size();
     }
+    if (size_ == 0) {
+        sum_e2_ = 0.0; // an empty window restarts the float sum exactly
+        evicted_since_rebuild_ = 0;
+    }
+    if (first_ns_ == std::numeric_limits<std::int64_t>::min()) {
+        first_ns_ = now_;
+    }
     buf_[tail] = Entry{now_, e, depth2};
     ++size_;
     sum_e_ += e;
     sum_depth2_ += depth2;
+    sum_e2_ += square(e);
+    if (evicted_since_rebuild_ >= std::max<std::size_t>(size_, 64)) {
+        // The float sum of squares drifts by rounding as entries come and go: re-sum the ring
+        // once per window turnover (amortised O(1), and deterministic).
+        double s2 = 0.0;
+        for (std::size_t i = 0; i < size_; ++i) {
+            const std::size_t j = head_ + i;
+            s2 += square(buf_[j >= buf_.size() ? j - buf_.size() : j].e);
+        }
+        sum_e2_ = s2;
+        evicted_since_rebuild_ = 0;
+    }
     prev_bid_ = best_bid;
     prev_ask_ = best_ask;
     ++events_;
@@ -304,11 +330,29 @@ double OfiWindow::normalized() const noexcept {
     return value() * (2.0 * static_cast<double>(size_)) / depth2;
 }
 
+double OfiWindow::tstat() const noexcept {
+    if (size_ == 0 || !(sum_e2_ > 0.0)) {
+        return 0.0;
+    }
+    return value() / std::sqrt(sum_e2_);
+}
+
+double OfiWindow::coverage() const noexcept {
+    if (first_ns_ == std::numeric_limits<std::int64_t>::min()) {
+        return 0.0;
+    }
+    const double span = static_cast<double>(now_) - static_cast<double>(first_ns_);
+    return std::clamp(span / static_cast<double>(window_ns_), 0.0, 1.0);
+}
+
 void OfiWindow::reset() noexcept {
     head_ = 0;
     size_ = 0;
     sum_e_ = 0;
     sum_depth2_ = 0;
+    sum_e2_ = 0.0;
+    evicted_since_rebuild_ = 0;
+    first_ns_ = std::numeric_limits<std::int64_t>::min();
     now_ = std::numeric_limits<std::int64_t>::min();
     prev_bid_.reset();
     prev_ask_.reset();
@@ -355,7 +399,7 @@ void OrderbookSignalsConfig::validate() const {
 OrderbookKernelConsts::OrderbookKernelConsts(const OrderbookSignalsConfig& cfg) noexcept
     : dwi_levels(cfg.dwi_levels), dwi_ratio(std::exp(-cfg.dwi_decay)),
       inv_imbalance(1.0 / cfg.imbalance_sensitivity), inv_ofi(1.0 / cfg.ofi_sensitivity),
-      weights(cfg.weights()) {}
+      weights(cfg.weights()), ofi_tstat(cfg.ofi_tstat), warmup(cfg.warmup) {}
 
 void compute_orderbook_component(const BookView& top, double depth_ratio_raw, const OfiWindow& ofi,
                                  const OrderbookSignalsConfig& cfg, ComponentScore& out) noexcept {
@@ -375,6 +419,7 @@ void compute_orderbook_component(const BookView& top, double depth_ratio_raw, co
             out.sub_weight[i] = 0.0;
         }
         out.score = 50.0;
+        out.warmup = k.warmup ? 0.0 : 1.0;
         return;
     }
 
@@ -409,10 +454,25 @@ void compute_orderbook_component(const BookView& top, double depth_ratio_raw, co
         ratio(static_cast<double>(top.bids[0].qty), static_cast<double>(top.asks[0].qty)), s_imb);
 
     std::array<double, kBookSubCount> w = k.weights;
+    constexpr auto kOfi = static_cast<std::size_t>(BookSub::Ofi);
+    double full = 0.0;
+    for (const double x : w) {
+        full += x;
+    }
+    // Share of the weight not yet warm: the ofi weight times the part of its window the
+    // stream has not covered (all of it while the window holds no event).
+    double cold = 0.0;
     if (ofi.size() > 0) {
-        dev[static_cast<std::size_t>(BookSub::Ofi)] = logistic_dev(ofi.normalized(), k.inv_ofi);
+        const double x = k.ofi_tstat ? ofi.tstat() : ofi.normalized();
+        dev[kOfi] = logistic_dev(x, k.inv_ofi);
+        if (k.warmup) {
+            const double cov = ofi.coverage();
+            cold = w[kOfi] * (1.0 - cov);
+            w[kOfi] *= cov;
+        }
     } else {
-        w[static_cast<std::size_t>(BookSub::Ofi)] = 0.0;
+        cold = w[kOfi];
+        w[kOfi] = 0.0;
     }
     if (std::isfinite(depth_ratio_raw)) {
         dev[static_cast<std::size_t>(BookSub::DepthRatio)] = logistic_dev(depth_ratio_raw, s_imb);
@@ -431,6 +491,7 @@ void compute_orderbook_component(const BookView& top, double depth_ratio_raw, co
     // den > 0 unless every weight with information is 0 (e.g. only ofi and depth_ratio weighted
     // and both unavailable): then the component has no directional reading and stays at 50.
     const double score = den > 0.0 ? 50.0 + num / den : 50.0;
+    out.warmup = k.warmup ? std::clamp(1.0 - cold / full, 0.0, 1.0) : 1.0;
     out.score = std::clamp(score, 0.0, 100.0); // guards rounding only: |num/den| <= 50
 }
 

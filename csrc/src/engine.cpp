@@ -90,6 +90,7 @@ void blend_volume(const ComponentScore& bars, const ComponentScore& flow, double
     out = ComponentScore{};
     out.has_data = true;
     out.score = bar_weight * bars.score + (1.0 - bar_weight) * flow.score;
+    out.warmup = bar_weight * bars.warmup + (1.0 - bar_weight) * flow.warmup;
     double wsum = 0.0;
     for (std::size_t i = 0; i < bars.n_sub; ++i) {
         wsum += bars.sub_weight[i];

@@ -21,12 +21,57 @@ double evidence(std::uint64_t n, std::uint64_t min_trades) noexcept {
 
 double signed_ratio(double a, double b) noexcept { return a + b > 0.0 ? (a - b) / (a + b) : 0.0; }
 
+// Share of the window span (w_k) the stream has covered: min(1, elapsed / w_k).
+double coverage(const TradeFlow& flow, std::size_t k) noexcept {
+    const double elapsed =
+        static_cast<double>(flow.last_ts_ns()) - static_cast<double>(flow.start_ts_ns());
+    const double span = static_cast<double>(flow.window_ns(k));
+    return elapsed > 0.0 ? std::min(1.0, elapsed / span) : 0.0;
+}
+
+// Scales weights[i] by cover[i] when warm-up tracking is on; returns the warm share of the
+// configured weight (1 when off).
+template <std::size_t N>
+double warm(std::array<double, N>& weights, const std::array<double, N>& cover,
+            bool on) noexcept {
+    if (!on) {
+        return 1.0;
+    }
+    double full = 0.0;
+    double used = 0.0;
+    for (std::size_t i = 0; i < N; ++i) {
+        full += weights[i];
+        weights[i] *= cover[i];
+        used += weights[i];
+    }
+    return full > 0.0 ? std::clamp(used / full, 0.0, 1.0) : 0.0;
+}
+
+template <std::size_t N>
+void validate_weights(const char* what, const std::array<double, N>& w,
+                      const std::array<const char*, N>& names) {
+    double sum = 0.0;
+    for (std::size_t i = 0; i < N; ++i) {
+        if (!std::isfinite(w[i]) || !(w[i] >= 0.0)) {
+            throw InvalidConfig(std::string("FlowSignalsConfig: ") + what + "[" + names[i] +
+                                "] must be finite and >= 0, was " + std::to_string(w[i]));
+        }
+        sum += w[i];
+    }
+    if (!(sum > 0.0) || !std::isfinite(sum)) {
+        throw InvalidConfig(std::string("FlowSignalsConfig: ") + what +
+                            " must have a finite positive sum, was " + std::to_string(sum));
+    }
+}
+
 template <std::size_t N>
 void finish(const std::array<const char*, N>& names, const std::array<double, N>& weights,
-            const std::array<double, N>& subs, bool has_data, ComponentScore& out) noexcept {
+            const std::array<double, N>& subs, bool has_data, double warmup,
+            ComponentScore& out) noexcept {
     static_assert(N <= kMaxSubScores);
     out = ComponentScore{};
     out.has_data = has_data;
+    out.warmup = warmup;
     out.n_sub = static_cast<std::uint8_t>(N);
     double wsum = 0.0;
     double dev = 0.0;
@@ -55,6 +100,8 @@ void FlowSignalsConfig::validate() const {
         throw InvalidConfig("FlowSignalsConfig: cvd_fallback_gain must be finite and > 0, was " +
                             std::to_string(cvd_fallback_gain));
     }
+    validate_weights("orderflow_weights", orderflow_weights, kOrderflowSubNames);
+    validate_weights("volume_weights", volume_weights, kVolumeSubNames);
 }
 
 double relative_activity(const TradeFlow& flow) noexcept {
@@ -86,13 +133,15 @@ void compute_orderflow_component(const TradeFlow& flow, const FlowSignalsConfig&
     const RollingZScore& z = flow.cvd_zscore();
     if (z.ready()) {
         subs[3] = 50.0 + 50.0 * flow.last_cvd_z() / z.clip();
+    } else if (cfg.warmup) {
+        subs[3] = 50.0; // not ready: no reading, and weight 0 below (the fallback saturates)
     } else {
         const double pct = flow.window(flow.config().zscore_window_index).imbalance();
         subs[3] = 50.0 + 50.0 * detail::tanh_abs_error_4e16(cfg.cvd_fallback_gain * pct);
     }
     const WindowStats& lw = flow.window(n - 1);
     const bool has_data = lw.count >= cfg.min_trades;
-    std::array<double, 5> weights = kOrderflowWeights;
+    std::array<double, 5> weights = cfg.orderflow_weights;
     if (lw.large_buy_qty + lw.large_sell_qty > 0) {
         const double li = signed_ratio(static_cast<double>(lw.large_buy_qty),
                                        static_cast<double>(lw.large_sell_qty));
@@ -101,7 +150,11 @@ void compute_orderflow_component(const TradeFlow& flow, const FlowSignalsConfig&
         subs[4] = 50.0;
         weights[4] = 0.0;
     }
-    finish(kOrderflowSubNames, weights, subs, has_data, out);
+    const std::array<double, 5> cover = {coverage(flow, idx[0]), coverage(flow, idx[1]),
+                                         coverage(flow, idx[2]), z.ready() ? 1.0 : 0.0,
+                                         coverage(flow, n - 1)};
+    const double w = warm(weights, cover, cfg.warmup);
+    finish(kOrderflowSubNames, weights, subs, has_data, has_data || !cfg.warmup ? w : 0.0, out);
 }
 
 void compute_volume_component(const TradeFlow& flow, const FlowSignalsConfig& cfg,
@@ -116,7 +169,11 @@ void compute_volume_component(const TradeFlow& flow, const FlowSignalsConfig& cf
     const bool has_data = lw.count >= cfg.min_trades;
     const WindowStats& mw = flow.window(n / 2);
     subs[2] = g(m * evidence(mw.count, cfg.min_trades) * mw.imbalance(), cfg.sensitivity);
-    finish(kVolumeSubNames, kVolumeWeights, subs, has_data, out);
+    std::array<double, 3> weights = cfg.volume_weights;
+    const std::array<double, 3> cover = {coverage(flow, n - 1), coverage(flow, n - 1),
+                                         coverage(flow, n / 2)};
+    const double w = warm(weights, cover, cfg.warmup);
+    finish(kVolumeSubNames, weights, subs, has_data, has_data || !cfg.warmup ? w : 0.0, out);
 }
 
 } // namespace confluex

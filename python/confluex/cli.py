@@ -33,7 +33,14 @@ import numpy as np
 from . import __version__
 from .backtest_report import FillLike, backtest_of, draw_fills, paper_fills_by_id, write_report
 from .cache import ConfluenceHFTCache, EngineScorePublisher, format_cache_stats
-from .engine import COMPONENT_NAMES, PROFILES, ConfluexError, Engine, engine_from_config
+from .engine import (
+    COMPONENT_NAMES,
+    PROFILES,
+    ConfluexError,
+    Engine,
+    engine_config,
+    engine_from_config,
+)
 from .feeds.files import ReplayResult, replay, sample_path
 from .hft.replay_hook import HFT_CSV_COLUMNS, HFTReplayScorer, format_hft, hft_columns
 from .hft.replay_hook import PROFILES as HFT_PROFILES
@@ -376,10 +383,10 @@ def _warm_up_inputs(
     """Loads --history / --funding / --open-interest (before the replay: a bad file fails fast)."""
     if not (args.history or args.funding or args.open_interest):
         return None
-    if profile == "hft_ultra_fast":
+    if not engine_config(profile=profile).bar_views:
         raise _UsageError(
             "--history, --funding and --open-interest feed the bar-based views, which the "
-            "hft_ultra_fast profile does not compute, was --profile hft_ultra_fast"
+            f"{profile} profile does not compute, was --profile {profile}"
         )
     try:
         history = [load_ohlcv(f) for f in args.history]
@@ -776,8 +783,10 @@ def build_parser() -> argparse.ArgumentParser:
     vw.add_argument(
         "--profile",
         choices=PROFILES,
-        help="standard: all six components; hft_ultra_fast: orderbook/orderflow/volume from "
-        "book and trades only (default: confluence.profile of the config, else standard)",
+        help="standard: the graded score with fitted weights, all six components computed; "
+        "fitted_1s/fitted_5s: fitted for that horizon, book and trades only; reference: the "
+        "reference system's formula and weights; hft_ultra_fast: orderbook/orderflow/volume "
+        "from book and trades only (default: confluence.profile of the config, else standard)",
     )
     vw.add_argument(
         "--history",

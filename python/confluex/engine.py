@@ -73,6 +73,7 @@ from ._core.session import (
     score_point_dtype,
     signal_event_dtype,
 )
+from ._core.signals import OrderbookSignalsConfig
 from ._core.spsc_ring import BookEventRing, Int64Ring, TradeEventRing
 from ._core.trade_flow import FlowConfig, FlowSignalsConfig, RollingZScore, TradeFlow, WindowStats
 from ._core.types import (
@@ -177,9 +178,9 @@ class EngineLike(Protocol):
 
 
 #: The scoring profiles (``confluence.profile``, ``--profile``, ``engine_from_config(profile=)``).
-PROFILES: tuple[str, ...] = ("standard", "hft_ultra_fast")
+PROFILES: tuple[str, ...] = ("standard", "reference", "fitted_1s", "fitted_5s", "hft_ultra_fast")
 
-#: The hft_ultra_fast profile's component weights (reference-system §13 item 34).
+#: hft_ultra_fast's component weights (reference-system §13 item 34).
 HFT_ULTRA_FAST_WEIGHTS: dict[str, float] = {
     "orderflow": 0.35,
     "orderbook": 0.60,
@@ -193,6 +194,82 @@ HFT_ULTRA_FAST_DEPTH = 5
 #: hft_ultra_fast: series / streaming cadence in ns (100 ms).
 HFT_ULTRA_FAST_INTERVAL_NS = 100_000_000
 
+#: The graded profiles' sub-score maps (none saturates; see docs/research.md):
+#: book imbalances (in [-1, 1]) through logistic(x / 0.5), at most 88 at a one-sided book;
+GRADED_IMBALANCE_SENSITIVITY = 0.5
+#: the ofi sub-score reads OfiWindow.tstat() (net flow over its own event scale) / 2;
+GRADED_OFI_SENSITIVITY = 2.0
+#: trade imbalances through 50 + 50 tanh(v / 1.0) (below 98.2 even in a burst);
+GRADED_FLOW_SENSITIVITY = 1.0
+#: the CVD z-score through 50 + 50 z / 10 (z is clipped at 10, not 3);
+GRADED_CVD_CLIP = 10.0
+#: the quality factor at zero consensus (score = 50 + 50 D (floor + (1 - floor) consensus)).
+GRADED_CONSENSUS_FLOOR = 0.5
+
+#: Weights fitted by ``confluex.research.fit.fit_weights`` (see docs/research.md for the
+#: command and data): component -> {sub-score: weight}; the component weight is the sum.
+FITTED_1S: dict[str, dict[str, float]] = {
+    "orderbook": {
+        "oir_5": 0.140,
+        "oir_10": 0.158,
+        "oir_25": 0.121,
+        "dwi": 0.148,
+        "microprice": 0.144,
+        "ofi": 0.071,
+        "depth_ratio": 0.068,
+    },
+    "orderflow": {"imbalance_short": 0.091, "cvd_zscore": 0.059},
+}
+FITTED_5S: dict[str, dict[str, float]] = {
+    "orderbook": {
+        "oir_5": 0.126,
+        "oir_10": 0.119,
+        "oir_25": 0.166,
+        "dwi": 0.142,
+        "microprice": 0.154,
+        "ofi": 0.182,
+    },
+    "orderflow": {"imbalance_short": 0.111},
+}
+
+
+def _graded(cfg: EngineConfig, fitted: dict[str, dict[str, float]]) -> EngineConfig:
+    """Sets ``cfg`` to the graded rule and non-saturating maps with ``fitted`` weights."""
+    from ._core import trade_flow as _tf
+
+    comps = {c: sum(fitted.get(c, {}).values()) for c in COMPONENT_NAMES}
+    cfg.aggregator = AggregatorConfig(
+        weights=comps, rule="graded", consensus_floor=GRADED_CONSENSUS_FLOOR
+    )
+    book_w = fitted.get("orderbook", {})
+    default = OrderbookSignalsConfig()
+    cfg.book_signals = OrderbookSignalsConfig(
+        imbalance_sensitivity=GRADED_IMBALANCE_SENSITIVITY,
+        ofi_sensitivity=GRADED_OFI_SENSITIVITY,
+        ofi_tstat=True,
+        warmup=True,
+        **{  # type: ignore[arg-type]
+            f"weight_{n}": (book_w.get(n, 0.0) if any(book_w.values()) else w)
+            for n, w in default.weights.items()
+        },
+    )
+    flow = cfg.flow
+    flow.zscore_clip = GRADED_CVD_CLIP
+    cfg.flow = flow
+    fs = cfg.flow_signals
+    fs.sensitivity = GRADED_FLOW_SENSITIVITY
+    fs.warmup = True
+    for comp, names, attr in (
+        ("orderflow", _tf.ORDERFLOW_SUB_NAMES, "orderflow_weights"),
+        ("volume", _tf.VOLUME_SUB_NAMES, "volume_weights"),
+    ):
+        w = fitted.get(comp, {})
+        if any(w.values()):
+            setattr(fs, attr, [w.get(n, 0.0) for n in names])
+    fs.validate()
+    cfg.flow_signals = fs
+    return cfg
+
 
 def engine_config(
     config: TradingConfig | None = None, *, profile: str | None = None
@@ -201,13 +278,22 @@ def engine_config(
 
     ``profile`` (default: ``config.confluence.profile``, else ``"standard"``):
 
-    - ``"standard"``: all six components. Each symbol builds bars from its trades (1 s to 4 h)
-      and computes technical, price structure, the bar volume view (blended .6 / .4 with the
-      trade-flow volume) and sentiment natively; weights ``config.confluence.weights``
-      (.30/.20/.18/.15/.10/.07 built in).
-    - ``"hft_ultra_fast"``: orderbook .60, orderflow .35, volume .05 (from trades only: no
-      bars, no bar views), the depth-weighted imbalance over the best 5 levels; pair it with
-      ``session_config(series_interval_ns=HFT_ULTRA_FAST_INTERVAL_NS)`` (100 ms cadence).
+    - ``"standard"``: the default score. The graded aggregation (continuous quality factor,
+      components entering with their warm-up), non-saturating sub-score maps and the
+      ``fitted_1s`` weights; each symbol also builds bars from its trades and computes
+      technical, price structure, the bar volume view and sentiment natively (reported, and
+      weighted only if ``config.confluence.weights`` is set to something other than the
+      built-in reference weights: no bundled data shows their value at 1-5 s).
+    - ``"fitted_1s"`` / ``"fitted_5s"``: the graded score with the weights
+      :func:`confluex.research.fit.fit_weights` learned walk-forward for a 1 s / 5 s horizon,
+      from book and trades only (no bar views).
+    - ``"reference"``: the reference system's score, for parity: the quality-adjusted formula
+      of reference-system §2.6 (amplify / dampen), its sub-score maps (logistic 0.15 on book
+      imbalances, ofi in best-level queues, tanh 0.35 on trade imbalances) and weights
+      ``config.confluence.weights`` (.30/.20/.18/.15/.10/.07 built in), all six components.
+    - ``"hft_ultra_fast"``: the reference formula with orderbook .60, orderflow .35, volume
+      .05 (trades only: no bar views), the depth-weighted imbalance over the best 5 levels;
+      pair it with ``session_config(series_interval_ns=HFT_ULTRA_FAST_INTERVAL_NS)``.
 
     Raises InvalidConfig naming an unknown profile or weights the aggregator refuses.
     """
@@ -217,9 +303,21 @@ def engine_config(
         else (config.confluence.profile if config is not None else "standard")
     )
     engine_cfg = EngineConfig()
-    if name == "standard":
+    if name == "reference":
         if config is not None:
             engine_cfg.aggregator = AggregatorConfig(weights=config.confluence.weights.normalized())
+    elif name == "standard":
+        _graded(engine_cfg, FITTED_1S)
+        if config is not None and config.confluence.weights != type(config.confluence.weights)():
+            agg = engine_cfg.aggregator
+            engine_cfg.aggregator = AggregatorConfig(
+                weights=config.confluence.weights.normalized(),
+                rule=agg.rule,
+                consensus_floor=agg.consensus_floor,
+            )
+    elif name in ("fitted_1s", "fitted_5s"):
+        _graded(engine_cfg, FITTED_1S if name == "fitted_1s" else FITTED_5S)
+        engine_cfg.bar_views = False
     elif name == "hft_ultra_fast":
         engine_cfg.aggregator = AggregatorConfig(weights=dict(HFT_ULTRA_FAST_WEIGHTS))
         engine_cfg.bar_views = False

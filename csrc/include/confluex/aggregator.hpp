@@ -1,10 +1,16 @@
 // confluex/aggregator.hpp
 //
 // Provides ConfluenceAggregator: combines the six component scores (component.hpp) into the
-// 0-100 confluence score with the quality adjustment of reference-system §2.6, plus the
-// direction, consensus, confidence and data-completeness (reliability) behind it.
+// 0-100 confluence score with a quality adjustment, plus the direction, consensus, confidence
+// and data-completeness (reliability) behind it. Two rules (AggregatorConfig::rule):
+// - ScoreRule::Reference (the default of AggregatorConfig, the "reference" profile): the
+//   reference system's quality-adjusted score, §2.6, kept for parity. It has gaps: the dampen
+//   path caps |score - 50| at 50 |D| |D| and the amplify path starts above 50 + 25, so no
+//   score falls between 65 and 75 or 25 and 35 (issue 11), and the amplifier clips to 0/100.
+// - ScoreRule::Graded (the engine's "standard" and fitted profiles): a continuous, monotone
+//   quality adjustment, and component weights scaled by their warm-up (below).
 //
-// Formulas (§2.6), over the set A of components that have data, with effective weights
+// Reference formulas (§2.6), over the set A of components that have data, with effective weights
 // w_c = W_c / Σ_{A} W (W = configured weights normalised to sum 1):
 //   n_c = clip((S_c - 50)/50, -1, 1), and n_c = 0 when S_c is not finite
 //   D = clip(Σ w_c n_c, -1, 1)                    direction
@@ -38,6 +44,22 @@
 //    outside [0, 100] is clipped through n (as the reference does). Rejecting such scores is
 //    the job of whoever accepts them from outside (the engine's setter throws InvalidEvent).
 //
+// Graded formulas, with warm weights u_c = W_c warmup_c over the components with data
+// (warmup_c in [0, 1], ComponentScore::warmup; a component with warmup 0 counts as without
+// data), w_c = u_c / Σ u:
+//   n_c, D, B and V as above (with these w_c)
+//   consensus  = exp(-2V)
+//   q          = consensus_floor + (1 - consensus_floor) consensus   in [floor, 1]
+//   score      = 50 + 50 D q                                          never clipped
+//   reliability = Σ u_c (data completeness including warm-up), in [0, 1]
+//   confidence = |D| consensus reliability
+//   quality_impact = B - score
+// score is continuous in every input and, for fixed consensus, strictly monotone in D, so
+// every value in (50 - 50q, 50 + 50q) is reachable and a threshold is a graded level of
+// D q. It equals 0 or 100 only when every warm component reads exactly 0 or 100 (no
+// non-saturating kernel does); no amplifier clips it. During warm-up a component enters with
+// the share of its weight that is warm, so one early component cannot speak for all six.
+//
 // Threading: compute() is const and touches no shared state; set_weights() needs exclusive
 // access.
 #pragma once
@@ -49,6 +71,12 @@
 
 namespace confluex {
 
+// How the component scores are combined (see the file comment).
+enum class ScoreRule : std::uint8_t {
+    Reference = 0, // reference-system §2.6 (amplify / dampen), for parity
+    Graded = 1,    // continuous quality factor, warm-up-weighted components
+};
+
 struct AggregatorConfig {
     // Component weights in Component order: orderflow, orderbook, volume, price_structure,
     // technical, sentiment (reference HEAD config, §2.2). Normalised to sum 1 on use.
@@ -56,11 +84,13 @@ struct AggregatorConfig {
     double amplify_confidence = 0.50; // amplify only above this confidence, in [0, 1)
     double amplify_consensus = 0.75;  // ... and above this consensus, in [0, 1]
     double max_amplification = 0.15;  // factor cap is 1 + this, finite and >= 0
+    ScoreRule rule = ScoreRule::Reference;
+    double consensus_floor = 0.5; // Graded: quality factor at zero consensus, in [0, 1]
 
     // AggregatorConfig::validate()
     // Throws InvalidConfig naming the first bad value: weights finite and >= 0 with a positive
     // finite sum, amplify_confidence in [0, 1), amplify_consensus in [0, 1],
-    // max_amplification finite and >= 0.
+    // max_amplification finite and >= 0, consensus_floor in [0, 1], rule a known value.
     void validate() const;
 };
 
@@ -97,14 +127,26 @@ class ConfluenceAggregator {
     // ConfluenceAggregator::compute_scores()
     // Same as compute() from bare scores and a has-data mask (bit c = component c), for callers
     // that do not hold ComponentScore records.
+    // With the Graded rule every component counts as fully warm (warmup 1).
     [[nodiscard]] ConfluenceResult compute_scores(const std::array<double, kComponentCount>& scores,
                                                   std::uint8_t has_data_mask) const noexcept;
+
+    // ConfluenceAggregator::compute_warm()
+    // compute_scores() with each component's warm-up in [0, 1] (used by the Graded rule only;
+    // NaN or values outside [0, 1] are clipped, NaN to 0).
+    [[nodiscard]] ConfluenceResult
+    compute_warm(const std::array<double, kComponentCount>& scores, std::uint8_t has_data_mask,
+                 const std::array<double, kComponentCount>& warmup) const noexcept;
 
     // ConfluenceAggregator::config()
     // Returns the configuration in use (weights normalised).
     [[nodiscard]] const AggregatorConfig& config() const noexcept { return cfg_; }
 
   private:
+    [[nodiscard]] ConfluenceResult
+    graded(const std::array<double, kComponentCount>& scores, std::uint8_t has_data_mask,
+           const std::array<double, kComponentCount>& warmup) const noexcept;
+
     AggregatorConfig cfg_;
 };
 

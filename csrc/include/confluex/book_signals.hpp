@@ -27,6 +27,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <vector>
 
@@ -157,6 +158,22 @@ class OfiWindow {
     // when the window is empty or its depth is 0.
     [[nodiscard]] double normalized() const noexcept;
 
+    // OfiWindow::tstat()
+    // Returns value() / sqrt(Σ e_n^2) over the window: the window's net flow in units of its
+    // own event-size scale (the t-statistic of a sum of n zero-mean terms, ~N(0, 1) when the
+    // e_n are independent and balanced, |x| <= sqrt(size())). A robust online scale for the
+    // OFI: O(1) per event (Σ e^2 is kept beside Σ e and re-summed once per window turnover
+    // against float drift), dimensionless, exactly antisymmetric under mirroring, and it does
+    // not saturate the way normalized() does on books whose best queues are thin against
+    // the flow (normalized() read beyond +-1 queue most of the time on BTCUSDT). Returns 0
+    // when the window is empty or every e_n in it is 0.
+    [[nodiscard]] double tstat() const noexcept;
+
+    // OfiWindow::coverage()
+    // Returns min(1, (now - first event) / window_ns): the share of the window the stream has
+    // covered since construction or reset(); 0 before the first event.
+    [[nodiscard]] double coverage() const noexcept;
+
     // OfiWindow::events()
     // Returns the number of on_quote() calls since construction or the last reset().
     [[nodiscard]] std::uint64_t events() const noexcept { return events_; }
@@ -191,6 +208,7 @@ class OfiWindow {
         std::uint64_t depth2; // qb_n + qa_n (twice the depth sample)
     };
 
+    static double square(std::uint64_t e) noexcept;
     void evict_oldest() noexcept;
     void evict_expired() noexcept;
     // Doubles the ring (up to capacity_), oldest entry first; false when it cannot.
@@ -203,6 +221,9 @@ class OfiWindow {
     std::size_t size_ = 0;
     std::uint64_t sum_e_ = 0; // wrap-around sums, read back as int64
     std::uint64_t sum_depth2_ = 0;
+    double sum_e2_ = 0.0; // Σ e^2 (float; re-summed once per window turnover)
+    std::size_t evicted_since_rebuild_ = 0;
+    std::int64_t first_ns_ = std::numeric_limits<std::int64_t>::min();
     std::int64_t now_;
     std::optional<Level> prev_bid_;
     std::optional<Level> prev_ask_;
@@ -260,6 +281,14 @@ struct OrderbookSignalsConfig {
     double weight_ofi = 0.20;
     double weight_depth_ratio = 0.10;
 
+    // Scale of the ofi sub-score: false (the reference) OfiWindow::normalized(), net flow in
+    // mean best-level queues; true OfiWindow::tstat(), net flow in units of the window's own
+    // event-size scale (does not saturate; the graded profiles use it).
+    bool ofi_tstat = false;
+    // true: the ofi weight is scaled by OfiWindow::coverage() while the window fills, and the
+    // component reports that warm share as ComponentScore::warmup (false: warmup 1).
+    bool warmup = false;
+
     // OrderbookSignalsConfig::validate()
     // Throws InvalidConfig naming the first bad field and its value: sensitivities finite and
     // > 0, 1 <= dwi_levels <= 1024, dwi_decay finite and >= 0, depth_band_pct finite and > 0,
@@ -281,6 +310,8 @@ struct OrderbookSignalsConfig {
 //   imbalance_sensitivity) microprice   logistic_score(microprice_offset(top),
 //   imbalance_sensitivity) ofi          logistic_score(ofi.normalized(), ofi_sensitivity)
 //   depth_ratio  logistic_score(depth_ratio_raw, imbalance_sensitivity)
+// (ofi reads ofi.tstat() instead of normalized() when cfg.ofi_tstat; with cfg.warmup its
+// weight is scaled by ofi.coverage() and warmup = the used weight / the configured weight sum)
 // and score = 50 + Σ w_i (s_i - 50) / Σ w_i, the weighted mean written around 50 so a book
 // whose sub-scores are all exactly 50 scores exactly 50. A sub-score without information gets
 // weight 0 and reads 50: depth_ratio when depth_ratio_raw is not finite (the caller had no
@@ -306,6 +337,8 @@ struct OrderbookKernelConsts {
     double inv_imbalance; // 1 / imbalance_sensitivity
     double inv_ofi;       // 1 / ofi_sensitivity
     std::array<double, kBookSubCount> weights;
+    bool ofi_tstat;
+    bool warmup;
 };
 
 // compute_orderbook_component() with precomputed constants; the same result as the overload

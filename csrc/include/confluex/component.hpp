@@ -56,10 +56,18 @@ inline constexpr std::size_t kMaxSubScores = 8;
 // One component's score with its breakdown.
 //
 // Invariants: 0 <= score <= 100; score == 50 when has_data is false; sub[i] in [0, 100] and
-// sub_weight[i] >= 0 for i < n_sub; score is the sub_weight-weighted mean of sub[0..n_sub).
+// sub_weight[i] >= 0 for i < n_sub; score is the sub_weight-weighted mean of sub[0..n_sub);
+// 0 <= warmup <= 1.
+//
+// warmup is the share of the component's sub-score weight whose windows are warm (hold the
+// span and data they need). Kernels that do not track it leave 1 (and so does a score
+// supplied from outside). The graded aggregation rule (aggregator.hpp) scales the component's
+// weight by it, so a component enters the score gradually while its windows fill; the
+// reference rule ignores it.
 struct ComponentScore {
     double score = 50.0;
     bool has_data = false;
+    double warmup = 1.0;
     std::uint8_t n_sub = 0;
     std::array<double, kMaxSubScores> sub{};
     std::array<double, kMaxSubScores> sub_weight{};

@@ -49,21 +49,6 @@ namespace detail {
 
 } // namespace detail
 
-struct FlowSignalsConfig {
-    // Trades the longest window needs for has_data, and the evidence count under which an
-    // imbalance is shrunk linearly toward 0 (see e(n) above). >= 1.
-    std::uint64_t min_trades = 10;
-    // Imbalance at which g() reaches 50 +- 50 tanh(1) (~ 50 +- 38). Finite, > 0.
-    double sensitivity = 0.35;
-    // CVD sub-score before the z-score is ready: 50 + 50 tanh(gain * delta%), delta% the
-    // imbalance of the z-score window; 3 is the reference's constant. Finite, > 0.
-    double cvd_fallback_gain = 3.0;
-
-    // FlowSignalsConfig::validate()
-    // Throws InvalidConfig naming the first value out of its domain.
-    void validate() const;
-};
-
 // Orderflow sub-score weights (sum 1). The CVD z-score carries the most weight because it is
 // the only normalised (regime-aware) measure; the three imbalances cover 1 s / 30 s / 5 min by
 // default (windows 0, n/2 and n-1). large_trades gets weight 0 when no large buy or sell trade
@@ -77,6 +62,32 @@ inline constexpr std::array<double, 5> kOrderflowWeights = {0.15, 0.20, 0.15, 0.
 inline constexpr std::array<const char*, 3> kVolumeSubNames = {"volume_delta", "notional_pressure",
                                                                "volume_delta_medium"};
 inline constexpr std::array<double, 3> kVolumeWeights = {0.45, 0.35, 0.20};
+
+struct FlowSignalsConfig {
+    // Trades the longest window needs for has_data, and the evidence count under which an
+    // imbalance is shrunk linearly toward 0 (see e(n) above). >= 1.
+    std::uint64_t min_trades = 10;
+    // Imbalance at which g() reaches 50 +- 50 tanh(1) (~ 50 +- 38). Finite, > 0.
+    double sensitivity = 0.35;
+    // CVD sub-score before the z-score is ready: 50 + 50 tanh(gain * delta%), delta% the
+    // imbalance of the z-score window; 3 is the reference's constant. Finite, > 0.
+    double cvd_fallback_gain = 3.0;
+    // Sub-score weights in kOrderflowSubNames / kVolumeSubNames order: finite, >= 0, with a
+    // positive sum. The defaults are the constants above (the reference profile's).
+    std::array<double, 5> orderflow_weights = kOrderflowWeights;
+    std::array<double, 3> volume_weights = kVolumeWeights;
+    // true: each sub-score's weight is scaled by its window's coverage,
+    // min(1, (last trade - first trade) / window span), and cvd_zscore's by 0 until the
+    // z-score is ready (until then it reads 50, not the tanh fallback, which saturates), so a
+    // window that still spans "since start" (every window holding the same few trades) does
+    // not count as a full reading; the component reports the warm share of its weight as
+    // ComponentScore::warmup. false (the reference): warmup 1, the fallback as above.
+    bool warmup = false;
+
+    // FlowSignalsConfig::validate()
+    // Throws InvalidConfig naming the first value out of its domain.
+    void validate() const;
+};
 
 // relative_activity()
 // Returns rv = (volume rate of window 0) / (volume rate of the longest window), unknown sides

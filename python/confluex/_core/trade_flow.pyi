@@ -27,12 +27,25 @@ class FlowConfig(metaclass=_pybind11_type):
     ) -> None: ...
     def validate(self) -> None: ...
 
+ORDERFLOW_SUB_NAMES: tuple[str, ...]
+VOLUME_SUB_NAMES: tuple[str, ...]
+
 class FlowSignalsConfig(metaclass=_pybind11_type):
     min_trades: int
     sensitivity: float
     cvd_fallback_gain: float
+    orderflow_weights: list[float]
+    volume_weights: list[float]
+    warmup: bool
     def __init__(
-        self, *, min_trades: int = 10, sensitivity: float = 0.35, cvd_fallback_gain: float = 3.0
+        self,
+        *,
+        min_trades: int = 10,
+        sensitivity: float = 0.35,
+        cvd_fallback_gain: float = 3.0,
+        orderflow_weights: list[float] = ...,
+        volume_weights: list[float] = ...,
+        warmup: bool = False,
     ) -> None: ...
     def validate(self) -> None: ...
 

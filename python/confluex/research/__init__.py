@@ -2,8 +2,8 @@
 
 Replays captures (sharded by capture, symbol and profile; on Ray or serially), samples the
 engine every 100 ms and measures rank ICs with block-bootstrap intervals, IC decay, partial ICs
-against book baselines, threshold crossings, calibration, saturation and warm-up. See
-docs/research.md.
+against book baselines, threshold crossings, calibration, saturation and warm-up; and causal
+weight fitting (:mod:`confluex.research.fit`). See docs/research.md.
 """
 
 from __future__ import annotations

@@ -224,13 +224,22 @@ class ComponentWeights:
 class ConfluenceConfig:
     """``[confluence]``: thresholds, component weights and the scoring profile.
 
-    ``profile`` is ``"standard"`` (all six components, scored with ``weights``) or
-    ``"hft_ultra_fast"`` (orderbook .60, orderflow .35, volume .05 from trades only; see
-    :func:`confluex.engine_config`).
+    ``profile`` is ``"standard"`` (the default: the graded score with the fitted weights; a
+    ``weights`` table other than the built-in one replaces its component weights),
+    ``"fitted_1s"`` / ``"fitted_5s"`` (the graded score fitted for that horizon, book and trades
+    only), ``"reference"`` (the reference system's §2.6 formula with ``weights``, for parity) or
+    ``"hft_ultra_fast"`` (orderbook .60, orderflow .35, volume .05 from trades only); see
+    :func:`confluex.engine_config`.
     """
 
     PREFIX: ClassVar[str] = "confluence"
-    PROFILES: ClassVar[tuple[str, ...]] = ("standard", "hft_ultra_fast")
+    PROFILES: ClassVar[tuple[str, ...]] = (
+        "standard",
+        "reference",
+        "fitted_1s",
+        "fitted_5s",
+        "hft_ultra_fast",
+    )
 
     thresholds: Thresholds = field(default_factory=Thresholds)
     weights: ComponentWeights = field(default_factory=ComponentWeights)

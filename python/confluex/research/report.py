@@ -290,6 +290,9 @@ with two plain baselines taken from the book.
   long horizons a few thousand samples are worth a few dozen independent observations.
 - **Partial IC.** The signal's rank IC holding the best baseline (the baseline with the larger
   |IC| at that horizon) fixed: what the signal adds to the book's top-of-book.
+- **Best input.** In each capture's headline table: the component or sub-score with the highest
+  IC at that horizon, picked in hindsight (an upper bound no fixed weighting can be sure to
+  reach).
 - **Baselines.** `baseline.tob_imbalance` = (bid qty - ask qty) / (bid qty + ask qty) at the
   best prices; `baseline.microprice_mid` = microprice - mid in ticks.
 - **Crossings.** The score rising to the long threshold ({long:g}) from below, or falling to the

@@ -107,10 +107,14 @@ def test_ac_lots_sum_exactly_and_front_load_at_least_as_much_as_twap(
         assert cum >= sum(twap[: k + 1]) - 1
 
 
+# volumes and rates are 0 or physical: denormals (5e-324) only test float association
+VOLUME = st.one_of(st.just(0.0), st.floats(min_value=1e-9, max_value=1e9))
+
+
 @given(
     st.floats(min_value=0.0, max_value=1e6),
-    st.floats(min_value=0.0, max_value=1e9),
-    st.floats(min_value=0.0, max_value=1e6),
+    VOLUME,
+    VOLUME,
     st.floats(min_value=0.0, max_value=1e5),
 )
 def test_vwap_target_follows_the_volume_curve(

@@ -330,6 +330,17 @@ class PaperReport:
         return "\n".join(out)
 
 
+def _window_count(window: Callable[[int, int], Any], symbol_id: int) -> int:
+    """How many trade-flow windows the engine keeps (it raises IndexError past the last)."""
+    n = 0
+    while True:
+        try:
+            window(symbol_id, n)
+        except IndexError:
+            return n
+        n += 1
+
+
 def _iso(ms: int) -> str:
     when = datetime.fromtimestamp(ms / 1e3, tz=timezone.utc)
     return when.isoformat(timespec="milliseconds").removesuffix("+00:00")
@@ -434,6 +445,7 @@ class PaperTrader:
         self._open: set[str] = set()
         self._working: set[str] = set()
         self.volume_gaps = 0
+        self._n_windows = -1
         self._exchange: PaperExchange | None = None
         self._executor: Executor | None = None
         self._journal: OrderJournal | None = None
@@ -670,8 +682,11 @@ class PaperTrader:
         if trades == st.trades_seen:
             return
         new = trades - st.trades_seen
+        if self._n_windows < 0:
+            self._n_windows = _window_count(window, st.symbol_id)
         now = [
-            (int(w.count), int(w.total_qty)) for w in (window(st.symbol_id, i) for i in range(4))
+            (int(w.count), int(w.total_qty))
+            for w in (window(st.symbol_id, i) for i in range(self._n_windows))
         ]
         if st.windows is None:  # the first trades: the shortest window holds them all
             lots = now[0][1]
@@ -700,7 +715,7 @@ class PaperTrader:
         bids, asks = self._book(st.unified)
         covered_s = min(300.0, (st.volume_ts_ns - st.first_ns) / 1e9)
         rate = 0.0
-        if covered_s >= 1.0:
+        if covered_s >= 1.0 and self._n_windows > _RATE_WINDOW:
             rate = st.qty(self._window(st.symbol_id, _RATE_WINDOW)) / covered_s
         return MarketState(
             ts_ms=self.clock.ms,

@@ -68,7 +68,7 @@ def test_excluded_inputs_get_no_weight_and_bad_arguments_are_named() -> None:
     res = fit_weights([s], 5.0, exclude=["orderbook.microprice"])
 
     assert res["weights"]["orderbook.microprice"] == 0.0
-    with pytest.raises(ValueError, match="horizon_s must be a whole number of steps, was 0.05"):
+    with pytest.raises(ValueError, match=r"horizon_s must be a whole number of steps, was 0\.05"):
         fit_weights([s], 0.05)
     with pytest.raises(ValueError, match="folds must be >= 2, was 1"):
         fit_weights([s], 1.0, folds=1)

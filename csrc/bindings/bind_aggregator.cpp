@@ -147,13 +147,12 @@ construction (InvalidConfig naming the bad value).
              py::kw_only(), py::arg("weights") = py::none(),
              py::arg("amplify_confidence") = d.amplify_confidence,
              py::arg("amplify_consensus") = d.amplify_consensus,
-             py::arg("max_amplification") = d.max_amplification,
-             py::arg("rule") = "reference", py::arg("consensus_floor") = d.consensus_floor)
+             py::arg("max_amplification") = d.max_amplification, py::arg("rule") = "reference",
+             py::arg("consensus_floor") = d.consensus_floor)
         .def_property_readonly(
             "rule",
             [](const AggregatorConfig& c) {
-                return std::string(c.rule == confluex::ScoreRule::Graded ? "graded"
-                                                                         : "reference");
+                return std::string(c.rule == confluex::ScoreRule::Graded ? "graded" : "reference");
             })
         .def_readonly("consensus_floor", &AggregatorConfig::consensus_floor)
         .def_property_readonly("weights",

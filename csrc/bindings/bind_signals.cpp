@@ -236,11 +236,20 @@ is validated (InvalidConfig naming the value) and leaves the config unchanged wh
                     double weight_oir_10, double weight_oir_25, double weight_dwi,
                     double weight_microprice, double weight_ofi, double weight_depth_ratio,
                     bool ofi_tstat, bool warmup) {
-            OrderbookSignalsConfig c{imbalance_sensitivity, dwi_levels,      dwi_decay,
-                                     depth_band_pct,        ofi_sensitivity, weight_oir_5,
-                                     weight_oir_10,         weight_oir_25,   weight_dwi,
-                                     weight_microprice,     weight_ofi,      weight_depth_ratio,
-                                     ofi_tstat,             warmup};
+            OrderbookSignalsConfig c{imbalance_sensitivity,
+                                     dwi_levels,
+                                     dwi_decay,
+                                     depth_band_pct,
+                                     ofi_sensitivity,
+                                     weight_oir_5,
+                                     weight_oir_10,
+                                     weight_oir_25,
+                                     weight_dwi,
+                                     weight_microprice,
+                                     weight_ofi,
+                                     weight_depth_ratio,
+                                     ofi_tstat,
+                                     warmup};
             c.validate();
             return c;
         }),

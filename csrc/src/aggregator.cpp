@@ -95,10 +95,9 @@ ConfluenceResult ConfluenceAggregator::compute(
     return compute_warm(scores, mask, warm);
 }
 
-ConfluenceResult
-ConfluenceAggregator::compute_warm(const std::array<double, kComponentCount>& scores,
-                                   std::uint8_t has_data_mask,
-                                   const std::array<double, kComponentCount>& warmup) const noexcept {
+ConfluenceResult ConfluenceAggregator::compute_warm(
+    const std::array<double, kComponentCount>& scores, std::uint8_t has_data_mask,
+    const std::array<double, kComponentCount>& warmup) const noexcept {
     if (cfg_.rule == ScoreRule::Graded) {
         return graded(scores, has_data_mask, warmup);
     }

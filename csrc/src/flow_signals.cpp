@@ -32,8 +32,7 @@ double coverage(const TradeFlow& flow, std::size_t k) noexcept {
 // Scales weights[i] by cover[i] when warm-up tracking is on; returns the warm share of the
 // configured weight (1 when off).
 template <std::size_t N>
-double warm(std::array<double, N>& weights, const std::array<double, N>& cover,
-            bool on) noexcept {
+double warm(std::array<double, N>& weights, const std::array<double, N>& cover, bool on) noexcept {
     if (!on) {
         return 1.0;
     }

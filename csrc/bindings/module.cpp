@@ -19,6 +19,7 @@ void register_structure(py::module_& m);
 void register_sentiment(py::module_& m);
 void register_bars(py::module_& m);
 void register_indicators(py::module_& m);
+void register_pipeline(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "confluex native core (private; use the `confluex` package).";
@@ -63,4 +64,7 @@ PYBIND11_MODULE(_core, m) {
     auto indicators =
         m.def_submodule("indicators", "Indicator kernels, technical and volume views.");
     register_indicators(indicators);
+    auto pipeline =
+        m.def_submodule("pipeline", "Engine threads per shard fed through lock-free rings.");
+    register_pipeline(pipeline);
 }

@@ -20,6 +20,7 @@ using confluex::Instrument;
 using confluex::bindings::bind_record;
 using confluex::bindings::ByteView;
 using confluex::bindings::field;
+using confluex::bindings::latency_dict;
 using confluex::feed::LineFormat;
 using confluex::feed::SessionConfig;
 using confluex::feed::Venue;
@@ -37,16 +38,6 @@ py::array_t<OutRecord> drain_array(Pipeline& p, std::size_t max) {
     return out;
 }
 
-py::dict latency_dict(const confluex::LatencyHistogram& h) {
-    py::dict d;
-    d["count"] = h.count();
-    d["p50"] = h.percentile(0.50);
-    d["p99"] = h.percentile(0.99);
-    d["p999"] = h.percentile(0.999);
-    d["max"] = h.max();
-    d["mean"] = h.mean();
-    return d;
-}
 
 } // namespace
 

@@ -17,6 +17,7 @@
 #endif
 
 #include "confluex/errors.hpp"
+#include "line_stamp.hpp"
 
 namespace confluex::pipeline {
 
@@ -27,6 +28,8 @@ using feed::kNoSymbol;
 using feed::MsgKind;
 using feed::ParseResult;
 using feed::SyncPhase;
+using feed::detail::bybit_line_ts_ns;
+using feed::detail::leading_int;
 
 constexpr std::size_t kChunkBytes = sizeof(FrameChunk);
 constexpr std::size_t kBatchFrames = 64; // frames per loop turn before the flags are checked
@@ -87,36 +90,6 @@ std::string_view string_value(std::string_view f, std::size_t at, std::size_t ke
     return f.substr(i, end - i);
 }
 
-// Reads the leading decimal digits of s as int64 (the "<ns> " prefix of a capture line);
-// the same rule as FeedSession::replay so the time stamps are identical.
-bool leading_int(std::string_view s, std::int64_t& out, std::size_t& consumed) noexcept {
-    std::int64_t v = 0;
-    std::size_t i = 0;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-        if (v > (std::numeric_limits<std::int64_t>::max() - 9) / 10) {
-            return false;
-        }
-        v = v * 10 + (s[i] - '0');
-        ++i;
-    }
-    consumed = i;
-    out = v;
-    return i > 0;
-}
-
-std::int64_t json_line_ts_ns(std::string_view line) noexcept {
-    const auto at = line.find("\"ts\":");
-    if (at == std::string_view::npos) {
-        return 0;
-    }
-    std::string_view rest = line.substr(at + 5);
-    while (!rest.empty() && rest.front() == ' ') {
-        rest.remove_prefix(1);
-    }
-    std::int64_t ms = 0;
-    std::size_t used = 0;
-    return leading_int(rest, ms, used) ? ms * 1'000'000 : 0;
-}
 
 ErrorCode code_of(const std::exception_ptr& p) {
     try {
@@ -134,6 +107,32 @@ ErrorCode code_of(const std::exception_ptr& p) {
     } catch (...) {
         return ErrorCode::Other;
     }
+}
+
+// A record of `kind` for a symbol with no score in it (NaN prices and scores).
+OutRecord blank_record(OutKind kind, std::uint32_t symbol_id, std::int64_t ts_ns,
+                       std::int64_t recv_ns) noexcept {
+    OutRecord rec{};
+    rec.ts_ns = ts_ns;
+    rec.recv_ns = recv_ns;
+    rec.symbol_id = symbol_id;
+    rec.kind = kind;
+    rec.mid_px = rec.score = rec.score_raw = rec.confidence = rec.reliability = kNaN;
+    std::fill(std::begin(rec.components), std::end(rec.components), kNaN);
+    return rec;
+}
+
+// The header of a frame pushed now.
+FrameHeader header(FrameKind kind, Venue venue, std::uint32_t symbol_id, std::size_t len,
+                   std::int64_t ts_ns) noexcept {
+    FrameHeader h{};
+    h.ts_ns = ts_ns;
+    h.recv_ns = now_ns();
+    h.len = static_cast<std::uint32_t>(len);
+    h.symbol_id = symbol_id;
+    h.kind = kind;
+    h.venue = venue;
+    return h;
 }
 
 void check_power_of_two(std::size_t v, std::size_t min, const char* what) {
@@ -436,39 +435,24 @@ PushStatus Pipeline::push(Venue venue, std::string_view frame, std::int64_t ts_n
     }
     std::uint32_t symbol_id = kNoSymbol;
     Shard& s = route(venue, frame, symbol_id);
-    FrameHeader h{};
-    h.ts_ns = ts_ns;
-    h.recv_ns = now_ns();
-    h.len = static_cast<std::uint32_t>(frame.size());
-    h.symbol_id = kNoSymbol;
-    h.kind = FrameKind::Message;
-    h.venue = venue;
-    return enqueue(s, h, frame, symbol_id);
+    return enqueue(s, header(FrameKind::Message, venue, kNoSymbol, frame.size(), ts_ns), frame,
+                   symbol_id);
 }
 
 PushStatus Pipeline::push_snapshot(std::uint32_t symbol_id, std::string_view json,
                                    std::int64_t ts_ns) {
     require_running("push_snapshot()");
     const Symbol& y = sym(symbol_id);
-    FrameHeader h{};
-    h.ts_ns = ts_ns;
-    h.recv_ns = now_ns();
-    h.len = static_cast<std::uint32_t>(json.size());
-    h.symbol_id = symbol_id;
-    h.kind = FrameKind::Snapshot;
-    h.venue = y.venue;
-    return enqueue(*shards_[y.shard], h, json, symbol_id);
+    return enqueue(*shards_[y.shard],
+                   header(FrameKind::Snapshot, y.venue, symbol_id, json.size(), ts_ns), json,
+                   symbol_id);
 }
 
 PushStatus Pipeline::request_resync(std::uint32_t symbol_id) {
     require_running("request_resync()");
     const Symbol& y = sym(symbol_id);
-    FrameHeader h{};
-    h.recv_ns = now_ns();
-    h.symbol_id = symbol_id;
-    h.kind = FrameKind::Resync;
-    h.venue = y.venue;
-    return enqueue(*shards_[y.shard], h, {}, symbol_id);
+    return enqueue(*shards_[y.shard], header(FrameKind::Resync, y.venue, symbol_id, 0, 0), {},
+                   symbol_id);
 }
 
 std::size_t Pipeline::feed_lines(Venue venue, std::string_view data, feed::LineFormat format) {
@@ -494,7 +478,7 @@ std::size_t Pipeline::feed_lines(Venue venue, std::string_view data, feed::LineF
                 line.remove_prefix(used + 1);
             }
         } else {
-            ts = json_line_ts_ns(line);
+            ts = bybit_line_ts_ns(line);
         }
         if (push(venue, line, ts) == PushStatus::Accepted) {
             ++fed;
@@ -643,17 +627,11 @@ void Pipeline::process_frame(Shard& s, const FrameHeader& h, std::string_view pa
         case FrameKind::Snapshot: {
             local = symbols_[h.symbol_id]->local;
             const ParseResult r = session->on_snapshot(local, payload, h.ts_ns);
-            OutRecord rec{};
-            rec.ts_ns = h.ts_ns;
-            rec.recv_ns = h.recv_ns;
-            rec.symbol_id = h.symbol_id;
-            rec.kind = OutKind::Snapshot;
+            OutRecord rec = blank_record(OutKind::Snapshot, h.symbol_id, h.ts_ns, h.recv_ns);
             rec.code = r.ok() && !session->needs_snapshot(local) ? 1 : 0;
             rec.count = static_cast<std::uint64_t>(r.error);
             after_message(s, *session, r, h);
             rec.phase = static_cast<std::uint8_t>(session->health(local).phase);
-            rec.mid_px = rec.score = rec.score_raw = rec.confidence = rec.reliability = kNaN;
-            std::fill(std::begin(rec.components), std::end(rec.components), kNaN);
             rec.done_ns = now_ns();
             emit(s, rec);
             return;
@@ -664,15 +642,9 @@ void Pipeline::process_frame(Shard& s, const FrameHeader& h, std::string_view pa
             symbols_[h.symbol_id]->phase.store(
                 static_cast<std::uint8_t>(session->health(local).phase),
                 std::memory_order_release);
-            OutRecord rec{};
-            rec.ts_ns = h.ts_ns;
-            rec.recv_ns = h.recv_ns;
-            rec.symbol_id = h.symbol_id;
-            rec.kind = OutKind::Resync;
+            OutRecord rec = blank_record(OutKind::Resync, h.symbol_id, h.ts_ns, h.recv_ns);
             rec.code = static_cast<std::uint8_t>(ResyncReason::Requested);
             rec.phase = static_cast<std::uint8_t>(session->health(local).phase);
-            rec.mid_px = rec.score = rec.score_raw = rec.confidence = rec.reliability = kNaN;
-            std::fill(std::begin(rec.components), std::end(rec.components), kNaN);
             rec.done_ns = now_ns();
             emit(s, rec);
             return;
@@ -681,14 +653,8 @@ void Pipeline::process_frame(Shard& s, const FrameHeader& h, std::string_view pa
     } catch (const Error&) {
         // A confluex error on one frame: reported for its symbol, the shard goes on.
         s.errors.store(s.errors.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-        OutRecord rec{};
-        rec.ts_ns = h.ts_ns;
-        rec.recv_ns = h.recv_ns;
-        rec.symbol_id = h.symbol_id;
-        rec.kind = OutKind::Error;
+        OutRecord rec = blank_record(OutKind::Error, h.symbol_id, h.ts_ns, h.recv_ns);
         rec.code = static_cast<std::uint8_t>(code_of(std::current_exception()));
-        rec.mid_px = rec.score = rec.score_raw = rec.confidence = rec.reliability = kNaN;
-        std::fill(std::begin(rec.components), std::end(rec.components), kNaN);
         rec.done_ns = now_ns();
         emit(s, rec);
     }
@@ -761,15 +727,10 @@ void Pipeline::publish_taken(Shard& s, FeedSession& session) {
         emit(s, rec);
     }
     for (const feed::SignalEvent& e : session.take_signals()) {
-        OutRecord rec{};
-        rec.ts_ns = e.ts_ns;
-        rec.symbol_id = s.global_of_local[e.symbol_id];
-        rec.kind = OutKind::Signal;
+        OutRecord rec = blank_record(OutKind::Signal, s.global_of_local[e.symbol_id], e.ts_ns, 0);
         rec.direction = static_cast<std::int8_t>(e.direction);
         rec.mid_px = e.mid_px;
         rec.score = e.score;
-        rec.score_raw = rec.confidence = rec.reliability = kNaN;
-        std::fill(std::begin(rec.components), std::end(rec.components), kNaN);
         rec.done_ns = now_ns();
         emit(s, rec);
     }
@@ -793,14 +754,10 @@ void Pipeline::handle_overflow(Shard& s) {
                                  std::memory_order_relaxed);
         const auto phase = static_cast<std::uint8_t>(session.health(local).phase);
         y.phase.store(phase, std::memory_order_release);
-        OutRecord rec{};
-        rec.symbol_id = global;
-        rec.kind = OutKind::Resync;
+        OutRecord rec = blank_record(OutKind::Resync, global, 0, 0);
         rec.code = static_cast<std::uint8_t>(ResyncReason::Overflow);
         rec.count = lost;
         rec.phase = phase;
-        rec.mid_px = rec.score = rec.score_raw = rec.confidence = rec.reliability = kNaN;
-        std::fill(std::begin(rec.components), std::end(rec.components), kNaN);
         rec.done_ns = now_ns();
         emit(s, rec);
     }

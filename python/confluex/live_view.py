@@ -33,6 +33,17 @@ class _Rate:
     rate: float = 0.0
 
 
+def _rate(rates: dict[str, _Rate] | None, sym: str, frames: int, now: float) -> float:
+    """Messages per second of a symbol, refreshed at most once a second."""
+    if rates is None:
+        return 0.0
+    r = rates.setdefault(sym, _Rate(frames, now))
+    if now - r.mono >= 1.0:
+        r.rate = (frames - r.frames) / (now - r.mono)
+        r.frames, r.mono = frames, now
+    return r.rate
+
+
 def render_view(
     feed: LiveFeed, rates: dict[str, _Rate] | None = None, now: float | None = None
 ) -> str:
@@ -59,13 +70,7 @@ def render_view(
         bid, ask = feed.engine.best_bid(sid), feed.engine.best_ask(sid)
         bid_s = format_price(inst, bid[0]) if bid else "-"
         ask_s = format_price(inst, ask[0]) if ask else "-"
-        rate = 0.0
-        if rates is not None:
-            r = rates.setdefault(sym, _Rate(st.frames, now))
-            if now - r.mono >= 1.0:
-                r.rate = (st.frames - r.frames) / (now - r.mono)
-                r.frames, r.mono = st.frames, now
-            rate = r.rate
+        rate = _rate(rates, sym, st.frames, now)
         phase_s = h.phase.name
         checks, mism = h.ticker_checks, h.ticker_mismatches
         rows.append(
@@ -93,13 +98,7 @@ def _render_sharded(feed: ShardedLiveFeed, rates: dict[str, _Rate] | None, now: 
     rows = [header, cols, "-" * len(cols)]
     for sym, st in feed.by_symbol.items():
         rec = feed.latest.get(st.symbol_id)
-        rate = 0.0
-        if rates is not None:
-            r = rates.setdefault(sym, _Rate(st.frames, now))
-            if now - r.mono >= 1.0:
-                r.rate = (st.frames - r.frames) / (now - r.mono)
-                r.frames, r.mono = st.frames, now
-            rate = r.rate
+        rate = _rate(rates, sym, st.frames, now)
         if rec is None:
             vals = f"{'-':>7}{'-':>7}{'-':>6}{'-':>6}{'-':>14}"
         else:

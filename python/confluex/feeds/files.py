@@ -429,16 +429,14 @@ def replay(
     built from ``engine_config``; ``prepare`` gets each symbol's shard engine); ``speed``,
     the per-message hooks and Tardis CSV files need the single-threaded replay.
     """
-    sharded = _sharded_engine(
-        threads,
-        engine_config,
-        speed,
-        on_message,
-        on_parsed,
-        long_threshold,
-        short_threshold,
-        series_interval_ns,
+    config = SessionConfig(
+        long_threshold=long_threshold,
+        short_threshold=short_threshold,
+        series_interval_ns=series_interval_ns,
+        max_series_points=_SERIES_CAP,
+        max_signals=_SERIES_CAP,
     )
+    sharded = _sharded_engine(threads, engine_config, speed, on_message, on_parsed, config)
     files = [Path(p) for p in paths] if paths else [sample_path()]
     wanted = {s.upper().replace("/", "") for s in symbols} if symbols else None
     # Files are streamed: a first pass finds format, symbols and sizes, the replay pass feeds
@@ -451,13 +449,6 @@ def replay(
     sessions: dict[str, FeedSession] = {}
     routes: dict[tuple[str, str], int] = {}
     specs: dict[int, tuple[str, str, str, str, bool]] = {}
-    config = SessionConfig(
-        long_threshold=long_threshold,
-        short_threshold=short_threshold,
-        series_interval_ns=series_interval_ns,
-        max_series_points=_SERIES_CAP,
-        max_signals=_SERIES_CAP,
-    )
     for src in sources:
         for name in src.symbols:
             if wanted is not None and name not in wanted:
@@ -631,9 +622,7 @@ def _sharded_engine(
     speed: float | None,
     on_message: object,
     on_parsed: object,
-    long_threshold: float,
-    short_threshold: float,
-    series_interval_ns: int,
+    config: SessionConfig,
 ) -> ShardedEngine | None:
     if threads is None:
         return None
@@ -643,13 +632,6 @@ def _sharded_engine(
         raise ValueError(
             "threads replays flat out without per-message hooks: drop --speed, --paper, --hft"
         )
-    config = SessionConfig(
-        long_threshold=long_threshold,
-        short_threshold=short_threshold,
-        series_interval_ns=series_interval_ns,
-        max_series_points=_SERIES_CAP,
-        max_signals=_SERIES_CAP,
-    )
     return ShardedEngine(
         threads,
         lossless=True,

@@ -38,7 +38,6 @@ py::array_t<OutRecord> drain_array(Pipeline& p, std::size_t max) {
     return out;
 }
 
-
 } // namespace
 
 void register_pipeline(py::module_& m) {
@@ -76,30 +75,28 @@ void register_pipeline(py::module_& m) {
         .value("other", ErrorCode::Other)
         .finalize();
 
-    bind_record<ShardStats>(m, "ShardStats", "One shard's counters (Pipeline.stats).",
-                            field("frames", &ShardStats::frames),
-                            field("bytes", &ShardStats::bytes),
-                            field("input_dropped", &ShardStats::input_dropped),
-                            field("output_records", &ShardStats::output_records),
-                            field("output_dropped", &ShardStats::output_dropped),
-                            field("overflow_resyncs", &ShardStats::overflow_resyncs),
-                            field("errors", &ShardStats::errors),
-                            field("unrouted", &ShardStats::unrouted),
-                            field("sleeps", &ShardStats::sleeps),
-                            field("symbols", &ShardStats::symbols));
+    bind_record<ShardStats>(
+        m, "ShardStats", "One shard's counters (Pipeline.stats).",
+        field("frames", &ShardStats::frames), field("bytes", &ShardStats::bytes),
+        field("input_dropped", &ShardStats::input_dropped),
+        field("output_records", &ShardStats::output_records),
+        field("output_dropped", &ShardStats::output_dropped),
+        field("overflow_resyncs", &ShardStats::overflow_resyncs),
+        field("errors", &ShardStats::errors), field("unrouted", &ShardStats::unrouted),
+        field("sleeps", &ShardStats::sleeps), field("symbols", &ShardStats::symbols));
 
     py::class_<PipelineConfig>(m, "PipelineConfig", R"pbdoc(Shards, ring sizes and modes.)pbdoc")
-        .def(py::init([](std::uint32_t shards, std::size_t input_chunks,
-                         std::size_t output_capacity, bool emit_scores, bool lossless,
-                         std::int64_t spin_ns, const EngineConfig& engine,
-                         const SessionConfig& session) {
-                 return PipelineConfig{shards,  input_chunks, output_capacity, emit_scores,
-                                       lossless, spin_ns,     engine,          session};
-             }),
-             py::kw_only(), py::arg("shards") = 1, py::arg("input_chunks") = std::size_t{1} << 16,
-             py::arg("output_capacity") = std::size_t{1} << 14, py::arg("emit_scores") = true,
-             py::arg("lossless") = false, py::arg("spin_ns") = 20'000,
-             py::arg("engine") = EngineConfig{}, py::arg("session") = SessionConfig{})
+        .def(
+            py::init([](std::uint32_t shards, std::size_t input_chunks, std::size_t output_capacity,
+                        bool emit_scores, bool lossless, std::int64_t spin_ns,
+                        const EngineConfig& engine, const SessionConfig& session) {
+                return PipelineConfig{shards,   input_chunks, output_capacity, emit_scores,
+                                      lossless, spin_ns,      engine,          session};
+            }),
+            py::kw_only(), py::arg("shards") = 1, py::arg("input_chunks") = std::size_t{1} << 16,
+            py::arg("output_capacity") = std::size_t{1} << 14, py::arg("emit_scores") = true,
+            py::arg("lossless") = false, py::arg("spin_ns") = 20'000,
+            py::arg("engine") = EngineConfig{}, py::arg("session") = SessionConfig{})
         .def_readonly("shards", &PipelineConfig::shards)
         .def_readonly("input_chunks", &PipelineConfig::input_chunks)
         .def_readonly("output_capacity", &PipelineConfig::output_capacity)
@@ -114,9 +111,10 @@ One producer thread (push*, feed_lines, finish, stop) and one consumer thread (d
 arm, ack) at a time.
 )pbdoc")
         .def(py::init<PipelineConfig>(), py::arg("config") = PipelineConfig{})
-        .def("add_symbol", &Pipeline::add_symbol, py::arg("venue"), py::arg("venue_symbol"),
-             py::arg("instrument"), py::arg("name") = "", py::arg("shard") = -1,
-             R"pbdoc(Registers a venue symbol on a shard (-1: by stable hash); returns its id.)pbdoc")
+        .def(
+            "add_symbol", &Pipeline::add_symbol, py::arg("venue"), py::arg("venue_symbol"),
+            py::arg("instrument"), py::arg("name") = "", py::arg("shard") = -1,
+            R"pbdoc(Registers a venue symbol on a shard (-1: by stable hash); returns its id.)pbdoc")
         .def("start", &Pipeline::start, R"pbdoc(Launches the engine threads.)pbdoc")
         .def(
             "push",
@@ -141,8 +139,7 @@ arm, ack) at a time.
             py::arg("symbol_id"), py::arg("json"), py::arg("ts_ns"),
             R"pbdoc(Queues a Binance REST depth snapshot (bytes) for a symbol.)pbdoc")
         .def("request_resync", &Pipeline::request_resync, py::arg("symbol_id"),
-             py::call_guard<py::gil_scoped_release>(),
-             R"pbdoc(Queues a resync of a symbol.)pbdoc")
+             py::call_guard<py::gil_scoped_release>(), R"pbdoc(Queues a resync of a symbol.)pbdoc")
         .def(
             "feed_lines",
             [](Pipeline& p, Venue venue, const py::object& data, LineFormat fmt) {
@@ -163,9 +160,10 @@ arm, ack) at a time.
         .def("pending", &Pipeline::pending, R"pbdoc(Records waiting in the output rings.)pbdoc")
         .def("arm", &Pipeline::arm,
              R"pbdoc(Asks for a write of notify_fd at the next record; False if one waits.)pbdoc")
-        .def("wait", &Pipeline::wait, py::arg("timeout_ms"),
-             py::call_guard<py::gil_scoped_release>(),
-             R"pbdoc(Waits (GIL released) until records may wait, all shards ended, or the timeout.)pbdoc")
+        .def(
+            "wait", &Pipeline::wait, py::arg("timeout_ms"),
+            py::call_guard<py::gil_scoped_release>(),
+            R"pbdoc(Waits (GIL released) until records may wait, all shards ended, or the timeout.)pbdoc")
         .def("ack", &Pipeline::ack, R"pbdoc(Clears notify_fd's readability.)pbdoc")
         .def_property_readonly("notify_fd", &Pipeline::notify_fd)
         .def_property_readonly("shards", &Pipeline::shards)
@@ -183,13 +181,15 @@ arm, ack) at a time.
         .def("phase", &Pipeline::phase, py::arg("symbol_id"))
         .def("needs_snapshot", &Pipeline::needs_snapshot, py::arg("symbol_id"))
         .def("stats", &Pipeline::stats, py::arg("shard"))
-        .def("engine", &Pipeline::engine, py::arg("shard"), py::return_value_policy::reference_internal,
+        .def("engine", &Pipeline::engine, py::arg("shard"),
+             py::return_value_policy::reference_internal,
              R"pbdoc(A shard's Engine (after finish()/stop()).)pbdoc")
         .def("session", &Pipeline::session, py::arg("shard"), py::arg("venue"),
              py::return_value_policy::reference_internal,
              R"pbdoc(A shard's FeedSession of a venue, or None (after finish()/stop()).)pbdoc")
         .def(
-            "latency", [](const Pipeline& p, std::uint32_t shard) { return latency_dict(p.latency(shard)); },
+            "latency",
+            [](const Pipeline& p, std::uint32_t shard) { return latency_dict(p.latency(shard)); },
             py::arg("shard"),
             R"pbdoc(A shard's push -> Score record latency in ns (after finish()/stop()).)pbdoc");
 }

@@ -90,7 +90,6 @@ std::string_view string_value(std::string_view f, std::size_t at, std::size_t ke
     return f.substr(i, end - i);
 }
 
-
 ErrorCode code_of(const std::exception_ptr& p) {
     try {
         std::rethrow_exception(p);
@@ -225,7 +224,7 @@ struct Pipeline::Shard {
     std::atomic<std::uint64_t> input_dropped{0};
     std::atomic<std::uint64_t> unrouted{0};
 
-    LatencyHistogram latency; // engine thread; read after join
+    LatencyHistogram latency;   // engine thread; read after join
     std::exception_ptr failure; // written by the engine thread before `ended` (release)
     std::atomic<bool> failed{false};
     std::atomic<bool> ended{false};
@@ -291,9 +290,10 @@ std::uint32_t Pipeline::add_symbol(Venue venue, std::string_view venue_symbol,
         throw InvalidConfig("shard must be < " + std::to_string(cfg_.shards) + ", was " +
                             std::to_string(shard));
     }
-    const auto target = shard >= 0 ? static_cast<std::uint32_t>(shard)
-                                   : static_cast<std::uint32_t>(
-                                         detail::shard_hash(venue, venue_symbol) % cfg_.shards);
+    const auto target =
+        shard >= 0
+            ? static_cast<std::uint32_t>(shard)
+            : static_cast<std::uint32_t>(detail::shard_hash(venue, venue_symbol) % cfg_.shards);
     std::string engine_name(name);
     if (engine_name.empty()) {
         engine_name = std::string(venue_name(venue)) + ":" + std::string(venue_symbol);
@@ -377,8 +377,8 @@ PushStatus Pipeline::enqueue(Shard& s, const FrameHeader& h, std::string_view pa
     const std::size_t n = chunks_for(payload.size());
     if (n > s.input.capacity()) {
         throw CapacityExceeded("frame does not fit the input ring (" +
-                               std::to_string(s.input.capacity() * kChunkBytes) +
-                               " bytes), was " + std::to_string(payload.size()) + " bytes");
+                               std::to_string(s.input.capacity() * kChunkBytes) + " bytes), was " +
+                               std::to_string(payload.size()) + " bytes");
     }
     if (staging_.size() < n) {
         staging_.resize(std::max(n, staging_.size() * 2));
@@ -640,8 +640,7 @@ void Pipeline::process_frame(Shard& s, const FrameHeader& h, std::string_view pa
             local = symbols_[h.symbol_id]->local;
             session->request_resync(local);
             symbols_[h.symbol_id]->phase.store(
-                static_cast<std::uint8_t>(session->health(local).phase),
-                std::memory_order_release);
+                static_cast<std::uint8_t>(session->health(local).phase), std::memory_order_release);
             OutRecord rec = blank_record(OutKind::Resync, h.symbol_id, h.ts_ns, h.recv_ns);
             rec.code = static_cast<std::uint8_t>(ResyncReason::Requested);
             rec.phase = static_cast<std::uint8_t>(session->health(local).phase);
@@ -910,9 +909,8 @@ bool Pipeline::ended() const noexcept {
 }
 
 bool Pipeline::failed() const noexcept {
-    return std::any_of(shards_.begin(), shards_.end(), [](const auto& sp) {
-        return sp->failed.load(std::memory_order_acquire);
-    });
+    return std::any_of(shards_.begin(), shards_.end(),
+                       [](const auto& sp) { return sp->failed.load(std::memory_order_acquire); });
 }
 
 void Pipeline::rethrow_if_failed() const {

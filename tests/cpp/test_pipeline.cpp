@@ -242,7 +242,8 @@ TEST(Pipeline, InputOverflowIsCountedAndResyncsTheSymbol) {
     for (const auto& r : out.records) {
         if (r.kind == OutKind::Resync) {
             EXPECT_EQ(r.symbol_id, sym);
-            EXPECT_EQ(r.code, static_cast<std::uint8_t>(confluex::pipeline::ResyncReason::Overflow));
+            EXPECT_EQ(r.code,
+                      static_cast<std::uint8_t>(confluex::pipeline::ResyncReason::Overflow));
             reported += r.count;
             ++resyncs;
         }
@@ -264,17 +265,20 @@ TEST(Pipeline, ConfluexErrorOnOneFrameBecomesAnErrorRecord) {
     // A REST snapshot for a Bybit symbol: FeedSession::on_snapshot throws InvalidConfig.
     ASSERT_EQ(p.push_snapshot(by, R"({"lastUpdateId":1,"bids":[],"asks":[]})", 1),
               PushStatus::Accepted);
-    ASSERT_EQ(p.push(Venue::Bybit,
-                     R"({"topic":"orderbook.50.BTCUSDT","type":"snapshot","ts":1,"data":{"s":"BTCUSDT","b":[["100.0","1.000"]],"a":[["100.5","2.000"]],"u":5,"seq":1}})",
-                     2),
-              PushStatus::Accepted);
+    ASSERT_EQ(
+        p.push(
+            Venue::Bybit,
+            R"({"topic":"orderbook.50.BTCUSDT","type":"snapshot","ts":1,"data":{"s":"BTCUSDT","b":[["100.0","1.000"]],"a":[["100.5","2.000"]],"u":5,"seq":1}})",
+            2),
+        PushStatus::Accepted);
     p.finish();
     std::vector<OutRecord> recs(64);
     recs.resize(p.drain(recs.data(), recs.size()));
     ASSERT_GE(recs.size(), 2U);
     EXPECT_EQ(recs[0].kind, OutKind::Error);
     EXPECT_EQ(recs[0].symbol_id, by);
-    EXPECT_EQ(recs[0].code, static_cast<std::uint8_t>(confluex::pipeline::ErrorCode::InvalidConfig));
+    EXPECT_EQ(recs[0].code,
+              static_cast<std::uint8_t>(confluex::pipeline::ErrorCode::InvalidConfig));
     EXPECT_EQ(p.stats(0).errors, 1U);
     bool scored = false;
     for (const auto& r : recs) {
@@ -289,16 +293,19 @@ TEST(Pipeline, ArmedConsumerIsWokenThroughTheFd) {
     PipelineConfig cfg;
     cfg.shards = 2;
     Pipeline p(cfg);
-    const auto sym = p.add_symbol(Venue::Bybit, "BTCUSDT", Instrument::from_strings("0.1", "0.001"), {}, 1);
+    const auto sym =
+        p.add_symbol(Venue::Bybit, "BTCUSDT", Instrument::from_strings("0.1", "0.001"), {}, 1);
     p.start();
     EXPECT_FALSE(p.wait(5)) << "nothing published yet";
     ASSERT_TRUE(p.arm());
     pollfd fd{p.notify_fd(), POLLIN, 0};
     EXPECT_EQ(::poll(&fd, 1, 0), 0);
-    ASSERT_EQ(p.push(Venue::Bybit,
-                     R"({"topic":"orderbook.50.BTCUSDT","type":"snapshot","ts":1,"data":{"s":"BTCUSDT","b":[["100.0","1.000"]],"a":[["100.5","2.000"]],"u":5,"seq":1}})",
-                     2),
-              PushStatus::Accepted);
+    ASSERT_EQ(
+        p.push(
+            Venue::Bybit,
+            R"({"topic":"orderbook.50.BTCUSDT","type":"snapshot","ts":1,"data":{"s":"BTCUSDT","b":[["100.0","1.000"]],"a":[["100.5","2.000"]],"u":5,"seq":1}})",
+            2),
+        PushStatus::Accepted);
     EXPECT_EQ(::poll(&fd, 1, 5000), 1) << "the shard writes the fd of an armed consumer";
     p.ack();
     OutRecord rec{};
@@ -320,7 +327,8 @@ TEST(Pipeline, RejectsBadConfigAndLateSymbols) {
     cfg.input_chunks = 100;
     EXPECT_THROW(Pipeline{cfg}, confluex::InvalidConfig);
     Pipeline p;
-    EXPECT_THROW(p.add_symbol(Venue::Bybit, "BTCUSDT", usdm_inst(), {}, 3), confluex::InvalidConfig);
+    EXPECT_THROW(p.add_symbol(Venue::Bybit, "BTCUSDT", usdm_inst(), {}, 3),
+                 confluex::InvalidConfig);
     p.add_symbol(Venue::Bybit, "BTCUSDT", usdm_inst());
     EXPECT_THROW(p.add_symbol(Venue::Bybit, "btcusdt", usdm_inst()), confluex::InvalidConfig);
     p.start();

@@ -144,8 +144,8 @@ struct PipelineConfig {
     std::uint32_t shards = 1;
     std::size_t input_chunks = std::size_t{1} << 16;    // per shard, power of two: 4 MiB
     std::size_t output_capacity = std::size_t{1} << 14; // per shard, power of two: 2 MiB
-    bool emit_scores = true;     // a Score record after every message that changed a symbol
-    bool lossless = false;       // wait for room instead of dropping (replay); see Design
+    bool emit_scores = true;       // a Score record after every message that changed a symbol
+    bool lossless = false;         // wait for room instead of dropping (replay); see Design
     std::int64_t spin_ns = 20'000; // an idle shard polls this long before it sleeps
     EngineConfig engine{};
     feed::SessionConfig session{};
@@ -158,11 +158,11 @@ enum class PushStatus : std::uint8_t {
 };
 
 struct ShardStats {
-    std::uint64_t frames = 0;         // frames processed by the engine thread
-    std::uint64_t bytes = 0;          // their payload bytes
-    std::uint64_t input_dropped = 0;  // frames refused by the full input ring
-    std::uint64_t output_records = 0; // records published
-    std::uint64_t output_dropped = 0; // records refused by the full output ring
+    std::uint64_t frames = 0;           // frames processed by the engine thread
+    std::uint64_t bytes = 0;            // their payload bytes
+    std::uint64_t input_dropped = 0;    // frames refused by the full input ring
+    std::uint64_t output_records = 0;   // records published
+    std::uint64_t output_dropped = 0;   // records refused by the full output ring
     std::uint64_t overflow_resyncs = 0; // resyncs caused by input_dropped
     std::uint64_t errors = 0;           // Error records (confluex errors on one frame)
     std::uint64_t unrouted = 0;         // frames of a venue without symbols (producer side)

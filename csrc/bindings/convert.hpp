@@ -17,6 +17,7 @@
 #include "confluex/component.hpp"
 #include "confluex/errors.hpp"
 #include "confluex/feed_parser.hpp"
+#include "confluex/latency.hpp"
 #include "confluex/types.hpp"
 
 namespace confluex::bindings {
@@ -24,6 +25,18 @@ namespace confluex::bindings {
 namespace py = pybind11;
 
 using LevelArray = py::array_t<std::int64_t, py::array::c_style>;
+
+// A latency histogram as {count, p50, p99, p999, max, mean} in ns.
+inline py::dict latency_dict(const LatencyHistogram& h) {
+    py::dict d;
+    d["count"] = h.count();
+    d["p50"] = h.percentile(0.50);
+    d["p99"] = h.percentile(0.99);
+    d["p999"] = h.percentile(0.999);
+    d["max"] = h.max();
+    d["mean"] = h.mean();
+    return d;
+}
 
 // "(3,)", "(4, 3)": a NumPy-style shape for error messages.
 inline std::string shape_of(const py::array& a) {

@@ -20,6 +20,7 @@ void register_sentiment(py::module_& m);
 void register_bars(py::module_& m);
 void register_indicators(py::module_& m);
 void register_mm(py::module_& m);
+void register_pipeline(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "confluex native core (private; use the `confluex` package).";
@@ -66,4 +67,7 @@ PYBIND11_MODULE(_core, m) {
     register_indicators(indicators);
     auto mm = m.def_submodule("mm", "Market making: online sigma and intensity, GLFT quotes.");
     register_mm(mm);
+    auto pipeline =
+        m.def_submodule("pipeline", "Engine threads per shard fed through lock-free rings.");
+    register_pipeline(pipeline);
 }

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "confluex/errors.hpp"
+#include "line_stamp.hpp"
 
 namespace confluex::feed {
 
@@ -19,36 +20,8 @@ std::int64_t now_ns() noexcept {
         .count();
 }
 
-// Reads the leading decimal digits of s as int64 (the "<ns> " prefix of a capture line).
-bool leading_int(std::string_view s, std::int64_t& out, std::size_t& consumed) noexcept {
-    std::int64_t v = 0;
-    std::size_t i = 0;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-        if (v > (std::numeric_limits<std::int64_t>::max() - 9) / 10) {
-            return false;
-        }
-        v = v * 10 + (s[i] - '0');
-        ++i;
-    }
-    consumed = i;
-    out = v;
-    return i > 0;
-}
-
-// The ms value of the first "ts": in a Bybit JSON line, as ns; 0 when absent.
-std::int64_t bybit_line_ts_ns(std::string_view line) noexcept {
-    const auto at = line.find("\"ts\":");
-    if (at == std::string_view::npos) {
-        return 0;
-    }
-    std::string_view rest = line.substr(at + 5);
-    while (!rest.empty() && rest.front() == ' ') {
-        rest.remove_prefix(1);
-    }
-    std::int64_t ms = 0;
-    std::size_t used = 0;
-    return leading_int(rest, ms, used) ? ms * 1'000'000 : 0;
-}
+using detail::bybit_line_ts_ns; // the capture line stamps (line_stamp.hpp)
+using detail::leading_int;
 
 // The last `window` trade ids of one symbol, for deduplication: a ring in arrival order plus
 // an open-addressing (linear probing) table of twice the window, rounded up to a power of two.

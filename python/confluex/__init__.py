@@ -14,6 +14,8 @@ The public API, all importable from here::
   :func:`instrument_from_market` (:mod:`confluex.markets`);
 - signal kernels: :mod:`confluex.signals`; the trading layer: :mod:`confluex.trading`;
   market data feeds (recorded files, live WebSocket streams, ccxt.pro): :mod:`confluex.feeds`;
+  the threaded engine (symbols on shards fed through lock-free rings):
+  :class:`ShardedEngine`, :func:`score_universe` (:mod:`confluex.pipeline`);
   the replay trader (engine -> monitor -> sizing -> paper venue): :mod:`confluex.replay_trader`.
 
 The compiled core lives in the private module ``confluex._core``; nothing outside this
@@ -33,15 +35,20 @@ except ImportError as exc:  # pragma: no cover - only hit on a broken install
 from . import engine as _engine
 from .engine import *  # noqa: F403 - the engine API is the package's API (engine.__all__)
 from .markets import Scale, format_price, instrument_from_market, unified_symbol, venue_symbol
+from .pipeline import ShardedEngine, SymbolOutcome, UniverseSymbol, score_universe
 
 __version__ = "0.1.0"
 
 __all__ = [
     *_engine.__all__,
     "Scale",
+    "ShardedEngine",
+    "SymbolOutcome",
+    "UniverseSymbol",
     "__version__",
     "format_price",
     "instrument_from_market",
+    "score_universe",
     "unified_symbol",
     "venue_symbol",
 ]

@@ -420,6 +420,7 @@ def _replay_command(args: argparse.Namespace) -> int:
             "pip install 'confluex[plot]'"
         )
     args.hft = args.hft or args.hft_profile is not None  # --hft-profile implies --hft
+    _check_threads(args)
     out_dir = _check_out_dir(args.out) if args.out else None
     progress = Progress(enabled=not args.no_progress and sys.stderr.isatty())
     trader: PaperTrader | None = None
@@ -458,6 +459,8 @@ def _replay_command(args: argparse.Namespace) -> int:
             on_parsed=scorer.on_parsed if scorer is not None else None,
             prepare=prepare,
             on_raw=mm.on_raw if mm is not None else None,
+            threads=args.threads,
+            engine_config=engine_config(config, profile=args.profile) if args.threads else None,
         )
         progress.close()
         finals = scorer.finish() if scorer is not None else {}
@@ -507,6 +510,26 @@ def _replay_command(args: argparse.Namespace) -> int:
         _fail("replay", f"interrupted after {res.messages:,} messages")
         return EXIT_INTERRUPTED
     return 0
+
+
+def _check_threads(args: argparse.Namespace) -> None:
+    """--threads runs the sharded replay, which has no per-message hooks and no pacing."""
+    if args.threads is None:
+        return
+    if not 1 <= args.threads <= 64:
+        raise _UsageError(f"--threads must be in [1, 64], was {args.threads}")
+    clash = [
+        flag
+        for flag, on in (
+            ("--speed", args.speed is not None),
+            ("--paper", bool(args.paper)),
+            ("--serve", args.serve is not None),
+            ("--hft", bool(args.hft)),
+        )
+        if on
+    ]
+    if clash:
+        raise _UsageError(f"--threads cannot be combined with {', '.join(clash)}")
 
 
 def _ws_symbol(engine_name: str) -> str | None:
@@ -765,6 +788,14 @@ def build_parser() -> argparse.ArgumentParser:
         f"the instrument does not fit the data (default {MAX_ERROR_RATE:g})",
     )
     rp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    rp.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="replay on N engine threads (symbols sharded round-robin, frames through the "
+        "lock-free rings); same series and signals as the single-threaded replay; not with "
+        "--speed, --paper, --serve or --hft",
+    )
     hg = rp.add_argument_group("HFT composite (see confluex.hft and docs/hft.md)")
     hg.add_argument(
         "--hft",

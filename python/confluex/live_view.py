@@ -17,8 +17,9 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
-from .engine import engine_from_config, session_config
+from .engine import engine_config, engine_from_config, session_config
 from .feeds.live import EXCHANGES, LiveFeed
+from .feeds.live_sharded import ShardedLiveFeed
 from .markets import format_price
 from .trading.config import load_config
 
@@ -35,11 +36,24 @@ class _Rate:
     rate: float = 0.0
 
 
+def _rate(rates: dict[str, _Rate] | None, sym: str, frames: int, now: float) -> float:
+    """Messages per second of a symbol, refreshed at most once a second."""
+    if rates is None:
+        return 0.0
+    r = rates.setdefault(sym, _Rate(frames, now))
+    if now - r.mono >= 1.0:
+        r.rate = (frames - r.frames) / (now - r.mono)
+        r.frames, r.mono = frames, now
+    return r.rate
+
+
 def render_view(
     feed: LiveFeed, rates: dict[str, _Rate] | None = None, now: float | None = None
 ) -> str:
     """One screen of the live view: a row per symbol, plus the feed's latency and state."""
     now = time.monotonic() if now is None else now
+    if isinstance(feed, ShardedLiveFeed):
+        return _render_sharded(feed, rates, now)
     lat = feed.session.latency()["total"]
     header = (
         f"confluex live  {feed.spec.name}  connections={feed.connections}"
@@ -59,19 +73,47 @@ def render_view(
         bid, ask = feed.engine.best_bid(sid), feed.engine.best_ask(sid)
         bid_s = format_price(inst, bid[0]) if bid else "-"
         ask_s = format_price(inst, ask[0]) if ask else "-"
-        rate = 0.0
-        if rates is not None:
-            r = rates.setdefault(sym, _Rate(st.frames, now))
-            if now - r.mono >= 1.0:
-                r.rate = (st.frames - r.frames) / (now - r.mono)
-                r.frames, r.mono = st.frames, now
-            rate = r.rate
+        rate = _rate(rates, sym, st.frames, now)
         phase_s = h.phase.name
         checks, mism = h.ticker_checks, h.ticker_mismatches
         rows.append(
             f"{sym:<16}{res.score:>7.1f}{res.score_raw:>7.1f}{res.confidence:>6.2f}{res.reliability:>6.2f}"
             f"{bid_s:>14}{ask_s:>14}  {phase_s:<18}{rate:>8.0f}{h.desyncs:>7}"
             f"{f'{checks - mism}/{checks}':>13}{st.stale_resyncs:>6}"
+        )
+    if feed.last_error:
+        rows.append(f"last error: {feed.last_error}")
+    return "\n".join(rows)
+
+
+def _render_sharded(feed: ShardedLiveFeed, rates: dict[str, _Rate] | None, now: float) -> str:
+    """The view of a feed on engine threads: each symbol's latest score record (the engines
+    are not read from the event loop while their threads run)."""
+    header = (
+        f"confluex live  {feed.spec.name}  threads={feed.sharded.shards}"
+        f"  connections={feed.connections} reconnects={feed.reconnects}"
+        f"  frames={feed.frames_pushed} dropped={feed.frames_dropped}"
+    )
+    cols = (
+        f"{'symbol':<16}{'score':>7}{'raw':>7}{'conf':>6}{'rel':>6}{'mid':>14}"
+        f"  {'phase':<18}{'msg/s':>8}{'overflow':>9}{'stale':>6}"
+    )
+    rows = [header, cols, "-" * len(cols)]
+    for sym, st in feed.by_symbol.items():
+        rec = feed.latest.get(st.symbol_id)
+        rate = _rate(rates, sym, st.frames, now)
+        if rec is None:
+            vals = f"{'-':>7}{'-':>7}{'-':>6}{'-':>6}{'-':>14}"
+        else:
+            mid = float(rec["mid_px"])
+            vals = (
+                f"{float(rec['score']):>7.1f}{float(rec['score_raw']):>7.1f}"
+                f"{float(rec['confidence']):>6.2f}{float(rec['reliability']):>6.2f}"
+                f"{'-' if math.isnan(mid) else f'{mid:.8g}':>14}"
+            )
+        rows.append(
+            f"{sym:<16}{vals}  {feed.sharded.phase(st.symbol_id).name:<18}{rate:>8.0f}"
+            f"{feed.overflow_resyncs.get(st.symbol_id, 0):>9}{st.stale_resyncs:>6}"
         )
     if feed.last_error:
         rows.append(f"last error: {feed.last_error}")
@@ -127,6 +169,13 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
         help="address of the metrics endpoint (default 127.0.0.1)",
     )
     parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run the engines on N threads (symbols sharded, frames through lock-free rings)",
+    )
+    parser.add_argument(
         "--config", metavar="PATH", help="config TOML: component weights and signal thresholds"
     )
     parser.add_argument("--preset", metavar="NAME", help="config preset, e.g. conservative")
@@ -158,12 +207,30 @@ def _check_live_args(args: argparse.Namespace) -> None:
     port = getattr(args, "metrics_port", None)
     if port is not None and not 0 <= port <= 65535:
         raise ValueError(f"--metrics-port must be in [0, 65535], was {port}")
+    threads = getattr(args, "threads", None)
+    if threads is not None and not 1 <= threads <= 64:
+        raise ValueError(f"--threads must be in [1, 64], was {threads}")
+    if threads is not None and port is not None:
+        raise ValueError("--metrics-port reads the engine on the event loop: not with --threads")
 
 
 def _feed_from_args(args: argparse.Namespace) -> LiveFeed:
     symbols = [s.strip() for s in str(args.symbols).split(",") if s.strip()]
     # The one config: its weights score, its thresholds signal (as in `confluex replay`).
     config = load_config(getattr(args, "config", None), preset=getattr(args, "preset", None))
+    threads = getattr(args, "threads", None)
+    if threads is not None:
+        return ShardedLiveFeed(
+            args.exchange,
+            symbols,
+            threads=threads,
+            ws_url=args.ws_url,
+            rest_url=args.rest_url,
+            stale_seconds=args.stale_seconds,
+            engine_config=engine_config(config),
+            session_config=session_config(config),
+            record=getattr(args, "record", None),
+        )
     return LiveFeed(
         args.exchange,
         symbols,

@@ -185,6 +185,46 @@ template <class T> class SpscRing {
         return k;
     }
 
+    // SpscRing::try_push_all()
+    //
+    // Producer thread only. Pushes all of src[0, n) and returns true, or, when fewer than n
+    // slots are free, pushes nothing, counts the n items in dropped() and returns false: a
+    // multi-slot record (a frame in chunks) is never split.
+    // REQUIRES: src points to n items (or n == 0).
+    [[nodiscard]] bool try_push_all(const T* src, std::size_t n) noexcept {
+        CONFLUEX_SPSC_ASSERT_ROLE(producer_guard_, "SpscRing: second producer thread");
+        assert(src != nullptr || n == 0);
+        // relaxed: only this thread stores write_idx_.
+        const std::uint64_t w = write_idx_.load(std::memory_order_relaxed);
+        if (capacity_ - (w - read_idx_cache_) < n) {
+            // acquire: pairs with the consumer's release store; see try_push().
+            read_idx_cache_ = read_idx_.load(std::memory_order_acquire);
+            if (capacity_ - (w - read_idx_cache_) < n) {
+                count_dropped(n);
+                return false;
+            }
+        }
+        if (n == 0) {
+            return true;
+        }
+        copy_in(w, src, n);
+        // release: publishes all n slots before the consumer can see the new index.
+        write_idx_.store(w + n, std::memory_order_release);
+        return true;
+    }
+
+    // SpscRing::free_slots()
+    //
+    // Producer thread only. Returns a lower bound of the slots a push can fill now (exact
+    // while the consumer is idle): try_push_all(src, n) with n <= free_slots() succeeds.
+    [[nodiscard]] std::size_t free_slots() noexcept {
+        CONFLUEX_SPSC_ASSERT_ROLE(producer_guard_, "SpscRing: second producer thread");
+        // relaxed: only this thread stores write_idx_; acquire: see try_push().
+        const std::uint64_t w = write_idx_.load(std::memory_order_relaxed);
+        read_idx_cache_ = read_idx_.load(std::memory_order_acquire);
+        return static_cast<std::size_t>(capacity_ - (w - read_idx_cache_));
+    }
+
     // SpscRing::front()
     //
     // Consumer thread only. Returns the oldest item, or nullptr when the ring is empty. The

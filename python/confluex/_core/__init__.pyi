@@ -8,6 +8,7 @@ from . import indicators as indicators
 from . import instrument as instrument
 from . import mm as mm
 from . import order_book as order_book
+from . import pipeline as pipeline
 from . import sentiment as sentiment
 from . import session as session
 from . import signals as signals

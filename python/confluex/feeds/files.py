@@ -43,13 +43,16 @@ import numpy as np
 import numpy.typing as npt
 
 from .._core.feed import ParseResult, TardisKind, parse_tardis_rows  # native Tardis row parser
+from .._core.pipeline import OutKind
 from ..engine import (
+    COMPONENT_NAMES,
     FLAG_END_OF_MESSAGE,
     FLAG_SNAPSHOT,
     NO_SYMBOL,
     ComponentScore,
     ConfluenceResult,
     Engine,
+    EngineConfig,
     EngineStats,
     FeedSession,
     Instrument,
@@ -62,6 +65,7 @@ from ..engine import (
     score_point_dtype,
     signal_event_dtype,
 )
+from ..pipeline import Collector, ShardedEngine
 
 __all__ = [
     "SAMPLE",
@@ -174,6 +178,9 @@ class ReplayResult:
     filtered: int = 0
     names: dict[int, str] = field(default_factory=dict)
     interrupted: bool = False  # stopped early by Ctrl-C (``replay(interruptible=True)``)
+    #: ``replay(threads=N)``: the threaded engine that holds every symbol (``engine`` is then
+    #: the one passed in, without symbols); ``sharded.engine_of(symbol_id)`` reads one.
+    sharded: ShardedEngine | None = None
 
     @property
     def rate(self) -> float:
@@ -399,6 +406,8 @@ def replay(
     prepare: Callable[[Engine, int, str], None] | None = None,
     on_raw: Callable[[FeedSession, ParseResult, bytes, int], None] | None = None,
     before_message: Callable[[int], None] | None = None,
+    threads: int | None = None,
+    engine_config: EngineConfig | None = None,
 ) -> ReplayResult:
     """Replay files (default: the bundled sample) and return what happened.
 
@@ -419,7 +428,23 @@ def replay(
     message, the state ``confluex research`` samples on its time grid.
     With ``interruptible``, Ctrl-C (KeyboardInterrupt) ends the replay early and the result
     covers what was replayed so far (``interrupted=True``); otherwise it propagates.
+
+    ``threads=N`` replays on the threaded engine (:class:`confluex.ShardedEngine`): symbols are
+    spread round-robin over N engine threads, the files are fed interleaved chunk by chunk
+    through the lock-free rings (lossless), and the series and signals equal the
+    single-threaded replay's. The per-symbol state then lives in ``result.sharded`` (engines
+    built from ``engine_config``; ``prepare`` gets each symbol's shard engine); ``speed``,
+    the per-message hooks and Tardis CSV files need the single-threaded replay.
     """
+    config = SessionConfig(
+        long_threshold=long_threshold,
+        short_threshold=short_threshold,
+        series_interval_ns=series_interval_ns,
+        max_series_points=_SERIES_CAP,
+        max_signals=_SERIES_CAP,
+    )
+    hooks = (on_message, on_parsed, on_raw, before_message)
+    sharded = _sharded_engine(threads, engine_config, speed, hooks, config)
     files = [Path(p) for p in paths] if paths else [sample_path()]
     wanted = {s.upper().replace("/", "") for s in symbols} if symbols else None
     # Files are streamed: a first pass finds format, symbols and sizes, the replay pass feeds
@@ -432,13 +457,6 @@ def replay(
     sessions: dict[str, FeedSession] = {}
     routes: dict[tuple[str, str], int] = {}
     specs: dict[int, tuple[str, str, str, str, bool]] = {}
-    config = SessionConfig(
-        long_threshold=long_threshold,
-        short_threshold=short_threshold,
-        series_interval_ns=series_interval_ns,
-        max_series_points=_SERIES_CAP,
-        max_signals=_SERIES_CAP,
-    )
     for src in sources:
         for name in src.symbols:
             if wanted is not None and name not in wanted:
@@ -468,6 +486,11 @@ def replay(
                 inferred = True
             perp = src.venue == "binance_futures"
             label = f"{name}-PERP" if perp else name
+            if sharded is not None:
+                sym = _add_sharded(sharded, src, name, Instrument(t, q), len(routes), prepare)
+                routes[key] = sym
+                specs[sym] = (label, src.venue, t, q, inferred)
+                continue
             sym = engine.add_symbol(f"{src.venue}:{name}", Instrument(t, q))
             routes[key] = sym
             specs[sym] = (label, src.venue, t, q, inferred)
@@ -483,6 +506,8 @@ def replay(
             f"no symbol to replay: filter {sorted(wanted or [])} matched none of {found}"
         )
 
+    if sharded is not None:
+        return _replay_sharded(sharded, sources, sizes, specs, engine, progress, interruptible)
     total = sum(sizes)
     done = 0
     messages = 0
@@ -602,6 +627,166 @@ def replay(
         names={r.symbol_id: r.name for r in reports.values()},
         interrupted=interrupted,
     )
+
+
+# --- the threaded replay (replay(threads=N)) ------------------------------------------------
+
+
+def _sharded_engine(
+    threads: int | None,
+    engine_config: EngineConfig | None,
+    speed: float | None,
+    hooks: tuple[object, ...],
+    config: SessionConfig,
+) -> ShardedEngine | None:
+    if threads is None:
+        return None
+    if not 1 <= threads <= 64:
+        raise ValueError(f"threads must be in [1, 64], was {threads}")
+    if speed is not None or any(hook is not None for hook in hooks):
+        raise ValueError(
+            "threads replays flat out without per-message hooks: drop --speed, --paper, --hft,"
+            " --strategy mm"
+        )
+    return ShardedEngine(
+        threads,
+        lossless=True,
+        emit_scores=False,
+        session_config=config,
+        engine_config=engine_config,
+    )
+
+
+def _add_sharded(
+    sharded: ShardedEngine,
+    src: ReplaySource,
+    name: str,
+    inst: Instrument,
+    index: int,
+    prepare: Callable[[Engine, int, str], None] | None,
+) -> int:
+    if src.kind not in ("capture", "bybit", "bybit_capture"):
+        raise ValueError(
+            f"{src.path}: threads replays exchange captures; Tardis CSV is batch-ingested "
+            "by the single-threaded replay"
+        )
+    sym = sharded.add_symbol(
+        SESSION_VENUE[src.venue],
+        name,
+        inst,
+        name=f"{src.venue}:{name}",
+        shard=index % sharded.shards,
+    )
+    if prepare is not None:
+        prepare(*sharded.engine_of(sym), name)
+    return sym
+
+
+def _replay_sharded(
+    sharded: ShardedEngine,
+    sources: list[ReplaySource],
+    sizes: list[int],
+    specs: dict[int, tuple[str, str, str, str, bool]],
+    engine: Engine,
+    progress: ProgressFn | None,
+    interruptible: bool,
+) -> ReplayResult:
+    """Feeds the files interleaved chunk by chunk (as sockets would) into the shards and
+    assembles the result from their records, engines and sessions."""
+    feeds = [
+        (
+            SESSION_VENUE[src.venue],
+            LineFormat.JsonOnly if src.kind == "bybit" else LineFormat.NsPrefixed,
+            iter_chunks(src.path, 1 << 20),
+        )
+        for src in sources
+    ]
+    total, done, messages = sum(sizes), 0, 0
+    interrupted = False
+    started = time.perf_counter()
+    sharded.start()
+    collector = Collector(sharded)
+    try:
+        try:
+            while feeds:
+                for feed in list(feeds):
+                    chunk = next(feed[2], None)
+                    if chunk is None:
+                        feeds.remove(feed)
+                        continue
+                    messages += sharded.feed_lines(feed[0], chunk, feed[1])
+                    done += len(chunk)
+                    if progress:
+                        progress(done, total)
+            sharded.finish()
+        except KeyboardInterrupt:
+            if not interruptible:
+                raise
+            interrupted = True
+    finally:
+        sharded.close()
+        records = collector.join()
+    elapsed = time.perf_counter() - started
+    kinds = records["kind"]
+    # The single-threaded replay's order: session by session (venues in order of appearance),
+    # each in time order (a stable sort keeps a symbol's own order).
+    rank = {v: i for i, v in enumerate(dict.fromkeys(spec[1] for spec in specs.values()))}
+    sym_rank = np.array([rank[specs[s][1]] for s in sorted(specs)] or [0], np.int64)
+
+    def ordered(rows: npt.NDArray[np.void], dtype: np.dtype[Any]) -> npt.NDArray[np.void]:
+        out = _as_dtype(rows, dtype)
+        return out[np.lexsort((out["ts_ns"], sym_rank[out["symbol_id"]]))]
+
+    series = ordered(records[kinds == int(OutKind.point)], score_point_dtype)
+    signals = ordered(records[kinds == int(OutKind.signal)], signal_event_dtype)
+    reports: dict[str, SymbolReport] = {}
+    for sym, (label, venue, t, q, inferred) in specs.items():
+        eng, local = sharded.engine_of(sym)
+        components = {c: eng.component(local, c) for c in COMPONENT_NAMES}
+        reports[label] = SymbolReport(
+            label,
+            venue,
+            t,
+            q,
+            inferred,
+            sym,
+            sharded.health(sym),
+            eng.stats(local),
+            eng.result(local),
+            components,
+        )
+    sessions = list(sharded.sessions())
+    errors: dict[str, int] = {}
+    for s in sessions:
+        for k, v in s.parser_counters.errors.items():
+            errors[k] = errors.get(k, 0) + v
+    return ReplayResult(
+        sources=sources,
+        symbols=reports,
+        latency=_merge_latency([s.latency() for s in sessions]),
+        series=series,
+        signals=signals,
+        messages=messages,
+        elapsed_s=elapsed,
+        parser_errors=errors,
+        engine=engine,
+        thresholds=(
+            sharded.session_config.long_threshold,
+            sharded.session_config.short_threshold,
+        ),
+        names={r.symbol_id: r.name for r in reports.values()},
+        interrupted=interrupted,
+        sharded=sharded,
+    )
+
+
+def _as_dtype(records: npt.NDArray[np.void], dtype: np.dtype[Any]) -> npt.NDArray[np.void]:
+    """Pipeline records as rows of another record dtype, field by field (same names)."""
+    out = np.zeros(len(records), dtype)
+    for name in dtype.names or ():
+        if name in (records.dtype.names or ()):
+            out[name] = records[name]
+    return out
 
 
 def _merge_by_time(

@@ -363,12 +363,30 @@ class LiveFeed:
                 inst = instrument_from_market(
                     market, int(self._rest.precisionMode), self.spec.feed_qty_decimals
                 )
-            sid = self.engine.add_symbol(s, inst)
-            self.session.add_symbol(venue_symbol, sid)
+            sid = self._register(s, venue_symbol, inst)
             st = SymbolStats(s, venue_symbol, sid, last_frame_mono=self._mono())
             self.by_id[sid] = st
             self.by_symbol[s] = st
         self._started = True
+
+    # -- engine hooks (the threaded feed, confluex.feeds.live_sharded, overrides these) ---------
+
+    def _register(self, symbol: str, venue_symbol: str, inst: Instrument) -> int:
+        """Adds a symbol to the engine and the session; returns its id."""
+        sid = self.engine.add_symbol(symbol, inst)
+        self.session.add_symbol(venue_symbol, sid)
+        return sid
+
+    def _request_resync(self, sid: int) -> None:
+        self.session.request_resync(sid)
+
+    def _needs_snapshot(self, sid: int) -> bool:
+        return self.session.needs_snapshot(sid)
+
+    async def _apply_snapshot(self, sid: int, payload: bytes, ts: int) -> str | None:
+        """Applies a REST depth snapshot; returns None, or the error's name."""
+        result = self.session.on_snapshot(sid, payload, ts)
+        return None if result.ok else result.error.name
 
     # -- public control ------------------------------------------------------------------------
 
@@ -453,7 +471,7 @@ class LiveFeed:
                 for sid, st in self.by_id.items():
                     st.last_frame_mono = now  # the watchdog counts from the connection
                     if self.connections > 1:
-                        self.session.request_resync(sid)
+                        self._request_resync(sid)
                 if self.spec.venue == Venue.bybit:
                     topics = [t for st in self.by_id.values() for t in self.bybit_topics(st)]
                     await ws.send(json.dumps({"op": "subscribe", "args": topics}))
@@ -537,7 +555,7 @@ class LiveFeed:
         method = getattr(self._rest, self.spec.depth_method)
         retry = Backoff(base=0.2, cap=5.0, jitter=self.backoff.jitter, rng=self.backoff.rng)
         try:
-            while self.session.needs_snapshot(st.symbol_id) and not self.stopping:
+            while self._needs_snapshot(st.symbol_id) and not self.stopping:
                 st.snapshot_requests += 1
                 try:
                     raw = await method({"symbol": st.venue_symbol, "limit": SNAPSHOT_LIMIT})
@@ -551,11 +569,11 @@ class LiveFeed:
                 ts = self._last_ts if self._frame_ts is not None else self._clock_ns()
                 if self.recorder is not None:
                     self.recorder.snapshot(ts, st.venue_symbol, payload)
-                result = self.session.on_snapshot(st.symbol_id, payload, ts)
-                if not result.ok:
+                error = await self._apply_snapshot(st.symbol_id, payload, ts)
+                if error is not None:
                     st.snapshot_errors += 1
-                    self.last_error = f"snapshot {st.symbol}: {result.error.name}"
-                if self.session.needs_snapshot(st.symbol_id):
+                    self.last_error = f"snapshot {st.symbol}: {error}"
+                if self._needs_snapshot(st.symbol_id):
                     # Older than the buffered stream (or refused): Binance says fetch again.
                     await self._sleep(retry.next_delay())
                 else:
@@ -580,7 +598,7 @@ class LiveFeed:
                 st.stale_resyncs += 1
                 st.last_frame_mono = now  # fire again only after another silent period
                 log.warning("%s: no message for %.1f s, resyncing", st.symbol, self.stale_seconds)
-                self.session.request_resync(st.symbol_id)
+                self._request_resync(st.symbol_id)
                 if self.spec.venue == Venue.bybit:
                     await self._bybit_resubscribe(st)
                 elif not st.fetching:

@@ -1,0 +1,371 @@
+// The threaded pipeline (pipeline.hpp), run under the default, asan and tsan presets: real
+// spot and USD-M captures sharded over two engine threads must give the single-threaded
+// sessions' series and signals exactly; a full input ring must surface as a counted resync of
+// the symbol; a confluex error on one frame must come back as an Error record while the shard
+// goes on; finish/stop/wake must neither hang nor leak. Under TSan these are the data-race
+// checks of the producer -> shard -> consumer hand-offs.
+#undef NDEBUG
+#include <gtest/gtest.h>
+#include <poll.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "capture_support.hpp"
+#include "confluex/engine.hpp"
+#include "confluex/feed_session.hpp"
+#include "confluex/pipeline.hpp"
+#include "confluex/spsc_ring.hpp"
+
+namespace {
+
+using confluex::Engine;
+using confluex::Instrument;
+using confluex::SpscRing;
+using confluex::feed::FeedSession;
+using confluex::feed::LineFormat;
+using confluex::feed::ScorePoint;
+using confluex::feed::SignalEvent;
+using confluex::feed::SyncPhase;
+using confluex::feed::Venue;
+using confluex::pipeline::OutKind;
+using confluex::pipeline::OutRecord;
+using confluex::pipeline::Pipeline;
+using confluex::pipeline::PipelineConfig;
+using confluex::pipeline::PushStatus;
+using confluex::test::gunzip;
+
+// The first `max_lines` lines of a capture (TSan runs ~10x slower: a prefix keeps it short).
+std::string head_lines(const std::string& data, std::size_t max_lines) {
+    std::size_t pos = 0;
+    for (std::size_t i = 0; i < max_lines && pos != std::string::npos; ++i) {
+        pos = data.find('\n', pos);
+        if (pos != std::string::npos) {
+            ++pos;
+        }
+    }
+    return pos == std::string::npos ? data : data.substr(0, pos);
+}
+
+constexpr std::size_t kLines = 12000;
+
+struct Captures {
+    std::string spot;
+    std::string usdm;
+};
+
+Captures load() {
+    const std::string dir = CONFLUEX_DATA_DIR;
+    return {head_lines(gunzip(dir + "/hftbacktest/spot/btcusdt_20240808.gz"), kLines),
+            head_lines(gunzip(dir + "/hftbacktest/usdm_2024-07/btcusdt_20240718.gz"), kLines)};
+}
+
+Instrument spot_inst() { return Instrument::from_strings("0.01", "0.00000001"); }
+Instrument usdm_inst() { return Instrument::from_strings("0.1", "0.001"); }
+
+bool same_double(double a, double b) {
+    return (std::isnan(a) && std::isnan(b)) || std::memcmp(&a, &b, sizeof a) == 0;
+}
+
+// Drains `p` on its own thread until every shard ended (the consumer role).
+class Collector {
+  public:
+    explicit Collector(Pipeline& p) : p_(p), thread_([this] { run(); }) {}
+    ~Collector() {
+        p_.stop(); // a failed assertion returns early: end the shards so run() ends too
+        join();
+    }
+    void join() {
+        if (thread_.joinable()) {
+            thread_.join();
+        }
+    }
+    std::vector<OutRecord> records;
+
+  private:
+    void run() {
+        std::vector<OutRecord> buf(4096);
+        for (;;) {
+            const bool ended = p_.ended();
+            const std::size_t n = p_.drain(buf.data(), buf.size());
+            records.insert(records.end(), buf.begin(), buf.begin() + static_cast<long>(n));
+            if (n == 0) {
+                if (ended) {
+                    return;
+                }
+                (void)p_.wait(50);
+            }
+        }
+    }
+    Pipeline& p_;
+    std::thread thread_;
+};
+
+TEST(Pipeline, TwoShardsGiveTheSingleThreadedSeriesAndSignals) {
+    const Captures c = load();
+    if (c.spot.empty() || c.usdm.empty()) {
+        GTEST_SKIP() << "real data not found under " << CONFLUEX_DATA_DIR;
+    }
+    // Reference: one engine, one session per venue, as `confluex replay` runs them.
+    Engine engine;
+    const auto s_spot = engine.add_symbol("binance_spot:BTCUSDT", spot_inst());
+    const auto s_usdm = engine.add_symbol("binance_futures:BTCUSDT", usdm_inst());
+    FeedSession spot(engine, Venue::BinanceSpot);
+    FeedSession usdm(engine, Venue::BinanceFutures);
+    spot.add_symbol("BTCUSDT", s_spot);
+    usdm.add_symbol("BTCUSDT", s_usdm);
+    spot.replay(c.spot, LineFormat::NsPrefixed);
+    usdm.replay(c.usdm, LineFormat::NsPrefixed);
+    std::map<std::uint32_t, std::vector<ScorePoint>> want_series;
+    std::map<std::uint32_t, std::vector<SignalEvent>> want_signals;
+    for (auto* s : {&spot, &usdm}) {
+        for (const auto& p : s->series()) {
+            want_series[p.symbol_id].push_back(p);
+        }
+        for (const auto& e : s->signals()) {
+            want_signals[e.symbol_id].push_back(e);
+        }
+    }
+    ASSERT_GT(want_series[s_spot].size(), 100U);
+    ASSERT_GT(want_series[s_usdm].size(), 100U);
+
+    PipelineConfig cfg;
+    cfg.shards = 2;
+    cfg.lossless = true;
+    cfg.output_capacity = 256; // small: the shards must wait for the consumer
+    cfg.input_chunks = 1024;
+    Pipeline p(cfg);
+    const auto g_spot = p.add_symbol(Venue::BinanceSpot, "BTCUSDT", spot_inst(), {}, 0);
+    const auto g_usdm = p.add_symbol(Venue::BinanceFutures, "BTCUSDT", usdm_inst(), {}, 1);
+    p.start();
+    Collector out(p);
+    // Interleave the two files chunk by chunk, as two sockets would.
+    std::string_view a = c.spot;
+    std::string_view b = c.usdm;
+    while (!a.empty() || !b.empty()) {
+        for (auto* v : {&a, &b}) {
+            const auto cut = v->find('\n', std::min<std::size_t>(v->size(), 20000));
+            const std::size_t n = cut == std::string_view::npos ? v->size() : cut + 1;
+            p.feed_lines(v == &a ? Venue::BinanceSpot : Venue::BinanceFutures, v->substr(0, n),
+                         LineFormat::NsPrefixed);
+            v->remove_prefix(n);
+        }
+    }
+    p.finish();
+    out.join();
+
+    std::map<std::uint32_t, std::vector<OutRecord>> got_series;
+    std::map<std::uint32_t, std::vector<OutRecord>> got_signals;
+    std::size_t scores = 0;
+    for (const auto& r : out.records) {
+        if (r.kind == OutKind::Point) {
+            got_series[r.symbol_id].push_back(r);
+        } else if (r.kind == OutKind::Signal) {
+            got_signals[r.symbol_id].push_back(r);
+        } else if (r.kind == OutKind::Score) {
+            ++scores;
+            ASSERT_GE(r.done_ns, r.recv_ns);
+        }
+    }
+    const std::map<std::uint32_t, std::uint32_t> to_global{{s_spot, g_spot}, {s_usdm, g_usdm}};
+    for (const auto& [ref, glob] : to_global) {
+        const auto& want = want_series[ref];
+        const auto& got = got_series[glob];
+        ASSERT_EQ(want.size(), got.size()) << "symbol " << ref;
+        for (std::size_t i = 0; i < want.size(); ++i) {
+            ASSERT_EQ(want[i].ts_ns, got[i].ts_ns) << i;
+            ASSERT_TRUE(same_double(want[i].score, got[i].score)) << i;
+            ASSERT_TRUE(same_double(want[i].score_raw, got[i].score_raw)) << i;
+            ASSERT_TRUE(same_double(want[i].mid_px, got[i].mid_px)) << i;
+            ASSERT_TRUE(same_double(want[i].confidence, got[i].confidence)) << i;
+            for (std::size_t k = 0; k < confluex::kComponentCount; ++k) {
+                ASSERT_TRUE(same_double(want[i].components[k], got[i].components[k])) << i;
+            }
+        }
+        const auto& ws = want_signals[ref];
+        const auto& gs = got_signals[glob];
+        ASSERT_EQ(ws.size(), gs.size());
+        for (std::size_t i = 0; i < ws.size(); ++i) {
+            ASSERT_EQ(ws[i].ts_ns, gs[i].ts_ns);
+            ASSERT_EQ(ws[i].direction, gs[i].direction);
+            ASSERT_TRUE(same_double(ws[i].score, gs[i].score));
+        }
+    }
+    EXPECT_GT(scores, 1000U);
+    for (std::uint32_t i = 0; i < 2; ++i) {
+        const auto st = p.stats(i);
+        EXPECT_EQ(st.input_dropped, 0U);
+        EXPECT_EQ(st.output_dropped, 0U);
+        EXPECT_EQ(st.symbols, 1U);
+    }
+    // The shards' engines hold the same books as the reference.
+    EXPECT_EQ(p.engine(0).book(0).best_bid()->px, engine.book(s_spot).best_bid()->px);
+    EXPECT_EQ(p.engine(1).book(0).best_ask()->px, engine.book(s_usdm).best_ask()->px);
+}
+
+TEST(Pipeline, InputOverflowIsCountedAndResyncsTheSymbol) {
+    const Captures c = load();
+    if (c.usdm.empty()) {
+        GTEST_SKIP() << "real data not found under " << CONFLUEX_DATA_DIR;
+    }
+    PipelineConfig cfg;
+    cfg.input_chunks = 1024; // 64 KiB: the REST snapshot fits, a burst of frames cannot
+    cfg.spin_ns = 0;
+    Pipeline p(cfg);
+    const auto sym = p.add_symbol(Venue::BinanceFutures, "BTCUSDT", usdm_inst());
+    p.start();
+    Collector out(p);
+    std::uint64_t dropped = 0;
+    std::size_t pos = 0;
+    for (int burst = 0; burst < 4 && pos < c.usdm.size(); ++burst) {
+        for (int i = 0; i < 500 && pos < c.usdm.size(); ++i) {
+            const auto nl = c.usdm.find('\n', pos);
+            const std::string_view line(c.usdm.data() + pos, nl - pos);
+            pos = nl + 1;
+            const auto [ts, json] = confluex::test::ts_and_json(line);
+            dropped += p.push(Venue::BinanceFutures, json, ts) == PushStatus::Dropped ? 1U : 0U;
+        }
+    }
+    p.finish();
+    out.join();
+    ASSERT_GT(dropped, 0U) << "the burst should overflow a 64 KiB ring";
+    EXPECT_EQ(p.stats(0).input_dropped, dropped);
+    std::uint64_t reported = 0;
+    std::size_t resyncs = 0;
+    for (const auto& r : out.records) {
+        if (r.kind == OutKind::Resync) {
+            EXPECT_EQ(r.symbol_id, sym);
+            EXPECT_EQ(r.code,
+                      static_cast<std::uint8_t>(confluex::pipeline::ResyncReason::Overflow));
+            reported += r.count;
+            ++resyncs;
+        }
+    }
+    EXPECT_EQ(reported, dropped) << "every lost frame is reported in a Resync record";
+    EXPECT_EQ(p.stats(0).overflow_resyncs, resyncs);
+    EXPECT_GE(p.session(0, Venue::BinanceFutures)->health(0).desyncs +
+                  p.session(0, Venue::BinanceFutures)->health(0).snapshots_applied,
+              0U);
+    // The last resync left the symbol without a trusted book (no snapshot followed it).
+    EXPECT_TRUE(p.needs_snapshot(sym));
+}
+
+TEST(Pipeline, ConfluexErrorOnOneFrameBecomesAnErrorRecord) {
+    PipelineConfig cfg;
+    Pipeline p(cfg);
+    const auto by = p.add_symbol(Venue::Bybit, "BTCUSDT", Instrument::from_strings("0.1", "0.001"));
+    p.start();
+    // A REST snapshot for a Bybit symbol: FeedSession::on_snapshot throws InvalidConfig.
+    ASSERT_EQ(p.push_snapshot(by, R"({"lastUpdateId":1,"bids":[],"asks":[]})", 1),
+              PushStatus::Accepted);
+    ASSERT_EQ(
+        p.push(
+            Venue::Bybit,
+            R"({"topic":"orderbook.50.BTCUSDT","type":"snapshot","ts":1,"data":{"s":"BTCUSDT","b":[["100.0","1.000"]],"a":[["100.5","2.000"]],"u":5,"seq":1}})",
+            2),
+        PushStatus::Accepted);
+    p.finish();
+    std::vector<OutRecord> recs(64);
+    recs.resize(p.drain(recs.data(), recs.size()));
+    ASSERT_GE(recs.size(), 2U);
+    EXPECT_EQ(recs[0].kind, OutKind::Error);
+    EXPECT_EQ(recs[0].symbol_id, by);
+    EXPECT_EQ(recs[0].code,
+              static_cast<std::uint8_t>(confluex::pipeline::ErrorCode::InvalidConfig));
+    EXPECT_EQ(p.stats(0).errors, 1U);
+    bool scored = false;
+    for (const auto& r : recs) {
+        scored = scored || (r.kind == OutKind::Score && r.symbol_id == by &&
+                            r.phase == static_cast<std::uint8_t>(SyncPhase::Synced));
+    }
+    EXPECT_TRUE(scored) << "the shard goes on after the error";
+    EXPECT_FALSE(p.failed());
+}
+
+TEST(Pipeline, ArmedConsumerIsWokenThroughTheFd) {
+    PipelineConfig cfg;
+    cfg.shards = 2;
+    Pipeline p(cfg);
+    const auto sym =
+        p.add_symbol(Venue::Bybit, "BTCUSDT", Instrument::from_strings("0.1", "0.001"), {}, 1);
+    p.start();
+    EXPECT_FALSE(p.wait(5)) << "nothing published yet";
+    ASSERT_TRUE(p.arm());
+    pollfd fd{p.notify_fd(), POLLIN, 0};
+    EXPECT_EQ(::poll(&fd, 1, 0), 0);
+    ASSERT_EQ(
+        p.push(
+            Venue::Bybit,
+            R"({"topic":"orderbook.50.BTCUSDT","type":"snapshot","ts":1,"data":{"s":"BTCUSDT","b":[["100.0","1.000"]],"a":[["100.5","2.000"]],"u":5,"seq":1}})",
+            2),
+        PushStatus::Accepted);
+    EXPECT_EQ(::poll(&fd, 1, 5000), 1) << "the shard writes the fd of an armed consumer";
+    p.ack();
+    OutRecord rec{};
+    ASSERT_EQ(p.drain(&rec, 1), 1U);
+    EXPECT_EQ(rec.symbol_id, sym);
+    EXPECT_EQ(rec.kind, OutKind::Score);
+    EXPECT_DOUBLE_EQ(rec.mid_px, 100.25);
+    EXPECT_EQ(p.phase(sym), SyncPhase::Synced);
+    p.stop();
+    EXPECT_TRUE(p.ended());
+    EXPECT_THROW((void)p.push(Venue::Bybit, "{}", 3), confluex::InvalidConfig);
+}
+
+TEST(Pipeline, RejectsBadConfigAndLateSymbols) {
+    PipelineConfig cfg;
+    cfg.shards = 0;
+    EXPECT_THROW(Pipeline{cfg}, confluex::InvalidConfig);
+    cfg.shards = 1;
+    cfg.input_chunks = 100;
+    EXPECT_THROW(Pipeline{cfg}, confluex::InvalidConfig);
+    Pipeline p;
+    EXPECT_THROW(p.add_symbol(Venue::Bybit, "BTCUSDT", usdm_inst(), {}, 3),
+                 confluex::InvalidConfig);
+    p.add_symbol(Venue::Bybit, "BTCUSDT", usdm_inst());
+    EXPECT_THROW(p.add_symbol(Venue::Bybit, "btcusdt", usdm_inst()), confluex::InvalidConfig);
+    p.start();
+    EXPECT_THROW(p.add_symbol(Venue::Bybit, "ETHUSDT", usdm_inst()), confluex::InvalidConfig);
+    EXPECT_THROW((void)p.push_snapshot(7, "{}", 0), confluex::UnknownSymbol);
+    std::string big(5U << 20, ' ');
+    EXPECT_THROW((void)p.push(Venue::Bybit, big, 0), confluex::CapacityExceeded);
+    p.finish();
+    p.finish(); // idempotent
+}
+
+TEST(Pipeline, FrameSymbolReadsStreamTopicAndEventSymbol) {
+    using confluex::pipeline::detail::frame_symbol;
+    EXPECT_EQ(frame_symbol(R"({"stream":"btcusdt@depth@100ms","data":{}})"), "btcusdt");
+    EXPECT_EQ(frame_symbol(R"({"stream" : "ethusdt@trade","data":{}})"), "ethusdt");
+    EXPECT_EQ(frame_symbol(R"({"topic":"orderbook.200.XRPUSDT","data":{}})"), "XRPUSDT");
+    EXPECT_EQ(frame_symbol(R"({"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1})"), "BTCUSDT");
+    EXPECT_EQ(frame_symbol(R"({"lastUpdateId":1,"bids":[]})"), "");
+    EXPECT_EQ(frame_symbol(R"({"stream":)"), "");
+    EXPECT_EQ(frame_symbol(""), "");
+}
+
+TEST(SpscRing, TryPushAllPushesEverythingOrNothing) {
+    SpscRing<std::int64_t> ring(8);
+    const std::int64_t v[6] = {1, 2, 3, 4, 5, 6};
+    ASSERT_TRUE(ring.try_push_all(v, 6));
+    EXPECT_EQ(ring.free_slots(), 2U);
+    EXPECT_FALSE(ring.try_push_all(v, 3));
+    EXPECT_EQ(ring.size(), 6U) << "a refused batch leaves nothing behind";
+    EXPECT_EQ(ring.dropped(), 3U);
+    std::int64_t out[8];
+    ASSERT_EQ(ring.pop_n(out, 4), 4U);
+    ASSERT_TRUE(ring.try_push_all(v, 6)); // wraps around the end
+    ASSERT_EQ(ring.pop_n(out, 8), 8U);
+    EXPECT_EQ(out[0], 5);
+    EXPECT_EQ(out[2], 1);
+    EXPECT_EQ(out[7], 6);
+}
+
+} // namespace

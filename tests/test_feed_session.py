@@ -370,3 +370,23 @@ def test_zero_price_level_in_a_synced_message_is_refused_whole(hft_data: Path) -
     assert (engine.best_bid(sym), engine.best_ask(sym), engine.stats(sym).levels_applied) == before
     assert engine.stats(sym).last_update_id == last
     assert not session.needs_snapshot(sym)
+
+
+def test_on_message_results_a_caller_holds_never_change(hft_data: Path) -> None:
+    # on_message() reuses result objects nobody else holds: a result kept by the caller must
+    # keep its values, and a reused one must carry the new message's values.
+    _, session, _, data = session_for("usdm", hft_data)
+    _, reference, _, _ = session_for("usdm", hft_data)
+    frames, stamps = frames_of(data)
+    expected = reference.on_messages(frames[:3000], stamps[:3000]).tolist()
+
+    kept = session.on_message(frames[0], stamps[0])
+    kept_row = row_of(kept)
+    rows = [kept_row]
+    for f, t in zip(frames[1:3000], stamps[1:3000], strict=True):
+        r = session.on_message(f, t)
+        rows.append(row_of(r))
+
+    assert row_of(kept) == kept_row == tuple(expected[0])
+    assert rows == [tuple(e) for e in expected]
+    assert len({row[2] for row in rows}) > 100  # the ids moved on while `kept` stayed

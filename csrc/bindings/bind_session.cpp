@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <array>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -52,6 +53,30 @@ std::string_view frame_bytes(const py::handle& raw, std::optional<ByteView>& buf
     }
     buf.emplace(py::reinterpret_borrow<py::object>(raw));
     return buf->sv();
+}
+
+// pooled_result()
+// Returns r as a ParseResult Python object without allocating one per call: a small pool of
+// objects is reused once nothing but the pool refers to one (CPython's own trick for the
+// tuples of zip() and dict.items()), so no caller ever sees a result it holds change. Two
+// slots cover `r = session.on_message(...)` in a loop (the previous result is still bound
+// while the next call runs); when every slot is held elsewhere a new object replaces one.
+// The pool is per thread and lives until the process ends (a few objects, never freed).
+py::object pooled_result(const ParseResult& r) {
+    thread_local std::array<PyObject*, 2> pool{};
+    thread_local std::size_t next = 0;
+    for (PyObject* slot : pool) {
+        if (slot != nullptr && Py_REFCNT(slot) == 1) {
+            py::handle(slot).cast<ParseResult&>() = r;
+            return py::reinterpret_borrow<py::object>(slot);
+        }
+    }
+    py::object fresh = py::cast(r);
+    PyObject*& victim = pool[next];
+    next = (next + 1) % pool.size();
+    Py_XDECREF(victim);
+    victim = fresh.inc_ref().ptr();
+    return fresh;
 }
 
 // on_messages(): converts the frames and times, then feeds them with the GIL released.
@@ -226,7 +251,7 @@ Single-threaded, like the Engine it drives (which it keeps alive).
             "on_message",
             [](FeedSession& s, const py::handle raw, std::int64_t ts_ns) {
                 std::optional<ByteView> buf;
-                return s.on_message(frame_bytes(raw, buf), ts_ns);
+                return pooled_result(s.on_message(frame_bytes(raw, buf), ts_ns));
             },
             py::arg("raw"), py::arg("ts_ns"),
             R"pbdoc(Parses and applies one raw message (bytes).)pbdoc")

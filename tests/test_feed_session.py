@@ -242,3 +242,151 @@ def test_thresholds_are_validated() -> None:
         S.FeedSession(
             engine, S.Venue.binance_spot, S.SessionConfig(long_threshold=30, short_threshold=35)
         )
+
+
+# --- batch entry point: on_messages -------------------------------------------------------------
+
+
+def frames_of(data: bytes) -> tuple[list[bytes], list[int]]:
+    frames, stamps = [], []
+    for line in data.splitlines():
+        ts, _, msg = line.partition(b" ")
+        frames.append(msg)
+        stamps.append(int(ts))
+    return frames, stamps
+
+
+def row_of(r: _core.feed.ParseResult) -> tuple[int, ...]:
+    return (
+        r.exchange_ts_ms,
+        r.first_update_id,
+        r.last_update_id,
+        r.symbol_id,
+        r.n_book,
+        r.n_trades,
+        r.kind.value,
+        r.error.value,
+        0,
+    )
+
+
+@pytest.mark.parametrize("kind", ["spot", "usdm"])
+def test_on_messages_equals_on_message_one_by_one(kind: str, hft_data: Path) -> None:
+    e_one, s_one, sym, data = session_for(kind, hft_data)
+    e_batch, s_batch, _, _ = session_for(kind, hft_data)
+    frames, stamps = frames_of(data)
+    mid = len(frames) // 2
+    frames.insert(mid, b"not json")  # an error row in the middle of a batch
+    stamps.insert(mid, stamps[mid])
+
+    expected = [row_of(s_one.on_message(f, t)) for f, t in zip(frames, stamps, strict=True)]
+    parts = []
+    for i, start in enumerate(range(0, len(frames), 4099)):
+        chunk, ts = frames[start : start + 4099], stamps[start : start + 4099]
+        # ts as a list of ints and as an int64 array, alternately.
+        parts.append(s_batch.on_messages(chunk, ts if i % 2 else np.array(ts, dtype=np.int64)))
+    rows = np.concatenate(parts)
+
+    assert rows.dtype == S.message_result_dtype
+    assert [tuple(r) for r in rows.tolist()] == expected
+    assert s_batch.series().tobytes() == s_one.series().tobytes()
+    assert s_batch.signals().tobytes() == s_one.signals().tobytes()
+    assert e_batch.score(sym) == e_one.score(sym)
+    assert s_batch.health(sym).to_dict() == s_one.health(sym).to_dict()
+    assert s_batch.parser_counters.to_dict() == s_one.parser_counters.to_dict()
+    assert s_batch.health(sym).phase == S.SyncPhase.synced
+    assert (rows["error"] != 0).sum() == 1
+
+
+def test_on_messages_with_one_receive_time_stamps_every_frame(hft_data: Path) -> None:
+    _, session, sym, data = session_for("usdm", hft_data)
+    frames, _ = frames_of(data)
+
+    rows = session.on_messages(frames[:500], 1_721_347_200_000_000_000)
+
+    assert len(rows) == 500 and (rows["error"] == 0).all()
+    assert session.health(sym).last_book_ts_ns == 1_721_347_200_000_000_000
+    assert session.on_messages([], 0).shape == (0,)
+
+
+@pytest.mark.parametrize(
+    ("frames", "ts", "error", "match"),
+    [
+        ([b"{}", b"{}"], [1], ValueError, r"one entry per frame \(2\), was 1"),
+        ([b"{}", "{}"], 0, TypeError, r"frames\[1\] must be bytes-like .*was str"),
+        ([b"{}"], [1.5], TypeError, r"ts_ns\[0\] must be an int, was float"),
+        ([b"{}"], np.array([1.0]), TypeError, "1-d native int64 array, was dtype float64"),
+        ([b"{}"], 1.5, TypeError, "ts_ns must be an int or one int64 per frame, was float"),
+    ],
+    ids=("length", "str_frame", "float_ts", "float_array", "float_scalar"),
+)
+def test_on_messages_rejects_bad_arguments_and_feeds_nothing(
+    frames: list[object], ts: object, error: type[Exception], match: str, hft_data: Path
+) -> None:
+    _, session, _, _ = session_for("usdm", hft_data)
+
+    with pytest.raises(error, match=match):
+        session.on_messages(frames, ts)  # type: ignore[arg-type]
+
+    assert sum(session.parser_counters.messages.values()) == 0
+    assert sum(session.parser_counters.errors.values()) == 0
+
+
+def test_on_message_takes_every_bytes_like(hft_data: Path) -> None:
+    _, session, sym, data = session_for("usdm", hft_data)
+    frames, stamps = frames_of(data)
+
+    kinds = [bytes, bytearray, memoryview]
+    results = [
+        session.on_message(kinds[i % 3](f), t)
+        for i, (f, t) in enumerate(zip(frames, stamps, strict=True))
+    ]
+
+    assert all(r.ok for r in results)
+    assert session.health(sym).phase == S.SyncPhase.synced
+    with pytest.raises(TypeError, match="was str"):
+        session.on_message("{}", 0)  # type: ignore[arg-type]
+
+
+def test_zero_price_level_in_a_synced_message_is_refused_whole(hft_data: Path) -> None:
+    # The session applies its parser's records without the engine's full batch validation
+    # (the parser guarantees the rest): a zero price is the one thing that gets through the
+    # parser, and the whole message must still be refused, the book unchanged.
+    engine, session, sym, data = session_for("usdm", hft_data)
+    session.replay(data)
+    last = engine.stats(sym).last_update_id
+    before = (engine.best_bid(sym), engine.best_ask(sym), engine.stats(sym).levels_applied)
+    errors = session.health(sym).parse_errors
+    msg = (
+        '{"stream":"btcusdt@depth@0ms","data":{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT",'
+        f'"U":{last + 1},"u":{last + 1},"pu":{last},'
+        '"b":[["60000.00","1.000"],["0.00","1.000"]],"a":[]}}'
+    ).encode()
+
+    r = session.on_message(msg, 1)
+
+    assert r.ok and r.n_book == 2  # the parser accepts it
+    assert session.health(sym).parse_errors == errors + 1
+    assert (engine.best_bid(sym), engine.best_ask(sym), engine.stats(sym).levels_applied) == before
+    assert engine.stats(sym).last_update_id == last
+    assert not session.needs_snapshot(sym)
+
+
+def test_on_message_results_a_caller_holds_never_change(hft_data: Path) -> None:
+    # on_message() reuses result objects nobody else holds: a result kept by the caller must
+    # keep its values, and a reused one must carry the new message's values.
+    _, session, _, data = session_for("usdm", hft_data)
+    _, reference, _, _ = session_for("usdm", hft_data)
+    frames, stamps = frames_of(data)
+    expected = reference.on_messages(frames[:3000], stamps[:3000]).tolist()
+
+    kept = session.on_message(frames[0], stamps[0])
+    kept_row = row_of(kept)
+    rows = [kept_row]
+    for f, t in zip(frames[1:3000], stamps[1:3000], strict=True):
+        r = session.on_message(f, t)
+        rows.append(row_of(r))
+
+    assert row_of(kept) == kept_row == tuple(expected[0])
+    assert rows == [tuple(e) for e in expected]
+    assert len({row[2] for row in rows}) > 100  # the ids moved on while `kept` stayed

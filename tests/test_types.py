@@ -77,6 +77,18 @@ SIGNAL_EVENT = spec(
     ("score", F8, 16),
     ("mid_px", F8, 24),
 )
+MESSAGE_RESULT = spec(
+    40,
+    ("exchange_ts_ms", I8, 0),
+    ("first_update_id", I8, 8),
+    ("last_update_id", I8, 16),
+    ("symbol_id", U4, 24),
+    ("n_book", U4, 28),
+    ("n_trades", U4, 32),
+    ("kind", U1, 36),
+    ("error", U1, 37),
+    ("reserved", U2, 38),
+)
 
 
 def offsets(dtype: np.dtype) -> dict[str, int]:
@@ -93,8 +105,17 @@ def offsets(dtype: np.dtype) -> dict[str, int]:
         (confluex.book_ticker_dtype, BOOK_TICKER),
         (confluex.score_point_dtype, SCORE_POINT),
         (confluex.signal_event_dtype, SIGNAL_EVENT),
+        (confluex.message_result_dtype, MESSAGE_RESULT),
     ],
-    ids=("level", "book_level_event", "trade_event", "book_ticker", "score_point", "signal_event"),
+    ids=(
+        "level",
+        "book_level_event",
+        "trade_event",
+        "book_ticker",
+        "score_point",
+        "signal_event",
+        "message_result",
+    ),
 )
 def test_dtype_equals_the_documented_layout(dtype: np.dtype, expected: np.dtype) -> None:
     assert dtype.names == expected.names
@@ -120,3 +141,10 @@ def test_book_ticker_compiler_layout_equals_the_documented_layout() -> None:
 
     assert size == BOOK_TICKER.itemsize
     assert cpp_offsets == offsets(BOOK_TICKER)
+
+
+def test_message_result_compiler_layout_equals_the_documented_layout() -> None:
+    size, cpp_offsets = _core.session.message_result_layout()
+
+    assert size == MESSAGE_RESULT.itemsize
+    assert cpp_offsets == offsets(MESSAGE_RESULT)

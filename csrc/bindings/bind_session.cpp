@@ -4,7 +4,10 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <array>
 #include <cstring>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "confluex/feed_session.hpp"
@@ -41,6 +44,114 @@ py::dict latency_dict(const LatencyHistogram& h) {
     return d;
 }
 
+// The bytes of a frame: a bytes object directly, any other bytes-like through the buffer
+// protocol (`buf` then holds the view until it is destroyed).
+std::string_view frame_bytes(const py::handle& raw, std::optional<ByteView>& buf) {
+    if (PyBytes_CheckExact(raw.ptr())) {
+        return {PyBytes_AS_STRING(raw.ptr()),
+                static_cast<std::size_t>(PyBytes_GET_SIZE(raw.ptr()))};
+    }
+    buf.emplace(py::reinterpret_borrow<py::object>(raw));
+    return buf->sv();
+}
+
+// pooled_result()
+// Returns r as a ParseResult Python object without allocating one per call: a small pool of
+// objects is reused once nothing but the pool refers to one (CPython's own trick for the
+// tuples of zip() and dict.items()), so no caller ever sees a result it holds change. Two
+// slots cover `r = session.on_message(...)` in a loop (the previous result is still bound
+// while the next call runs); when every slot is held elsewhere a new object replaces one.
+// The pool is per thread and lives until the process ends (a few objects, never freed).
+py::object pooled_result(const ParseResult& r) {
+    thread_local std::array<PyObject*, 2> pool{};
+    thread_local std::size_t next = 0;
+    for (PyObject* slot : pool) {
+        if (slot != nullptr && Py_REFCNT(slot) == 1) {
+            py::handle(slot).cast<ParseResult&>() = r;
+            return py::reinterpret_borrow<py::object>(slot);
+        }
+    }
+    py::object fresh = py::cast(r);
+    PyObject*& victim = pool[next];
+    next = (next + 1) % pool.size();
+    Py_XDECREF(victim);
+    victim = fresh.inc_ref().ptr();
+    return fresh;
+}
+
+// on_messages(): converts the frames and times, then feeds them with the GIL released.
+py::array_t<MessageResult> on_messages(FeedSession& s, const py::sequence& frames,
+                                       const py::object& ts) {
+    const std::size_t n = frames.size();
+    std::vector<py::object> keep; // holds every frame while the GIL is released
+    std::vector<std::optional<ByteView>> bufs(n);
+    std::vector<std::string_view> views(n);
+    keep.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        keep.push_back(frames[i]);
+        if (PyUnicode_Check(keep.back().ptr())) {
+            throw py::type_error("frames[" + std::to_string(i) +
+                                 "] must be bytes-like (bytes, bytearray, memoryview), was str");
+        }
+        views[i] = frame_bytes(keep.back(), bufs[i]);
+    }
+    // ts_ns: one int for every frame, or one int64 per frame (a 1-d int64 array or a sequence
+    // of ints); never a silent cast from another type.
+    std::vector<std::int64_t> ts_vec;
+    py::array_t<std::int64_t, py::array::c_style> ts_arr;
+    const std::int64_t* ts_ptr = nullptr;
+    std::size_t stride = 1;
+    std::size_t n_ts = 0;
+    if (PyLong_Check(ts.ptr())) {
+        ts_vec.push_back(ts.cast<std::int64_t>());
+        ts_ptr = ts_vec.data();
+        stride = 0;
+    } else if (py::isinstance<py::array>(ts)) {
+        const auto a = py::reinterpret_borrow<py::array>(ts);
+        if (a.ndim() != 1 || a.dtype().kind() != 'i' || a.itemsize() != 8 ||
+            a.dtype().byteorder() == '>') {
+            throw py::type_error("ts_ns must be a 1-d native int64 array, was dtype " +
+                                 std::string(py::str(a.dtype())) + " with " +
+                                 std::to_string(a.ndim()) + " dimension(s)");
+        }
+        ts_arr = py::array_t<std::int64_t, py::array::c_style>::ensure(a); // same dtype: no cast
+        ts_ptr = ts_arr.data();
+        n_ts = static_cast<std::size_t>(ts_arr.shape(0));
+    } else if (py::isinstance<py::sequence>(ts) && !PyUnicode_Check(ts.ptr()) &&
+               !PyBytes_Check(ts.ptr())) {
+        const auto seq = py::reinterpret_borrow<py::sequence>(ts);
+        ts_vec.resize(seq.size());
+        for (std::size_t i = 0; i < ts_vec.size(); ++i) {
+            const py::object t = seq[i];
+            if (!PyLong_Check(t.ptr())) {
+                throw py::type_error("ts_ns[" + std::to_string(i) + "] must be an int, was " +
+                                     std::string(py::str(py::type::handle_of(t).attr("__name__"))));
+            }
+            ts_vec[i] = t.cast<std::int64_t>();
+        }
+        ts_ptr = ts_vec.data();
+        n_ts = ts_vec.size();
+    } else {
+        throw py::type_error("ts_ns must be an int or one int64 per frame, was " +
+                             std::string(py::str(py::type::handle_of(ts).attr("__name__"))));
+    }
+    if (stride == 1) {
+        if (n_ts != n) {
+            throw py::value_error("ts_ns must have one entry per frame (" + std::to_string(n) +
+                                  "), was " + std::to_string(n_ts));
+        }
+    }
+    py::array_t<MessageResult> out(static_cast<py::ssize_t>(n));
+    MessageResult* const rows = out.mutable_data();
+    {
+        // Safe: `keep` and `bufs` pin every frame, `ts_arr` the times and `out` the rows until we
+        // return; no py:: object is touched or destroyed in this scope.
+        const py::gil_scoped_release nogil;
+        (void)s.on_messages(views.data(), ts_ptr, n, rows, stride);
+    }
+    return out;
+}
+
 } // namespace
 
 void register_session(py::module_& m) {
@@ -49,6 +160,25 @@ void register_session(py::module_& m) {
     PYBIND11_NUMPY_DTYPE(SignalEvent, ts_ns, symbol_id, direction, score, mid_px);
     m.attr("score_point_dtype") = py::dtype::of<ScorePoint>();
     m.attr("signal_event_dtype") = py::dtype::of<SignalEvent>();
+    PYBIND11_NUMPY_DTYPE(MessageResult, exchange_ts_ms, first_update_id, last_update_id, symbol_id,
+                         n_book, n_trades, kind, error, reserved);
+    m.attr("message_result_dtype") = py::dtype::of<MessageResult>();
+    m.def(
+        "message_result_layout",
+        [] {
+            py::dict offsets;
+            offsets["exchange_ts_ms"] = offsetof(MessageResult, exchange_ts_ms);
+            offsets["first_update_id"] = offsetof(MessageResult, first_update_id);
+            offsets["last_update_id"] = offsetof(MessageResult, last_update_id);
+            offsets["symbol_id"] = offsetof(MessageResult, symbol_id);
+            offsets["n_book"] = offsetof(MessageResult, n_book);
+            offsets["n_trades"] = offsetof(MessageResult, n_trades);
+            offsets["kind"] = offsetof(MessageResult, kind);
+            offsets["error"] = offsetof(MessageResult, error);
+            offsets["reserved"] = offsetof(MessageResult, reserved);
+            return py::make_tuple(sizeof(MessageResult), offsets);
+        },
+        R"pbdoc(Returns (sizeof, {field: offsetof}) of MessageResult as the C++ compiler laid it out.)pbdoc");
 
     py::native_enum<Venue>(m, "Venue", "enum.Enum",
                            "The venue whose message format a session parses.")
@@ -119,12 +249,16 @@ Single-threaded, like the Engine it drives (which it keeps alive).
         .def("add_symbol", &FeedSession::add_symbol, py::arg("venue_symbol"), py::arg("symbol_id"))
         .def(
             "on_message",
-            [](FeedSession& s, const py::object& raw, std::int64_t ts_ns) {
-                const ByteView bytes(raw);
-                return s.on_message(bytes.sv(), ts_ns);
+            [](FeedSession& s, const py::handle raw, std::int64_t ts_ns) {
+                std::optional<ByteView> buf;
+                return pooled_result(s.on_message(frame_bytes(raw, buf), ts_ns));
             },
             py::arg("raw"), py::arg("ts_ns"),
             R"pbdoc(Parses and applies one raw message (bytes).)pbdoc")
+        .def("on_messages", &on_messages, py::arg("frames"), py::arg("ts_ns"),
+             R"pbdoc(Feeds many raw messages in order, as on_message() would one by one (GIL
+released); ts_ns is one int for every frame or one per frame. Returns one message_result_dtype
+row per frame.)pbdoc")
         .def(
             "on_snapshot",
             [](FeedSession& s, std::uint32_t sym, const py::object& raw, std::int64_t ts_ns) {

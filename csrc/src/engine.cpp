@@ -368,6 +368,20 @@ std::size_t Engine::ingest_book(const BookLevelEvent* ev, std::size_t n) {
     return applied;
 }
 
+std::size_t Engine::ingest_parsed_message(const BookLevelEvent* ev, std::size_t n) {
+#ifndef NDEBUG
+    validate_book_events(ev, n);
+#endif
+    bool zero_px = false;
+    for (std::size_t i = 0; i < n; ++i) {
+        zero_px |= (ev[i].px_ticks <= 0) & ((ev[i].flags & book_flags::kNoLevel) == 0);
+    }
+    if (zero_px) [[unlikely]] {
+        validate_book_events(ev, n); // throws, naming the record
+    }
+    return n == 0 ? 0 : apply_book_message(ev, n);
+}
+
 void Engine::validate_trade_events(const TradeEvent* ev, std::size_t n) const {
     for (std::size_t i = 0; i < n; ++i) {
         const TradeEvent& e = ev[i];

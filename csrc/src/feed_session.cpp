@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
 
@@ -152,6 +153,13 @@ namespace {
 // stream's name or the event type come first in what the venues send and what --record wrote.
 bool is_sentiment_stream(std::string_view raw, bool bybit) noexcept {
     const std::string_view head = raw.substr(0, 96);
+    // Every Binance needle has a 'P' (markPrice) or an 'O' (forceOrder): two memchr over the
+    // head rule out nearly every message before the four searches (each of which restarts at
+    // every '"' of the head).
+    if (!bybit && (head.empty() || (std::memchr(head.data(), 'P', head.size()) == nullptr &&
+                                    std::memchr(head.data(), 'O', head.size()) == nullptr))) {
+        return false;
+    }
     if (bybit) {
         return head.find("\"tickers.") != std::string_view::npos ||
                head.find("\"allLiquidation.") != std::string_view::npos;
@@ -263,13 +271,27 @@ void FeedSession::check_tickers(PerSymbol& ps, std::uint32_t sym, std::int64_t n
     const std::int64_t current = book.last_update_id();
     const auto bb = book.best_bid();
     const auto ba = book.best_ask();
-    const auto touched = [this](std::uint8_t side, Ticks px) noexcept {
-        for (const BookLevelEvent& e : book_buf_) {
-            if ((e.flags & book_flags::kNoLevel) == 0 && e.side == side && e.px_ticks == px) {
-                return true;
+    // Whether the message in book_buf_ sets a level: a sorted copy of each side's prices,
+    // built at the first question (a scan per question cost tickers x levels per message).
+    bool sorted = false;
+    const auto touched = [this, &sorted](std::uint8_t side, Ticks px) {
+        if (!sorted) {
+            touched_px_[0].clear();
+            touched_px_[1].clear();
+            for (const BookLevelEvent& e : book_buf_) {
+                if ((e.flags & book_flags::kNoLevel) == 0) {
+                    touched_px_[e.side & 1U].push_back(e.px_ticks);
+                }
             }
+            for (std::vector<Ticks>& v : touched_px_) {
+                if (!std::is_sorted(v.begin(), v.end())) {
+                    std::sort(v.begin(), v.end());
+                }
+            }
+            sorted = true;
         }
-        return false;
+        const std::vector<Ticks>& v = touched_px_[side];
+        return std::binary_search(v.begin(), v.end(), px);
     };
     std::size_t kept = 0;
     for (const BookTicker& t : ps.pending) {
@@ -389,7 +411,8 @@ void FeedSession::apply_depth_records(PerSymbol& ps, std::uint32_t sym, const Pa
         check_tickers(ps, sym, r.first_update_id, r.last_update_id);
     }
     // Throws (book unchanged) for levels the engine refuses: counted by the caller.
-    const std::size_t applied = engine_.ingest_book(book_buf_.data(), book_buf_.size());
+    // book_buf_ is one message of this session's parser: only its prices need checking.
+    const std::size_t applied = engine_.ingest_parsed_message(book_buf_.data(), book_buf_.size());
     if (!book.in_sync()) {
         desynced(ps, sym); // the pending tickers fell in the gap: unverifiable
         return;
@@ -525,6 +548,19 @@ ParseResult FeedSession::on_message(std::string_view raw, std::int64_t ts_ns) {
     latency_[static_cast<std::size_t>(Stage::Recompute)].record(t3 - t2);
     latency_[static_cast<std::size_t>(Stage::Total)].record(t3 - t0);
     return r;
+}
+
+std::size_t FeedSession::on_messages(const std::string_view* msgs, const std::int64_t* ts_ns,
+                                     std::size_t n, MessageResult* out, std::size_t ts_stride) {
+    std::size_t good = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const ParseResult r = on_message(msgs[i], ts_ns[i * ts_stride]);
+        good += r.ok() ? 1U : 0U;
+        if (out != nullptr) {
+            out[i] = to_message_result(r);
+        }
+    }
+    return good;
 }
 
 ParseResult FeedSession::on_snapshot(std::uint32_t sym, std::string_view json, std::int64_t ts_ns) {

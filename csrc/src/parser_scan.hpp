@@ -225,6 +225,34 @@ inline bool match_literal(const char*& p, const char* end, std::string_view lit)
 }
 
 #if CONFLUEX_FEED_SSE41
+// digits_src()
+// The shuffle control of digits16(): output byte j takes digit k = j - (16 - total) of the
+// scaled value (the integer digits, then the kept fraction digits past the '.' at dpos), 0
+// (a control byte with its high bit set) for leading and padding positions.
+[[gnu::always_inline]] inline __m128i digits_src(int dpos, int keep, int total) noexcept {
+    const __m128i iota = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    // k: the digit index output byte j holds (negative: a leading zero).
+    const __m128i k = _mm_sub_epi8(iota, _mm_set1_epi8(static_cast<char>(16 - total)));
+    // Source byte: k, or k + 1 past the integer digits (the '.' sits between).
+    const __m128i past_int = _mm_cmpgt_epi8(k, _mm_set1_epi8(static_cast<char>(dpos - 1)));
+    const __m128i zero =
+        _mm_or_si128(_mm_cmpgt_epi8(_mm_setzero_si128(), k),
+                     _mm_cmpgt_epi8(k, _mm_set1_epi8(static_cast<char>(dpos + keep - 1))));
+    return _mm_or_si128(_mm_sub_epi8(k, past_int), zero);
+}
+
+// reduce_digits()
+// Returns the two 8-digit numbers held by bytes 0..7 and 8..15 of d (one digit 0..9 a byte,
+// most significant first): bytes 0..7 in the low 32 bits, bytes 8..15 in the high 32 bits.
+[[gnu::always_inline]] inline std::uint64_t reduce_digits(__m128i d) noexcept {
+    const __m128i d2 =
+        _mm_maddubs_epi16(d, _mm_setr_epi8(10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1));
+    const __m128i d4 = _mm_madd_epi16(d2, _mm_setr_epi16(100, 1, 100, 1, 100, 1, 100, 1));
+    const __m128i d4w = _mm_packus_epi32(d4, d4);
+    const __m128i d8 = _mm_madd_epi16(d4w, _mm_setr_epi16(10000, 1, 10000, 1, 10000, 1, 10000, 1));
+    return static_cast<std::uint64_t>(_mm_cvtsi128_si64(d8));
+}
+
 // digits16()
 // Returns the whole number written by the dpos integer digits of a decimal, then its first
 // `keep` fraction digits (after the '.' at dpos), then `total - dpos - keep` zero digits:
@@ -234,23 +262,7 @@ inline bool match_literal(const char*& p, const char* end, std::string_view lit)
 // REQUIRES: total <= 16; dpos + keep <= total; t[0..dpos) and t[dpos+1..dpos+1+keep) digits.
 [[gnu::always_inline]] inline std::uint64_t digits16(__m128i t, int dpos, int keep,
                                                      int total) noexcept {
-    const __m128i iota = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    // k: the digit index output byte j holds (negative: a leading zero).
-    const __m128i k = _mm_sub_epi8(iota, _mm_set1_epi8(static_cast<char>(16 - total)));
-    // Source byte: k, or k + 1 past the integer digits (the '.' sits between).
-    const __m128i past_int = _mm_cmpgt_epi8(k, _mm_set1_epi8(static_cast<char>(dpos - 1)));
-    const __m128i zero =
-        _mm_or_si128(_mm_cmpgt_epi8(_mm_setzero_si128(), k),
-                     _mm_cmpgt_epi8(k, _mm_set1_epi8(static_cast<char>(dpos + keep - 1))));
-    // A control byte with its high bit set makes the shuffle write 0.
-    const __m128i src = _mm_or_si128(_mm_sub_epi8(k, past_int), zero);
-    const __m128i d = _mm_shuffle_epi8(t, src);
-    const __m128i d2 =
-        _mm_maddubs_epi16(d, _mm_setr_epi8(10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1));
-    const __m128i d4 = _mm_madd_epi16(d2, _mm_setr_epi16(100, 1, 100, 1, 100, 1, 100, 1));
-    const __m128i d4w = _mm_packus_epi32(d4, d4);
-    const __m128i d8 = _mm_madd_epi16(d4w, _mm_setr_epi16(10000, 1, 10000, 1, 10000, 1, 10000, 1));
-    const auto both = static_cast<std::uint64_t>(_mm_cvtsi128_si64(d8));
+    const std::uint64_t both = reduce_digits(_mm_shuffle_epi8(t, digits_src(dpos, keep, total)));
     return (both & 0xFFFFFFFFULL) * 100000000ULL + (both >> 32);
 }
 #endif
@@ -806,6 +818,91 @@ template <class F> inline Err for_each_member(const char*& pref, const char* end
     return Err::None;
 }
 
+#if CONFLUEX_FEED_SSE41
+// A decimal string that scan_units() converts with digits16() into a value of at most 8
+// digits: its bytes minus '0' and its layout (see digits16()).
+struct ShortDecimal {
+    __m128i t;
+    int len;  // bytes before the closing quote
+    int dpos; // position of the '.', or len
+    int keep; // fraction digits kept
+    int total;
+};
+
+// short_decimal()
+// Returns true and fills `d` when the string at p (just past its opening quote) is one that
+// scan_units()'s SIMD path converts without error into at most 8 digits (digits with at most
+// one '.', dpos + unit scale <= 8, only zeros below the unit's scale); false for anything
+// else, which the caller leaves to scan_units() (the reference for every error).
+// REQUIRES: 16 readable bytes at p.
+[[gnu::always_inline]] inline bool short_decimal(const char* p, const Decimal& unit,
+                                                 ShortDecimal& d) noexcept {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const auto quote =
+        static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('"'))));
+    if (quote == 0) {
+        return false;
+    }
+    const int len = __builtin_ctz(quote);
+    const unsigned in = (1U << len) - 1U;
+    const __m128i t = _mm_sub_epi8(v, _mm_set1_epi8('0'));
+    const unsigned digit = static_cast<unsigned>(_mm_movemask_epi8(
+                               _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8(9)), t))) &
+                           in;
+    const unsigned dot =
+        static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('.')))) & in;
+    const int dpos = dot != 0 ? __builtin_ctz(dot) : len;
+    const int us = unit.scale;
+    if (digit == 0 || (digit | dot) != in || (dot & (dot - 1)) != 0 || dpos + us > 8) {
+        return false;
+    }
+    const int nfrac = dot != 0 ? len - dpos - 1 : 0;
+    const int keep = nfrac < us ? nfrac : us;
+    const unsigned zero =
+        static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('0'))));
+    const int kept_end = dot != 0 ? dpos + 1 + keep : len;
+    const unsigned below = in & ~((1U << kept_end) - 1U);
+    if ((below & ~zero) != 0) {
+        return false;
+    }
+    d = ShortDecimal{t, len, dpos, keep, dpos + us};
+    return true;
+}
+
+// short_pair()
+// Converts a price and a size found by short_decimal() with one shared reduction (price
+// digits in bytes 0..7, size digits in bytes 8..15), then divides by the units' mantissas.
+// Returns false (nothing written) when a value is not a whole number of units: scan_units()
+// then reports it.
+[[gnu::always_inline]] inline bool short_pair(const ShortDecimal& a, const Decimal& ua,
+                                              const ShortDecimal& b, const Decimal& ub,
+                                              std::int64_t& va, std::int64_t& vb) noexcept {
+    // a: the digits16() control for total + 8 right-aligns its digits in bytes 0..7 (bytes
+    // 8..15 fall past its last digit: zero); b: the plain control leaves bytes 0..7 zero
+    // (total <= 8).
+    const __m128i d = _mm_or_si128(_mm_shuffle_epi8(a.t, digits_src(a.dpos, a.keep, a.total + 8)),
+                                   _mm_shuffle_epi8(b.t, digits_src(b.dpos, b.keep, b.total)));
+    const std::uint64_t both = reduce_digits(d);
+    std::uint64_t x = both & 0xFFFFFFFFULL;
+    std::uint64_t y = both >> 32;
+    if (ua.mantissa != 1) {
+        if (x % ua.mantissa != 0) {
+            return false;
+        }
+        x /= ua.mantissa;
+    }
+    if (ub.mantissa != 1) {
+        if (y % ub.mantissa != 0) {
+            return false;
+        }
+        y /= ub.mantissa;
+    }
+    va = static_cast<std::int64_t>(x);
+    vb = static_cast<std::int64_t>(y);
+    return true;
+}
+#endif
+
 // scan_units()
 // scan_units_scalar() with a SIMD fast path for the usual exchange string: at most 15
 // characters, digits with at most one '.', and integer digits + unit decimals <= 18 (so the
@@ -922,26 +1019,40 @@ parse_levels_local(const char*& p, const char* end, BookSide side, const Instrum
     ++p;
     for (;;) {
         std::int64_t px = 0;
-        if (const Err e = scan_units(p, end, tick, px); e != Err::None) {
-            return e;
-        }
-        if (end - p >= 2 && p[0] == ',' && p[1] == '"') [[likely]] {
-            p += 2;
-        } else {
-            skip_ws(p, end);
-            if (p >= end || *p != ',') {
-                return Err::Malformed;
-            }
-            ++p;
-            skip_ws(p, end);
-            if (p >= end || *p != '"') {
-                return Err::Malformed;
-            }
-            ++p;
-        }
         std::int64_t qty = 0;
-        if (const Err e = scan_units(p, end, lot, qty); e != Err::None) {
-            return e;
+#if CONFLUEX_FEED_SSE41
+        // Both strings of a compact level ("px","qty") short enough to share one reduction:
+        // the values and the cursor scan_units() would give, with half the arithmetic. 34
+        // bytes cover both 16-byte loads (a string found within its load is <= 15 bytes).
+        ShortDecimal a{};
+        ShortDecimal b{};
+        if (end - p >= 34 && short_decimal(p, tick, a) && p[a.len + 1] == ',' &&
+            p[a.len + 2] == '"' && short_decimal(p + a.len + 3, lot, b) &&
+            short_pair(a, tick, b, lot, px, qty)) [[likely]] {
+            p += a.len + 3 + b.len + 1;
+        } else
+#endif
+        {
+            if (const Err e = scan_units(p, end, tick, px); e != Err::None) {
+                return e;
+            }
+            if (end - p >= 2 && p[0] == ',' && p[1] == '"') [[likely]] {
+                p += 2;
+            } else {
+                skip_ws(p, end);
+                if (p >= end || *p != ',') {
+                    return Err::Malformed;
+                }
+                ++p;
+                skip_ws(p, end);
+                if (p >= end || *p != '"') {
+                    return Err::Malformed;
+                }
+                ++p;
+            }
+            if (const Err e = scan_units(p, end, lot, qty); e != Err::None) {
+                return e;
+            }
         }
         out.push_back(
             BookLevelEvent{ts_ns, px, qty, update_id, prev_update_id, symbol_id, side_u8, 0, 0});

@@ -70,6 +70,7 @@ from ._core.session import (
     SymbolHealth,
     SyncPhase,
     Venue,
+    message_result_dtype,
     score_point_dtype,
     signal_event_dtype,
 )
@@ -152,6 +153,7 @@ __all__ = [
     "engine_config",
     "engine_from_config",
     "level_dtype",
+    "message_result_dtype",
     "score_point_dtype",
     "score_update",
     "session_config",

@@ -142,6 +142,15 @@ class Engine {
     // Validates, then applies a batch of level records message by message. Returns the
     // number of messages the sequence rule applied (others are counted per symbol).
     std::size_t ingest_book(const BookLevelEvent* ev, std::size_t n);
+    // Engine::ingest_parsed_message()
+    // ingest_book() for the records of one message as a venue parser (feed_parser.hpp) wrote
+    // them: it checks only the one thing a parser lets through, a level price of 0 (then the
+    // full validation throws InvalidEvent naming it, nothing applied), and applies. Returns 1
+    // when the sequence rule applied the message, else 0.
+    // REQUIRES: n >= 1; one message (kEndOfMessage on the last record only), every record with
+    // the same known symbol, ids and snapshot flag, side 0 or 1, qty_lots >= 0, px_ticks >= 0
+    // (asserted by validate_book_events() in debug builds).
+    std::size_t ingest_parsed_message(const BookLevelEvent* ev, std::size_t n);
     void validate_trade_events(const TradeEvent* ev, std::size_t n) const;
     // Engine::ingest_trades()
     // Validates, then applies a batch of trades. Returns n.

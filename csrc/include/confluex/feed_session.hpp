@@ -45,6 +45,7 @@
 //   - Threading: single-threaded, like the Engine it drives (one session per engine thread).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -132,31 +133,76 @@ struct SignalEvent {
 };
 static_assert(std::is_trivially_copyable_v<SignalEvent> && sizeof(SignalEvent) == 32);
 
+// The outcome of one message of a batch (on_messages()): ParseResult without the ticker, as a
+// POD row for NumPy (message_result_dtype).
+struct MessageResult {
+    std::int64_t exchange_ts_ms;  // -1 when absent
+    std::int64_t first_update_id; // kNoUpdateId unless depth or snapshot
+    std::int64_t last_update_id;
+    std::uint32_t symbol_id; // kNoSymbol when unknown
+    std::uint32_t n_book;
+    std::uint32_t n_trades;
+    std::uint8_t kind;  // MsgKind
+    std::uint8_t error; // ParseError (0: None)
+    std::uint16_t reserved;
+};
+static_assert(std::is_trivially_copyable_v<MessageResult> && sizeof(MessageResult) == 40);
+
+// to_message_result()
+// Returns the batch row of a ParseResult.
+[[nodiscard]] inline MessageResult to_message_result(const ParseResult& r) noexcept {
+    return MessageResult{r.exchange_ts_ms,
+                         r.first_update_id,
+                         r.last_update_id,
+                         r.symbol_id,
+                         r.n_book,
+                         r.n_trades,
+                         static_cast<std::uint8_t>(r.kind),
+                         static_cast<std::uint8_t>(r.error),
+                         0};
+}
+
 namespace detail {
 
 // The last `cap` items pushed, in a ring that grows to `cap` as items arrive (no memory is
 // reserved up front); pushing into a full ring overwrites the oldest item and counts it.
+// Storage is a list of fixed chunks of kChunk items, allocated as the ring fills: a push
+// never copies the items already held (a growing std::vector would copy up to cap items at
+// each doubling, a multi-millisecond stall on the message path at the default 65,536 points).
 template <class T> class TailRing {
   public:
+    static constexpr std::size_t kChunk = 256;
+
     explicit TailRing(std::size_t cap) : cap_(cap) {}
     void push(const T& v) {
-        if (items_.size() < cap_) {
-            items_.push_back(v);
+        if (size_ < cap_) {
+            if (size_ % kChunk == 0) {
+                if (chunks_.size() == chunks_.capacity()) {
+                    chunks_.reserve(std::max<std::size_t>(16, 2 * chunks_.size()));
+                }
+                chunks_.push_back(std::make_unique<T[]>(kChunk));
+            }
+            at(size_) = v;
+            ++size_;
             return;
         }
         ++dropped_;
         if (cap_ == 0) {
             return;
         }
-        items_[head_] = v;
+        at(head_) = v;
         head_ = head_ + 1 == cap_ ? 0 : head_ + 1;
     }
     // Returns the items, oldest first.
     [[nodiscard]] std::vector<T> ordered() const {
         std::vector<T> out;
-        out.reserve(items_.size());
-        out.insert(out.end(), items_.begin() + static_cast<std::ptrdiff_t>(head_), items_.end());
-        out.insert(out.end(), items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+        out.reserve(size_);
+        for (std::size_t i = head_; i < size_; ++i) {
+            out.push_back(at(i));
+        }
+        for (std::size_t i = 0; i < head_; ++i) {
+            out.push_back(at(i));
+        }
         return out;
     }
     // Returns the items, oldest first, and empties the ring (releasing its memory).
@@ -166,15 +212,22 @@ template <class T> class TailRing {
         return out;
     }
     void clear() noexcept {
-        std::vector<T>().swap(items_);
+        std::vector<std::unique_ptr<T[]>>().swap(chunks_);
+        size_ = 0;
         head_ = 0;
     }
-    [[nodiscard]] std::size_t size() const noexcept { return items_.size(); }
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
     [[nodiscard]] std::uint64_t dropped() const noexcept { return dropped_; }
 
   private:
+    [[nodiscard]] T& at(std::size_t i) noexcept { return chunks_[i / kChunk][i % kChunk]; }
+    [[nodiscard]] const T& at(std::size_t i) const noexcept {
+        return chunks_[i / kChunk][i % kChunk];
+    }
+
     std::size_t cap_;
-    std::vector<T> items_;
+    std::vector<std::unique_ptr<T[]>> chunks_;
+    std::size_t size_ = 0;
     std::size_t head_ = 0; // oldest item once the ring is full
     std::uint64_t dropped_ = 0;
 };
@@ -200,6 +253,14 @@ class FeedSession {
     // Parses and applies one raw message received at ts_ns. Never throws for bad bytes: the
     // error is returned and counted (per symbol when the symbol is known).
     ParseResult on_message(std::string_view raw, std::int64_t ts_ns);
+    // FeedSession::on_messages()
+    // Feeds n messages in order, exactly as n on_message() calls would (same books, scores,
+    // counters and latencies); message i is received at ts_ns[i], or at ts_ns[0] for every
+    // message when ts_stride is 0. Writes message i's outcome to out[i] when out is not null.
+    // Returns the number of messages parsed without error.
+    // REQUIRES: msgs[0..n) valid; ts_ns has n entries (1 when ts_stride is 0).
+    std::size_t on_messages(const std::string_view* msgs, const std::int64_t* ts_ns, std::size_t n,
+                            MessageResult* out = nullptr, std::size_t ts_stride = 1);
     // FeedSession::on_snapshot()
     // Applies a REST depth snapshot (Binance JSON) for one symbol, then its buffered deltas.
     ParseResult on_snapshot(std::uint32_t symbol_id, std::string_view json, std::int64_t ts_ns);
@@ -214,6 +275,13 @@ class FeedSession {
     [[nodiscard]] const SymbolHealth& health(std::uint32_t symbol_id) const;
     [[nodiscard]] const LatencyHistogram& latency(Stage s) const noexcept {
         return latency_[static_cast<std::size_t>(s)];
+    }
+    // FeedSession::reset_latency()
+    // Empties the four stage histograms (e.g. after a warm-up replay).
+    void reset_latency() noexcept {
+        for (LatencyHistogram& h : latency_) {
+            h.reset();
+        }
     }
     // FeedSession::series() / signals()
     // Return the last config().max_series_points score points / max_signals threshold
@@ -264,6 +332,7 @@ class FeedSession {
     std::vector<PerSymbol> symbols_; // indexed by engine symbol id
     std::vector<BookLevelEvent> book_buf_;
     std::vector<TradeEvent> trade_buf_;
+    std::array<std::vector<Ticks>, 2> touched_px_; // check_tickers(): the message's prices
     std::array<LatencyHistogram, kStageCount> latency_{};
     detail::TailRing<ScorePoint> series_;
     detail::TailRing<SignalEvent> signals_;

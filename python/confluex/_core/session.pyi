@@ -1,4 +1,5 @@
 import enum
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -11,6 +12,9 @@ from .order_book import DesyncReason
 
 score_point_dtype: np.dtype[np.void]
 signal_event_dtype: np.dtype[np.void]
+message_result_dtype: np.dtype[np.void]
+
+def message_result_layout() -> tuple[int, dict[str, int]]: ...
 
 class Venue(enum.Enum):
     binance_spot = 0
@@ -106,6 +110,11 @@ class FeedSession(metaclass=_pybind11_type):
     def __init__(self, engine: Engine, venue: Venue, config: SessionConfig = ...) -> None: ...
     def add_symbol(self, venue_symbol: str, symbol_id: int) -> None: ...
     def on_message(self, raw: bytes | bytearray | memoryview, ts_ns: int) -> ParseResult: ...
+    def on_messages(
+        self,
+        frames: Sequence[bytes | bytearray | memoryview],
+        ts_ns: int | Sequence[int] | npt.NDArray[np.int64],
+    ) -> npt.NDArray[np.void]: ...
     def on_snapshot(
         self, symbol_id: int, json: bytes | bytearray | memoryview, ts_ns: int
     ) -> ParseResult: ...

@@ -44,7 +44,7 @@ def new_session(
     kind: str, **cfg: int
 ) -> tuple[_core.engine.Engine, _core.session.FeedSession, int]:
     _, tick, lot, venue = CAPTURES[kind]
-    engine = _core.engine.Engine()
+    engine = confluex.Engine()
     sym = engine.add_symbol("BTCUSDT", confluex.Instrument(tick, lot))
     session = S.FeedSession(engine, venue, S.SessionConfig(**cfg))
     session.add_symbol("BTCUSDT", sym)

@@ -247,7 +247,7 @@ class LoopbackExchange:
         self.depth_requests: dict[str, int] = {}
         self.snapshots_served: list[tuple[str, int]] = []  # (symbol, lastUpdateId)
         self.symbols = sorted({ln.symbol for ln in capture.lines})
-        self.reference = _core.engine.Engine()
+        self.reference = confluex.Engine()
         self.ref_session = S.FeedSession(
             self.reference, S.Venue.binance_futures if futures else S.Venue.binance_spot
         )

@@ -9,7 +9,7 @@ import csv
 import io
 
 import numpy as np
-from confluex._core.engine import Engine
+from confluex import Engine
 from confluex._core.types import (
     FLAG_END_OF_MESSAGE,
     FLAG_SNAPSHOT,

@@ -24,8 +24,7 @@ from typing import Any
 
 import pytest
 import venue_sim as sim_mod
-from confluex import hft
-from confluex._core.engine import Engine
+from confluex import Engine, hft
 from confluex.cli import main
 from confluex.feeds.files import replay
 from confluex.replay_trader import PaperTrader

@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from binance_depth import load_replay
-from confluex import Instrument
-from confluex._core.engine import Engine
+from confluex import Engine, Instrument
 from confluex._core.order_book import BookConfig, BookSide, OrderBook
 from confluex._core.session import FeedSession, SessionConfig, Venue
 from confluex._core.trade_flow import FlowConfig, TradeFlow

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import redis
-from confluex._core.engine import Engine
+from confluex import Engine
 from confluex.cache import ConfluenceHFTCache, EngineScorePublisher, TTLCache, format_cache_stats
 from confluex.cli import main
 from confluex.feeds.files import replay

@@ -155,7 +155,7 @@ class CaptureProSource:
 
 
 def replay_reference(root: Path) -> tuple[_core.engine.Engine, int]:
-    engine = _core.engine.Engine()
+    engine = confluex.Engine()
     sym = engine.add_symbol("BTCUSDT", confluex.Instrument(TICK, LOT))
     session = S.FeedSession(engine, S.Venue.binance_spot)
     session.add_symbol("BTCUSDT", sym)

@@ -40,7 +40,7 @@ def session_for(
     kind: str, root: Path, **cfg: float
 ) -> tuple[_core.engine.Engine, S.FeedSession, int, bytes]:
     files, tick, lot, venue = CAPTURES[kind]
-    engine = _core.engine.Engine()
+    engine = confluex.Engine()
     sym = engine.add_symbol("BTCUSDT", confluex.Instrument(tick, lot))
     session = S.FeedSession(engine, venue, S.SessionConfig(**cfg))
     session.add_symbol("BTCUSDT", sym)
@@ -83,7 +83,7 @@ def test_session_equals_engine_fed_by_the_python_loader(hft_data: Path) -> None:
     cap = load_binance_capture(
         [hft_data / "spot/btcusdt_20240808.gz"], confluex.Instrument("0.01", "0.00000001")
     )
-    direct = _core.engine.Engine()
+    direct = confluex.Engine()
     d = direct.add_symbol("BTCUSDT", confluex.Instrument("0.01", "0.00000001"))
     direct.ingest_book(cap.book)
     direct.ingest_trades(cap.trades)
@@ -130,13 +130,13 @@ def test_dropped_depth_message_resyncs_only_that_symbol(hft_data: Path) -> None:
     # Synthetic second symbol: the real spot capture with its symbol renamed to ETHUSDT.
     data = raw(("spot/btcusdt_20240808.gz",), hft_data)
     eth = data.replace(b"btcusdt@", b"ethusdt@").replace(b'"s":"BTCUSDT"', b'"s":"ETHUSDT"')
-    engine = _core.engine.Engine()
+    engine = confluex.Engine()
     inst = confluex.Instrument("0.01", "0.00000001")
     btc, e = engine.add_symbol("BTCUSDT", inst), engine.add_symbol("ETHUSDT", inst)
     session = S.FeedSession(engine, S.Venue.binance_spot)
     session.add_symbol("BTCUSDT", btc)
     session.add_symbol("ETHUSDT", e)
-    reference = _core.engine.Engine()
+    reference = confluex.Engine()
     r = reference.add_symbol("ETHUSDT", inst)
     ref_session = S.FeedSession(reference, S.Venue.binance_spot)
     ref_session.add_symbol("ETHUSDT", r)
@@ -221,7 +221,7 @@ def test_bybit_sample_snapshot_and_deltas_stay_in_sync() -> None:
     path = HFT.parents[0] / "nautilus_trader" / "bybit" / "xrpusdt-ob500.data.zip"
     with zipfile.ZipFile(path) as zf:
         data = zf.read(zf.namelist()[0])
-    engine = _core.engine.Engine()
+    engine = confluex.Engine()
     sym = engine.add_symbol("XRPUSDT", confluex.Instrument("0.0001", "1"))
     session = S.FeedSession(engine, S.Venue.bybit)
     session.add_symbol("XRPUSDT", sym)
@@ -237,7 +237,7 @@ def test_bybit_sample_snapshot_and_deltas_stay_in_sync() -> None:
 
 
 def test_thresholds_are_validated() -> None:
-    engine = _core.engine.Engine()
+    engine = confluex.Engine()
     with pytest.raises(confluex.InvalidConfig, match="long=30"):
         S.FeedSession(
             engine, S.Venue.binance_spot, S.SessionConfig(long_threshold=30, short_threshold=35)

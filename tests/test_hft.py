@@ -352,7 +352,7 @@ def test_streaming_throttles_trades_counts_quotes_and_reports_latency_in_ns() ->
 
 
 def test_ultra_fast_profile() -> None:
-    engine = _core.engine.Engine()
+    engine = confluex.Engine()
     sym = engine.add_symbol("BTCUSDT", confluex.Instrument("0.01", "0.00000001"))
     hft.apply_ultra_fast_config(engine)
     for c in ("orderflow", "orderbook", "volume", "price_structure", "technical", "sentiment"):
@@ -376,7 +376,7 @@ def test_ultra_fast_profile() -> None:
 
 
 def test_inputs_from_engine_on_the_real_spot_capture() -> None:
-    engine = _core.engine.Engine()
+    engine = confluex.Engine()
     sym = engine.add_symbol("BTCUSDT", confluex.Instrument("0.01", "0.00000001"))
     session = S.FeedSession(engine, S.Venue.binance_spot)
     session.add_symbol("BTCUSDT", sym)

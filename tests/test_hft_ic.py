@@ -37,7 +37,7 @@ TOLERANCE = 0.025
 def samples(kind: str) -> npt.NDArray[np.float64]:
     files, tick, lot, venue = CAPTURES[kind]
     data = raw(files, HFT)
-    engine = _core.engine.Engine()
+    engine = confluex.Engine()
     sym = engine.add_symbol("BTCUSDT", confluex.Instrument(tick, lot))
     session = S.FeedSession(engine, venue)
     session.add_symbol("BTCUSDT", sym)

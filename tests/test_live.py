@@ -60,7 +60,7 @@ async def eventually(
 
 
 def replay_reference(root: Path) -> tuple[_core.engine.Engine, int, S.FeedSession]:
-    engine = _core.engine.Engine()
+    engine = confluex.Engine()
     sym = engine.add_symbol("BTCUSDT", confluex.Instrument(TICK, LOT))
     session = S.FeedSession(engine, S.Venue.binance_spot)
     session.add_symbol("BTCUSDT", sym)
@@ -135,7 +135,7 @@ def test_live_feed_over_loopback_ends_equal_to_a_replay_of_the_same_capture(hft_
 def test_usdm_futures_feed_over_loopback_ends_equal_to_a_replay(hft_data: Path) -> None:
     path = hft_data / "usdm_2024-07" / "btcusdt_20240718.gz"
     cap = load_capture(path)
-    ref = _core.engine.Engine()
+    ref = confluex.Engine()
     rsym = ref.add_symbol("BTCUSDT", confluex.Instrument("0.1", "0.001"))
     ref_session = S.FeedSession(ref, S.Venue.binance_futures)
     ref_session.add_symbol("BTCUSDT", rsym)

@@ -24,7 +24,7 @@ S = _core.session
 def test_sharded_live_feed_ends_equal_to_a_replay_of_the_same_capture(hft_data: Path) -> None:
     path = hft_data / "usdm_2024-07" / "btcusdt_20240718.gz"
     cap = load_capture(path)
-    ref = _core.engine.Engine()
+    ref = confluex.Engine()
     rsym = ref.add_symbol("BTCUSDT", confluex.Instrument("0.1", "0.001"))
     ref_session = S.FeedSession(ref, S.Venue.binance_futures)
     ref_session.add_symbol("BTCUSDT", rsym)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from confluex._core.engine import Engine
+from confluex import Engine
 from confluex.feeds.files import replay
 from confluex.replay_trader import PaperTrader, replay_paper, replay_paper_async
 from confluex.trading import load_config

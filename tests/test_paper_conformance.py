@@ -22,7 +22,8 @@ from typing import Any, TypeVar
 
 import ccxt
 import pytest
-from confluex._core.engine import Engine, EngineConfig
+from confluex import Engine
+from confluex._core.engine import EngineConfig
 from confluex.feeds.files import replay
 from confluex.replay_trader import PaperTrader, SizingName
 from confluex.trading import load_config

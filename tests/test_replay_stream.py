@@ -16,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from confluex import Instrument
-from confluex._core.engine import Engine
+from confluex import Engine, Instrument
 from confluex._core.exceptions import InvalidEvent
 from confluex._core.session import FeedSession, Venue
 from confluex.feeds import files as replay_mod

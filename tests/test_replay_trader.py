@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluex._core.engine import Engine
+from confluex import Engine
 from confluex.cli import main
 from confluex.feeds.files import replay, sample_path
 from confluex.replay_trader import (

@@ -356,7 +356,7 @@ def test_bad_signal_config_raises_invalid_config() -> None:
 def test_wire_trade_of_int64_max_lots_is_refused_by_the_session_and_changes_nothing() -> None:
     # Issue 7 item 13: a SYNTHETIC Binance trade whose size is 2^63 - 1 lots of 1e-8 once
     # overflowed the window sums (UBSan: signed overflow in WindowStats::total_qty).
-    engine = confluex._core.engine.Engine()
+    engine = confluex.Engine()
     sym = engine.add_symbol("BTCUSDT", confluex.Instrument("0.01", "0.00000001"))
     session = confluex._core.session.FeedSession(engine, confluex._core.session.Venue.binance_spot)
     session.add_symbol("BTCUSDT", sym)

@@ -31,7 +31,8 @@ from ._core.aggregator import (
     ConfluenceAggregator,
     ConfluenceResult,
 )
-from ._core.engine import Engine, EngineConfig, EngineStats
+from ._core.engine import Engine as _NativeEngine
+from ._core.engine import EngineConfig, EngineStats
 from ._core.exceptions import (
     BookCrossed,
     CapacityExceeded,
@@ -329,6 +330,21 @@ def engine_config(
     else:
         raise InvalidConfig(f"profile must be one of {', '.join(PROFILES)}, was {name!r}")
     return engine_cfg
+
+
+class Engine(_NativeEngine):
+    """The confluence engine: order books, signals and the 0-100 score per symbol.
+
+    ``Engine()`` scores with the default profile (``"standard"``, see :func:`engine_config`),
+    the same default as ``confluex replay``, ``replay()``, ``confluex live`` and
+    ``confluex research``; ``Engine(engine_config(profile="reference"))`` gives the reference
+    system's formula, and any :class:`EngineConfig` is taken as it is.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, config: EngineConfig | None = None) -> None:
+        super().__init__(engine_config() if config is None else config)
 
 
 def engine_from_config(

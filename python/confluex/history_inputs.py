@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from ._core.engine import Engine
+from .engine import Engine
 from .sentiment_inputs import TimedValue, read_input
 
 __all__ = ["HistoryInputError", "load_ohlcv", "warm_up"]

@@ -962,7 +962,7 @@ def replay_mm(
     market_type: MarketType | None = None,
 ) -> MMReport:
     """Market-make a replay of ``paths`` (default: the bundled sample) and return the report."""
-    from ._core.engine import Engine
+    from .engine import Engine
     from .feeds.files import replay
 
     engine = Engine()

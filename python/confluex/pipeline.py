@@ -47,6 +47,7 @@ from ._core.pipeline import (
     out_record_dtype,
 )
 from ._core.session import FeedSession, SessionConfig, SymbolHealth, SyncPhase, Venue
+from .engine import engine_config as profile_config
 
 __all__ = [
     "Collector",
@@ -126,7 +127,8 @@ class ShardedEngine:
             emit_scores=emit_scores,
             lossless=lossless,
             spin_ns=int(spin_us * 1000),
-            engine=engine_config if engine_config is not None else EngineConfig(),
+            # Default: the default profile ("standard"), as replay(), the CLI and research.
+            engine=engine_config if engine_config is not None else profile_config(),
             session=self.session_config,
         )
         self.pipeline = Pipeline(self.config)

@@ -987,7 +987,7 @@ def replay_paper(
     :func:`replay_paper_async`. Arguments are those of :class:`PaperTrader` and
     :func:`confluex.feeds.files.replay`.
     """
-    from ._core.engine import Engine
+    from .engine import Engine
     from .feeds.files import replay
 
     engine = Engine()

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -65,6 +65,7 @@ from ..engine import (
     score_point_dtype,
     signal_event_dtype,
 )
+from ..engine import engine_config as profile_config
 from ..pipeline import Collector, ShardedEngine
 
 __all__ = [
@@ -444,6 +445,8 @@ def replay(
         max_signals=_SERIES_CAP,
     )
     hooks = (on_message, on_parsed, on_raw, before_message)
+    if engine_config is None:  # the default profile ("standard"), as the CLI and research score
+        engine_config = profile_config()
     sharded = _sharded_engine(threads, engine_config, speed, hooks, config)
     files = [Path(p) for p in paths] if paths else [sample_path()]
     wanted = {s.upper().replace("/", "") for s in symbols} if symbols else None
@@ -453,7 +456,7 @@ def replay(
     sources = [detect(f, sample) for f, (sample, _) in zip(files, samples, strict=True)]
     sizes = [size for _, size in samples]
     del samples
-    engine = engine if engine is not None else Engine()
+    engine = engine if engine is not None else Engine(engine_config)
     sessions: dict[str, FeedSession] = {}
     routes: dict[tuple[str, str], int] = {}
     specs: dict[int, tuple[str, str, str, str, bool]] = {}
@@ -678,7 +681,9 @@ def _add_sharded(
         shard=index % sharded.shards,
     )
     if prepare is not None:
-        prepare(*sharded.engine_of(sym), name)
+        shard_engine, shard_sym = sharded.engine_of(sym)
+        # A shard's engine is the native class the facade Engine only gives a default config.
+        prepare(cast(Engine, shard_engine), shard_sym, name)
     return sym
 
 

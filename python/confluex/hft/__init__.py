@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .._core import hft as _hft
-from .._core.engine import Engine
+from ..engine import Engine
 
 ConfluenceComponent = _hft.ConfluenceComponent
 ConfluenceInputs = _hft.ConfluenceInputs

@@ -25,8 +25,8 @@ import numpy as np
 import numpy.typing as npt
 
 from .._core import hft as _hft
-from .._core.engine import Engine
 from .._core.feed import MsgKind, ParseResult
+from ..engine import Engine
 from . import (
     CompositeScore,
     EngineInputsConfig,

@@ -157,6 +157,28 @@ def test_unsubscribe_stops_delivery() -> None:
     asyncio.run(main())
 
 
+def test_message_nobody_subscribed_to_is_never_encoded() -> None:
+    """The engine may publish every score on ``hft_scores``; with no subscriber for a channel
+    and symbol the message is counted and dropped before any JSON is built (an object that
+    json cannot encode shows whether it was)."""
+
+    class Unencodable:
+        pass
+
+    async def main() -> None:
+        async with server() as srv, client(srv, ["hft_scores"], ["ETH/USDT"]) as ws:
+            before = srv.published
+            assert srv.publish("hft_scores", {"x": Unencodable()}, symbol="BTC/USDT") == 0
+            assert srv.publish("signals", {"x": Unencodable()}, symbol="ETH/USDT") == 0
+            assert srv.published == before + 2
+            with pytest.raises(TypeError, match="Unencodable"):
+                srv.publish("hft_scores", {"x": Unencodable()}, symbol="ETH/USDT")
+            assert srv.publish("hft_scores", {"score": 61.5}, symbol="ETH/USDT") == 1
+            assert (await recv_json(ws))["data"] == {"score": 61.5}
+
+    asyncio.run(main())
+
+
 def test_unknown_channel_and_bad_json_get_error_messages() -> None:
     async def main() -> None:
         async with server() as srv, client(srv) as ws:

@@ -285,7 +285,7 @@ class AlertServer:
         }
         if type is not None:
             msg["type"] = type
-        return self._fan_out(channel, symbol, json.dumps(msg, separators=(",", ":")))
+        return self._fan_out(channel, symbol, lambda: json.dumps(msg, separators=(",", ":")))
 
     def publish_threadsafe(self, channel: str, data: Mapping[str, Any], **kwargs: Any) -> None:
         """``publish`` from a thread other than the server's loop."""
@@ -295,8 +295,11 @@ class AlertServer:
 
     def publish_fill(self, fill: FillEvent) -> int:
         """Publish one confirmed fill on ``trade_alerts`` (an ``Executor`` ``on_fill`` hook)."""
-        text = json.dumps(trade_alert_message(fill), separators=(",", ":"))
-        return self._fan_out("trade_alerts", fill.symbol, text)
+        return self._fan_out(
+            "trade_alerts",
+            fill.symbol,
+            lambda: json.dumps(trade_alert_message(fill), separators=(",", ":")),
+        )
 
     def publish_order(self, order: Mapping[str, Any]) -> int:
         """Publish a ccxt order structure on ``orders`` (an ``Executor`` ``on_order`` hook)."""
@@ -332,12 +335,16 @@ class AlertServer:
         }
         return self.publish("positions", data, symbol=pos.symbol)
 
-    def _fan_out(self, channel: str, symbol: str | None, text: str) -> int:
+    def _fan_out(self, channel: str, symbol: str | None, encode: Callable[[], str]) -> int:
+        """Queue ``encode()`` for each subscriber; the JSON is built only if one wants it, so a
+        channel nobody subscribed to (e.g. ``hft_scores`` on every score) costs no encoding."""
         self.published += 1
+        wanted = [c for c in self._clients if not c.dropped and c.wants(channel, symbol)]
+        if not wanted:
+            return 0
+        text = encode()
         n = 0
-        for client in list(self._clients):
-            if client.dropped or not client.wants(channel, symbol):
-                continue
+        for client in wanted:
             try:
                 client.queue.put_nowait(text)
                 n += 1

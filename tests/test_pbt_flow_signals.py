@@ -69,6 +69,8 @@ def ref_orderflow(flow: tf.TradeFlow, cfg: tf.FlowSignalsConfig) -> dict[str, An
     else:
         sub["large_trades"] = 50.0
         weights["large_trades"] = 0.0
+    for extra in ("stacked_imbalance", "oi_quadrant", "cvd_divergence"):
+        sub[extra], weights[extra] = 50.0, 0.0  # not supplied: no data, weight 0
     return combine(sub, weights, lw.count >= cfg.min_trades)
 
 

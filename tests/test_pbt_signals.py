@@ -135,8 +135,11 @@ def ref_component(
         "microprice": ref_logistic(ref_ratio(qb, qa), s),
         "ofi": ref_logistic(ofi.normalized(), cfg.ofi_sensitivity) if ofi.events else 50.0,
         "depth_ratio": ref_logistic(drr, s) if drr is not None else 50.0,
+        "absorption_exhaustion": 50.0,  # not supplied (absorption_raw=None): weight 0
+        "liquidity": 50.0,
     }
     w = dict(cfg.weights)
+    w["absorption_exhaustion"] = w["liquidity"] = 0.0
     if not ofi.events:
         w["ofi"] = 0.0
     if drr is None:

@@ -28,7 +28,6 @@ from confluex.feeds.capture import BinanceCapture, load_binance_capture
 from confluex.feeds.files import ReplayResult, replay
 
 SPOT = Path("spot") / "btcusdt_20240808.gz"  # 346 s, 9757 trades
-USDM = Path("usdm_2024-07") / "btcusdt_20240719.gz"  # 300 s, 9727 trades
 S = 1_000_000_000
 
 
@@ -55,7 +54,7 @@ def spot_capture(root: Path) -> BinanceCapture:
 def test_real_capture_gives_every_extra_data_and_a_directional_reading(hft_data: Path) -> None:
     cfg = standard()
     cfg.view_timeframes_ns = [5 * S, 30 * S, 60 * S, 300 * S]  # 5 s base: 20 bars in 100 s
-    res, sym = replay_capture(hft_data, USDM, cfg)
+    res, sym = replay_capture(hft_data, SPOT, cfg)
     engine = res.engine
 
     book = engine.component(sym, "orderbook")
@@ -111,7 +110,7 @@ def test_engine_cvd_divergence_equals_the_kernel_over_the_base_bars(hft_data: Pa
 
     level = bars.level_of(5 * S)
     assert level is not None
-    b = bars.bars(level, 20)[::-1]  # oldest first
+    b = bars.bars(level, 20)  # oldest first
     sided = (b["flags"] & signals_no_sides()) == 0
     delta = np.where(sided, b["buy_volume"] - b["sell_volume"], 0.0)
     volume = np.where(sided, b["buy_volume"] + b["sell_volume"], 0.0)
@@ -188,8 +187,8 @@ def test_a_single_open_interest_sample_gives_the_quadrant_no_data() -> None:
 def test_extras_switched_off_leave_the_original_sub_scores_and_exclude_the_extras(
     hft_data: Path,
 ) -> None:
-    on, s_on = replay_capture(hft_data, USDM, standard())
-    off, s_off = replay_capture(hft_data, USDM, standard(enabled=False))
+    on, s_on = replay_capture(hft_data, SPOT, standard())
+    off, s_off = replay_capture(hft_data, SPOT, standard(enabled=False))
 
     for name, extras in (
         ("orderbook", ("absorption_exhaustion", "liquidity")),

@@ -89,12 +89,17 @@ def ref_orderflow(flow: tf.TradeFlow, cfg: tf.FlowSignalsConfig) -> dict[str, An
     else:
         sub["large_trades"] = 50.0
         weights["large_trades"] = 0.0
+    for extra in ("stacked_imbalance", "oi_quadrant", "cvd_divergence"):
+        sub[extra], weights[extra] = 50.0, 0.0  # not supplied: no data, weight 0
     cover = {
         "imbalance_short": coverage(flow, 0),
         "imbalance_medium": coverage(flow, n // 2),
         "imbalance_long": coverage(flow, n - 1),
         "cvd_zscore": 1.0 if z.ready() else 0.0,
         "large_trades": coverage(flow, n - 1),
+        "stacked_imbalance": 1.0,
+        "oi_quadrant": 1.0,
+        "cvd_divergence": 1.0,
     }
     return combine(sub, weights, lw.count >= cfg.min_trades, cover if cfg.warmup else None)
 

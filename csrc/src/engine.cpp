@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "confluex/errors.hpp"
@@ -32,12 +33,16 @@ struct Engine::Views {
     std::array<int, 4> levels{-1, -1, -1, -1};
     std::uint64_t level0_seen = 0; // level-0 bars closed at the last view sync
     ComponentScore vol_bars{};     // the bar view's volume component
+    // Orderflow extras from the views (NaN: no data).
+    double oi_quadrant = std::numeric_limits<double>::quiet_NaN();
+    double cvd_divergence = std::numeric_limits<double>::quiet_NaN();
+    std::vector<double> div_delta, div_volume, div_close; // scratch, oldest first
 };
 
 struct Engine::SymbolState {
     SymbolState(std::string n, const Instrument& inst, const EngineConfig& cfg)
         : name(std::move(n)), instrument(inst), book(cfg.book), flow(cfg.flow),
-          ofi(cfg.ofi_window_ns, cfg.ofi_capacity) {}
+          ofi(cfg.ofi_window_ns, cfg.ofi_capacity), stacked(cfg.stacked) {}
 
     std::string name;
     Instrument instrument;
@@ -53,6 +58,15 @@ struct Engine::SymbolState {
     // sentiment input: an idle symbol costs only its book and windows.
     std::unique_ptr<Views> views;
     ComponentScore vol_flow{}; // the trade-flow volume component
+    // Stacked imbalance: the window, and its reading cached for refresh_ns of event time.
+    StackedImbalance stacked;
+    StackedImbalanceResult stacked_last{};
+    std::int64_t stacked_at = 0;
+    bool stacked_valid = false;
+    // Liquidity depth-band balance, refreshed every flow_extras.liquidity_refresh_ns.
+    double liquidity_raw = std::numeric_limits<double>::quiet_NaN();
+    std::int64_t liquidity_at = 0;
+    bool liquidity_valid = false;
     bool bars_dirty = true;
     bool sent_dirty = true;
     bool book_dirty = true;
@@ -73,6 +87,14 @@ void set_external(ComponentScore& c, double score) noexcept {
 }
 
 constexpr std::size_t kDrainChunk = 4096;
+
+// True when `now` is at least `period` after `then` (or before it: a clock that went back
+// refreshes too). Unsigned difference: no overflow from INT64_MIN clocks.
+bool elapsed_at_least(std::int64_t then, std::int64_t now, std::int64_t period) noexcept {
+    return now < then ||
+           static_cast<std::uint64_t>(now) - static_cast<std::uint64_t>(then) >=
+               static_cast<std::uint64_t>(period);
+}
 
 // The volume component: bar_weight x the bar view + (1 - bar_weight) x the trade-flow volume
 // when the bar view has data (its sub-scores kept, scaled, plus one "trade_flow" sub-score);
@@ -117,6 +139,8 @@ Engine::Engine(EngineConfig cfg)
     [[maybe_unused]] const OrderBook book_probe(cfg_.book);
     [[maybe_unused]] const TradeFlow flow_probe(cfg_.flow);
     [[maybe_unused]] const signals::OfiWindow ofi_probe(cfg_.ofi_window_ns, cfg_.ofi_capacity);
+    cfg_.stacked.validate();
+    cfg_.flow_extras.validate();
     if (cfg_.bar_views) {
         cfg_.bars.validate();
         cfg_.technical.validate();
@@ -191,6 +215,7 @@ const Instrument& Engine::instrument(std::uint32_t sym) const { return at(sym).i
 const OrderBook& Engine::book(std::uint32_t sym) const { return at(sym).book; }
 const TradeFlow& Engine::flow(std::uint32_t sym) const { return at(sym).flow; }
 const signals::OfiWindow& Engine::ofi(std::uint32_t sym) const { return at(sym).ofi; }
+const StackedImbalance& Engine::stacked(std::uint32_t sym) const { return at(sym).stacked; }
 const SymbolStats& Engine::stats(std::uint32_t sym) const { return at(sym).stats; }
 
 // --- per-event ----------------------------------------------------------------------------
@@ -212,6 +237,7 @@ void Engine::apply_snapshot(std::uint32_t sym, std::span<const Level> bids,
     ++s.stats.snapshots;
     // Order-flow imbalance across a resync would difference two unrelated books.
     s.ofi.reset();
+    s.liquidity_valid = false;
     after_book_message(s, ts_ns);
 }
 
@@ -251,6 +277,9 @@ void Engine::after_trades(SymbolState& s, std::size_t count, std::int64_t last_t
 void Engine::push_trade(std::uint32_t sym, std::int64_t ts_ns, Ticks px, Lots qty, Aggressor side) {
     SymbolState& s = at(sym);
     s.flow.push(ts_ns, px, qty, side); // throws with the windows unchanged
+    if (cfg_.flow_extras.enabled) {
+        s.stacked.push_unchecked(ts_ns, px, qty, side); // valid: the flow accepted it
+    }
     if (cfg_.bar_views) {
         // Valid: the flow accepted it (price > 0, qty > 0).
         views(s).bars.on_trade(ts_ns, s.instrument.ticks_to_price(px),
@@ -266,6 +295,7 @@ void Engine::advance(std::uint32_t sym, std::int64_t now_ns) {
     }
     s.stats.last_event_ts_ns = now_ns;
     s.flow.advance(now_ns);
+    s.stacked.advance(now_ns);
     s.ofi.advance(now_ns);
     if (s.views) {
         s.views->bars.advance(now_ns);
@@ -423,6 +453,12 @@ std::size_t Engine::ingest_trades(const TradeEvent* ev, std::size_t n) {
         }
         SymbolState& s = *symbols_[sym];
         s.flow.push_validated(ev + i, j - i);
+        if (cfg_.flow_extras.enabled) {
+            for (std::size_t k = i; k < j; ++k) {
+                s.stacked.push_unchecked(ev[k].ts_ns, ev[k].px_ticks, ev[k].qty_lots,
+                                         static_cast<Aggressor>(ev[k].side));
+            }
+        }
         if (cfg_.bar_views) {
             BarBuilder& bars = views(s).bars;
             for (std::size_t k = i; k < j; ++k) {
@@ -553,6 +589,13 @@ void Engine::on_open_interest(std::uint32_t sym, std::int64_t ts_ns, double valu
     s.sent_dirty = s.result_dirty = true;
 }
 
+void Engine::on_long_short(std::uint32_t sym, std::int64_t ts_ns, double long_share,
+                           double short_share) {
+    views_of(sym).sent.on_long_short(ts_ns, long_share, short_share);
+    SymbolState& s = at(sym);
+    s.sent_dirty = s.result_dirty = true;
+}
+
 void Engine::on_liquidation(std::uint32_t sym, std::int64_t ts_ns, LiquidatedSide side,
                             double notional) {
     views_of(sym).sent.on_liquidation(ts_ns, side, notional);
@@ -610,21 +653,64 @@ void Engine::recompute(SymbolState& s) {
             const auto da = static_cast<double>(s.book.depth_within(BookSide::Ask, lo, hi));
             const double ratio = (db + da) > 0.0 ? (db - da) / (db + da) : std::nan("");
             const std::size_t n = std::max<std::size_t>(25, cfg_.book_signals.dwi_levels);
-            signals::compute_orderbook_component(s.book.top(n), ratio, s.ofi, book_consts_, out);
+            const BookView top = s.book.top(n);
+            const bool extras = cfg_.flow_extras.enabled;
+            const double absorption =
+                extras ? signals::absorption_exhaustion(top, 25).value_or(std::nan(""))
+                       : std::nan("");
+            const std::int64_t now = s.stats.last_event_ts_ns;
+            if (extras && (!s.liquidity_valid || elapsed_at_least(s.liquidity_at, now,
+                                                       cfg_.flow_extras.liquidity_refresh_ns))) {
+                // Widest band first, so the book's tracked band ends on the narrowest one,
+                // next to the depth-ratio band queried above at every recompute.
+                std::array<double, 5> bid_depth{};
+                std::array<double, 5> ask_depth{};
+                for (std::size_t k = signals::kLiquidityBandsPct.size(); k-- > 0;) {
+                    const double half = mid * signals::kLiquidityBandsPct[k] / 100.0;
+                    const auto blo = static_cast<Ticks>(std::ceil(mid - half));
+                    const auto bhi = static_cast<Ticks>(std::floor(mid + half));
+                    bid_depth[k] = static_cast<double>(s.book.depth_within(BookSide::Bid, blo, bhi));
+                    ask_depth[k] = static_cast<double>(s.book.depth_within(BookSide::Ask, blo, bhi));
+                }
+                s.liquidity_raw = signals::liquidity_balance(bid_depth, ask_depth);
+                s.liquidity_at = now;
+                s.liquidity_valid = true;
+            }
+            signals::compute_orderbook_component(top, ratio, s.ofi, book_consts_, out, absorption,
+                                                 s.liquidity_raw);
         } else {
             // An empty or out-of-sync book is not trusted: no data, neutral.
             out = ComponentScore{};
+            s.liquidity_valid = false;
         }
-    }
-    if (s.flow_dirty) {
-        if (!s.external[kFlow]) {
-            compute_orderflow_component(s.flow, cfg_.flow_signals, s.comps[kFlow]);
-        }
-        compute_volume_component(s.flow, cfg_.flow_signals, s.vol_flow);
     }
     const bool views_changed = cfg_.bar_views && (s.bars_dirty || s.sent_dirty);
     if (views_changed) {
         sync_views(s);
+    }
+    if (s.flow_dirty || views_changed) {
+        if (s.flow_dirty && cfg_.flow_extras.enabled) {
+            const std::int64_t now = s.stacked.now_ns();
+            if (!s.stacked_valid || elapsed_at_least(s.stacked_at, now, cfg_.stacked.refresh_ns)) {
+                s.stacked_last = s.stacked.compute();
+                s.stacked_at = now;
+                s.stacked_valid = true;
+            }
+        }
+        if (!s.external[kFlow]) {
+            OrderflowExtras extras{};
+            if (s.stacked_last.has_data) {
+                extras.stacked_imbalance = s.stacked_last.score;
+            }
+            if (s.views) {
+                extras.oi_quadrant = s.views->oi_quadrant;
+                extras.cvd_divergence = s.views->cvd_divergence;
+            }
+            compute_orderflow_component(s.flow, cfg_.flow_signals, s.comps[kFlow], extras);
+        }
+        if (s.flow_dirty) {
+            compute_volume_component(s.flow, cfg_.flow_signals, s.vol_flow);
+        }
     }
     if ((s.flow_dirty || views_changed) && !s.external[kVol]) {
         static const ComponentScore kNone{};
@@ -635,6 +721,37 @@ void Engine::recompute(SymbolState& s) {
     s.book_dirty = s.flow_dirty = s.result_dirty = false;
     s.bars_dirty = s.sent_dirty = false;
     ++s.stats.recomputes;
+}
+
+void Engine::update_divergence(Views& v) const {
+    v.cvd_divergence = std::numeric_limits<double>::quiet_NaN();
+    if (v.levels[0] < 0) {
+        return;
+    }
+    const auto lv = static_cast<std::size_t>(v.levels[0]);
+    const std::size_t n = cfg_.flow_extras.divergence_bars;
+    if (v.bars.size(lv) < n) {
+        return;
+    }
+    v.div_delta.resize(n);
+    v.div_volume.resize(n);
+    v.div_close.resize(n);
+    std::size_t sided = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const Bar& b = v.bars.bar(lv, n - 1 - i); // oldest first
+        const bool has_sides = (b.flags & bar_flags::kNoSides) == 0;
+        sided += static_cast<std::size_t>(has_sides && b.volume > 0.0);
+        v.div_delta[i] = has_sides ? b.buy_volume - b.sell_volume : 0.0;
+        v.div_volume[i] = has_sides ? b.buy_volume + b.sell_volume : 0.0;
+        v.div_close[i] = b.close;
+    }
+    // History bars carry no sides: the CVD trend needs at least half the bars from trades.
+    if (2 * sided < n) {
+        return;
+    }
+    v.cvd_divergence =
+        cvd_divergence_score(v.div_delta, v.div_volume, v.div_close,
+                             cfg_.flow_extras.divergence_recency, cfg_.flow_signals.sensitivity);
 }
 
 void Engine::sync_views(SymbolState& s) {
@@ -684,6 +801,13 @@ void Engine::sync_views(SymbolState& s) {
         }
         v.vview.compute(v.vol_bars);
         v.level0_seen = v.bars.timeframe_count() > 0 ? v.bars.closed_count(0) : 0;
+        if (cfg_.flow_extras.enabled) {
+            update_divergence(v);
+        }
+    }
+    if (cfg_.flow_extras.enabled) {
+        const auto [oi_change, price_change] = v.sent.oi_price_change(s.stats.last_event_ts_ns);
+        v.oi_quadrant = oi_quadrant_score(oi_change, price_change, cfg_.flow_extras);
     }
     if (!s.external[kSent]) {
         s.comps[kSent] = v.sent.component(s.stats.last_event_ts_ns);

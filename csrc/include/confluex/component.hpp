@@ -51,7 +51,7 @@ template <class E = InvalidConfig>
     throw E(unknown_component_message(name));
 }
 
-inline constexpr std::size_t kMaxSubScores = 8;
+inline constexpr std::size_t kMaxSubScores = 10;
 
 // One component's score with its breakdown.
 //

@@ -50,6 +50,7 @@
 #include "confluex/price_structure.hpp"
 #include "confluex/sentiment.hpp"
 #include "confluex/spsc_ring.hpp"
+#include "confluex/stacked_imbalance.hpp"
 #include "confluex/technical.hpp"
 #include "confluex/trade_flow.hpp"
 #include "confluex/types.hpp"
@@ -77,6 +78,13 @@ struct EngineConfig {
     std::array<double, 4> structure_timeframe_weights{0.4, 0.3, 0.2, 0.1};
     SentimentConfig sentiment{};
     double volume_bar_weight = 0.6; // in [0, 1]
+    // The reference's orderflow/orderbook extras (flow_signals.hpp, book_signals.hpp,
+    // stacked_imbalance.hpp): the stacked-imbalance window per symbol (both profiles; its
+    // reading is recomputed at most every stacked.refresh_ns of event time), and the kernels'
+    // parameters. The OI quadrant and price-CVD divergence need bar views (standard profile);
+    // without them those sub-scores have no data and are excluded.
+    StackedImbalanceConfig stacked{};
+    FlowExtrasConfig flow_extras{};
 };
 
 // Per-symbol counters beyond the book's own.
@@ -191,6 +199,8 @@ class Engine {
     // bad values, and InvalidConfig when bar views are off.
     void on_funding(std::uint32_t sym, std::int64_t ts_ns, double rate);
     void on_open_interest(std::uint32_t sym, std::int64_t ts_ns, double value);
+    void on_long_short(std::uint32_t sym, std::int64_t ts_ns, double long_share,
+                       double short_share);
     void on_liquidation(std::uint32_t sym, std::int64_t ts_ns, LiquidatedSide side,
                         double notional);
     void on_mark(std::uint32_t sym, const feed::MarkUpdate& m);
@@ -215,6 +225,7 @@ class Engine {
     [[nodiscard]] const OrderBook& book(std::uint32_t sym) const;
     [[nodiscard]] const TradeFlow& flow(std::uint32_t sym) const;
     [[nodiscard]] const signals::OfiWindow& ofi(std::uint32_t sym) const;
+    [[nodiscard]] const StackedImbalance& stacked(std::uint32_t sym) const;
     [[nodiscard]] const SymbolStats& stats(std::uint32_t sym) const;
     [[nodiscard]] const EngineConfig& config() const noexcept { return cfg_; }
 
@@ -230,6 +241,8 @@ class Engine {
     void after_trades(SymbolState& s, std::size_t count, std::int64_t last_ts_ns) noexcept;
     void recompute(SymbolState& s);
     void sync_views(SymbolState& s);
+    // Recomputes the price-CVD divergence sub-score from the base timeframe's closed bars.
+    void update_divergence(Views& v) const;
     Views& views(SymbolState& s);
     Views& views_of(std::uint32_t sym);
     std::size_t apply_book_message(const BookLevelEvent* first, std::size_t n);

@@ -26,6 +26,7 @@ import pytest
 import venue_sim as sim_mod
 from confluex import Engine, hft
 from confluex.cli import main
+from confluex.engine import engine_config
 from confluex.feeds.files import replay
 from confluex.replay_trader import PaperTrader
 from confluex.trading import load_config
@@ -46,6 +47,9 @@ CHILD = TESTS / "algo_crash_child.py"
 USDM = TESTS / "data/hftbacktest/usdm_2024-07/btcusdt_20240718.gz"
 eventually = sim_mod.eventually
 CLIENT = dataclasses.replace(FAST, stop_mode="client")
+
+# Written against the reference system's formula (profile "reference"), not the default.
+REFERENCE = engine_config(profile="reference")
 
 
 def strategy(
@@ -555,7 +559,7 @@ ACTIVE: dict[str, Any] = {
 
 @pytest.mark.parametrize("algo", ["twap", "vwap", "pov", "ac"])
 def test_each_algorithm_trades_parent_orders_on_a_real_replay(algo: str) -> None:
-    engine = Engine()
+    engine = Engine(REFERENCE)
     trader = PaperTrader(engine, load_config(ACTIVE), algo=algo)
     replay([USDM], engine=engine, on_message=trader.on_message)
     report = trader.finish()

@@ -39,6 +39,9 @@ CAPTURE_START_MS = 1_721_347_020_984  # first record of the capture (ns prefix /
 NAMES = confluex.COMPONENT_NAMES
 MIN = 60_000_000_000
 
+# Written against the reference system's formula (profile "reference"), not the default.
+REFERENCE = engine_config(profile="reference")
+
 
 def _shifted_history(tmp_path: Path) -> Path:
     """XRP/USDT 5m bars (real, 2021-11) shifted to end 5 minutes before the capture."""
@@ -85,7 +88,7 @@ def _synthetic_trades(engine: Engine, sym: int, minutes: int, t0_ns: int) -> Non
 
 
 def test_trades_build_bars_and_the_bar_views_get_data_without_history() -> None:
-    engine = Engine()
+    engine = Engine(REFERENCE)
     sym = engine.add_symbol("SYN", Instrument("0.1", "0.001"))
     t0 = 1_700_000_000 * 1_000_000_000 // MIN * MIN
     _synthetic_trades(engine, sym, 40, t0)

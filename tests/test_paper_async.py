@@ -14,7 +14,7 @@ from confluex import Engine
 from confluex.feeds.files import replay
 from confluex.replay_trader import PaperTrader, replay_paper, replay_paper_async
 from confluex.trading import load_config
-from test_replay_trader import ACTIVE, USDM, paper_replay
+from test_replay_trader import ACTIVE, REFERENCE, USDM, paper_replay
 
 
 def test_trader_runs_inside_asyncio_run_with_the_same_trades() -> None:
@@ -22,7 +22,7 @@ def test_trader_runs_inside_asyncio_run_with_the_same_trades() -> None:
     trader.close()
 
     async def main() -> tuple[list[tuple[object, ...]], float, set[str]]:
-        engine = Engine()
+        engine = Engine(REFERENCE)  # as paper_replay builds it
         with PaperTrader(engine, load_config(ACTIVE)) as inner:
             replay([USDM], engine=engine, on_message=inner.on_message)
             report = inner.finish()

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import scipy.stats
 from confluex import hft
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 NAN = math.nan
@@ -92,6 +92,9 @@ class RefNormalizer:
     pwin=st.integers(1, 30),
     probe=score_st,
 )
+# Found in CI: an outlier leaving a window of equal values left rounding in the rolling M2 that
+# read as a tiny sigma (z = -1 where the reference, a window of equal scores, gives 0).
+@example(steps=[(2.0, 0), (0.03, 0), (0.03, 0)], window=2, min_frac=0.0, pwin=1, probe=0.0)
 def test_normalizer_matches_reference(
     steps: list[tuple[float, int]], window: int, min_frac: float, pwin: int, probe: float
 ) -> None:

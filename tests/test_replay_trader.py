@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from confluex import Engine
 from confluex.cli import main
+from confluex.engine import engine_config
 from confluex.feeds.files import replay, sample_path
 from confluex.replay_trader import (
     PaperReport,
@@ -44,6 +45,9 @@ ACTIVE: dict[str, Any] = {
     "position_manager": {"trailing_stop_pct": 0.0003},
 }
 
+# Written against the reference system's formula (profile "reference"), not the default.
+REFERENCE = engine_config(profile="reference")
+
 
 def paper_replay(
     path: Path | None,
@@ -53,7 +57,7 @@ def paper_replay(
     config: dict[str, Any] | None = None,
     heartbeat_ms: float = 1000.0,
 ) -> tuple[PaperReport, PaperTrader]:
-    engine = Engine()
+    engine = Engine(REFERENCE)
     trader = PaperTrader(
         engine,
         load_config(ACTIVE if config is None else config),
@@ -244,7 +248,7 @@ def test_futures_capture_can_short() -> None:
 
 
 def test_unchanged_scores_are_sent_only_on_the_heartbeat() -> None:
-    engine = Engine()
+    engine = Engine(REFERENCE)
     trader = PaperTrader(engine, load_config(ACTIVE), heartbeat_ms=1e12)
     seen: list[tuple[float, bool]] = []
 

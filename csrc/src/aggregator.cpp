@@ -72,6 +72,36 @@ void AggregatorConfig::validate() const {
     }
 }
 
+namespace {
+
+struct Agreement {
+    double direction; // D = clamp(S1 / S0, -1, 1)
+    double variance;  // Var = Σ W (n - D)² / S0 (reported as disagreement)
+    double consensus; // exp(-2 Var)
+};
+
+// agreement()
+// Returns the weighted direction, variance and consensus of the normalised component scores `n`
+// under the raw weights `weight` (S0 = Σ weight > 0, S1 = Σ weight n), and leaves `weight`
+// normalised by S0. Both rules share it, operation for operation (replays stay bit-exact).
+Agreement agreement(std::array<double, kComponentCount>& weight,
+                    const std::array<double, kComponentCount>& n, double s0, double s1) noexcept {
+    // Divide rather than multiply by 1/s0: a subnormal s0 (tiny weights) has no finite inverse.
+    const double d = std::clamp(s1 / s0, -1.0, 1.0);
+    double v = 0.0;
+    for (std::size_t c = 0; c < kComponentCount; ++c) {
+        const double e = n[c] - d;
+        v += weight[c] * e * e;
+    }
+    v /= s0;
+    for (std::size_t c = 0; c < kComponentCount; ++c) {
+        weight[c] /= s0;
+    }
+    return {d, v, std::clamp(std::exp(-2.0 * v), 0.0, 1.0)};
+}
+
+} // namespace
+
 ConfluenceAggregator::ConfluenceAggregator(AggregatorConfig cfg) : cfg_(cfg) {
     cfg_.validate();
     cfg_.weights = normalised(cfg_.weights);
@@ -135,17 +165,7 @@ ConfluenceAggregator::graded(const std::array<double, kComponentCount>& scores,
         r.score_raw = r.score = 50.0;
         return r;
     }
-    const double d = std::clamp(s1 / s0, -1.0, 1.0);
-    double v = 0.0;
-    for (std::size_t c = 0; c < kComponentCount; ++c) {
-        const double e = n[c] - d;
-        v += r.weight[c] * e * e;
-    }
-    v /= s0;
-    for (std::size_t c = 0; c < kComponentCount; ++c) {
-        r.weight[c] /= s0;
-    }
-    const double consensus = std::clamp(std::exp(-2.0 * v), 0.0, 1.0);
+    const auto [d, v, consensus] = agreement(r.weight, n, s0, s1);
     const double q = cfg_.consensus_floor + (1.0 - cfg_.consensus_floor) * consensus;
     r.reliability = std::min(s0, 1.0);
     r.direction = d;
@@ -194,18 +214,7 @@ ConfluenceAggregator::compute_scores(const std::array<double, kComponentCount>& 
         return r; // direction, consensus, confidence, disagreement, quality_impact are 0
     }
     r.reliability = std::min(s0, 1.0); // rounding of Σ W over all six can exceed 1
-    // Divide rather than multiply by 1/s0: a subnormal s0 (tiny weights) has no finite inverse.
-    const double d = std::clamp(s1 / s0, -1.0, 1.0);
-    double v = 0.0;
-    for (std::size_t c = 0; c < kComponentCount; ++c) {
-        const double e = n[c] - d;
-        v += r.weight[c] * e * e;
-    }
-    v /= s0;
-    for (std::size_t c = 0; c < kComponentCount; ++c) {
-        r.weight[c] /= s0;
-    }
-    const double consensus = std::clamp(std::exp(-2.0 * v), 0.0, 1.0);
+    const auto [d, v, consensus] = agreement(r.weight, n, s0, s1);
     const double confidence = std::clamp(std::fabs(d) * consensus, 0.0, 1.0);
     const double dev = 50.0 * d; // B - 50, without the rounding of going through B
     const double raw = 50.0 + dev;

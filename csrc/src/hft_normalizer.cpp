@@ -40,12 +40,16 @@ void RollingMoments::add(double x) noexcept {
         // M2' = M2 + (x - old)(x - mean' + old - mean).
         const double old = buf_[head_];
         const double mean_old = mean_;
+        const double m2_old = m2_;
         mean_ += (x - old) * inv_n_;
         m2_ += (x - old) * (x - mean_ + old - mean_old);
         buf_[head_] = x;
         head_ = head_ + 1 == cap ? 0 : head_ + 1;
-        if (++removals_ >= cap) {
-            // Rounding of the replacements is bounded by recomputing once per window.
+        // Rounding of the replacements is bounded by recomputing once per window, and at once
+        // when the update cancelled (M2 fell by more than 1e8x, e.g. an outlier leaving a
+        // window of equal values): the residue of that subtraction is rounding of the old M2,
+        // not spread, and would read as a tiny sigma (z = +-1 for any score off the mean).
+        if (++removals_ >= cap || m2_ < 1e-8 * m2_old) {
             removals_ = 0;
             recompute();
         }

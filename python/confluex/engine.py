@@ -219,7 +219,7 @@ def hft_flow_windows_ns(lookback_s: float = HFT_ULTRA_FAST_LOOKBACK_S) -> list[i
     total = round(lookback_s * 1e9)
     return [total // 10, total // 2, total]
 
-#: The graded profiles' sub-score maps (none saturates; see docs/research.md):
+#: The graded profiles' sub-score maps (none saturates; see docs/score.md):
 #: book imbalances (in [-1, 1]) through logistic(x / 0.5), at most 88 at a one-sided book;
 GRADED_IMBALANCE_SENSITIVITY = 0.5
 #: the ofi sub-score reads OfiWindow.tstat() (net flow over its own event scale) / 2;
@@ -231,7 +231,7 @@ GRADED_CVD_CLIP = 10.0
 #: the quality factor at zero consensus (score = 50 + 50 D (floor + (1 - floor) consensus)).
 GRADED_CONSENSUS_FLOOR = 0.5
 
-#: Weights fitted by ``confluex.research.fit.fit_weights`` (see docs/research.md for the
+#: Weights fitted by ``confluex.research.fit.fit_weights`` (see docs/score.md for the
 #: command and data): component -> {sub-score: weight}; the component weight is the sum.
 FITTED_1S: dict[str, dict[str, float]] = {
     "orderbook": {

@@ -25,7 +25,7 @@ sub-score of the orderflow, orderbook and volume components plus the book mid), 
 
     python -m confluex.research.fit --horizon 1 tests/data/hftbacktest
 
-prints the fitted weights as a profile (see docs/research.md for how the shipped ``fitted_1s``
+prints the fitted weights as a profile (see docs/score.md for how the shipped ``fitted_1s``
 and ``fitted_5s`` profiles were produced). The function needs NumPy only.
 """
 

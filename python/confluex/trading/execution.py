@@ -369,36 +369,47 @@ class Executor:
         return amount
 
     # ------------------------------------------------------------------ open
+    async def _entry_checks(self, intent: OrderIntent) -> float | Rejection:
+        """The checks every entry passes, under its symbol's lock, before anything is sent.
+
+        Reconciled, no position or parent on the symbol, a known market, no spot short, a size
+        the venue accepts, and the risk limits on the whole amount. Returns the amount.
+        """
+        symbol = intent.symbol
+        if not await self._reconcile_now(symbol):
+            return self._not_reconciled(symbol)
+        refused = self._open_refusal(symbol)
+        if refused is not None:
+            return refused
+        try:
+            market = self._market(symbol)
+        except ccxt.BadSymbol as exc:
+            return Rejection(
+                RejectReason.UNKNOWN_MARKET, f"unknown market: {self._describe(exc)}", symbol
+            )
+        if intent.side is Side.SELL and not market.get("contract"):
+            return Rejection(
+                RejectReason.SPOT_SHORT,
+                "cannot short a spot market; shorts need a derivatives market (e.g. BTC/USDT:USDT)",
+                symbol,
+            )
+        amount = self.quote_to_amount(symbol, intent.quote_size, intent.reference_price)
+        if isinstance(amount, Rejection):
+            return amount
+        if self._risk is not None:
+            notional = amount * intent.reference_price
+            rej = self._risk.check(symbol, notional, reduces=False, exposures=self.exposures())
+            if rej is not None:
+                return rej
+        return amount
+
     async def open(self, intent: OrderIntent) -> Position | Rejection:
         """Enter with a market order, then place the stop / trailing stop / take profit."""
         symbol = intent.symbol
         async with self._lock(symbol):
-            if not await self._reconcile_now(symbol):
-                return self._not_reconciled(symbol)
-            refused = self._open_refusal(symbol)
-            if refused is not None:
-                return refused
-            try:
-                market = self._market(symbol)
-            except ccxt.BadSymbol as exc:
-                return Rejection(
-                    RejectReason.UNKNOWN_MARKET, f"unknown market: {self._describe(exc)}", symbol
-                )
-            if intent.side is Side.SELL and not market.get("contract"):
-                return Rejection(
-                    RejectReason.SPOT_SHORT,
-                    "cannot short a spot market; shorts need a derivatives "
-                    "market (e.g. BTC/USDT:USDT)",
-                    symbol,
-                )
-            amount = self.quote_to_amount(symbol, intent.quote_size, intent.reference_price)
+            amount = await self._entry_checks(intent)
             if isinstance(amount, Rejection):
                 return amount
-            notional = amount * intent.reference_price
-            if self._risk is not None:
-                rej = self._risk.check(symbol, notional, reduces=False, exposures=self.exposures())
-                if rej is not None:
-                    return rej
             plan = EntryPlan.of(intent)
             sent = await self._router.submit(
                 symbol,
@@ -464,36 +475,9 @@ class Executor:
         """
         symbol = intent.symbol
         async with self._lock(symbol):
-            if not await self._reconcile_now(symbol):
-                return self._not_reconciled(symbol)
-            refused = self._open_refusal(symbol)
-            if refused is not None:
-                return refused
-            try:
-                mkt = self._market(symbol)
-            except ccxt.BadSymbol as exc:
-                return Rejection(
-                    RejectReason.UNKNOWN_MARKET, f"unknown market: {self._describe(exc)}", symbol
-                )
-            if intent.side is Side.SELL and not mkt.get("contract"):
-                return Rejection(
-                    RejectReason.SPOT_SHORT,
-                    "cannot short a spot market; shorts need a derivatives "
-                    "market (e.g. BTC/USDT:USDT)",
-                    symbol,
-                )
-            amount = self.quote_to_amount(symbol, intent.quote_size, intent.reference_price)
+            amount = await self._entry_checks(intent)
             if isinstance(amount, Rejection):
                 return amount
-            if self._risk is not None:
-                rej = self._risk.check(
-                    symbol,
-                    amount * intent.reference_price,
-                    reduces=False,
-                    exposures=self.exposures(),
-                )
-                if rej is not None:
-                    return rej
             parent = self._algos.create(
                 symbol, intent.side.value, amount, EntryPlan.of(intent), strategy, market
             )

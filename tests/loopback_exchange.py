@@ -20,7 +20,9 @@ warm-up and polling make (confluex.feeds.rest_poll), in Binance's documented res
 ``/fapi/v1/fundingRate`` (funding history), ``/fapi/v1/openInterest``,
 ``/futures/data/openInterestHist`` and ``/futures/data/globalLongShortAccountRatio``. "Current"
 values are the latest samples at or before ``server_time_ms``; ``rest_failures[path] = n``
-makes the next n calls of that path fail with a Binance error body.
+makes the next n calls of that path fail with a Binance error body, and a path in
+``rest_hang`` (klines) never answers until the exchange closes (a hung venue). Without
+``rest_data`` none of these routes exists: the venue answers 404, as one without klines would.
 
 Fault injection for tests: ``drop`` (line indices emitted to the reference but not sent),
 ``close_after`` (close the socket after a line, once), ``pause(symbol)`` / ``resume(symbol)``
@@ -279,6 +281,9 @@ class LoopbackExchange:
         self.server_time_ms = 0  # "now" of the current-value REST endpoints
         self.rest_failures: dict[str, int] = {}  # path -> calls left to fail
         self.rest_requests: dict[str, int] = {}  # path -> calls served (failures included)
+        # Paths whose REST calls never answer (a hung venue) until the exchange closes.
+        self.rest_hang: set[str] = set()
+        self._closing = asyncio.Event()
         self.tick, self.lot = tick, lot
         self.futures = futures
         self.faults = faults or Faults()
@@ -335,6 +340,7 @@ class LoopbackExchange:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        self._closing.set()  # releases the hung REST calls
         if self._ws_server is not None:
             self._ws_server.close()
             await self._ws_server.wait_closed()
@@ -480,6 +486,9 @@ class LoopbackExchange:
     async def _klines(self, request: web.Request) -> web.Response:
         if (err := self._rest_fault(request)) is not None:
             return err
+        if request.path in self.rest_hang:
+            await self._closing.wait()
+            return web.json_response([], status=503)
         assert self.rest_data is not None
         tf = request.query.get("interval", "1m")
         rows = self.rest_data.klines.get(tf, [])

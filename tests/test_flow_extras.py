@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from confluex import (
+    FLAG_END_OF_MESSAGE,
     HFT_ULTRA_FAST_LOOKBACK_S,
     Engine,
     EngineConfig,
@@ -31,8 +32,10 @@ SPOT = Path("spot") / "btcusdt_20240808.gz"  # 346 s, 9757 trades
 S = 1_000_000_000
 
 
-def standard(**extras: object) -> EngineConfig:
-    cfg = engine_config(profile="standard")
+def reference(**extras: object) -> EngineConfig:
+    """The reference profile, where the extras carry the reference system's weights (the
+    fitted profiles, ``standard`` included, compute and report them with weight 0)."""
+    cfg = engine_config(profile="reference")
     fx = cfg.flow_extras
     for k, v in extras.items():
         setattr(fx, k, v)
@@ -52,7 +55,7 @@ def spot_capture(root: Path) -> BinanceCapture:
 
 
 def test_real_capture_gives_every_extra_data_and_a_directional_reading(hft_data: Path) -> None:
-    cfg = standard()
+    cfg = reference()
     cfg.view_timeframes_ns = [5 * S, 30 * S, 60 * S, 300 * S]  # 5 s base: 20 bars in 100 s
     res, sym = replay_capture(hft_data, SPOT, cfg)
     engine = res.engine
@@ -77,7 +80,7 @@ def test_real_capture_gives_every_extra_data_and_a_directional_reading(hft_data:
 
 def test_engine_stacked_imbalance_equals_the_kernel_over_the_same_trades(hft_data: Path) -> None:
     cap = spot_capture(hft_data)
-    cfg = standard()
+    cfg = reference()
     stacked = cfg.stacked
     stacked.refresh_ns = 0  # recompute at every read: comparable with a fresh kernel
     cfg.stacked = stacked
@@ -98,7 +101,7 @@ def test_engine_stacked_imbalance_equals_the_kernel_over_the_same_trades(hft_dat
 
 def test_engine_cvd_divergence_equals_the_kernel_over_the_base_bars(hft_data: Path) -> None:
     cap = spot_capture(hft_data)
-    cfg = standard()
+    cfg = reference()
     cfg.view_timeframes_ns = [5 * S, 30 * S, 60 * S, 300 * S]
     engine = Engine(cfg)
     sym = engine.add_symbol("BTCUSDT", Instrument("0.01", "0.00000001"))
@@ -129,7 +132,7 @@ def test_cvd_divergence_is_excluded_until_the_base_timeframe_has_enough_bars(
     hft_data: Path,
 ) -> None:
     cap = spot_capture(hft_data)
-    engine = Engine(standard())  # 1 m base: a 346 s capture closes 5 bars < 20
+    engine = Engine(reference())  # 1 m base: a 346 s capture closes 5 bars < 20
     sym = engine.add_symbol("BTCUSDT", Instrument("0.01", "0.00000001"))
     engine.ingest_trades(cap.trades)
 
@@ -142,7 +145,7 @@ def test_oi_quadrant_reads_rising_open_interest_with_the_price_trend() -> None:
     # SYNTHETIC inputs (no capture holds open interest): two hours of 1-minute history bars,
     # rising or falling, and open interest rising 5 % over the last hour.
     def run(direction: float) -> float:
-        engine = engine_from_config(profile="standard")
+        engine = engine_from_config(profile="reference")
         sym = engine.add_symbol("BTCUSDT", Instrument("0.01", "0.00000001"))
         t0 = 1_699_999_980_000  # aligned to the minute
         closes = [100.0 * (1 + direction * 0.0002 * i) for i in range(121)]
@@ -166,7 +169,7 @@ def test_oi_quadrant_reads_rising_open_interest_with_the_price_trend() -> None:
 def test_a_single_open_interest_sample_gives_the_quadrant_no_data() -> None:
     # Reference bug (§3.2): with only the current OI known it assumed previous = 0.98 x current,
     # a synthetic +2.04 % that always read "OI rising". Here one sample is no change known.
-    engine = engine_from_config(profile="standard")
+    engine = engine_from_config(profile="reference")
     sym = engine.add_symbol("BTCUSDT", Instrument("0.01", "0.00000001"))
     t0 = 1_699_999_980_000  # aligned to the minute
     rows = np.array(
@@ -187,8 +190,8 @@ def test_a_single_open_interest_sample_gives_the_quadrant_no_data() -> None:
 def test_extras_switched_off_leave_the_original_sub_scores_and_exclude_the_extras(
     hft_data: Path,
 ) -> None:
-    on, s_on = replay_capture(hft_data, SPOT, standard())
-    off, s_off = replay_capture(hft_data, SPOT, standard(enabled=False))
+    on, s_on = replay_capture(hft_data, SPOT, reference())
+    off, s_off = replay_capture(hft_data, SPOT, reference(enabled=False))
 
     for name, extras in (
         ("orderbook", ("absorption_exhaustion", "liquidity")),
@@ -204,6 +207,38 @@ def test_extras_switched_off_leave_the_original_sub_scores_and_exclude_the_extra
         on.engine.component(s_on, "orderbook").score
         != off.engine.component(s_off, "orderbook").score
     )
+
+
+def test_standard_profile_computes_the_extras_with_weight_zero_and_an_unchanged_score(
+    hft_data: Path,
+) -> None:
+    # The fitted weights (docs/score.md) were learned without the extras: standard reports
+    # them (sub-scores, research) but does not weight them, so its score is the one the
+    # extras switched off give, bit for bit.
+    def standard(enabled: bool) -> EngineConfig:
+        cfg = engine_config(profile="standard")
+        cfg.view_timeframes_ns = [5 * S, 30 * S, 60 * S, 300 * S]
+        fx = cfg.flow_extras
+        fx.enabled = enabled
+        cfg.flow_extras = fx
+        return cfg
+
+    on, s_on = replay_capture(hft_data, SPOT, standard(True))
+    off, s_off = replay_capture(hft_data, SPOT, standard(False))
+
+    book = on.engine.component(s_on, "orderbook")
+    flow = on.engine.component(s_on, "orderflow")
+    for comp, keys in ((book, ("absorption_exhaustion", "liquidity")), (flow, EXTRAS_FLOW)):
+        for k in keys:
+            assert comp.weights[k] == 0.0
+    # computed all the same (a no-data extra reads exactly 50)
+    assert 0.0 < book.sub["liquidity"] < 100.0 and book.sub["liquidity"] != 50.0
+    assert book.sub["absorption_exhaustion"] != 50.0
+    assert flow.sub["stacked_imbalance"] != 50.0
+    assert on.engine.result(s_on).score == off.engine.result(s_off).score
+
+
+EXTRAS_FLOW = ("stacked_imbalance", "oi_quadrant", "cvd_divergence")
 
 
 # --- hft_ultra_fast "lookback 10" -------------------------------------------------------------
@@ -236,3 +271,67 @@ def test_changing_the_hft_lookback_changes_the_orderflow_reading() -> None:
 
     assert ten > 80.0  # the last 10 s hold only the buying
     assert sixty < 50.0  # the last 60 s are dominated by the earlier selling
+
+
+# --- event time only: the cached extras do not depend on when the score is read ----------------
+
+USDM = Path("usdm_2024-07") / "btcusdt_20240718.gz"
+
+
+def _reading(engine: Engine, sym: int) -> tuple[float, ...]:
+    r = engine.result(sym)
+    flow, book = engine.component(sym, "orderflow"), engine.component(sym, "orderbook")
+    # -1: the component has no sub-scores yet (no data: nothing computed).
+    return (
+        r.score,
+        r.score_raw,
+        flow.sub.get("stacked_imbalance", -1.0),
+        flow.weights.get("stacked_imbalance", -1.0),
+        book.sub.get("liquidity", -1.0),
+        book.weights.get("liquidity", -1.0),
+        book.sub.get("absorption_exhaustion", -1.0),
+    )
+
+
+def _ingest_reading_every(cap: BinanceCapture, every: int | None) -> tuple[tuple[float, ...], dict]:
+    """Feeds the capture to an engine (reference profile: extras weighted) message by message
+    in event-time order, each trade on its own, reading the score after every ``every``-th
+    message (None: only at the end); returns the last reading and those taken."""
+    engine = Engine(engine_config(profile="reference"))
+    sym = engine.add_symbol("BTCUSDT", Instrument("0.1", "0.001"))
+    ends = np.flatnonzero(cap.book["flags"] & FLAG_END_OF_MESSAGE) + 1
+    starts = np.concatenate([[0], ends[:-1]])
+    # Each stream keeps its arrival order (its clock made monotone); the two are merged by time.
+    book_ts = np.maximum.accumulate(cap.book["ts_ns"][ends - 1])
+    trade_ts = np.maximum.accumulate(cap.trades["ts_ns"])
+    order = np.argsort(np.concatenate([book_ts, trade_ts]), kind="stable")
+    reads: dict[int, tuple[float, ...]] = {}
+    for count, k in enumerate(order, 1):
+        if k < len(ends):
+            engine.ingest_book(cap.book[starts[k] : ends[k]])
+        else:
+            engine.ingest_trades(cap.trades[k - len(ends) : k - len(ends) + 1])
+        if every is not None and count % every == 0:
+            reads[count] = _reading(engine, sym)
+    return _reading(engine, sym), reads
+
+
+def test_cached_extras_are_a_function_of_event_time_not_of_the_read_cadence(
+    hft_data: Path,
+) -> None:
+    # Live reads the score after every message, a replay batches and reads at other points:
+    # the stacked imbalance (5 s grid) and the liquidity bands (1 s grid) must not see the
+    # difference (before the fix they were refreshed when a read found them 5 s / 1 s old).
+    cap = load_binance_capture([hft_data / USDM], Instrument("0.1", "0.001"))
+    every, every_read = _ingest_reading_every(cap, 1)
+    sparse, sparse_reads = _ingest_reading_every(cap, 53)
+    at_end, _ = _ingest_reading_every(cap, None)
+
+    assert every == sparse == at_end  # bit for bit, not approx
+    assert len(sparse_reads) > 50
+    for k, reading in sparse_reads.items():
+        assert every_read[k] == reading, k
+    # The extras had data and were weighted (a no-data 50 would make the test vacuous).
+    assert every[3] > 0.0 and every[5] > 0.0
+    assert len({r[2] for r in every_read.values()}) > 5  # the 5 s grid moved the reading
+    assert len({r[4] for r in every_read.values()}) > 20

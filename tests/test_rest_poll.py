@@ -127,7 +127,8 @@ def test_live_feed_warms_up_from_rest_history_and_polls_sentiment_inputs(hft_dat
                 rest_options=NO_RATE_LIMIT,
                 frame_ts=stamps(cap),
                 stale_seconds=0,
-                engine=engine_from_config(profile="standard"),
+                # reference: the OI quadrant is weighted there (weight > 0 = it had data)
+                engine=engine_from_config(profile="reference"),
                 rest_poll=FAST,
             )
             task = asyncio.create_task(feed.run())
@@ -302,3 +303,125 @@ def test_rest_poll_config_rejects_bad_values() -> None:
         RestPollConfig(history_limit=0)
     with pytest.raises(ValueError, match="funding_interval must be finite and >= 0, was -1"):
         RestPollConfig(funding_interval=-1)
+
+
+# --- a missing or hung warm-up never stalls start-up or shutdown ---------------------------------
+
+SPOT = Path("spot") / "btcusdt_20240808.gz"
+
+
+@cache
+def spot_capture(root: Path, max_lines: int | None = None) -> Capture:
+    return load_capture(root / SPOT, ("BTCUSDT",), max_lines)
+
+
+def test_a_venue_without_klines_does_not_stall_and_the_views_report_no_data(
+    hft_data: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cap = spot_capture(hft_data, 3000)
+
+    async def main() -> LiveFeed:
+        async with LoopbackExchange(cap) as ex:  # no rest_data: /api/v3/klines answers 404
+            feed = LiveFeed(
+                "binance",
+                ["BTC/USDT"],
+                ws_url=ex.ws_url,
+                rest_url=ex.rest_url,
+                rest_options=NO_RATE_LIMIT,
+                stale_seconds=0,
+                rest_poll=RestPollConfig(),
+            )
+            task = asyncio.create_task(feed.run())
+            await eventually(streamed_all(feed, ex), what="the stream after a failed warm-up")
+            feed.stop()
+            await task
+            assert ex.rest_requests.get("/api/v3/klines", 0) == 0  # no route: aiohttp's 404
+            return feed
+
+    with caplog.at_level(logging.WARNING, logger="confluex.feeds.rest_poll"):
+        feed = asyncio.run(main())
+
+    poller = feed.poller
+    assert poller is not None
+    assert poller.errors == {"fetchOHLCV": 4}  # one per timeframe, each counted
+    assert poller.warmup_status.startswith("partial: 4 calls failed")
+    assert feed.stats("BTC/USDT")["rest_warmup"] == poller.warmup_status
+    assert any("fetchOHLCV BTC/USDT" in r.getMessage() for r in caplog.records)
+    sid = feed.symbol_id("BTC/USDT")
+    assert not feed.engine.component(sid, "technical").has_data  # no history: no data, not 50
+    assert "technical" not in [n for n, ok in feed.engine.result(sid).has_data.items() if ok]
+
+
+def test_a_hung_klines_endpoint_is_bounded_and_the_feed_streams(hft_data: Path) -> None:
+    cap = spot_capture(hft_data, 3000)
+    config = RestPollConfig(warmup_timeout=0.5)  # the call alone would wait ccxt's 10 s
+
+    async def main() -> LiveFeed:
+        async with LoopbackExchange(cap, rest_data=RestData()) as ex:
+            ex.rest_hang.add("/api/v3/klines")
+            feed = LiveFeed(
+                "binance",
+                ["BTC/USDT"],
+                ws_url=ex.ws_url,
+                rest_url=ex.rest_url,
+                rest_options=NO_RATE_LIMIT,
+                stale_seconds=0,
+                rest_poll=config,
+            )
+            task = asyncio.create_task(feed.run())
+            await eventually(streamed_all(feed, ex), what="the stream past a hung warm-up")
+            feed.stop()
+            await task
+            assert ex.rest_requests["/api/v3/klines"] == 1  # the first call hung
+            return feed
+
+    feed = asyncio.run(main())
+
+    assert feed.poller is not None
+    assert feed.poller.warmup_status == "timed out after 0.5 s at fetchOHLCV BTC/USDT 1m"
+    assert feed.stats("BTC/USDT")["desyncs"] == 0
+    assert feed.stats("BTC/USDT")["snapshots_applied"] == 1
+
+
+def test_ctrl_c_during_a_hung_warm_up_exits_promptly(hft_data: Path) -> None:
+    import os
+    import signal
+    import sys
+
+    cap = spot_capture(hft_data, 3000)
+
+    async def main() -> tuple[int, str]:
+        async with LoopbackExchange(cap, rest_data=RestData()) as ex:
+            ex.rest_hang.add("/api/v3/klines")
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "confluex.live_view",
+                "--exchange",
+                "binance",
+                "--symbols",
+                "BTC/USDT",
+                "--ws-url",
+                ex.ws_url,
+                "--rest-url",
+                ex.rest_url,
+                "--no-view",
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=dict(os.environ, PYTHONUNBUFFERED="1"),
+            )
+            await eventually(
+                lambda: ex.rest_requests.get("/api/v3/klines", 0) == 1, what="the warm-up call"
+            )
+            proc.send_signal(signal.SIGINT)
+            # Well inside the CLI's 10 s call timeout: Ctrl-C cancels the hung call itself.
+            out, err = await asyncio.wait_for(proc.communicate(), 8)
+            assert ex.connections == 0  # the stream never opened
+            assert proc.returncode is not None
+            return proc.returncode, out.decode() + err.decode()
+
+    code, output = asyncio.run(main())
+
+    assert code == 130, output
+    assert "Traceback" not in output, output
+    assert "BTC/USDT" in output

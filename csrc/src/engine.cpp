@@ -58,15 +58,17 @@ struct Engine::SymbolState {
     // sentiment input: an idle symbol costs only its book and windows.
     std::unique_ptr<Views> views;
     ComponentScore vol_flow{}; // the trade-flow volume component
-    // Stacked imbalance: the window, and its reading cached for refresh_ns of event time.
+    // Stacked imbalance: the window, and its reading at the last multiple of
+    // stacked.refresh_ns of event time that a trade (or advance()) reached; stacked_next is the
+    // next such grid point (see stacked_clock()).
     StackedImbalance stacked;
     StackedImbalanceResult stacked_last{};
-    std::int64_t stacked_at = 0;
-    bool stacked_valid = false;
-    // Liquidity depth-band balance, refreshed every flow_extras.liquidity_refresh_ns.
+    std::int64_t stacked_next = std::numeric_limits<std::int64_t>::min();
+    // Liquidity depth-band balance of the book as it stood at the last multiple of
+    // flow_extras.liquidity_refresh_ns that a book message (or advance()) reached, and after
+    // each snapshot (see liquidity_clock()).
     double liquidity_raw = std::numeric_limits<double>::quiet_NaN();
-    std::int64_t liquidity_at = 0;
-    bool liquidity_valid = false;
+    std::int64_t liquidity_next = std::numeric_limits<std::int64_t>::min();
     bool bars_dirty = true;
     bool sent_dirty = true;
     bool book_dirty = true;
@@ -88,12 +90,20 @@ void set_external(ComponentScore& c, double score) noexcept {
 
 constexpr std::size_t kDrainChunk = 4096;
 
-// True when `now` is at least `period` after `then` (or before it: a clock that went back
-// refreshes too). Unsigned difference: no overflow from INT64_MIN clocks.
-bool elapsed_at_least(std::int64_t then, std::int64_t now, std::int64_t period) noexcept {
-    return now < then ||
-           static_cast<std::uint64_t>(now) - static_cast<std::uint64_t>(then) >=
-               static_cast<std::uint64_t>(period);
+// The event-time grid of the cached extras: the multiple of period (> 0) at or below ts, and
+// the one after it (saturating at the int64 ends).
+std::int64_t grid_floor(std::int64_t ts, std::int64_t period) noexcept {
+    constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
+    const std::int64_t r = ts % period; // in (-period, period)
+    if (r >= 0) {
+        return ts - r;
+    }
+    return ts - kMin < period + r ? kMin : ts - r - period;
+}
+
+std::int64_t grid_after(std::int64_t floor, std::int64_t period) noexcept {
+    constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+    return floor > kMax - period ? kMax : floor + period;
 }
 
 // The volume component: bar_weight x the bar view + (1 - bar_weight) x the trade-flow volume
@@ -233,11 +243,16 @@ void Engine::apply_snapshot(std::uint32_t sym, std::span<const Level> bids,
                             std::span<const Level> asks, std::int64_t update_id,
                             std::int64_t ts_ns) {
     SymbolState& s = at(sym);
+    liquidity_clock(s, ts_ns);
     s.book.apply_snapshot(bids, asks, update_id); // throws with the book unchanged
     ++s.stats.snapshots;
     // Order-flow imbalance across a resync would difference two unrelated books.
     s.ofi.reset();
-    s.liquidity_valid = false;
+    // The bands of the book before a resync describe another book: re-read them now (at
+    // ingestion, so live and replay agree).
+    if (cfg_.flow_extras.enabled && cfg_.flow_extras.liquidity_refresh_ns > 0) {
+        s.liquidity_raw = liquidity_now(s);
+    }
     after_book_message(s, ts_ns);
 }
 
@@ -245,6 +260,7 @@ ApplyResult Engine::apply_depth(std::uint32_t sym, std::span<const Level> bids,
                                 std::span<const Level> asks, std::int64_t update_id,
                                 std::int64_t prev_update_id, std::int64_t ts_ns) {
     SymbolState& s = at(sym);
+    liquidity_clock(s, ts_ns);
     return after_depth(s, s.book.apply_delta(bids, asks, update_id, prev_update_id), ts_ns);
 }
 
@@ -278,6 +294,7 @@ void Engine::push_trade(std::uint32_t sym, std::int64_t ts_ns, Ticks px, Lots qt
     SymbolState& s = at(sym);
     s.flow.push(ts_ns, px, qty, side); // throws with the windows unchanged
     if (cfg_.flow_extras.enabled) {
+        stacked_clock(s, ts_ns);
         s.stacked.push_unchecked(ts_ns, px, qty, side); // valid: the flow accepted it
     }
     if (cfg_.bar_views) {
@@ -295,6 +312,10 @@ void Engine::advance(std::uint32_t sym, std::int64_t now_ns) {
     }
     s.stats.last_event_ts_ns = now_ns;
     s.flow.advance(now_ns);
+    if (cfg_.flow_extras.enabled) {
+        stacked_clock(s, now_ns);
+        liquidity_clock(s, now_ns);
+    }
     s.stacked.advance(now_ns);
     s.ofi.advance(now_ns);
     if (s.views) {
@@ -358,6 +379,7 @@ void Engine::validate_book_events(const BookLevelEvent* ev, std::size_t n) const
 std::size_t Engine::apply_book_message(const BookLevelEvent* first, std::size_t n) {
     SymbolState& s = *symbols_[first->symbol_id];
     const std::int64_t ts = first[n - 1].ts_ns;
+    liquidity_clock(s, ts);
     if ((first->flags & book_flags::kSnapshot) == 0) {
         // validate_book_events() checked every level: apply the records in place, without
         // per-side copies or a second validation.
@@ -455,6 +477,7 @@ std::size_t Engine::ingest_trades(const TradeEvent* ev, std::size_t n) {
         s.flow.push_validated(ev + i, j - i);
         if (cfg_.flow_extras.enabled) {
             for (std::size_t k = i; k < j; ++k) {
+                stacked_clock(s, ev[k].ts_ns);
                 s.stacked.push_unchecked(ev[k].ts_ns, ev[k].px_ticks, ev[k].qty_lots,
                                          static_cast<Aggressor>(ev[k].side));
             }
@@ -658,30 +681,14 @@ void Engine::recompute(SymbolState& s) {
             const double absorption =
                 extras ? signals::absorption_exhaustion(top, 25).value_or(std::nan(""))
                        : std::nan("");
-            const std::int64_t now = s.stats.last_event_ts_ns;
-            if (extras && (!s.liquidity_valid || elapsed_at_least(s.liquidity_at, now,
-                                                       cfg_.flow_extras.liquidity_refresh_ns))) {
-                // Widest band first, so the book's tracked band ends on the narrowest one,
-                // next to the depth-ratio band queried above at every recompute.
-                std::array<double, 5> bid_depth{};
-                std::array<double, 5> ask_depth{};
-                for (std::size_t k = signals::kLiquidityBandsPct.size(); k-- > 0;) {
-                    const double half = mid * signals::kLiquidityBandsPct[k] / 100.0;
-                    const auto blo = static_cast<Ticks>(std::ceil(mid - half));
-                    const auto bhi = static_cast<Ticks>(std::floor(mid + half));
-                    bid_depth[k] = static_cast<double>(s.book.depth_within(BookSide::Bid, blo, bhi));
-                    ask_depth[k] = static_cast<double>(s.book.depth_within(BookSide::Ask, blo, bhi));
-                }
-                s.liquidity_raw = signals::liquidity_balance(bid_depth, ask_depth);
-                s.liquidity_at = now;
-                s.liquidity_valid = true;
+            if (extras && cfg_.flow_extras.liquidity_refresh_ns == 0) {
+                s.liquidity_raw = liquidity_now(s); // no grid: the current book
             }
             signals::compute_orderbook_component(top, ratio, s.ofi, book_consts_, out, absorption,
-                                                 s.liquidity_raw);
+                                                 extras ? s.liquidity_raw : std::nan(""));
         } else {
             // An empty or out-of-sync book is not trusted: no data, neutral.
             out = ComponentScore{};
-            s.liquidity_valid = false;
         }
     }
     const bool views_changed = cfg_.bar_views && (s.bars_dirty || s.sent_dirty);
@@ -689,13 +696,8 @@ void Engine::recompute(SymbolState& s) {
         sync_views(s);
     }
     if (s.flow_dirty || views_changed) {
-        if (s.flow_dirty && cfg_.flow_extras.enabled) {
-            const std::int64_t now = s.stacked.now_ns();
-            if (!s.stacked_valid || elapsed_at_least(s.stacked_at, now, cfg_.stacked.refresh_ns)) {
-                s.stacked_last = s.stacked.compute();
-                s.stacked_at = now;
-                s.stacked_valid = true;
-            }
+        if (s.flow_dirty && cfg_.flow_extras.enabled && cfg_.stacked.refresh_ns == 0) {
+            s.stacked_last = s.stacked.compute(); // no grid: the current window
         }
         if (!s.external[kFlow]) {
             OrderflowExtras extras{};
@@ -721,6 +723,53 @@ void Engine::recompute(SymbolState& s) {
     s.book_dirty = s.flow_dirty = s.result_dirty = false;
     s.bars_dirty = s.sent_dirty = false;
     ++s.stats.recomputes;
+}
+
+void Engine::stacked_clock(SymbolState& s, std::int64_t ts_ns) {
+    const std::int64_t period = cfg_.stacked.refresh_ns;
+    if (period == 0 || ts_ns < s.stacked_next) [[likely]] {
+        return;
+    }
+    // Every earlier trade and advance() was before stacked_next, so the window's clock is
+    // before g: advancing it to g gives the window as it stood at g.
+    const std::int64_t g = grid_floor(ts_ns, period);
+    s.stacked.advance(g);
+    s.stacked_last = s.stacked.compute();
+    s.stacked_next = grid_after(g, period);
+    s.flow_dirty = s.result_dirty = true;
+}
+
+double Engine::liquidity_now(const SymbolState& s) const {
+    const auto bb = s.book.best_bid();
+    const auto ba = s.book.best_ask();
+    if (!s.book.in_sync() || !bb || !ba) {
+        return std::numeric_limits<double>::quiet_NaN();
+    }
+    const double mid = 0.5 * (static_cast<double>(bb->px) + static_cast<double>(ba->px));
+    // Widest band first, so the book's tracked band ends on the narrowest one, next to the
+    // depth-ratio band queried at every recompute.
+    std::array<double, 5> bid_depth{};
+    std::array<double, 5> ask_depth{};
+    for (std::size_t k = signals::kLiquidityBandsPct.size(); k-- > 0;) {
+        const double half = mid * signals::kLiquidityBandsPct[k] / 100.0;
+        const auto lo = static_cast<Ticks>(std::ceil(mid - half));
+        const auto hi = static_cast<Ticks>(std::floor(mid + half));
+        bid_depth[k] = static_cast<double>(s.book.depth_within(BookSide::Bid, lo, hi));
+        ask_depth[k] = static_cast<double>(s.book.depth_within(BookSide::Ask, lo, hi));
+    }
+    return signals::liquidity_balance(bid_depth, ask_depth);
+}
+
+void Engine::liquidity_clock(SymbolState& s, std::int64_t ts_ns) {
+    const std::int64_t period = cfg_.flow_extras.liquidity_refresh_ns;
+    if (!cfg_.flow_extras.enabled || period == 0 || ts_ns < s.liquidity_next) [[likely]] {
+        return;
+    }
+    // Before the message at ts_ns is applied: the book as it stood at the grid point.
+    const std::int64_t g = grid_floor(ts_ns, period);
+    s.liquidity_raw = liquidity_now(s);
+    s.liquidity_next = grid_after(g, period);
+    s.book_dirty = s.result_dirty = true;
 }
 
 void Engine::update_divergence(Views& v) const {

@@ -219,6 +219,7 @@ def hft_flow_windows_ns(lookback_s: float = HFT_ULTRA_FAST_LOOKBACK_S) -> list[i
     total = round(lookback_s * 1e9)
     return [total // 10, total // 2, total]
 
+
 #: The graded profiles' sub-score maps (none saturates; see docs/score.md):
 #: book imbalances (in [-1, 1]) through logistic(x / 0.5), at most 88 at a one-sided book;
 GRADED_IMBALANCE_SENSITIVITY = 0.5

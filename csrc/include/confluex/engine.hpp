@@ -243,6 +243,17 @@ class Engine {
     void sync_views(SymbolState& s);
     // Recomputes the price-CVD divergence sub-score from the base timeframe's closed bars.
     void update_divergence(Views& v) const;
+    // The cached extras on their event-time grids (both no-ops with a refresh period of 0,
+    // which computes at every recompute instead). stacked_clock(): before a trade at ts_ns (or
+    // advance() to it), when ts_ns reaches the next multiple G of stacked.refresh_ns, computes
+    // the window as it stood at G (trades before G). liquidity_clock(): likewise before a book
+    // message, for the depth bands of the book as it stood at G. Called at ingestion only,
+    // never from a read, so the readings are a function of the events alone, whatever the
+    // read cadence (live reads after every message, replays at their series points).
+    void stacked_clock(SymbolState& s, std::int64_t ts_ns);
+    void liquidity_clock(SymbolState& s, std::int64_t ts_ns);
+    // The liquidity depth-band balance of the current book (NaN: out of sync or a side empty).
+    [[nodiscard]] double liquidity_now(const SymbolState& s) const;
     Views& views(SymbolState& s);
     Views& views_of(std::uint32_t sym);
     std::size_t apply_book_message(const BookLevelEvent* first, std::size_t n);

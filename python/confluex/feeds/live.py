@@ -383,7 +383,7 @@ class LiveFeed:
             self.poller = RestPoller(
                 self._rest, self.engine, ids, self._rest_poll, sleep=self._sleep
             )
-            await self.poller.warm_up()
+            await self.poller.warm_up_bounded()  # bounded: never stalls start-up
         self._started = True
 
     # -- engine hooks (the threaded feed, confluex.feeds.live_sharded, overrides these) ---------
@@ -683,5 +683,6 @@ class LiveFeed:
             stale_resyncs=st.stale_resyncs,
             snapshot_requests=st.snapshot_requests,
             snapshot_errors=st.snapshot_errors,
+            rest_warmup=self.poller.warmup_status if self.poller is not None else "off",
         )
         return h

@@ -15,7 +15,10 @@ Samples are stamped with the venue's own timestamps (never the local clock), and
 newer than the last one fed for that symbol and series is skipped, so re-polling an unchanged
 value (8-hourly funding) feeds nothing twice.
 
-Failures never stop the feed: every failed call is counted per method (:attr:`errors`) and
+Failures never stop or stall the feed: every call is bounded by ccxt's own ``timeout`` (10 s by
+default; ``LiveFeed(rest_options={"timeout": ms})``) and the whole warm-up by ``warmup_timeout`` (then streaming starts and the views without history warm up from
+live trades, reported as no data until they have enough bars; :attr:`RestPoller.warmup_status`
+says what happened). Every failed or timed-out call is counted per method (:attr:`errors`) and
 logged with the exception type and message (ccxt messages carry no credentials; the poller
 never logs its exchange's configuration). A method the exchange lacks (ccxt ``has[...]`` not
 true) is skipped with one log line; so are the derivative inputs of a symbol that is not a
@@ -51,7 +54,9 @@ class RestPollConfig:
     ``timeframes``: ccxt timeframes warmed up with ``fetch_ohlcv`` (the engine's view
     timeframes by default); ``history_limit``: rows / samples asked per history call;
     ``*_interval``: seconds between polls (0 disables that series' polling);
-    ``ratio_period``: the period of the long/short ratio and OI history (Binance: 5m ... 1d).
+    ``ratio_period``: the period of the long/short ratio and OI history (Binance: 5m ... 1d);
+    ``warmup_timeout``: seconds the whole warm-up may take before streaming starts regardless
+    (finite, > 0; each call is bounded by ccxt's ``timeout``).
     """
 
     timeframes: tuple[str, ...] = ("1m", "5m", "30m", "4h")
@@ -60,10 +65,13 @@ class RestPollConfig:
     open_interest_interval: float = 60.0
     long_short_interval: float = 300.0
     ratio_period: str = "5m"
+    warmup_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         if self.history_limit < 1:
             raise ValueError(f"history_limit must be >= 1, was {self.history_limit}")
+        if not (math.isfinite(self.warmup_timeout) and self.warmup_timeout > 0):
+            raise ValueError(f"warmup_timeout must be finite and > 0, was {self.warmup_timeout}")
         for name in ("funding_interval", "open_interest_interval", "long_short_interval"):
             v = getattr(self, name)
             if not (math.isfinite(v) and v >= 0):
@@ -122,6 +130,10 @@ class RestPoller:
         #: Methods skipped because the exchange lacks them (each logged once).
         self.skipped: set[str] = set()
         self.last_error: str | None = None
+        #: "pending", then "done", "partial: N calls failed" or "timed out after S s at CALL"
+        #: (see :meth:`warm_up_bounded`).
+        self.warmup_status = "pending"
+        self._current_call = ""
         self._last_ts: dict[tuple[str, str], int] = {}
         self._no_views = False
 
@@ -141,15 +153,17 @@ class RestPoller:
         return bool(market.get("contract") or market.get("swap") or market.get("future"))
 
     async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        """One ccxt call; None (counted and logged) on any failure."""
+        """One ccxt call; None (counted and logged) on any failure (ccxt's RequestTimeout too)."""
         fn = getattr(self.rest, _snake(method))
+        what = " ".join([method, *(str(a) for a in args[:2] if isinstance(a, str))])
+        self._current_call = what
         try:
             out = await fn(*args, **kwargs)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # ccxt.NetworkError / ExchangeError / parse errors
             self.errors[method] = self.errors.get(method, 0) + 1
-            self.last_error = f"{method}: {type(exc).__name__}: {exc}"
+            self.last_error = f"{what}: {type(exc).__name__}: {exc}"
             log.warning("REST %s", self.last_error)
             return None
         self.calls[method] = self.calls.get(method, 0) + 1
@@ -189,6 +203,43 @@ class RestPoller:
             log.info("engine has no bar views (hft_ultra_fast): REST history and polling off")
 
     # -- warm-up ---------------------------------------------------------------------------------
+
+    async def warm_up_bounded(self) -> bool:
+        """:meth:`warm_up` within ``warmup_timeout`` s; True when every call succeeded.
+
+        Never raises for a failed or slow venue (cancellation, e.g. Ctrl-C, propagates): on
+        timeout it logs a warning naming the call it was waiting for, and the feed streams
+        without the rest of the history (the views fill from live trades, no data until then).
+        """
+        failed_before = sum(self.errors.values())
+        # A task and asyncio.wait, not wait_for: wait_for can swallow a cancellation that
+        # arrives as the call completes (Python < 3.12), and Ctrl-C must always get through.
+        task = asyncio.ensure_future(self.warm_up())
+        try:
+            await asyncio.wait({task}, timeout=self.config.warmup_timeout)
+        finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        if not task.cancelled():
+            task.result()  # a bug in warm_up() itself is not a venue failure: raise it
+        else:
+            self.warmup_status = (
+                f"timed out after {self.config.warmup_timeout:g} s at {self._current_call}"
+            )
+            log.warning(
+                "REST warm-up %s: streaming without the rest of the history (the views warm"
+                " up from live trades and have no data until then)",
+                self.warmup_status,
+            )
+            return False
+        failed = sum(self.errors.values()) - failed_before
+        if failed:
+            self.warmup_status = f"partial: {failed} calls failed (last: {self.last_error})"
+            log.warning("REST warm-up %s", self.warmup_status)
+            return False
+        self.warmup_status = "done"
+        return True
 
     async def warm_up(self) -> None:
         """Loads OHLCV history and the sentiment series' history; call before the first trade."""

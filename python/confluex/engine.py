@@ -321,9 +321,10 @@ def engine_config(
       imbalances, ofi in best-level queues, tanh 0.35 on trade imbalances) and weights
       ``config.confluence.weights`` (.30/.20/.18/.15/.10/.07 built in), all six components.
     - ``"hft_ultra_fast"``: the reference formula with orderbook .60, orderflow .35, volume
-      .05 (trades only: no bar views), the depth-weighted imbalance over the best 5 levels, and trade-flow windows spanning the
-      last ``hft_lookback_s`` seconds (the reference's "lookback 10": :func:`hft_flow_windows_ns`);
-      pair it with ``session_config(series_interval_ns=HFT_ULTRA_FAST_INTERVAL_NS)``.
+      .05 (trades only: no bar views), the depth-weighted imbalance over the best 5 levels,
+      and trade-flow windows spanning the last ``hft_lookback_s`` seconds (the reference's
+      "lookback 10": :func:`hft_flow_windows_ns`); pair it with
+      ``session_config(series_interval_ns=HFT_ULTRA_FAST_INTERVAL_NS)``.
 
     Raises InvalidConfig naming an unknown profile or weights the aggregator refuses.
     """

@@ -16,9 +16,10 @@ newer than the last one fed for that symbol and series is skipped, so re-polling
 value (8-hourly funding) feeds nothing twice.
 
 Failures never stop or stall the feed: every call is bounded by ccxt's own ``timeout`` (10 s by
-default; ``LiveFeed(rest_options={"timeout": ms})``) and the whole warm-up by ``warmup_timeout`` (then streaming starts and the views without history warm up from
-live trades, reported as no data until they have enough bars; :attr:`RestPoller.warmup_status`
-says what happened). Every failed or timed-out call is counted per method (:attr:`errors`) and
+default; ``LiveFeed(rest_options={"timeout": ms})``) and the whole warm-up by
+``warmup_timeout`` (then streaming starts and the views without history warm up from live
+trades, reported as no data until they have enough bars; :attr:`RestPoller.warmup_status` says
+what happened). Every failed or timed-out call is counted per method (:attr:`errors`) and
 logged with the exception type and message (ccxt messages carry no credentials; the poller
 never logs its exchange's configuration). A method the exchange lacks (ccxt ``has[...]`` not
 true) is skipped with one log line; so are the derivative inputs of a symbol that is not a

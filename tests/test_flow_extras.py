@@ -66,6 +66,7 @@ def test_real_capture_gives_every_extra_data_and_a_directional_reading(hft_data:
     assert book.weights["absorption_exhaustion"] == 0.08 and book.weights["liquidity"] == 0.12
     assert flow.weights["stacked_imbalance"] == 0.10 and flow.weights["cvd_divergence"] == 0.05
     assert flow.weights["oi_quadrant"] == 0.0  # no open-interest input: excluded, not 50
+    assert book.unweighted == [] and flow.unweighted == []  # reference weights every reading
     for comp, key in ((book, "absorption_exhaustion"), (book, "liquidity")):
         assert 0.0 < comp.sub[key] < 100.0
     for key in ("stacked_imbalance", "cvd_divergence"):
@@ -231,7 +232,10 @@ def test_standard_profile_computes_the_extras_with_weight_zero_and_an_unchanged_
     for comp, keys in ((book, ("absorption_exhaustion", "liquidity")), (flow, EXTRAS_FLOW)):
         for k in keys:
             assert comp.weights[k] == 0.0
-    # computed all the same (a no-data extra reads exactly 50)
+    # computed all the same, and reported as readings the profile does not weight
+    assert {"absorption_exhaustion", "liquidity"} <= set(book.unweighted)
+    assert {"stacked_imbalance", "cvd_divergence"} <= set(flow.unweighted)
+    assert "oi_quadrant" not in flow.unweighted  # no open-interest input: no reading
     assert 0.0 < book.sub["liquidity"] < 100.0 and book.sub["liquidity"] != 50.0
     assert book.sub["absorption_exhaustion"] != 50.0
     assert flow.sub["stacked_imbalance"] != 50.0

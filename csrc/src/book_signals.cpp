@@ -463,6 +463,7 @@ void compute_orderbook_component(const BookView& top, double depth_ratio_raw, co
     for (std::size_t i = 0; i < kBookSubCount; ++i) {
         out.sub_name[i] = kBookSubNames[i];
     }
+    out.sub_unweighted = 0;
     out.has_data = top.n_bids > 0 && top.n_asks > 0;
     if (!out.has_data) {
         for (std::size_t i = 0; i < kBookSubCount; ++i) {
@@ -542,9 +543,20 @@ void compute_orderbook_component(const BookView& top, double depth_ratio_raw, co
         w[static_cast<std::size_t>(BookSub::Liquidity)] = 0.0;
     }
 
+    // A sub-score read (it had its input) but weighted 0 by the configuration is reported as
+    // such (ComponentScore::sub_unweighted).
+    std::array<bool, kBookSubCount> reads{};
+    reads.fill(true);
+    reads[kOfi] = ofi.size() > 0;
+    reads[static_cast<std::size_t>(BookSub::DepthRatio)] = std::isfinite(depth_ratio_raw);
+    reads[static_cast<std::size_t>(BookSub::AbsorptionExhaustion)] = std::isfinite(absorption_raw);
+    reads[static_cast<std::size_t>(BookSub::Liquidity)] = std::isfinite(liquidity_raw);
     double num = 0.0;
     double den = 0.0;
     for (std::size_t i = 0; i < kBookSubCount; ++i) {
+        if (reads[i] && k.weights[i] == 0.0) {
+            out.sub_unweighted = static_cast<std::uint16_t>(out.sub_unweighted | (1U << i));
+        }
         out.sub[i] = 50.0 + dev[i];
         out.sub_weight[i] = w[i];
         num += w[i] * dev[i];

@@ -241,6 +241,23 @@ void compute_orderflow_component(const TradeFlow& flow, const FlowSignalsConfig&
                                          1.0};
     const double w = warm(weights, cover, cfg.warmup);
     finish(kOrderflowSubNames, weights, subs, has_data, has_data || !cfg.warmup ? w : 0.0, out);
+    if (has_data) {
+        // Readings the configured weights leave out (imbalances always read; the z-score
+        // once ready or through its fallback; large trades and extras when they had input).
+        const std::array<bool, 8> reads = {true,
+                                           true,
+                                           true,
+                                           z.ready() || !cfg.warmup,
+                                           lw.large_buy_qty + lw.large_sell_qty > 0,
+                                           std::isfinite(extra[0]),
+                                           std::isfinite(extra[1]),
+                                           std::isfinite(extra[2])};
+        for (std::size_t i = 0; i < reads.size(); ++i) {
+            if (reads[i] && cfg.orderflow_weights[i] == 0.0) {
+                out.sub_unweighted = static_cast<std::uint16_t>(out.sub_unweighted | (1U << i));
+            }
+        }
+    }
 }
 
 void compute_volume_component(const TradeFlow& flow, const FlowSignalsConfig& cfg,

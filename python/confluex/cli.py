@@ -174,7 +174,11 @@ def format_summary(res: ReplayResult, signals_from: str = "") -> str:
                 continue
             weights = comp.weights
             subs = ", ".join(f"{k} {v:.1f}" for k, v in comp.sub.items() if weights.get(k, 0) > 0)
-            out.append(f"    {name:<16}{comp.score:6.2f}  w {r.weights[name]:.2f}  [{subs}]")
+            # Readings the profile computes but does not weight (e.g. the reference extras
+            # under standard): shown apart, so they are neither hidden nor mistaken for votes.
+            unw = ", ".join(f"{k} {comp.sub[k]:.1f}" for k in comp.unweighted)
+            unw = f"  unweighted [{unw}]" if unw else ""
+            out.append(f"    {name:<16}{comp.score:6.2f}  w {r.weights[name]:.2f}  [{subs}]{unw}")
         missing = [n for n, c in rep.components.items() if not c.has_data]
         if missing:
             out.append(f"    no data: {', '.join(missing)}")

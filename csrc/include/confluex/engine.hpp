@@ -79,9 +79,9 @@ struct EngineConfig {
     SentimentConfig sentiment{};
     double volume_bar_weight = 0.6; // in [0, 1]
     // The reference's orderflow/orderbook extras (flow_signals.hpp, book_signals.hpp,
-    // stacked_imbalance.hpp): the stacked-imbalance window per symbol (both profiles; its
-    // reading is recomputed at most every stacked.refresh_ns of event time), and the kernels'
-    // parameters. The OI quadrant and price-CVD divergence need bar views (standard profile);
+    // stacked_imbalance.hpp): the stacked-imbalance window per symbol (every profile; its
+    // reading is taken on a stacked.refresh_ns grid of event time at ingestion, see
+    // stacked_clock()), and the kernels' parameters. The OI quadrant and price-CVD divergence need bar views (standard profile);
     // without them those sub-scores have no data and are excluded.
     StackedImbalanceConfig stacked{};
     FlowExtrasConfig flow_extras{};

@@ -86,8 +86,9 @@ struct FlowExtrasConfig {
     // bar the largest weight, §3.2 BUG). bars in [2, 1024]; recency finite and >= 1.
     std::uint32_t divergence_bars = 20;
     double divergence_recency = 1.2;
-    // Refresh period of the liquidity depth bands (book side), in ns of event time (0: every
-    // recompute). >= 0.
+    // Event-time grid of the liquidity depth bands (book side), in ns: the engine reads the
+    // bands of the book as it stood at each multiple (and after each snapshot), at ingestion
+    // (0: every recompute, from the current book). >= 0.
     std::int64_t liquidity_refresh_ns = 1'000'000'000;
     // Engine switch for all five extras (stacked imbalance, OI quadrant, price-CVD divergence,
     // absorption/exhaustion, liquidity): false skips their per-trade and per-recompute work

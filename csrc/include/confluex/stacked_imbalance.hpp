@@ -35,7 +35,8 @@
 // by `capacity`; a full ring evicts its oldest trade early and counts it) and a hash map of
 // per-level sums. push() is O(1) amortised (one map update plus the expired trades' removal);
 // compute() sorts the occupied levels, O(L log L), so callers that read often cache it (the
-// engine recomputes at most every refresh_ns of event time, the reference's 5 s cache).
+// engine computes it once per refresh_ns of event time, on a grid fixed at ingestion: the
+// reference's 5 s cache, independent of when the score is read).
 //
 // Threading: single-threaded; one instance per symbol.
 #pragma once
@@ -58,7 +59,7 @@ struct StackedImbalanceConfig {
     std::int64_t max_stale_ns = 300'000'000'000; // newest trade older than this: no data, > 0
     double max_expected_strength = 5.0;      // score scale, finite > 0
     std::int64_t level_ticks = 1;            // price level = round(px / level_ticks), >= 1
-    std::int64_t refresh_ns = 5'000'000'000; // engine cache of compute(), >= 0 (0: every read)
+    std::int64_t refresh_ns = 5'000'000'000; // engine's event-time grid, >= 0 (0: every recompute)
     std::size_t capacity = std::size_t{1} << 20; // most trades held, power of two in [1, 2^26]
 
     // StackedImbalanceConfig::validate()

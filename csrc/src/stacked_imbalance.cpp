@@ -74,7 +74,8 @@ void StackedImbalance::check(Ticks px, Lots qty, Aggressor side) {
 }
 
 void StackedImbalance::add(const Entry& e, int sign) noexcept {
-    LevelSums& s = levels_[e.level];
+    const auto it = levels_.try_emplace(e.level).first;
+    LevelSums& s = it->second;
     // Wrap-around: a level's sums are exact whenever their true value fits int64.
     const auto q = static_cast<std::uint64_t>(e.qty);
     const std::uint64_t b = e.side == Aggressor::Buy ? 2 * q : (e.side == Aggressor::Sell ? 0 : q);
@@ -87,7 +88,7 @@ void StackedImbalance::add(const Entry& e, int sign) noexcept {
         s.buy2 = static_cast<std::int64_t>(static_cast<std::uint64_t>(s.buy2) - b);
         s.sell2 = static_cast<std::int64_t>(static_cast<std::uint64_t>(s.sell2) - s2);
         if (--s.count == 0) {
-            levels_.erase(e.level);
+            levels_.erase(it);
         }
     }
 }
@@ -159,11 +160,8 @@ StackedImbalanceResult StackedImbalance::compute() const {
     if (size_ == 0) {
         return r;
     }
-    scratch_.assign(levels_.begin(), levels_.end());
-    std::sort(scratch_.begin(), scratch_.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
     double total = 0.0;
-    for (const auto& [lvl, s] : scratch_) {
+    for (const auto& [lvl, s] : levels_) {
         total += static_cast<double>(s.buy2) + static_cast<double>(s.sell2);
     }
     const double thr = cfg_.imbalance_threshold;
@@ -191,7 +189,7 @@ StackedImbalanceResult StackedImbalance::compute() const {
         run_abs = 0.0;
         run_vol = 0.0;
     };
-    for (const auto& [lvl, s] : scratch_) {
+    for (const auto& [lvl, s] : levels_) {
         const double b = static_cast<double>(s.buy2);
         const double sl = static_cast<double>(s.sell2);
         const double vol = b + sl;
@@ -225,7 +223,7 @@ StackedImbalanceResult StackedImbalance::compute() const {
         stacks > 0 ? std::min(static_cast<double>(stack_len_sum) / stacks / 5.0, 1.0) : 0.3;
     r.confidence =
         0.3 * std::min(static_cast<double>(size_) / 200.0, 1.0) +
-        0.3 * static_cast<double>(r.significant_levels) / static_cast<double>(scratch_.size()) +
+        0.3 * static_cast<double>(r.significant_levels) / static_cast<double>(levels_.size()) +
         0.4 * clarity;
     r.has_data = size_ >= cfg_.min_total_trades &&
                  static_cast<std::uint64_t>(now_) - static_cast<std::uint64_t>(newest_trade_ts_) <=

@@ -32,9 +32,10 @@
 //     percentile "whale" flag never entered the score and is not kept.
 //
 // Design: a ring of (ts, level, qty, side) trades in arrival order (grows on demand, bounded
-// by `capacity`; a full ring evicts its oldest trade early and counts it) and a hash map of
-// per-level sums. push() is O(1) amortised (one map update plus the expired trades' removal);
-// compute() sorts the occupied levels, O(L log L), so callers that read often cache it (the
+// by `capacity`; a full ring evicts its oldest trade early and counts it) and an ordered map
+// of per-level sums. push() is O(log L) amortised (one map update plus the expired trades'
+// removal); compute() walks the occupied levels in price order, O(L), so callers that read
+// often cache it (the
 // engine computes it once per refresh_ns of event time, on a grid fixed at ingestion: the
 // reference's 5 s cache, independent of when the score is read).
 //
@@ -43,7 +44,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <unordered_map>
+#include <map>
 #include <vector>
 
 #include "confluex/types.hpp"
@@ -116,9 +117,7 @@ class StackedImbalance {
     // Returns the bytes held: the object, its trade ring and (estimated) level map and scratch.
     [[nodiscard]] std::size_t memory_bytes() const noexcept {
         return sizeof(*this) + ring_.capacity() * sizeof(Entry) +
-               levels_.bucket_count() * sizeof(void*) +
-               levels_.size() * (sizeof(std::pair<const Ticks, LevelSums>) + 2 * sizeof(void*)) +
-               scratch_.capacity() * sizeof(std::pair<Ticks, LevelSums>);
+               levels_.size() * (sizeof(std::pair<const Ticks, LevelSums>) + 4 * sizeof(void*));
     }
 
   private:
@@ -146,8 +145,9 @@ class StackedImbalance {
     std::uint64_t evicted_early_ = 0;
     std::int64_t now_;
     std::int64_t newest_trade_ts_;
-    std::unordered_map<Ticks, LevelSums> levels_;
-    mutable std::vector<std::pair<Ticks, LevelSums>> scratch_;
+    // Ordered by level: compute() walks it in ascending price without sorting (a hash map
+    // plus a sort per compute cost ~100 us at 2600 levels, most of a replay's extras budget).
+    std::map<Ticks, LevelSums> levels_;
 };
 
 } // namespace confluex

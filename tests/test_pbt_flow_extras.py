@@ -8,13 +8,14 @@ from those headers' formulas, independently of the C++ code.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
 import numpy as np
 import pytest
 from confluex import signals
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 Trade = tuple[int, int, int, int]  # ts_ns, px_ticks, qty_lots, side
@@ -332,6 +333,10 @@ def bar_series(draw: st.DrawFn) -> tuple[list[float], list[float], list[float]]:
 
 
 @given(bar_series(), st.sampled_from([1.0, 1.2, 1.5]))
+@example(  # returns of 1e-9: the mirror's reflection rounds (see below)
+    bars=([0.0, 0.0, -1.0], [0.0, 0.0, 1.0], [50000.0, 50000.00005, 50000.000100000005]),
+    recency=1.0,
+)
 def test_cvd_divergence_matches_reference_and_mirrors(
     bars: tuple[list[float], list[float], list[float]], recency: float
 ) -> None:
@@ -344,6 +349,12 @@ def test_cvd_divergence_matches_reference_and_mirrors(
         assert math.isnan(got)
         return
     assert got == pytest.approx(ref, abs=1e-9)
+    # The mirror reflects closes as c0^2 / c, whose rounding (~1e-16 of the price) is a large
+    # share of a return near 1e-9 (hypothesis found 50000 -> 50000.00005: mirrored 94.1272062
+    # vs 94.1272070): an artefact of the reflection, so the mirror is checked where every
+    # return is 0 or at least 1e-5 in size (the reference comparison above covers any input).
+    if any(0.0 < abs(math.log(b / a)) < 1e-5 for a, b in itertools.pairwise(close)):
+        return
     mirrored_close = [close[0] ** 2 / c for c in close]  # reflected log returns
     mirrored = signals.cvd_divergence_score(
         -np.array(delta), np.array(volume), np.array(mirrored_close), recency

@@ -27,6 +27,7 @@ from confluex import (
 from confluex._core.bars import BarBuilder, BarBuilderConfig
 from confluex.feeds.capture import BinanceCapture, load_binance_capture
 from confluex.feeds.files import ReplayResult, replay
+from confluex.trading import ConfigError, load_config
 
 SPOT = Path("spot") / "btcusdt_20240808.gz"  # 346 s, 9757 trades
 S = 1_000_000_000
@@ -243,6 +244,41 @@ def test_standard_profile_computes_the_extras_with_weight_zero_and_an_unchanged_
 
 
 EXTRAS_FLOW = ("stacked_imbalance", "oi_quadrant", "cvd_divergence")
+
+
+@pytest.mark.parametrize(
+    ("profile", "default"),
+    [
+        ("reference", True),
+        ("standard", False),
+        ("fitted_1s", False),
+        ("fitted_5s", False),
+        ("hft_ultra_fast", False),
+    ],
+)
+def test_extras_are_computed_where_the_profile_weights_them_unless_asked(
+    profile: str, default: bool, tmp_path: Path
+) -> None:
+    # They cost about 0.8 us per depth message (bench/gate_replay.py with and without), so a
+    # profile that gives them weight 0 does not compute them unless the config or the caller
+    # asks; the argument wins over the config, the config over the profile.
+    assert engine_config(profile=profile).flow_extras.enabled is default
+    for asked in (True, False):
+        assert engine_config(profile=profile, extras=asked).flow_extras.enabled is asked
+        toml = tmp_path / f"{profile}_{asked}.toml"
+        toml.write_text(f"[confluence]\nextras = {str(asked).lower()}\n")
+        config = load_config(toml)
+        assert engine_config(config, profile=profile).flow_extras.enabled is asked
+        assert engine_config(config, profile=profile, extras=not asked).flow_extras.enabled is (
+            not asked
+        )
+
+
+def test_extras_switch_in_the_config_must_be_a_boolean(tmp_path: Path) -> None:
+    toml = tmp_path / "bad.toml"
+    toml.write_text('[confluence]\nextras = "yes"\n')
+    with pytest.raises(ConfigError, match=r"confluence\.extras must be true or false, was 'yes'"):
+        load_config(toml)
 
 
 # --- hft_ultra_fast "lookback 10" -------------------------------------------------------------

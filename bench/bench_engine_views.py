@@ -11,6 +11,12 @@ Groups (same run, the reference path beside each):
   recomputed only when a bar closes), standard vs hft_ultra_fast.
 - ``views-depth-recompute``: one depth message (``apply_depth``) then ``score(sym)``, standard
   vs hft_ultra_fast.
+  Both groups also run ``standard-no-extras``: the standard profile with the orderflow /
+  orderbook extras off (``flow_extras.enabled = False``: no stacked-imbalance window, OI
+  quadrant, price-CVD divergence, absorption/exhaustion or liquidity bands), i.e. the cost
+  before they were added, beside the cost with them. The depth step advances event time by
+  1 ms per message, so the liquidity bands (refreshed once per second of event time) and the
+  stacked-imbalance reading (every 5 s) are refreshed at their real cadence.
 - ``views-full-analysis``: a full six-component analysis from warm state (every component
   marked stale: technical over four timeframes, price structure combined over four, the bar
   volume view, sentiment, orderbook, orderflow, aggregator). The reference system takes
@@ -29,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from confluex import Engine, engine_from_config
+from confluex import Engine, engine_config
 from confluex.feeds.files import replay
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
@@ -54,6 +60,8 @@ def _shifted() -> tuple[np.ndarray, list[list[float]]]:
 
 def warm(profile: str) -> tuple[Engine, int]:
     rows, funding = _shifted()
+    extras = profile != "standard-no-extras"
+    profile = profile.removesuffix("-no-extras")
 
     def prepare(engine: Engine, sym: int, name: str) -> None:
         if profile == "standard":
@@ -61,14 +69,21 @@ def warm(profile: str) -> tuple[Engine, int]:
             for ms, rate in funding:
                 engine.on_funding(sym, int(ms) * 1_000_000, rate)
 
-    res = replay([CAPTURE], engine=engine_from_config(profile=profile), prepare=prepare)
+    cfg = engine_config(profile=profile)
+    fx = cfg.flow_extras
+    fx.enabled = extras
+    cfg.flow_extras = fx
+    res = replay([CAPTURE], engine=Engine(cfg), prepare=prepare)
     (rep,) = res.symbols.values()
     if profile == "standard":
         assert rep.result.reliability == pytest.approx(1.0)
     return res.engine, rep.symbol_id
 
 
-@pytest.mark.parametrize("profile", ["standard", "hft_ultra_fast"])
+PROFILES = ["standard", "standard-no-extras", "hft_ultra_fast"]
+
+
+@pytest.mark.parametrize("profile", PROFILES)
 @pytest.mark.benchmark(group="views-trade-recompute")
 def test_trade_then_score(benchmark, profile: str) -> None:
     engine, sym = warm(profile)
@@ -83,20 +98,23 @@ def test_trade_then_score(benchmark, profile: str) -> None:
     benchmark(step)
 
 
-@pytest.mark.parametrize("profile", ["standard", "hft_ultra_fast"])
+@pytest.mark.parametrize("profile", PROFILES)
 @pytest.mark.benchmark(group="views-depth-recompute")
 def test_depth_then_score(benchmark, profile: str) -> None:
     engine, sym = warm(profile)
     bid_px, bid_qty = engine.best_bid(sym)
     uid = [engine.stats(sym).last_update_id]
     empty = np.zeros((0, 2), dtype=np.int64)
-    ts = engine.stats(sym).last_event_ts_ns
+    ts = [engine.stats(sym).last_event_ts_ns]
 
     def step() -> float:
         prev = uid[0]
         uid[0] += 1
+        ts[0] += 1_000_000  # 1 ms apart
         qty = bid_qty + (uid[0] & 1)  # alternate the best bid's size
-        engine.apply_depth(sym, np.array([[bid_px, qty]], dtype=np.int64), empty, uid[0], prev, ts)
+        engine.apply_depth(
+            sym, np.array([[bid_px, qty]], dtype=np.int64), empty, uid[0], prev, ts[0]
+        )
         return engine.score(sym)
 
     benchmark(step)

@@ -2,7 +2,8 @@
 
 confluex path: FeedSession.replay of the real spot BTCUSDT capture (2024-08-08 + 09): raw bytes
 -> C++ parser -> Binance sync -> book / trade windows -> signals -> score recomputed after every
-message (and the bookTicker oracle checks on top).
+message (and the bookTicker oracle checks on top), with the default profile (``confluex.Engine()``,
+``standard``: what ``confluex replay`` runs).
 ccxt path (4.5.x, offline): json.loads + binance.handle_order_book_message (book seeded with the
 REST snapshot) / binance.handle_trade for the same depth and trade messages; no signals at all,
 so the comparison favours ccxt. Best of three interleaved rounds of each path, in the same
@@ -22,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import confluex
 from bench_feed_parser import Capture, Ccxt
-from confluex._core.engine import Engine
+from confluex import Engine
 from confluex._core.session import FeedSession, Venue
 from gate_feed_parser import median_s
 

@@ -14,6 +14,16 @@ combined stream) as fast as the client reads it, and serves over REST:
 More than one symbol: extra symbols are the same capture with the symbol renamed
 (``ETHUSDT``), interleaved line by line, each with its own reference book.
 
+With ``rest_data`` (:class:`RestData`) it also serves the market-data REST calls that the live
+warm-up and polling make (confluex.feeds.rest_poll), in Binance's documented response formats:
+``/klines`` (spot and USD-M), and on USD-M ``/fapi/v1/premiumIndex`` (current funding),
+``/fapi/v1/fundingRate`` (funding history), ``/fapi/v1/openInterest``,
+``/futures/data/openInterestHist`` and ``/futures/data/globalLongShortAccountRatio``. "Current"
+values are the latest samples at or before ``server_time_ms``; ``rest_failures[path] = n``
+makes the next n calls of that path fail with a Binance error body, and a path in
+``rest_hang`` (klines) never answers until the exchange closes (a hung venue). Without
+``rest_data`` none of these routes exists: the venue answers 404, as one without klines would.
+
 Fault injection for tests: ``drop`` (line indices emitted to the reference but not sent),
 ``close_after`` (close the socket after a line, once), ``pause(symbol)`` / ``resume(symbol)``
 (hold one symbol's lines while the others flow).
@@ -25,6 +35,7 @@ import asyncio
 import gzip
 import json
 from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -216,6 +227,35 @@ def rest_snapshot_json(engine: _core.engine.Engine, sym: int, tick: str, lot: st
 
 
 @dataclass
+class RestData:
+    """What the REST market-data endpoints serve (times in ms, oldest first).
+
+    klines: ccxt timeframe -> [open_ms, open, high, low, close, volume] rows;
+    funding: (funding_ms, rate); open_interest: (ms, base quantity); long_short: (ms,
+    long account share, short account share).
+    """
+
+    klines: dict[str, list[list[float]]] = field(default_factory=dict)
+    funding: list[tuple[int, float]] = field(default_factory=list)
+    open_interest: list[tuple[int, float]] = field(default_factory=list)
+    long_short: list[tuple[int, float, float]] = field(default_factory=list)
+    mark_price: float = 0.0
+
+
+TIMEFRAME_MS = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000,
+                "1h": 3_600_000, "4h": 14_400_000, "1d": 86_400_000}  # fmt: skip
+
+
+def _window(rows: list, ts: Callable[[object], int], q: Mapping[str, str], limit: int) -> list:
+    """Binance's startTime / endTime / limit selection: the latest `limit` rows in range."""
+    lo = int(q.get("startTime", -(2**62)))
+    hi = int(q.get("endTime", 2**62))
+    sel = [r for r in rows if lo <= ts(r) <= hi]
+    n = min(int(q.get("limit", limit)), 1500)
+    return sel[:n] if "startTime" in q else sel[-n:]
+
+
+@dataclass
 class Faults:
     drop: set[int] = field(default_factory=set)  # line indices not sent (still emitted)
     close_after: int | None = None  # close the connection after sending this line, once
@@ -234,8 +274,16 @@ class LoopbackExchange:
         lot: str = "0.00000001",
         futures: bool = False,
         faults: Faults | None = None,
+        rest_data: RestData | None = None,
     ) -> None:
         self.capture = capture
+        self.rest_data = rest_data
+        self.server_time_ms = 0  # "now" of the current-value REST endpoints
+        self.rest_failures: dict[str, int] = {}  # path -> calls left to fail
+        self.rest_requests: dict[str, int] = {}  # path -> calls served (failures included)
+        # Paths whose REST calls never answer (a hung venue) until the exchange closes.
+        self.rest_hang: set[str] = set()
+        self._closing = asyncio.Event()
         self.tick, self.lot = tick, lot
         self.futures = futures
         self.faults = faults or Faults()
@@ -274,6 +322,16 @@ class LoopbackExchange:
         prefix = "/fapi/v1" if self.futures else "/api/v3"
         app.router.add_get(prefix + "/exchangeInfo", self._exchange_info)
         app.router.add_get(prefix + "/depth", self._depth)
+        if self.rest_data is not None:
+            app.router.add_get(prefix + "/klines", self._klines)
+            if self.futures:
+                app.router.add_get("/fapi/v1/premiumIndex", self._premium_index)
+                app.router.add_get("/fapi/v1/fundingRate", self._funding_rate)
+                app.router.add_get("/fapi/v1/openInterest", self._open_interest)
+                app.router.add_get("/futures/data/openInterestHist", self._open_interest_hist)
+                app.router.add_get(
+                    "/futures/data/globalLongShortAccountRatio", self._long_short_ratio
+                )
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -282,6 +340,7 @@ class LoopbackExchange:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        self._closing.set()  # releases the hung REST calls
         if self._ws_server is not None:
             self._ws_server.close()
             await self._ws_server.wait_closed()
@@ -409,3 +468,128 @@ class LoopbackExchange:
             body = rest_snapshot_json(self.reference, self.ref_ids[sym], self.tick, self.lot)
         self.snapshots_served.append((sym, int(json.loads(body)["lastUpdateId"])))
         return web.Response(body=body, content_type="application/json")
+
+    # -- REST market data (rest_data) --------------------------------------------------------
+
+    def _rest_fault(self, request: web.Request) -> web.Response | None:
+        path = request.path
+        self.rest_requests[path] = self.rest_requests.get(path, 0) + 1
+        if self.rest_failures.get(path, 0) > 0:
+            self.rest_failures[path] -= 1
+            body = {"code": -1000, "msg": "An unknown error occured while processing the request."}
+            return web.json_response(body, status=400)
+        sym = request.query.get("symbol")
+        if sym is not None and sym not in self.ref_ids:
+            return web.json_response({"code": -1121, "msg": "Invalid symbol."}, status=400)
+        return None
+
+    async def _klines(self, request: web.Request) -> web.Response:
+        if (err := self._rest_fault(request)) is not None:
+            return err
+        if request.path in self.rest_hang:
+            await self._closing.wait()
+            return web.json_response([], status=503)
+        assert self.rest_data is not None
+        tf = request.query.get("interval", "1m")
+        rows = self.rest_data.klines.get(tf, [])
+        step = TIMEFRAME_MS[tf]
+        out = [
+            [
+                int(r[0]),
+                f"{r[1]:.8f}",
+                f"{r[2]:.8f}",
+                f"{r[3]:.8f}",
+                f"{r[4]:.8f}",
+                f"{r[5]:.8f}",
+                int(r[0]) + step - 1,
+                f"{r[5] * (r[2] + r[3] + r[4]) / 3:.8f}",
+                0,
+                "0",
+                "0",
+                "0",
+            ]
+            for r in _window(rows, lambda r: int(r[0]), request.query, 500)  # type: ignore[index]
+        ]
+        return web.json_response(out)
+
+    async def _premium_index(self, request: web.Request) -> web.Response:
+        if (err := self._rest_fault(request)) is not None:
+            return err
+        assert self.rest_data is not None
+        now = self.server_time_ms
+        past = [f for f in self.rest_data.funding if f[0] <= now]
+        rate = past[-1][1] if past else 0.0
+        mark = f"{self.rest_data.mark_price:.8f}"
+        body = {
+            "symbol": request.query.get("symbol", self.symbols[0]),
+            "markPrice": mark,
+            "indexPrice": mark,
+            "estimatedSettlePrice": mark,
+            "lastFundingRate": f"{rate:.8f}",
+            "interestRate": "0.00010000",
+            "nextFundingTime": (now // 28_800_000 + 1) * 28_800_000,
+            "time": now,
+        }
+        return web.json_response(body)
+
+    async def _funding_rate(self, request: web.Request) -> web.Response:
+        if (err := self._rest_fault(request)) is not None:
+            return err
+        assert self.rest_data is not None
+        sym = request.query.get("symbol", self.symbols[0])
+        rows = [f for f in self.rest_data.funding if f[0] <= self.server_time_ms]
+        out = [
+            {
+                "symbol": sym,
+                "fundingTime": ms,
+                "fundingRate": f"{rate:.8f}",
+                "markPrice": f"{self.rest_data.mark_price:.8f}",
+            }
+            for ms, rate in _window(rows, lambda f: f[0], request.query, 100)  # type: ignore[index]
+        ]
+        return web.json_response(out)
+
+    async def _open_interest(self, request: web.Request) -> web.Response:
+        if (err := self._rest_fault(request)) is not None:
+            return err
+        assert self.rest_data is not None
+        past = [o for o in self.rest_data.open_interest if o[0] <= self.server_time_ms]
+        if not past:
+            return web.json_response({"code": -1121, "msg": "Invalid symbol."}, status=400)
+        ms, value = past[-1]
+        body = {"openInterest": f"{value:.3f}", "symbol": request.query["symbol"], "time": ms}
+        return web.json_response(body)
+
+    async def _open_interest_hist(self, request: web.Request) -> web.Response:
+        if (err := self._rest_fault(request)) is not None:
+            return err
+        assert self.rest_data is not None
+        rows = [o for o in self.rest_data.open_interest if o[0] <= self.server_time_ms]
+        mark = self.rest_data.mark_price
+        out = [
+            {
+                "symbol": request.query["symbol"],
+                "sumOpenInterest": f"{value:.8f}",
+                "sumOpenInterestValue": f"{value * mark:.8f}",
+                "timestamp": str(ms),  # a string in Binance's USD-M documentation
+            }
+            for ms, value in _window(rows, lambda o: o[0], request.query, 30)  # type: ignore[index]
+        ]
+        return web.json_response(out)
+
+    async def _long_short_ratio(self, request: web.Request) -> web.Response:
+        if (err := self._rest_fault(request)) is not None:
+            return err
+        assert self.rest_data is not None
+        rows = [x for x in self.rest_data.long_short if x[0] <= self.server_time_ms]
+        out = [
+            {
+                "symbol": request.query["symbol"],
+                "longShortRatio": f"{lo / sh:.4f}",
+                "longAccount": f"{lo:.4f}",
+                "shortAccount": f"{sh:.4f}",
+                "timestamp": ms,
+            }
+            for ms, lo, sh in _window(rows, lambda x: x[0], request.query, 30)  # type: ignore[index]
+        ]
+        return web.json_response(out)

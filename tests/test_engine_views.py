@@ -244,6 +244,7 @@ def test_cli_replay_standard_profile_prints_six_components_and_writes_them(
             str(_shifted_history(tmp_path)),
             "--funding",
             str(_shifted_funding(tmp_path)),
+            "--extras",
             "--out",
             str(out),
         ]
@@ -254,6 +255,13 @@ def test_cli_replay_standard_profile_prints_six_components_and_writes_them(
     for name in NAMES:
         assert f"    {name}" in text
     assert "rsi" in text and "funding_rate" in text and "order_blocks" in text
+    # The reference extras (issue 10 item 6), asked for with --extras, are computed and shown;
+    # standard does not weight them (its fitted weights): listed apart from the weighted ones.
+    lines = {ln.split()[0]: ln for ln in text.splitlines() if ln.startswith("    ")}
+    flow_unw = lines["orderflow"].split("unweighted [")[1]
+    book_unw = lines["orderbook"].split("unweighted [")[1]
+    assert "stacked_imbalance" in flow_unw
+    assert "absorption_exhaustion" in book_unw and "liquidity" in book_unw
     with (out / "scores.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert set(NAMES) <= set(rows[0])

@@ -23,7 +23,7 @@ from confluex.trading.orders import Unresolved
 from confluex.trading.risk import RiskLimits, RiskManager
 
 PACKAGE = Path(confluex.__file__).resolve().parent
-FEEDS = ("files", "capture", "live", "ccxtpro")
+FEEDS = ("files", "capture", "live", "ccxtpro", "rest_poll")
 
 
 def modules_defining(class_name: str) -> list[str]:

@@ -17,6 +17,9 @@ WEIGHTS_OF = {
     "imbalance_long": 0.15,
     "cvd_zscore": 0.35,
     "large_trades": 0.15,
+    "stacked_imbalance": 0.10,
+    "oi_quadrant": 0.10,
+    "cvd_divergence": 0.05,
 }
 WEIGHTS_VOL = {"volume_delta": 0.45, "notional_pressure": 0.35, "volume_delta_medium": 0.20}
 
@@ -89,12 +92,17 @@ def ref_orderflow(flow: tf.TradeFlow, cfg: tf.FlowSignalsConfig) -> dict[str, An
     else:
         sub["large_trades"] = 50.0
         weights["large_trades"] = 0.0
+    for extra in ("stacked_imbalance", "oi_quadrant", "cvd_divergence"):
+        sub[extra], weights[extra] = 50.0, 0.0  # not supplied: no data, weight 0
     cover = {
         "imbalance_short": coverage(flow, 0),
         "imbalance_medium": coverage(flow, n // 2),
         "imbalance_long": coverage(flow, n - 1),
         "cvd_zscore": 1.0 if z.ready() else 0.0,
         "large_trades": coverage(flow, n - 1),
+        "stacked_imbalance": 1.0,
+        "oi_quadrant": 1.0,
+        "cvd_divergence": 1.0,
     }
     return combine(sub, weights, lw.count >= cfg.min_trades, cover if cfg.warmup else None)
 
@@ -158,7 +166,8 @@ signal_cfgs = st.builds(
     cvd_fallback_gain=st.sampled_from([1.0, 3.0]),
     orderflow_weights=st.one_of(
         st.just(list(WEIGHTS_OF.values())),
-        st.lists(st.floats(0.0, 1.0), min_size=5, max_size=5).filter(lambda w: sum(w) > 0.01),
+        # the extras (last three) have no data here: the first five need weight of their own
+        st.lists(st.floats(0.0, 1.0), min_size=8, max_size=8).filter(lambda w: sum(w[:5]) > 0.01),
     ),
     volume_weights=st.one_of(
         st.just(list(WEIGHTS_VOL.values())),
@@ -263,6 +272,6 @@ def test_sub_score_weights_are_validated_naming_the_value() -> None:
     from confluex import InvalidConfig
 
     with pytest.raises(InvalidConfig, match=r"orderflow_weights\[cvd_zscore\] must be .*, was -1"):
-        tf.FlowSignalsConfig(orderflow_weights=[0.1, 0.1, 0.1, -1.0, 0.1])
+        tf.FlowSignalsConfig(orderflow_weights=[0.1, 0.1, 0.1, -1.0, 0.1, 0.1, 0.1, 0.1])
     with pytest.raises(InvalidConfig, match="volume_weights must have a finite positive sum"):
         tf.FlowSignalsConfig(volume_weights=[0.0, 0.0, 0.0])

@@ -148,8 +148,11 @@ def ref_component(
         if ofi.events
         else 50.0,
         "depth_ratio": ref_logistic(drr, s) if drr is not None else 50.0,
+        "absorption_exhaustion": 50.0,  # not supplied (absorption_raw=None): weight 0
+        "liquidity": 50.0,
     }
     w = dict(cfg.weights)
+    w["absorption_exhaustion"] = w["liquidity"] = 0.0
     if not ofi.events:
         w["ofi"] = 0.0
     elif cfg.warmup:

@@ -387,10 +387,12 @@ def test_component_sub_scores_follow_their_documented_formulas() -> None:
         "microprice": signals.logistic_score((4 - 2) / (4 + 2), s),
         "ofi": signals.logistic_score(ofi.normalized(), cfg.ofi_sensitivity),
         "depth_ratio": signals.logistic_score(0.25, s),
+        "absorption_exhaustion": 50.0,  # not supplied: weight 0
+        "liquidity": 50.0,
     }
     assert comp.sub == pytest.approx(expected, rel=1e-12)
     w = comp.weights
-    assert w == cfg.weights
+    assert w == {**cfg.weights, "absorption_exhaustion": 0.0, "liquidity": 0.0}
     assert comp.score == pytest.approx(
         50 + sum(w[k] * (expected[k] - 50) for k in w) / sum(w.values()), rel=1e-12
     )
@@ -430,6 +432,8 @@ def test_component_sub_names_are_the_documented_static_names() -> None:
         "microprice",
         "ofi",
         "depth_ratio",
+        "absorption_exhaustion",
+        "liquidity",
     )
 
 

@@ -111,6 +111,19 @@ weights) it was computed from. Read-only.
                 return confluex::bindings::sub_scores(c, true);
             },
             "Sub-score weights by name (0 for a sub-score without data).")
+        .def_property_readonly(
+            "unweighted",
+            [](const confluex::ComponentScore& c) {
+                py::list out;
+                for (std::size_t i = 0; i < c.n_sub; ++i) {
+                    if ((c.sub_unweighted >> i) & 1U) {
+                        out.append(c.sub_name[i]);
+                    }
+                }
+                return out;
+            },
+            "Names of the sub-scores that had their input but that the configuration weights 0 "
+            "(computed and reported, not weighted; orderflow and orderbook).")
         .def(
             "to_dict",
             [](const confluex::ComponentScore& c) {

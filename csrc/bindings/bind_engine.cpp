@@ -72,7 +72,8 @@ EngineStats stats_of(const Engine& e, std::uint32_t sym) {
             c.recenters,
             c.resizes,
             c.id_jumps,
-            b.memory_bytes() + f.memory_bytes() + e.ofi(sym).memory_bytes(),
+            b.memory_bytes() + f.memory_bytes() + e.ofi(sym).memory_bytes() +
+                e.stacked(sym).memory_bytes(),
             b.in_sync(),
             b.last_update_id(),
             f.truncated(),
@@ -123,7 +124,11 @@ symbols. Every field is validated when the Engine is built.
             "base/ltf/mtf/htf timeframes of the views, each one of bars.timeframes_ns or 0.")
         .def_readwrite("structure_timeframe_weights", &EngineConfig::structure_timeframe_weights)
         .def_readwrite("volume_bar_weight", &EngineConfig::volume_bar_weight,
-                       "Share of the bar view in the volume component (the rest: trade flow).");
+                       "Share of the bar view in the volume component (the rest: trade flow).")
+        .def_readwrite("stacked", &EngineConfig::stacked,
+                       "Stacked-imbalance window of each symbol (orderflow sub-score).")
+        .def_readwrite("flow_extras", &EngineConfig::flow_extras,
+                       "OI quadrant, price-CVD divergence and liquidity-band parameters.");
 
     py::class_<Engine>(m, "Engine", R"pbdoc(
 Many symbols, each with its order book, trade windows, signals and confluence aggregator.
@@ -249,6 +254,9 @@ it only through a BookEventRing / TradeEventRing that this thread drains.
              py::arg("rate"), R"pbdoc(Funding rate published at ts_ns (0.0001 = 0.01 %).)pbdoc")
         .def("on_open_interest", &Engine::on_open_interest, py::arg("symbol_id"), py::arg("ts_ns"),
              py::arg("value"), R"pbdoc(Open interest level at ts_ns.)pbdoc")
+        .def("on_long_short", &Engine::on_long_short, py::arg("symbol_id"), py::arg("ts_ns"),
+             py::arg("long_share"), py::arg("short_share"),
+             R"pbdoc(Accounts' long and short shares at ts_ns (any positive scale: a ratio r as (r, 1)).)pbdoc")
         .def("on_liquidation", &Engine::on_liquidation, py::arg("symbol_id"), py::arg("ts_ns"),
              py::arg("side"), py::arg("notional"),
              R"pbdoc(A liquidation of notional quote units of the LiquidatedSide at ts_ns.)pbdoc")

@@ -3,6 +3,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -235,6 +236,7 @@ is validated (InvalidConfig naming the value) and leaves the config unchanged wh
                     double depth_band_pct, double ofi_sensitivity, double weight_oir_5,
                     double weight_oir_10, double weight_oir_25, double weight_dwi,
                     double weight_microprice, double weight_ofi, double weight_depth_ratio,
+                    double weight_absorption_exhaustion, double weight_liquidity,
                     bool ofi_tstat, bool warmup) {
             OrderbookSignalsConfig c{imbalance_sensitivity,
                                      dwi_levels,
@@ -248,6 +250,8 @@ is validated (InvalidConfig naming the value) and leaves the config unchanged wh
                                      weight_microprice,
                                      weight_ofi,
                                      weight_depth_ratio,
+                                     weight_absorption_exhaustion,
+                                     weight_liquidity,
                                      ofi_tstat,
                                      warmup};
             c.validate();
@@ -260,6 +264,8 @@ is validated (InvalidConfig naming the value) and leaves the config unchanged wh
         py::arg("weight_oir_10") = d.weight_oir_10, py::arg("weight_oir_25") = d.weight_oir_25,
         py::arg("weight_dwi") = d.weight_dwi, py::arg("weight_microprice") = d.weight_microprice,
         py::arg("weight_ofi") = d.weight_ofi, py::arg("weight_depth_ratio") = d.weight_depth_ratio,
+        py::arg("weight_absorption_exhaustion") = d.weight_absorption_exhaustion,
+        py::arg("weight_liquidity") = d.weight_liquidity,
         py::arg("ofi_tstat") = d.ofi_tstat, py::arg("warmup") = d.warmup);
     config_field(cfg, "imbalance_sensitivity", &OrderbookSignalsConfig::imbalance_sensitivity);
     config_field(cfg, "dwi_levels", &OrderbookSignalsConfig::dwi_levels);
@@ -273,6 +279,9 @@ is validated (InvalidConfig naming the value) and leaves the config unchanged wh
     config_field(cfg, "weight_microprice", &OrderbookSignalsConfig::weight_microprice);
     config_field(cfg, "weight_ofi", &OrderbookSignalsConfig::weight_ofi);
     config_field(cfg, "weight_depth_ratio", &OrderbookSignalsConfig::weight_depth_ratio);
+    config_field(cfg, "weight_absorption_exhaustion",
+                 &OrderbookSignalsConfig::weight_absorption_exhaustion);
+    config_field(cfg, "weight_liquidity", &OrderbookSignalsConfig::weight_liquidity);
     config_field(cfg, "ofi_tstat", &OrderbookSignalsConfig::ofi_tstat);
     config_field(cfg, "warmup", &OrderbookSignalsConfig::warmup);
     cfg.def_property_readonly(
@@ -296,17 +305,60 @@ is validated (InvalidConfig naming the value) and leaves the config unchanged wh
     m.def(
         "compute_orderbook_component",
         [](const LevelArray& bids, const LevelArray& asks, std::optional<double> depth_ratio_raw,
-           const OfiWindow& ofi, const OrderbookSignalsConfig& c) {
+           const OfiWindow& ofi, const OrderbookSignalsConfig& c,
+           std::optional<double> absorption_raw, std::optional<double> liquidity_raw) {
             confluex::ComponentScore out;
-            sig::compute_orderbook_component(view_of(bids, asks),
-                                             depth_ratio_raw.value_or(std::nan("")), ofi, c, out);
+            sig::compute_orderbook_component(
+                view_of(bids, asks), depth_ratio_raw.value_or(std::nan("")), ofi, c, out,
+                absorption_raw.value_or(std::nan("")), liquidity_raw.value_or(std::nan("")));
             return out;
         },
         py::arg("bids").noconvert(), py::arg("asks").noconvert(), py::arg("depth_ratio_raw"),
-        py::arg("ofi"), py::arg("cfg"),
+        py::arg("ofi"), py::arg("cfg"), py::kw_only(), py::arg("absorption_raw") = py::none(),
+        py::arg("liquidity_raw") = py::none(),
         R"pbdoc(
 The orderbook component (ComponentScore: score, has_data, sub-scores and their weights).
 depth_ratio_raw is (Db - Da)/(Db + Da) within the band, or None / NaN when unavailable (its
 sub-score then gets weight 0); the ofi sub-score gets weight 0 while the window is empty.
+absorption_raw (absorption_exhaustion()) and liquidity_raw (liquidity_balance()) likewise: None
+or NaN gives their sub-scores weight 0.
 )pbdoc");
+
+    m.def(
+        "absorption_exhaustion",
+        [](const LevelArray& bids, const LevelArray& asks, std::size_t n) {
+            return sig::absorption_exhaustion(view_of(bids, asks), n);
+        },
+        py::arg("bids").noconvert(), py::arg("asks").noconvert(), py::arg("n") = 25,
+        R"pbdoc(
+(A_b - A_a)/(A_b + A_a) over the best n levels per side, A = 0.7 top-3 concentration + 0.3
+replenishment 1/(1 + gap/mean gap); None when a side has < 3 levels or no size.
+)pbdoc");
+    m.def(
+        "liquidity_balance",
+        [](const std::array<double, 5>& bid_depth, const std::array<double, 5>& ask_depth) {
+            for (std::size_t k = 0; k < 5; ++k) {
+                if (!std::isfinite(bid_depth[k]) || bid_depth[k] < 0.0 ||
+                    !std::isfinite(ask_depth[k]) || ask_depth[k] < 0.0) {
+                    throw confluex::InvalidEvent("band depths must be finite and >= 0, was " +
+                                                 fmt(bid_depth[k]) + " / " + fmt(ask_depth[k]) +
+                                                 " at band " + std::to_string(k));
+                }
+            }
+            return sig::liquidity_balance(bid_depth, ask_depth);
+        },
+        py::arg("bid_depth"), py::arg("ask_depth"),
+        R"pbdoc(
+Weighted mean over the depth bands (LIQUIDITY_BANDS_PCT, weights LIQUIDITY_BAND_WEIGHTS) with
+size of (Db - Da)/(Db + Da); NaN when no band holds size. Band depths are cumulative sizes
+within +-pct % of mid.
+)pbdoc");
+    m.attr("LIQUIDITY_BANDS_PCT") =
+        py::make_tuple(sig::kLiquidityBandsPct[0], sig::kLiquidityBandsPct[1],
+                       sig::kLiquidityBandsPct[2], sig::kLiquidityBandsPct[3],
+                       sig::kLiquidityBandsPct[4]);
+    m.attr("LIQUIDITY_BAND_WEIGHTS") =
+        py::make_tuple(sig::kLiquidityBandWeights[0], sig::kLiquidityBandWeights[1],
+                       sig::kLiquidityBandWeights[2], sig::kLiquidityBandWeights[3],
+                       sig::kLiquidityBandWeights[4]);
 }

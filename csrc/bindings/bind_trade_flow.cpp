@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,7 +62,7 @@ Configuration of a TradeFlow (keyword-only; validated on construction, and again
 Parameters of the orderflow and volume components (keyword-only; validated).
 )pbdoc")
         .def(py::init([](std::uint64_t min_trades, double sensitivity, double cvd_fallback_gain,
-                         std::array<double, 5> orderflow_weights,
+                         std::array<double, 8> orderflow_weights,
                          std::array<double, 3> volume_weights, bool warmup) {
                  FlowSignalsConfig c{};
                  c.min_trades = min_trades;
@@ -225,14 +226,23 @@ void register_trade_flow(py::module_& m) {
     m.attr("VOLUME_SUB_NAMES") = vol_names;
     m.def(
         "compute_orderflow_component",
-        [](const TradeFlow& flow, const FlowSignalsConfig& cfg) {
+        [](const TradeFlow& flow, const FlowSignalsConfig& cfg,
+           std::optional<double> stacked_imbalance, std::optional<double> oi_quadrant,
+           std::optional<double> cvd_divergence) {
             cfg.validate();
             ComponentScore out;
-            confluex::compute_orderflow_component(flow, cfg, out);
+            confluex::OrderflowExtras extras{};
+            extras.stacked_imbalance = stacked_imbalance.value_or(extras.stacked_imbalance);
+            extras.oi_quadrant = oi_quadrant.value_or(extras.oi_quadrant);
+            extras.cvd_divergence = cvd_divergence.value_or(extras.cvd_divergence);
+            confluex::compute_orderflow_component(flow, cfg, out, extras);
             return out;
         },
-        py::arg("flow"), py::arg("config") = FlowSignalsConfig{},
-        R"pbdoc(The orderflow component (ComponentScore) of a TradeFlow.)pbdoc");
+        py::arg("flow"), py::arg("config") = FlowSignalsConfig{}, py::kw_only(),
+        py::arg("stacked_imbalance") = py::none(), py::arg("oi_quadrant") = py::none(),
+        py::arg("cvd_divergence") = py::none(),
+        R"pbdoc(The orderflow component (ComponentScore) of a TradeFlow; the extras' 0-100
+sub-scores when given (None / NaN: weight 0).)pbdoc");
     m.def(
         "compute_volume_component",
         [](const TradeFlow& flow, const FlowSignalsConfig& cfg) {

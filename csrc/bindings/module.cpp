@@ -9,6 +9,7 @@ void register_instrument(py::module_& m);
 void register_spsc_ring(py::module_& m);
 void register_order_book(py::module_& m);
 void register_trade_flow(py::module_& m);
+void register_flow_extras(py::module_& m);
 void register_signals(py::module_& m);
 void register_aggregator(py::module_& m);
 void register_engine(py::module_& m);
@@ -41,6 +42,7 @@ PYBIND11_MODULE(_core, m) {
     auto flow =
         m.def_submodule("trade_flow", "Windowed trade-flow statistics and z-score normaliser.");
     register_trade_flow(flow);
+    register_flow_extras(flow);
     auto signals =
         m.def_submodule("signals", "Order-book signal kernels and their 0-100 sub-scores.");
     register_signals(signals);

@@ -401,17 +401,69 @@ OrderbookKernelConsts::OrderbookKernelConsts(const OrderbookSignalsConfig& cfg) 
       inv_imbalance(1.0 / cfg.imbalance_sensitivity), inv_ofi(1.0 / cfg.ofi_sensitivity),
       weights(cfg.weights()), ofi_tstat(cfg.ofi_tstat), warmup(cfg.warmup) {}
 
-void compute_orderbook_component(const BookView& top, double depth_ratio_raw, const OfiWindow& ofi,
-                                 const OrderbookSignalsConfig& cfg, ComponentScore& out) noexcept {
-    compute_orderbook_component(top, depth_ratio_raw, ofi, OrderbookKernelConsts(cfg), out);
+std::optional<double> absorption_exhaustion(const BookView& v, std::size_t n) noexcept {
+    const std::size_t nb = std::min(n, v.n_bids);
+    const std::size_t na = std::min(n, v.n_asks);
+    if (nb < 3 || na < 3) {
+        return std::nullopt;
+    }
+    const auto side = [](const Level* lv, std::size_t k, double& conc, double& gap) {
+        const std::uint64_t top3 = sum_qty(lv, 3);
+        const std::uint64_t all = top3 + sum_qty(lv + 3, k - 3);
+        if (all == 0) {
+            return false;
+        }
+        conc = static_cast<double>(top3) / static_cast<double>(all);
+        // Mean |step|: prices are monotone best first, so the span over k - 1 steps.
+        const double span = std::fabs(static_cast<double>(lv[k - 1].px) -
+                                      static_cast<double>(lv[0].px));
+        gap = span / static_cast<double>(k - 1);
+        return true;
+    };
+    double cb = 0.0;
+    double gb = 0.0;
+    double ca = 0.0;
+    double ga = 0.0;
+    if (!side(v.bids, nb, cb, gb) || !side(v.asks, na, ca, ga)) {
+        return std::nullopt;
+    }
+    const double mean_gap = 0.5 * (gb + ga);
+    const double rb = mean_gap > 0.0 ? 1.0 / (1.0 + gb / mean_gap) : 0.5;
+    const double ra = mean_gap > 0.0 ? 1.0 / (1.0 + ga / mean_gap) : 0.5;
+    const double ab = 0.7 * cb + 0.3 * rb;
+    const double aa = 0.7 * ca + 0.3 * ra;
+    return ratio(ab, aa);
+}
+
+double liquidity_balance(const std::array<double, 5>& bid_depth,
+                         const std::array<double, 5>& ask_depth) noexcept {
+    double num = 0.0;
+    double den = 0.0;
+    for (std::size_t k = 0; k < kLiquidityBandsPct.size(); ++k) {
+        const double tot = bid_depth[k] + ask_depth[k];
+        if (tot > 0.0) {
+            num += kLiquidityBandWeights[k] * (bid_depth[k] - ask_depth[k]) / tot;
+            den += kLiquidityBandWeights[k];
+        }
+    }
+    return den > 0.0 ? num / den : std::numeric_limits<double>::quiet_NaN();
 }
 
 void compute_orderbook_component(const BookView& top, double depth_ratio_raw, const OfiWindow& ofi,
-                                 const OrderbookKernelConsts& k, ComponentScore& out) noexcept {
+                                 const OrderbookSignalsConfig& cfg, ComponentScore& out,
+                                 double absorption_raw, double liquidity_raw) noexcept {
+    compute_orderbook_component(top, depth_ratio_raw, ofi, OrderbookKernelConsts(cfg), out,
+                                absorption_raw, liquidity_raw);
+}
+
+void compute_orderbook_component(const BookView& top, double depth_ratio_raw, const OfiWindow& ofi,
+                                 const OrderbookKernelConsts& k, ComponentScore& out,
+                                 double absorption_raw, double liquidity_raw) noexcept {
     out.n_sub = static_cast<std::uint8_t>(kBookSubCount);
     for (std::size_t i = 0; i < kBookSubCount; ++i) {
         out.sub_name[i] = kBookSubNames[i];
     }
+    out.sub_unweighted = 0;
     out.has_data = top.n_bids > 0 && top.n_asks > 0;
     if (!out.has_data) {
         for (std::size_t i = 0; i < kBookSubCount; ++i) {
@@ -479,10 +531,32 @@ void compute_orderbook_component(const BookView& top, double depth_ratio_raw, co
     } else {
         w[static_cast<std::size_t>(BookSub::DepthRatio)] = 0.0;
     }
+    if (std::isfinite(absorption_raw)) {
+        dev[static_cast<std::size_t>(BookSub::AbsorptionExhaustion)] =
+            logistic_dev(absorption_raw, s_imb);
+    } else {
+        w[static_cast<std::size_t>(BookSub::AbsorptionExhaustion)] = 0.0;
+    }
+    if (std::isfinite(liquidity_raw)) {
+        dev[static_cast<std::size_t>(BookSub::Liquidity)] = logistic_dev(liquidity_raw, s_imb);
+    } else {
+        w[static_cast<std::size_t>(BookSub::Liquidity)] = 0.0;
+    }
 
+    // A sub-score read (it had its input) but weighted 0 by the configuration is reported as
+    // such (ComponentScore::sub_unweighted).
+    std::array<bool, kBookSubCount> reads{};
+    reads.fill(true);
+    reads[kOfi] = ofi.size() > 0;
+    reads[static_cast<std::size_t>(BookSub::DepthRatio)] = std::isfinite(depth_ratio_raw);
+    reads[static_cast<std::size_t>(BookSub::AbsorptionExhaustion)] = std::isfinite(absorption_raw);
+    reads[static_cast<std::size_t>(BookSub::Liquidity)] = std::isfinite(liquidity_raw);
     double num = 0.0;
     double den = 0.0;
     for (std::size_t i = 0; i < kBookSubCount; ++i) {
+        if (reads[i] && k.weights[i] == 0.0) {
+            out.sub_unweighted = static_cast<std::uint16_t>(out.sub_unweighted | (1U << i));
+        }
         out.sub[i] = 50.0 + dev[i];
         out.sub_weight[i] = w[i];
         num += w[i] * dev[i];

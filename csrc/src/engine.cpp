@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "confluex/errors.hpp"
@@ -32,12 +33,16 @@ struct Engine::Views {
     std::array<int, 4> levels{-1, -1, -1, -1};
     std::uint64_t level0_seen = 0; // level-0 bars closed at the last view sync
     ComponentScore vol_bars{};     // the bar view's volume component
+    // Orderflow extras from the views (NaN: no data).
+    double oi_quadrant = std::numeric_limits<double>::quiet_NaN();
+    double cvd_divergence = std::numeric_limits<double>::quiet_NaN();
+    std::vector<double> div_delta, div_volume, div_close; // scratch, oldest first
 };
 
 struct Engine::SymbolState {
     SymbolState(std::string n, const Instrument& inst, const EngineConfig& cfg)
         : name(std::move(n)), instrument(inst), book(cfg.book), flow(cfg.flow),
-          ofi(cfg.ofi_window_ns, cfg.ofi_capacity) {}
+          ofi(cfg.ofi_window_ns, cfg.ofi_capacity), stacked(cfg.stacked) {}
 
     std::string name;
     Instrument instrument;
@@ -53,6 +58,17 @@ struct Engine::SymbolState {
     // sentiment input: an idle symbol costs only its book and windows.
     std::unique_ptr<Views> views;
     ComponentScore vol_flow{}; // the trade-flow volume component
+    // Stacked imbalance: the window, and its reading at the last multiple of
+    // stacked.refresh_ns of event time that a trade (or advance()) reached; stacked_next is the
+    // next such grid point (see stacked_clock()).
+    StackedImbalance stacked;
+    StackedImbalanceResult stacked_last{};
+    std::int64_t stacked_next = std::numeric_limits<std::int64_t>::min();
+    // Liquidity depth-band balance of the book as it stood at the last multiple of
+    // flow_extras.liquidity_refresh_ns that a book message (or advance()) reached, and after
+    // each snapshot (see liquidity_clock()).
+    double liquidity_raw = std::numeric_limits<double>::quiet_NaN();
+    std::int64_t liquidity_next = std::numeric_limits<std::int64_t>::min();
     bool bars_dirty = true;
     bool sent_dirty = true;
     bool book_dirty = true;
@@ -73,6 +89,22 @@ void set_external(ComponentScore& c, double score) noexcept {
 }
 
 constexpr std::size_t kDrainChunk = 4096;
+
+// The event-time grid of the cached extras: the multiple of period (> 0) at or below ts, and
+// the one after it (saturating at the int64 ends).
+std::int64_t grid_floor(std::int64_t ts, std::int64_t period) noexcept {
+    constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
+    const std::int64_t r = ts % period; // in (-period, period)
+    if (r >= 0) {
+        return ts - r;
+    }
+    return ts - kMin < period + r ? kMin : ts - r - period;
+}
+
+std::int64_t grid_after(std::int64_t floor, std::int64_t period) noexcept {
+    constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+    return floor > kMax - period ? kMax : floor + period;
+}
 
 // The volume component: bar_weight x the bar view + (1 - bar_weight) x the trade-flow volume
 // when the bar view has data (its sub-scores kept, scaled, plus one "trade_flow" sub-score);
@@ -117,6 +149,8 @@ Engine::Engine(EngineConfig cfg)
     [[maybe_unused]] const OrderBook book_probe(cfg_.book);
     [[maybe_unused]] const TradeFlow flow_probe(cfg_.flow);
     [[maybe_unused]] const signals::OfiWindow ofi_probe(cfg_.ofi_window_ns, cfg_.ofi_capacity);
+    cfg_.stacked.validate();
+    cfg_.flow_extras.validate();
     if (cfg_.bar_views) {
         cfg_.bars.validate();
         cfg_.technical.validate();
@@ -191,6 +225,7 @@ const Instrument& Engine::instrument(std::uint32_t sym) const { return at(sym).i
 const OrderBook& Engine::book(std::uint32_t sym) const { return at(sym).book; }
 const TradeFlow& Engine::flow(std::uint32_t sym) const { return at(sym).flow; }
 const signals::OfiWindow& Engine::ofi(std::uint32_t sym) const { return at(sym).ofi; }
+const StackedImbalance& Engine::stacked(std::uint32_t sym) const { return at(sym).stacked; }
 const SymbolStats& Engine::stats(std::uint32_t sym) const { return at(sym).stats; }
 
 // --- per-event ----------------------------------------------------------------------------
@@ -208,10 +243,16 @@ void Engine::apply_snapshot(std::uint32_t sym, std::span<const Level> bids,
                             std::span<const Level> asks, std::int64_t update_id,
                             std::int64_t ts_ns) {
     SymbolState& s = at(sym);
+    liquidity_clock(s, ts_ns);
     s.book.apply_snapshot(bids, asks, update_id); // throws with the book unchanged
     ++s.stats.snapshots;
     // Order-flow imbalance across a resync would difference two unrelated books.
     s.ofi.reset();
+    // The bands of the book before a resync describe another book: re-read them now (at
+    // ingestion, so live and replay agree).
+    if (cfg_.flow_extras.enabled && cfg_.flow_extras.liquidity_refresh_ns > 0) {
+        s.liquidity_raw = liquidity_now(s);
+    }
     after_book_message(s, ts_ns);
 }
 
@@ -219,6 +260,7 @@ ApplyResult Engine::apply_depth(std::uint32_t sym, std::span<const Level> bids,
                                 std::span<const Level> asks, std::int64_t update_id,
                                 std::int64_t prev_update_id, std::int64_t ts_ns) {
     SymbolState& s = at(sym);
+    liquidity_clock(s, ts_ns);
     return after_depth(s, s.book.apply_delta(bids, asks, update_id, prev_update_id), ts_ns);
 }
 
@@ -251,6 +293,10 @@ void Engine::after_trades(SymbolState& s, std::size_t count, std::int64_t last_t
 void Engine::push_trade(std::uint32_t sym, std::int64_t ts_ns, Ticks px, Lots qty, Aggressor side) {
     SymbolState& s = at(sym);
     s.flow.push(ts_ns, px, qty, side); // throws with the windows unchanged
+    if (cfg_.flow_extras.enabled) {
+        stacked_clock(s, ts_ns);
+        s.stacked.push_unchecked(ts_ns, px, qty, side); // valid: the flow accepted it
+    }
     if (cfg_.bar_views) {
         // Valid: the flow accepted it (price > 0, qty > 0).
         views(s).bars.on_trade(ts_ns, s.instrument.ticks_to_price(px),
@@ -266,6 +312,11 @@ void Engine::advance(std::uint32_t sym, std::int64_t now_ns) {
     }
     s.stats.last_event_ts_ns = now_ns;
     s.flow.advance(now_ns);
+    if (cfg_.flow_extras.enabled) {
+        stacked_clock(s, now_ns);
+        liquidity_clock(s, now_ns);
+    }
+    s.stacked.advance(now_ns);
     s.ofi.advance(now_ns);
     if (s.views) {
         s.views->bars.advance(now_ns);
@@ -328,6 +379,7 @@ void Engine::validate_book_events(const BookLevelEvent* ev, std::size_t n) const
 std::size_t Engine::apply_book_message(const BookLevelEvent* first, std::size_t n) {
     SymbolState& s = *symbols_[first->symbol_id];
     const std::int64_t ts = first[n - 1].ts_ns;
+    liquidity_clock(s, ts);
     if ((first->flags & book_flags::kSnapshot) == 0) {
         // validate_book_events() checked every level: apply the records in place, without
         // per-side copies or a second validation.
@@ -423,6 +475,13 @@ std::size_t Engine::ingest_trades(const TradeEvent* ev, std::size_t n) {
         }
         SymbolState& s = *symbols_[sym];
         s.flow.push_validated(ev + i, j - i);
+        if (cfg_.flow_extras.enabled) {
+            for (std::size_t k = i; k < j; ++k) {
+                stacked_clock(s, ev[k].ts_ns);
+                s.stacked.push_unchecked(ev[k].ts_ns, ev[k].px_ticks, ev[k].qty_lots,
+                                         static_cast<Aggressor>(ev[k].side));
+            }
+        }
         if (cfg_.bar_views) {
             BarBuilder& bars = views(s).bars;
             for (std::size_t k = i; k < j; ++k) {
@@ -553,6 +612,13 @@ void Engine::on_open_interest(std::uint32_t sym, std::int64_t ts_ns, double valu
     s.sent_dirty = s.result_dirty = true;
 }
 
+void Engine::on_long_short(std::uint32_t sym, std::int64_t ts_ns, double long_share,
+                           double short_share) {
+    views_of(sym).sent.on_long_short(ts_ns, long_share, short_share);
+    SymbolState& s = at(sym);
+    s.sent_dirty = s.result_dirty = true;
+}
+
 void Engine::on_liquidation(std::uint32_t sym, std::int64_t ts_ns, LiquidatedSide side,
                             double notional) {
     views_of(sym).sent.on_liquidation(ts_ns, side, notional);
@@ -610,21 +676,43 @@ void Engine::recompute(SymbolState& s) {
             const auto da = static_cast<double>(s.book.depth_within(BookSide::Ask, lo, hi));
             const double ratio = (db + da) > 0.0 ? (db - da) / (db + da) : std::nan("");
             const std::size_t n = std::max<std::size_t>(25, cfg_.book_signals.dwi_levels);
-            signals::compute_orderbook_component(s.book.top(n), ratio, s.ofi, book_consts_, out);
+            const BookView top = s.book.top(n);
+            const bool extras = cfg_.flow_extras.enabled;
+            const double absorption =
+                extras ? signals::absorption_exhaustion(top, 25).value_or(std::nan(""))
+                       : std::nan("");
+            if (extras && cfg_.flow_extras.liquidity_refresh_ns == 0) {
+                s.liquidity_raw = liquidity_now(s); // no grid: the current book
+            }
+            signals::compute_orderbook_component(top, ratio, s.ofi, book_consts_, out, absorption,
+                                                 extras ? s.liquidity_raw : std::nan(""));
         } else {
             // An empty or out-of-sync book is not trusted: no data, neutral.
             out = ComponentScore{};
         }
     }
-    if (s.flow_dirty) {
-        if (!s.external[kFlow]) {
-            compute_orderflow_component(s.flow, cfg_.flow_signals, s.comps[kFlow]);
-        }
-        compute_volume_component(s.flow, cfg_.flow_signals, s.vol_flow);
-    }
     const bool views_changed = cfg_.bar_views && (s.bars_dirty || s.sent_dirty);
     if (views_changed) {
         sync_views(s);
+    }
+    if (s.flow_dirty || views_changed) {
+        if (s.flow_dirty && cfg_.flow_extras.enabled && cfg_.stacked.refresh_ns == 0) {
+            s.stacked_last = s.stacked.compute(); // no grid: the current window
+        }
+        if (!s.external[kFlow]) {
+            OrderflowExtras extras{};
+            if (s.stacked_last.has_data) {
+                extras.stacked_imbalance = s.stacked_last.score;
+            }
+            if (s.views) {
+                extras.oi_quadrant = s.views->oi_quadrant;
+                extras.cvd_divergence = s.views->cvd_divergence;
+            }
+            compute_orderflow_component(s.flow, cfg_.flow_signals, s.comps[kFlow], extras);
+        }
+        if (s.flow_dirty) {
+            compute_volume_component(s.flow, cfg_.flow_signals, s.vol_flow);
+        }
     }
     if ((s.flow_dirty || views_changed) && !s.external[kVol]) {
         static const ComponentScore kNone{};
@@ -635,6 +723,84 @@ void Engine::recompute(SymbolState& s) {
     s.book_dirty = s.flow_dirty = s.result_dirty = false;
     s.bars_dirty = s.sent_dirty = false;
     ++s.stats.recomputes;
+}
+
+void Engine::stacked_clock(SymbolState& s, std::int64_t ts_ns) {
+    const std::int64_t period = cfg_.stacked.refresh_ns;
+    if (period == 0 || ts_ns < s.stacked_next) [[likely]] {
+        return;
+    }
+    // Every earlier trade and advance() was before stacked_next, so the window's clock is
+    // before g: advancing it to g gives the window as it stood at g.
+    const std::int64_t g = grid_floor(ts_ns, period);
+    s.stacked.advance(g);
+    s.stacked_last = s.stacked.compute();
+    s.stacked_next = grid_after(g, period);
+    s.flow_dirty = s.result_dirty = true;
+}
+
+double Engine::liquidity_now(const SymbolState& s) const {
+    const auto bb = s.book.best_bid();
+    const auto ba = s.book.best_ask();
+    if (!s.book.in_sync() || !bb || !ba) {
+        return std::numeric_limits<double>::quiet_NaN();
+    }
+    const double mid = 0.5 * (static_cast<double>(bb->px) + static_cast<double>(ba->px));
+    // Widest band first, so the book's tracked band ends on the narrowest one, next to the
+    // depth-ratio band queried at every recompute.
+    std::array<double, 5> bid_depth{};
+    std::array<double, 5> ask_depth{};
+    for (std::size_t k = signals::kLiquidityBandsPct.size(); k-- > 0;) {
+        const double half = mid * signals::kLiquidityBandsPct[k] / 100.0;
+        const auto lo = static_cast<Ticks>(std::ceil(mid - half));
+        const auto hi = static_cast<Ticks>(std::floor(mid + half));
+        bid_depth[k] = static_cast<double>(s.book.depth_within(BookSide::Bid, lo, hi));
+        ask_depth[k] = static_cast<double>(s.book.depth_within(BookSide::Ask, lo, hi));
+    }
+    return signals::liquidity_balance(bid_depth, ask_depth);
+}
+
+void Engine::liquidity_clock(SymbolState& s, std::int64_t ts_ns) {
+    const std::int64_t period = cfg_.flow_extras.liquidity_refresh_ns;
+    if (!cfg_.flow_extras.enabled || period == 0 || ts_ns < s.liquidity_next) [[likely]] {
+        return;
+    }
+    // Before the message at ts_ns is applied: the book as it stood at the grid point.
+    const std::int64_t g = grid_floor(ts_ns, period);
+    s.liquidity_raw = liquidity_now(s);
+    s.liquidity_next = grid_after(g, period);
+    s.book_dirty = s.result_dirty = true;
+}
+
+void Engine::update_divergence(Views& v) const {
+    v.cvd_divergence = std::numeric_limits<double>::quiet_NaN();
+    if (v.levels[0] < 0) {
+        return;
+    }
+    const auto lv = static_cast<std::size_t>(v.levels[0]);
+    const std::size_t n = cfg_.flow_extras.divergence_bars;
+    if (v.bars.size(lv) < n) {
+        return;
+    }
+    v.div_delta.resize(n);
+    v.div_volume.resize(n);
+    v.div_close.resize(n);
+    std::size_t sided = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const Bar& b = v.bars.bar(lv, n - 1 - i); // oldest first
+        const bool has_sides = (b.flags & bar_flags::kNoSides) == 0;
+        sided += static_cast<std::size_t>(has_sides && b.volume > 0.0);
+        v.div_delta[i] = has_sides ? b.buy_volume - b.sell_volume : 0.0;
+        v.div_volume[i] = has_sides ? b.buy_volume + b.sell_volume : 0.0;
+        v.div_close[i] = b.close;
+    }
+    // History bars carry no sides: the CVD trend needs at least half the bars from trades.
+    if (2 * sided < n) {
+        return;
+    }
+    v.cvd_divergence =
+        cvd_divergence_score(v.div_delta, v.div_volume, v.div_close,
+                             cfg_.flow_extras.divergence_recency, cfg_.flow_signals.sensitivity);
 }
 
 void Engine::sync_views(SymbolState& s) {
@@ -684,6 +850,13 @@ void Engine::sync_views(SymbolState& s) {
         }
         v.vview.compute(v.vol_bars);
         v.level0_seen = v.bars.timeframe_count() > 0 ? v.bars.closed_count(0) : 0;
+        if (cfg_.flow_extras.enabled) {
+            update_divergence(v);
+        }
+    }
+    if (cfg_.flow_extras.enabled) {
+        const auto [oi_change, price_change] = v.sent.oi_price_change(s.stats.last_event_ts_ns);
+        v.oi_quadrant = oi_quadrant_score(oi_change, price_change, cfg_.flow_extras);
     }
     if (!s.external[kSent]) {
         s.comps[kSent] = v.sent.component(s.stats.last_event_ts_ns);

@@ -103,6 +103,80 @@ void FlowSignalsConfig::validate() const {
     validate_weights("volume_weights", volume_weights, kVolumeSubNames);
 }
 
+void FlowExtrasConfig::validate() const {
+    const std::string p = "FlowExtrasConfig.";
+    const auto positive = [&](const char* name, double v) {
+        if (!(v > 0.0) || !std::isfinite(v)) {
+            throw InvalidConfig(p + name + " must be finite and > 0, was " + std::to_string(v));
+        }
+    };
+    positive("oi_scale", oi_scale);
+    positive("price_scale", price_scale);
+    if (!(oi_unwind_factor >= 0.0 && oi_unwind_factor <= 1.0)) {
+        throw InvalidConfig(p + "oi_unwind_factor must be within [0, 1], was " +
+                            std::to_string(oi_unwind_factor));
+    }
+    if (divergence_bars < 2 || divergence_bars > 1024) {
+        throw InvalidConfig(p + "divergence_bars must be within [2, 1024], was " +
+                            std::to_string(divergence_bars));
+    }
+    if (!(divergence_recency >= 1.0) || !std::isfinite(divergence_recency)) {
+        throw InvalidConfig(p + "divergence_recency must be finite and >= 1, was " +
+                            std::to_string(divergence_recency));
+    }
+    if (liquidity_refresh_ns < 0) {
+        throw InvalidConfig(p + "liquidity_refresh_ns must be >= 0, was " +
+                            std::to_string(liquidity_refresh_ns));
+    }
+}
+
+double oi_quadrant_score(double oi_change, double price_change,
+                         const FlowExtrasConfig& cfg) noexcept {
+    if (!std::isfinite(oi_change) || !std::isfinite(price_change)) {
+        return std::numeric_limits<double>::quiet_NaN();
+    }
+    const double x = detail::tanh_abs_error_4e16(price_change / cfg.price_scale);
+    const double y = detail::tanh_abs_error_4e16(oi_change / cfg.oi_scale);
+    const double lean = y > 0.0 ? y : cfg.oi_unwind_factor * y;
+    return 50.0 + 50.0 * x * lean;
+}
+
+double cvd_divergence_score(std::span<const double> delta, std::span<const double> volume,
+                            std::span<const double> close, double recency,
+                            double sensitivity) noexcept {
+    constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+    const std::size_t n = std::min({delta.size(), volume.size(), close.size()});
+    if (n < 2) {
+        return kNaN;
+    }
+    double w = 1.0;
+    double wd = 0.0;
+    double wv = 0.0;
+    double abs_ret = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (!(close[i] > 0.0) || !std::isfinite(close[i])) {
+            return kNaN;
+        }
+        wd += w * delta[i];
+        wv += w * volume[i];
+        w *= recency;
+        if (i > 0) {
+            abs_ret += std::fabs(std::log(close[i] / close[i - 1]));
+        }
+    }
+    if (!(wv > 0.0) || !std::isfinite(wd)) {
+        return kNaN;
+    }
+    const double c = std::clamp(wd / wv, -1.0, 1.0);
+    const double steps = static_cast<double>(n - 1);
+    const double noise = abs_ret / steps * std::sqrt(steps);
+    const double p = noise > 0.0 ? std::log(close[n - 1] / close[0]) / noise : 0.0;
+    const double ct = detail::tanh_abs_error_4e16(c / sensitivity);
+    const double pt = detail::tanh_abs_error_4e16(p);
+    const double d = -ct * pt;
+    return d > 0.0 ? 50.0 + 50.0 * std::copysign(d, ct) : 50.0;
+}
+
 double relative_activity(const TradeFlow& flow) noexcept {
     const std::size_t last = flow.window_count() - 1;
     const WindowStats& lw = flow.window(last);
@@ -121,10 +195,10 @@ double relative_activity(const TradeFlow& flow) noexcept {
 double activity_multiplier(double rv) noexcept { return 2.0 * (1.0 + rv) / (3.0 + rv); }
 
 void compute_orderflow_component(const TradeFlow& flow, const FlowSignalsConfig& cfg,
-                                 ComponentScore& out) noexcept {
+                                 ComponentScore& out, const OrderflowExtras& extras) noexcept {
     const std::size_t n = flow.window_count();
     const std::array<std::size_t, 3> idx = {0, n / 2, n - 1};
-    std::array<double, 5> subs{};
+    std::array<double, 8> subs{};
     for (std::size_t i = 0; i < 3; ++i) {
         const WindowStats& w = flow.window(idx[i]);
         subs[i] = g(evidence(w.count, cfg.min_trades) * w.imbalance(), cfg.sensitivity);
@@ -140,7 +214,14 @@ void compute_orderflow_component(const TradeFlow& flow, const FlowSignalsConfig&
     }
     const WindowStats& lw = flow.window(n - 1);
     const bool has_data = lw.count >= cfg.min_trades;
-    std::array<double, 5> weights = cfg.orderflow_weights;
+    std::array<double, 8> weights = cfg.orderflow_weights;
+    const std::array<double, 3> extra = {extras.stacked_imbalance, extras.oi_quadrant,
+                                         extras.cvd_divergence};
+    for (std::size_t i = 0; i < extra.size(); ++i) {
+        const bool ok = std::isfinite(extra[i]);
+        subs[5 + i] = ok ? std::clamp(extra[i], 0.0, 100.0) : 50.0;
+        weights[5 + i] = ok ? weights[5 + i] : 0.0;
+    }
     if (lw.large_buy_qty + lw.large_sell_qty > 0) {
         const double li = signed_ratio(static_cast<double>(lw.large_buy_qty),
                                        static_cast<double>(lw.large_sell_qty));
@@ -149,11 +230,34 @@ void compute_orderflow_component(const TradeFlow& flow, const FlowSignalsConfig&
         subs[4] = 50.0;
         weights[4] = 0.0;
     }
-    const std::array<double, 5> cover = {coverage(flow, idx[0]), coverage(flow, idx[1]),
-                                         coverage(flow, idx[2]), z.ready() ? 1.0 : 0.0,
-                                         coverage(flow, n - 1)};
+    // The extras bring their own warm-up (no data = weight 0 above): full coverage.
+    const std::array<double, 8> cover = {coverage(flow, idx[0]),
+                                         coverage(flow, idx[1]),
+                                         coverage(flow, idx[2]),
+                                         z.ready() ? 1.0 : 0.0,
+                                         coverage(flow, n - 1),
+                                         1.0,
+                                         1.0,
+                                         1.0};
     const double w = warm(weights, cover, cfg.warmup);
     finish(kOrderflowSubNames, weights, subs, has_data, has_data || !cfg.warmup ? w : 0.0, out);
+    if (has_data) {
+        // Readings the configured weights leave out (imbalances always read; the z-score
+        // once ready or through its fallback; large trades and extras when they had input).
+        const std::array<bool, 8> reads = {true,
+                                           true,
+                                           true,
+                                           z.ready() || !cfg.warmup,
+                                           lw.large_buy_qty + lw.large_sell_qty > 0,
+                                           std::isfinite(extra[0]),
+                                           std::isfinite(extra[1]),
+                                           std::isfinite(extra[2])};
+        for (std::size_t i = 0; i < reads.size(); ++i) {
+            if (reads[i] && cfg.orderflow_weights[i] == 0.0) {
+                out.sub_unweighted = static_cast<std::uint16_t>(out.sub_unweighted | (1U << i));
+            }
+        }
+    }
 }
 
 void compute_volume_component(const TradeFlow& flow, const FlowSignalsConfig& cfg,

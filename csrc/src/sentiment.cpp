@@ -275,6 +275,24 @@ void Sentiment::on_bar(const Bar& bar) {
     }
 }
 
+std::array<double, 2> Sentiment::oi_price_change(std::int64_t now_ns) const noexcept {
+    std::array<double, 2> out{kNaN, kNaN};
+    const TimedValue* cur = oi_.at_or_before(now_ns);
+    if (cur == nullptr || now_ns - cur->ts_ns > cfg_.open_interest_max_age_ns) {
+        return out;
+    }
+    const std::int64_t then = now_ns - cfg_.open_interest_window_ns;
+    if (const TimedValue* past = oi_.at_or_before(then); past != nullptr && past->value > 0.0) {
+        out[0] = (cur->value - past->value) / past->value;
+    }
+    const TimedValue* p_now = closes_.at_or_before(now_ns);
+    const TimedValue* p_past = closes_.at_or_before(then);
+    if (p_now != nullptr && p_past != nullptr && p_past->value > 0.0) {
+        out[1] = (p_now->value - p_past->value) / p_past->value;
+    }
+    return out;
+}
+
 SentimentReading Sentiment::reading(std::int64_t now_ns) const noexcept {
     SentimentReading r{};
     r.ts_ns = now_ns;

@@ -54,10 +54,20 @@ ProfileLevels volume_profile(std::span<const Bar> bars, std::size_t bins, double
             poc = k;
         }
     }
+    // The area grows only while volume is left outside it: with value_area 1 the sum of the
+    // bins read in growth order can round below the bars' total, and the area would otherwise
+    // run on over empty bins to the ends of the range.
+    std::size_t first_nz = poc, last_nz = poc;
+    for (std::size_t k = 0; k < bins; ++k) {
+        if (vol[k] > 0.0) {
+            first_nz = std::min(first_nz, k);
+            last_nz = std::max(last_nz, k);
+        }
+    }
     std::size_t a = poc, z = poc;
     double in = vol[poc];
     const double target = value_area * total;
-    while (in < target && (a > 0 || z + 1 < bins)) {
+    while (in < target && (a > first_nz || z < last_nz)) {
         const double below = a > 0 ? vol[a - 1] : -1.0;
         const double above = z + 1 < bins ? vol[z + 1] : -1.0;
         if (below >= above) {

@@ -174,7 +174,11 @@ def format_summary(res: ReplayResult, signals_from: str = "") -> str:
                 continue
             weights = comp.weights
             subs = ", ".join(f"{k} {v:.1f}" for k, v in comp.sub.items() if weights.get(k, 0) > 0)
-            out.append(f"    {name:<16}{comp.score:6.2f}  w {r.weights[name]:.2f}  [{subs}]")
+            # Readings the profile computes but does not weight (e.g. the reference extras
+            # under standard): shown apart, so they are neither hidden nor mistaken for votes.
+            unw = ", ".join(f"{k} {comp.sub[k]:.1f}" for k in comp.unweighted)
+            unw = f"  unweighted [{unw}]" if unw else ""
+            out.append(f"    {name:<16}{comp.score:6.2f}  w {r.weights[name]:.2f}  [{subs}]{unw}")
         missing = [n for n, c in rep.components.items() if not c.has_data]
         if missing:
             out.append(f"    no data: {', '.join(missing)}")
@@ -433,7 +437,7 @@ def _replay_command(args: argparse.Namespace) -> int:
             long=args.long, short=args.short
         )
         thresholds = config.confluence.thresholds
-        engine = engine_from_config(config, profile=args.profile)
+        engine = engine_from_config(config, profile=args.profile, extras=args.extras)
         prepare = _warm_up_inputs(args, args.profile or config.confluence.profile)
         mm = market_maker_from_args(args, engine)  # --strategy mm (else None)
         if (args.paper or args.serve is not None or args.algo is not None) and mm is None:
@@ -460,7 +464,9 @@ def _replay_command(args: argparse.Namespace) -> int:
             prepare=prepare,
             on_raw=mm.on_raw if mm is not None else None,
             threads=args.threads,
-            engine_config=engine_config(config, profile=args.profile) if args.threads else None,
+            engine_config=engine_config(config, profile=args.profile, extras=args.extras)
+            if args.threads
+            else None,
         )
         progress.close()
         finals = scorer.finish() if scorer is not None else {}
@@ -818,6 +824,15 @@ def build_parser() -> argparse.ArgumentParser:
         "fitted_1s/fitted_5s: fitted for that horizon, book and trades only; reference: the "
         "reference system's formula and weights; hft_ultra_fast: orderbook/orderflow/volume "
         "from book and trades only (default: confluence.profile of the config, else standard)",
+    )
+    vw.add_argument(
+        "--extras",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="compute the reference system's orderflow/orderbook extras (stacked imbalance, OI "
+        "quadrant, price-CVD divergence, absorption/exhaustion, liquidity); shown unweighted "
+        "where the profile gives them no weight (default: confluence.extras of the config, "
+        "else on for reference only)",
     )
     vw.add_argument(
         "--history",

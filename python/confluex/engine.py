@@ -19,6 +19,7 @@ This module also owns the glue that every driver (replay, live, the paper trader
 
 from __future__ import annotations
 
+import math
 from typing import Protocol
 
 import numpy as np
@@ -98,6 +99,7 @@ __all__ = [
     "FLAG_SNAPSHOT",
     "HFT_ULTRA_FAST_DEPTH",
     "HFT_ULTRA_FAST_INTERVAL_NS",
+    "HFT_ULTRA_FAST_LOOKBACK_S",
     "HFT_ULTRA_FAST_WEIGHTS",
     "NO_PRICE",
     "NO_SYMBOL",
@@ -153,6 +155,7 @@ __all__ = [
     "book_ticker_dtype",
     "engine_config",
     "engine_from_config",
+    "hft_flow_windows_ns",
     "level_dtype",
     "message_result_dtype",
     "score_point_dtype",
@@ -196,6 +199,26 @@ HFT_ULTRA_FAST_WEIGHTS: dict[str, float] = {
 HFT_ULTRA_FAST_DEPTH = 5
 #: hft_ultra_fast: series / streaming cadence in ns (100 ms).
 HFT_ULTRA_FAST_INTERVAL_NS = 100_000_000
+#: hft_ultra_fast: the reference profile's "lookback 10" (reference-system §12), in seconds of
+#: trade flow: see :func:`hft_flow_windows_ns`.
+HFT_ULTRA_FAST_LOOKBACK_S = 10.0
+
+
+def hft_flow_windows_ns(lookback_s: float = HFT_ULTRA_FAST_LOOKBACK_S) -> list[int]:
+    """The trade-flow windows of the hft_ultra_fast profile for a lookback in seconds.
+
+    The reference's ``lookback: 10`` names no unit or setting; here it is the span of trade flow
+    the profile reads: windows of lookback/10, lookback/2 and lookback (1 s, 5 s, 10 s by
+    default). The orderflow imbalances read these three windows, the volume component the
+    longest, and the CVD z-score samples the longest window's delta. (The standard profile
+    keeps 1 s / 5 s / 30 s / 5 min.) Raises ValueError for a lookback that is not finite or
+    below 10 ms.
+    """
+    if not (math.isfinite(lookback_s) and lookback_s >= 0.01):
+        raise ValueError(f"lookback_s must be finite and >= 0.01, was {lookback_s}")
+    total = round(lookback_s * 1e9)
+    return [total // 10, total // 2, total]
+
 
 #: The graded profiles' sub-score maps (none saturates; see docs/score.md):
 #: book imbalances (in [-1, 1]) through logistic(x / 0.5), at most 88 at a one-sided book;
@@ -275,7 +298,11 @@ def _graded(cfg: EngineConfig, fitted: dict[str, dict[str, float]]) -> EngineCon
 
 
 def engine_config(
-    config: TradingConfig | None = None, *, profile: str | None = None
+    config: TradingConfig | None = None,
+    *,
+    profile: str | None = None,
+    hft_lookback_s: float = HFT_ULTRA_FAST_LOOKBACK_S,
+    extras: bool | None = None,
 ) -> EngineConfig:
     """An EngineConfig for a scoring profile.
 
@@ -295,8 +322,17 @@ def engine_config(
       imbalances, ofi in best-level queues, tanh 0.35 on trade imbalances) and weights
       ``config.confluence.weights`` (.30/.20/.18/.15/.10/.07 built in), all six components.
     - ``"hft_ultra_fast"``: the reference formula with orderbook .60, orderflow .35, volume
-      .05 (trades only: no bar views), the depth-weighted imbalance over the best 5 levels;
-      pair it with ``session_config(series_interval_ns=HFT_ULTRA_FAST_INTERVAL_NS)``.
+      .05 (trades only: no bar views), the depth-weighted imbalance over the best 5 levels,
+      and trade-flow windows spanning the last ``hft_lookback_s`` seconds (the reference's
+      "lookback 10": :func:`hft_flow_windows_ns`); pair it with
+      ``session_config(series_interval_ns=HFT_ULTRA_FAST_INTERVAL_NS)``.
+
+    ``extras`` (default: ``config.confluence.extras``, else the profile's choice) computes the
+    reference system's orderflow/orderbook extras (stacked imbalance, OI quadrant, price-CVD
+    divergence, absorption/exhaustion, liquidity bands). The profile's choice is on for
+    ``reference``, which weights them, and off for the others, which give them weight 0:
+    they cost about 0.8 us per depth message. Switched on in a profile that does not weight
+    them, they are computed and reported as ``ComponentScore.unweighted``.
 
     Raises InvalidConfig naming an unknown profile or weights the aggregator refuses.
     """
@@ -327,8 +363,17 @@ def engine_config(
         book = engine_cfg.book_signals
         book.dwi_levels = HFT_ULTRA_FAST_DEPTH
         engine_cfg.book_signals = book
+        flow = engine_cfg.flow
+        flow.windows_ns = hft_flow_windows_ns(hft_lookback_s)
+        flow.zscore_window_index = 2  # the longest (lookback) window's delta
+        engine_cfg.flow = flow
     else:
         raise InvalidConfig(f"profile must be one of {', '.join(PROFILES)}, was {name!r}")
+    if extras is None and config is not None:
+        extras = config.confluence.extras
+    extras_cfg = engine_cfg.flow_extras
+    extras_cfg.enabled = name == "reference" if extras is None else extras
+    engine_cfg.flow_extras = extras_cfg
     return engine_cfg
 
 
@@ -348,10 +393,13 @@ class Engine(_NativeEngine):
 
 
 def engine_from_config(
-    config: TradingConfig | None = None, *, profile: str | None = None
+    config: TradingConfig | None = None,
+    *,
+    profile: str | None = None,
+    extras: bool | None = None,
 ) -> Engine:
     """A new Engine for ``profile`` (default: ``config.confluence.profile``): see engine_config."""
-    return Engine(engine_config(config, profile=profile))
+    return Engine(engine_config(config, profile=profile, extras=extras))
 
 
 def apply_weights(engine: Engine, config: TradingConfig) -> None:

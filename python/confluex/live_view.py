@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, TextIO
 from .engine import engine_config, engine_from_config, session_config
 from .feeds.live import EXCHANGES, LiveFeed
 from .feeds.live_sharded import ShardedLiveFeed
+from .feeds.rest_poll import RestPollConfig
 from .markets import format_price
 from .trading.config import load_config
 
@@ -193,6 +194,12 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
         help="write every frame and REST snapshot to FILE ('<ns> <json>' lines, gzip if .gz);"
         " 'confluex replay FILE' replays the session bit for bit",
     )
+    parser.add_argument(
+        "--no-rest-poll",
+        action="store_true",
+        help="skip the REST warm-up (OHLCV history, funding/OI/long-short history) and the"
+        " scheduled funding / open-interest / long-short polls",
+    )
 
 
 def _check_live_args(args: argparse.Namespace) -> None:
@@ -240,6 +247,7 @@ def _feed_from_args(args: argparse.Namespace) -> LiveFeed:
         engine=engine_from_config(config),
         session_config=session_config(config),
         record=getattr(args, "record", None),
+        rest_poll=None if getattr(args, "no_rest_poll", False) else RestPollConfig(),
     )
 
 

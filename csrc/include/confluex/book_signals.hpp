@@ -244,13 +244,52 @@ enum class BookSub : std::uint8_t {
     Microprice = 4,
     Ofi = 5,
     DepthRatio = 6,
+    AbsorptionExhaustion = 7,
+    Liquidity = 8,
 };
-inline constexpr std::size_t kBookSubCount = 7;
+inline constexpr std::size_t kBookSubCount = 9;
 static_assert(kBookSubCount <= kMaxSubScores);
 
 // Sub-score names, as static strings (ComponentScore::sub_name points at these).
 inline constexpr const char* kBookSubNames[kBookSubCount] = {
-    "oir_5", "oir_10", "oir_25", "dwi", "microprice", "ofi", "depth_ratio"};
+    "oir_5", "oir_10",      "oir_25",  "dwi", "microprice", "ofi", "depth_ratio",
+    "absorption_exhaustion", "liquidity"};
+
+// ----------------------------------------------------------------------------------------
+// The reference's absorption/exhaustion and liquidity (§3.1), made directional.
+// ----------------------------------------------------------------------------------------
+
+// absorption_exhaustion()
+// Returns (A_b - A_a)/(A_b + A_a) in [-1, 1] over the best min(n, n_side) levels of each side,
+// where per side A = 0.7 conc + 0.3 repl (the reference's 0.7/0.3 blend):
+//   conc = size of the best 3 levels / size of the side's levels read (the side that can
+//          absorb the other's aggression near the touch; a thin, spread-out side is the one
+//          being exhausted),
+//   repl = 1 / (1 + gap / mean_gap): gap = the side's mean price step between consecutive
+//          levels, mean_gap = (gap_b + gap_a)/2 (dense levels replenish the touch).
+// Fixes (§3.1): the reference's repl used signed bid price differences, so its bid repl
+// exceeded 1 (BUG); and its score was symmetric in the sides, a quality measure blended into a
+// direction score (a balanced book read above 50). Here mirroring the book negates the value
+// exactly and a self-mirror book reads 0. Scale-free: size shares and a gap ratio.
+// Returns nullopt when a side has fewer than 3 levels or zero size over the levels read.
+[[nodiscard]] std::optional<double> absorption_exhaustion(const BookView& v,
+                                                          std::size_t n) noexcept;
+
+// Depth bands of the liquidity sub-score, ± % of mid, and their weights (the reference's
+// depth bands 0.1-5 % with .35/.25/.20/.15/.05).
+inline constexpr std::array<double, 5> kLiquidityBandsPct = {0.1, 0.5, 1.0, 2.0, 5.0};
+inline constexpr std::array<double, 5> kLiquidityBandWeights = {0.35, 0.25, 0.20, 0.15, 0.05};
+
+// liquidity_balance()
+// Returns Σ_k w_k (Db_k - Da_k)/(Db_k + Da_k) / Σ_k w_k over the bands k whose total size
+// Db_k + Da_k is > 0, where Db_k (Da_k) is the bid (ask) size within ±kLiquidityBandsPct[k] %
+// of mid (cumulative bands). In [-1, 1]; NaN when no band holds size. The reference's
+// liquidity and depth scores measured total size (raw units, asset-dependent) and were
+// non-directional, always above 50 on liquid books (§3.1); this is the same banded depth read
+// as a scale-free balance, antisymmetric under mirroring.
+// REQUIRES: bid_depth and ask_depth hold kLiquidityBandsPct.size() values >= 0.
+[[nodiscard]] double liquidity_balance(const std::array<double, 5>& bid_depth,
+                                       const std::array<double, 5>& ask_depth) noexcept;
 
 // Parameters of the orderbook component. Call validate() after building one by hand; the
 // engine and the Python bindings do.
@@ -280,6 +319,10 @@ struct OrderbookSignalsConfig {
     double weight_microprice = 0.10;
     double weight_ofi = 0.20;
     double weight_depth_ratio = 0.10;
+    // The reference's extras (§3.1 weights .08 and .15 against its .22-.05 others; here on top
+    // of the seven above, whose sum is 1).
+    double weight_absorption_exhaustion = 0.08;
+    double weight_liquidity = 0.12;
 
     // Scale of the ofi sub-score: false (the reference) OfiWindow::normalized(), net flow in
     // mean best-level queues; true OfiWindow::tstat(), net flow in units of the window's own
@@ -297,8 +340,11 @@ struct OrderbookSignalsConfig {
 
     // Returns the sub-score weights in BookSub order.
     [[nodiscard]] std::array<double, kBookSubCount> weights() const noexcept {
-        return {weight_oir_5,      weight_oir_10, weight_oir_25,     weight_dwi,
-                weight_microprice, weight_ofi,    weight_depth_ratio};
+        return {weight_oir_5,       weight_oir_10,
+                weight_oir_25,      weight_dwi,
+                weight_microprice,  weight_ofi,
+                weight_depth_ratio, weight_absorption_exhaustion,
+                weight_liquidity};
     }
 };
 
@@ -317,10 +363,16 @@ struct OrderbookSignalsConfig {
 // weight 0 and reads 50: depth_ratio when depth_ratio_raw is not finite (the caller had no
 // band depth), ofi when the window holds no event. Without data every sub-score is 50 with
 // weight 0 and score is 50. Spread never enters: it is not directional.
+//   absorption_exhaustion  logistic_score(absorption_raw, imbalance_sensitivity)
+//   liquidity              logistic_score(liquidity_raw, imbalance_sensitivity)
+// take the caller's absorption_exhaustion() and liquidity_balance() values (NaN: weight 0),
+// because liquidity needs the full book, not the top-K view.
 // REQUIRES: cfg.validate() passed; `top` holds at least the best 25 levels the book has (fewer
 // only if the book has fewer), best first, quantities >= 0.
 void compute_orderbook_component(const BookView& top, double depth_ratio_raw, const OfiWindow& ofi,
-                                 const OrderbookSignalsConfig& cfg, ComponentScore& out) noexcept;
+                                 const OrderbookSignalsConfig& cfg, ComponentScore& out,
+                                 double absorption_raw = std::numeric_limits<double>::quiet_NaN(),
+                                 double liquidity_raw = std::numeric_limits<double>::quiet_NaN()) noexcept;
 
 // OrderbookKernelConsts: the values compute_orderbook_component() derives from its config on
 // every call (the DWI weight ratio exp(-dwi_decay), the reciprocal sensitivities, the weight
@@ -344,6 +396,8 @@ struct OrderbookKernelConsts {
 // compute_orderbook_component() with precomputed constants; the same result as the overload
 // above called with the config the constants were built from.
 void compute_orderbook_component(const BookView& top, double depth_ratio_raw, const OfiWindow& ofi,
-                                 const OrderbookKernelConsts& k, ComponentScore& out) noexcept;
+                                 const OrderbookKernelConsts& k, ComponentScore& out,
+                                 double absorption_raw = std::numeric_limits<double>::quiet_NaN(),
+                                 double liquidity_raw = std::numeric_limits<double>::quiet_NaN()) noexcept;
 
 } // namespace confluex::signals

@@ -51,7 +51,7 @@ template <class E = InvalidConfig>
     throw E(unknown_component_message(name));
 }
 
-inline constexpr std::size_t kMaxSubScores = 8;
+inline constexpr std::size_t kMaxSubScores = 10;
 
 // One component's score with its breakdown.
 //
@@ -72,6 +72,11 @@ struct ComponentScore {
     std::array<double, kMaxSubScores> sub{};
     std::array<double, kMaxSubScores> sub_weight{};
     std::array<const char*, kMaxSubScores> sub_name{}; // static strings
+    // Bit i set: sub-score i is a reading (it had its input) that the configuration weights 0
+    // (e.g. the reference extras under the fitted profiles): computed and reported, not
+    // weighted. Set by the orderflow and orderbook kernels; the others leave 0.
+    std::uint16_t sub_unweighted = 0;
 };
+static_assert(kMaxSubScores <= 16, "sub_unweighted holds one bit per sub-score");
 
 } // namespace confluex

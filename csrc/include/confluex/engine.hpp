@@ -50,6 +50,7 @@
 #include "confluex/price_structure.hpp"
 #include "confluex/sentiment.hpp"
 #include "confluex/spsc_ring.hpp"
+#include "confluex/stacked_imbalance.hpp"
 #include "confluex/technical.hpp"
 #include "confluex/trade_flow.hpp"
 #include "confluex/types.hpp"
@@ -77,6 +78,13 @@ struct EngineConfig {
     std::array<double, 4> structure_timeframe_weights{0.4, 0.3, 0.2, 0.1};
     SentimentConfig sentiment{};
     double volume_bar_weight = 0.6; // in [0, 1]
+    // The reference's orderflow/orderbook extras (flow_signals.hpp, book_signals.hpp,
+    // stacked_imbalance.hpp): the stacked-imbalance window per symbol (every profile; its
+    // reading is taken on a stacked.refresh_ns grid of event time at ingestion, see
+    // stacked_clock()), and the kernels' parameters. The OI quadrant and price-CVD divergence need bar views (standard profile);
+    // without them those sub-scores have no data and are excluded.
+    StackedImbalanceConfig stacked{};
+    FlowExtrasConfig flow_extras{};
 };
 
 // Per-symbol counters beyond the book's own.
@@ -191,6 +199,8 @@ class Engine {
     // bad values, and InvalidConfig when bar views are off.
     void on_funding(std::uint32_t sym, std::int64_t ts_ns, double rate);
     void on_open_interest(std::uint32_t sym, std::int64_t ts_ns, double value);
+    void on_long_short(std::uint32_t sym, std::int64_t ts_ns, double long_share,
+                       double short_share);
     void on_liquidation(std::uint32_t sym, std::int64_t ts_ns, LiquidatedSide side,
                         double notional);
     void on_mark(std::uint32_t sym, const feed::MarkUpdate& m);
@@ -215,6 +225,7 @@ class Engine {
     [[nodiscard]] const OrderBook& book(std::uint32_t sym) const;
     [[nodiscard]] const TradeFlow& flow(std::uint32_t sym) const;
     [[nodiscard]] const signals::OfiWindow& ofi(std::uint32_t sym) const;
+    [[nodiscard]] const StackedImbalance& stacked(std::uint32_t sym) const;
     [[nodiscard]] const SymbolStats& stats(std::uint32_t sym) const;
     [[nodiscard]] const EngineConfig& config() const noexcept { return cfg_; }
 
@@ -230,6 +241,19 @@ class Engine {
     void after_trades(SymbolState& s, std::size_t count, std::int64_t last_ts_ns) noexcept;
     void recompute(SymbolState& s);
     void sync_views(SymbolState& s);
+    // Recomputes the price-CVD divergence sub-score from the base timeframe's closed bars.
+    void update_divergence(Views& v) const;
+    // The cached extras on their event-time grids (both no-ops with a refresh period of 0,
+    // which computes at every recompute instead). stacked_clock(): before a trade at ts_ns (or
+    // advance() to it), when ts_ns reaches the next multiple G of stacked.refresh_ns, computes
+    // the window as it stood at G (trades before G). liquidity_clock(): likewise before a book
+    // message, for the depth bands of the book as it stood at G. Called at ingestion only,
+    // never from a read, so the readings are a function of the events alone, whatever the
+    // read cadence (live reads after every message, replays at their series points).
+    void stacked_clock(SymbolState& s, std::int64_t ts_ns);
+    void liquidity_clock(SymbolState& s, std::int64_t ts_ns);
+    // The liquidity depth-band balance of the current book (NaN: out of sync or a side empty).
+    [[nodiscard]] double liquidity_now(const SymbolState& s) const;
     Views& views(SymbolState& s);
     Views& views_of(std::uint32_t sym);
     std::size_t apply_book_message(const BookLevelEvent* first, std::size_t n);

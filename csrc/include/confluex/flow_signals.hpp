@@ -27,6 +27,8 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <limits>
+#include <span>
 
 #include "confluex/component.hpp"
 #include "confluex/trade_flow.hpp"
@@ -49,13 +51,86 @@ namespace detail {
 
 } // namespace detail
 
-// Orderflow sub-score weights (sum 1). The CVD z-score carries the most weight because it is
-// the only normalised (regime-aware) measure; the three imbalances cover 1 s / 30 s / 5 min by
-// default (windows 0, n/2 and n-1). large_trades gets weight 0 when no large buy or sell trade
-// is in the longest window (including when large-trade stats are disabled).
-inline constexpr std::array<const char*, 5> kOrderflowSubNames = {
-    "imbalance_short", "imbalance_medium", "imbalance_long", "cvd_zscore", "large_trades"};
-inline constexpr std::array<double, 5> kOrderflowWeights = {0.15, 0.20, 0.15, 0.35, 0.15};
+// Orderflow sub-score weights. The CVD z-score carries the most weight because it is the only
+// normalised (regime-aware) measure; the three imbalances cover 1 s / 30 s / 5 min by default
+// (windows 0, n/2 and n-1). large_trades gets weight 0 when no large buy or sell trade is in
+// the longest window (including when large-trade stats are disabled).
+// The last three are the reference's extras (§3.2, §4), supplied by the caller through
+// OrderflowExtras (the engine computes them from its stacked-imbalance window, the sentiment
+// inputs and the base-timeframe bars); each gets weight 0 while it has no data (NaN), so the
+// first five keep their documented weights relative to each other.
+inline constexpr std::array<const char*, 8> kOrderflowSubNames = {
+    "imbalance_short",   "imbalance_medium", "imbalance_long", "cvd_zscore",
+    "large_trades",      "stacked_imbalance", "oi_quadrant",   "cvd_divergence"};
+inline constexpr std::array<double, 8> kOrderflowWeights = {0.15, 0.20, 0.15, 0.35,
+                                                            0.15, 0.10, 0.10, 0.05};
+
+// The reference's orderflow extras as 0-100 sub-scores; NaN = no data (weight 0).
+struct OrderflowExtras {
+    double stacked_imbalance = std::numeric_limits<double>::quiet_NaN();
+    double oi_quadrant = std::numeric_limits<double>::quiet_NaN();
+    double cvd_divergence = std::numeric_limits<double>::quiet_NaN();
+};
+
+// Parameters of the extras' kernels (validated by validate()).
+struct FlowExtrasConfig {
+    // OI quadrant: relative OI and price changes (over the sentiment's open_interest_window_ns)
+    // at which their tanh reaches tanh(1). Finite, > 0.
+    double oi_scale = 0.02;
+    double price_scale = 0.01;
+    // Weight of the "OI falling" quadrants (short covering, long liquidation) against the
+    // "OI rising" ones: the reference's 30/50. In [0, 1].
+    double oi_unwind_factor = 0.6;
+    // Price-CVD divergence: closed base-timeframe bars read (the reference's 20), and the
+    // recency factor of their weights (newest bar largest: the reference gave the *oldest*
+    // bar the largest weight, §3.2 BUG). bars in [2, 1024]; recency finite and >= 1.
+    std::uint32_t divergence_bars = 20;
+    double divergence_recency = 1.2;
+    // Event-time grid of the liquidity depth bands (book side), in ns: the engine reads the
+    // bands of the book as it stood at each multiple (and after each snapshot), at ingestion
+    // (0: every recompute, from the current book). >= 0.
+    std::int64_t liquidity_refresh_ns = 1'000'000'000;
+    // Engine switch for all five extras (stacked imbalance, OI quadrant, price-CVD divergence,
+    // absorption/exhaustion, liquidity): false skips their per-trade and per-recompute work
+    // and leaves their sub-scores without data (weight 0), the component scores of before.
+    bool enabled = true;
+
+    // FlowExtrasConfig::validate()
+    // Throws InvalidConfig naming the first value out of its domain.
+    void validate() const;
+};
+
+// oi_quadrant_score()
+// Returns the open-interest quadrant sub-score from the relative changes of open interest and
+// price over the same span: with x = tanh(price_change / price_scale) and
+// y = tanh(oi_change / oi_scale),
+//   score = 50 + 50 x (max(y, 0) + oi_unwind_factor min(y, 0))
+// i.e. price up & OI up (new longs) bullish, price down & OI up (new shorts) bearish, price up
+// & OI down (short covering) weakly bearish, price down & OI down (long liquidation) weakly
+// bullish: the reference's four cases (§3.2, 50 +- 50q and 50 -+ 30q) made continuous (no
+// thresholds, 50 when either change is 0) and antisymmetric in price. Scale-free: relative
+// changes. NaN when either input is not finite (no data: the reference's synthetic previous
+// OI of 0.98 x current, which always read "OI rising", is not reproduced).
+// REQUIRES: cfg.validate() passes.
+[[nodiscard]] double oi_quadrant_score(double oi_change, double price_change,
+                                       const FlowExtrasConfig& cfg) noexcept;
+
+// cvd_divergence_score()
+// Returns the price-CVD divergence sub-score over n bars given oldest first: delta[i] = buy -
+// sell volume of bar i, volume[i] = its sided volume (buy + sell), close[i] its close.
+//   w_i = recency^i (newest largest);  c = Σ w delta / Σ w volume in [-1, 1] (CVD trend)
+//   p = ln(close[n-1]/close[0]) / (mean_i |ln(close[i]/close[i-1])| sqrt(n-1)) (price trend in
+//       units of its own bar-to-bar noise; 0 when the closes never move)
+//   c~ = tanh(c / sensitivity), p~ = tanh(p), d = -c~ p~ (> 0 iff the trends disagree)
+//   score = 50 + 50 sign(c~) max(d, 0)
+// Bullish when CVD rises while price falls, bearish for the reverse, 50 when they agree:
+// continuous (d -> 0 at each boundary), scale-free (ratios and log returns) and
+// antisymmetric (swapping buys and sells and reflecting returns maps s -> 100 - s).
+// NaN (no data) when n < 2, a close is not finite and positive, or Σ w volume is 0.
+[[nodiscard]] double cvd_divergence_score(std::span<const double> delta,
+                                          std::span<const double> volume,
+                                          std::span<const double> close, double recency,
+                                          double sensitivity) noexcept;
 
 // Volume sub-score weights (sum 1): volume delta and notional pressure over the longest window,
 // and the volume delta over the medium window (n/2) for the shorter-term push.
@@ -74,7 +149,7 @@ struct FlowSignalsConfig {
     double cvd_fallback_gain = 3.0;
     // Sub-score weights in kOrderflowSubNames / kVolumeSubNames order: finite, >= 0, with a
     // positive sum. The defaults are the constants above (the reference profile's).
-    std::array<double, 5> orderflow_weights = kOrderflowWeights;
+    std::array<double, 8> orderflow_weights = kOrderflowWeights;
     std::array<double, 3> volume_weights = kVolumeWeights;
     // true: each sub-score's weight is scaled by its window's coverage,
     // min(1, (last trade - first trade) / window span), and cvd_zscore's by 0 until the
@@ -107,9 +182,11 @@ struct FlowSignalsConfig {
 //   cvd_zscore = 50 + 50 z / clip with z = flow.last_cvd_z() once cvd_zscore().ready(), else
 //                50 + 50 tanh(cvd_fallback_gain * imbalance of the z-score window);
 //   large_trades = g(e(large_count) * (LB - LS) / (LB + LS)) over the longest window.
+//   stacked_imbalance / oi_quadrant / cvd_divergence = `extras` (weight 0 when NaN).
 // REQUIRES: cfg.validate() passes.
 void compute_orderflow_component(const TradeFlow& flow, const FlowSignalsConfig& cfg,
-                                 ComponentScore& out) noexcept;
+                                 ComponentScore& out,
+                                 const OrderflowExtras& extras = {}) noexcept;
 
 // compute_volume_component()
 // Fills `out` with the volume component, with m = activity_multiplier(relative_activity()):

@@ -201,6 +201,12 @@ class Sentiment {
     // Returns reading(now_ns) as a ComponentScore (available sub-scores only).
     [[nodiscard]] ComponentScore component(std::int64_t now_ns) const noexcept;
 
+    // Sentiment::oi_price_change()
+    // Returns {relative OI change, relative close change} over open_interest_window_ns ending
+    // at now_ns, from the samples the open_interest sub-score reads (the OI sample must be
+    // within open_interest_max_age_ns); NaN where unavailable. Feeds the orderflow OI quadrant.
+    [[nodiscard]] std::array<double, 2> oi_price_change(std::int64_t now_ns) const noexcept;
+
     [[nodiscard]] const SentimentConfig& config() const noexcept { return cfg_; }
 
   private:

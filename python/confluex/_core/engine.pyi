@@ -11,7 +11,13 @@ from .order_book import ApplyResult, BookConfig, DesyncReason, SyncState
 from .sentiment import LiquidatedSide
 from .signals import OrderbookSignalsConfig
 from .spsc_ring import BookEventRing, TradeEventRing
-from .trade_flow import FlowConfig, FlowSignalsConfig, WindowStats
+from .trade_flow import (
+    FlowConfig,
+    FlowExtrasConfig,
+    FlowSignalsConfig,
+    StackedImbalanceConfig,
+    WindowStats,
+)
 
 _Levels = npt.NDArray[np.int64]
 
@@ -78,6 +84,8 @@ class EngineConfig(metaclass=_pybind11_type):
     view_timeframes_ns: list[int]
     structure_timeframe_weights: list[float]
     volume_bar_weight: float
+    stacked: StackedImbalanceConfig
+    flow_extras: FlowExtrasConfig
 
 class Engine(metaclass=_pybind11_type):
     def __init__(self, config: EngineConfig = ...) -> None: ...
@@ -116,6 +124,9 @@ class Engine(metaclass=_pybind11_type):
     ) -> int: ...
     def on_funding(self, symbol_id: int, ts_ns: int, rate: float) -> None: ...
     def on_open_interest(self, symbol_id: int, ts_ns: int, value: float) -> None: ...
+    def on_long_short(
+        self, symbol_id: int, ts_ns: int, long_share: float, short_share: float
+    ) -> None: ...
     def on_liquidation(
         self, symbol_id: int, ts_ns: int, side: LiquidatedSide, notional: float
     ) -> None: ...

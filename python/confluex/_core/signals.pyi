@@ -60,6 +60,8 @@ class OrderbookSignalsConfig(metaclass=_pybind11_type):
         weight_microprice: float = 0.1,
         weight_ofi: float = 0.2,
         weight_depth_ratio: float = 0.1,
+        weight_absorption_exhaustion: float = 0.08,
+        weight_liquidity: float = 0.12,
         ofi_tstat: bool = False,
         warmup: bool = False,
     ) -> None: ...
@@ -75,6 +77,8 @@ class OrderbookSignalsConfig(metaclass=_pybind11_type):
     weight_microprice: float
     weight_ofi: float
     weight_depth_ratio: float
+    weight_absorption_exhaustion: float
+    weight_liquidity: float
     ofi_tstat: bool
     warmup: bool
     @property
@@ -86,4 +90,15 @@ def compute_orderbook_component(
     depth_ratio_raw: float | None,
     ofi: OfiWindow,
     cfg: OrderbookSignalsConfig,
+    *,
+    absorption_raw: float | None = None,
+    liquidity_raw: float | None = None,
 ) -> ComponentScore: ...
+def absorption_exhaustion(bids: _Levels, asks: _Levels, n: int = 25) -> float | None: ...
+def liquidity_balance(
+    bid_depth: tuple[float, float, float, float, float] | list[float],
+    ask_depth: tuple[float, float, float, float, float] | list[float],
+) -> float: ...
+
+LIQUIDITY_BANDS_PCT: tuple[float, ...]
+LIQUIDITY_BAND_WEIGHTS: tuple[float, ...]

@@ -115,10 +115,112 @@ class TradeFlow(metaclass=_pybind11_type):
     def reset(self) -> None: ...
 
 def compute_orderflow_component(
-    flow: TradeFlow, config: FlowSignalsConfig = ...
+    flow: TradeFlow,
+    config: FlowSignalsConfig = ...,
+    *,
+    stacked_imbalance: float | None = None,
+    oi_quadrant: float | None = None,
+    cvd_divergence: float | None = None,
 ) -> ComponentScore: ...
 def compute_volume_component(
     flow: TradeFlow, config: FlowSignalsConfig = ...
 ) -> ComponentScore: ...
 def relative_activity(flow: TradeFlow) -> float: ...
 def activity_multiplier(rv: float) -> float: ...
+
+class StackedImbalanceConfig(metaclass=_pybind11_type):
+    imbalance_threshold: float
+    min_stack_length: int
+    min_trades_per_level: int
+    min_total_trades: int
+    window_ns: int
+    max_stale_ns: int
+    max_expected_strength: float
+    level_ticks: int
+    refresh_ns: int
+    capacity: int
+    def __init__(
+        self,
+        *,
+        imbalance_threshold: float = 0.4,
+        min_stack_length: int = 3,
+        min_trades_per_level: int = 5,
+        min_total_trades: int = 100,
+        window_ns: int = 600000000000,
+        max_stale_ns: int = 300000000000,
+        max_expected_strength: float = 5.0,
+        level_ticks: int = 1,
+        refresh_ns: int = 5000000000,
+        capacity: int = 1048576,
+    ) -> None: ...
+
+class StackedImbalanceResult(metaclass=_pybind11_type):
+    @property
+    def score(self) -> float: ...
+    @property
+    def confidence(self) -> float: ...
+    @property
+    def has_data(self) -> bool: ...
+    @property
+    def bullish_stacks(self) -> int: ...
+    @property
+    def bearish_stacks(self) -> int: ...
+    @property
+    def max_stack_length(self) -> int: ...
+    @property
+    def bullish_strength(self) -> float: ...
+    @property
+    def bearish_strength(self) -> float: ...
+    @property
+    def levels(self) -> int: ...
+    @property
+    def significant_levels(self) -> int: ...
+    @property
+    def trades(self) -> int: ...
+
+class StackedImbalance(metaclass=_pybind11_type):
+    def __init__(self, config: StackedImbalanceConfig = ...) -> None: ...
+    def push(self, ts_ns: int, px: int, qty: int, side: int) -> None: ...
+    def advance(self, now_ns: int) -> None: ...
+    def compute(self) -> StackedImbalanceResult: ...
+    @property
+    def trades(self) -> int: ...
+    @property
+    def levels(self) -> int: ...
+    @property
+    def evicted_early(self) -> int: ...
+    @property
+    def now_ns(self) -> int: ...
+    @property
+    def config(self) -> StackedImbalanceConfig: ...
+
+class FlowExtrasConfig(metaclass=_pybind11_type):
+    oi_scale: float
+    price_scale: float
+    oi_unwind_factor: float
+    divergence_bars: int
+    divergence_recency: float
+    liquidity_refresh_ns: int
+    enabled: bool
+    def __init__(
+        self,
+        *,
+        oi_scale: float = 0.02,
+        price_scale: float = 0.01,
+        oi_unwind_factor: float = 0.6,
+        divergence_bars: int = 20,
+        divergence_recency: float = 1.2,
+        liquidity_refresh_ns: int = 1000000000,
+        enabled: bool = True,
+    ) -> None: ...
+
+def oi_quadrant_score(
+    oi_change: float, price_change: float, config: FlowExtrasConfig = ...
+) -> float: ...
+def cvd_divergence_score(
+    delta: npt.ArrayLike,
+    volume: npt.ArrayLike,
+    close: npt.ArrayLike,
+    recency: float = 1.2,
+    sensitivity: float = 0.35,
+) -> float: ...

@@ -5,6 +5,8 @@
 - :mod:`confluex.feeds.capture`: a Binance capture as engine records (tests, benchmarks).
 - :mod:`confluex.feeds.live`: a venue's public WebSocket streams (Binance, Bybit) through a
   :class:`~confluex.FeedSession`, with book resync, reconnects and recording.
+- :mod:`confluex.feeds.rest_poll`: the live REST inputs: OHLCV warm-up and scheduled funding,
+  open-interest and long/short polls (``LiveFeed(rest_poll=...)``).
 - :mod:`confluex.feeds.ccxtpro`: the ccxt.pro fallback for venues without a native parser.
 
 The terminal view of ``confluex live`` is not a feed: it is :mod:`confluex.live_view`.
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
         sample_path,
     )
     from .live import EXCHANGES, Backoff, ExchangeSpec, LiveFeed, Recorder, SymbolStats
+    from .rest_poll import SERIES, RestPollConfig, RestPoller
 
 # Name -> submodule that defines it.
 _LAZY = {
@@ -57,11 +60,15 @@ _LAZY = {
     "LiveFeed": "live",
     "Recorder": "live",
     "SymbolStats": "live",
+    "SERIES": "rest_poll",
+    "RestPollConfig": "rest_poll",
+    "RestPoller": "rest_poll",
 }
 
 __all__ = [
     "EXCHANGES",
     "SAMPLE",
+    "SERIES",
     "Backoff",
     "BinanceCapture",
     "BookMode",
@@ -73,6 +80,8 @@ __all__ = [
     "Recorder",
     "ReplayResult",
     "ReplaySource",
+    "RestPollConfig",
+    "RestPoller",
     "SymbolReport",
     "SymbolStats",
     "WatchSource",

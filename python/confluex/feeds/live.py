@@ -52,6 +52,7 @@ from ..engine import (
 )
 from ..markets import instrument_from_market
 from ..markets import venue_symbol as market_id_of
+from .rest_poll import RestPollConfig, RestPoller
 
 __all__ = [
     "EXCHANGES",
@@ -242,6 +243,10 @@ class LiveFeed:
     record:
         A path, or a :class:`Recorder`: every frame and REST snapshot goes there in the
         replay format (see :class:`Recorder`); closed when run() ends.
+    rest_poll:
+        A :class:`~confluex.feeds.rest_poll.RestPollConfig`: warm the engine up from REST
+        history at start (OHLCV, funding, OI, long/short) and poll the sentiment inputs on its
+        schedule (see :mod:`confluex.feeds.rest_poll`); None (default) fetches neither.
     clock_ns / frame_ts / monotonic / sleep / backoff:
         Injected time sources for tests. ``frame_ts(frame)`` stamps a received frame (default:
         ``clock_ns()``); REST snapshots are stamped with the latest frame's stamp so that the
@@ -268,6 +273,7 @@ class LiveFeed:
         open_timeout: float = 10.0,
         rest_options: Mapping[str, Any] | None = None,
         record: str | Path | Recorder | None = None,
+        rest_poll: RestPollConfig | None = None,
     ) -> None:
         if exchange not in EXCHANGES:
             raise ValueError(f"exchange must be one of {sorted(EXCHANGES)}, was {exchange!r}")
@@ -310,6 +316,9 @@ class LiveFeed:
         #: book -> score), e.g. :meth:`confluex.metrics.LiveMetrics.observe_message`.
         self.latency_hook: Callable[[int], None] | None = None
         self.recorder = record if isinstance(record, Recorder | None) else Recorder(record)
+        self._rest_poll = rest_poll
+        #: The REST warm-up / polling driver (with ``rest_poll``), created by start().
+        self.poller: RestPoller | None = None
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -342,8 +351,10 @@ class LiveFeed:
         """Resolves symbols and instruments (loading markets unless all are overridden)."""
         if self._started:
             return
-        need_rest = self.spec.depth_method is not None or any(
-            s not in self._instrument_overrides for s in self.symbols
+        need_rest = (
+            self.spec.depth_method is not None
+            or self._rest_poll is not None
+            or any(s not in self._instrument_overrides for s in self.symbols)
         )
         if need_rest and self._rest is None:
             self._rest = self._make_rest()
@@ -367,6 +378,12 @@ class LiveFeed:
             st = SymbolStats(s, venue_symbol, sid, last_frame_mono=self._mono())
             self.by_id[sid] = st
             self.by_symbol[s] = st
+        if self._rest_poll is not None:
+            ids = {s: st.symbol_id for s, st in self.by_symbol.items()}
+            self.poller = RestPoller(
+                self._rest, self.engine, ids, self._rest_poll, sleep=self._sleep
+            )
+            await self.poller.warm_up_bounded()  # bounded: never stalls start-up
         self._started = True
 
     # -- engine hooks (the threaded feed, confluex.feeds.live_sharded, overrides these) ---------
@@ -425,6 +442,8 @@ class LiveFeed:
             await self.start()
             if self.stale_seconds > 0:
                 self._spawn(self._watchdog())
+            if self.poller is not None:
+                self._spawn(self.poller.run())
             while not self._stopping.is_set():
                 received = await self._connect_once()
                 if self._stopping.is_set():
@@ -664,5 +683,6 @@ class LiveFeed:
             stale_resyncs=st.stale_resyncs,
             snapshot_requests=st.snapshot_requests,
             snapshot_errors=st.snapshot_errors,
+            rest_warmup=self.poller.warmup_status if self.poller is not None else "off",
         )
         return h

@@ -230,6 +230,13 @@ class ConfluenceConfig:
     only), ``"reference"`` (the reference system's §2.6 formula with ``weights``, for parity) or
     ``"hft_ultra_fast"`` (orderbook .60, orderflow .35, volume .05 from trades only); see
     :func:`confluex.engine_config`.
+
+    ``extras`` switches the reference system's orderflow/orderbook extras (stacked imbalance,
+    open-interest quadrant, price-CVD divergence, absorption/exhaustion, liquidity bands) on or
+    off; unset, each profile decides: on in ``reference``, off where they carry no weight
+    (``standard``, the fitted profiles, ``hft_ultra_fast``), since computing them costs about
+    0.8 us per depth message. On in ``standard``, they are computed and reported as unweighted
+    sub-scores.
     """
 
     PREFIX: ClassVar[str] = "confluence"
@@ -244,6 +251,7 @@ class ConfluenceConfig:
     thresholds: Thresholds = field(default_factory=Thresholds)
     weights: ComponentWeights = field(default_factory=ComponentWeights)
     profile: str = "standard"
+    extras: bool | None = None
 
     def __post_init__(self) -> None:
         if self.profile not in self.PROFILES:

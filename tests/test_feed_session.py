@@ -390,3 +390,53 @@ def test_on_message_results_a_caller_holds_never_change(hft_data: Path) -> None:
     assert row_of(kept) == kept_row == tuple(expected[0])
     assert rows == [tuple(e) for e in expected]
     assert len({row[2] for row in rows}) > 100  # the ids moved on while `kept` stayed
+
+
+def test_on_message_every_call_form_feeds_the_same_session(hft_data: Path) -> None:
+    # on_message(bytes, int) takes a fast entry point; keywords, other bytes-likes and a
+    # subclass instance go through the general binding. Mixed in one stream, every form must
+    # give the rows and the book that on_messages() gives.
+    class Sub(S.FeedSession):
+        pass
+
+    engine, _, sym, data = session_for("usdm", hft_data)
+    session = Sub(engine, S.Venue.binance_futures)
+    session.add_symbol("BTCUSDT", sym)
+    ref_engine, reference, _, _ = session_for("usdm", hft_data)
+    frames, stamps = frames_of(data)
+    frames, stamps = frames[:4000], stamps[:4000]
+    expected = [tuple(r) for r in reference.on_messages(tuple(frames), stamps).tolist()]
+
+    rows = []
+    for i, (f, t) in enumerate(zip(frames, stamps, strict=True)):
+        form = i % 4
+        if form == 0:
+            r = session.on_message(f, t)
+        elif form == 1:
+            r = session.on_message(raw=f, ts_ns=t)
+        elif form == 2:
+            r = session.on_message(f, ts_ns=np.int64(t))
+        else:
+            r = S.FeedSession.on_message(session, bytearray(f), t)
+        rows.append(row_of(r))
+
+    assert rows == expected
+    assert engine.score(sym) == ref_engine.score(sym)
+    assert session.health(sym).to_dict() == reference.health(sym).to_dict()
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [((b"{}", 2**63), {}), ((b"{}", "1"), {}), ((b"{}",), {}), ((b"{}", 1), {"ts": 1})],
+    ids=("ts_beyond_int64", "str_ts", "missing_ts", "unknown_keyword"),
+)
+def test_on_message_refuses_bad_arguments_and_feeds_nothing(
+    args: tuple[object, ...], kwargs: dict[str, object], hft_data: Path
+) -> None:
+    _, session, _, _ = session_for("usdm", hft_data)
+
+    with pytest.raises(TypeError):
+        session.on_message(*args, **kwargs)  # type: ignore[arg-type]
+
+    assert sum(session.parser_counters.messages.values()) == 0
+    assert sum(session.parser_counters.errors.values()) == 0

@@ -52,14 +52,22 @@ std::string_view frame_bytes(const py::handle& raw, std::optional<ByteView>& buf
 // slots cover `r = session.on_message(...)` in a loop (the previous result is still bound
 // while the next call runs); when every slot is held elsewhere a new object replaces one.
 // Each slot keeps the address of its C++ value, so a reuse is one copy (no type lookup).
-// The pool is per thread and lives until the process ends (a few objects, never freed).
+// The pool lives until the process ends (a few objects, never freed). Every call holds the
+// GIL (the module does not declare free-threading support), so one pool serves every thread
+// (a slot another thread's result still holds has a second reference and is not reused);
+// a build without the GIL keeps one pool per thread.
 PyObject* pooled_result(const ParseResult& r) {
     struct Slot {
         PyObject* obj = nullptr;
         ParseResult* value = nullptr;
     };
+#ifdef Py_GIL_DISABLED
     thread_local std::array<Slot, 2> pool{};
     thread_local std::size_t next = 0;
+#else
+    static std::array<Slot, 2> pool{};
+    static std::size_t next = 0;
+#endif
     std::array<Slot, 2>& slots = pool;
     for (Slot& slot : slots) {
         if (slot.obj != nullptr && Py_REFCNT(slot.obj) == 1) {

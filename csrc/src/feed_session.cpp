@@ -8,6 +8,10 @@
 #include <limits>
 #include <string>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "confluex/errors.hpp"
 #include "line_stamp.hpp"
 
@@ -151,13 +155,32 @@ namespace {
 
 // Whether a message is one of the derivative streams, from its first bytes: the combined
 // stream's name or the event type come first in what the venues send and what --record wrote.
+// Whether s holds a 'P' or an 'O' (16 bytes at a time: the two compares of one load).
+bool has_p_or_o(std::string_view s) noexcept {
+    std::size_t i = 0;
+#if defined(__SSE2__)
+    for (; i + 16 <= s.size(); i += 16) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
+        if (_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('P')),
+                                           _mm_cmpeq_epi8(v, _mm_set1_epi8('O')))) != 0) {
+            return true;
+        }
+    }
+#endif
+    for (; i < s.size(); ++i) {
+        if (s[i] == 'P' || s[i] == 'O') {
+            return true;
+        }
+    }
+    return false;
+}
+
 bool is_sentiment_stream(std::string_view raw, bool bybit) noexcept {
     const std::string_view head = raw.substr(0, 96);
-    // Every Binance needle has a 'P' (markPrice) or an 'O' (forceOrder): two memchr over the
-    // head rule out nearly every message before the four searches (each of which restarts at
-    // every '"' of the head).
-    if (!bybit && (head.empty() || (std::memchr(head.data(), 'P', head.size()) == nullptr &&
-                                    std::memchr(head.data(), 'O', head.size()) == nullptr))) {
+    // Every Binance needle has a 'P' (markPrice) or an 'O' (forceOrder): one pass over the
+    // head for either rules out nearly every message before the four searches (each of which
+    // restarts at every '"' of the head).
+    if (!bybit && !has_p_or_o(head)) {
         return false;
     }
     if (bybit) {

@@ -1037,8 +1037,10 @@ parse_levels_local(const char*& p, const char* end, BookSide side, const Instrum
         ++p;
         return Err::None;
     }
-    const Decimal& tick = inst.tick_decimal();
-    const Decimal& lot = inst.lot_decimal();
+    // Copies: the record stores below could alias the instrument's fields, which would
+    // otherwise be reloaded for every level.
+    const Decimal tick = inst.tick_decimal();
+    const Decimal lot = inst.lot_decimal();
     const auto side_u8 = static_cast<std::uint8_t>(side);
     // p at the '[' of a level; the compact separators '","' and '"],["' take one compare each,
     // anything else (whitespace) goes through the general checks.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 import zipfile
 from functools import cache
 from pathlib import Path
@@ -215,6 +216,23 @@ def test_latency_histograms_cover_every_stage(hft_data: Path) -> None:
     assert lat["total"]["count"] == lat["apply"]["count"] == lat["recompute"]["count"] > 10_000
     for stage in lat.values():
         assert 0 < stage["p50"] <= stage["p99"] <= stage["p999"] <= stage["max"]
+
+
+def test_latency_stages_are_nanoseconds_within_the_wall_time(hft_data: Path) -> None:
+    # The stages are timed with the CPU's timestamp counter where it is invariant and read
+    # back in ns: their sum must fit in the replay's wall time (in counter ticks it would
+    # not: a 2-4 GHz counter reads 2-4x the ns) and cover most of it.
+    _, session, _, _ = session_for("spot", hft_data)
+    data = raw(("spot/btcusdt_20240808.gz",), hft_data)
+
+    start = time.perf_counter_ns()
+    session.replay(data)
+    elapsed = time.perf_counter_ns() - start
+    lat = session.latency()
+    staged = sum(lat[k]["mean"] * lat[k]["count"] for k in ("parse", "apply", "recompute"))
+
+    assert 0.3 * elapsed < staged <= elapsed
+    assert lat["total"]["mean"] * lat["total"]["count"] <= elapsed
 
 
 def test_bybit_sample_snapshot_and_deltas_stay_in_sync() -> None:

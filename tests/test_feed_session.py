@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 import zipfile
 from functools import cache
 from pathlib import Path
@@ -217,6 +218,23 @@ def test_latency_histograms_cover_every_stage(hft_data: Path) -> None:
         assert 0 < stage["p50"] <= stage["p99"] <= stage["p999"] <= stage["max"]
 
 
+def test_latency_stages_are_nanoseconds_within_the_wall_time(hft_data: Path) -> None:
+    # The stages are timed with the CPU's timestamp counter where it is invariant and read
+    # back in ns: their sum must fit in the replay's wall time (in counter ticks it would
+    # not: a 2-4 GHz counter reads 2-4x the ns) and cover most of it.
+    _, session, _, _ = session_for("spot", hft_data)
+    data = raw(("spot/btcusdt_20240808.gz",), hft_data)
+
+    start = time.perf_counter_ns()
+    session.replay(data)
+    elapsed = time.perf_counter_ns() - start
+    lat = session.latency()
+    staged = sum(lat[k]["mean"] * lat[k]["count"] for k in ("parse", "apply", "recompute"))
+
+    assert 0.3 * elapsed < staged <= elapsed
+    assert lat["total"]["mean"] * lat["total"]["count"] <= elapsed
+
+
 def test_bybit_sample_snapshot_and_deltas_stay_in_sync() -> None:
     path = HFT.parents[0] / "nautilus_trader" / "bybit" / "xrpusdt-ob500.data.zip"
     with zipfile.ZipFile(path) as zf:
@@ -390,3 +408,53 @@ def test_on_message_results_a_caller_holds_never_change(hft_data: Path) -> None:
     assert row_of(kept) == kept_row == tuple(expected[0])
     assert rows == [tuple(e) for e in expected]
     assert len({row[2] for row in rows}) > 100  # the ids moved on while `kept` stayed
+
+
+def test_on_message_every_call_form_feeds_the_same_session(hft_data: Path) -> None:
+    # on_message(bytes, int) takes a fast entry point; keywords, other bytes-likes and a
+    # subclass instance go through the general binding. Mixed in one stream, every form must
+    # give the rows and the book that on_messages() gives.
+    class Sub(S.FeedSession):
+        pass
+
+    engine, _, sym, data = session_for("usdm", hft_data)
+    session = Sub(engine, S.Venue.binance_futures)
+    session.add_symbol("BTCUSDT", sym)
+    ref_engine, reference, _, _ = session_for("usdm", hft_data)
+    frames, stamps = frames_of(data)
+    frames, stamps = frames[:4000], stamps[:4000]
+    expected = [tuple(r) for r in reference.on_messages(tuple(frames), stamps).tolist()]
+
+    rows = []
+    for i, (f, t) in enumerate(zip(frames, stamps, strict=True)):
+        form = i % 4
+        if form == 0:
+            r = session.on_message(f, t)
+        elif form == 1:
+            r = session.on_message(raw=f, ts_ns=t)
+        elif form == 2:
+            r = session.on_message(f, ts_ns=np.int64(t))
+        else:
+            r = S.FeedSession.on_message(session, bytearray(f), t)
+        rows.append(row_of(r))
+
+    assert rows == expected
+    assert engine.score(sym) == ref_engine.score(sym)
+    assert session.health(sym).to_dict() == reference.health(sym).to_dict()
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [((b"{}", 2**63), {}), ((b"{}", "1"), {}), ((b"{}",), {}), ((b"{}", 1), {"ts": 1})],
+    ids=("ts_beyond_int64", "str_ts", "missing_ts", "unknown_keyword"),
+)
+def test_on_message_refuses_bad_arguments_and_feeds_nothing(
+    args: tuple[object, ...], kwargs: dict[str, object], hft_data: Path
+) -> None:
+    _, session, _, _ = session_for("usdm", hft_data)
+
+    with pytest.raises(TypeError):
+        session.on_message(*args, **kwargs)  # type: ignore[arg-type]
+
+    assert sum(session.parser_counters.messages.values()) == 0
+    assert sum(session.parser_counters.errors.values()) == 0

@@ -475,6 +475,71 @@ def test_canonical_fast_path_matches_general_scanner_on_mutated_real_messages(
     assert fast == general
 
 
+def level_text(units_: int, unit: str, style: str) -> str:
+    """units_ * unit written the way `style` names: the exchange's form, with leading zeros,
+    with many trailing zeros (a long string), in exponent form (not a decimal: refused) or
+    with a space inside (refused)."""
+    text = decimal_text(units_, unit, 0, 0)
+    if style == "leading_zeros":
+        return "000" + text
+    if style == "long":
+        return text + "0" * 12
+    if style == "exponent":
+        return f"{units_}e-2"
+    if style == "space":
+        return text[:1] + " " + text[1:]
+    return text
+
+
+# Mostly the exchange's form (so whole messages of many levels parse), sometimes another.
+level_styles = st.sampled_from(["plain"] * 40 + ["leading_zeros", "long", "exponent", "space"])
+
+
+@st.composite
+def wide_side(draw: st.DrawFn) -> list[list[str]]:
+    """One side of a big depth message: up to 1,200 levels, most in the exchange's form."""
+    n = draw(st.integers(0, 1200))
+    base_px = draw(st.integers(1, 10**8))
+    rnd = random.Random(draw(st.integers(0, 2**32)))
+    plain = draw(st.booleans())  # a side of exchange-form strings only, or mixed forms
+    out = []
+    for _ in range(n):
+        px_style = "plain" if plain else draw(level_styles)
+        qty_style = "plain" if plain else draw(level_styles)
+        px = base_px + rnd.randrange(0, 10**6)
+        qty = rnd.choice([0, rnd.randrange(1, 10**4), rnd.randrange(1, 10**9)])
+        out.append([level_text(px, TICK, px_style), level_text(qty, LOT, qty_style)])
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(wide_side(), wide_side(), ids, st.data())
+def test_large_depth_messages_of_many_levels_match_reference(
+    bids: list[list[str]], asks: list[list[str]], first: int, data: st.DataObject
+) -> None:
+    # The per-level fast paths (compact "px","qty" pairs converted together) run over long
+    # level arrays here: 1,000+ levels, any mix of exchange-form and other strings, compact or
+    # spaced; each message must equal the plain-Python reference, or fail where it fails.
+    msg = {
+        "stream": "btcusdt@depth@0ms",
+        "data": {
+            "e": "depthUpdate",
+            "E": 1,
+            "T": 1,
+            "s": "BTCUSDT",
+            "U": first,
+            "u": first + 1,
+            "pu": first - 1,
+            "b": bids,
+            "a": asks,
+        },
+    }
+    compact = data.draw(st.booleans())
+    raw = json.dumps(msg, separators=(",", ":")).encode() if compact else data.draw(layout(msg))
+
+    assert_matches_reference(raw, True, 5, strict_both_ways=True)
+
+
 @settings(max_examples=100)
 @given(st.binary(max_size=200))
 def test_arbitrary_bytes_never_crash_either_parser(raw: bytes) -> None:

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,10 +19,10 @@ namespace py = pybind11;
 namespace {
 
 using confluex::Engine;
-using confluex::LatencyHistogram;
 using confluex::bindings::bind_record;
 using confluex::bindings::ByteView;
 using confluex::bindings::field;
+using confluex::bindings::latency_dict;
 using confluex::bindings::ParserCountersView;
 using namespace confluex::feed;
 
@@ -31,17 +32,6 @@ template <class T> py::array_t<T> copy_array(const std::vector<T>& v) {
         std::memcpy(out.mutable_data(), v.data(), v.size() * sizeof(T));
     }
     return out;
-}
-
-py::dict latency_dict(const LatencyHistogram& h) {
-    py::dict d;
-    d["count"] = h.count();
-    d["p50"] = h.percentile(0.50);
-    d["p99"] = h.percentile(0.99);
-    d["p999"] = h.percentile(0.999);
-    d["max"] = h.max();
-    d["mean"] = h.mean();
-    return d;
 }
 
 // The bytes of a frame: a bytes object directly, any other bytes-like through the buffer
@@ -61,39 +51,110 @@ std::string_view frame_bytes(const py::handle& raw, std::optional<ByteView>& buf
 // tuples of zip() and dict.items()), so no caller ever sees a result it holds change. Two
 // slots cover `r = session.on_message(...)` in a loop (the previous result is still bound
 // while the next call runs); when every slot is held elsewhere a new object replaces one.
-// The pool is per thread and lives until the process ends (a few objects, never freed).
-py::object pooled_result(const ParseResult& r) {
-    thread_local std::array<PyObject*, 2> pool{};
+// Each slot keeps the address of its C++ value, so a reuse is one copy (no type lookup).
+// The pool lives until the process ends (a few objects, never freed). Every call holds the
+// GIL (the module does not declare free-threading support), so one pool serves every thread
+// (a slot another thread's result still holds has a second reference and is not reused);
+// a build without the GIL keeps one pool per thread.
+PyObject* pooled_result(const ParseResult& r) {
+    struct Slot {
+        PyObject* obj = nullptr;
+        ParseResult* value = nullptr;
+    };
+#ifdef Py_GIL_DISABLED
+    thread_local std::array<Slot, 2> pool{};
     thread_local std::size_t next = 0;
-    for (PyObject* slot : pool) {
-        if (slot != nullptr && Py_REFCNT(slot) == 1) {
-            py::handle(slot).cast<ParseResult&>() = r;
-            return py::reinterpret_borrow<py::object>(slot);
+#else
+    static std::array<Slot, 2> pool{};
+    static std::size_t next = 0;
+#endif
+    std::array<Slot, 2>& slots = pool;
+    for (Slot& slot : slots) {
+        if (slot.obj != nullptr && Py_REFCNT(slot.obj) == 1) {
+            *slot.value = r;
+            Py_INCREF(slot.obj);
+            return slot.obj;
         }
     }
     py::object fresh = py::cast(r);
-    PyObject*& victim = pool[next];
-    next = (next + 1) % pool.size();
-    Py_XDECREF(victim);
-    victim = fresh.inc_ref().ptr();
-    return fresh;
+    Slot& victim = slots[next];
+    next = (next + 1) % slots.size();
+    Py_XDECREF(victim.obj);
+    victim.value = &fresh.cast<ParseResult&>();
+    victim.obj = fresh.inc_ref().ptr();
+    return fresh.release().ptr();
+}
+
+// The pybind11 binding of FeedSession.on_message: on_message_fast() hands it every call it
+// does not take itself (other argument forms, and their errors). Set once at import, then
+// owned by the module for the life of the process.
+PyObject* g_on_message_bound = nullptr;
+
+// on_message_fast()
+// FeedSession.on_message as a METH_FASTCALL method: the live path's call, on_message(bytes,
+// int), goes straight to the session (no pybind11 argument dispatch, no result-type lookup);
+// anything else (keywords, other bytes-likes, an int beyond int64, a subclass instance whose
+// C++ object is not in pybind11's simple layout) calls the pybind11 binding, which does the
+// same thing for every accepted form and raises its errors.
+PyObject* on_message_fast(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                          PyObject* kwnames) {
+    if (nargs == 2 && kwnames == nullptr && PyBytes_CheckExact(args[0]) &&
+        PyLong_CheckExact(args[1])) {
+        auto* inst = reinterpret_cast<py::detail::instance*>(self);
+        int overflow = 0;
+        const long long ts = PyLong_AsLongLongAndOverflow(args[1], &overflow);
+        if (inst->simple_layout && inst->simple_holder_constructed && overflow == 0 &&
+            !(ts == -1 && PyErr_Occurred() != nullptr)) {
+            auto* session = static_cast<FeedSession*>(inst->simple_value_holder[0]);
+            const std::string_view raw(PyBytes_AS_STRING(args[0]),
+                                       static_cast<std::size_t>(PyBytes_GET_SIZE(args[0])));
+            try {
+                return pooled_result(session->on_message(raw, ts));
+            } catch (...) {
+                py::detail::try_translate_exceptions(); // sets the Python error
+                return nullptr;
+            }
+        }
+        PyErr_Clear();
+    }
+    // The bound function takes self first: prepend it to the positional arguments.
+    const Py_ssize_t nkw = kwnames == nullptr ? 0 : PyTuple_GET_SIZE(kwnames);
+    std::vector<PyObject*> all(static_cast<std::size_t>(1 + nargs + nkw));
+    all[0] = self;
+    std::copy(args, args + nargs + nkw, all.begin() + 1);
+    return PyObject_Vectorcall(g_on_message_bound, all.data(), static_cast<std::size_t>(1 + nargs),
+                               kwnames);
 }
 
 // on_messages(): converts the frames and times, then feeds them with the GIL released.
 py::array_t<MessageResult> on_messages(FeedSession& s, const py::sequence& frames,
                                        const py::object& ts) {
-    const std::size_t n = frames.size();
-    std::vector<py::object> keep; // holds every frame while the GIL is released
-    std::vector<std::optional<ByteView>> bufs(n);
+    // A list or tuple is read in place (PySequence_Fast); `keep` then holds a reference to
+    // every frame while the GIL is released (another thread may change the list meanwhile).
+    const auto items = py::reinterpret_steal<py::object>(
+        PySequence_Fast(frames.ptr(), "frames must be a sequence"));
+    if (!items) {
+        throw py::error_already_set();
+    }
+    const auto n = static_cast<std::size_t>(PySequence_Fast_GET_SIZE(items.ptr()));
+    PyObject** const item = PySequence_Fast_ITEMS(items.ptr());
+    std::vector<py::object> keep;
+    std::vector<std::unique_ptr<ByteView>> bufs; // the frames that are not bytes objects
     std::vector<std::string_view> views(n);
     keep.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
-        keep.push_back(frames[i]);
-        if (PyUnicode_Check(keep.back().ptr())) {
+        PyObject* const f = item[i];
+        keep.push_back(py::reinterpret_borrow<py::object>(f));
+        if (PyBytes_CheckExact(f)) {
+            views[i] = {PyBytes_AS_STRING(f), static_cast<std::size_t>(PyBytes_GET_SIZE(f))};
+            continue;
+        }
+        if (PyUnicode_Check(f)) {
             throw py::type_error("frames[" + std::to_string(i) +
                                  "] must be bytes-like (bytes, bytearray, memoryview), was str");
         }
-        views[i] = frame_bytes(keep.back(), bufs[i]);
+        bufs.push_back(std::make_unique<ByteView>(keep.back()));
+        views[i] = bufs.back()->sv();
     }
     // ts_ns: one int for every frame, or one int64 per frame (a 1-d int64 array or a sequence
     // of ints); never a silent cast from another type.
@@ -119,15 +180,27 @@ py::array_t<MessageResult> on_messages(FeedSession& s, const py::sequence& frame
         n_ts = static_cast<std::size_t>(ts_arr.shape(0));
     } else if (py::isinstance<py::sequence>(ts) && !PyUnicode_Check(ts.ptr()) &&
                !PyBytes_Check(ts.ptr())) {
-        const auto seq = py::reinterpret_borrow<py::sequence>(ts);
-        ts_vec.resize(seq.size());
+        const auto seq = py::reinterpret_steal<py::object>(
+            PySequence_Fast(ts.ptr(), "ts_ns must be a sequence"));
+        if (!seq) {
+            throw py::error_already_set();
+        }
+        ts_vec.resize(static_cast<std::size_t>(PySequence_Fast_GET_SIZE(seq.ptr())));
+        PyObject** const t = PySequence_Fast_ITEMS(seq.ptr());
         for (std::size_t i = 0; i < ts_vec.size(); ++i) {
-            const py::object t = seq[i];
-            if (!PyLong_Check(t.ptr())) {
-                throw py::type_error("ts_ns[" + std::to_string(i) + "] must be an int, was " +
-                                     std::string(py::str(py::type::handle_of(t).attr("__name__"))));
+            if (!PyLong_Check(t[i])) {
+                throw py::type_error(
+                    "ts_ns[" + std::to_string(i) + "] must be an int, was " +
+                    std::string(py::str(py::type::handle_of(t[i]).attr("__name__"))));
             }
-            ts_vec[i] = t.cast<std::int64_t>();
+            int overflow = 0;
+            const long long v = PyLong_AsLongLongAndOverflow(t[i], &overflow);
+            if (overflow != 0 || (v == -1 && PyErr_Occurred() != nullptr)) {
+                PyErr_Clear();
+                ts_vec[i] = py::reinterpret_borrow<py::object>(t[i]).cast<std::int64_t>();
+            } else {
+                ts_vec[i] = v;
+            }
         }
         ts_ptr = ts_vec.data();
         n_ts = ts_vec.size();
@@ -251,7 +324,8 @@ Single-threaded, like the Engine it drives (which it keeps alive).
             "on_message",
             [](FeedSession& s, const py::handle raw, std::int64_t ts_ns) {
                 std::optional<ByteView> buf;
-                return pooled_result(s.on_message(frame_bytes(raw, buf), ts_ns));
+                return py::reinterpret_steal<py::object>(
+                    pooled_result(s.on_message(frame_bytes(raw, buf), ts_ns)));
             },
             py::arg("raw"), py::arg("ts_ns"),
             R"pbdoc(Parses and applies one raw message (bytes).)pbdoc")
@@ -321,4 +395,20 @@ row per frame.)pbdoc")
             R"pbdoc(The session parser's counters (ParserCounters; no per-symbol errors).)pbdoc")
         .def_property_readonly("venue", &FeedSession::venue)
         .def_property_readonly("lines_fed", &FeedSession::lines_fed);
+
+    // on_message: the pybind11 binding above stays the reference for every argument form;
+    // the class attribute becomes on_message_fast(), which calls it for what it does not take.
+    const py::object cls = m.attr("FeedSession");
+    const py::object bound = cls.attr("on_message");
+    static const std::string doc = py::str(bound.attr("__doc__"));
+    static PyMethodDef def{
+        "on_message", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&on_message_fast)),
+        METH_FASTCALL | METH_KEYWORDS, doc.c_str()};
+    g_on_message_bound = bound.inc_ref().ptr();
+    const auto descr = py::reinterpret_steal<py::object>(
+        PyDescr_NewMethod(reinterpret_cast<PyTypeObject*>(cls.ptr()), &def));
+    if (!descr) {
+        throw py::error_already_set();
+    }
+    cls.attr("on_message") = descr;
 }

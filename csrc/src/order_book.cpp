@@ -241,12 +241,23 @@ template <bool IsBid> void BookSideImpl<IsBid>::patch_cache(Ticks px, Lots qty) 
     // level of an incomplete cache (such a level cannot enter the top K).
     Level* c = cache_.get();
     std::size_t n = cache_n_;
-    // First slot whose price is not better than px; the cache is short, a linear scan from
-    // the best end finds near-top updates (the common case) in a few compares.
-    std::size_t pos = 0;
-    while (pos < n && better(c[pos].px, px)) {
-        ++pos;
+    // First slot whose price is not better than px (the cache is sorted best first, so
+    // better(c[i].px, px) holds exactly below it): a linear scan from the last patch's slot,
+    // towards the worse end when the slot before it is still better than px, else towards the
+    // best end. A message's levels come sorted by price (Binance: both sides ascending), so
+    // consecutive patches of one side land a few slots apart.
+    std::size_t pos = std::min(cache_hint_, n);
+    if (pos == 0 || better(c[pos - 1].px, px)) {
+        while (pos < n && better(c[pos].px, px)) {
+            ++pos;
+        }
+    } else {
+        --pos; // !better(c[pos].px, px)
+        while (pos > 0 && !better(c[pos - 1].px, px)) {
+            --pos;
+        }
     }
+    cache_hint_ = pos;
     if (pos < n && c[pos].px == px) {
         if (qty != 0) {
             c[pos].qty = qty;

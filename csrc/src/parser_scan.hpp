@@ -241,6 +241,39 @@ inline bool match_literal(const char*& p, const char* end, std::string_view lit)
     return _mm_or_si128(_mm_sub_epi8(k, past_int), zero);
 }
 
+// The digits_src() controls short_pair() uses (dpos and keep <= 8, total <= 16), computed
+// once: a table load instead of the ten vector operations per string that build one.
+struct DigitsSrcTable {
+    static constexpr int kMaxPos = 8;
+    static constexpr int kMaxTotal = 16;
+    alignas(16) std::uint8_t ctrl[kMaxPos + 1][kMaxPos + 1][kMaxTotal + 1][16];
+    constexpr DigitsSrcTable() : ctrl{} {
+        for (int dpos = 0; dpos <= kMaxPos; ++dpos) {
+            for (int keep = 0; keep <= kMaxPos; ++keep) {
+                for (int total = 0; total <= kMaxTotal; ++total) {
+                    for (int j = 0; j < 16; ++j) {
+                        // As digits_src(): digit k of the scaled value, 0xFF (a zero byte)
+                        // before the first digit and past the last kept one.
+                        const int k = j - (16 - total);
+                        const bool zero = k < 0 || k > dpos + keep - 1;
+                        ctrl[dpos][keep][total][j] =
+                            zero ? std::uint8_t{0xFF}
+                                 : static_cast<std::uint8_t>(k + (k > dpos - 1 ? 1 : 0));
+                    }
+                }
+            }
+        }
+    }
+};
+inline constexpr DigitsSrcTable kDigitsSrc{};
+
+// digits_src_short()
+// digits_src() read from kDigitsSrc.
+// REQUIRES: dpos and keep in [0, 8], total in [0, 16].
+[[gnu::always_inline]] inline __m128i digits_src_short(int dpos, int keep, int total) noexcept {
+    return _mm_load_si128(reinterpret_cast<const __m128i*>(kDigitsSrc.ctrl[dpos][keep][total]));
+}
+
 // reduce_digits()
 // Returns the two 8-digit numbers held by bytes 0..7 and 8..15 of d (one digit 0..9 a byte,
 // most significant first): bytes 0..7 in the low 32 bits, bytes 8..15 in the high 32 bits.
@@ -880,8 +913,9 @@ struct ShortDecimal {
     // a: the digits16() control for total + 8 right-aligns its digits in bytes 0..7 (bytes
     // 8..15 fall past its last digit: zero); b: the plain control leaves bytes 0..7 zero
     // (total <= 8).
-    const __m128i d = _mm_or_si128(_mm_shuffle_epi8(a.t, digits_src(a.dpos, a.keep, a.total + 8)),
-                                   _mm_shuffle_epi8(b.t, digits_src(b.dpos, b.keep, b.total)));
+    const __m128i d =
+        _mm_or_si128(_mm_shuffle_epi8(a.t, digits_src_short(a.dpos, a.keep, a.total + 8)),
+                     _mm_shuffle_epi8(b.t, digits_src_short(b.dpos, b.keep, b.total)));
     const std::uint64_t both = reduce_digits(d);
     std::uint64_t x = both & 0xFFFFFFFFULL;
     std::uint64_t y = both >> 32;
@@ -1003,8 +1037,10 @@ parse_levels_local(const char*& p, const char* end, BookSide side, const Instrum
         ++p;
         return Err::None;
     }
-    const Decimal& tick = inst.tick_decimal();
-    const Decimal& lot = inst.lot_decimal();
+    // Copies: the record stores below could alias the instrument's fields, which would
+    // otherwise be reloaded for every level.
+    const Decimal tick = inst.tick_decimal();
+    const Decimal lot = inst.lot_decimal();
     const auto side_u8 = static_cast<std::uint8_t>(side);
     // p at the '[' of a level; the compact separators '","' and '"],["' take one compare each,
     // anything else (whitespace) goes through the general checks.

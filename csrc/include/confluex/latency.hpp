@@ -56,6 +56,27 @@ class LatencyHistogram {
     }
     void reset() noexcept { *this = LatencyHistogram{}; }
 
+    // LatencyHistogram::scaled()
+    // Returns this histogram with every value multiplied by factor (> 0): e.g. durations
+    // recorded in CPU timestamp-counter ticks, read in nanoseconds. Each bucket moves whole to
+    // the bucket of its upper bound times factor, so a percentile stays within one bucket
+    // (< 0.8 %) of the scaled exact value; the count is kept, the maximum and the sum scale.
+    [[nodiscard]] LatencyHistogram scaled(double factor) const noexcept {
+        LatencyHistogram out;
+        const auto scale = [factor](std::uint64_t v) {
+            return static_cast<std::uint64_t>(static_cast<double>(v) * factor + 0.5);
+        };
+        for (std::size_t i = 0; i < kBuckets; ++i) {
+            if (counts_[i] != 0) {
+                out.counts_[index_of(scale(std::min(upper_of(i), max_)))] += counts_[i];
+            }
+        }
+        out.count_ = count_;
+        out.max_ = scale(max_);
+        out.sum_ = scale(sum_);
+        return out;
+    }
+
     // Bucket of a value: values below 2^kSubBits map one to one; above, the octave and the
     // top kSubBits bits below the leading one select the bucket.
     static constexpr std::size_t index_of(std::uint64_t v) noexcept {

@@ -216,6 +216,9 @@ template <bool IsBid> class BookSideImpl {
     mutable std::size_t cache_n_ = 0;
     mutable bool cache_complete_ = true;
     mutable bool cache_dirty_ = false;
+    // Where the last patch landed: a message's levels come sorted by price, so the next one
+    // usually lands a few slots away (patch_cache() scans from here, either way).
+    std::size_t cache_hint_ = 0;
 
     std::vector<Level> scratch_;
 

@@ -24,8 +24,20 @@
 //      a symbol (depth and trade; bookTickers are also fed and timed separately):
 //        flat out: every 2024-07-19 message back to back, kRounds rounds;
 //        recorded pace (--speed 1): each message fed at its recorded receive time offset from
-//        the first one (sleep until 200 us before, then spin), over the first pace_seconds
-//        seconds of the day (default 60; 0 skips it; 301 is the whole day).
+//        the first one, over the first pace_seconds seconds of the day (default 60; 0 skips
+//        it; 301 is the whole day), once per wait mode (argument 3, comma-separated; default
+//        "spin_yield,sleep"):
+//          spin_yield / busy_poll / blocking: the gap before each message is waited exactly as
+//            an idle pipeline engine thread waits for its next frame with that WaitPolicy
+//            (pipeline::idle_poll with the PipelineConfig defaults: spin 50 us, then yield,
+//            park after 1 s; a warm pass, FeedSession::warm(), every 20 us). spin_yield is
+//            what `confluex live` runs, so this is the figure live sees; when the policy
+//            blocks, the thread sleeps until the message is due (a wake-up at once);
+//          sleep: the old figure: sleep until 200 us before the message, then spin;
+//          none: no pacing, the same messages back to back (flat out over the same span).
+//        Each pace run also reports the stage breakdown, the heap allocations made while
+//        messages were processed (operator new is counted), and the book's recenters and
+//        window resizes during the run.
 //      The synthetic 2,000-level tail message through on_message() is reported on its own.
 #include <algorithm>
 #include <chrono>
@@ -34,6 +46,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <string>
 #include <thread>
 #include <vector>
@@ -42,7 +55,40 @@
 #include "confluex/feed_parser.hpp"
 #include "confluex/feed_session.hpp"
 #include "confluex/instrument.hpp"
+#include "confluex/pipeline.hpp"
 #include "confluex/symbol_table.hpp"
+
+// Every heap allocation of the process is counted (the bench is single-threaded): the pace
+// runs report how many happened while messages were processed.
+namespace {
+std::uint64_t g_allocs = 0;
+void* counted_alloc(std::size_t n, std::size_t align) {
+    ++g_allocs;
+    void* p = align <= alignof(std::max_align_t)
+                  ? std::malloc(n == 0 ? 1 : n)
+                  : std::aligned_alloc(align, (n + align - 1) / align * align);
+    if (p == nullptr) {
+        throw std::bad_alloc();
+    }
+    return p;
+}
+} // namespace
+void* operator new(std::size_t n) { return counted_alloc(n, 0); }
+void* operator new[](std::size_t n) { return counted_alloc(n, 0); }
+void* operator new(std::size_t n, std::align_val_t a) {
+    return counted_alloc(n, static_cast<std::size_t>(a));
+}
+void* operator new[](std::size_t n, std::align_val_t a) {
+    return counted_alloc(n, static_cast<std::size_t>(a));
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
 
 using namespace confluex;
 using namespace confluex::feed;
@@ -238,13 +284,24 @@ template <class S> void reset_stages(S& session) {
     }
 }
 
-// Spins (after sleeping the bulk) until `deadline`.
-void wait_until(Clock::time_point deadline) {
+// The old pacing: sleeps until 200 us before `deadline`, then spins.
+void wait_until_sleep(Clock::time_point deadline) {
     const auto now = Clock::now();
     if (deadline - now > std::chrono::microseconds(300)) {
         std::this_thread::sleep_until(deadline - std::chrono::microseconds(200));
     }
     while (Clock::now() < deadline) {
+    }
+}
+
+// Waits until `deadline` as an idle engine thread waits for its next frame under `w`
+// (pipeline::idle_poll, warm passes over the session); where the policy blocks, sleeps until
+// the deadline (the producer's notify would wake it then).
+void wait_until_policy(Clock::time_point deadline, const pipeline::WaitConfig& w,
+                       const FeedSession& session) {
+    const auto ready = [&] { return Clock::now() >= deadline; };
+    if (!pipeline::idle_poll(w, ready, [&] { session.warm(); })) {
+        std::this_thread::sleep_until(deadline);
     }
 }
 
@@ -463,11 +520,30 @@ int main(int argc, char** argv) {
     print_dist("flat out: synthetic 2000-level", dist(lat_tail));
 
     // --- 2. raw message -> score, at recorded pace ---------------------------------------------
-    if (pace_s > 0) {
+    const std::string modes = argc > 3 ? argv[3] : "spin_yield,sleep";
+    for (std::size_t at = 0; pace_s > 0 && at < modes.size();) {
+        const std::size_t comma = std::min(modes.find(',', at), modes.size());
+        const std::string mode = modes.substr(at, comma - at);
+        at = comma + 1;
+        pipeline::WaitConfig w{}; // the PipelineConfig defaults
+        if (mode == "busy_poll") {
+            w.policy = pipeline::WaitPolicy::BusyPoll;
+        } else if (mode == "blocking") {
+            w.policy = pipeline::WaitPolicy::Blocking;
+        } else if (mode == "spin_yield_nowarm") {
+            w.warm_ns = 0;
+        } else if (mode != "spin_yield" && mode != "sleep" && mode != "none") {
+            std::fprintf(stderr, "unknown wait mode %s\n", mode.c_str());
+            return 2;
+        }
         Synced s;
         s.session.replay(prev_day, LineFormat::NsPrefixed);
         std::vector<double> pl, pl_depth;
+        pl.reserve(day.size());
+        pl_depth.reserve(day.size());
         reset_stages(s.session);
+        const BookCounters before = s.engine.book(s.sym).counters();
+        std::uint64_t allocs = 0;
         const std::int64_t ts0 = day.front().ts;
         const auto start = Clock::now() + std::chrono::milliseconds(1);
         for (const Line& l : day) {
@@ -475,10 +551,19 @@ int main(int argc, char** argv) {
             if (static_cast<double>(off) > pace_s * 1e9) {
                 break;
             }
-            wait_until(start + std::chrono::nanoseconds(off));
+            const auto deadline = start + std::chrono::nanoseconds(off);
+            if (mode == "none") {
+                // no pacing: the same messages back to back (the flat-out reference)
+            } else if (mode == "sleep") {
+                wait_until_sleep(deadline);
+            } else {
+                wait_until_policy(deadline, w, s.session);
+            }
+            const std::uint64_t a0 = g_allocs;
             const auto t0 = Clock::now();
             (void)s.session.on_message(l.json, l.ts);
             const double t = since(t0);
+            allocs += g_allocs - a0;
             if (!l.ticker) {
                 pl.push_back(t);
             }
@@ -486,12 +571,20 @@ int main(int argc, char** argv) {
                 pl_depth.push_back(t);
             }
         }
+        const BookCounters& after = s.engine.book(s.sym).counters();
         char name[64];
-        std::snprintf(name, sizeof name, "pace x1 (%.0f s): depth + trade", pace_s);
+        std::printf("pace x1 (%.0f s), wait %s%s:\n", pace_s, mode.c_str(),
+                    mode == "spin_yield" ? " (what live runs)"
+                                         : (mode == "sleep" ? " (old: sleep, then spin)" : ""));
+        std::snprintf(name, sizeof name, "  pace %s: depth + trade", mode.c_str());
         print_dist(name, dist(pl));
-        std::snprintf(name, sizeof name, "pace x1 (%.0f s): depth", pace_s);
+        std::snprintf(name, sizeof name, "  pace %s: depth", mode.c_str());
         print_dist(name, dist(pl_depth));
         print_stages(s.session);
+        std::printf("    allocations while processing: %llu; book recenters %llu, resizes %llu\n",
+                    static_cast<unsigned long long>(allocs),
+                    static_cast<unsigned long long>(after.recenters - before.recenters),
+                    static_cast<unsigned long long>(after.resizes - before.resizes));
     }
     return 0;
 }

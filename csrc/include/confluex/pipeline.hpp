@@ -27,12 +27,39 @@
 //     out: a lost frame is never silent. An output record refused by a full output ring is
 //     counted (stats().output_dropped). In lossless mode (replay) producer and shards wait for
 //     room instead, so nothing is dropped and results equal a single-threaded replay's.
-//   - Waking. An idle shard spins for spin_ns, then sleeps on a condition variable; the
-//     producer notifies it only when it sleeps (a flag both sides update with acq_rel RMWs, so
-//     the two orders of "push" and "go to sleep" are both safe: a push is never missed). The
-//     consumer arms a flag (same RMW pattern) before it waits; a shard that publishes records
-//     writes the fd only when the flag was armed, so a busy consumer costs the shards one
-//     atomic exchange per record and no system call.
+//   - Waiting (WaitPolicy). What an idle shard does decides the latency of the next frame: a
+//     thread that slept wakes milliseconds later under load (the scheduler), and even on an
+//     idle machine it resumes on a cold core (L1/L2 refilled, a lower clock). So a latency
+//     engine keeps its shard hot while it waits:
+//       BusyPoll   polls its ring forever (a pause per poll): the best latency, one core per
+//                  shard at 100 %;
+//       SpinYield  polls for spin_ns, then polls with a sched_yield() between polls (the
+//                  core goes to any other runnable thread, and comes back at once when there
+//                  is none) until it was idle park_ns, then blocks; the default: a live feed
+//                  keeps its shard hot, a silent one parks it;
+//       Blocking   polls for spin_ns, then blocks (the lowest CPU; the right mode for a
+//                  lossless replay, where the shard rarely waits and the reader needs the CPU).
+//     While it polls, every warm_ns (0: never) the shard runs a warm pass: it prefetches its
+//     hot state (each symbol's book top-K cache, best-price bitmap words and slots, signal and
+//     score state; the session's record buffers), so a frame after a long gap does not start
+//     with cache misses. The pass reads and prefetches only: results do not depend on it.
+//     A blocked shard is woken by the producer, which notifies it only when it sleeps (a flag
+//     both sides update with acq_rel RMWs, so the two orders of "push" and "go to sleep" are
+//     both safe: a push is never missed). feed_lines() defers those wake-ups: it wakes a
+//     sleeping shard once a batch of frames is queued (1/16 of its ring) and at its return,
+//     not per frame. The consumer arms a flag (same RMW pattern) before it waits; a shard that
+//     published records checks it once per batch of frames (a batch ends when its ring is
+//     empty, or after 64 frames) and writes the fd only when it was armed, so a busy consumer
+//     costs the shards one atomic exchange per batch and no system call, and a lone frame is
+//     announced as soon as it is processed.
+//   - Zero copy. A frame whose chunks do not wrap around the ring's end is parsed where it
+//     lies (the common case); a wrapped one is copied out first. In lossless mode feed_lines()
+//     does not copy the lines at all: it queues references into the caller's buffer (one
+//     chunk each) and returns once every shard has processed them, so the buffer outlives
+//     its use. The reader then only splits lines, reads the time stamp and routes by the
+//     symbol in the first bytes; the bytes cross to the engine thread once, as the shard
+//     parses them (a copy into the ring would move them twice and cost the reader as much
+//     as the parse costs the shard).
 //   - Errors. A confluex::Error raised while applying one frame (e.g. a REST snapshot pushed
 //     for a Bybit symbol) becomes an Error record for that symbol and the shard goes on. Any
 //     other exception stops the shard; rethrow_if_failed() (and push, wait, finish) rethrows
@@ -51,6 +78,7 @@
 
 #include <array>
 #include <atomic>
+#include <climits>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -83,6 +111,13 @@ enum class FrameKind : std::uint8_t {
     Message = 0,  // a raw exchange frame
     Snapshot = 1, // a REST depth snapshot (Binance JSON) for header.symbol_id
     Resync = 2,   // request_resync(header.symbol_id)
+    Ref = 3,      // a raw exchange frame left in the caller's buffer: payload is a FrameRef
+};
+
+// The payload of a Ref frame (lossless feed_lines(): the bytes stay where the caller has them).
+struct FrameRef {
+    const char* data;
+    std::uint64_t len;
 };
 
 // The first 32 bytes of a frame's first chunk; the payload follows.
@@ -140,16 +175,76 @@ struct OutRecord {
 };
 static_assert(std::is_trivially_copyable_v<OutRecord> && sizeof(OutRecord) == 128);
 
+// How an idle engine thread waits for its next frame (see Design: Waiting).
+enum class WaitPolicy : std::uint8_t { BusyPoll = 0, SpinYield = 1, Blocking = 2 };
+
+// The idle loop's parameters (PipelineConfig's wait fields; also used by the benchmarks so
+// that a paced FeedSession waits as an engine thread does).
+struct WaitConfig {
+    WaitPolicy policy = WaitPolicy::SpinYield;
+    std::int64_t spin_ns = 50'000;          // pure polling before yielding (or blocking)
+    std::int64_t park_ns = 1'000'000'000;   // SpinYield: idle this long, then block
+    std::int64_t warm_ns = 20'000;          // warm pass period while polling (0: none)
+};
+
 struct PipelineConfig {
     std::uint32_t shards = 1;
     std::size_t input_chunks = std::size_t{1} << 16;    // per shard, power of two: 4 MiB
     std::size_t output_capacity = std::size_t{1} << 14; // per shard, power of two: 2 MiB
-    bool emit_scores = true;       // a Score record after every message that changed a symbol
-    bool lossless = false;         // wait for room instead of dropping (replay); see Design
-    std::int64_t spin_ns = 20'000; // an idle shard polls this long before it sleeps
+    bool emit_scores = true; // a Score record after every message that changed a symbol
+    bool lossless = false;   // wait for room instead of dropping (replay); see Design
+    WaitConfig wait{};       // the idle engine thread (see Design: Waiting)
     EngineConfig engine{};
     feed::SessionConfig session{};
 };
+
+// The monotonic clock of FrameHeader::recv_ns and OutRecord::done_ns (steady_clock, ns).
+[[nodiscard]] std::int64_t steady_now_ns() noexcept;
+
+// idle_poll()
+// The polling part of a WaitConfig: returns true as soon as ready() does, or false when the
+// policy says the caller should now block (Blocking after spin_ns, SpinYield after park_ns;
+// never for BusyPoll). Calls warm() every warm_ns while it polls.
+template <class Ready, class Warm>
+bool idle_poll(const WaitConfig& w, Ready&& ready, Warm&& warm) {
+    const std::int64_t start = steady_now_ns();
+    std::int64_t next_warm = w.warm_ns > 0 ? start + w.warm_ns : INT64_MAX;
+    for (;;) {
+        for (int k = 0; k < 16; ++k) {
+            if (ready()) {
+                return true;
+            }
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#elif defined(__aarch64__)
+            asm volatile("yield");
+#endif
+        }
+        const std::int64_t now = steady_now_ns();
+        if (now >= next_warm) {
+            warm();
+            next_warm = now + w.warm_ns;
+        }
+        const std::int64_t idle = now - start;
+        switch (w.policy) {
+        case WaitPolicy::BusyPoll:
+            break;
+        case WaitPolicy::Blocking:
+            if (idle >= w.spin_ns) {
+                return false;
+            }
+            break;
+        case WaitPolicy::SpinYield:
+            if (idle >= w.park_ns) {
+                return false;
+            }
+            if (idle >= w.spin_ns) {
+                std::this_thread::yield();
+            }
+            break;
+        }
+    }
+}
 
 enum class PushStatus : std::uint8_t {
     Accepted = 0,
@@ -167,6 +262,8 @@ struct ShardStats {
     std::uint64_t errors = 0;           // Error records (confluex errors on one frame)
     std::uint64_t unrouted = 0;         // frames of a venue without symbols (producer side)
     std::uint64_t sleeps = 0;           // times the engine thread went to sleep
+    std::uint64_t wakeups = 0;          // notifications the producer sent a sleeping shard
+    std::uint64_t warm_passes = 0;      // warm passes run while idle
     std::uint32_t symbols = 0;
 };
 
@@ -190,7 +287,8 @@ class Pipeline {
     // Pipeline::Pipeline()
     // Builds the shards (rings, engines), no threads yet.
     // REQUIRES: 1 <= shards <= kMaxShards; ring sizes powers of two (input >= 64 chunks,
-    // output >= 2); spin_ns >= 0; valid engine and session configs. Else InvalidConfig.
+    // output >= 2); wait: a known policy, spin_ns, park_ns, warm_ns >= 0; valid engine and
+    // session configs. Else InvalidConfig.
     explicit Pipeline(PipelineConfig cfg = {});
     ~Pipeline();
     Pipeline(const Pipeline&) = delete;
@@ -223,7 +321,8 @@ class Pipeline {
     // Pipeline::feed_lines()
     // Pushes every line of a capture buffer (LineFormat as FeedSession::replay reads it, with
     // the same time stamps); returns the number of lines pushed (lines refused in live mode
-    // are counted as drops, not here).
+    // are counted as drops, not here). Lossless: queues references to the lines (see Design:
+    // Zero copy) and returns when the shards have processed them all.
     std::size_t feed_lines(Venue venue, std::string_view data, feed::LineFormat format);
 
     // Pipeline::finish()
@@ -310,8 +409,10 @@ class Pipeline {
     void emit(Shard& s, const OutRecord& rec);
     void notify_consumer() noexcept;
     void idle_wait(Shard& s);
+    void warm(Shard& s) noexcept;
     PushStatus enqueue(Shard& s, const FrameHeader& h, std::string_view payload,
-                       std::uint32_t symbol_id);
+                       std::uint32_t symbol_id, bool defer_wake = false);
+    void wake(Shard& s);
     Shard& route(Venue venue, std::string_view frame, std::uint32_t& symbol_id);
     void require_running(const char* what) const;
     void require_joined(const char* what) const;

@@ -13,7 +13,8 @@
 //      for depth, once per wait policy (argument 3, comma-separated; default
 //      "spin_yield,blocking_old"):
 //        spin_yield    the PipelineConfig default (what live runs: poll 50 us, then poll
-//                      yielding, park after 1 s; warm pass every 20 us);
+//                      yielding, park after 1 s; warm pass every 100 us and after a
+//                      yield that gave the core away);
 //        busy_poll     never yields (one core per shard);
 //        blocking      poll 50 us, then block on the condition variable;
 //        blocking_old  the old pipeline default: poll 20 us, then block, no warm pass;

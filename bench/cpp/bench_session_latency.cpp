@@ -30,7 +30,8 @@
 //          spin_yield / busy_poll / blocking: the gap before each message is waited exactly as
 //            an idle pipeline engine thread waits for its next frame with that WaitPolicy
 //            (pipeline::idle_poll with the PipelineConfig defaults: spin 50 us, then yield,
-//            park after 1 s; a warm pass, FeedSession::warm(), every 20 us). spin_yield is
+//            park after 1 s; a warm pass, FeedSession::warm(), every 100 us and after a yield
+//            that gave the core away). spin_yield is
 //            what `confluex live` runs, so this is the figure live sees; when the policy
 //            blocks, the thread sleeps until the message is due (a wake-up at once);
 //          sleep: the old figure: sleep until 200 us before the message, then spin;
@@ -572,6 +573,14 @@ int main(int argc, char** argv) {
             }
         }
         const BookCounters& after = s.engine.book(s.sym).counters();
+        if (mode == "spin_yield") {
+            // What one warm pass costs (a frame that arrives during one waits for its end).
+            const auto w0 = Clock::now();
+            for (int k = 0; k < 10000; ++k) {
+                s.session.warm();
+            }
+            std::printf("    warm pass (FeedSession::warm): %.0f ns each\n", since(w0) / 1e4);
+        }
         char name[64];
         std::printf("pace x1 (%.0f s), wait %s%s:\n", pace_s, mode.c_str(),
                     mode == "spin_yield" ? " (what live runs)"

@@ -722,10 +722,9 @@ void Engine::warm(std::uint32_t sym) const noexcept {
         signals::compute_orderbook_component(s.book.top(n), std::nan(""), s.ofi, book_consts_,
                                              tmp);
     }
-    double sink = tmp.score;
-    compute_orderflow_component(s.flow, cfg_.flow_signals, tmp);
-    sink += tmp.score + aggregator_.compute(s.comps).score;
-    warm_sink_ = sink;
+    // (The trade-flow kernels are left out: they cost most of a pass, and a trade's own
+    // recompute is short.)
+    warm_sink_ = tmp.score + aggregator_.compute(s.comps).score;
 }
 
 const ComponentScore& Engine::component(std::uint32_t sym, Component c) {

@@ -662,7 +662,7 @@ void FeedSession::warm() const noexcept {
     prefetch_range(bybit_.get(), bybit_ ? sizeof *bybit_ : 0);
     // The record buffers the next message is parsed into (written: fetched exclusive).
     prefetch_range(book_buf_.data(), book_buf_.capacity() * sizeof(BookLevelEvent), true,
-                   std::size_t{32} << 10);
+                   std::size_t{8} << 10);
     prefetch_range(trade_buf_.data(), trade_buf_.capacity() * sizeof(TradeEvent), true,
                    std::size_t{4} << 10);
     prefetch_range(symbols_.data(), symbols_.size() * sizeof(PerSymbol));

@@ -116,8 +116,10 @@ class ShardedEngine:
     park_ms:
         ``spin_yield``: how long an idle engine thread yields before it blocks.
     warm_us:
-        While it polls, an idle engine thread prefetches its symbols' hot state (books'
-        top levels, signal and score state, record buffers) every ``warm_us`` (0: never).
+        While it polls, an idle engine thread runs a warm pass every ``warm_us`` (0: never)
+        and after a yield that gave its core away: it prefetches its symbols' hot state
+        (books' top levels, signal and score state, record buffers) and rehearses the score
+        kernels into scratch, so the next frame meets warm caches (results unchanged).
     """
 
     def __init__(
@@ -133,7 +135,7 @@ class ShardedEngine:
         wait: WaitPolicy | str = WaitPolicy.spin_yield,
         spin_us: float = 50.0,
         park_ms: float = 1000.0,
-        warm_us: float = 20.0,
+        warm_us: float = 100.0,
     ) -> None:
         for name, value, top in (("spin_us", spin_us, 1e6), ("park_ms", park_ms, 1e6)):
             if not 0 <= value < top or math.isnan(value):

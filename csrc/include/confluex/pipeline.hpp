@@ -39,10 +39,13 @@
 //                  keeps its shard hot, a silent one parks it;
 //       Blocking   polls for spin_ns, then blocks (the lowest CPU; the right mode for a
 //                  lossless replay, where the shard rarely waits and the reader needs the CPU).
-//     While it polls, every warm_ns (0: never) the shard runs a warm pass: it prefetches its
-//     hot state (each symbol's book top-K cache, best-price bitmap words and slots, signal and
-//     score state; the session's record buffers), so a frame after a long gap does not start
-//     with cache misses. The pass reads and prefetches only: results do not depend on it.
+//     While it polls, every warm_ns (0: never), and right after a yield that gave the core to
+//     another thread, the shard runs a warm pass (~1 us): it prefetches its hot state (each
+//     symbol's book top-K cache, best-price bitmap words and slots, signal and score state;
+//     the session's record buffers) and rehearses the recompute kernels and a parse into
+//     scratch outputs (Engine::warm, FeedSession::warm), so a frame after a long gap does not
+//     start on cold caches. Nothing a result depends on changes. A frame that arrives during a
+//     pass waits for its end: the period keeps that to a small share of frames.
 //     A blocked shard is woken by the producer, which notifies it only when it sleeps (a flag
 //     both sides update with acq_rel RMWs, so the two orders of "push" and "go to sleep" are
 //     both safe: a push is never missed). feed_lines() defers those wake-ups: it wakes a
@@ -184,7 +187,7 @@ struct WaitConfig {
     WaitPolicy policy = WaitPolicy::SpinYield;
     std::int64_t spin_ns = 50'000;          // pure polling before yielding (or blocking)
     std::int64_t park_ns = 1'000'000'000;   // SpinYield: idle this long, then block
-    std::int64_t warm_ns = 20'000;          // warm pass period while polling (0: none)
+    std::int64_t warm_ns = 100'000;         // warm pass period while polling (0: none)
 };
 
 struct PipelineConfig {
@@ -204,7 +207,8 @@ struct PipelineConfig {
 // idle_poll()
 // The polling part of a WaitConfig: returns true as soon as ready() does, or false when the
 // policy says the caller should now block (Blocking after spin_ns, SpinYield after park_ns;
-// never for BusyPoll). Calls warm() every warm_ns while it polls.
+// never for BusyPoll). Calls warm() every warm_ns while it polls, and at once after a yield
+// that gave the core away (it took over kYieldAwayNs: another thread ran and evicted lines).
 template <class Ready, class Warm>
 bool idle_poll(const WaitConfig& w, Ready&& ready, Warm&& warm) {
     const std::int64_t start = steady_now_ns();
@@ -240,6 +244,10 @@ bool idle_poll(const WaitConfig& w, Ready&& ready, Warm&& warm) {
             }
             if (idle >= w.spin_ns) {
                 std::this_thread::yield();
+                constexpr std::int64_t kYieldAwayNs = 5'000;
+                if (w.warm_ns > 0 && steady_now_ns() - now > kYieldAwayNs) {
+                    next_warm = 0; // the core ran another thread: warm before the next poll
+                }
             }
             break;
         }

@@ -86,7 +86,7 @@ class PipelineConfig(metaclass=_pybind11_type):
         wait: WaitPolicy = ...,
         spin_ns: int = 50000,
         park_ns: int = 1000000000,
-        warm_ns: int = 20000,
+        warm_ns: int = 100000,
         engine: EngineConfig = ...,
         session: SessionConfig = ...,
     ) -> None: ...

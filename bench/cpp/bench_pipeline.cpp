@@ -333,8 +333,8 @@ int main(int argc, char** argv) {
     if (!scaling) {
         return 0;
     }
-    const std::string spot = gunzip(root + "/spot/btcusdt_20240808.gz") +
-                             gunzip(root + "/spot/btcusdt_20240809.gz");
+    const std::string spot =
+        gunzip(root + "/spot/btcusdt_20240808.gz") + gunzip(root + "/spot/btcusdt_20240809.gz");
     const std::string usdm = prev_day + day_buf;
     const auto spot_chunks = chunks_of(spot, 1 << 18);
     const auto usdm_chunks = chunks_of(usdm, 1 << 18);

@@ -98,14 +98,10 @@ void register_pipeline(py::module_& m) {
                         bool emit_scores, bool lossless, WaitPolicy wait, std::int64_t spin_ns,
                         std::int64_t park_ns, std::int64_t warm_ns, const EngineConfig& engine,
                         const SessionConfig& session) {
-                return PipelineConfig{shards,
-                                      input_chunks,
-                                      output_capacity,
-                                      emit_scores,
-                                      lossless,
-                                      WaitConfig{wait, spin_ns, park_ns, warm_ns},
-                                      engine,
-                                      session};
+                return PipelineConfig{shards,          input_chunks,
+                                      output_capacity, emit_scores,
+                                      lossless,        WaitConfig{wait, spin_ns, park_ns, warm_ns},
+                                      engine,          session};
             }),
             py::kw_only(), py::arg("shards") = 1, py::arg("input_chunks") = std::size_t{1} << 16,
             py::arg("output_capacity") = std::size_t{1} << 14, py::arg("emit_scores") = true,
@@ -118,14 +114,10 @@ void register_pipeline(py::module_& m) {
         .def_readonly("output_capacity", &PipelineConfig::output_capacity)
         .def_readonly("emit_scores", &PipelineConfig::emit_scores)
         .def_readonly("lossless", &PipelineConfig::lossless)
-        .def_property_readonly("wait",
-                               [](const PipelineConfig& c) { return c.wait.policy; })
-        .def_property_readonly("spin_ns",
-                               [](const PipelineConfig& c) { return c.wait.spin_ns; })
-        .def_property_readonly("park_ns",
-                               [](const PipelineConfig& c) { return c.wait.park_ns; })
-        .def_property_readonly("warm_ns",
-                               [](const PipelineConfig& c) { return c.wait.warm_ns; });
+        .def_property_readonly("wait", [](const PipelineConfig& c) { return c.wait.policy; })
+        .def_property_readonly("spin_ns", [](const PipelineConfig& c) { return c.wait.spin_ns; })
+        .def_property_readonly("park_ns", [](const PipelineConfig& c) { return c.wait.park_ns; })
+        .def_property_readonly("warm_ns", [](const PipelineConfig& c) { return c.wait.warm_ns; });
 
     py::class_<Pipeline>(m, "Pipeline", R"pbdoc(
 Engine threads, one per shard, fed raw frames through lock-free SPSC rings; scores, series

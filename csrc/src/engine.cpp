@@ -719,8 +719,7 @@ void Engine::warm(std::uint32_t sym) const noexcept {
     ComponentScore tmp{};
     if (s.book.in_sync() && s.book.best_bid() && s.book.best_ask()) {
         const std::size_t n = std::max<std::size_t>(25, cfg_.book_signals.dwi_levels);
-        signals::compute_orderbook_component(s.book.top(n), std::nan(""), s.ofi, book_consts_,
-                                             tmp);
+        signals::compute_orderbook_component(s.book.top(n), std::nan(""), s.ofi, book_consts_, tmp);
     }
     // (The trade-flow kernels are left out: they cost most of a pass, and a trade's own
     // recompute is short.)

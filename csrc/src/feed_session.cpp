@@ -635,8 +635,8 @@ void FeedSession::warm() const noexcept {
             if (!warm_parse_ || warm_parse_->symbols != table_.entries().size()) {
                 auto w = std::make_unique<WarmParse>();
                 w->table = table_;
-                w->parser = std::make_unique<BinanceParser>(w->table,
-                                                            venue_ == Venue::BinanceFutures);
+                w->parser =
+                    std::make_unique<BinanceParser>(w->table, venue_ == Venue::BinanceFutures);
                 const SymbolTable::Entry& e = table_.entries().front();
                 std::string levels;
                 for (int i = 0; i < 8; ++i) {

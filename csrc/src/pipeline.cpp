@@ -251,9 +251,9 @@ Pipeline::Pipeline(PipelineConfig cfg) : cfg_(std::move(cfg)) {
         throw InvalidConfig("wait policy must be 0..2, was " +
                             std::to_string(static_cast<int>(cfg_.wait.policy)));
     }
-    for (const auto& [v, what] : {std::pair{cfg_.wait.spin_ns, "spin_ns"},
-                                  std::pair{cfg_.wait.park_ns, "park_ns"},
-                                  std::pair{cfg_.wait.warm_ns, "warm_ns"}}) {
+    for (const auto& [v, what] :
+         {std::pair{cfg_.wait.spin_ns, "spin_ns"}, std::pair{cfg_.wait.park_ns, "park_ns"},
+          std::pair{cfg_.wait.warm_ns, "warm_ns"}}) {
         if (v < 0) {
             throw InvalidConfig(std::string(what) + " must be >= 0, was " + std::to_string(v));
         }
@@ -653,8 +653,7 @@ void Pipeline::process(Shard& s) {
                                                h.len));
             }
             // Counted once processed (a reader of `frames` knows the frame is done).
-            s.frames.store(s.frames.load(std::memory_order_relaxed) + 1,
-                           std::memory_order_relaxed);
+            s.frames.store(s.frames.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
             ++n;
             if (abort_.load(std::memory_order_relaxed)) {
                 return;
@@ -786,8 +785,7 @@ void Pipeline::after_message(Shard& s, FeedSession& session, const ParseResult& 
     symbols_[global]->phase.store(static_cast<std::uint8_t>(phase), std::memory_order_release);
     const bool changed = r.ok() && (r.kind == MsgKind::Depth || r.kind == MsgKind::Trade ||
                                     r.kind == MsgKind::Snapshot);
-    if (changed && cfg_.emit_scores &&
-        (h.kind == FrameKind::Message || h.kind == FrameKind::Ref)) {
+    if (changed && cfg_.emit_scores && (h.kind == FrameKind::Message || h.kind == FrameKind::Ref)) {
         Engine& e = *s.engine;
         const ConfluenceResult& res = e.result(local);
         OutRecord rec{};

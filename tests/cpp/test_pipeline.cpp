@@ -365,11 +365,11 @@ TEST(Pipeline, EveryWaitPolicyGivesTheSingleThreadedSeries) {
         std::int64_t spin_ns;
         std::int64_t warm_ns;
     };
-    for (const Case k : {Case{WaitPolicy::BusyPoll, true, 0, 1'000},
-                         Case{WaitPolicy::SpinYield, true, 1'000, 5'000},
-                         Case{WaitPolicy::SpinYield, false, 0, 1'000},
-                         Case{WaitPolicy::Blocking, true, 0, 0},
-                         Case{WaitPolicy::Blocking, false, 20'000, 2'000}}) {
+    for (const Case k :
+         {Case{WaitPolicy::BusyPoll, true, 0, 1'000},
+          Case{WaitPolicy::SpinYield, true, 1'000, 5'000},
+          Case{WaitPolicy::SpinYield, false, 0, 1'000}, Case{WaitPolicy::Blocking, true, 0, 0},
+          Case{WaitPolicy::Blocking, false, 20'000, 2'000}}) {
         SCOPED_TRACE(static_cast<int>(k.policy) * 10 + static_cast<int>(k.lossless));
         PipelineConfig cfg;
         cfg.lossless = k.lossless;
@@ -492,8 +492,8 @@ TEST(SpscRing, FrontNReadsInPlaceUnlessTheItemsWrap) {
     ASSERT_NE(p, nullptr);
     EXPECT_EQ(p[0], 1);
     EXPECT_EQ(p[5], 6);
-    ring.discard(5); // read index 5: slots 5, 6, 7 then 0, 1 ...
-    ASSERT_TRUE(ring.try_push_all(v, 4)); // items at slots 6, 7, 0, 1
+    ring.discard(5);                         // read index 5: slots 5, 6, 7 then 0, 1 ...
+    ASSERT_TRUE(ring.try_push_all(v, 4));    // items at slots 6, 7, 0, 1
     const std::int64_t* q = ring.front_n(3); // slots 5..7: contiguous
     ASSERT_NE(q, nullptr);
     EXPECT_EQ(q[0], 6);

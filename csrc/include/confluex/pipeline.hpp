@@ -185,9 +185,9 @@ enum class WaitPolicy : std::uint8_t { BusyPoll = 0, SpinYield = 1, Blocking = 2
 // that a paced FeedSession waits as an engine thread does).
 struct WaitConfig {
     WaitPolicy policy = WaitPolicy::SpinYield;
-    std::int64_t spin_ns = 50'000;          // pure polling before yielding (or blocking)
-    std::int64_t park_ns = 1'000'000'000;   // SpinYield: idle this long, then block
-    std::int64_t warm_ns = 100'000;         // warm pass period while polling (0: none)
+    std::int64_t spin_ns = 50'000;        // pure polling before yielding (or blocking)
+    std::int64_t park_ns = 1'000'000'000; // SpinYield: idle this long, then block
+    std::int64_t warm_ns = 100'000;       // warm pass period while polling (0: none)
 };
 
 struct PipelineConfig {
@@ -209,8 +209,7 @@ struct PipelineConfig {
 // policy says the caller should now block (Blocking after spin_ns, SpinYield after park_ns;
 // never for BusyPoll). Calls warm() every warm_ns while it polls, and at once after a yield
 // that gave the core away (it took over kYieldAwayNs: another thread ran and evicted lines).
-template <class Ready, class Warm>
-bool idle_poll(const WaitConfig& w, Ready&& ready, Warm&& warm) {
+template <class Ready, class Warm> bool idle_poll(const WaitConfig& w, Ready&& ready, Warm&& warm) {
     const std::int64_t start = steady_now_ns();
     std::int64_t next_warm = w.warm_ns > 0 ? start + w.warm_ns : INT64_MAX;
     for (;;) {

@@ -49,80 +49,18 @@
 #include "confluex/instrument.hpp"
 #include "confluex/pipeline.hpp"
 
+#include "bench_util.hpp"
+
 using namespace confluex;
 using namespace confluex::feed;
 using namespace confluex::pipeline;
 using Clock = std::chrono::steady_clock;
+using confluex::bench::Dist;
+using confluex::bench::dist;
+using confluex::bench::gunzip;
+using Line = confluex::bench::CaptureLine;
 
 namespace {
-
-std::string gunzip(const std::string& path) {
-    const std::string cmd = "gzip -dc '" + path + "'";
-    FILE* f = popen(cmd.c_str(), "r");
-    if (f == nullptr) {
-        std::perror("popen");
-        std::exit(2);
-    }
-    std::string out;
-    char buf[1 << 16];
-    std::size_t n = 0;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
-        out.append(buf, n);
-    }
-    if (pclose(f) != 0 || out.empty()) {
-        std::fprintf(stderr, "cannot read %s\n", path.c_str());
-        std::exit(2);
-    }
-    return out;
-}
-
-struct Line {
-    std::string_view json;
-    std::int64_t ts;
-};
-
-std::vector<Line> split_lines(const std::string& data) {
-    std::vector<Line> out;
-    std::string_view rest(data);
-    while (!rest.empty()) {
-        const std::size_t nl = rest.find('\n');
-        const std::string_view line = rest.substr(0, nl);
-        rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
-        const std::size_t sp = line.find(' ');
-        if (sp == std::string_view::npos) {
-            continue;
-        }
-        out.push_back({line.substr(sp + 1), std::stoll(std::string(line.substr(0, sp)))});
-    }
-    return out;
-}
-
-struct Dist {
-    std::size_t n = 0;
-    double mean = 0, p50 = 0, p99 = 0, p999 = 0, max = 0;
-};
-
-Dist dist(std::vector<double> v) {
-    Dist d;
-    if (v.empty()) {
-        return d;
-    }
-    std::sort(v.begin(), v.end());
-    auto q = [&](double f) {
-        return v[static_cast<std::size_t>(f * static_cast<double>(v.size() - 1) + 0.5)];
-    };
-    d.n = v.size();
-    double s = 0;
-    for (const double x : v) {
-        s += x;
-    }
-    d.mean = s / static_cast<double>(v.size());
-    d.p50 = q(0.50);
-    d.p99 = q(0.99);
-    d.p999 = q(0.999);
-    d.max = v.back();
-    return d;
-}
 
 void print_dist(const std::string& name, const Dist& d) {
     std::printf("%-44s: n %6zu  mean %7.2f  p50 %7.2f  p99 %7.2f  p99.9 %7.2f  max %8.2f us\n",
@@ -200,7 +138,7 @@ void latency_run(const std::string& name, const WaitConfig& w, const std::string
     Consumer consumer(p);
     p.feed_lines(Venue::BinanceFutures, prev_day, LineFormat::NsPrefixed);
     // Wait until the shard has processed the untimed day (frames counts what it consumed).
-    const std::size_t prev_lines = split_lines(prev_day).size();
+    const std::size_t prev_lines = confluex::bench::capture_lines(prev_day).size();
     while (p.stats(0).frames < prev_lines) {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
@@ -309,7 +247,7 @@ int main(int argc, char** argv) {
     const bool scaling = sections != "latency";
     const std::string prev_day = gunzip(root + "/usdm_2024-07/btcusdt_20240718.gz");
     const std::string day_buf = gunzip(root + "/usdm_2024-07/btcusdt_20240719.gz");
-    const std::vector<Line> day = split_lines(day_buf);
+    const std::vector<Line> day = confluex::bench::capture_lines(day_buf);
 
     // --- 1. and 2. frame -> score ---------------------------------------------------------
     for (std::size_t at = 0; latency && pace_s > 0 && at < policies.size();) {

@@ -59,6 +59,8 @@
 #include "confluex/pipeline.hpp"
 #include "confluex/symbol_table.hpp"
 
+#include "bench_util.hpp"
+
 // Every heap allocation of the process is counted (the bench is single-threaded): the pace
 // runs report how many happened while messages were processed.
 namespace {
@@ -94,30 +96,13 @@ void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::f
 using namespace confluex;
 using namespace confluex::feed;
 using Clock = std::chrono::steady_clock;
+using confluex::bench::Dist;
+using confluex::bench::dist;
+using confluex::bench::gunzip;
 
 namespace {
 
 constexpr int kRounds = 9;
-
-std::string gunzip(const std::string& path) {
-    const std::string cmd = "gzip -dc '" + path + "'";
-    FILE* f = popen(cmd.c_str(), "r");
-    if (f == nullptr) {
-        std::perror("popen");
-        std::exit(2);
-    }
-    std::string out;
-    char buf[1 << 16];
-    std::size_t n = 0;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
-        out.append(buf, n);
-    }
-    if (pclose(f) != 0 || out.empty()) {
-        std::fprintf(stderr, "cannot read %s\n", path.c_str());
-        std::exit(2);
-    }
-    return out;
-}
 
 struct Line {
     std::string_view json;
@@ -128,19 +113,9 @@ struct Line {
 
 std::vector<Line> split_lines(const std::string& data) {
     std::vector<Line> out;
-    std::string_view rest(data);
-    while (!rest.empty()) {
-        const std::size_t nl = rest.find('\n');
-        const std::string_view line = rest.substr(0, nl);
-        rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
-        const std::size_t sp = line.find(' ');
-        if (sp == std::string_view::npos) {
-            continue;
-        }
-        const std::string_view json = line.substr(sp + 1);
-        const std::string_view head = json.substr(0, 40);
-        out.push_back({json, std::stoll(std::string(line.substr(0, sp))),
-                       head.find("@depth") != std::string_view::npos,
+    for (const auto& l : confluex::bench::capture_lines(data)) {
+        const std::string_view head = l.json.substr(0, 40);
+        out.push_back({l.json, l.ts, head.find("@depth") != std::string_view::npos,
                        head.find("@bookTicker") != std::string_view::npos});
     }
     return out;
@@ -158,35 +133,6 @@ Stat stat(std::vector<double> v) {
 
 double since(Clock::time_point t0) {
     return std::chrono::duration<double, std::nano>(Clock::now() - t0).count();
-}
-
-// Percentiles of a set of per-message latencies (ns), exact (sorted copy).
-struct Dist {
-    std::size_t n = 0;
-    double mean = 0, p50 = 0, p99 = 0, p999 = 0, max = 0;
-};
-
-Dist dist(std::vector<double> v) {
-    Dist d;
-    if (v.empty()) {
-        return d;
-    }
-    std::sort(v.begin(), v.end());
-    auto q = [&](double f) {
-        const auto i = static_cast<std::size_t>(f * static_cast<double>(v.size() - 1) + 0.5);
-        return v[i];
-    };
-    d.n = v.size();
-    double s = 0;
-    for (const double x : v) {
-        s += x;
-    }
-    d.mean = s / static_cast<double>(v.size());
-    d.p50 = q(0.50);
-    d.p99 = q(0.99);
-    d.p999 = q(0.999);
-    d.max = v.back();
-    return d;
 }
 
 void print_stages(const FeedSession& s) {

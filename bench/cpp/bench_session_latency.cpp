@@ -519,14 +519,6 @@ int main(int argc, char** argv) {
             }
         }
         const BookCounters& after = s.engine.book(s.sym).counters();
-        if (mode == "spin_yield") {
-            // What one warm pass costs (a frame that arrives during one waits for its end).
-            const auto w0 = Clock::now();
-            for (int k = 0; k < 10000; ++k) {
-                s.session.warm();
-            }
-            std::printf("    warm pass (FeedSession::warm): %.0f ns each\n", since(w0) / 1e4);
-        }
         char name[64];
         std::printf("pace x1 (%.0f s), wait %s%s:\n", pace_s, mode.c_str(),
                     mode == "spin_yield" ? " (what live runs)"
@@ -536,6 +528,14 @@ int main(int argc, char** argv) {
         std::snprintf(name, sizeof name, "  pace %s: depth", mode.c_str());
         print_dist(name, dist(pl_depth));
         print_stages(s.session);
+        if (mode == "spin_yield") {
+            // What one warm pass costs (a frame that arrives during one waits for its end).
+            const auto w0 = Clock::now();
+            for (int k = 0; k < 10000; ++k) {
+                s.session.warm();
+            }
+            std::printf("    warm pass (FeedSession::warm): %.0f ns each\n", since(w0) / 1e4);
+        }
         std::printf("    allocations while processing: %llu; book recenters %llu, resizes %llu\n",
                     static_cast<unsigned long long>(allocs),
                     static_cast<unsigned long long>(after.recenters - before.recenters),

@@ -207,11 +207,14 @@ struct PipelineConfig {
 // idle_poll()
 // The polling part of a WaitConfig: returns true as soon as ready() does, or false when the
 // policy says the caller should now block (Blocking after spin_ns, SpinYield after park_ns;
-// never for BusyPoll). Calls warm() every warm_ns while it polls, and at once after a yield
-// that gave the core away (it took over kYieldAwayNs: another thread ran and evicted lines).
+// never for BusyPoll). Calls warm() every warm_ns while it polls, and at once when the thread
+// lost its core for a while (a yield, or a preemption, that took over 5 us: another thread
+// ran there and evicted lines).
 template <class Ready, class Warm> bool idle_poll(const WaitConfig& w, Ready&& ready, Warm&& warm) {
+    constexpr std::int64_t kAwayNs = 5'000; // a gap this long: the core ran another thread
     const std::int64_t start = steady_now_ns();
     std::int64_t next_warm = w.warm_ns > 0 ? start + w.warm_ns : INT64_MAX;
+    std::int64_t last = start;
     for (;;) {
         for (int k = 0; k < 16; ++k) {
             if (ready()) {
@@ -224,6 +227,9 @@ template <class Ready, class Warm> bool idle_poll(const WaitConfig& w, Ready&& r
 #endif
         }
         const std::int64_t now = steady_now_ns();
+        if (w.warm_ns > 0 && now - last > kAwayNs) {
+            next_warm = now; // preempted (or back from a yield that lost the core): warm now
+        }
         if (now >= next_warm) {
             warm();
             next_warm = now + w.warm_ns;
@@ -243,13 +249,10 @@ template <class Ready, class Warm> bool idle_poll(const WaitConfig& w, Ready&& r
             }
             if (idle >= w.spin_ns) {
                 std::this_thread::yield();
-                constexpr std::int64_t kYieldAwayNs = 5'000;
-                if (w.warm_ns > 0 && steady_now_ns() - now > kYieldAwayNs) {
-                    next_warm = 0; // the core ran another thread: warm before the next poll
-                }
             }
             break;
         }
+        last = steady_now_ns();
     }
 }
 

@@ -237,7 +237,7 @@ def test_wait_policy_is_configurable_and_checked() -> None:
     cfg = eng.config
     # The documented default: a live feed keeps its shard hot.
     assert cfg.wait == WaitPolicy.spin_yield
-    assert (cfg.spin_ns, cfg.park_ns, cfg.warm_ns) == (50_000, 1_000_000_000, 100_000)
+    assert (cfg.spin_ns, cfg.park_ns, cfg.warm_ns) == (0, 1_000_000_000, 100_000)
     eng.close()
     eng = ShardedEngine(1, wait="busy_poll", spin_us=5, park_ms=2, warm_us=0)
     cfg = eng.config

@@ -12,11 +12,11 @@
 //      wake-up, parse, sync, apply, recompute and the record; reported for depth + trade and
 //      for depth, once per wait policy (argument 3, comma-separated; default
 //      "spin_yield,blocking_old"):
-//        spin_yield    the PipelineConfig default (what live runs: poll 50 us, then poll
-//                      yielding, park after 1 s; warm pass every 100 us and after a
+//        spin_yield    the PipelineConfig default (what live runs: poll with yields, block
+//                      after 1 s or when the core is contended; warm pass every 100 us and after a
 //                      yield that gave the core away);
 //        busy_poll     never yields (one core per shard);
-//        blocking      poll 50 us, then block on the condition variable;
+//        blocking      block on the condition variable at once (spin_ns 0);
 //        blocking_old  the old pipeline default: poll 20 us, then block, no warm pass;
 //        nowarm        spin_yield without warm passes.
 //   2. The same through the pipeline flat out, one frame in flight (push, wait until the shard
@@ -264,7 +264,14 @@ int main(int argc, char** argv) {
         latency_run(label, w, prev_day, day, pace_s);
     }
     if (latency) {
-        latency_run("pipeline flat out, 1 in flight, spin_yield", WaitConfig{}, prev_day, day, 0);
+        // Flat out with the first policy of the list.
+        const std::string first = policies.substr(0, policies.find(','));
+        WaitConfig w;
+        if (!policy_of(first.empty() ? "spin_yield" : first, w)) {
+            return 2;
+        }
+        latency_run("pipeline flat out, 1 in flight, " + (first.empty() ? "spin_yield" : first), w,
+                    prev_day, day, 0);
     }
 
     // --- 3. scaling ------------------------------------------------------------------------

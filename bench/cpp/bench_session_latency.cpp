@@ -29,11 +29,11 @@
 //        "spin_yield,sleep"):
 //          spin_yield / busy_poll / blocking: the gap before each message is waited exactly as
 //            an idle pipeline engine thread waits for its next frame with that WaitPolicy
-//            (pipeline::idle_poll with the PipelineConfig defaults: spin 50 us, then yield,
-//            park after 1 s; a warm pass, FeedSession::warm(), every 100 us and after a yield
-//            that gave the core away). spin_yield is
-//            what `confluex live` runs, so this is the figure live sees; when the policy
-//            blocks, the thread sleeps until the message is due (a wake-up at once);
+//            (pipeline::idle_poll with the PipelineConfig defaults: poll with yields, block
+//            after 1 s or when the core is contended; a warm pass, FeedSession::warm(), every 100
+//            us and after a yield that gave the core away). spin_yield is what `confluex live`
+//            runs, so this is the figure live sees; when the policy blocks, the thread sleeps until
+//            the message is due (a wake-up at once);
 //          sleep: the old figure: sleep until 200 us before the message, then spin;
 //          none: no pacing, the same messages back to back (flat out over the same span).
 //        Each pace run also reports the stage breakdown, the heap allocations made while

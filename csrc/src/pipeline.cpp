@@ -217,8 +217,6 @@ struct Pipeline::Shard {
     std::size_t unwoken_chunks = 0;
     // Engine thread: records published since the consumer was last notified.
     bool notify_pending = false;
-    // Producer: feed_lines() queued references into its caller's buffer.
-    bool refs_pending = false;
 
     // Engine-thread counters (relaxed: statistics).
     std::atomic<std::uint64_t> frames{0};
@@ -531,40 +529,9 @@ std::size_t Pipeline::feed_lines(Venue venue, std::string_view data, feed::LineF
         }
         std::uint32_t symbol_id = kNoSymbol;
         Shard& s = route(venue, line, symbol_id);
-        PushStatus st = PushStatus::Accepted;
-        if (cfg_.lossless) {
-            const FrameRef ref{line.data(), line.size()};
-            st = enqueue(s, header(FrameKind::Ref, venue, kNoSymbol, sizeof ref, ts),
-                         std::string_view(reinterpret_cast<const char*>(&ref), sizeof ref),
-                         symbol_id, true);
-            s.refs_pending = true;
-        } else {
-            st = enqueue(s, header(FrameKind::Message, venue, kNoSymbol, line.size(), ts), line,
-                         symbol_id, true);
-        }
-        fed += st == PushStatus::Accepted ? 1U : 0U;
-    }
-    if (cfg_.lossless) {
-        // The shards read the lines in place: wait until each has processed its references
-        // (a ref frame leaves the ring only after it was processed).
-        for (auto& sp : shards_) {
-            Shard& s = *sp;
-            if (!s.refs_pending) {
-                continue;
-            }
-            wake(s);
-            for (unsigned spins = 0; !s.input.empty(); ++spins) {
-                if (abort_.load(std::memory_order_relaxed)) {
-                    break; // stop(): the shard ends without reading further
-                }
-                rethrow_if_failed();
-                if (spins < 64) {
-                    std::this_thread::yield();
-                } else {
-                    std::this_thread::sleep_for(std::chrono::microseconds(20));
-                }
-            }
-            s.refs_pending = false;
+        if (enqueue(s, header(FrameKind::Message, venue, kNoSymbol, line.size(), ts), line,
+                    symbol_id, true) == PushStatus::Accepted) {
+            ++fed;
         }
     }
     return fed;
@@ -719,11 +686,6 @@ void Pipeline::warm(Shard& s) noexcept {
 }
 
 void Pipeline::process_frame(Shard& s, const FrameHeader& h, std::string_view payload) {
-    FrameRef ref{};
-    if (h.kind == FrameKind::Ref) {
-        std::memcpy(&ref, payload.data(), sizeof ref);
-        payload = std::string_view(ref.data, ref.len); // the frame, in the caller's buffer
-    }
     s.bytes.store(s.bytes.load(std::memory_order_relaxed) + payload.size(),
                   std::memory_order_relaxed);
     FeedSession* session = s.sessions[static_cast<std::size_t>(h.venue)].get();
@@ -731,8 +693,7 @@ void Pipeline::process_frame(Shard& s, const FrameHeader& h, std::string_view pa
     std::uint32_t local = kNoSymbol;
     try {
         switch (h.kind) {
-        case FrameKind::Message:
-        case FrameKind::Ref: {
+        case FrameKind::Message: {
             const ParseResult r = session->on_message(payload, h.ts_ns);
             after_message(s, *session, r, h);
             return;
@@ -785,7 +746,7 @@ void Pipeline::after_message(Shard& s, FeedSession& session, const ParseResult& 
     symbols_[global]->phase.store(static_cast<std::uint8_t>(phase), std::memory_order_release);
     const bool changed = r.ok() && (r.kind == MsgKind::Depth || r.kind == MsgKind::Trade ||
                                     r.kind == MsgKind::Snapshot);
-    if (changed && cfg_.emit_scores && (h.kind == FrameKind::Message || h.kind == FrameKind::Ref)) {
+    if (changed && cfg_.emit_scores && h.kind == FrameKind::Message) {
         Engine& e = *s.engine;
         const ConfluenceResult& res = e.result(local);
         OutRecord rec{};

@@ -105,9 +105,10 @@ class ShardedEngine:
         Ring sizes per shard (powers of two): 64-byte chunks in, records out.
     wait:
         How an idle engine thread waits for its next frame (:class:`WaitPolicy`, or its name):
-        ``spin_yield`` (the default, for live feeds) polls ``spin_us``, then polls yielding
-        the core to any other runnable thread, and blocks only after ``park_ms`` without a
-        frame, so the shard is hot when a frame comes; ``busy_poll`` never yields nor blocks
+        ``spin_yield`` (the default, for live feeds) polls ``spin_us``, then polls with a
+        yield between polls while no other thread wants the core, so the shard is hot when a
+        frame comes; it blocks after ``park_ms`` without a frame, or as soon as a yield gave
+        the core to another thread (on a contended core a blocked thread is woken sooner); ``busy_poll`` never yields nor blocks
         (one core per shard); ``blocking`` blocks after ``spin_us`` (replays: the reader
         needs the CPU more than the shards need to be hot).
     spin_us:
@@ -133,7 +134,7 @@ class ShardedEngine:
         input_chunks: int = 1 << 16,
         output_capacity: int = 1 << 14,
         wait: WaitPolicy | str = WaitPolicy.spin_yield,
-        spin_us: float = 50.0,
+        spin_us: float = 0.0,
         park_ms: float = 1000.0,
         warm_us: float = 100.0,
     ) -> None:

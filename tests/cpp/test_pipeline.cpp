@@ -482,6 +482,33 @@ TEST(Pipeline, FrameSymbolReadsStreamTopicAndEventSymbol) {
     EXPECT_EQ(frame_symbol(""), "");
 }
 
+TEST(TailRing, DrainKeepsItsChunksAndReusesThem) {
+    // The engine thread drains series points after each message: the next points must go
+    // into the chunks it kept, not into new ones (a 30 KB allocation per point, unbounded).
+    confluex::feed::detail::TailRing<int> ring(1000);
+    for (int i = 0; i < 300; ++i) {
+        ring.push(i);
+    }
+    ASSERT_EQ(ring.chunks(), 2U);
+    std::vector<int> got;
+    ring.drain([&](int v) { got.push_back(v); });
+    ASSERT_EQ(got.size(), 300U);
+    EXPECT_EQ(got.front(), 0);
+    EXPECT_EQ(got.back(), 299);
+    EXPECT_EQ(ring.size(), 0U);
+    for (int round = 0; round < 5; ++round) {
+        for (int i = 0; i < 300; ++i) {
+            ring.push(1000 * round + i);
+        }
+        EXPECT_EQ(ring.chunks(), 2U) << "round " << round;
+        const std::vector<int> items = ring.ordered();
+        ASSERT_EQ(items.size(), 300U);
+        EXPECT_EQ(items.front(), 1000 * round);
+        EXPECT_EQ(items.back(), 1000 * round + 299);
+        ring.drain([](int) {});
+    }
+}
+
 TEST(SpscRing, FrontNReadsInPlaceUnlessTheItemsWrap) {
     SpscRing<std::int64_t> ring(8);
     const std::int64_t v[6] = {1, 2, 3, 4, 5, 6};

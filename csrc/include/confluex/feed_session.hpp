@@ -176,7 +176,7 @@ template <class T> class TailRing {
     explicit TailRing(std::size_t cap) : cap_(cap) {}
     void push(const T& v) {
         if (size_ < cap_) {
-            if (size_ % kChunk == 0) {
+            if (size_ / kChunk == chunks_.size()) { // a new chunk (drain() keeps the old ones)
                 if (chunks_.size() == chunks_.capacity()) {
                     chunks_.reserve(std::max<std::size_t>(16, 2 * chunks_.size()));
                 }
@@ -230,6 +230,8 @@ template <class T> class TailRing {
     }
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     [[nodiscard]] std::uint64_t dropped() const noexcept { return dropped_; }
+    // Chunks of kChunk items allocated (memory held: chunks() * kChunk items).
+    [[nodiscard]] std::size_t chunks() const noexcept { return chunks_.size(); }
 
   private:
     [[nodiscard]] T& at(std::size_t i) noexcept { return chunks_[i / kChunk][i % kChunk]; }

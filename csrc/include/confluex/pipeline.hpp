@@ -33,10 +33,12 @@
 //     engine keeps its shard hot while it waits:
 //       BusyPoll   polls its ring forever (a pause per poll): the best latency, one core per
 //                  shard at 100 %;
-//       SpinYield  polls for spin_ns, then polls with a sched_yield() between polls (the
-//                  core goes to any other runnable thread, and comes back at once when there
-//                  is none) until it was idle park_ns, then blocks; the default: a live feed
-//                  keeps its shard hot, a silent one parks it;
+//       SpinYield  polls for spin_ns, then polls with a sched_yield() between polls while
+//                  those return at once (no other thread wants the core), and blocks after
+//                  park_ns idle or as soon as a yield gave the core away: on a contended core
+//                  a yielding thread waits behind the others for its turn (milliseconds under
+//                  CFS), while a blocked one is woken with priority. The default: on a core
+//                  of its own a live shard stays hot; on a shared one it blocks as Blocking;
 //       Blocking   polls for spin_ns, then blocks (the lowest CPU; the right mode for a
 //                  lossless replay, where the shard rarely waits and the reader needs the CPU).
 //     While it polls, every warm_ns (0: never), and right after a yield that gave the core to
@@ -56,13 +58,7 @@
 //     costs the shards one atomic exchange per batch and no system call, and a lone frame is
 //     announced as soon as it is processed.
 //   - Zero copy. A frame whose chunks do not wrap around the ring's end is parsed where it
-//     lies (the common case); a wrapped one is copied out first. In lossless mode feed_lines()
-//     does not copy the lines at all: it queues references into the caller's buffer (one
-//     chunk each) and returns once every shard has processed them, so the buffer outlives
-//     its use. The reader then only splits lines, reads the time stamp and routes by the
-//     symbol in the first bytes; the bytes cross to the engine thread once, as the shard
-//     parses them (a copy into the ring would move them twice and cost the reader as much
-//     as the parse costs the shard).
+//     lies (the common case); a wrapped one is copied out first.
 //   - Errors. A confluex::Error raised while applying one frame (e.g. a REST snapshot pushed
 //     for a Bybit symbol) becomes an Error record for that symbol and the shard goes on. Any
 //     other exception stops the shard; rethrow_if_failed() (and push, wait, finish) rethrows
@@ -114,13 +110,6 @@ enum class FrameKind : std::uint8_t {
     Message = 0,  // a raw exchange frame
     Snapshot = 1, // a REST depth snapshot (Binance JSON) for header.symbol_id
     Resync = 2,   // request_resync(header.symbol_id)
-    Ref = 3,      // a raw exchange frame left in the caller's buffer: payload is a FrameRef
-};
-
-// The payload of a Ref frame (lossless feed_lines(): the bytes stay where the caller has them).
-struct FrameRef {
-    const char* data;
-    std::uint64_t len;
 };
 
 // The first 32 bytes of a frame's first chunk; the payload follows.
@@ -185,7 +174,7 @@ enum class WaitPolicy : std::uint8_t { BusyPoll = 0, SpinYield = 1, Blocking = 2
 // that a paced FeedSession waits as an engine thread does).
 struct WaitConfig {
     WaitPolicy policy = WaitPolicy::SpinYield;
-    std::int64_t spin_ns = 50'000;        // pure polling before yielding (or blocking)
+    std::int64_t spin_ns = 0;             // pure polling before yielding (or blocking)
     std::int64_t park_ns = 1'000'000'000; // SpinYield: idle this long, then block
     std::int64_t warm_ns = 100'000;       // warm pass period while polling (0: none)
 };
@@ -206,10 +195,10 @@ struct PipelineConfig {
 
 // idle_poll()
 // The polling part of a WaitConfig: returns true as soon as ready() does, or false when the
-// policy says the caller should now block (Blocking after spin_ns, SpinYield after park_ns;
-// never for BusyPoll). Calls warm() every warm_ns while it polls, and at once when the thread
-// lost its core for a while (a yield, or a preemption, that took over 5 us: another thread
-// ran there and evicted lines).
+// policy says the caller should now block (Blocking after spin_ns; SpinYield after park_ns,
+// or as soon as a yield gave the core to another thread; never for BusyPoll). Calls warm() every
+// warm_ns while it polls, and at once when the thread lost its core for a while (a yield, or a
+// preemption, that took over 5 us: another thread ran there and evicted lines).
 template <class Ready, class Warm> bool idle_poll(const WaitConfig& w, Ready&& ready, Warm&& warm) {
     constexpr std::int64_t kAwayNs = 5'000; // a gap this long: the core ran another thread
     const std::int64_t start = steady_now_ns();
@@ -249,6 +238,12 @@ template <class Ready, class Warm> bool idle_poll(const WaitConfig& w, Ready&& r
             }
             if (idle >= w.spin_ns) {
                 std::this_thread::yield();
+                if (steady_now_ns() - now > kAwayNs) {
+                    // The yield ran another thread: the core is contended. A thread that
+                    // keeps yielding then waits behind the others for its next turn (ms,
+                    // with CFS), while a blocked one is woken with priority: block.
+                    return false;
+                }
             }
             break;
         }
@@ -331,8 +326,7 @@ class Pipeline {
     // Pipeline::feed_lines()
     // Pushes every line of a capture buffer (LineFormat as FeedSession::replay reads it, with
     // the same time stamps); returns the number of lines pushed (lines refused in live mode
-    // are counted as drops, not here). Lossless: queues references to the lines (see Design:
-    // Zero copy) and returns when the shards have processed them all.
+    // are counted as drops, not here).
     std::size_t feed_lines(Venue venue, std::string_view data, feed::LineFormat format);
 
     // Pipeline::finish()

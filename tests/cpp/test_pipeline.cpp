@@ -387,9 +387,8 @@ TEST(Pipeline, EveryWaitPolicyGivesTheSingleThreadedSeries) {
             ASSERT_TRUE(same_double(got[i].score_raw, want[i].score_raw)) << i;
             ASSERT_TRUE(same_double(got[i].mid_px, want[i].mid_px)) << i;
         }
-        if (k.policy != WaitPolicy::Blocking) {
-            // Polling policies never block (park_ns is 1 s, the run far shorter).
-            EXPECT_EQ(st.sleeps, 0U);
+        if (k.policy == WaitPolicy::BusyPoll) {
+            EXPECT_EQ(st.sleeps, 0U); // never blocks (SpinYield does on a contended core)
         }
         if (k.warm_ns == 0) {
             EXPECT_EQ(st.warm_passes, 0U);
@@ -480,6 +479,33 @@ TEST(Pipeline, FrameSymbolReadsStreamTopicAndEventSymbol) {
     EXPECT_EQ(frame_symbol(R"({"lastUpdateId":1,"bids":[]})"), "");
     EXPECT_EQ(frame_symbol(R"({"stream":)"), "");
     EXPECT_EQ(frame_symbol(""), "");
+}
+
+TEST(IdlePoll, ReturnsWhenReadyOrWhenThePolicyBlocks) {
+    using confluex::pipeline::idle_poll;
+    using confluex::pipeline::WaitConfig;
+    int warms = 0;
+    const auto warm = [&] { ++warms; };
+    // Blocking with no spin budget: block at once; no warm pass without warm_ns.
+    WaitConfig w{WaitPolicy::Blocking, 0, 0, 0};
+    EXPECT_FALSE(idle_poll(
+        w, [] { return false; }, warm));
+    EXPECT_EQ(warms, 0);
+    // SpinYield parks after park_ns.
+    w = WaitConfig{WaitPolicy::SpinYield, 0, 1'000'000, 0};
+    EXPECT_FALSE(idle_poll(
+        w, [] { return false; }, warm));
+    // Every policy returns true as soon as ready() does, and warms every warm_ns meanwhile.
+    for (const WaitPolicy policy :
+         {WaitPolicy::BusyPoll, WaitPolicy::SpinYield, WaitPolicy::Blocking}) {
+        int polls = 0;
+        warms = 0;
+        w = WaitConfig{policy, 1'000'000'000, 1'000'000'000, 1};
+        EXPECT_TRUE(idle_poll(
+            w, [&] { return ++polls == 2000; }, warm));
+        EXPECT_EQ(polls, 2000);
+        EXPECT_GE(warms, 1);
+    }
 }
 
 TEST(TailRing, DrainKeepsItsChunksAndReusesThem) {

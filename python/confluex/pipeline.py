@@ -108,9 +108,9 @@ class ShardedEngine:
         ``spin_yield`` (the default, for live feeds) polls ``spin_us``, then polls with a
         yield between polls while no other thread wants the core, so the shard is hot when a
         frame comes; it blocks after ``park_ms`` without a frame, or as soon as a yield gave
-        the core to another thread (on a contended core a blocked thread is woken sooner); ``busy_poll`` never yields nor blocks
-        (one core per shard); ``blocking`` blocks after ``spin_us`` (replays: the reader
-        needs the CPU more than the shards need to be hot).
+        the core to another thread (on a contended core a blocked thread is woken sooner);
+        ``busy_poll`` never yields nor blocks (one core per shard); ``blocking`` blocks after
+        ``spin_us`` (replays: the reader needs the CPU more than the shards need to be hot).
     spin_us:
         How long an idle engine thread polls before it yields (``spin_yield``) or blocks
         (``blocking``).

@@ -361,7 +361,7 @@ TEST(Pipeline, EveryWaitPolicyGivesTheSingleThreadedSeries) {
     ASSERT_GT(want.size(), 20U);
     struct Case {
         WaitPolicy policy;
-        bool lossless; // lossless: lines by reference; live mode: copied into the ring
+        bool lossless; // lossless waits for room; live mode drops (never here: 8 MiB ring)
         std::int64_t spin_ns;
         std::int64_t warm_ns;
     };

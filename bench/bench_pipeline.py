@@ -2,13 +2,16 @@
 
 - "pipeline-shards": a multi-symbol replay (hftbacktest spot BTCUSDT + USD-M BTCUSDT, the two
   files interleaved chunk by chunk) through 1 and 2 engine shards (lossless), against the
-  single-threaded FeedSession replay of the same files (the reference). extra_info records
-  msgs_per_s; the 2-shard / 1-shard ratio is the scaling.
+  single-threaded FeedSession replay of the same files (the reference), with the wait policy
+  `replay --threads` uses (blocking). extra_info records msgs_per_s; the 2-shard / 1-shard
+  ratio is the scaling. bench/cpp/bench_pipeline.cpp measures the same without Python.
 - "pipeline-latency": every USD-M frame pushed one by one from Python (the socket reader's
   call) into a live-mode pipeline; the Score records carry the push time (steady clock), so
   extra_info gives raw frame -> score (engine thread) and raw frame -> consumer (drained by a
   thread blocked in drain(timeout)) as p50 / p99 / p99.9 in ns. Flat out, and paced with a
-  fixed gap between frames (the engine thread sleeps between them, as it does live).
+  fixed gap between frames, once with the live default wait policy (spin_yield: the shard
+  stays hot between frames) and once with blocking (the shard sleeps between them).
+  bench/cpp/bench_pipeline.cpp measures frame -> score at the recorded pace.
 
 Run timed:   python -m pytest bench/bench_pipeline.py --benchmark-disable-gc
 Run as test: python -m pytest bench/bench_pipeline.py --benchmark-disable
@@ -71,7 +74,9 @@ def _single(captures: list[tuple[Venue, str, str, list[bytes], int]]) -> int:
 
 
 def _sharded(captures: list[tuple[Venue, str, str, list[bytes], int]], shards: int) -> int:
-    eng = ShardedEngine(shards, lossless=True, emit_scores=False, session_config=CONFIG)
+    eng = ShardedEngine(
+        shards, lossless=True, emit_scores=False, session_config=CONFIG, wait="blocking"
+    )
     for i, (venue, tick, lot, _, _) in enumerate(captures):
         eng.add_symbol(venue, "BTCUSDT", Instrument(tick, lot), shard=i % shards)
     eng.start()
@@ -127,8 +132,8 @@ def _percentiles(ns: np.ndarray) -> dict[str, float]:
     }
 
 
-def _latency_run(frames: list[tuple[int, bytes]], gap_us: float) -> dict[str, Any]:
-    eng = ShardedEngine(1, spin_us=20.0)
+def _latency_run(frames: list[tuple[int, bytes]], gap_us: float, wait: str) -> dict[str, Any]:
+    eng = ShardedEngine(1, wait=wait)
     sym = eng.add_symbol(Venue.binance_futures, "BTCUSDT", Instrument(USDM[2], USDM[3]))
     eng.start()
     seen: list[np.ndarray] = []
@@ -169,10 +174,11 @@ def _latency_run(frames: list[tuple[int, bytes]], gap_us: float) -> dict[str, An
 
 
 @pytest.mark.benchmark(group="pipeline-latency")
+@pytest.mark.parametrize("wait", ["spin_yield", "blocking"])
 @pytest.mark.parametrize("gap_us", [0.0, 200.0], ids=("flat_out", "paced_200us"))
-def test_frame_to_score_latency(benchmark: Any, gap_us: float) -> None:
+def test_frame_to_score_latency(benchmark: Any, gap_us: float, wait: str) -> None:
     frames = _frames(USDM[0], 20_000 if gap_us == 0 else 5_000)
-    out = benchmark.pedantic(_latency_run, args=(frames, gap_us), rounds=1, iterations=1)
+    out = benchmark.pedantic(_latency_run, args=(frames, gap_us, wait), rounds=1, iterations=1)
     assert out["n"] > 1000
     for stage in ("engine", "consumer"):
         for k, v in out[stage].items():

@@ -121,3 +121,6 @@ def test_cli_live_threads_refuses_metrics_and_bad_counts() -> None:
         _check_live_args(argparse.Namespace(threads=0))
     with pytest.raises(ValueError, match="not with --threads"):
         _check_live_args(argparse.Namespace(threads=2, metrics_port=9000))
+    with pytest.raises(ValueError, match="it needs --threads, was busy_poll"):
+        _check_live_args(argparse.Namespace(wait="busy_poll"))
+    _check_live_args(argparse.Namespace(threads=2, wait="blocking"))

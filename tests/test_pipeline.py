@@ -17,12 +17,14 @@ import pytest
 from confluex import ConfluenceResult, Instrument, InvalidConfig, LineFormat, Venue
 from confluex.feeds.files import replay
 from confluex.pipeline import (
+    Collector,
     ErrorCode,
     OutKind,
     PushStatus,
     ResyncReason,
     ShardedEngine,
     UniverseSymbol,
+    WaitPolicy,
     out_record_dtype,
     record_error,
     score_universe,
@@ -228,6 +230,51 @@ def test_bad_configuration_is_refused() -> None:
     with pytest.raises(TypeError, match="was str"):
         eng.start().push(Venue.bybit, "text", 1)  # type: ignore[arg-type]
     eng.close()
+
+
+def test_wait_policy_is_configurable_and_checked() -> None:
+    eng = ShardedEngine(1)
+    cfg = eng.config
+    # The documented default: a live feed keeps its shard hot.
+    assert cfg.wait == WaitPolicy.spin_yield
+    assert (cfg.spin_ns, cfg.park_ns, cfg.warm_ns) == (0, 1_000_000_000, 100_000)
+    eng.close()
+    eng = ShardedEngine(1, wait="busy_poll", spin_us=5, park_ms=2, warm_us=0)
+    cfg = eng.config
+    assert cfg.wait == WaitPolicy.busy_poll
+    assert (cfg.spin_ns, cfg.park_ns, cfg.warm_ns) == (5_000, 2_000_000, 0)
+    eng.close()
+    with pytest.raises(ValueError, match="wait must be one of busy_poll, spin_yield, blocking"):
+        ShardedEngine(1, wait="sleepy")
+    with pytest.raises(ValueError, match="park_ms must be in"):
+        ShardedEngine(1, park_ms=-1)
+    with pytest.raises(ValueError, match="warm_us must be in"):
+        ShardedEngine(1, warm_us=float("nan"))
+
+
+@pytest.mark.parametrize("wait", ["busy_poll", "spin_yield", "blocking"])
+def test_every_wait_policy_scores_identically(hft_data: Path, wait: str) -> None:
+    data = b"".join(b"%d %s\n" % (ts, msg) for ts, msg in _lines(hft_data / USDM[0], 3000))
+    inst = Instrument(USDM[1], USDM[2])
+    ref_engine = confluex.Engine(confluex.engine_config())
+    session = confluex.FeedSession(ref_engine, Venue.binance_futures)
+    session.add_symbol("BTCUSDT", ref_engine.add_symbol("u", inst))
+    session.replay(data)
+    want = session.series()
+
+    eng = ShardedEngine(1, lossless=True, emit_scores=False, wait=wait, warm_us=1.0)
+    sym = eng.add_symbol(Venue.binance_futures, "BTCUSDT", inst)
+    eng.start()
+    collector = Collector(eng)
+    eng.feed_lines(Venue.binance_futures, data)
+    eng.finish()
+    records = collector.join()
+    points = records[(records["kind"] == OutKind.point) & (records["symbol_id"] == sym)]
+    assert len(want) > 20
+    assert points["ts_ns"].tolist() == want["ts_ns"].tolist()
+    assert points["score"].tobytes() == want["score"].tobytes()
+    if wait == "busy_poll":
+        assert eng.stats()[0].sleeps == 0  # never blocks (spin_yield does on a busy core)
 
 
 def test_score_universe_captures_each_symbols_error(hft_data: Path, tmp_path: Path) -> None:

@@ -32,55 +32,17 @@
 #include "confluex/instrument.hpp"
 #include "confluex/symbol_table.hpp"
 
+#include "bench_util.hpp"
+
 using namespace confluex;
 using namespace confluex::feed;
 using Clock = std::chrono::steady_clock;
+using confluex::bench::gunzip;
+using Line = confluex::bench::CaptureLine;
 
 namespace {
 
 constexpr int kRounds = 21;
-
-std::string gunzip(const std::string& path) {
-    const std::string cmd = "gzip -dc '" + path + "'";
-    FILE* f = popen(cmd.c_str(), "r");
-    if (f == nullptr) {
-        std::perror("popen");
-        std::exit(2);
-    }
-    std::string out;
-    char buf[1 << 16];
-    std::size_t n = 0;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
-        out.append(buf, n);
-    }
-    if (pclose(f) != 0 || out.empty()) {
-        std::fprintf(stderr, "cannot read %s\n", path.c_str());
-        std::exit(2);
-    }
-    return out;
-}
-
-struct Line {
-    std::string_view full; // "<ns> <json>"
-    std::string_view json;
-    std::int64_t ts;
-};
-
-std::vector<Line> split_lines(const std::string& data) {
-    std::vector<Line> out;
-    std::string_view rest(data);
-    while (!rest.empty()) {
-        const std::size_t nl = rest.find('\n');
-        const std::string_view line = rest.substr(0, nl);
-        rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
-        const std::size_t sp = line.find(' ');
-        if (sp == std::string_view::npos) {
-            continue;
-        }
-        out.push_back({line, line.substr(sp + 1), std::stoll(std::string(line.substr(0, sp)))});
-    }
-    return out;
-}
 
 // Median and best of a set of timings (the VM is shared: the best shows the code's own cost).
 struct Stat {
@@ -206,7 +168,7 @@ int main(int argc, char** argv) {
     // --- spot: every depth / trade message of the two days -----------------------------------
     const std::string spot =
         gunzip(root + "/spot/btcusdt_20240808.gz") + gunzip(root + "/spot/btcusdt_20240809.gz");
-    const std::vector<Line> spot_lines = split_lines(spot);
+    const std::vector<Line> spot_lines = confluex::bench::capture_lines(spot);
     std::vector<std::string_view> depth, depth36, trade;
     std::string depth_buf, trade_buf;
     std::size_t depth_levels = 0;
@@ -269,7 +231,7 @@ int main(int argc, char** argv) {
     // --- USD-M: the largest depth message, parsed and applied ---------------------------------
     const std::string prev_day = gunzip(root + "/usdm_2024-07/btcusdt_20240718.gz");
     const std::string day = gunzip(root + "/usdm_2024-07/btcusdt_20240719.gz");
-    const std::vector<Line> lines = split_lines(day);
+    const std::vector<Line> lines = confluex::bench::capture_lines(day);
     std::size_t big = 0;
     std::size_t big_levels = 0;
     for (std::size_t i = 0; i < lines.size(); ++i) {

@@ -24,8 +24,21 @@
 //      a symbol (depth and trade; bookTickers are also fed and timed separately):
 //        flat out: every 2024-07-19 message back to back, kRounds rounds;
 //        recorded pace (--speed 1): each message fed at its recorded receive time offset from
-//        the first one (sleep until 200 us before, then spin), over the first pace_seconds
-//        seconds of the day (default 60; 0 skips it; 301 is the whole day).
+//        the first one, over the first pace_seconds seconds of the day (default 60; 0 skips
+//        it; 301 is the whole day), once per wait mode (argument 3, comma-separated; default
+//        "spin_yield,sleep"):
+//          spin_yield / busy_poll / blocking: the gap before each message is waited exactly as
+//            an idle pipeline engine thread waits for its next frame with that WaitPolicy
+//            (pipeline::idle_poll with the PipelineConfig defaults: poll with yields, block
+//            after 1 s or when the core is contended; a warm pass, FeedSession::warm(), every 100
+//            us and after a yield that gave the core away). spin_yield is what `confluex live`
+//            runs, so this is the figure live sees; when the policy blocks, the thread sleeps until
+//            the message is due (a wake-up at once);
+//          sleep: the old figure: sleep until 200 us before the message, then spin;
+//          none: no pacing, the same messages back to back (flat out over the same span).
+//        Each pace run also reports the stage breakdown, the heap allocations made while
+//        messages were processed (operator new is counted), and the book's recenters and
+//        window resizes during the run.
 //      The synthetic 2,000-level tail message through on_message() is reported on its own.
 #include <algorithm>
 #include <chrono>
@@ -34,6 +47,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <string>
 #include <thread>
 #include <vector>
@@ -42,35 +56,53 @@
 #include "confluex/feed_parser.hpp"
 #include "confluex/feed_session.hpp"
 #include "confluex/instrument.hpp"
+#include "confluex/pipeline.hpp"
 #include "confluex/symbol_table.hpp"
+
+#include "bench_util.hpp"
+
+// Every heap allocation of the process is counted (the bench is single-threaded): the pace
+// runs report how many happened while messages were processed.
+namespace {
+std::uint64_t g_allocs = 0;
+void* counted_alloc(std::size_t n, std::size_t align) {
+    ++g_allocs;
+    void* p = align <= alignof(std::max_align_t)
+                  ? std::malloc(n == 0 ? 1 : n)
+                  : std::aligned_alloc(align, (n + align - 1) / align * align);
+    if (p == nullptr) {
+        throw std::bad_alloc();
+    }
+    return p;
+}
+} // namespace
+void* operator new(std::size_t n) { return counted_alloc(n, 0); }
+void* operator new[](std::size_t n) { return counted_alloc(n, 0); }
+void* operator new(std::size_t n, std::align_val_t a) {
+    return counted_alloc(n, static_cast<std::size_t>(a));
+}
+void* operator new[](std::size_t n, std::align_val_t a) {
+    return counted_alloc(n, static_cast<std::size_t>(a));
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
 
 using namespace confluex;
 using namespace confluex::feed;
 using Clock = std::chrono::steady_clock;
+using confluex::bench::Dist;
+using confluex::bench::dist;
+using confluex::bench::gunzip;
 
 namespace {
 
 constexpr int kRounds = 9;
-
-std::string gunzip(const std::string& path) {
-    const std::string cmd = "gzip -dc '" + path + "'";
-    FILE* f = popen(cmd.c_str(), "r");
-    if (f == nullptr) {
-        std::perror("popen");
-        std::exit(2);
-    }
-    std::string out;
-    char buf[1 << 16];
-    std::size_t n = 0;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
-        out.append(buf, n);
-    }
-    if (pclose(f) != 0 || out.empty()) {
-        std::fprintf(stderr, "cannot read %s\n", path.c_str());
-        std::exit(2);
-    }
-    return out;
-}
 
 struct Line {
     std::string_view json;
@@ -81,19 +113,9 @@ struct Line {
 
 std::vector<Line> split_lines(const std::string& data) {
     std::vector<Line> out;
-    std::string_view rest(data);
-    while (!rest.empty()) {
-        const std::size_t nl = rest.find('\n');
-        const std::string_view line = rest.substr(0, nl);
-        rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
-        const std::size_t sp = line.find(' ');
-        if (sp == std::string_view::npos) {
-            continue;
-        }
-        const std::string_view json = line.substr(sp + 1);
-        const std::string_view head = json.substr(0, 40);
-        out.push_back({json, std::stoll(std::string(line.substr(0, sp))),
-                       head.find("@depth") != std::string_view::npos,
+    for (const auto& l : confluex::bench::capture_lines(data)) {
+        const std::string_view head = l.json.substr(0, 40);
+        out.push_back({l.json, l.ts, head.find("@depth") != std::string_view::npos,
                        head.find("@bookTicker") != std::string_view::npos});
     }
     return out;
@@ -111,35 +133,6 @@ Stat stat(std::vector<double> v) {
 
 double since(Clock::time_point t0) {
     return std::chrono::duration<double, std::nano>(Clock::now() - t0).count();
-}
-
-// Percentiles of a set of per-message latencies (ns), exact (sorted copy).
-struct Dist {
-    std::size_t n = 0;
-    double mean = 0, p50 = 0, p99 = 0, p999 = 0, max = 0;
-};
-
-Dist dist(std::vector<double> v) {
-    Dist d;
-    if (v.empty()) {
-        return d;
-    }
-    std::sort(v.begin(), v.end());
-    auto q = [&](double f) {
-        const auto i = static_cast<std::size_t>(f * static_cast<double>(v.size() - 1) + 0.5);
-        return v[i];
-    };
-    d.n = v.size();
-    double s = 0;
-    for (const double x : v) {
-        s += x;
-    }
-    d.mean = s / static_cast<double>(v.size());
-    d.p50 = q(0.50);
-    d.p99 = q(0.99);
-    d.p999 = q(0.999);
-    d.max = v.back();
-    return d;
 }
 
 void print_stages(const FeedSession& s) {
@@ -238,13 +231,24 @@ template <class S> void reset_stages(S& session) {
     }
 }
 
-// Spins (after sleeping the bulk) until `deadline`.
-void wait_until(Clock::time_point deadline) {
+// The old pacing: sleeps until 200 us before `deadline`, then spins.
+void wait_until_sleep(Clock::time_point deadline) {
     const auto now = Clock::now();
     if (deadline - now > std::chrono::microseconds(300)) {
         std::this_thread::sleep_until(deadline - std::chrono::microseconds(200));
     }
     while (Clock::now() < deadline) {
+    }
+}
+
+// Waits until `deadline` as an idle engine thread waits for its next frame under `w`
+// (pipeline::idle_poll, warm passes over the session); where the policy blocks, sleeps until
+// the deadline (the producer's notify would wake it then).
+void wait_until_policy(Clock::time_point deadline, const pipeline::WaitConfig& w,
+                       const FeedSession& session) {
+    const auto ready = [&] { return Clock::now() >= deadline; };
+    if (!pipeline::idle_poll(w, ready, [&] { session.warm(); })) {
+        std::this_thread::sleep_until(deadline);
     }
 }
 
@@ -463,11 +467,30 @@ int main(int argc, char** argv) {
     print_dist("flat out: synthetic 2000-level", dist(lat_tail));
 
     // --- 2. raw message -> score, at recorded pace ---------------------------------------------
-    if (pace_s > 0) {
+    const std::string modes = argc > 3 ? argv[3] : "spin_yield,sleep";
+    for (std::size_t at = 0; pace_s > 0 && at < modes.size();) {
+        const std::size_t comma = std::min(modes.find(',', at), modes.size());
+        const std::string mode = modes.substr(at, comma - at);
+        at = comma + 1;
+        pipeline::WaitConfig w{}; // the PipelineConfig defaults
+        if (mode == "busy_poll") {
+            w.policy = pipeline::WaitPolicy::BusyPoll;
+        } else if (mode == "blocking") {
+            w.policy = pipeline::WaitPolicy::Blocking;
+        } else if (mode == "spin_yield_nowarm") {
+            w.warm_ns = 0;
+        } else if (mode != "spin_yield" && mode != "sleep" && mode != "none") {
+            std::fprintf(stderr, "unknown wait mode %s\n", mode.c_str());
+            return 2;
+        }
         Synced s;
         s.session.replay(prev_day, LineFormat::NsPrefixed);
         std::vector<double> pl, pl_depth;
+        pl.reserve(day.size());
+        pl_depth.reserve(day.size());
         reset_stages(s.session);
+        const BookCounters before = s.engine.book(s.sym).counters();
+        std::uint64_t allocs = 0;
         const std::int64_t ts0 = day.front().ts;
         const auto start = Clock::now() + std::chrono::milliseconds(1);
         for (const Line& l : day) {
@@ -475,10 +498,19 @@ int main(int argc, char** argv) {
             if (static_cast<double>(off) > pace_s * 1e9) {
                 break;
             }
-            wait_until(start + std::chrono::nanoseconds(off));
+            const auto deadline = start + std::chrono::nanoseconds(off);
+            if (mode == "none") {
+                // no pacing: the same messages back to back (the flat-out reference)
+            } else if (mode == "sleep") {
+                wait_until_sleep(deadline);
+            } else {
+                wait_until_policy(deadline, w, s.session);
+            }
+            const std::uint64_t a0 = g_allocs;
             const auto t0 = Clock::now();
             (void)s.session.on_message(l.json, l.ts);
             const double t = since(t0);
+            allocs += g_allocs - a0;
             if (!l.ticker) {
                 pl.push_back(t);
             }
@@ -486,12 +518,28 @@ int main(int argc, char** argv) {
                 pl_depth.push_back(t);
             }
         }
+        const BookCounters& after = s.engine.book(s.sym).counters();
         char name[64];
-        std::snprintf(name, sizeof name, "pace x1 (%.0f s): depth + trade", pace_s);
+        std::printf("pace x1 (%.0f s), wait %s%s:\n", pace_s, mode.c_str(),
+                    mode == "spin_yield" ? " (what live runs)"
+                                         : (mode == "sleep" ? " (old: sleep, then spin)" : ""));
+        std::snprintf(name, sizeof name, "  pace %s: depth + trade", mode.c_str());
         print_dist(name, dist(pl));
-        std::snprintf(name, sizeof name, "pace x1 (%.0f s): depth", pace_s);
+        std::snprintf(name, sizeof name, "  pace %s: depth", mode.c_str());
         print_dist(name, dist(pl_depth));
         print_stages(s.session);
+        if (mode == "spin_yield") {
+            // What one warm pass costs (a frame that arrives during one waits for its end).
+            const auto w0 = Clock::now();
+            for (int k = 0; k < 10000; ++k) {
+                s.session.warm();
+            }
+            std::printf("    warm pass (FeedSession::warm): %.0f ns each\n", since(w0) / 1e4);
+        }
+        std::printf("    allocations while processing: %llu; book recenters %llu, resizes %llu\n",
+                    static_cast<unsigned long long>(allocs),
+                    static_cast<unsigned long long>(after.recenters - before.recenters),
+                    static_cast<unsigned long long>(after.resizes - before.resizes));
     }
     return 0;
 }

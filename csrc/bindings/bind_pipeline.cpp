@@ -74,6 +74,12 @@ void register_pipeline(py::module_& m) {
         .value("invalid_config", ErrorCode::InvalidConfig)
         .value("other", ErrorCode::Other)
         .finalize();
+    py::native_enum<WaitPolicy>(m, "WaitPolicy", "enum.IntEnum",
+                                "How an idle engine thread waits for its next frame.")
+        .value("busy_poll", WaitPolicy::BusyPoll)
+        .value("spin_yield", WaitPolicy::SpinYield)
+        .value("blocking", WaitPolicy::Blocking)
+        .finalize();
 
     bind_record<ShardStats>(
         m, "ShardStats", "One shard's counters (Pipeline.stats).",
@@ -83,26 +89,35 @@ void register_pipeline(py::module_& m) {
         field("output_dropped", &ShardStats::output_dropped),
         field("overflow_resyncs", &ShardStats::overflow_resyncs),
         field("errors", &ShardStats::errors), field("unrouted", &ShardStats::unrouted),
-        field("sleeps", &ShardStats::sleeps), field("symbols", &ShardStats::symbols));
+        field("sleeps", &ShardStats::sleeps), field("wakeups", &ShardStats::wakeups),
+        field("warm_passes", &ShardStats::warm_passes), field("symbols", &ShardStats::symbols));
 
     py::class_<PipelineConfig>(m, "PipelineConfig", R"pbdoc(Shards, ring sizes and modes.)pbdoc")
         .def(
             py::init([](std::uint32_t shards, std::size_t input_chunks, std::size_t output_capacity,
-                        bool emit_scores, bool lossless, std::int64_t spin_ns,
-                        const EngineConfig& engine, const SessionConfig& session) {
-                return PipelineConfig{shards,   input_chunks, output_capacity, emit_scores,
-                                      lossless, spin_ns,      engine,          session};
+                        bool emit_scores, bool lossless, WaitPolicy wait, std::int64_t spin_ns,
+                        std::int64_t park_ns, std::int64_t warm_ns, const EngineConfig& engine,
+                        const SessionConfig& session) {
+                return PipelineConfig{shards,          input_chunks,
+                                      output_capacity, emit_scores,
+                                      lossless,        WaitConfig{wait, spin_ns, park_ns, warm_ns},
+                                      engine,          session};
             }),
             py::kw_only(), py::arg("shards") = 1, py::arg("input_chunks") = std::size_t{1} << 16,
             py::arg("output_capacity") = std::size_t{1} << 14, py::arg("emit_scores") = true,
-            py::arg("lossless") = false, py::arg("spin_ns") = 20'000,
-            py::arg("engine") = EngineConfig{}, py::arg("session") = SessionConfig{})
+            py::arg("lossless") = false, py::arg("wait") = WaitConfig{}.policy,
+            py::arg("spin_ns") = WaitConfig{}.spin_ns, py::arg("park_ns") = WaitConfig{}.park_ns,
+            py::arg("warm_ns") = WaitConfig{}.warm_ns, py::arg("engine") = EngineConfig{},
+            py::arg("session") = SessionConfig{})
         .def_readonly("shards", &PipelineConfig::shards)
         .def_readonly("input_chunks", &PipelineConfig::input_chunks)
         .def_readonly("output_capacity", &PipelineConfig::output_capacity)
         .def_readonly("emit_scores", &PipelineConfig::emit_scores)
         .def_readonly("lossless", &PipelineConfig::lossless)
-        .def_readonly("spin_ns", &PipelineConfig::spin_ns);
+        .def_property_readonly("wait", [](const PipelineConfig& c) { return c.wait.policy; })
+        .def_property_readonly("spin_ns", [](const PipelineConfig& c) { return c.wait.spin_ns; })
+        .def_property_readonly("park_ns", [](const PipelineConfig& c) { return c.wait.park_ns; })
+        .def_property_readonly("warm_ns", [](const PipelineConfig& c) { return c.wait.warm_ns; });
 
     py::class_<Pipeline>(m, "Pipeline", R"pbdoc(
 Engine threads, one per shard, fed raw frames through lock-free SPSC rings; scores, series

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "confluex/errors.hpp"
+#include "confluex/prefetch.hpp"
 #include "confluex/sentiment_parser.hpp"
 
 namespace confluex {
@@ -870,6 +871,32 @@ const ConfluenceResult& Engine::result(std::uint32_t sym) {
         recompute(s);
     }
     return s.result;
+}
+
+void Engine::warm(std::uint32_t sym) const noexcept {
+    if (sym >= symbols_.size()) {
+        return;
+    }
+    const SymbolState& s = *symbols_[sym];
+    prefetch_range(&s, sizeof s);
+    prefetch_range(&aggregator_, sizeof aggregator_);
+    prefetch_range(&book_consts_, sizeof book_consts_);
+    s.book.warm();
+    if (s.views) {
+        prefetch_range(s.views.get(), sizeof(Views));
+    }
+    // Rehearsal: the recompute's kernels run on the symbol's state into scratch outputs, so
+    // their code and the state they read are cache-resident when the next message comes. All
+    // of them are const (top() may refill the book's lazy top-K cache, which holds exactly the
+    // best levels either way): nothing a result depends on changes.
+    ComponentScore tmp{};
+    if (s.book.in_sync() && s.book.best_bid() && s.book.best_ask()) {
+        const std::size_t n = std::max<std::size_t>(25, cfg_.book_signals.dwi_levels);
+        signals::compute_orderbook_component(s.book.top(n), std::nan(""), s.ofi, book_consts_, tmp);
+    }
+    // (The trade-flow kernels are left out: they cost most of a pass, and a trade's own
+    // recompute is short.)
+    warm_sink_ = tmp.score + aggregator_.compute(s.comps).score;
 }
 
 const ComponentScore& Engine::component(std::uint32_t sym, Component c) {

@@ -17,6 +17,7 @@
 #endif
 
 #include "confluex/errors.hpp"
+#include "confluex/prefetch.hpp"
 #include "line_stamp.hpp"
 
 namespace confluex::feed {
@@ -197,6 +198,16 @@ struct FeedSession::PerSymbol {
     bool applied_since_snapshot = false; // a delta applied after the last snapshot
     std::int64_t last_series_ts = std::numeric_limits<std::int64_t>::min();
     int region = 0; // +1 at/above long, -1 at/below short, 0 between
+};
+
+// warm()'s parse rehearsal (see feed_session.hpp).
+struct FeedSession::WarmParse {
+    SymbolTable table;
+    std::unique_ptr<BinanceParser> parser;
+    std::string msg;
+    std::vector<BookLevelEvent> book;
+    std::vector<TradeEvent> trades;
+    std::size_t symbols = 0; // table_ size it was built for
 };
 
 FeedSession::FeedSession(Engine& engine, Venue venue, SessionConfig cfg)
@@ -718,6 +729,51 @@ std::size_t FeedSession::replay(std::string_view data, LineFormat format) {
         ++lines_;
     }
     return fed;
+}
+
+void FeedSession::warm() const noexcept {
+    prefetch_range(this, sizeof *this);
+    if (venue_ != Venue::Bybit && !table_.entries().empty()) {
+        try {
+            if (!warm_parse_ || warm_parse_->symbols != table_.entries().size()) {
+                auto w = std::make_unique<WarmParse>();
+                w->table = table_;
+                w->parser =
+                    std::make_unique<BinanceParser>(w->table, venue_ == Venue::BinanceFutures);
+                const SymbolTable::Entry& e = table_.entries().front();
+                std::string levels;
+                for (int i = 0; i < 8; ++i) {
+                    levels += (i == 0 ? "[\"" : ",[\"") + std::to_string(100 + i) + "\",\"1\"]";
+                }
+                w->msg = "{\"e\":\"depthUpdate\",\"E\":1,\"T\":1,\"s\":\"" + e.venue_symbol +
+                         "\",\"U\":1,\"u\":2,\"pu\":0,\"b\":[" + levels + "],\"a\":[" + levels +
+                         "]}";
+                w->book.reserve(64);
+                w->trades.reserve(8);
+                w->symbols = table_.entries().size();
+                warm_parse_ = std::move(w);
+            }
+            WarmParse& w = *warm_parse_;
+            w.book.clear();
+            w.trades.clear();
+            (void)w.parser->parse(w.msg, 0, w.book, w.trades);
+        } catch (...) {
+            warm_parse_.reset(); // out of memory: no rehearsal this time
+        }
+    }
+    prefetch_range(binance_.get(), binance_ ? sizeof *binance_ : 0);
+    prefetch_range(bybit_.get(), bybit_ ? sizeof *bybit_ : 0);
+    // The record buffers the next message is parsed into (written: fetched exclusive).
+    prefetch_range(book_buf_.data(), book_buf_.capacity() * sizeof(BookLevelEvent), true,
+                   std::size_t{8} << 10);
+    prefetch_range(trade_buf_.data(), trade_buf_.capacity() * sizeof(TradeEvent), true,
+                   std::size_t{4} << 10);
+    prefetch_range(symbols_.data(), symbols_.size() * sizeof(PerSymbol));
+    for (std::uint32_t sym = 0; sym < symbols_.size(); ++sym) {
+        if (symbols_[sym].routed) {
+            engine_.warm(sym);
+        }
+    }
 }
 
 } // namespace confluex::feed

@@ -35,11 +35,7 @@ constexpr std::size_t kChunkBytes = sizeof(FrameChunk);
 constexpr std::size_t kBatchFrames = 64; // frames per loop turn before the flags are checked
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-std::int64_t now_ns() noexcept {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-}
+std::int64_t now_ns() noexcept { return steady_now_ns(); }
 
 std::size_t chunks_for(std::size_t len) noexcept {
     return (kFrameHeaderBytes + len + kChunkBytes - 1) / kChunkBytes;
@@ -143,6 +139,12 @@ void check_power_of_two(std::size_t v, std::size_t min, const char* what) {
 
 } // namespace
 
+std::int64_t steady_now_ns() noexcept {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
 namespace detail {
 
 std::string_view frame_symbol(std::string_view f) noexcept {
@@ -211,6 +213,10 @@ struct Pipeline::Shard {
     std::condition_variable cv;
     std::atomic<std::uint32_t> sleeping{0};
     std::atomic<bool> overflow{false}; // producer: some symbol has overflow_pending
+    // Producer: chunks queued by feed_lines() since this shard's last wake check.
+    std::size_t unwoken_chunks = 0;
+    // Engine thread: records published since the consumer was last notified.
+    bool notify_pending = false;
 
     // Engine-thread counters (relaxed: statistics).
     std::atomic<std::uint64_t> frames{0};
@@ -220,9 +226,11 @@ struct Pipeline::Shard {
     std::atomic<std::uint64_t> overflow_resyncs{0};
     std::atomic<std::uint64_t> errors{0};
     std::atomic<std::uint64_t> sleeps{0};
+    std::atomic<std::uint64_t> warm_passes{0};
     // Producer-thread counters.
     std::atomic<std::uint64_t> input_dropped{0};
     std::atomic<std::uint64_t> unrouted{0};
+    std::atomic<std::uint64_t> wakeups{0};
 
     LatencyHistogram latency;   // engine thread; read after join
     std::exception_ptr failure; // written by the engine thread before `ended` (release)
@@ -237,8 +245,16 @@ Pipeline::Pipeline(PipelineConfig cfg) : cfg_(std::move(cfg)) {
     }
     check_power_of_two(cfg_.input_chunks, 64, "input_chunks");
     check_power_of_two(cfg_.output_capacity, 2, "output_capacity");
-    if (cfg_.spin_ns < 0) {
-        throw InvalidConfig("spin_ns must be >= 0, was " + std::to_string(cfg_.spin_ns));
+    if (static_cast<std::uint8_t>(cfg_.wait.policy) > 2) {
+        throw InvalidConfig("wait policy must be 0..2, was " +
+                            std::to_string(static_cast<int>(cfg_.wait.policy)));
+    }
+    for (const auto& [v, what] :
+         {std::pair{cfg_.wait.spin_ns, "spin_ns"}, std::pair{cfg_.wait.park_ns, "park_ns"},
+          std::pair{cfg_.wait.warm_ns, "warm_ns"}}) {
+        if (v < 0) {
+            throw InvalidConfig(std::string(what) + " must be >= 0, was " + std::to_string(v));
+        }
     }
     // A throw-away session validates the session config here, not on an engine thread.
     {
@@ -373,7 +389,7 @@ Pipeline::Shard& Pipeline::route(Venue venue, std::string_view frame, std::uint3
 }
 
 PushStatus Pipeline::enqueue(Shard& s, const FrameHeader& h, std::string_view payload,
-                             std::uint32_t symbol_id) {
+                             std::uint32_t symbol_id, bool defer_wake) {
     const std::size_t n = chunks_for(payload.size());
     if (n > s.input.capacity()) {
         throw CapacityExceeded("frame does not fit the input ring (" +
@@ -389,7 +405,11 @@ PushStatus Pipeline::enqueue(Shard& s, const FrameHeader& h, std::string_view pa
         std::memcpy(bytes + kFrameHeaderBytes, payload.data(), payload.size());
     }
     if (cfg_.lossless) {
-        // Wait for room (checked first, so the ring's dropped() never counts a retry).
+        // Wait for room (checked first, so the ring's dropped() never counts a retry); a
+        // shard asleep with deferred frames is woken first (it is the one to make room).
+        if (s.input.free_slots() < n) {
+            wake(s);
+        }
         for (unsigned spins = 0; s.input.free_slots() < n; ++spins) {
             if (abort_.load(std::memory_order_relaxed)) {
                 return PushStatus::Dropped;
@@ -410,18 +430,31 @@ PushStatus Pipeline::enqueue(Shard& s, const FrameHeader& h, std::string_view pa
             // release: the pending count is visible to the shard that sees the flag.
             s.overflow.store(true, std::memory_order_release);
         }
-        // The shard is busy (its ring is full), so it needs no wake-up.
+        // The ring is full: the shard has work, but it may sleep on deferred frames.
+        wake(s);
         return PushStatus::Dropped;
     }
+    s.unwoken_chunks += n;
+    if (!defer_wake || s.unwoken_chunks >= s.input.capacity() / 16) {
+        wake(s);
+    }
+    return PushStatus::Accepted;
+}
+
+void Pipeline::wake(Shard& s) {
+    if (s.unwoken_chunks == 0) {
+        return;
+    }
+    s.unwoken_chunks = 0;
     // An RMW, not a load: `sleeping` then has one modification order with idle_wait()'s
     // exchange. If this read comes first, that exchange reads from it (acq_rel both ways) and
-    // so sees our frame; if it comes after, we see 1 and notify under the shard's mutex.
-    // (Fences would do too, but ThreadSanitizer cannot check them.)
+    // so sees every frame pushed before it; if it comes after, we see 1 and notify under the
+    // shard's mutex. (Fences would do too, but ThreadSanitizer cannot check them.)
     if (s.sleeping.fetch_add(0, std::memory_order_acq_rel) != 0) {
+        s.wakeups.store(s.wakeups.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
         const std::lock_guard<std::mutex> lock(s.mu);
         s.cv.notify_one();
     }
-    return PushStatus::Accepted;
 }
 
 PushStatus Pipeline::push(Venue venue, std::string_view frame, std::int64_t ts_ns) {
@@ -457,6 +490,16 @@ PushStatus Pipeline::request_resync(std::uint32_t symbol_id) {
 
 std::size_t Pipeline::feed_lines(Venue venue, std::string_view data, feed::LineFormat format) {
     require_running("feed_lines()");
+    const std::size_t vi = venue_index(venue);
+    // Every shard with deferred frames is woken when this returns (or throws).
+    struct WakeAll {
+        Pipeline& p;
+        ~WakeAll() {
+            for (auto& sp : p.shards_) {
+                p.wake(*sp);
+            }
+        }
+    } wake_all{*this};
     std::size_t fed = 0;
     while (!data.empty()) {
         const auto nl = data.find('\n');
@@ -480,7 +523,14 @@ std::size_t Pipeline::feed_lines(Venue venue, std::string_view data, feed::LineF
         } else {
             ts = bybit_line_ts_ns(line);
         }
-        if (push(venue, line, ts) == PushStatus::Accepted) {
+        if (first_shard_[vi] < 0) {
+            (void)push(venue, line, ts); // counted as unrouted
+            continue;
+        }
+        std::uint32_t symbol_id = kNoSymbol;
+        Shard& s = route(venue, line, symbol_id);
+        if (enqueue(s, header(FrameKind::Message, venue, kNoSymbol, line.size(), ts), line,
+                    symbol_id, true) == PushStatus::Accepted) {
             ++fed;
         }
     }
@@ -550,14 +600,27 @@ void Pipeline::process(Shard& s) {
             FrameHeader h;
             std::memcpy(&h, first, sizeof h);
             const std::size_t chunks = chunks_for(h.len);
-            if (s.scratch.size() < chunks) {
-                s.scratch.resize(std::max(chunks, s.scratch.size() * 2));
+            if (const FrameChunk* whole = s.input.front_n(chunks); whole != nullptr) {
+                // In place: the chunks stay ours until discard().
+                process_frame(s, h,
+                              std::string_view(reinterpret_cast<const char*>(whole->bytes) +
+                                                   kFrameHeaderBytes,
+                                               h.len));
+                s.input.discard(chunks);
+            } else {
+                // The frame wraps around the ring's end: copied out, contiguous.
+                if (s.scratch.size() < chunks) {
+                    s.scratch.resize(std::max(chunks, s.scratch.size() * 2));
+                }
+                [[maybe_unused]] const std::size_t got = s.input.pop_n(s.scratch.data(), chunks);
+                assert(got == chunks && "a frame is published whole");
+                process_frame(s, h,
+                              std::string_view(reinterpret_cast<const char*>(s.scratch.data()) +
+                                                   kFrameHeaderBytes,
+                                               h.len));
             }
-            [[maybe_unused]] const std::size_t got = s.input.pop_n(s.scratch.data(), chunks);
-            assert(got == chunks && "a frame is published whole");
-            const std::string_view payload(
-                reinterpret_cast<const char*>(s.scratch.data()) + kFrameHeaderBytes, h.len);
-            process_frame(s, h, payload);
+            // Counted once processed (a reader of `frames` knows the frame is done).
+            s.frames.store(s.frames.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
             ++n;
             if (abort_.load(std::memory_order_relaxed)) {
                 return;
@@ -567,6 +630,12 @@ void Pipeline::process(Shard& s) {
         if (s.overflow.load(std::memory_order_relaxed) &&
             s.overflow.exchange(false, std::memory_order_acq_rel)) {
             handle_overflow(s);
+        }
+        // One notification per batch (the batch ends when the ring is empty, so a frame
+        // that arrives alone is announced as soon as it is processed).
+        if (s.notify_pending) {
+            s.notify_pending = false;
+            notify_consumer();
         }
         if (n > 0) {
             continue;
@@ -587,33 +656,38 @@ void Pipeline::process(Shard& s) {
 }
 
 void Pipeline::idle_wait(Shard& s) {
-    const std::int64_t until = now_ns() + cfg_.spin_ns;
-    while (s.input.empty() && !s.overflow.load(std::memory_order_relaxed) &&
-           !closing_.load(std::memory_order_relaxed) && !abort_.load(std::memory_order_relaxed)) {
-        if (now_ns() >= until) {
-            std::unique_lock<std::mutex> lock(s.mu);
-            // acq_rel RMW: see enqueue(). A producer either reads 1 here (and notifies under
-            // the mutex, which we hold until the wait releases it) or its frame is visible to
-            // empty() below.
-            (void)s.sleeping.exchange(1, std::memory_order_acq_rel);
-            if (s.input.empty() && !s.overflow.load(std::memory_order_relaxed) &&
-                !closing_.load(std::memory_order_relaxed) &&
-                !abort_.load(std::memory_order_relaxed)) {
-                s.sleeps.store(s.sleeps.load(std::memory_order_relaxed) + 1,
-                               std::memory_order_relaxed);
-                // The timeout is a backstop only; every state change notifies.
-                s.cv.wait_for(lock, std::chrono::milliseconds(100));
-            }
-            s.sleeping.store(0, std::memory_order_relaxed);
-            return;
-        }
-        std::this_thread::yield();
+    const auto ready = [&] {
+        return !s.input.empty() || s.overflow.load(std::memory_order_relaxed) ||
+               closing_.load(std::memory_order_relaxed) || abort_.load(std::memory_order_relaxed);
+    };
+    if (idle_poll(cfg_.wait, ready, [&] { warm(s); })) {
+        return;
     }
+    std::unique_lock<std::mutex> lock(s.mu);
+    // acq_rel RMW: see wake(). A producer either reads 1 here (and notifies under the mutex,
+    // which we hold until the wait releases it) or its frame is visible to ready() below.
+    (void)s.sleeping.exchange(1, std::memory_order_acq_rel);
+    if (!ready()) {
+        s.sleeps.store(s.sleeps.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        // The timeout is a backstop only; every state change notifies.
+        s.cv.wait_for(lock, std::chrono::milliseconds(100));
+    }
+    s.sleeping.store(0, std::memory_order_relaxed);
+}
+
+void Pipeline::warm(Shard& s) noexcept {
+    for (const auto& session : s.sessions) {
+        if (session) {
+            session->warm();
+        }
+    }
+    s.warm_passes.store(s.warm_passes.load(std::memory_order_relaxed) + 1,
+                        std::memory_order_relaxed);
 }
 
 void Pipeline::process_frame(Shard& s, const FrameHeader& h, std::string_view payload) {
-    s.frames.store(s.frames.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    s.bytes.store(s.bytes.load(std::memory_order_relaxed) + h.len, std::memory_order_relaxed);
+    s.bytes.store(s.bytes.load(std::memory_order_relaxed) + payload.size(),
+                  std::memory_order_relaxed);
     FeedSession* session = s.sessions[static_cast<std::size_t>(h.venue)].get();
     assert(session != nullptr && "frames are routed to a shard with a session of their venue");
     std::uint32_t local = kNoSymbol;
@@ -710,8 +784,8 @@ void Pipeline::after_message(Shard& s, FeedSession& session, const ParseResult& 
 
 void Pipeline::publish_taken(Shard& s, FeedSession& session) {
     // The session records series points and crossings; they leave through the output ring at
-    // once (take_* of an empty record allocates nothing).
-    for (const feed::ScorePoint& p : session.take_series()) {
+    // once (drain_* allocates nothing: the session keeps its buffers).
+    session.drain_series([&](const feed::ScorePoint& p) {
         OutRecord rec{};
         rec.ts_ns = p.ts_ns;
         rec.symbol_id = s.global_of_local[p.symbol_id];
@@ -724,15 +798,15 @@ void Pipeline::publish_taken(Shard& s, FeedSession& session) {
         std::copy(std::begin(p.components), std::end(p.components), std::begin(rec.components));
         rec.done_ns = now_ns();
         emit(s, rec);
-    }
-    for (const feed::SignalEvent& e : session.take_signals()) {
+    });
+    session.drain_signals([&](const feed::SignalEvent& e) {
         OutRecord rec = blank_record(OutKind::Signal, s.global_of_local[e.symbol_id], e.ts_ns, 0);
         rec.direction = static_cast<std::int8_t>(e.direction);
         rec.mid_px = e.mid_px;
         rec.score = e.score;
         rec.done_ns = now_ns();
         emit(s, rec);
-    }
+    });
 }
 
 void Pipeline::handle_overflow(Shard& s) {
@@ -784,7 +858,7 @@ void Pipeline::emit(Shard& s, const OutRecord& rec) {
         s.output_dropped.store(s.output_dropped.load(std::memory_order_relaxed) + 1,
                                std::memory_order_relaxed);
     }
-    notify_consumer();
+    s.notify_pending = true; // process() notifies once per batch
 }
 
 void Pipeline::notify_consumer() noexcept {
@@ -898,6 +972,8 @@ ShardStats Pipeline::stats(std::uint32_t shard) const {
     out.errors = s.errors.load(r);
     out.unrouted = s.unrouted.load(r);
     out.sleeps = s.sleeps.load(r);
+    out.wakeups = s.wakeups.load(r);
+    out.warm_passes = s.warm_passes.load(r);
     out.symbols = static_cast<std::uint32_t>(s.engine->symbol_count());
     return out;
 }

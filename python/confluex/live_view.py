@@ -177,6 +177,14 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
         help="run the engines on N threads (symbols sharded, frames through lock-free rings)",
     )
     parser.add_argument(
+        "--wait",
+        choices=("spin_yield", "busy_poll", "blocking"),
+        default=None,
+        help="with --threads: how an idle engine thread waits for the next frame (default "
+        "spin_yield: polls, then yields the core, so the shard is hot when a frame comes; "
+        "busy_poll keeps a core per shard; blocking sleeps, the lowest CPU)",
+    )
+    parser.add_argument(
         "--config", metavar="PATH", help="config TOML: component weights and signal thresholds"
     )
     parser.add_argument("--preset", metavar="NAME", help="config preset, e.g. conservative")
@@ -219,6 +227,9 @@ def _check_live_args(args: argparse.Namespace) -> None:
         raise ValueError(f"--threads must be in [1, 64], was {threads}")
     if threads is not None and port is not None:
         raise ValueError("--metrics-port reads the engine on the event loop: not with --threads")
+    wait = getattr(args, "wait", None)
+    if wait is not None and threads is None:
+        raise ValueError(f"--wait sets how engine threads wait: it needs --threads, was {wait}")
 
 
 def _feed_from_args(args: argparse.Namespace) -> LiveFeed:
@@ -231,6 +242,7 @@ def _feed_from_args(args: argparse.Namespace) -> LiveFeed:
             args.exchange,
             symbols,
             threads=threads,
+            wait=getattr(args, "wait", None) or "spin_yield",
             ws_url=args.ws_url,
             rest_url=args.rest_url,
             stale_seconds=args.stale_seconds,

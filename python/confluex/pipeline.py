@@ -44,6 +44,7 @@ from ._core.pipeline import (
     PushStatus,
     ResyncReason,
     ShardStats,
+    WaitPolicy,
     out_record_dtype,
 )
 from ._core.session import FeedSession, SessionConfig, SymbolHealth, SyncPhase, Venue
@@ -59,6 +60,7 @@ __all__ = [
     "ShardedEngine",
     "SymbolOutcome",
     "UniverseSymbol",
+    "WaitPolicy",
     "out_record_dtype",
     "record_error",
     "score_universe",
@@ -101,8 +103,24 @@ class ShardedEngine:
         series points and signals are always published.
     input_chunks / output_capacity:
         Ring sizes per shard (powers of two): 64-byte chunks in, records out.
+    wait:
+        How an idle engine thread waits for its next frame (:class:`WaitPolicy`, or its name):
+        ``spin_yield`` (the default, for live feeds) polls ``spin_us``, then polls with a
+        yield between polls while no other thread wants the core, so the shard is hot when a
+        frame comes; it blocks after ``park_ms`` without a frame, or as soon as a yield gave
+        the core to another thread (on a contended core a blocked thread is woken sooner);
+        ``busy_poll`` never yields nor blocks (one core per shard); ``blocking`` blocks after
+        ``spin_us`` (replays: the reader needs the CPU more than the shards need to be hot).
     spin_us:
-        How long an idle engine thread polls before it sleeps.
+        How long an idle engine thread polls before it yields (``spin_yield``) or blocks
+        (``blocking``).
+    park_ms:
+        ``spin_yield``: how long an idle engine thread yields before it blocks.
+    warm_us:
+        While it polls, an idle engine thread runs a warm pass every ``warm_us`` (0: never)
+        and after a yield that gave its core away: it prefetches its symbols' hot state
+        (books' top levels, signal and score state, record buffers) and rehearses the score
+        kernels into scratch, so the next frame meets warm caches (results unchanged).
     """
 
     def __init__(
@@ -115,10 +133,22 @@ class ShardedEngine:
         engine_config: EngineConfig | None = None,
         input_chunks: int = 1 << 16,
         output_capacity: int = 1 << 14,
-        spin_us: float = 20.0,
+        wait: WaitPolicy | str = WaitPolicy.spin_yield,
+        spin_us: float = 0.0,
+        park_ms: float = 1000.0,
+        warm_us: float = 100.0,
     ) -> None:
-        if not 0 <= spin_us < 1e6 or math.isnan(spin_us):
-            raise ValueError(f"spin_us must be in [0, 1e6), was {spin_us}")
+        for name, value, top in (("spin_us", spin_us, 1e6), ("park_ms", park_ms, 1e6)):
+            if not 0 <= value < top or math.isnan(value):
+                raise ValueError(f"{name} must be in [0, {top:g}), was {value}")
+        if not 0 <= warm_us < 1e6 or math.isnan(warm_us):
+            raise ValueError(f"warm_us must be in [0, 1e6), was {warm_us}")
+        if isinstance(wait, str):
+            try:
+                wait = WaitPolicy[wait]
+            except KeyError:
+                names = ", ".join(p.name for p in WaitPolicy)
+                raise ValueError(f"wait must be one of {names}, was {wait!r}") from None
         self.session_config = session_config if session_config is not None else SessionConfig()
         self.config = PipelineConfig(
             shards=shards,
@@ -126,7 +156,10 @@ class ShardedEngine:
             output_capacity=output_capacity,
             emit_scores=emit_scores,
             lossless=lossless,
+            wait=wait,
             spin_ns=int(spin_us * 1000),
+            park_ns=int(park_ms * 1e6),
+            warm_ns=int(warm_us * 1000),
             # Default: the default profile ("standard"), as replay(), the CLI and research.
             engine=engine_config if engine_config is not None else profile_config(),
             session=self.session_config,
@@ -431,6 +464,7 @@ def _score_batch(
         emit_scores=False,
         session_config=session_config,
         engine_config=engine_config,
+        wait=WaitPolicy.blocking,  # a replay: the reader needs the CPU (see ShardedEngine)
     )
     ids: dict[int, int] = {}  # global id -> universe index
     feeds: list[tuple[int, Iterator[bytes]]] = []

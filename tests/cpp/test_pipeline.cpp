@@ -40,6 +40,7 @@ using confluex::pipeline::OutRecord;
 using confluex::pipeline::Pipeline;
 using confluex::pipeline::PipelineConfig;
 using confluex::pipeline::PushStatus;
+using confluex::pipeline::WaitPolicy;
 using confluex::test::gunzip;
 
 // The first `max_lines` lines of a capture (TSan runs ~10x slower: a prefix keeps it short).
@@ -217,7 +218,7 @@ TEST(Pipeline, InputOverflowIsCountedAndResyncsTheSymbol) {
     }
     PipelineConfig cfg;
     cfg.input_chunks = 1024; // 64 KiB: the REST snapshot fits, a burst of frames cannot
-    cfg.spin_ns = 0;
+    cfg.wait.spin_ns = 0;
     Pipeline p(cfg);
     const auto sym = p.add_symbol(Venue::BinanceFutures, "BTCUSDT", usdm_inst());
     p.start();
@@ -319,8 +320,137 @@ TEST(Pipeline, ArmedConsumerIsWokenThroughTheFd) {
     EXPECT_THROW((void)p.push(Venue::Bybit, "{}", 3), confluex::InvalidConfig);
 }
 
+// The series a one-shard pipeline publishes for the USD-M prefix, fed in chunks.
+std::vector<OutRecord> pipeline_series(const std::string& data, PipelineConfig cfg,
+                                       confluex::pipeline::ShardStats& stats) {
+    Pipeline p(cfg);
+    (void)p.add_symbol(Venue::BinanceFutures, "BTCUSDT", usdm_inst());
+    p.start();
+    Collector out(p);
+    std::string_view v = data;
+    while (!v.empty()) {
+        const auto cut = v.find('\n', std::min<std::size_t>(v.size(), 65536));
+        const std::size_t n = cut == std::string_view::npos ? v.size() : cut + 1;
+        p.feed_lines(Venue::BinanceFutures, v.substr(0, n), LineFormat::NsPrefixed);
+        v.remove_prefix(n);
+    }
+    p.finish();
+    out.join();
+    stats = p.stats(0);
+    std::vector<OutRecord> series;
+    for (const auto& r : out.records) {
+        if (r.kind == OutKind::Point) {
+            series.push_back(r);
+        }
+    }
+    return series;
+}
+
+TEST(Pipeline, EveryWaitPolicyGivesTheSingleThreadedSeries) {
+    const Captures c = load();
+    if (c.usdm.empty()) {
+        GTEST_SKIP() << "real data not found under " << CONFLUEX_DATA_DIR;
+    }
+    const std::string data = head_lines(c.usdm, 4000);
+    Engine engine;
+    const auto sym = engine.add_symbol("u", usdm_inst());
+    FeedSession ref(engine, Venue::BinanceFutures);
+    ref.add_symbol("BTCUSDT", sym);
+    ref.replay(data, LineFormat::NsPrefixed);
+    const std::vector<ScorePoint> want = ref.series();
+    ASSERT_GT(want.size(), 20U);
+    struct Case {
+        WaitPolicy policy;
+        bool lossless; // lossless waits for room; live mode drops (never here: 8 MiB ring)
+        std::int64_t spin_ns;
+        std::int64_t warm_ns;
+    };
+    for (const Case k :
+         {Case{WaitPolicy::BusyPoll, true, 0, 1'000},
+          Case{WaitPolicy::SpinYield, true, 1'000, 5'000},
+          Case{WaitPolicy::SpinYield, false, 0, 1'000}, Case{WaitPolicy::Blocking, true, 0, 0},
+          Case{WaitPolicy::Blocking, false, 20'000, 2'000}}) {
+        SCOPED_TRACE(static_cast<int>(k.policy) * 10 + static_cast<int>(k.lossless));
+        PipelineConfig cfg;
+        cfg.lossless = k.lossless;
+        cfg.input_chunks = std::size_t{1} << 17; // 8 MiB: more than the prefix, never full
+        cfg.wait.policy = k.policy;
+        cfg.wait.spin_ns = k.spin_ns;
+        cfg.wait.warm_ns = k.warm_ns;
+        confluex::pipeline::ShardStats st;
+        const std::vector<OutRecord> got = pipeline_series(data, cfg, st);
+        ASSERT_EQ(st.input_dropped, 0U);
+        ASSERT_EQ(got.size(), want.size());
+        for (std::size_t i = 0; i < want.size(); ++i) {
+            ASSERT_EQ(got[i].ts_ns, want[i].ts_ns) << i;
+            ASSERT_TRUE(same_double(got[i].score, want[i].score)) << i;
+            ASSERT_TRUE(same_double(got[i].score_raw, want[i].score_raw)) << i;
+            ASSERT_TRUE(same_double(got[i].mid_px, want[i].mid_px)) << i;
+        }
+        if (k.policy == WaitPolicy::BusyPoll) {
+            EXPECT_EQ(st.sleeps, 0U); // never blocks (SpinYield does on a contended core)
+        }
+        if (k.warm_ns == 0) {
+            EXPECT_EQ(st.warm_passes, 0U);
+        }
+    }
+}
+
+TEST(Pipeline, WarmPassesLeaveResultsBitIdentical) {
+    const Captures c = load();
+    if (c.usdm.empty()) {
+        GTEST_SKIP() << "real data not found under " << CONFLUEX_DATA_DIR;
+    }
+    const std::string data = head_lines(c.usdm, 4000);
+    // Two sessions on the same messages; one runs a warm pass (FeedSession::warm, with its
+    // engine's Engine::warm rehearsal) before every message, as an idle engine thread does.
+    Engine e1;
+    Engine e2;
+    const auto s1 = e1.add_symbol("u", usdm_inst());
+    const auto s2 = e2.add_symbol("u", usdm_inst());
+    FeedSession plain(e1, Venue::BinanceFutures);
+    FeedSession warmed(e2, Venue::BinanceFutures);
+    plain.add_symbol("BTCUSDT", s1);
+    warmed.add_symbol("BTCUSDT", s2);
+    std::string_view v = data;
+    std::size_t checked = 0;
+    while (!v.empty()) {
+        const auto nl = v.find('\n');
+        std::string_view line = v.substr(0, nl);
+        v.remove_prefix(nl == std::string_view::npos ? v.size() : nl + 1);
+        const auto sp = line.find(' ');
+        ASSERT_NE(sp, std::string_view::npos);
+        const std::int64_t ts = std::stoll(std::string(line.substr(0, sp)));
+        line.remove_prefix(sp + 1);
+        warmed.warm();
+        (void)plain.on_message(line, ts);
+        (void)warmed.on_message(line, ts);
+        const auto& a = e1.result(s1);
+        const auto& b = e2.result(s2);
+        ASSERT_TRUE(same_double(a.score, b.score)) << checked;
+        ASSERT_TRUE(same_double(a.score_raw, b.score_raw)) << checked;
+        for (std::size_t k = 0; k < confluex::kComponentCount; ++k) {
+            ASSERT_TRUE(same_double(a.component_score[k], b.component_score[k])) << checked;
+        }
+        ++checked;
+    }
+    EXPECT_GT(checked, 3000U);
+    EXPECT_TRUE(e2.book(s2).in_sync());
+    EXPECT_EQ(plain.parser_counters().messages, warmed.parser_counters().messages)
+        << "the warm parse has its own parser";
+}
+
 TEST(Pipeline, RejectsBadConfigAndLateSymbols) {
     PipelineConfig cfg;
+    cfg.wait.park_ns = -1;
+    EXPECT_THROW(Pipeline{cfg}, confluex::InvalidConfig);
+    cfg.wait.park_ns = 0;
+    cfg.wait.warm_ns = -5;
+    EXPECT_THROW(Pipeline{cfg}, confluex::InvalidConfig);
+    cfg.wait.warm_ns = 0;
+    cfg.wait.policy = static_cast<WaitPolicy>(7);
+    EXPECT_THROW(Pipeline{cfg}, confluex::InvalidConfig);
+    cfg = PipelineConfig{};
     cfg.shards = 0;
     EXPECT_THROW(Pipeline{cfg}, confluex::InvalidConfig);
     cfg.shards = 1;
@@ -349,6 +479,85 @@ TEST(Pipeline, FrameSymbolReadsStreamTopicAndEventSymbol) {
     EXPECT_EQ(frame_symbol(R"({"lastUpdateId":1,"bids":[]})"), "");
     EXPECT_EQ(frame_symbol(R"({"stream":)"), "");
     EXPECT_EQ(frame_symbol(""), "");
+}
+
+TEST(IdlePoll, ReturnsWhenReadyOrWhenThePolicyBlocks) {
+    using confluex::pipeline::idle_poll;
+    using confluex::pipeline::WaitConfig;
+    int warms = 0;
+    const auto warm = [&] { ++warms; };
+    // Blocking with no spin budget: block at once; no warm pass without warm_ns.
+    WaitConfig w{WaitPolicy::Blocking, 0, 0, 0};
+    EXPECT_FALSE(idle_poll(
+        w, [] { return false; }, warm));
+    EXPECT_EQ(warms, 0);
+    // SpinYield parks after park_ns.
+    w = WaitConfig{WaitPolicy::SpinYield, 0, 1'000'000, 0};
+    EXPECT_FALSE(idle_poll(
+        w, [] { return false; }, warm));
+    // Every policy returns true as soon as ready() does, and warms every warm_ns meanwhile.
+    for (const WaitPolicy policy :
+         {WaitPolicy::BusyPoll, WaitPolicy::SpinYield, WaitPolicy::Blocking}) {
+        int polls = 0;
+        warms = 0;
+        w = WaitConfig{policy, 1'000'000'000, 1'000'000'000, 1};
+        EXPECT_TRUE(idle_poll(
+            w, [&] { return ++polls == 2000; }, warm));
+        EXPECT_EQ(polls, 2000);
+        EXPECT_GE(warms, 1);
+    }
+}
+
+TEST(TailRing, DrainKeepsItsChunksAndReusesThem) {
+    // The engine thread drains series points after each message: the next points must go
+    // into the chunks it kept, not into new ones (a 30 KB allocation per point, unbounded).
+    confluex::feed::detail::TailRing<int> ring(1000);
+    for (int i = 0; i < 300; ++i) {
+        ring.push(i);
+    }
+    ASSERT_EQ(ring.chunks(), 2U);
+    std::vector<int> got;
+    ring.drain([&](int v) { got.push_back(v); });
+    ASSERT_EQ(got.size(), 300U);
+    EXPECT_EQ(got.front(), 0);
+    EXPECT_EQ(got.back(), 299);
+    EXPECT_EQ(ring.size(), 0U);
+    for (int round = 0; round < 5; ++round) {
+        for (int i = 0; i < 300; ++i) {
+            ring.push(1000 * round + i);
+        }
+        EXPECT_EQ(ring.chunks(), 2U) << "round " << round;
+        const std::vector<int> items = ring.ordered();
+        ASSERT_EQ(items.size(), 300U);
+        EXPECT_EQ(items.front(), 1000 * round);
+        EXPECT_EQ(items.back(), 1000 * round + 299);
+        ring.drain([](int) {});
+    }
+}
+
+TEST(SpscRing, FrontNReadsInPlaceUnlessTheItemsWrap) {
+    SpscRing<std::int64_t> ring(8);
+    const std::int64_t v[6] = {1, 2, 3, 4, 5, 6};
+    EXPECT_EQ(ring.front_n(1), nullptr) << "empty";
+    ASSERT_TRUE(ring.try_push_all(v, 6));
+    EXPECT_EQ(ring.front_n(7), nullptr) << "only 6 items";
+    const std::int64_t* p = ring.front_n(6);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(p[0], 1);
+    EXPECT_EQ(p[5], 6);
+    ring.discard(5);                         // read index 5: slots 5, 6, 7 then 0, 1 ...
+    ASSERT_TRUE(ring.try_push_all(v, 4));    // items at slots 6, 7, 0, 1
+    const std::int64_t* q = ring.front_n(3); // slots 5..7: contiguous
+    ASSERT_NE(q, nullptr);
+    EXPECT_EQ(q[0], 6);
+    EXPECT_EQ(q[1], 1);
+    EXPECT_EQ(ring.front_n(4), nullptr) << "slots 5..8 wrap around the end";
+    ring.discard(3);
+    EXPECT_EQ(ring.size(), 2U);
+    const std::int64_t* r = ring.front_n(2);
+    ASSERT_NE(r, nullptr);
+    EXPECT_EQ(r[0], 3);
+    EXPECT_EQ(r[1], 4);
 }
 
 TEST(SpscRing, TryPushAllPushesEverythingOrNothing) {

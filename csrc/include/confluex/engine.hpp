@@ -229,6 +229,12 @@ class Engine {
     [[nodiscard]] const SymbolStats& stats(std::uint32_t sym) const;
     [[nodiscard]] const EngineConfig& config() const noexcept { return cfg_; }
 
+    // Engine::warm()
+    // Prefetches a symbol's hot state (book top-K and best-price region, windows, component
+    // and result state, the aggregator) for an idle engine thread's warm pass (Pipeline,
+    // WaitPolicy). Reads nothing, changes nothing; an unknown id is ignored.
+    void warm(std::uint32_t sym) const noexcept;
+
   private:
     struct SymbolState;
     struct Views;
@@ -270,6 +276,8 @@ class Engine {
     // Ring drains: records popped but not yet applied (a message split across pops).
     std::vector<BookLevelEvent> drain_book_buf_;
     std::vector<TradeEvent> drain_trade_buf_;
+    // warm(): where the rehearsal's results go (kept, so the calls are not optimised away).
+    mutable double warm_sink_ = 0.0;
 };
 
 } // namespace confluex

@@ -176,7 +176,7 @@ template <class T> class TailRing {
     explicit TailRing(std::size_t cap) : cap_(cap) {}
     void push(const T& v) {
         if (size_ < cap_) {
-            if (size_ % kChunk == 0) {
+            if (size_ / kChunk == chunks_.size()) { // a new chunk (drain() keeps the old ones)
                 if (chunks_.size() == chunks_.capacity()) {
                     chunks_.reserve(std::max<std::size_t>(16, 2 * chunks_.size()));
                 }
@@ -211,6 +211,18 @@ template <class T> class TailRing {
         clear();
         return out;
     }
+    // Calls f(item) oldest first, then empties the ring keeping its memory: the next pushes
+    // allocate nothing (take() frees it).
+    template <class F> void drain(F&& f) {
+        for (std::size_t i = head_; i < size_; ++i) {
+            f(at(i));
+        }
+        for (std::size_t i = 0; i < head_; ++i) {
+            f(at(i));
+        }
+        size_ = 0;
+        head_ = 0;
+    }
     void clear() noexcept {
         std::vector<std::unique_ptr<T[]>>().swap(chunks_);
         size_ = 0;
@@ -218,6 +230,8 @@ template <class T> class TailRing {
     }
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     [[nodiscard]] std::uint64_t dropped() const noexcept { return dropped_; }
+    // Chunks of kChunk items allocated (memory held: chunks() * kChunk items).
+    [[nodiscard]] std::size_t chunks() const noexcept { return chunks_.size(); }
 
   private:
     [[nodiscard]] T& at(std::size_t i) noexcept { return chunks_[i / kChunk][i % kChunk]; }
@@ -295,6 +309,16 @@ class FeedSession {
     // Return what series() / signals() would and empty the record (drop counts are kept).
     [[nodiscard]] std::vector<ScorePoint> take_series() { return series_.take(); }
     [[nodiscard]] std::vector<SignalEvent> take_signals() { return signals_.take(); }
+    // FeedSession::drain_series() / drain_signals()
+    // take_series() / take_signals() without allocating: f(item) for each, oldest first; the
+    // session keeps the memory for the next ones (the engine thread's path).
+    template <class F> void drain_series(F&& f) { series_.drain(f); }
+    template <class F> void drain_signals(F&& f) { signals_.drain(f); }
+    // FeedSession::warm()
+    // Prefetches the session's hot state (parsers, record buffers, per-symbol state) and its
+    // symbols' engine state (Engine::warm) for an idle engine thread's warm pass. Changes
+    // nothing.
+    void warm() const noexcept;
     // FeedSession::series_dropped() / signals_dropped()
     // Return how many points / crossings fell out of the bounded record since construction.
     [[nodiscard]] std::uint64_t series_dropped() const noexcept { return series_.dropped(); }
@@ -340,6 +364,11 @@ class FeedSession {
     detail::TailRing<ScorePoint> series_;
     detail::TailRing<SignalEvent> signals_;
     std::uint64_t lines_ = 0;
+    // warm(): a parser of its own (its counters are not the session's) and a small depth
+    // message of the session's first symbol, parsed into scratch buffers to keep the parse
+    // code hot (Binance venues).
+    struct WarmParse;
+    mutable std::unique_ptr<WarmParse> warm_parse_;
 };
 
 } // namespace confluex::feed

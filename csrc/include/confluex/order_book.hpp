@@ -38,6 +38,7 @@
 // moved to another thread between calls with the usual happens-before hand-off.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -48,6 +49,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "confluex/prefetch.hpp"
 #include "confluex/types.hpp"
 
 namespace confluex {
@@ -162,6 +164,22 @@ template <bool IsBid> class BookSideImpl {
     [[nodiscard]] Lots depth(std::size_t n) const;
     [[nodiscard]] Lots depth_within(Ticks lo, Ticks hi) const;
     [[nodiscard]] Ticks base() const noexcept { return base_; }
+    // Prefetches the hot part of the side (the object, top-K cache, bitmap words and size
+    // slots around the best price, the upper bitmap levels); reads nothing, changes nothing.
+    void warm() const noexcept {
+        prefetch_range(this, sizeof *this);
+        prefetch_range(cache_.get(), cache_n_ * sizeof(Level));
+        prefetch_range(l1_.data(), l1_.size() * sizeof(std::uint64_t));
+        prefetch_range(l2_.data(), l2_.size() * sizeof(std::uint64_t));
+        const std::uint64_t i = index_of(best_);
+        if (best_ != kNoPrice && i < size_) {
+            constexpr std::uint64_t kSpan = 128; // ticks each side of the best
+            const std::uint64_t lo = i > kSpan ? i - kSpan : 0;
+            const std::uint64_t hi = std::min(size_, i + kSpan);
+            prefetch_range(qty_.get() + lo, (hi - lo) * sizeof(Lots));
+            prefetch_range(l0_.data() + (lo >> 6), ((hi - lo) >> 6) * 8 + 8);
+        }
+    }
 
   private:
     using Better = std::conditional_t<IsBid, std::greater<Ticks>, std::less<Ticks>>;
@@ -361,6 +379,14 @@ class OrderBook {
     // Returns the bytes the book holds: the object, both windows and bitmaps, top caches,
     // overflow map nodes (estimated at 48 bytes each) and scratch space.
     [[nodiscard]] std::size_t memory_bytes() const noexcept;
+    // OrderBook::warm()
+    // Prefetches the book's hot state (see BookSideImpl::warm) for an idle engine thread's
+    // warm pass; changes nothing.
+    void warm() const noexcept {
+        prefetch_range(this, sizeof *this);
+        bids_.warm();
+        asks_.warm();
+    }
 
   private:
     // Counts a message the sequence rule did not apply and, for a gap or an overlap, puts the

@@ -27,12 +27,38 @@
 //     out: a lost frame is never silent. An output record refused by a full output ring is
 //     counted (stats().output_dropped). In lossless mode (replay) producer and shards wait for
 //     room instead, so nothing is dropped and results equal a single-threaded replay's.
-//   - Waking. An idle shard spins for spin_ns, then sleeps on a condition variable; the
-//     producer notifies it only when it sleeps (a flag both sides update with acq_rel RMWs, so
-//     the two orders of "push" and "go to sleep" are both safe: a push is never missed). The
-//     consumer arms a flag (same RMW pattern) before it waits; a shard that publishes records
-//     writes the fd only when the flag was armed, so a busy consumer costs the shards one
-//     atomic exchange per record and no system call.
+//   - Waiting (WaitPolicy). What an idle shard does decides the latency of the next frame: a
+//     thread that slept wakes milliseconds later under load (the scheduler), and even on an
+//     idle machine it resumes on a cold core (L1/L2 refilled, a lower clock). So a latency
+//     engine keeps its shard hot while it waits:
+//       BusyPoll   polls its ring forever (a pause per poll): the best latency, one core per
+//                  shard at 100 %;
+//       SpinYield  polls for spin_ns, then polls with a sched_yield() between polls while
+//                  those return at once (no other thread wants the core), and blocks after
+//                  park_ns idle or as soon as a yield gave the core away: on a contended core
+//                  a yielding thread waits behind the others for its turn (milliseconds under
+//                  CFS), while a blocked one is woken with priority. The default: on a core
+//                  of its own a live shard stays hot; on a shared one it blocks as Blocking;
+//       Blocking   polls for spin_ns, then blocks (the lowest CPU; the right mode for a
+//                  lossless replay, where the shard rarely waits and the reader needs the CPU).
+//     While it polls, every warm_ns (0: never), and right after a yield that gave the core to
+//     another thread, the shard runs a warm pass (~1 us): it prefetches its hot state (each
+//     symbol's book top-K cache, best-price bitmap words and slots, signal and score state;
+//     the session's record buffers) and rehearses the recompute kernels and a parse into
+//     scratch outputs (Engine::warm, FeedSession::warm), so a frame after a long gap does not
+//     start on cold caches. Nothing a result depends on changes. A frame that arrives during a
+//     pass waits for its end: the period keeps that to a small share of frames.
+//     A blocked shard is woken by the producer, which notifies it only when it sleeps (a flag
+//     both sides update with acq_rel RMWs, so the two orders of "push" and "go to sleep" are
+//     both safe: a push is never missed). feed_lines() defers those wake-ups: it wakes a
+//     sleeping shard once a batch of frames is queued (1/16 of its ring) and at its return,
+//     not per frame. The consumer arms a flag (same RMW pattern) before it waits; a shard that
+//     published records checks it once per batch of frames (a batch ends when its ring is
+//     empty, or after 64 frames) and writes the fd only when it was armed, so a busy consumer
+//     costs the shards one atomic exchange per batch and no system call, and a lone frame is
+//     announced as soon as it is processed.
+//   - Zero copy. A frame whose chunks do not wrap around the ring's end is parsed where it
+//     lies (the common case); a wrapped one is copied out first.
 //   - Errors. A confluex::Error raised while applying one frame (e.g. a REST snapshot pushed
 //     for a Bybit symbol) becomes an Error record for that symbol and the shard goes on. Any
 //     other exception stops the shard; rethrow_if_failed() (and push, wait, finish) rethrows
@@ -51,6 +77,7 @@
 
 #include <array>
 #include <atomic>
+#include <climits>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -140,16 +167,89 @@ struct OutRecord {
 };
 static_assert(std::is_trivially_copyable_v<OutRecord> && sizeof(OutRecord) == 128);
 
+// How an idle engine thread waits for its next frame (see Design: Waiting).
+enum class WaitPolicy : std::uint8_t { BusyPoll = 0, SpinYield = 1, Blocking = 2 };
+
+// The idle loop's parameters (PipelineConfig's wait fields; also used by the benchmarks so
+// that a paced FeedSession waits as an engine thread does).
+struct WaitConfig {
+    WaitPolicy policy = WaitPolicy::SpinYield;
+    std::int64_t spin_ns = 0;             // pure polling before yielding (or blocking)
+    std::int64_t park_ns = 1'000'000'000; // SpinYield: idle this long, then block
+    std::int64_t warm_ns = 100'000;       // warm pass period while polling (0: none)
+};
+
 struct PipelineConfig {
     std::uint32_t shards = 1;
     std::size_t input_chunks = std::size_t{1} << 16;    // per shard, power of two: 4 MiB
     std::size_t output_capacity = std::size_t{1} << 14; // per shard, power of two: 2 MiB
-    bool emit_scores = true;       // a Score record after every message that changed a symbol
-    bool lossless = false;         // wait for room instead of dropping (replay); see Design
-    std::int64_t spin_ns = 20'000; // an idle shard polls this long before it sleeps
+    bool emit_scores = true; // a Score record after every message that changed a symbol
+    bool lossless = false;   // wait for room instead of dropping (replay); see Design
+    WaitConfig wait{};       // the idle engine thread (see Design: Waiting)
     EngineConfig engine{};
     feed::SessionConfig session{};
 };
+
+// The monotonic clock of FrameHeader::recv_ns and OutRecord::done_ns (steady_clock, ns).
+[[nodiscard]] std::int64_t steady_now_ns() noexcept;
+
+// idle_poll()
+// The polling part of a WaitConfig: returns true as soon as ready() does, or false when the
+// policy says the caller should now block (Blocking after spin_ns; SpinYield after park_ns,
+// or as soon as a yield gave the core to another thread; never for BusyPoll). Calls warm() every
+// warm_ns while it polls, and at once when the thread lost its core for a while (a yield, or a
+// preemption, that took over 5 us: another thread ran there and evicted lines).
+template <class Ready, class Warm> bool idle_poll(const WaitConfig& w, Ready&& ready, Warm&& warm) {
+    constexpr std::int64_t kAwayNs = 5'000; // a gap this long: the core ran another thread
+    const std::int64_t start = steady_now_ns();
+    std::int64_t next_warm = w.warm_ns > 0 ? start + w.warm_ns : INT64_MAX;
+    std::int64_t last = start;
+    for (;;) {
+        for (int k = 0; k < 16; ++k) {
+            if (ready()) {
+                return true;
+            }
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#elif defined(__aarch64__)
+            asm volatile("yield");
+#endif
+        }
+        const std::int64_t now = steady_now_ns();
+        if (w.warm_ns > 0 && now - last > kAwayNs) {
+            next_warm = now; // preempted (or back from a yield that lost the core): warm now
+        }
+        if (now >= next_warm) {
+            warm();
+            next_warm = now + w.warm_ns;
+        }
+        const std::int64_t idle = now - start;
+        switch (w.policy) {
+        case WaitPolicy::BusyPoll:
+            break;
+        case WaitPolicy::Blocking:
+            if (idle >= w.spin_ns) {
+                return false;
+            }
+            break;
+        case WaitPolicy::SpinYield:
+            if (idle >= w.park_ns) {
+                return false;
+            }
+            if (idle >= w.spin_ns) {
+                std::this_thread::yield();
+                if (steady_now_ns() - now > kAwayNs) {
+                    // The yield ran another thread: the core is contended. A thread that
+                    // keeps yielding then waits behind the others for its next turn (ms,
+                    // with CFS), while a blocked one is woken with priority: block.
+                    return false;
+                }
+            }
+            break;
+        }
+        last = steady_now_ns();
+    }
+}
 
 enum class PushStatus : std::uint8_t {
     Accepted = 0,
@@ -167,6 +267,8 @@ struct ShardStats {
     std::uint64_t errors = 0;           // Error records (confluex errors on one frame)
     std::uint64_t unrouted = 0;         // frames of a venue without symbols (producer side)
     std::uint64_t sleeps = 0;           // times the engine thread went to sleep
+    std::uint64_t wakeups = 0;          // notifications the producer sent a sleeping shard
+    std::uint64_t warm_passes = 0;      // warm passes run while idle
     std::uint32_t symbols = 0;
 };
 
@@ -190,7 +292,8 @@ class Pipeline {
     // Pipeline::Pipeline()
     // Builds the shards (rings, engines), no threads yet.
     // REQUIRES: 1 <= shards <= kMaxShards; ring sizes powers of two (input >= 64 chunks,
-    // output >= 2); spin_ns >= 0; valid engine and session configs. Else InvalidConfig.
+    // output >= 2); wait: a known policy, spin_ns, park_ns, warm_ns >= 0; valid engine and
+    // session configs. Else InvalidConfig.
     explicit Pipeline(PipelineConfig cfg = {});
     ~Pipeline();
     Pipeline(const Pipeline&) = delete;
@@ -310,8 +413,10 @@ class Pipeline {
     void emit(Shard& s, const OutRecord& rec);
     void notify_consumer() noexcept;
     void idle_wait(Shard& s);
+    void warm(Shard& s) noexcept;
     PushStatus enqueue(Shard& s, const FrameHeader& h, std::string_view payload,
-                       std::uint32_t symbol_id);
+                       std::uint32_t symbol_id, bool defer_wake = false);
+    void wake(Shard& s);
     Shard& route(Venue venue, std::string_view frame, std::uint32_t& symbol_id);
     void require_running(const char* what) const;
     void require_joined(const char* what) const;

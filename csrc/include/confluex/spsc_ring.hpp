@@ -244,6 +244,43 @@ template <class T> class SpscRing {
         return slots_ + (r & mask_);
     }
 
+    // SpscRing::front_n()
+    //
+    // Consumer thread only. Returns the oldest item when the n oldest items are in the ring and
+    // lie contiguously in its storage (they do not wrap around its end), else nullptr. They stay
+    // valid and unchanged until they are removed (discard(), pop(), pop_n()), so a multi-slot
+    // record can be read in place, without a copy.
+    // REQUIRES: n >= 1.
+    [[nodiscard]] T* front_n(std::size_t n) noexcept {
+        CONFLUEX_SPSC_ASSERT_ROLE(consumer_guard_, "SpscRing: second consumer thread");
+        assert(n >= 1);
+        // relaxed: only this thread stores read_idx_.
+        const std::uint64_t r = read_idx_.load(std::memory_order_relaxed);
+        if (write_idx_cache_ - r < n) {
+            // acquire: pairs with the producer's release store; see front().
+            write_idx_cache_ = write_idx_.load(std::memory_order_acquire);
+            if (write_idx_cache_ - r < n) {
+                return nullptr;
+            }
+        }
+        const std::uint64_t at = r & mask_;
+        return at + n <= capacity_ ? slots_ + at : nullptr;
+    }
+
+    // SpscRing::discard()
+    //
+    // Consumer thread only. Removes the n oldest items without copying them.
+    // REQUIRES: the ring holds at least n items (e.g. front_n(n) returned non-null).
+    void discard(std::size_t n) noexcept {
+        CONFLUEX_SPSC_ASSERT_ROLE(consumer_guard_, "SpscRing: second consumer thread");
+        // relaxed: only this thread stores read_idx_.
+        const std::uint64_t r = read_idx_.load(std::memory_order_relaxed);
+        // acquire (debug only): a fresh look at the producer's index for the precondition.
+        assert(write_idx_.load(std::memory_order_acquire) - r >= n && "discard() past the end");
+        // release: our reads of the slots complete before the producer may overwrite them.
+        read_idx_.store(r + n, std::memory_order_release);
+    }
+
     // SpscRing::pop()
     //
     // Consumer thread only. Removes the oldest item.

@@ -38,6 +38,11 @@ class ErrorCode(enum.IntEnum):
     invalid_config = 5
     other = 6
 
+class WaitPolicy(enum.IntEnum):
+    busy_poll = 0
+    spin_yield = 1
+    blocking = 2
+
 class ShardStats(metaclass=_pybind11_type):
     # Not constructible from Python; returned by Pipeline.stats.
     def __init__(self, *args: object, **kwargs: object) -> None: ...
@@ -60,6 +65,10 @@ class ShardStats(metaclass=_pybind11_type):
     @property
     def sleeps(self) -> int: ...
     @property
+    def wakeups(self) -> int: ...
+    @property
+    def warm_passes(self) -> int: ...
+    @property
     def symbols(self) -> int: ...
     def __eq__(self, other: object) -> bool: ...
     __hash__: ClassVar[None]  # type: ignore[assignment]
@@ -74,7 +83,10 @@ class PipelineConfig(metaclass=_pybind11_type):
         output_capacity: int = 16384,
         emit_scores: bool = True,
         lossless: bool = False,
-        spin_ns: int = 20000,
+        wait: WaitPolicy = ...,
+        spin_ns: int = 0,
+        park_ns: int = 1000000000,
+        warm_ns: int = 100000,
         engine: EngineConfig = ...,
         session: SessionConfig = ...,
     ) -> None: ...
@@ -89,7 +101,13 @@ class PipelineConfig(metaclass=_pybind11_type):
     @property
     def lossless(self) -> bool: ...
     @property
+    def wait(self) -> WaitPolicy: ...
+    @property
     def spin_ns(self) -> int: ...
+    @property
+    def park_ns(self) -> int: ...
+    @property
+    def warm_ns(self) -> int: ...
 
 class Pipeline(metaclass=_pybind11_type):
     def __init__(self, config: PipelineConfig = ...) -> None: ...

@@ -657,6 +657,7 @@ def _sharded_engine(
         emit_scores=False,
         session_config=config,
         engine_config=engine_config,
+        wait="blocking",  # a replay: the reader needs the CPU (see ShardedEngine)
     )
 
 

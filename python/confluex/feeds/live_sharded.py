@@ -49,8 +49,10 @@ class ShardedLiveFeed(LiveFeed):
 
     Takes LiveFeed's arguments, except ``on_update`` and ``engine`` (the engines live on the
     shards): ``on_record(symbol, record)`` receives each ``score`` record instead, and
-    ``engine_config`` configures the shard engines. After :meth:`run` returns, the shards have
-    processed every frame received and :attr:`sharded` can be read.
+    ``engine_config`` configures the shard engines; ``wait`` is how an idle engine thread
+    waits for its next frame (a :class:`~confluex.pipeline.WaitPolicy` name; the default
+    ``spin_yield`` keeps the shard hot between frames). After :meth:`run` returns, the shards
+    have processed every frame received and :attr:`sharded` can be read.
     """
 
     def __init__(
@@ -59,6 +61,7 @@ class ShardedLiveFeed(LiveFeed):
         symbols: Sequence[str],
         *,
         threads: int = 2,
+        wait: str = "spin_yield",
         on_record: RecordCallback | None = None,
         engine_config: EngineConfig | None = None,
         **kwargs: Any,
@@ -68,7 +71,10 @@ class ShardedLiveFeed(LiveFeed):
                 raise ValueError(f"ShardedLiveFeed takes no {bad} (the engines run on the shards)")
         super().__init__(exchange, symbols, **kwargs)
         self.sharded = ShardedEngine(
-            threads, session_config=kwargs.get("session_config"), engine_config=engine_config
+            threads,
+            session_config=kwargs.get("session_config"),
+            engine_config=engine_config,
+            wait=wait,
         )
         self.on_record = on_record
         #: The latest ``score`` record of each symbol id.

@@ -254,9 +254,10 @@ it only through a BookEventRing / TradeEventRing that this thread drains.
              py::arg("rate"), R"pbdoc(Funding rate published at ts_ns (0.0001 = 0.01 %).)pbdoc")
         .def("on_open_interest", &Engine::on_open_interest, py::arg("symbol_id"), py::arg("ts_ns"),
              py::arg("value"), R"pbdoc(Open interest level at ts_ns.)pbdoc")
-        .def("on_long_short", &Engine::on_long_short, py::arg("symbol_id"), py::arg("ts_ns"),
-             py::arg("long_share"), py::arg("short_share"),
-             R"pbdoc(Accounts' long and short shares at ts_ns (any positive scale: a ratio r as (r, 1)).)pbdoc")
+        .def(
+            "on_long_short", &Engine::on_long_short, py::arg("symbol_id"), py::arg("ts_ns"),
+            py::arg("long_share"), py::arg("short_share"),
+            R"pbdoc(Accounts' long and short shares at ts_ns (any positive scale: a ratio r as (r, 1)).)pbdoc")
         .def("on_liquidation", &Engine::on_liquidation, py::arg("symbol_id"), py::arg("ts_ns"),
              py::arg("side"), py::arg("notional"),
              R"pbdoc(A liquidation of notional quote units of the LiquidatedSide at ts_ns.)pbdoc")

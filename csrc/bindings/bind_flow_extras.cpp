@@ -23,8 +23,7 @@ using confluex::StackedImbalance;
 using confluex::StackedImbalanceConfig;
 using confluex::StackedImbalanceResult;
 
-template <class T, class M>
-void checked_field(py::class_<T>& cls, const char* name, M T::*member) {
+template <class T, class M> void checked_field(py::class_<T>& cls, const char* name, M T::*member) {
     cls.def_property(
         name, [member](const T& c) { return c.*member; },
         [member](T& c, M v) {
@@ -40,27 +39,26 @@ void bind_stacked(py::module_& m) {
 Stacked-imbalance parameters (reference-system section 4 defaults; keyword-only, validated).
 )pbdoc");
     const StackedImbalanceConfig d{};
-    cfg.def(py::init([](double imbalance_threshold, std::uint32_t min_stack_length,
-                        std::uint32_t min_trades_per_level, std::uint64_t min_total_trades,
-                        std::int64_t window_ns, std::int64_t max_stale_ns,
-                        double max_expected_strength, std::int64_t level_ticks,
-                        std::int64_t refresh_ns, std::size_t capacity) {
-                StackedImbalanceConfig c{imbalance_threshold, min_stack_length,
-                                         min_trades_per_level, min_total_trades,
-                                         window_ns, max_stale_ns,
-                                         max_expected_strength, level_ticks,
-                                         refresh_ns, capacity};
-                c.validate();
-                return c;
-            }),
-            py::kw_only(), py::arg("imbalance_threshold") = d.imbalance_threshold,
-            py::arg("min_stack_length") = d.min_stack_length,
-            py::arg("min_trades_per_level") = d.min_trades_per_level,
-            py::arg("min_total_trades") = d.min_total_trades, py::arg("window_ns") = d.window_ns,
-            py::arg("max_stale_ns") = d.max_stale_ns,
-            py::arg("max_expected_strength") = d.max_expected_strength,
-            py::arg("level_ticks") = d.level_ticks, py::arg("refresh_ns") = d.refresh_ns,
-            py::arg("capacity") = d.capacity);
+    cfg.def(
+        py::init([](double imbalance_threshold, std::uint32_t min_stack_length,
+                    std::uint32_t min_trades_per_level, std::uint64_t min_total_trades,
+                    std::int64_t window_ns, std::int64_t max_stale_ns, double max_expected_strength,
+                    std::int64_t level_ticks, std::int64_t refresh_ns, std::size_t capacity) {
+            StackedImbalanceConfig c{
+                imbalance_threshold, min_stack_length, min_trades_per_level,  min_total_trades,
+                window_ns,           max_stale_ns,     max_expected_strength, level_ticks,
+                refresh_ns,          capacity};
+            c.validate();
+            return c;
+        }),
+        py::kw_only(), py::arg("imbalance_threshold") = d.imbalance_threshold,
+        py::arg("min_stack_length") = d.min_stack_length,
+        py::arg("min_trades_per_level") = d.min_trades_per_level,
+        py::arg("min_total_trades") = d.min_total_trades, py::arg("window_ns") = d.window_ns,
+        py::arg("max_stale_ns") = d.max_stale_ns,
+        py::arg("max_expected_strength") = d.max_expected_strength,
+        py::arg("level_ticks") = d.level_ticks, py::arg("refresh_ns") = d.refresh_ns,
+        py::arg("capacity") = d.capacity);
     checked_field(cfg, "imbalance_threshold", &StackedImbalanceConfig::imbalance_threshold);
     checked_field(cfg, "min_stack_length", &StackedImbalanceConfig::min_stack_length);
     checked_field(cfg, "min_trades_per_level", &StackedImbalanceConfig::min_trades_per_level);
@@ -102,9 +100,7 @@ sizes in lots; levels of level_ticks ticks).
         .def(
             "push",
             [](StackedImbalance& s, std::int64_t ts_ns, std::int64_t px, std::int64_t qty,
-               std::int64_t side) {
-                s.push(ts_ns, px, qty, confluex::to_aggressor(side));
-            },
+               std::int64_t side) { s.push(ts_ns, px, qty, confluex::to_aggressor(side)); },
             py::arg("ts_ns"), py::arg("px"), py::arg("qty"), py::arg("side"),
             R"pbdoc(Adds one trade (side 0 buy, 1 sell, 2 unknown); InvalidEvent on bad values.)pbdoc")
         .def("advance", &StackedImbalance::advance, py::arg("now_ns"))
@@ -140,8 +136,7 @@ Parameters of the OI quadrant, price-CVD divergence and liquidity-band refresh (
                 c.validate();
                 return c;
             }),
-            py::kw_only(), py::arg("oi_scale") = d.oi_scale,
-            py::arg("price_scale") = d.price_scale,
+            py::kw_only(), py::arg("oi_scale") = d.oi_scale, py::arg("price_scale") = d.price_scale,
             py::arg("oi_unwind_factor") = d.oi_unwind_factor,
             py::arg("divergence_bars") = d.divergence_bars,
             py::arg("divergence_recency") = d.divergence_recency,

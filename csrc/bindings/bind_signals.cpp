@@ -236,8 +236,8 @@ is validated (InvalidConfig naming the value) and leaves the config unchanged wh
                     double depth_band_pct, double ofi_sensitivity, double weight_oir_5,
                     double weight_oir_10, double weight_oir_25, double weight_dwi,
                     double weight_microprice, double weight_ofi, double weight_depth_ratio,
-                    double weight_absorption_exhaustion, double weight_liquidity,
-                    bool ofi_tstat, bool warmup) {
+                    double weight_absorption_exhaustion, double weight_liquidity, bool ofi_tstat,
+                    bool warmup) {
             OrderbookSignalsConfig c{imbalance_sensitivity,
                                      dwi_levels,
                                      dwi_decay,
@@ -265,8 +265,8 @@ is validated (InvalidConfig naming the value) and leaves the config unchanged wh
         py::arg("weight_dwi") = d.weight_dwi, py::arg("weight_microprice") = d.weight_microprice,
         py::arg("weight_ofi") = d.weight_ofi, py::arg("weight_depth_ratio") = d.weight_depth_ratio,
         py::arg("weight_absorption_exhaustion") = d.weight_absorption_exhaustion,
-        py::arg("weight_liquidity") = d.weight_liquidity,
-        py::arg("ofi_tstat") = d.ofi_tstat, py::arg("warmup") = d.warmup);
+        py::arg("weight_liquidity") = d.weight_liquidity, py::arg("ofi_tstat") = d.ofi_tstat,
+        py::arg("warmup") = d.warmup);
     config_field(cfg, "imbalance_sensitivity", &OrderbookSignalsConfig::imbalance_sensitivity);
     config_field(cfg, "dwi_levels", &OrderbookSignalsConfig::dwi_levels);
     config_field(cfg, "dwi_decay", &OrderbookSignalsConfig::dwi_decay);
@@ -353,12 +353,10 @@ Weighted mean over the depth bands (LIQUIDITY_BANDS_PCT, weights LIQUIDITY_BAND_
 size of (Db - Da)/(Db + Da); NaN when no band holds size. Band depths are cumulative sizes
 within +-pct % of mid.
 )pbdoc");
-    m.attr("LIQUIDITY_BANDS_PCT") =
-        py::make_tuple(sig::kLiquidityBandsPct[0], sig::kLiquidityBandsPct[1],
-                       sig::kLiquidityBandsPct[2], sig::kLiquidityBandsPct[3],
-                       sig::kLiquidityBandsPct[4]);
-    m.attr("LIQUIDITY_BAND_WEIGHTS") =
-        py::make_tuple(sig::kLiquidityBandWeights[0], sig::kLiquidityBandWeights[1],
-                       sig::kLiquidityBandWeights[2], sig::kLiquidityBandWeights[3],
-                       sig::kLiquidityBandWeights[4]);
+    m.attr("LIQUIDITY_BANDS_PCT") = py::make_tuple(
+        sig::kLiquidityBandsPct[0], sig::kLiquidityBandsPct[1], sig::kLiquidityBandsPct[2],
+        sig::kLiquidityBandsPct[3], sig::kLiquidityBandsPct[4]);
+    m.attr("LIQUIDITY_BAND_WEIGHTS") = py::make_tuple(
+        sig::kLiquidityBandWeights[0], sig::kLiquidityBandWeights[1], sig::kLiquidityBandWeights[2],
+        sig::kLiquidityBandWeights[3], sig::kLiquidityBandWeights[4]);
 }

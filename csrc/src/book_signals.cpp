@@ -415,8 +415,8 @@ std::optional<double> absorption_exhaustion(const BookView& v, std::size_t n) no
         }
         conc = static_cast<double>(top3) / static_cast<double>(all);
         // Mean |step|: prices are monotone best first, so the span over k - 1 steps.
-        const double span = std::fabs(static_cast<double>(lv[k - 1].px) -
-                                      static_cast<double>(lv[0].px));
+        const double span =
+            std::fabs(static_cast<double>(lv[k - 1].px) - static_cast<double>(lv[0].px));
         gap = span / static_cast<double>(k - 1);
         return true;
     };

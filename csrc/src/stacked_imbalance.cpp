@@ -101,9 +101,8 @@ void StackedImbalance::evict_oldest() noexcept {
 
 void StackedImbalance::evict_expired() noexcept {
     const auto w = static_cast<std::uint64_t>(cfg_.window_ns);
-    while (size_ > 0 && static_cast<std::uint64_t>(now_) -
-                                static_cast<std::uint64_t>(ring_[head_].ts) >=
-                            w) {
+    while (size_ > 0 &&
+           static_cast<std::uint64_t>(now_) - static_cast<std::uint64_t>(ring_[head_].ts) >= w) {
         evict_oldest();
     }
 }

@@ -252,8 +252,9 @@ static_assert(kBookSubCount <= kMaxSubScores);
 
 // Sub-score names, as static strings (ComponentScore::sub_name points at these).
 inline constexpr const char* kBookSubNames[kBookSubCount] = {
-    "oir_5", "oir_10",      "oir_25",  "dwi", "microprice", "ofi", "depth_ratio",
-    "absorption_exhaustion", "liquidity"};
+    "oir_5",      "oir_10", "oir_25",      "dwi",
+    "microprice", "ofi",    "depth_ratio", "absorption_exhaustion",
+    "liquidity"};
 
 // ----------------------------------------------------------------------------------------
 // The reference's absorption/exhaustion and liquidity (§3.1), made directional.
@@ -340,10 +341,8 @@ struct OrderbookSignalsConfig {
 
     // Returns the sub-score weights in BookSub order.
     [[nodiscard]] std::array<double, kBookSubCount> weights() const noexcept {
-        return {weight_oir_5,       weight_oir_10,
-                weight_oir_25,      weight_dwi,
-                weight_microprice,  weight_ofi,
-                weight_depth_ratio, weight_absorption_exhaustion,
+        return {weight_oir_5,      weight_oir_10, weight_oir_25,      weight_dwi,
+                weight_microprice, weight_ofi,    weight_depth_ratio, weight_absorption_exhaustion,
                 weight_liquidity};
     }
 };
@@ -369,10 +368,11 @@ struct OrderbookSignalsConfig {
 // because liquidity needs the full book, not the top-K view.
 // REQUIRES: cfg.validate() passed; `top` holds at least the best 25 levels the book has (fewer
 // only if the book has fewer), best first, quantities >= 0.
-void compute_orderbook_component(const BookView& top, double depth_ratio_raw, const OfiWindow& ofi,
-                                 const OrderbookSignalsConfig& cfg, ComponentScore& out,
-                                 double absorption_raw = std::numeric_limits<double>::quiet_NaN(),
-                                 double liquidity_raw = std::numeric_limits<double>::quiet_NaN()) noexcept;
+void compute_orderbook_component(
+    const BookView& top, double depth_ratio_raw, const OfiWindow& ofi,
+    const OrderbookSignalsConfig& cfg, ComponentScore& out,
+    double absorption_raw = std::numeric_limits<double>::quiet_NaN(),
+    double liquidity_raw = std::numeric_limits<double>::quiet_NaN()) noexcept;
 
 // OrderbookKernelConsts: the values compute_orderbook_component() derives from its config on
 // every call (the DWI weight ratio exp(-dwi_decay), the reciprocal sensitivities, the weight
@@ -395,9 +395,10 @@ struct OrderbookKernelConsts {
 
 // compute_orderbook_component() with precomputed constants; the same result as the overload
 // above called with the config the constants were built from.
-void compute_orderbook_component(const BookView& top, double depth_ratio_raw, const OfiWindow& ofi,
-                                 const OrderbookKernelConsts& k, ComponentScore& out,
-                                 double absorption_raw = std::numeric_limits<double>::quiet_NaN(),
-                                 double liquidity_raw = std::numeric_limits<double>::quiet_NaN()) noexcept;
+void compute_orderbook_component(
+    const BookView& top, double depth_ratio_raw, const OfiWindow& ofi,
+    const OrderbookKernelConsts& k, ComponentScore& out,
+    double absorption_raw = std::numeric_limits<double>::quiet_NaN(),
+    double liquidity_raw = std::numeric_limits<double>::quiet_NaN()) noexcept;
 
 } // namespace confluex::signals

@@ -81,8 +81,8 @@ struct EngineConfig {
     // The reference's orderflow/orderbook extras (flow_signals.hpp, book_signals.hpp,
     // stacked_imbalance.hpp): the stacked-imbalance window per symbol (every profile; its
     // reading is taken on a stacked.refresh_ns grid of event time at ingestion, see
-    // stacked_clock()), and the kernels' parameters. The OI quadrant and price-CVD divergence need bar views (standard profile);
-    // without them those sub-scores have no data and are excluded.
+    // stacked_clock()), and the kernels' parameters. The OI quadrant and price-CVD divergence need
+    // bar views (standard profile); without them those sub-scores have no data and are excluded.
     StackedImbalanceConfig stacked{};
     FlowExtrasConfig flow_extras{};
 };

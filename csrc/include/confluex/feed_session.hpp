@@ -359,7 +359,7 @@ class FeedSession {
     std::vector<PerSymbol> symbols_; // indexed by engine symbol id
     std::vector<BookLevelEvent> book_buf_;
     std::vector<TradeEvent> trade_buf_;
-    std::array<std::vector<Ticks>, 2> touched_px_; // check_tickers(): the message's prices
+    std::array<std::vector<Ticks>, 2> touched_px_;        // check_tickers(): the message's prices
     std::array<LatencyHistogram, kStageCount> latency_{}; // in stage clock ticks
     detail::TailRing<ScorePoint> series_;
     detail::TailRing<SignalEvent> signals_;

@@ -60,8 +60,8 @@ namespace detail {
 // inputs and the base-timeframe bars); each gets weight 0 while it has no data (NaN), so the
 // first five keep their documented weights relative to each other.
 inline constexpr std::array<const char*, 8> kOrderflowSubNames = {
-    "imbalance_short",   "imbalance_medium", "imbalance_long", "cvd_zscore",
-    "large_trades",      "stacked_imbalance", "oi_quadrant",   "cvd_divergence"};
+    "imbalance_short", "imbalance_medium",  "imbalance_long", "cvd_zscore",
+    "large_trades",    "stacked_imbalance", "oi_quadrant",    "cvd_divergence"};
 inline constexpr std::array<double, 8> kOrderflowWeights = {0.15, 0.20, 0.15, 0.35,
                                                             0.15, 0.10, 0.10, 0.05};
 
@@ -185,8 +185,7 @@ struct FlowSignalsConfig {
 //   stacked_imbalance / oi_quadrant / cvd_divergence = `extras` (weight 0 when NaN).
 // REQUIRES: cfg.validate() passes.
 void compute_orderflow_component(const TradeFlow& flow, const FlowSignalsConfig& cfg,
-                                 ComponentScore& out,
-                                 const OrderflowExtras& extras = {}) noexcept;
+                                 ComponentScore& out, const OrderflowExtras& extras = {}) noexcept;
 
 // compute_volume_component()
 // Fills `out` with the volume component, with m = activity_multiplier(relative_activity()):

@@ -52,14 +52,14 @@
 namespace confluex {
 
 struct StackedImbalanceConfig {
-    double imbalance_threshold = 0.40;       // |u| that makes a level directional, in (0, 1]
-    std::uint32_t min_stack_length = 3;      // >= 1
-    std::uint32_t min_trades_per_level = 5;  // >= 1
-    std::uint64_t min_total_trades = 100;    // trades the window needs for has_data, >= 1
-    std::int64_t window_ns = 600'000'000'000; // 10 min, > 0
+    double imbalance_threshold = 0.40;           // |u| that makes a level directional, in (0, 1]
+    std::uint32_t min_stack_length = 3;          // >= 1
+    std::uint32_t min_trades_per_level = 5;      // >= 1
+    std::uint64_t min_total_trades = 100;        // trades the window needs for has_data, >= 1
+    std::int64_t window_ns = 600'000'000'000;    // 10 min, > 0
     std::int64_t max_stale_ns = 300'000'000'000; // newest trade older than this: no data, > 0
-    double max_expected_strength = 5.0;      // score scale, finite > 0
-    std::int64_t level_ticks = 1;            // price level = round(px / level_ticks), >= 1
+    double max_expected_strength = 5.0;          // score scale, finite > 0
+    std::int64_t level_ticks = 1;                // price level = round(px / level_ticks), >= 1
     std::int64_t refresh_ns = 5'000'000'000; // engine's event-time grid, >= 0 (0: every recompute)
     std::size_t capacity = std::size_t{1} << 20; // most trades held, power of two in [1, 2^26]
 
@@ -69,8 +69,8 @@ struct StackedImbalanceConfig {
 };
 
 struct StackedImbalanceResult {
-    double score = 50.0;      // 0-100, 50 without data
-    double confidence = 0.0;  // 0-1
+    double score = 50.0;     // 0-100, 50 without data
+    double confidence = 0.0; // 0-1
     bool has_data = false;
     std::uint32_t bullish_stacks = 0;
     std::uint32_t bearish_stacks = 0;
@@ -128,7 +128,7 @@ class StackedImbalance {
         Aggressor side;
     };
     struct LevelSums {
-        std::int64_t buy2 = 0;  // doubled lots (unknown sides add qty to both)
+        std::int64_t buy2 = 0; // doubled lots (unknown sides add qty to both)
         std::int64_t sell2 = 0;
         std::uint32_t count = 0;
     };

@@ -34,6 +34,8 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import os
+import sys
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -593,3 +595,26 @@ class LoopbackExchange:
             for ms, lo, sh in _window(rows, lambda x: x[0], request.query, 30)  # type: ignore[index]
         ]
         return web.json_response(out)
+
+
+async def spawn_live_cli(ex: LoopbackExchange, *args: str) -> asyncio.subprocess.Process:
+    """``python -m confluex.live_view`` on BTC/USDT against ``ex`` (binance, no view), with
+    ``args`` appended; stdout and stderr piped, unbuffered."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "confluex.live_view",
+        "--exchange",
+        "binance",
+        "--symbols",
+        "BTC/USDT",
+        "--ws-url",
+        ex.ws_url,
+        "--rest-url",
+        ex.rest_url,
+        "--no-view",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )

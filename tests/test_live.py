@@ -11,10 +11,8 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import os
 import random
 import signal
-import sys
 import zlib
 from collections.abc import Callable
 from functools import cache
@@ -28,7 +26,7 @@ from confluex.feeds.files import replay as replay_capture
 from confluex.feeds.live import Backoff, LiveFeed, Recorder
 from confluex.live_view import add_live_arguments, render_view, run_live
 from confluex.markets import format_price, instrument_from_market, precision_to_decimal
-from loopback_exchange import Capture, Faults, LoopbackExchange, load_capture
+from loopback_exchange import Capture, Faults, LoopbackExchange, load_capture, spawn_live_cli
 
 S = _core.session
 SPOT = Path("spot/btcusdt_20240808.gz")
@@ -441,24 +439,7 @@ def test_ctrl_c_stops_the_cli_cleanly_with_a_summary(hft_data: Path, tmp_path: P
 
     async def main() -> tuple[int, str, LoopbackExchange]:
         async with LoopbackExchange(cap, faults=Faults(throttle=0.002)) as ex:
-            env = dict(os.environ, PYTHONUNBUFFERED="1")
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "confluex.live_view",
-                "--exchange",
-                "binance",
-                "--symbols",
-                "BTC/USDT",
-                "--ws-url",
-                ex.ws_url,
-                "--rest-url",
-                ex.rest_url,
-                "--no-view",
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=env,
-            )
+            proc = await spawn_live_cli(ex)
             await eventually(lambda: ex.depth_requests.get("BTCUSDT", 0) == 1, 30, "the CLI's sync")
             await eventually(lambda: ex.sent > 500, what="streaming")
             proc.send_signal(signal.SIGINT)

@@ -6,8 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gzip
-import os
-import sys
 from pathlib import Path
 
 import confluex
@@ -15,7 +13,7 @@ import numpy as np
 import pytest
 from confluex import _core
 from confluex.feeds.live_sharded import ShardedLiveFeed
-from loopback_exchange import LoopbackExchange, load_capture
+from loopback_exchange import LoopbackExchange, load_capture, spawn_live_cli
 from test_live import NO_RATE_LIMIT, assert_same_book, eventually, stamps
 
 S = _core.session
@@ -80,27 +78,7 @@ def test_cli_live_threads_streams_on_the_shards(hft_data: Path) -> None:
 
     async def main() -> tuple[int, str]:
         async with LoopbackExchange(cap) as ex:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "confluex.live_view",
-                "--exchange",
-                "binance",
-                "--symbols",
-                "BTC/USDT",
-                "--ws-url",
-                ex.ws_url,
-                "--rest-url",
-                ex.rest_url,
-                "--no-view",
-                "--threads",
-                "2",
-                "--duration",
-                "6",
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=dict(os.environ, PYTHONUNBUFFERED="1"),
-            )
+            proc = await spawn_live_cli(ex, "--threads", "2", "--duration", "6")
             out, err = await asyncio.wait_for(proc.communicate(), 60)
             assert ex.depth_requests.get("BTCUSDT", 0) >= 1
             assert proc.returncode is not None

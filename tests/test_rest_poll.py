@@ -24,7 +24,7 @@ import pytest
 from confluex import Instrument, engine_from_config
 from confluex.feeds.live import LiveFeed, _rebase_urls
 from confluex.feeds.rest_poll import RestPollConfig, RestPoller
-from loopback_exchange import Capture, LoopbackExchange, RestData, load_capture
+from loopback_exchange import Capture, LoopbackExchange, RestData, load_capture, spawn_live_cli
 
 USDM = Path("usdm_2024-07") / "btcusdt_20240718.gz"
 NO_RATE_LIMIT = {"enableRateLimit": False}
@@ -384,32 +384,14 @@ def test_a_hung_klines_endpoint_is_bounded_and_the_feed_streams(hft_data: Path) 
 
 
 def test_ctrl_c_during_a_hung_warm_up_exits_promptly(hft_data: Path) -> None:
-    import os
     import signal
-    import sys
 
     cap = spot_capture(hft_data, 3000)
 
     async def main() -> tuple[int, str]:
         async with LoopbackExchange(cap, rest_data=RestData()) as ex:
             ex.rest_hang.add("/api/v3/klines")
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "confluex.live_view",
-                "--exchange",
-                "binance",
-                "--symbols",
-                "BTC/USDT",
-                "--ws-url",
-                ex.ws_url,
-                "--rest-url",
-                ex.rest_url,
-                "--no-view",
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=dict(os.environ, PYTHONUNBUFFERED="1"),
-            )
+            proc = await spawn_live_cli(ex)
             await eventually(
                 lambda: ex.rest_requests.get("/api/v3/klines", 0) == 1, what="the warm-up call"
             )

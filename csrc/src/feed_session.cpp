@@ -101,9 +101,6 @@ double ns_per_tick() noexcept {
                       : static_cast<double>(now.ns - kClockOrigin.ns) / static_cast<double>(ticks);
 }
 
-using detail::bybit_line_ts_ns; // the capture line stamps (line_stamp.hpp)
-using detail::leading_int;
-
 // The last `window` trade ids of one symbol, for deduplication: a ring in arrival order plus
 // an open-addressing (linear probing) table of twice the window, rounded up to a power of two.
 // Allocated on the first insert, so a symbol without trades costs nothing.
@@ -701,33 +698,11 @@ ParseResult FeedSession::on_snapshot(std::uint32_t sym, std::string_view json, s
 
 std::size_t FeedSession::replay(std::string_view data, LineFormat format) {
     std::size_t fed = 0;
-    while (!data.empty()) {
-        const auto nl = data.find('\n');
-        std::string_view line = data.substr(0, nl);
-        data = nl == std::string_view::npos ? std::string_view{} : data.substr(nl + 1);
-        if (!line.empty() && line.back() == '\r') {
-            line.remove_suffix(1);
-        }
-        if (line.empty()) {
-            continue;
-        }
-        std::int64_t ts = 0;
-        if (format == LineFormat::NsPrefixed) {
-            std::size_t used = 0;
-            if (!leading_int(line, ts, used) || used >= line.size() || line[used] != ' ') {
-                ++fed;
-                ++lines_;
-                (void)on_message(std::string_view{}, 0); // counted as Malformed by the parser
-                continue;
-            }
-            line.remove_prefix(used + 1);
-        } else {
-            ts = bybit_line_ts_ns(line);
-        }
-        (void)on_message(line, ts);
+    detail::for_each_stamped_line(data, format, [&](std::string_view line, std::int64_t ts) {
+        (void)on_message(line, ts); // an empty line (bad stamp) is counted as Malformed
         ++fed;
         ++lines_;
-    }
+    });
     return fed;
 }
 

@@ -28,8 +28,6 @@ using feed::kNoSymbol;
 using feed::MsgKind;
 using feed::ParseResult;
 using feed::SyncPhase;
-using feed::detail::bybit_line_ts_ns;
-using feed::detail::leading_int;
 
 constexpr std::size_t kChunkBytes = sizeof(FrameChunk);
 constexpr std::size_t kBatchFrames = 64; // frames per loop turn before the flags are checked
@@ -501,31 +499,12 @@ std::size_t Pipeline::feed_lines(Venue venue, std::string_view data, feed::LineF
         }
     } wake_all{*this};
     std::size_t fed = 0;
-    while (!data.empty()) {
-        const auto nl = data.find('\n');
-        std::string_view line = data.substr(0, nl);
-        data = nl == std::string_view::npos ? std::string_view{} : data.substr(nl + 1);
-        if (!line.empty() && line.back() == '\r') {
-            line.remove_suffix(1);
-        }
-        if (line.empty()) {
-            continue;
-        }
-        std::int64_t ts = 0;
-        if (format == feed::LineFormat::NsPrefixed) {
-            std::size_t used = 0;
-            if (!leading_int(line, ts, used) || used >= line.size() || line[used] != ' ') {
-                line = {}; // counted as Malformed by the venue's first shard, as replay() does
-                ts = 0;
-            } else {
-                line.remove_prefix(used + 1);
-            }
-        } else {
-            ts = bybit_line_ts_ns(line);
-        }
+    feed::detail::for_each_stamped_line(data, format, [&](std::string_view line, std::int64_t ts) {
+        // an empty line (bad stamp) is counted as Malformed by the venue's first shard, as
+        // replay() does
         if (first_shard_[vi] < 0) {
             (void)push(venue, line, ts); // counted as unrouted
-            continue;
+            return;
         }
         std::uint32_t symbol_id = kNoSymbol;
         Shard& s = route(venue, line, symbol_id);
@@ -533,7 +512,7 @@ std::size_t Pipeline::feed_lines(Venue venue, std::string_view data, feed::LineF
                     symbol_id, true) == PushStatus::Accepted) {
             ++fed;
         }
-    }
+    });
     return fed;
 }
 

@@ -41,6 +41,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 import confluex
@@ -48,6 +49,9 @@ from aiohttp import web
 from confluex import _core
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+
+if TYPE_CHECKING:
+    from confluex.feeds.live import LiveFeed
 
 S = _core.session
 
@@ -618,3 +622,40 @@ async def spawn_live_cli(ex: LoopbackExchange, *args: str) -> asyncio.subprocess
         stderr=asyncio.subprocess.PIPE,
         env=dict(os.environ, PYTHONUNBUFFERED="1"),
     )
+
+
+# --- waiting on a feed -----------------------------------------------------------------------
+
+
+async def eventually(cond: Callable[[], bool], timeout: float = 30.0, what: str = "cond") -> None:
+    """Polls ``cond`` on the running loop until it holds; fails after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not cond():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.005)
+
+
+def stamps(cap: Capture) -> Callable[[bytes], int]:
+    """A ``frame_ts`` hook: each frame stamped with its capture time."""
+    table = {ln.payload: ln.ts_ns for ln in cap.lines}
+    return table.__getitem__
+
+
+def received_all(feed: LiveFeed, ex: LoopbackExchange) -> Callable[[], bool]:
+    """True once the feed received every line ``ex`` streams and no snapshot is being fetched.
+
+    A threaded feed (ShardedLiveFeed) counts the frames it pushed into its shards' rings (its
+    per-symbol ``frames`` count score records)."""
+
+    def cond() -> bool:
+        syms = feed.by_symbol.values()
+        if not syms or any(st.fetching for st in syms):
+            return False
+        pushed = getattr(feed, "frames_pushed", None)
+        if pushed is not None:
+            return bool(pushed >= sum(ex.expected_lines(st.venue_symbol) for st in syms))
+        return all(st.frames == ex.expected_lines(st.venue_symbol) for st in syms)
+
+    return cond

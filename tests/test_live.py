@@ -14,7 +14,6 @@ import json
 import random
 import signal
 import zlib
-from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -26,7 +25,16 @@ from confluex.feeds.files import replay as replay_capture
 from confluex.feeds.live import Backoff, LiveFeed, Recorder
 from confluex.live_view import add_live_arguments, render_view, run_live
 from confluex.markets import format_price, instrument_from_market, precision_to_decimal
-from loopback_exchange import Capture, Faults, LoopbackExchange, load_capture, spawn_live_cli
+from loopback_exchange import (
+    Capture,
+    Faults,
+    LoopbackExchange,
+    eventually,
+    load_capture,
+    received_all,
+    spawn_live_cli,
+    stamps,
+)
 
 S = _core.session
 SPOT = Path("spot/btcusdt_20240808.gz")
@@ -41,22 +49,6 @@ def capture(
     return load_capture(root / SPOT, symbols, max_lines)
 
 
-def stamps(cap: Capture) -> Callable[[bytes], int]:
-    table = {ln.payload: ln.ts_ns for ln in cap.lines}
-    return table.__getitem__
-
-
-async def eventually(
-    cond: Callable[[], bool], timeout: float = 20.0, what: str = "condition"
-) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.005)
-
-
 def replay_reference(root: Path) -> tuple[_core.engine.Engine, int, S.FeedSession]:
     engine = confluex.Engine()
     sym = engine.add_symbol("BTCUSDT", confluex.Instrument(TICK, LOT))
@@ -64,16 +56,6 @@ def replay_reference(root: Path) -> tuple[_core.engine.Engine, int, S.FeedSessio
     session.add_symbol("BTCUSDT", sym)
     session.replay(gzip.open(root / SPOT).read())
     return engine, sym, session
-
-
-def received_all(feed: LiveFeed, ex: LoopbackExchange) -> Callable[[], bool]:
-    def cond() -> bool:
-        return bool(feed.by_symbol) and all(
-            st.frames == ex.expected_lines(st.venue_symbol) and not st.fetching
-            for st in feed.by_symbol.values()
-        )
-
-    return cond
 
 
 def assert_same_book(a: _core.engine.Engine, ia: int, b: _core.engine.Engine, ib: int) -> None:

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from confluex import _core
 from confluex.feeds.live_sharded import ShardedLiveFeed
-from loopback_exchange import LoopbackExchange, load_capture, spawn_live_cli
-from test_live import NO_RATE_LIMIT, assert_same_book, eventually, stamps
+from loopback_exchange import LoopbackExchange, eventually, load_capture, spawn_live_cli, stamps
+from test_live import NO_RATE_LIMIT, assert_same_book
 
 S = _core.session
 
@@ -92,13 +92,12 @@ def test_cli_live_threads_streams_on_the_shards(hft_data: Path) -> None:
     assert "synced" in row and "threads=2" in output
 
 
-def test_cli_live_threads_refuses_metrics_and_bad_counts() -> None:
+def test_cli_live_threads_refuses_bad_counts_and_takes_metrics() -> None:
     from confluex.live_view import _check_live_args
 
     with pytest.raises(ValueError, match="--threads must be in"):
         _check_live_args(argparse.Namespace(threads=0))
-    with pytest.raises(ValueError, match="not with --threads"):
-        _check_live_args(argparse.Namespace(threads=2, metrics_port=9000))
+    _check_live_args(argparse.Namespace(threads=2, metrics_port=9000))  # scraped in test_metrics
     with pytest.raises(ValueError, match="it needs --threads, was busy_poll"):
         _check_live_args(argparse.Namespace(wait="busy_poll"))
     _check_live_args(argparse.Namespace(threads=2, wait="blocking"))

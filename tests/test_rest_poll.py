@@ -12,19 +12,32 @@ The loopback serves the real USD-M BTCUSDT capture of 2024-07-18 on its stream, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import json
 import logging
-from collections.abc import Callable
+import math
+from collections.abc import AsyncIterator
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import ccxt.async_support as ccxt_async  # type: ignore[import-untyped]
 import pytest
-from confluex import Instrument, engine_from_config
+from confluex import Instrument, engine_config, engine_from_config
 from confluex.feeds.live import LiveFeed, _rebase_urls
+from confluex.feeds.live_sharded import ShardedLiveFeed
 from confluex.feeds.rest_poll import RestPollConfig, RestPoller
-from loopback_exchange import Capture, LoopbackExchange, RestData, load_capture, spawn_live_cli
+from loopback_exchange import (
+    Capture,
+    LoopbackExchange,
+    RestData,
+    eventually,
+    load_capture,
+    received_all,
+    spawn_live_cli,
+    stamps,
+)
 
 USDM = Path("usdm_2024-07") / "btcusdt_20240718.gz"
 NO_RATE_LIMIT = {"enableRateLimit": False}
@@ -40,11 +53,6 @@ FAST = RestPollConfig(
 @cache
 def usdm_capture(root: Path) -> Capture:
     return load_capture(root / USDM)
-
-
-def stamps(cap: Capture) -> Callable[[bytes], int]:
-    table = {ln.payload: ln.ts_ns for ln in cap.lines}
-    return table.__getitem__
 
 
 def first_price(cap: Capture) -> float:
@@ -90,47 +98,50 @@ def rest_data(root: Path, cap: Capture) -> RestData:
     )
 
 
-async def eventually(cond: Callable[[], bool], timeout: float = 30.0, what: str = "cond") -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.005)
+def start_ms(cap: Capture) -> int:
+    return cap.lines[0].ts_ns // 1_000_000
 
 
-def streamed_all(feed: LiveFeed, ex: LoopbackExchange) -> Callable[[], bool]:
-    def cond() -> bool:
-        return bool(feed.by_symbol) and all(
-            st.frames == ex.expected_lines(st.venue_symbol) and not st.fetching
-            for st in feed.by_symbol.values()
-        )
+@contextlib.asynccontextmanager
+async def usdm_venue(root: Path) -> AsyncIterator[tuple[LoopbackExchange, RestData]]:
+    """The loopback USD-M venue of these tests: the capture on its stream, :func:`rest_data`
+    over REST (a fresh copy: tests append to it), "now" at the capture's start."""
+    cap = usdm_capture(root)
+    data = rest_data(root, cap)
+    async with LoopbackExchange(cap, tick="0.1", lot="0.001", futures=True, rest_data=data) as ex:
+        ex.server_time_ms = start_ms(cap)
+        yield ex, data
 
-    return cond
+
+def live_feed(
+    ex: LoopbackExchange, *, threads: int | None = None, profile: str | None = None, **kw: Any
+) -> LiveFeed:
+    """A LiveFeed (with ``threads``, a ShardedLiveFeed) on the loopback venue's one symbol:
+    frames stamped with their capture time, no watchdog, no rate limit."""
+    exchange, symbol = ("binance-futures", SYMBOL) if ex.futures else ("binance", "BTC/USDT")
+    args: dict[str, Any] = {
+        "ws_url": ex.ws_url,
+        "rest_url": ex.rest_url,
+        "rest_options": NO_RATE_LIMIT,
+        "frame_ts": stamps(ex.capture),
+        "stale_seconds": 0,
+        **kw,
+    }
+    if threads is None:
+        if profile is not None:
+            args["engine"] = engine_from_config(profile=profile)
+        return LiveFeed(exchange, [symbol], **args)
+    if profile is not None:
+        args["engine_config"] = engine_config(profile=profile)
+    return ShardedLiveFeed(exchange, [symbol], threads=threads, **args)
 
 
 def test_live_feed_warms_up_from_rest_history_and_polls_sentiment_inputs(hft_data: Path) -> None:
-    cap = usdm_capture(hft_data)
-    data = rest_data(hft_data, cap)
-    start_ms = cap.lines[0].ts_ns // 1_000_000
-
-    async def main() -> LiveFeed:
-        async with LoopbackExchange(
-            cap, tick="0.1", lot="0.001", futures=True, rest_data=data
-        ) as ex:
-            ex.server_time_ms = start_ms
-            feed = LiveFeed(
-                "binance-futures",
-                [SYMBOL],
-                ws_url=ex.ws_url,
-                rest_url=ex.rest_url,
-                rest_options=NO_RATE_LIMIT,
-                frame_ts=stamps(cap),
-                stale_seconds=0,
-                # reference: the OI quadrant is weighted there (weight > 0 = it had data)
-                engine=engine_from_config(profile="reference"),
-                rest_poll=FAST,
-            )
+    async def main() -> tuple[LiveFeed, RestData]:
+        async with usdm_venue(hft_data) as (ex, data):
+            now_ms = ex.server_time_ms
+            # reference: the OI quadrant is weighted there (weight > 0 = it had data)
+            feed = live_feed(ex, profile="reference", rest_poll=FAST)
             task = asyncio.create_task(feed.run())
             await eventually(
                 lambda: (
@@ -141,8 +152,8 @@ def test_live_feed_warms_up_from_rest_history_and_polls_sentiment_inputs(hft_dat
             assert feed.poller is not None
             history_oi = feed.poller.fed[(SYMBOL, "open_interest")]
             # A new open-interest sample appears on the venue: the next poll feeds it.
-            data.open_interest.append((start_ms + 30_000, data.open_interest[-1][1] * 1.002))
-            ex.server_time_ms = start_ms + 60_000
+            data.open_interest.append((now_ms + 30_000, data.open_interest[-1][1] * 1.002))
+            ex.server_time_ms = now_ms + 60_000
             await eventually(
                 lambda: (
                     feed.poller is not None
@@ -150,12 +161,12 @@ def test_live_feed_warms_up_from_rest_history_and_polls_sentiment_inputs(hft_dat
                 ),
                 what="the polled open interest",
             )
-            await eventually(streamed_all(feed, ex), what="the whole capture")
+            await eventually(received_all(feed, ex), what="the whole capture")
             feed.stop()
             await task
-            return feed
+            return feed, data
 
-    feed = asyncio.run(main())
+    feed, data = asyncio.run(main())
     poller = feed.poller
     assert poller is not None
     sid = feed.symbol_id(SYMBOL)
@@ -176,25 +187,100 @@ def test_live_feed_warms_up_from_rest_history_and_polls_sentiment_inputs(hft_dat
     assert flow.sub["oi_quadrant"] != 50.0
 
 
+def readings(engine: Any, sid: int) -> dict[str, tuple[bool, float | None, dict[str, Any]]]:
+    """Each component's reading: has data, score and sub-scores (NaN as None)."""
+
+    def num(v: float) -> float | None:
+        return None if math.isnan(v) else v
+
+    out = {}
+    for name in engine.result(sid).components:
+        c = engine.component(sid, name)
+        out[name] = (c.has_data, num(c.score), {k: num(v) for k, v in c.sub.items()})
+    return out
+
+
+async def warm_poll_stream(root: Path, threads: int | None) -> tuple[LiveFeed, Any, int]:
+    """The warm-up, a first round of polls, the whole capture, then two polled open-interest
+    samples (a refused negative one, then a good one): the same sequence for every feed."""
+    async with usdm_venue(root) as (ex, data):
+        now_ms = ex.server_time_ms
+        ex.pause("BTCUSDT")  # the first polls go in before the stream
+        feed = live_feed(ex, threads=threads, profile="reference", rest_poll=FAST)
+        task = asyncio.create_task(feed.run())
+
+        def polled(method: str, n: int = 1) -> bool:
+            return feed.poller is not None and feed.poller.calls.get(method, 0) >= n
+
+        await eventually(
+            lambda: all(polled(m) for m in ("fetchFundingRate", "fetchOpenInterest")),
+            what="the first polls",
+        )
+        await eventually(lambda: polled("fetchLongShortRatioHistory", 2), what="the lsr poll")
+        ex.resume("BTCUSDT")
+        await eventually(received_all(feed, ex), what="the whole capture")
+        assert feed.poller is not None
+        poller = feed.poller
+        oi = poller.fed[(SYMBOL, "open_interest")]
+        # SYNTHETIC: a negative open interest (the engine refuses it), then a good one.
+        data.open_interest.append((now_ms + 30_000, -1.0))
+        ex.server_time_ms = now_ms + 60_000
+        await eventually(lambda: poller.errors.get("open_interest", 0) == 1, what="a refusal")
+        polls = poller.calls["fetchOpenInterest"]
+        await eventually(lambda: polled("fetchOpenInterest", polls + 2), what="two more polls")
+        data.open_interest.append((now_ms + 90_000, data.open_interest[-2][1] * 1.002))
+        ex.server_time_ms = now_ms + 120_000
+        await eventually(lambda: poller.fed[(SYMBOL, "open_interest")] == oi + 1, what="the OI")
+        feed.stop()
+        await task  # a threaded feed's shards process every queued sample before it returns
+    sid = feed.symbol_id(SYMBOL)
+    if isinstance(feed, ShardedLiveFeed):
+        engine, local = feed.sharded.engine_of(sid)
+        return feed, engine, local
+    return feed, feed.engine, sid
+
+
+def test_threaded_live_feed_warms_up_polls_and_reads_as_the_single_threaded_one(
+    hft_data: Path,
+) -> None:
+    single, s_engine, s_sid = asyncio.run(warm_poll_stream(hft_data, None))
+    sharded, t_engine, t_sid = asyncio.run(warm_poll_stream(hft_data, 2))
+    assert isinstance(sharded, ShardedLiveFeed)
+    sp, tp = single.poller, sharded.poller
+    assert sp is not None and tp is not None
+    sid = sharded.symbol_id(SYMBOL)
+
+    # the same REST inputs reached the engine of the symbol's shard, in the same order
+    assert tp.warmup_status == sp.warmup_status == "done"
+    assert sharded.stats(SYMBOL)["rest_warmup"] == "done"
+    assert tp.fed == sp.fed and tp.fed[(SYMBOL, "ohlcv:1m")] == 299
+    assert tp.errors == sp.errors == {"open_interest": 1}  # the negative sample, refused
+    assert sharded.inputs_refused == {sid: 1}
+    # polled samples went through the ring: funding at "now", then the good OI sample
+    assert sharded.inputs_applied[sid] >= 2
+    assert t_engine.bars_closed(t_sid, 60_000_000_000) == s_engine.bars_closed(
+        s_sid, 60_000_000_000
+    )
+    # ... so the views read the same
+    t_read, s_read = readings(t_engine, t_sid), readings(s_engine, s_sid)
+    assert t_read == s_read
+    for name in ("technical", "volume", "sentiment", "price_structure"):
+        assert t_read[name][0], name  # history and REST inputs: data
+    assert t_engine.component(t_sid, "orderflow").weights["oi_quadrant"] > 0
+    assert t_engine.result(t_sid).score == s_engine.result(s_sid).score
+
+
 def test_failed_polls_are_counted_and_never_stop_the_feed(
     hft_data: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    cap = usdm_capture(hft_data)
-    data = rest_data(hft_data, cap)
     secret = "SECRET-SENTINEL-0123456789"
 
     async def main() -> LiveFeed:
-        async with LoopbackExchange(
-            cap, tick="0.1", lot="0.001", futures=True, rest_data=data
-        ) as ex:
-            ex.server_time_ms = cap.lines[0].ts_ns // 1_000_000
+        async with usdm_venue(hft_data) as (ex, _):
             ex.rest_failures["/fapi/v1/openInterest"] = 3
             ex.rest_failures["/fapi/v1/fundingRate"] = 1  # the warm-up's history call
-            feed = LiveFeed(
-                "binance-futures",
-                [SYMBOL],
-                ws_url=ex.ws_url,
-                rest_url=ex.rest_url,
+            feed = live_feed(
+                ex,
                 rest_options={
                     **NO_RATE_LIMIT,
                     "apiKey": "KEY-" + secret,
@@ -202,8 +288,6 @@ def test_failed_polls_are_counted_and_never_stop_the_feed(
                     # With keys ccxt would load currencies from a private endpoint.
                     "options": {"fetchMarkets": {"types": ["linear"]}, "fetchCurrencies": False},
                 },
-                frame_ts=stamps(cap),
-                stale_seconds=0,
                 rest_poll=FAST,
             )
             task = asyncio.create_task(feed.run())
@@ -213,7 +297,7 @@ def test_failed_polls_are_counted_and_never_stop_the_feed(
                 ),
                 what="a successful poll after the failures",
             )
-            await eventually(streamed_all(feed, ex), what="the whole capture")
+            await eventually(received_all(feed, ex), what="the whole capture")
             feed.stop()
             await task
             return feed
@@ -238,14 +322,8 @@ def rest_client(ex: LoopbackExchange) -> ccxt_async.binanceusdm:
 def test_a_method_the_exchange_lacks_is_skipped_with_one_log_line(
     hft_data: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    cap = usdm_capture(hft_data)
-    data = rest_data(hft_data, cap)
-
     async def main() -> RestPoller:
-        async with LoopbackExchange(
-            cap, tick="0.1", lot="0.001", futures=True, rest_data=data
-        ) as ex:
-            ex.server_time_ms = cap.lines[0].ts_ns // 1_000_000
+        async with usdm_venue(hft_data) as (ex, _):
             rest = rest_client(ex)
             try:
                 rest.has = {**rest.has, "fetchLongShortRatioHistory": False}
@@ -273,14 +351,8 @@ def test_a_method_the_exchange_lacks_is_skipped_with_one_log_line(
 def test_an_engine_without_bar_views_turns_rest_inputs_off_without_errors(
     hft_data: Path,
 ) -> None:
-    cap = usdm_capture(hft_data)
-    data = rest_data(hft_data, cap)
-
     async def main() -> RestPoller:
-        async with LoopbackExchange(
-            cap, tick="0.1", lot="0.001", futures=True, rest_data=data
-        ) as ex:
-            ex.server_time_ms = cap.lines[0].ts_ns // 1_000_000
+        async with usdm_venue(hft_data) as (ex, _):
             rest = rest_client(ex)
             try:
                 engine = engine_from_config(profile="hft_ultra_fast")
@@ -322,17 +394,9 @@ def test_a_venue_without_klines_does_not_stall_and_the_views_report_no_data(
 
     async def main() -> LiveFeed:
         async with LoopbackExchange(cap) as ex:  # no rest_data: /api/v3/klines answers 404
-            feed = LiveFeed(
-                "binance",
-                ["BTC/USDT"],
-                ws_url=ex.ws_url,
-                rest_url=ex.rest_url,
-                rest_options=NO_RATE_LIMIT,
-                stale_seconds=0,
-                rest_poll=RestPollConfig(),
-            )
+            feed = live_feed(ex, rest_poll=RestPollConfig())
             task = asyncio.create_task(feed.run())
-            await eventually(streamed_all(feed, ex), what="the stream after a failed warm-up")
+            await eventually(received_all(feed, ex), what="the stream after a failed warm-up")
             feed.stop()
             await task
             assert ex.rest_requests.get("/api/v3/klines", 0) == 0  # no route: aiohttp's 404
@@ -352,24 +416,19 @@ def test_a_venue_without_klines_does_not_stall_and_the_views_report_no_data(
     assert "technical" not in [n for n, ok in feed.engine.result(sid).has_data.items() if ok]
 
 
-def test_a_hung_klines_endpoint_is_bounded_and_the_feed_streams(hft_data: Path) -> None:
+@pytest.mark.parametrize("threads", [None, 2], ids=("single", "threads2"))
+def test_a_hung_klines_endpoint_is_bounded_and_the_feed_streams(
+    hft_data: Path, threads: int | None
+) -> None:
     cap = spot_capture(hft_data, 3000)
     config = RestPollConfig(warmup_timeout=0.5)  # the call alone would wait ccxt's 10 s
 
     async def main() -> LiveFeed:
         async with LoopbackExchange(cap, rest_data=RestData()) as ex:
             ex.rest_hang.add("/api/v3/klines")
-            feed = LiveFeed(
-                "binance",
-                ["BTC/USDT"],
-                ws_url=ex.ws_url,
-                rest_url=ex.rest_url,
-                rest_options=NO_RATE_LIMIT,
-                stale_seconds=0,
-                rest_poll=config,
-            )
+            feed = live_feed(ex, threads=threads, rest_poll=config)
             task = asyncio.create_task(feed.run())
-            await eventually(streamed_all(feed, ex), what="the stream past a hung warm-up")
+            await eventually(received_all(feed, ex), what="the stream past a hung warm-up")
             feed.stop()
             await task
             assert ex.rest_requests["/api/v3/klines"] == 1  # the first call hung
@@ -383,7 +442,8 @@ def test_a_hung_klines_endpoint_is_bounded_and_the_feed_streams(hft_data: Path) 
     assert feed.stats("BTC/USDT")["snapshots_applied"] == 1
 
 
-def test_ctrl_c_during_a_hung_warm_up_exits_promptly(hft_data: Path) -> None:
+@pytest.mark.parametrize("args", [(), ("--threads", "2")], ids=("single", "threads2"))
+def test_ctrl_c_during_a_hung_warm_up_exits_promptly(hft_data: Path, args: tuple[str, ...]) -> None:
     import signal
 
     cap = spot_capture(hft_data, 3000)
@@ -391,7 +451,7 @@ def test_ctrl_c_during_a_hung_warm_up_exits_promptly(hft_data: Path) -> None:
     async def main() -> tuple[int, str]:
         async with LoopbackExchange(cap, rest_data=RestData()) as ex:
             ex.rest_hang.add("/api/v3/klines")
-            proc = await spawn_live_cli(ex)
+            proc = await spawn_live_cli(ex, *args)
             await eventually(
                 lambda: ex.rest_requests.get("/api/v3/klines", 0) == 1, what="the warm-up call"
             )

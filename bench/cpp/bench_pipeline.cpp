@@ -48,6 +48,7 @@
 #include "confluex/feed_session.hpp"
 #include "confluex/instrument.hpp"
 #include "confluex/pipeline.hpp"
+#include "confluex/pipeline_collector.hpp"
 
 #include "bench_util.hpp"
 
@@ -70,37 +71,6 @@ void print_dist(const std::string& name, const Dist& d) {
 
 const Instrument kUsdm = Instrument::from_strings("0.1", "0.001");
 const Instrument kSpot = Instrument::from_strings("0.01", "0.00000001");
-
-// Drains a pipeline on its own thread until every shard ended.
-class Consumer {
-  public:
-    explicit Consumer(Pipeline& p) : p_(p), thread_([this] { run(); }) {}
-    ~Consumer() { join(); }
-    void join() {
-        if (thread_.joinable()) {
-            thread_.join();
-        }
-    }
-    std::vector<OutRecord> records;
-
-  private:
-    void run() {
-        std::vector<OutRecord> buf(4096);
-        for (;;) {
-            const bool ended = p_.ended();
-            const std::size_t n = p_.drain(buf.data(), buf.size());
-            records.insert(records.end(), buf.begin(), buf.begin() + static_cast<long>(n));
-            if (n == 0) {
-                if (ended) {
-                    return;
-                }
-                (void)p_.wait(50);
-            }
-        }
-    }
-    Pipeline& p_;
-    std::thread thread_;
-};
 
 bool policy_of(const std::string& name, WaitConfig& w) {
     w = WaitConfig{};
@@ -135,7 +105,7 @@ void latency_run(const std::string& name, const WaitConfig& w, const std::string
     Pipeline p(cfg);
     (void)p.add_symbol(Venue::BinanceFutures, "BTCUSDT", kUsdm);
     p.start();
-    Consumer consumer(p);
+    Collector consumer(p);
     p.feed_lines(Venue::BinanceFutures, prev_day, LineFormat::NsPrefixed);
     // Wait until the shard has processed the untimed day (frames counts what it consumed).
     const std::size_t prev_lines = confluex::bench::capture_lines(prev_day).size();
@@ -199,7 +169,7 @@ double sharded_run(std::uint32_t shards, const WaitConfig& w,
     (void)p.add_symbol(Venue::BinanceSpot, "BTCUSDT", kSpot, {}, 0);
     (void)p.add_symbol(Venue::BinanceFutures, "BTCUSDT", kUsdm, {}, shards > 1 ? 1 : 0);
     p.start();
-    Consumer consumer(p);
+    Collector consumer(p);
     const auto t0 = Clock::now();
     const std::size_t longest = std::max(spot_chunks.size(), usdm_chunks.size());
     for (std::size_t k = 0; k < longest; ++k) {

@@ -53,6 +53,16 @@ void register_pipeline(py::module_& m) {
         .value("resync", OutKind::Resync)
         .value("error", OutKind::Error)
         .value("snapshot", OutKind::Snapshot)
+        .value("input", OutKind::Input)
+        .finalize();
+    py::native_enum<FrameKind>(m, "FrameKind", "enum.IntEnum",
+                               "What an input frame carries (an Input record's count).")
+        .value("message", FrameKind::Message)
+        .value("snapshot", FrameKind::Snapshot)
+        .value("resync", FrameKind::Resync)
+        .value("funding", FrameKind::Funding)
+        .value("open_interest", FrameKind::OpenInterest)
+        .value("long_short", FrameKind::LongShort)
         .finalize();
     py::native_enum<PushStatus>(m, "PushStatus", "enum.IntEnum", "What push() did with a frame.")
         .value("accepted", PushStatus::Accepted)
@@ -153,6 +163,17 @@ arm, ack) at a time.
             },
             py::arg("symbol_id"), py::arg("json"), py::arg("ts_ns"),
             R"pbdoc(Queues a Binance REST depth snapshot (bytes) for a symbol.)pbdoc")
+        .def(
+            "push_funding", &Pipeline::push_funding, py::arg("symbol_id"), py::arg("ts_ns"),
+            py::arg("rate"),
+            R"pbdoc(Queues a funding rate for the symbol's engine thread (an Input record answers).)pbdoc")
+        .def("push_open_interest", &Pipeline::push_open_interest, py::arg("symbol_id"),
+             py::arg("ts_ns"), py::arg("value"),
+             R"pbdoc(Queues an open-interest level for the symbol's engine thread.)pbdoc")
+        .def(
+            "push_long_short", &Pipeline::push_long_short, py::arg("symbol_id"), py::arg("ts_ns"),
+            py::arg("long_share"), py::arg("short_share"),
+            R"pbdoc(Queues the accounts' long and short shares for the symbol's engine thread.)pbdoc")
         .def("request_resync", &Pipeline::request_resync, py::arg("symbol_id"),
              py::call_guard<py::gil_scoped_release>(), R"pbdoc(Queues a resync of a symbol.)pbdoc")
         .def(
@@ -196,6 +217,8 @@ arm, ack) at a time.
         .def("phase", &Pipeline::phase, py::arg("symbol_id"))
         .def("needs_snapshot", &Pipeline::needs_snapshot, py::arg("symbol_id"))
         .def("stats", &Pipeline::stats, py::arg("shard"))
+        .def("health", &Pipeline::health, py::arg("symbol_id"),
+             R"pbdoc(The symbol's feed health as its shard last published it (any time).)pbdoc")
         .def("engine", &Pipeline::engine, py::arg("shard"),
              py::return_value_policy::reference_internal,
              R"pbdoc(A shard's Engine (after finish()/stop()).)pbdoc")

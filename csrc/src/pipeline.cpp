@@ -2,6 +2,8 @@
 #include "confluex/pipeline.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cassert>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -230,6 +232,13 @@ struct Pipeline::Shard {
     std::atomic<std::uint64_t> unrouted{0};
     std::atomic<std::uint64_t> wakeups{0};
 
+    // The health snapshot (see Design: Health): SymbolHealth by local id, written by the
+    // engine thread (and add_symbol() before start) under health_mu, read by health().
+    mutable std::mutex health_mu;
+    std::vector<feed::SymbolHealth> health;
+    bool health_dirty = false;  // engine thread: frames processed since the last publish
+    std::int64_t health_ns = 0; // engine thread: when it last published
+
     LatencyHistogram latency;   // engine thread; read after join
     std::exception_ptr failure; // written by the engine thread before `ended` (release)
     std::atomic<bool> failed{false};
@@ -330,6 +339,11 @@ std::uint32_t Pipeline::add_symbol(Venue venue, std::string_view venue_symbol,
     sh.global_of_local.resize(std::max<std::size_t>(sh.global_of_local.size(), local + 1U),
                               kNoSymbol);
     sh.global_of_local[local] = global;
+    {
+        const std::lock_guard<std::mutex> lock(sh.health_mu);
+        sh.health.resize(sh.global_of_local.size());
+        sh.health[local] = sh.sessions[vi]->health(local);
+    }
     tables_[vi] = std::move(table);
     auto sym = std::make_unique<Symbol>();
     sym->name = std::move(engine_name);
@@ -486,6 +500,35 @@ PushStatus Pipeline::request_resync(std::uint32_t symbol_id) {
                    symbol_id);
 }
 
+PushStatus Pipeline::push_input(const char* what, FrameKind kind, std::uint32_t symbol_id,
+                                std::int64_t ts_ns, std::initializer_list<double> values) {
+    require_running(what);
+    const Symbol& y = sym(symbol_id);
+    std::array<double, 2> v{};
+    assert(values.size() <= v.size());
+    std::copy(values.begin(), values.end(), v.begin());
+    const std::string_view payload(reinterpret_cast<const char*>(v.data()),
+                                   values.size() * sizeof(double));
+    // No symbol for the overflow accounting: a refused sample is counted and returned as
+    // Dropped, but it says nothing about the book, so it does not resync the symbol.
+    return enqueue(*shards_[y.shard], header(kind, y.venue, symbol_id, payload.size(), ts_ns),
+                   payload, kNoSymbol);
+}
+
+PushStatus Pipeline::push_funding(std::uint32_t symbol_id, std::int64_t ts_ns, double rate) {
+    return push_input("push_funding()", FrameKind::Funding, symbol_id, ts_ns, {rate});
+}
+
+PushStatus Pipeline::push_open_interest(std::uint32_t symbol_id, std::int64_t ts_ns, double value) {
+    return push_input("push_open_interest()", FrameKind::OpenInterest, symbol_id, ts_ns, {value});
+}
+
+PushStatus Pipeline::push_long_short(std::uint32_t symbol_id, std::int64_t ts_ns, double long_share,
+                                     double short_share) {
+    return push_input("push_long_short()", FrameKind::LongShort, symbol_id, ts_ns,
+                      {long_share, short_share});
+}
+
 std::size_t Pipeline::feed_lines(Venue venue, std::string_view data, feed::LineFormat format) {
     require_running("feed_lines()");
     const std::size_t vi = venue_index(venue);
@@ -561,6 +604,7 @@ void Pipeline::run_shard(Shard& s) noexcept {
         // release: `failure` is written before any thread can see `failed`.
         s.failed.store(true, std::memory_order_release);
     }
+    publish_health(s, true); // the final state, whatever ended the thread
     s.ended.store(true, std::memory_order_release);
     // An ending shard always wakes the consumer, armed or not, so wait() sees the end.
     armed_.store(0, std::memory_order_relaxed);
@@ -617,6 +661,12 @@ void Pipeline::process(Shard& s) {
             notify_consumer();
         }
         if (n > 0) {
+            // After the records are out: the health snapshot when the shard goes idle, or
+            // every kHealthPeriodNs while frames keep coming (see Design: Health).
+            s.health_dirty = true;
+            if (s.input.empty() || now_ns() - s.health_ns >= kHealthPeriodNs) {
+                publish_health(s, false);
+            }
             continue;
         }
         if (abort_.load(std::memory_order_acquire)) {
@@ -664,6 +714,50 @@ void Pipeline::warm(Shard& s) noexcept {
                         std::memory_order_relaxed);
 }
 
+void Pipeline::publish_health(Shard& s, bool wait) noexcept {
+    std::unique_lock<std::mutex> lock(s.health_mu, std::defer_lock);
+    if (wait) {
+        lock.lock();
+    } else if (!lock.try_lock()) {
+        return; // a reader holds it: the next batch publishes (health_dirty stays set)
+    }
+    for (std::uint32_t local = 0; local < s.global_of_local.size(); ++local) {
+        const std::uint32_t global = s.global_of_local[local];
+        if (global != kNoSymbol) {
+            const auto vi = static_cast<std::size_t>(symbols_[global]->venue);
+            s.health[local] = s.sessions[vi]->health(local);
+        }
+    }
+    lock.unlock();
+    s.health_dirty = false;
+    s.health_ns = now_ns();
+}
+
+void Pipeline::apply_input(Shard& s, const FrameHeader& h, std::string_view payload) {
+    std::array<double, 2> v{};
+    assert(payload.size() <= sizeof v && "a REST input carries at most two doubles");
+    std::memcpy(v.data(), payload.data(), std::min(payload.size(), sizeof v));
+    const Symbol& y = *symbols_[h.symbol_id];
+    OutRecord rec = blank_record(OutKind::Input, h.symbol_id, h.ts_ns, h.recv_ns);
+    rec.count = static_cast<std::uint64_t>(h.kind);
+    try {
+        Engine& e = *s.engine;
+        if (h.kind == FrameKind::Funding) {
+            e.on_funding(y.local, h.ts_ns, v[0]);
+        } else if (h.kind == FrameKind::OpenInterest) {
+            e.on_open_interest(y.local, h.ts_ns, v[0]);
+        } else {
+            e.on_long_short(y.local, h.ts_ns, v[0], v[1]);
+        }
+    } catch (const Error&) {
+        // Refused (InvalidEvent: a bad value; InvalidConfig: no bar views): state unchanged.
+        rec.code = static_cast<std::uint8_t>(code_of(std::current_exception()));
+    }
+    rec.phase = y.phase.load(std::memory_order_relaxed);
+    rec.done_ns = now_ns();
+    emit(s, rec);
+}
+
 void Pipeline::process_frame(Shard& s, const FrameHeader& h, std::string_view payload) {
     s.bytes.store(s.bytes.load(std::memory_order_relaxed) + payload.size(),
                   std::memory_order_relaxed);
@@ -701,6 +795,11 @@ void Pipeline::process_frame(Shard& s, const FrameHeader& h, std::string_view pa
             emit(s, rec);
             return;
         }
+        case FrameKind::Funding:
+        case FrameKind::OpenInterest:
+        case FrameKind::LongShort:
+            apply_input(s, h, payload);
+            return;
         }
     } catch (const Error&) {
         // A confluex error on one frame: reported for its symbol, the shard goes on.
@@ -955,6 +1054,13 @@ ShardStats Pipeline::stats(std::uint32_t shard) const {
     out.warm_passes = s.warm_passes.load(r);
     out.symbols = static_cast<std::uint32_t>(s.engine->symbol_count());
     return out;
+}
+
+feed::SymbolHealth Pipeline::health(std::uint32_t symbol_id) const {
+    const Symbol& y = sym(symbol_id);
+    const Shard& s = *shards_[y.shard];
+    const std::lock_guard<std::mutex> lock(s.health_mu);
+    return s.health[y.local];
 }
 
 bool Pipeline::ended() const noexcept {

@@ -225,8 +225,6 @@ def _check_live_args(args: argparse.Namespace) -> None:
     threads = getattr(args, "threads", None)
     if threads is not None and not 1 <= threads <= 64:
         raise ValueError(f"--threads must be in [1, 64], was {threads}")
-    if threads is not None and port is not None:
-        raise ValueError("--metrics-port reads the engine on the event loop: not with --threads")
     wait = getattr(args, "wait", None)
     if wait is not None and threads is None:
         raise ValueError(f"--wait sets how engine threads wait: it needs --threads, was {wait}")
@@ -237,6 +235,7 @@ def _feed_from_args(args: argparse.Namespace) -> LiveFeed:
     # The one config: its weights score, its thresholds signal (as in `confluex replay`).
     config = load_config(getattr(args, "config", None), preset=getattr(args, "preset", None))
     threads = getattr(args, "threads", None)
+    rest_poll = None if getattr(args, "no_rest_poll", False) else RestPollConfig()
     if threads is not None:
         return ShardedLiveFeed(
             args.exchange,
@@ -249,6 +248,7 @@ def _feed_from_args(args: argparse.Namespace) -> LiveFeed:
             engine_config=engine_config(config),
             session_config=session_config(config),
             record=getattr(args, "record", None),
+            rest_poll=rest_poll,
         )
     return LiveFeed(
         args.exchange,
@@ -259,7 +259,7 @@ def _feed_from_args(args: argparse.Namespace) -> LiveFeed:
         engine=engine_from_config(config),
         session_config=session_config(config),
         record=getattr(args, "record", None),
-        rest_poll=None if getattr(args, "no_rest_poll", False) else RestPollConfig(),
+        rest_poll=rest_poll,
     )
 
 

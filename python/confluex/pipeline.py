@@ -312,8 +312,12 @@ class ShardedEngine:
         return engine.result(local)
 
     def health(self, symbol_id: int) -> SymbolHealth:
-        """The symbol's feed health from its shard's session (after finish()/close())."""
+        """The symbol's feed health: from its shard's session before start() and after
+        finish()/close(); while the engine threads run, as its shard last published it (after
+        each batch of frames, at most about a millisecond old)."""
         p = self.pipeline
+        if p.started and not p.joined:
+            return p.health(symbol_id)
         session = p.session(p.shard_of(symbol_id), p.venue_of(symbol_id))
         assert session is not None  # the symbol's shard has a session of its venue
         return session.health(p.local_id(symbol_id))

@@ -9,6 +9,7 @@
 #include <poll.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -22,6 +23,7 @@
 #include "confluex/engine.hpp"
 #include "confluex/feed_session.hpp"
 #include "confluex/pipeline.hpp"
+#include "confluex/pipeline_collector.hpp"
 #include "confluex/spsc_ring.hpp"
 
 namespace {
@@ -35,6 +37,9 @@ using confluex::feed::ScorePoint;
 using confluex::feed::SignalEvent;
 using confluex::feed::SyncPhase;
 using confluex::feed::Venue;
+using confluex::pipeline::Collector;
+using confluex::pipeline::ErrorCode;
+using confluex::pipeline::FrameKind;
 using confluex::pipeline::OutKind;
 using confluex::pipeline::OutRecord;
 using confluex::pipeline::Pipeline;
@@ -74,40 +79,6 @@ Instrument usdm_inst() { return Instrument::from_strings("0.1", "0.001"); }
 bool same_double(double a, double b) {
     return (std::isnan(a) && std::isnan(b)) || std::memcmp(&a, &b, sizeof a) == 0;
 }
-
-// Drains `p` on its own thread until every shard ended (the consumer role).
-class Collector {
-  public:
-    explicit Collector(Pipeline& p) : p_(p), thread_([this] { run(); }) {}
-    ~Collector() {
-        p_.stop(); // a failed assertion returns early: end the shards so run() ends too
-        join();
-    }
-    void join() {
-        if (thread_.joinable()) {
-            thread_.join();
-        }
-    }
-    std::vector<OutRecord> records;
-
-  private:
-    void run() {
-        std::vector<OutRecord> buf(4096);
-        for (;;) {
-            const bool ended = p_.ended();
-            const std::size_t n = p_.drain(buf.data(), buf.size());
-            records.insert(records.end(), buf.begin(), buf.begin() + static_cast<long>(n));
-            if (n == 0) {
-                if (ended) {
-                    return;
-                }
-                (void)p_.wait(50);
-            }
-        }
-    }
-    Pipeline& p_;
-    std::thread thread_;
-};
 
 TEST(Pipeline, TwoShardsGiveTheSingleThreadedSeriesAndSignals) {
     const Captures c = load();
@@ -318,6 +289,103 @@ TEST(Pipeline, ArmedConsumerIsWokenThroughTheFd) {
     p.stop();
     EXPECT_TRUE(p.ended());
     EXPECT_THROW((void)p.push(Venue::Bybit, "{}", 3), confluex::InvalidConfig);
+}
+
+// The lines of `data` from `first` on (after head_lines(data, first)).
+std::string_view tail_from(const std::string& data, std::size_t first) {
+    return std::string_view(data).substr(head_lines(data, first).size());
+}
+
+TEST(Pipeline, RestInputsAreAppliedOnTheShardInOrderWithItsFrames) {
+    const Captures c = load();
+    if (c.usdm.empty()) {
+        GTEST_SKIP() << "real data not found under " << CONFLUEX_DATA_DIR;
+    }
+    const std::string data = head_lines(c.usdm, 4000);
+    const std::string first = head_lines(data, 2000);
+    const std::string_view second = tail_from(data, 2000);
+    // SYNTHETIC samples, stamped 1 s before the second half's first line (fresh, not stale).
+    const std::int64_t kTs =
+        std::stoll(std::string(second.substr(0, second.find(' ')))) - 1'000'000'000;
+    // Reference: one engine fed the same inputs in the same order on this thread.
+    Engine engine;
+    const auto ref_sym = engine.add_symbol("u", usdm_inst());
+    FeedSession ref(engine, Venue::BinanceFutures);
+    ref.add_symbol("BTCUSDT", ref_sym);
+    ref.replay(first, LineFormat::NsPrefixed);
+    const auto half = ref.health(ref_sym);
+    engine.on_funding(ref_sym, kTs, 0.0001);
+    EXPECT_THROW(engine.on_open_interest(ref_sym, kTs, -1.0), confluex::InvalidEvent);
+    engine.on_open_interest(ref_sym, kTs, 80'000.0);
+    engine.on_long_short(ref_sym, kTs, 0.55, 0.45);
+    ref.replay(second, LineFormat::NsPrefixed);
+
+    PipelineConfig cfg;
+    cfg.shards = 2;
+    cfg.lossless = true;
+    Pipeline p(cfg);
+    const auto sym = p.add_symbol(Venue::BinanceFutures, "BTCUSDT", usdm_inst(), {}, 1);
+    p.start();
+    Collector out(p);
+    const std::size_t lines = p.feed_lines(Venue::BinanceFutures, first, LineFormat::NsPrefixed);
+    // The shard publishes its health when it goes idle: readable while it runs.
+    for (int i = 0; i < 5000 && p.health(sym).depth_messages != half.depth_messages; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    EXPECT_EQ(p.stats(1).frames, lines);
+    EXPECT_EQ(p.health(sym).depth_messages, half.depth_messages);
+    EXPECT_EQ(p.health(sym).trade_messages, half.trade_messages);
+    EXPECT_EQ(p.push_funding(sym, kTs, 0.0001), PushStatus::Accepted);
+    EXPECT_EQ(p.push_open_interest(sym, kTs, -1.0), PushStatus::Accepted); // refused there
+    EXPECT_EQ(p.push_open_interest(sym, kTs, 80'000.0), PushStatus::Accepted);
+    EXPECT_EQ(p.push_long_short(sym, kTs, 0.55, 0.45), PushStatus::Accepted);
+    EXPECT_THROW((void)p.push_funding(7, kTs, 0.0), confluex::UnknownSymbol);
+    (void)p.feed_lines(Venue::BinanceFutures, second, LineFormat::NsPrefixed);
+    p.finish();
+    out.join();
+
+    std::vector<OutRecord> inputs;
+    std::size_t scores_before = 0; // Score records published before the first Input record
+    for (const auto& r : out.records) {
+        if (r.kind == OutKind::Input) {
+            inputs.push_back(r);
+        } else if (r.kind == OutKind::Score && inputs.empty()) {
+            ++scores_before;
+        }
+    }
+    ASSERT_EQ(inputs.size(), 4U);
+    const FrameKind kinds[] = {FrameKind::Funding, FrameKind::OpenInterest, FrameKind::OpenInterest,
+                               FrameKind::LongShort};
+    const ErrorCode codes[] = {ErrorCode::None, ErrorCode::InvalidEvent, ErrorCode::None,
+                               ErrorCode::None};
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+        EXPECT_EQ(inputs[i].symbol_id, sym);
+        EXPECT_EQ(inputs[i].ts_ns, kTs);
+        EXPECT_EQ(inputs[i].count, static_cast<std::uint64_t>(kinds[i])) << i;
+        EXPECT_EQ(inputs[i].code, static_cast<std::uint8_t>(codes[i])) << i;
+    }
+    EXPECT_EQ(scores_before, half.depth_messages + half.trade_messages + half.snapshot_messages)
+        << "in order with the frames: after the first half's records, before the second's";
+    // ... and the shard's engine ends where the reference does.
+    Engine& e = p.engine(1);
+    const auto local = p.local_id(sym);
+    EXPECT_TRUE(same_double(e.result(local).score, engine.result(ref_sym).score));
+    EXPECT_EQ(e.result(local).has_data_mask, engine.result(ref_sym).has_data_mask);
+    const auto& got = e.component(local, confluex::Component::Sentiment);
+    const auto& want = engine.component(ref_sym, confluex::Component::Sentiment);
+    ASSERT_EQ(got.n_sub, want.n_sub);
+    double funding_weight = 0.0;
+    for (std::size_t i = 0; i < got.n_sub; ++i) {
+        EXPECT_TRUE(same_double(got.sub[i], want.sub[i])) << got.sub_name[i];
+        EXPECT_TRUE(same_double(got.sub_weight[i], want.sub_weight[i])) << got.sub_name[i];
+        if (std::string_view(got.sub_name[i]) == "funding_rate") {
+            funding_weight = got.sub_weight[i];
+        }
+    }
+    EXPECT_GT(funding_weight, 0.0) << "the funding rate reached the shard's sentiment view";
+    EXPECT_EQ(p.health(sym).depth_messages, ref.health(ref_sym).depth_messages);
+    EXPECT_EQ(p.health(sym).snapshots_applied, ref.health(ref_sym).snapshots_applied);
+    EXPECT_EQ(p.stats(1).input_dropped, 0U);
 }
 
 // The series a one-shard pipeline publishes for the USD-M prefix, fed in chunks.

@@ -59,6 +59,19 @@
 //     announced as soon as it is processed.
 //   - Zero copy. A frame whose chunks do not wrap around the ring's end is parsed where it
 //     lies (the common case); a wrapped one is copied out first.
+//   - REST inputs. A live feed polls the sentiment inputs (funding, open interest, long/short
+//     ratio) over REST while the shards run; push_funding() / push_open_interest() /
+//     push_long_short() queue each sample as a control frame in the owning shard's ring, so
+//     the shard's engine thread applies it (Engine::on_funding ...) in order with the
+//     symbol's frames, and answers with an Input record (applied, or refused with the
+//     error's code). No other thread touches a running shard's engine. A sample refused by a
+//     full ring is counted (input_dropped) and returned as Dropped; it does not resync the
+//     book. Bar history (Engine::load_history) is loaded before start() through engine().
+//   - Health. After each batch of frames that leaves the ring empty (the shard goes idle),
+//     and at least every kHealthPeriodNs while frames keep coming, a shard copies the
+//     SymbolHealth of its symbols into a snapshot under a per-shard mutex that it only
+//     try-locks (a reader holding it delays the copy to the next batch, never the shard):
+//     health() reads it from any thread, at most one batch or kHealthPeriodNs old.
 //   - Errors. A confluex::Error raised while applying one frame (e.g. a REST snapshot pushed
 //     for a Bybit symbol) becomes an Error record for that symbol and the shard goes on. Any
 //     other exception stops the shard; rethrow_if_failed() (and push, wait, finish) rethrows
@@ -69,10 +82,10 @@
 //     (engine(), session()) from the producer thread.
 //
 // Threading contract: add_symbol(), start(), finish(), stop() and the producer calls (push(),
-// push_snapshot(), request_resync(), feed_lines()) come from one producer thread at a time
-// (callers serialise them, e.g. Python's GIL); drain(), arm() and wait() come from one
-// consumer thread at a time. stats(), phase() and needs_snapshot() may be called from any
-// thread (snapshots).
+// push_snapshot(), the REST inputs push_funding() ..., request_resync(), feed_lines()) come
+// from one producer thread at a time (callers serialise them, e.g. Python's GIL); drain(),
+// arm() and wait() come from one consumer thread at a time. stats(), phase(), needs_snapshot() and
+// health() may be called from any thread (snapshots).
 #pragma once
 
 #include <array>
@@ -82,6 +95,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -110,6 +124,10 @@ enum class FrameKind : std::uint8_t {
     Message = 0,  // a raw exchange frame
     Snapshot = 1, // a REST depth snapshot (Binance JSON) for header.symbol_id
     Resync = 2,   // request_resync(header.symbol_id)
+    // REST inputs of header.symbol_id at header.ts_ns (payload: the doubles, native order)
+    Funding = 3,      // Engine::on_funding(rate)
+    OpenInterest = 4, // Engine::on_open_interest(value)
+    LongShort = 5,    // Engine::on_long_short(long_share, short_share)
 };
 
 // The first 32 bytes of a frame's first chunk; the payload follows.
@@ -132,6 +150,7 @@ enum class OutKind : std::uint8_t {
     Resync = 3,   // the symbol was resynced; reason says why, count how many frames were lost
     Error = 4,    // applying a frame raised a confluex error (the shard went on)
     Snapshot = 5, // a pushed REST snapshot was applied (flags bit 0: ok) or refused
+    Input = 6,    // a pushed REST input was applied (code None) or refused (code: ErrorCode)
 };
 
 enum class ResyncReason : std::uint8_t { Overflow = 1, Requested = 2 };
@@ -156,8 +175,9 @@ struct OutRecord {
     OutKind kind;
     std::int8_t direction; // Signal: +1 / -1
     std::uint8_t phase;    // feed::SyncPhase of the symbol after the frame
-    std::uint8_t code;     // Resync: ResyncReason; Error: ErrorCode; Snapshot: 1 = applied
-    std::uint64_t count;   // Resync: frames lost since the last resync; Score: message kind
+    std::uint8_t code;     // Resync: ResyncReason; Error, Input: ErrorCode; Snapshot: 1 = applied
+    std::uint64_t count;   // Resync: frames lost since the last resync; Score: message kind;
+                           // Input: the FrameKind of the input
     double mid_px;         // NaN when a side is empty or the book is not synced
     double score;
     double score_raw;
@@ -251,6 +271,9 @@ template <class Ready, class Warm> bool idle_poll(const WaitConfig& w, Ready&& r
     }
 }
 
+// How often a busy shard republishes its symbols' health (see Design: Health).
+inline constexpr std::int64_t kHealthPeriodNs = 1'000'000;
+
 enum class PushStatus : std::uint8_t {
     Accepted = 0,
     Dropped = 1,  // the input ring was full: counted, and the symbol will resync
@@ -323,6 +346,14 @@ class Pipeline {
     // Pipeline::request_resync()
     // Queues a resync of a symbol (its book is untrusted until a new snapshot).
     PushStatus request_resync(std::uint32_t symbol_id);
+    // Pipeline::push_funding() / push_open_interest() / push_long_short()
+    // Queues a REST sentiment sample of a symbol, published at ts_ns, for its shard's engine
+    // thread (see Design: REST inputs); an Input record answers it. Never blocks in live
+    // mode: a full ring returns Dropped (counted, no resync). Throws UnknownSymbol.
+    PushStatus push_funding(std::uint32_t symbol_id, std::int64_t ts_ns, double rate);
+    PushStatus push_open_interest(std::uint32_t symbol_id, std::int64_t ts_ns, double value);
+    PushStatus push_long_short(std::uint32_t symbol_id, std::int64_t ts_ns, double long_share,
+                               double short_share);
     // Pipeline::feed_lines()
     // Pushes every line of a capture buffer (LineFormat as FeedSession::replay reads it, with
     // the same time stamps); returns the number of lines pushed (lines refused in live mode
@@ -378,6 +409,10 @@ class Pipeline {
         return phase(symbol_id) != feed::SyncPhase::Synced;
     }
     [[nodiscard]] ShardStats stats(std::uint32_t shard) const;
+    // Pipeline::health()
+    // The symbol's feed health as its shard last published it (see Design: Health; before
+    // start() and after the threads joined, the session's own). Throws UnknownSymbol.
+    [[nodiscard]] feed::SymbolHealth health(std::uint32_t symbol_id) const;
     [[nodiscard]] bool started() const noexcept { return started_; }
     [[nodiscard]] bool joined() const noexcept { return joined_; }
     // Pipeline::ended()
@@ -414,6 +449,10 @@ class Pipeline {
     void notify_consumer() noexcept;
     void idle_wait(Shard& s);
     void warm(Shard& s) noexcept;
+    void publish_health(Shard& s, bool wait) noexcept;
+    void apply_input(Shard& s, const FrameHeader& h, std::string_view payload);
+    PushStatus push_input(const char* what, FrameKind kind, std::uint32_t symbol_id,
+                          std::int64_t ts_ns, std::initializer_list<double> values);
     PushStatus enqueue(Shard& s, const FrameHeader& h, std::string_view payload,
                        std::uint32_t symbol_id, bool defer_wake = false);
     void wake(Shard& s);

@@ -8,7 +8,7 @@ from . import _pybind11_type
 from .engine import Engine, EngineConfig
 from .feed import LineFormat
 from .instrument import Instrument
-from .session import FeedSession, SessionConfig, SyncPhase, Venue
+from .session import FeedSession, SessionConfig, SymbolHealth, SyncPhase, Venue
 
 out_record_dtype: np.dtype[np.void]
 
@@ -19,6 +19,15 @@ class OutKind(enum.IntEnum):
     resync = 3
     error = 4
     snapshot = 5
+    input = 6
+
+class FrameKind(enum.IntEnum):
+    message = 0
+    snapshot = 1
+    resync = 2
+    funding = 3
+    open_interest = 4
+    long_short = 5
 
 class PushStatus(enum.IntEnum):
     accepted = 0
@@ -126,6 +135,11 @@ class Pipeline(metaclass=_pybind11_type):
     def push_snapshot(
         self, symbol_id: int, json: bytes | bytearray | memoryview, ts_ns: int
     ) -> PushStatus: ...
+    def push_funding(self, symbol_id: int, ts_ns: int, rate: float) -> PushStatus: ...
+    def push_open_interest(self, symbol_id: int, ts_ns: int, value: float) -> PushStatus: ...
+    def push_long_short(
+        self, symbol_id: int, ts_ns: int, long_share: float, short_share: float
+    ) -> PushStatus: ...
     def request_resync(self, symbol_id: int) -> PushStatus: ...
     def feed_lines(
         self, venue: Venue, data: bytes | bytearray | memoryview, format: LineFormat = ...
@@ -159,6 +173,7 @@ class Pipeline(metaclass=_pybind11_type):
     def phase(self, symbol_id: int) -> SyncPhase: ...
     def needs_snapshot(self, symbol_id: int) -> bool: ...
     def stats(self, shard: int) -> ShardStats: ...
+    def health(self, symbol_id: int) -> SymbolHealth: ...
     def engine(self, shard: int) -> Engine: ...
     def session(self, shard: int, venue: Venue) -> FeedSession | None: ...
     def latency(self, shard: int) -> dict[str, float]: ...

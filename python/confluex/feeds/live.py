@@ -52,7 +52,7 @@ from ..engine import (
 )
 from ..markets import instrument_from_market
 from ..markets import venue_symbol as market_id_of
-from .rest_poll import RestPollConfig, RestPoller
+from .rest_poll import RestPollConfig, RestPoller, RestSink
 
 __all__ = [
     "EXCHANGES",
@@ -381,7 +381,7 @@ class LiveFeed:
         if self._rest_poll is not None:
             ids = {s: st.symbol_id for s, st in self.by_symbol.items()}
             self.poller = RestPoller(
-                self._rest, self.engine, ids, self._rest_poll, sleep=self._sleep
+                self._rest, self._rest_sink(), ids, self._rest_poll, sleep=self._sleep
             )
             await self.poller.warm_up_bounded()  # bounded: never stalls start-up
         self._started = True
@@ -393,6 +393,10 @@ class LiveFeed:
         sid = self.engine.add_symbol(symbol, inst)
         self.session.add_symbol(venue_symbol, sid)
         return sid
+
+    def _rest_sink(self) -> RestSink:
+        """Where the REST warm-up and polls write (the engine itself)."""
+        return self.engine
 
     def _request_resync(self, sid: int) -> None:
         self.session.request_resync(sid)

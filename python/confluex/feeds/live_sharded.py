@@ -11,9 +11,20 @@ eventfd (``loop.add_reader``, no polling task):
 - ``resync`` records (a frame lost to a full ring) refetch the snapshot (Binance) or
   resubscribe the book (Bybit), and are counted per symbol;
 - ``snapshot`` records answer the REST snapshots pushed through the ring;
+- ``input`` records answer the REST samples pushed through the ring (see below);
 - ``error`` records are counted and logged as typed errors.
 
-The REST polling, reconnects, backoff, watchdog and recording are LiveFeed's own.
+REST warm-up and polling (``rest_poll=RestPollConfig(...)``, as in LiveFeed): the warm-up runs
+before the engine threads start, so the bar history and the funding / open-interest /
+long-short history go straight into the engine of the shard that owns each symbol; the
+polled samples that follow are queued into that shard's ring (``push_funding`` ...), so its
+engine thread applies them in order with the symbol's frames, and no other thread touches a
+running shard's engine. A sample the shard refuses comes back as an ``input`` record and is
+counted by the poller as a synchronous refusal would be (:meth:`RestPoller.refused`); a
+sample refused by a full ring is counted the same way and polled again next time.
+
+The reconnects, backoff, watchdog, recording and the bounds of the REST warm-up are
+LiveFeed's own.
 """
 
 from __future__ import annotations
@@ -30,10 +41,13 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from .._core.engine import EngineConfig
+from .._core.exceptions import CapacityExceeded
 from .._core.instrument import Instrument
+from .._core.pipeline import FrameKind, PushStatus
 from .._core.session import SyncPhase, Venue
 from ..pipeline import OutKind, ShardedEngine, record_error
 from .live import LiveFeed, SymbolStats
+from .rest_poll import RestSink
 
 __all__ = ["ShardedLiveFeed"]
 
@@ -42,6 +56,72 @@ log = logging.getLogger(__name__)
 RecordCallback = Callable[[str, np.void], None]
 _SYNCED = SyncPhase.synced.value
 _SNAPSHOT_TIMEOUT_S = 30.0
+#: The poller's series of each REST input frame kind (an ``input`` record's count).
+_SERIES_OF_INPUT = {
+    int(FrameKind.funding): "funding",
+    int(FrameKind.open_interest): "open_interest",
+    int(FrameKind.long_short): "long_short",
+}
+
+
+class ShardInputs:
+    """The :class:`~confluex.feeds.rest_poll.RestSink` of a :class:`ShardedEngine`.
+
+    Before the engine threads start, each call goes to the engine of the shard that owns the
+    symbol (the warm-up: history before any frame). Once they run, the sentiment samples are
+    queued into that shard's ring and applied by its engine thread in order with the frames
+    (an ``input`` record answers each); a sample refused by a full ring raises
+    CapacityExceeded (counted by the poller, nothing queued). Bar history loads before
+    start only.
+    """
+
+    def __init__(self, sharded: ShardedEngine) -> None:
+        self.sharded = sharded
+
+    def _running(self) -> bool:
+        p = self.sharded.pipeline
+        return p.started and not p.joined
+
+    def load_history(
+        self, symbol_id: int, ohlcv: npt.NDArray[np.float64], timeframe_ns: int = 0
+    ) -> int:
+        if self._running():
+            raise RuntimeError("bar history loads before the engine threads start")
+        engine, local = self.sharded.engine_of(symbol_id)
+        return engine.load_history(local, ohlcv, timeframe_ns)
+
+    def on_funding(self, symbol_id: int, ts_ns: int, rate: float) -> None:
+        if self._running():
+            self._pushed(self.sharded.pipeline.push_funding(symbol_id, ts_ns, rate), symbol_id)
+        else:
+            engine, local = self.sharded.engine_of(symbol_id)
+            engine.on_funding(local, ts_ns, rate)
+
+    def on_open_interest(self, symbol_id: int, ts_ns: int, value: float) -> None:
+        if self._running():
+            status = self.sharded.pipeline.push_open_interest(symbol_id, ts_ns, value)
+            self._pushed(status, symbol_id)
+        else:
+            engine, local = self.sharded.engine_of(symbol_id)
+            engine.on_open_interest(local, ts_ns, value)
+
+    def on_long_short(
+        self, symbol_id: int, ts_ns: int, long_share: float, short_share: float
+    ) -> None:
+        if self._running():
+            p = self.sharded.pipeline
+            self._pushed(p.push_long_short(symbol_id, ts_ns, long_share, short_share), symbol_id)
+        else:
+            engine, local = self.sharded.engine_of(symbol_id)
+            engine.on_long_short(local, ts_ns, long_share, short_share)
+
+    def _pushed(self, status: PushStatus, symbol_id: int) -> None:
+        if status != PushStatus.accepted:
+            shard = self.sharded.pipeline.shard_of(symbol_id)
+            raise CapacityExceeded(
+                f"the input ring of shard {shard} is full: REST sample of "
+                f"{self.sharded.symbol_name(symbol_id)} not queued, was {status.name}"
+            )
 
 
 class ShardedLiveFeed(LiveFeed):
@@ -83,12 +163,18 @@ class ShardedLiveFeed(LiveFeed):
         self.frames_dropped = 0
         self.overflow_resyncs: dict[int, int] = {}
         self.engine_errors = 0
+        #: REST samples the shards applied / refused (``input`` records), per symbol id.
+        self.inputs_applied: dict[int, int] = {}
+        self.inputs_refused: dict[int, int] = {}
         self._waiters: dict[int, asyncio.Future[np.void]] = {}
 
     # -- LiveFeed hooks ------------------------------------------------------------------------
 
     def _register(self, symbol: str, venue_symbol: str, inst: Instrument) -> int:
         return self.sharded.add_symbol(self.spec.venue, venue_symbol, inst, name=symbol)
+
+    def _rest_sink(self) -> RestSink:
+        return ShardInputs(self.sharded)
 
     def _request_resync(self, sid: int) -> None:
         self.sharded.request_resync(sid)
@@ -178,10 +264,22 @@ class ShardedLiveFeed(LiveFeed):
                 fut = self._waiters.get(sid)
                 if fut is not None and not fut.done():
                     fut.set_result(rec)
+            elif kind == OutKind.input:
+                self._on_input(sid, rec)
             elif kind == OutKind.error:
                 self.engine_errors += 1
                 self.last_error = str(record_error(rec, st.symbol))
                 log.warning("%s", self.last_error)
+
+    def _on_input(self, sid: int, rec: np.void) -> None:
+        code = int(rec["code"])
+        if code == 0:  # ErrorCode.none: applied
+            self.inputs_applied[sid] = self.inputs_applied.get(sid, 0) + 1
+            return
+        self.inputs_refused[sid] = self.inputs_refused.get(sid, 0) + 1
+        series = _SERIES_OF_INPUT.get(int(rec["count"]))
+        if self.poller is not None and series is not None:
+            self.poller.refused(sid, series, record_error(rec, self.by_id[sid].symbol))
 
     def _resync_after_overflow(self, st: SymbolStats) -> None:
         if self.stopping:
@@ -202,18 +300,20 @@ class ShardedLiveFeed(LiveFeed):
     # -- read-outs ---------------------------------------------------------------------------
 
     def stats(self, symbol: str) -> dict[str, Any]:
-        """Feed counters and the shard's published phase; after run(), the session health."""
+        """Health of one symbol: the session health its shard last published (exact after
+        run()), the shard's published phase, and the feed's own counters."""
         st = self.by_symbol[symbol]
-        p = self.sharded.pipeline
-        h: dict[str, Any] = (
-            self.sharded.health(st.symbol_id).to_dict() if p.joined or not p.started else {}
-        )
+        sid = st.symbol_id
+        h: dict[str, Any] = self.sharded.health(sid).to_dict()
         h.update(
-            phase=self.sharded.phase(st.symbol_id),
+            phase=self.sharded.phase(sid),
             frames=st.frames,
             stale_resyncs=st.stale_resyncs,
             snapshot_requests=st.snapshot_requests,
             snapshot_errors=st.snapshot_errors,
-            overflow_resyncs=self.overflow_resyncs.get(st.symbol_id, 0),
+            overflow_resyncs=self.overflow_resyncs.get(sid, 0),
+            rest_warmup=self.poller.warmup_status if self.poller is not None else "off",
+            rest_inputs_applied=self.inputs_applied.get(sid, 0),
+            rest_inputs_refused=self.inputs_refused.get(sid, 0),
         )
         return h

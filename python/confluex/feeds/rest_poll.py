@@ -11,6 +11,12 @@
   ``fetch_long_short_ratio_history`` (its latest entry) every ``*_interval`` seconds, into
   ``Engine.on_funding`` / ``on_open_interest`` / ``on_long_short``.
 
+The poller writes into an :class:`~confluex.engine.Engine`, or into anything with its four
+input methods (:class:`RestSink`): the threaded live feed (:mod:`confluex.feeds.live_sharded`)
+gives one that loads the history into the owning shard's engine before the engine threads
+start, and queues each polled sample into that shard's ring afterwards; the shard's answer
+comes back later, and a refusal is reported with :meth:`RestPoller.refused`.
+
 Samples are stamped with the venue's own timestamps (never the local clock), and a sample no
 newer than the last one fed for that symbol and series is skipped, so re-polling an unchanged
 value (8-hourly funding) feeds nothing twice.
@@ -34,18 +40,36 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
-from ..engine import Engine, InvalidConfig
+from ..engine import CapacityExceeded, InvalidConfig
 
-__all__ = ["SERIES", "RestPollConfig", "RestPoller"]
+__all__ = ["SERIES", "RestPollConfig", "RestPoller", "RestSink"]
 
 log = logging.getLogger(__name__)
 
 #: The polled series, in the order of :attr:`RestPoller.fed` keys.
 SERIES: tuple[str, ...] = ("funding", "open_interest", "long_short")
+
+
+class RestSink(Protocol):
+    """Where the poller's inputs go: an :class:`~confluex.engine.Engine`'s four input methods.
+
+    Each raises as the Engine does: ``InvalidConfig`` when the engine has no bar views,
+    ``ValueError`` (``InvalidEvent``) for a refused value, nothing changed.
+    """
+
+    def load_history(
+        self, symbol_id: int, ohlcv: npt.NDArray[np.float64], timeframe_ns: int = 0
+    ) -> int: ...
+    def on_funding(self, symbol_id: int, ts_ns: int, rate: float) -> None: ...
+    def on_open_interest(self, symbol_id: int, ts_ns: int, value: float) -> None: ...
+    def on_long_short(
+        self, symbol_id: int, ts_ns: int, long_share: float, short_share: float
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -99,7 +123,7 @@ class RestPoller:
     rest:
         A ccxt ``async_support`` exchange (markets loaded or loadable).
     engine:
-        The engine the feed writes into.
+        The engine the feed writes into (or a :class:`RestSink`).
     symbols:
         ccxt unified symbol -> engine symbol id.
     config:
@@ -111,7 +135,7 @@ class RestPoller:
     def __init__(
         self,
         rest: Any,
-        engine: Engine,
+        engine: RestSink,
         symbols: Mapping[str, int],
         config: RestPollConfig | None = None,
         *,
@@ -189,14 +213,39 @@ class RestPoller:
         except InvalidConfig:
             self._disable_views()
             return False
-        except ValueError as exc:  # InvalidEvent: a value the engine refuses
-            self.errors[series] = self.errors.get(series, 0) + 1
-            self.last_error = f"{series} {symbol}: {exc}"
-            log.warning("REST sample refused: %s", self.last_error)
+        except CapacityExceeded as exc:  # a full shard ring: polled again next time
+            self._count_refusal(symbol, series, exc)
+            return False
+        except ValueError as exc:  # InvalidEvent: refused once, not again at every poll
+            self._count_refusal(symbol, series, exc)
+            self._last_ts[key] = ts_ns
             return False
         self._last_ts[key] = ts_ns
         self.fed[key] = self.fed.get(key, 0) + 1
         return True
+
+    def refused(self, symbol_id: int, series: str, error: Exception) -> None:
+        """A sample that :meth:`_feed` handed to an asynchronous sink was refused later.
+
+        Counted and logged as a synchronous refusal is (``InvalidConfig``: no bar views, REST
+        inputs off), and taken back out of :attr:`fed`; like a synchronous refusal, the sample
+        is not fed again.
+        """
+        symbol = next((s for s, sid in self.symbols.items() if sid == symbol_id), None)
+        if symbol is None or series not in SERIES:
+            return
+        key = (symbol, series)
+        if self.fed.get(key, 0) > 0:
+            self.fed[key] -= 1
+        if isinstance(error, InvalidConfig):
+            self._disable_views()
+        else:
+            self._count_refusal(symbol, series, error)
+
+    def _count_refusal(self, symbol: str, series: str, error: Exception) -> None:
+        self.errors[series] = self.errors.get(series, 0) + 1
+        self.last_error = f"{series} {symbol}: {error}"
+        log.warning("REST sample refused: %s", self.last_error)
 
     def _disable_views(self) -> None:
         if not self._no_views:

@@ -12,30 +12,22 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
 import pytest
+from confluex._core.session import SymbolHealth
 from confluex.feeds.live import LiveFeed
+from confluex.feeds.live_sharded import ShardedLiveFeed
 from confluex.metrics import CONTENT_TYPE, LiveMetrics
 from confluex.trading.execution import Executor
 from confluex.trading.paper_venue import PaperExchange, PaperMarket
 from confluex.trading.types import OrderIntent, Side
-from loopback_exchange import Capture, Faults, LoopbackExchange, load_capture
+from loopback_exchange import Faults, LoopbackExchange, eventually, load_capture, stamps
 from prometheus_client.parser import text_string_to_metric_families
 
 SPOT = Path("spot/btcusdt_20240808.gz")
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-async def eventually(cond: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.005)
 
 
 async def scrape(port: int) -> tuple[str, Samples]:
@@ -51,11 +43,6 @@ async def scrape(port: int) -> tuple[str, Samples]:
         for s in family.samples:
             samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
     return ctype, samples
-
-
-def stamps(cap: Capture) -> Callable[[bytes], int]:
-    table = {ln.payload: ln.ts_ns for ln in cap.lines}
-    return table.__getitem__
 
 
 def test_scrape_reports_the_feed_counters_latency_and_book_health(hft_data: Path) -> None:
@@ -124,6 +111,80 @@ def test_scrape_reports_the_feed_counters_latency_and_book_health(hft_data: Path
     assert 0.0 <= samples[("confluex_score", sym)] <= 100.0
 
 
+def test_scrape_of_a_threaded_feed_reports_shard_counters_and_published_health(
+    hft_data: Path,
+) -> None:
+    cap = load_capture(hft_data / SPOT, ("BTCUSDT",), 4000)
+    sym = (("symbol", "BTC/USDT"),)
+
+    async def main() -> tuple[Samples, ShardedLiveFeed, SymbolHealth]:
+        async with LoopbackExchange(cap) as ex:
+            feed = ShardedLiveFeed(
+                "binance",
+                ["BTC/USDT"],
+                threads=2,
+                ws_url=ex.ws_url,
+                rest_url=ex.rest_url,
+                rest_options={"enableRateLimit": False},
+                frame_ts=stamps(cap),
+                stale_seconds=0,
+            )
+            metrics = LiveMetrics(feed)
+            port = await metrics.serve("127.0.0.1", 0)
+            task = asyncio.create_task(feed.run())
+
+            def processed() -> bool:  # the shard has processed and published every frame
+                st = feed.by_symbol.get("BTC/USDT")
+                if st is None or not feed.latest or not ex.done:
+                    return False
+                ref = ex.ref_session.health(ex.ref_ids["BTCUSDT"])  # every line sent
+                h = feed.sharded.health(st.symbol_id)
+                return (
+                    h.depth_messages == ref.depth_messages
+                    and h.ticker_messages == ref.ticker_messages
+                    and st.frames == h.depth_messages + h.trade_messages
+                )
+
+            await eventually(processed, what="the capture, processed on the shard")
+            _, samples = await scrape(port)  # while the engine threads run
+            feed.stop()
+            await task
+            await metrics.close()
+            return samples, feed, ex.ref_session.health(ex.ref_ids["BTCUSDT"])
+
+    samples, feed, ref = asyncio.run(main())
+    sid = feed.symbol_id("BTC/USDT")
+    h = feed.sharded.health(sid)  # the session's own, after the run
+    stats = feed.sharded.stats()
+    exch = (("exchange", "binance"),)
+
+    # the health the shard published while running is the session's final health
+    assert samples[("confluex_messages_total", (("kind", "depth"), *sym))] == h.depth_messages
+    assert samples[("confluex_messages_total", (("kind", "trade"), *sym))] == h.trade_messages
+    assert samples[("confluex_ticker_checks_total", sym)] == h.ticker_checks > 0
+    assert samples[("confluex_ticker_mismatches_total", sym)] == 0
+    assert samples[("confluex_book_synced", sym)] == 1.0
+    assert samples[("confluex_book_desyncs_total", sym)] == 0
+    assert samples[("confluex_score", sym)] == float(feed.latest[sid]["score"])
+    assert samples[("confluex_connections_total", exch)] == 1
+    # score records counted and timed (push -> record on the loop)
+    frames = feed.by_symbol["BTC/USDT"].frames
+    assert samples[("confluex_frames_total", sym)] == frames == h.depth_messages + h.trade_messages
+    assert samples[("confluex_message_latency_seconds_count", exch)] == frames
+    # per-shard counters: the symbol's shard processed every frame, no drop, no overflow
+    shard = (("shard", str(feed.sharded.pipeline.shard_of(sid))),)
+    other = (("shard", str(1 - feed.sharded.pipeline.shard_of(sid))),)
+    assert samples[("confluex_shard_frames_total", shard)] == stats[int(shard[0][1])].frames
+    assert samples[("confluex_shard_frames_total", other)] == 0
+    assert samples[("confluex_shard_symbols", shard)] == 1
+    for key in ("input_dropped", "overflow_resyncs", "output_dropped", "errors"):
+        assert samples[(f"confluex_shard_{key}_total", shard)] == 0, key
+    for key in ("sleeps", "wakeups", "warm_passes"):
+        assert (f"confluex_shard_{key}_total", shard) in samples, key
+    assert samples[("confluex_overflow_resyncs_total", sym)] == 0
+    assert ref.depth_messages == h.depth_messages
+
+
 def test_executor_orders_and_fills_are_counted() -> None:
     feed = LiveFeed("binance", ["BTC/USDT"])  # not started: only the trading metrics move
     metrics = LiveMetrics(feed)
@@ -156,7 +217,8 @@ def test_executor_orders_and_fills_are_counted() -> None:
     )
 
 
-def test_cli_live_serves_metrics_and_logs_to_stderr(hft_data: Path) -> None:
+@pytest.mark.parametrize("args", [(), ("--threads", "2")], ids=("single", "threads2"))
+def test_cli_live_serves_metrics_and_logs_to_stderr(hft_data: Path, args: tuple[str, ...]) -> None:
     cap = load_capture(hft_data / SPOT, ("BTCUSDT",), 6000)
 
     async def main() -> tuple[int, Samples, str, str]:
@@ -177,6 +239,7 @@ def test_cli_live_serves_metrics_and_logs_to_stderr(hft_data: Path) -> None:
                 "--no-view",
                 "--metrics-port",
                 "0",
+                *args,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 env=env,

@@ -25,6 +25,19 @@ Metrics (labels in braces):
 - ``confluex_ring_dropped_total{symbol}``: depth records dropped by the bounded pre-sync
   buffer; ``confluex_reconnects_total``, ``confluex_connections_total``,
   ``confluex_snapshot_errors_total{symbol}``.
+- The threaded feed (``confluex live --threads N``,
+  :class:`~confluex.feeds.live_sharded.ShardedLiveFeed`) exports the same families, with the
+  book health its shards publish (after each batch of frames; see
+  :meth:`confluex.pipeline.ShardedEngine.health`), the score of each symbol's latest
+  ``score`` record, and as message latency the time from a frame's push into its shard's
+  ring to its score record on the event loop. Instead of the native stage summary (the stage
+  histograms live on the engine threads) it exports each shard's counters:
+  ``confluex_shard_frames_total{shard}``, ``confluex_shard_input_dropped_total`` (frames
+  refused by the full ring), ``confluex_shard_overflow_resyncs_total``,
+  ``confluex_shard_output_dropped_total``, ``confluex_shard_errors_total``,
+  ``confluex_shard_sleeps_total``, ``confluex_shard_wakeups_total``,
+  ``confluex_shard_warm_passes_total``, ``confluex_shard_symbols``; and per symbol
+  ``confluex_overflow_resyncs_total{symbol}``.
 - ``confluex_orders_total{symbol,status}`` and ``confluex_fills_total{symbol,side,trade_type}``,
   ``confluex_filled_notional_total{symbol}`` (quote), from the executor hooks.
 """
@@ -51,6 +64,7 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from .feeds.live import LiveFeed
+    from .feeds.live_sharded import ShardedLiveFeed
     from .trading.execution import FillEvent
 
 __all__ = ["CONTENT_TYPE", "LATENCY_BUCKETS_S", "LiveMetrics"]
@@ -94,8 +108,11 @@ class _FeedCollector(Collector):
         self.sum_ns += ns
 
     def collect(self) -> Iterator[Any]:
+        from .feeds.live_sharded import ShardedLiveFeed
+
         feed = self.feed
         exchange = feed.spec.name
+        sharded = feed if isinstance(feed, ShardedLiveFeed) else None
 
         def counter(name: str, doc: str, labels: tuple[str, ...] = ("symbol",)) -> Any:
             return CounterMetricFamily(name, doc, labels=list(labels))
@@ -120,7 +137,8 @@ class _FeedCollector(Collector):
         snap_err = counter("confluex_snapshot_errors", "REST snapshots that failed.")
         score = gauge("confluex_score", "Current confluence score (0-100).")
         for sym, st in feed.by_symbol.items():
-            h = feed.session.health(st.symbol_id)
+            sid = st.symbol_id
+            h = sharded.sharded.health(sid) if sharded is not None else feed.session.health(sid)
             frames.add_metric([sym], st.frames)
             for kind, key in (
                 ("depth", "depth_messages"),
@@ -138,7 +156,10 @@ class _FeedCollector(Collector):
             mismatches.add_metric([sym], h.ticker_mismatches)
             dropped.add_metric([sym], h.buffered_dropped)
             snap_err.add_metric([sym], st.snapshot_errors)
-            score.add_metric([sym], feed.engine.result(st.symbol_id).score)
+            if sharded is None:
+                score.add_metric([sym], feed.engine.result(sid).score)
+            elif (last := sharded.latest.get(sid)) is not None:
+                score.add_metric([sym], float(last["score"]))
         yield from (frames, messages, errors, synced, desyncs, resyncs, stale, checks)
         yield from (mismatches, dropped, snap_err, score)
 
@@ -163,6 +184,9 @@ class _FeedCollector(Collector):
             buckets.append(("+Inf" if math.isinf(bound) else repr(bound), cumulative))
         hist.add_metric([exchange], buckets, sum_value=self.sum_ns / 1e9)
         yield hist
+        if sharded is not None:
+            yield from _shard_metrics(sharded)
+            return
 
         # A summary with quantile samples (prometheus_client's SummaryMetricFamily only takes
         # count and sum, so the samples are added on a plain summary-typed Metric).
@@ -177,6 +201,38 @@ class _FeedCollector(Collector):
             stages.add_sample(f"{name}_count", {"stage": stage}, count)
             stages.add_sample(f"{name}_sum", {"stage": stage}, s["mean"] * count / 1e9)
         yield stages
+
+
+_SHARD_COUNTERS = (
+    ("frames", "Frames (and control frames) processed by the shard's engine thread."),
+    ("input_dropped", "Frames refused by the shard's full input ring (the symbol resyncs)."),
+    ("overflow_resyncs", "Resyncs the shard made after frames were lost to its full ring."),
+    ("output_dropped", "Records refused by the shard's full output ring."),
+    ("errors", "Frames whose processing raised a confluex error (error records)."),
+    ("sleeps", "Times the shard's engine thread went to sleep."),
+    ("wakeups", "Notifications sent to the sleeping engine thread."),
+    ("warm_passes", "Warm passes the idle engine thread ran."),
+)
+
+
+def _shard_metrics(feed: ShardedLiveFeed) -> Iterator[Any]:
+    """Per-shard counters of a threaded feed (atomic snapshots, read from any thread)."""
+    stats = feed.sharded.stats()
+    for key, doc in _SHARD_COUNTERS:
+        fam = CounterMetricFamily(f"confluex_shard_{key}", doc, labels=["shard"])
+        for i, s in enumerate(stats):
+            fam.add_metric([str(i)], getattr(s, key))
+        yield fam
+    symbols = GaugeMetricFamily("confluex_shard_symbols", "Symbols on the shard.", labels=["shard"])
+    for i, s in enumerate(stats):
+        symbols.add_metric([str(i)], s.symbols)
+    yield symbols
+    overflow = CounterMetricFamily(
+        "confluex_overflow_resyncs", "Resyncs after frames lost to a full ring.", labels=["symbol"]
+    )
+    for sym, st in feed.by_symbol.items():
+        overflow.add_metric([sym], feed.overflow_resyncs.get(st.symbol_id, 0))
+    yield overflow
 
 
 class LiveMetrics:
@@ -216,7 +272,8 @@ class LiveMetrics:
     # -- hooks -------------------------------------------------------------------------------
 
     def observe_message(self, ns: int) -> None:
-        """One message took ``ns`` nanoseconds from frame to score (LiveFeed.latency_hook)."""
+        """One message took ``ns`` nanoseconds from frame to score (LiveFeed.latency_hook;
+        ShardedLiveFeed: from the push into the ring to the score record on the loop)."""
         self._collector.observe(ns)
 
     def on_order(self, order: Mapping[str, Any]) -> None:

@@ -49,7 +49,7 @@ from ..pipeline import OutKind, ShardedEngine, record_error
 from .live import LiveFeed, SymbolStats
 from .rest_poll import RestSink
 
-__all__ = ["ShardedLiveFeed"]
+__all__ = ["ShardInputs", "ShardedLiveFeed"]
 
 log = logging.getLogger(__name__)
 

@@ -41,7 +41,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import confluex
@@ -624,7 +624,7 @@ async def spawn_live_cli(ex: LoopbackExchange, *args: str) -> asyncio.subprocess
     )
 
 
-# --- waiting on a feed -----------------------------------------------------------------------
+# --- a feed on the loopback venue, and waiting on it ----------------------------------------------
 
 
 async def eventually(cond: Callable[[], bool], timeout: float = 30.0, what: str = "cond") -> None:
@@ -641,6 +641,29 @@ def stamps(cap: Capture) -> Callable[[bytes], int]:
     """A ``frame_ts`` hook: each frame stamped with its capture time."""
     table = {ln.payload: ln.ts_ns for ln in cap.lines}
     return table.__getitem__
+
+
+def loopback_feed(ex: LoopbackExchange, *, threads: int | None = None, **kw: Any) -> LiveFeed:
+    """A LiveFeed on ``ex``'s BTCUSDT (USD-M: BTC/USDT:USDT), with ``threads`` a
+    ShardedLiveFeed: frames stamped with their capture time, no watchdog, no rate limit; ``kw``
+    adds or overrides feed arguments."""
+    from confluex.feeds.live import LiveFeed
+    from confluex.feeds.live_sharded import ShardedLiveFeed
+
+    exchange, symbol = (
+        ("binance-futures", "BTC/USDT:USDT") if ex.futures else ("binance", "BTC/USDT")
+    )
+    args: dict[str, Any] = {
+        "ws_url": ex.ws_url,
+        "rest_url": ex.rest_url,
+        "rest_options": {"enableRateLimit": False},
+        "frame_ts": stamps(ex.capture),
+        "stale_seconds": 0,
+        **kw,
+    }
+    if threads is None:
+        return LiveFeed(exchange, [symbol], **args)
+    return ShardedLiveFeed(exchange, [symbol], threads=threads, **args)
 
 
 def received_all(feed: LiveFeed, ex: LoopbackExchange) -> Callable[[], bool]:

@@ -13,8 +13,14 @@ import numpy as np
 import pytest
 from confluex import _core
 from confluex.feeds.live_sharded import ShardedLiveFeed
-from loopback_exchange import LoopbackExchange, eventually, load_capture, spawn_live_cli, stamps
-from test_live import NO_RATE_LIMIT, assert_same_book
+from loopback_exchange import (
+    LoopbackExchange,
+    eventually,
+    load_capture,
+    loopback_feed,
+    spawn_live_cli,
+)
+from test_live import assert_same_book
 
 S = _core.session
 
@@ -31,17 +37,8 @@ def test_sharded_live_feed_ends_equal_to_a_replay_of_the_same_capture(hft_data: 
 
     async def main() -> ShardedLiveFeed:
         async with LoopbackExchange(cap, tick="0.1", lot="0.001", futures=True) as ex:
-            feed = ShardedLiveFeed(
-                "binance-futures",
-                ["BTC/USDT:USDT"],
-                threads=2,
-                ws_url=ex.ws_url,
-                rest_url=ex.rest_url,
-                rest_options=NO_RATE_LIMIT,
-                frame_ts=stamps(cap),
-                stale_seconds=0,
-                on_record=lambda symbol, rec: records.append(rec),
-            )
+            feed = loopback_feed(ex, threads=2, on_record=lambda _, rec: records.append(rec))
+            assert isinstance(feed, ShardedLiveFeed)
             task = asyncio.create_task(feed.run())
             expected = ex.expected_lines("BTCUSDT")
             await eventually(

@@ -23,7 +23,7 @@ from confluex.metrics import CONTENT_TYPE, LiveMetrics
 from confluex.trading.execution import Executor
 from confluex.trading.paper_venue import PaperExchange, PaperMarket
 from confluex.trading.types import OrderIntent, Side
-from loopback_exchange import Faults, LoopbackExchange, eventually, load_capture, stamps
+from loopback_exchange import Faults, LoopbackExchange, eventually, load_capture, loopback_feed
 from prometheus_client.parser import text_string_to_metric_families
 
 SPOT = Path("spot/btcusdt_20240808.gz")
@@ -51,15 +51,7 @@ def test_scrape_reports_the_feed_counters_latency_and_book_health(hft_data: Path
 
     async def main() -> tuple[str, Samples, LiveFeed, int]:
         async with LoopbackExchange(cap) as ex:
-            feed = LiveFeed(
-                "binance",
-                ["BTC/USDT"],
-                ws_url=ex.ws_url,
-                rest_url=ex.rest_url,
-                rest_options={"enableRateLimit": False},
-                frame_ts=stamps(cap),
-                stale_seconds=0,
-            )
+            feed = loopback_feed(ex)
             metrics = LiveMetrics(feed)
             port = await metrics.serve("127.0.0.1", 0)
             task = asyncio.create_task(feed.run())
@@ -119,16 +111,8 @@ def test_scrape_of_a_threaded_feed_reports_shard_counters_and_published_health(
 
     async def main() -> tuple[Samples, ShardedLiveFeed, SymbolHealth]:
         async with LoopbackExchange(cap) as ex:
-            feed = ShardedLiveFeed(
-                "binance",
-                ["BTC/USDT"],
-                threads=2,
-                ws_url=ex.ws_url,
-                rest_url=ex.rest_url,
-                rest_options={"enableRateLimit": False},
-                frame_ts=stamps(cap),
-                stale_seconds=0,
-            )
+            feed = loopback_feed(ex, threads=2)
+            assert isinstance(feed, ShardedLiveFeed)
             metrics = LiveMetrics(feed)
             port = await metrics.serve("127.0.0.1", 0)
             task = asyncio.create_task(feed.run())

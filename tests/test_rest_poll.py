@@ -34,9 +34,9 @@ from loopback_exchange import (
     RestData,
     eventually,
     load_capture,
+    loopback_feed,
     received_all,
     spawn_live_cli,
-    stamps,
 )
 
 USDM = Path("usdm_2024-07") / "btcusdt_20240718.gz"
@@ -116,24 +116,12 @@ async def usdm_venue(root: Path) -> AsyncIterator[tuple[LoopbackExchange, RestDa
 def live_feed(
     ex: LoopbackExchange, *, threads: int | None = None, profile: str | None = None, **kw: Any
 ) -> LiveFeed:
-    """A LiveFeed (with ``threads``, a ShardedLiveFeed) on the loopback venue's one symbol:
-    frames stamped with their capture time, no watchdog, no rate limit."""
-    exchange, symbol = ("binance-futures", SYMBOL) if ex.futures else ("binance", "BTC/USDT")
-    args: dict[str, Any] = {
-        "ws_url": ex.ws_url,
-        "rest_url": ex.rest_url,
-        "rest_options": NO_RATE_LIMIT,
-        "frame_ts": stamps(ex.capture),
-        "stale_seconds": 0,
-        **kw,
-    }
-    if threads is None:
-        if profile is not None:
-            args["engine"] = engine_from_config(profile=profile)
-        return LiveFeed(exchange, [symbol], **args)
-    if profile is not None:
-        args["engine_config"] = engine_config(profile=profile)
-    return ShardedLiveFeed(exchange, [symbol], threads=threads, **args)
+    """:func:`loopback_feed` with the engine of a scoring ``profile``."""
+    if profile is not None and threads is None:
+        kw["engine"] = engine_from_config(profile=profile)
+    elif profile is not None:
+        kw["engine_config"] = engine_config(profile=profile)
+    return loopback_feed(ex, threads=threads, **kw)
 
 
 def test_live_feed_warms_up_from_rest_history_and_polls_sentiment_inputs(hft_data: Path) -> None:

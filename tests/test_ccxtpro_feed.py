@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from confluex import _core
 from confluex.feeds.ccxtpro import CcxtProFeed
+from loopback_exchange import eventually
 
 S = _core.session
 SPOT = Path("spot/btcusdt_20240808.gz")
@@ -161,15 +162,6 @@ def replay_reference(root: Path) -> tuple[_core.engine.Engine, int]:
     session.add_symbol("BTCUSDT", sym)
     session.replay(gzip.open(root / SPOT).read())
     return engine, sym
-
-
-async def eventually(cond: Callable[[], bool], timeout: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout} s")
-        await asyncio.sleep(0.005)
 
 
 def run_feed(

@@ -689,8 +689,22 @@ void Pipeline::idle_wait(Shard& s) {
         return !s.input.empty() || s.overflow.load(std::memory_order_relaxed) ||
                closing_.load(std::memory_order_relaxed) || abort_.load(std::memory_order_relaxed);
     };
-    if (idle_poll(cfg_.wait, ready, [&] { warm(s); })) {
+    // A health snapshot the batch could not publish (a reader held it) is retried while idle,
+    // and published for certain before the thread sleeps.
+    if (s.health_dirty) {
+        publish_health(s, false);
+    }
+    const auto warm_pass = [&] {
+        if (s.health_dirty) {
+            publish_health(s, false);
+        }
+        warm(s);
+    };
+    if (idle_poll(cfg_.wait, ready, warm_pass)) {
         return;
+    }
+    if (s.health_dirty) {
+        publish_health(s, true);
     }
     std::unique_lock<std::mutex> lock(s.mu);
     // acq_rel RMW: see wake(). A producer either reads 1 here (and notifies under the mutex,

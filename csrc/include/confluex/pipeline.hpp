@@ -70,8 +70,11 @@
 //   - Health. After each batch of frames that leaves the ring empty (the shard goes idle),
 //     and at least every kHealthPeriodNs while frames keep coming, a shard copies the
 //     SymbolHealth of its symbols into a snapshot under a per-shard mutex that it only
-//     try-locks (a reader holding it delays the copy to the next batch, never the shard):
-//     health() reads it from any thread, at most one batch or kHealthPeriodNs old.
+//     try-locks on the data path (a reader holding it delays the copy to the idle loop's
+//     next try; before the thread blocks, it waits for the lock): health() reads it from any
+//     thread, at most one batch or kHealthPeriodNs old. The copy comes after the batch's
+//     records are out, so it adds nothing to their latency (a frame that arrives meanwhile
+//     waits for it).
 //   - Errors. A confluex::Error raised while applying one frame (e.g. a REST snapshot pushed
 //     for a Bybit symbol) becomes an Error record for that symbol and the shard goes on. Any
 //     other exception stops the shard; rethrow_if_failed() (and push, wait, finish) rethrows

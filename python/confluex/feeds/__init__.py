@@ -33,7 +33,7 @@ if TYPE_CHECKING:
         sample_path,
     )
     from .live import EXCHANGES, Backoff, ExchangeSpec, LiveFeed, Recorder, SymbolStats
-    from .rest_poll import SERIES, RestPollConfig, RestPoller
+    from .rest_poll import SERIES, RestPollConfig, RestPoller, RestSink
 
 # Name -> submodule that defines it.
 _LAZY = {
@@ -63,6 +63,7 @@ _LAZY = {
     "SERIES": "rest_poll",
     "RestPollConfig": "rest_poll",
     "RestPoller": "rest_poll",
+    "RestSink": "rest_poll",
 }
 
 __all__ = [
@@ -82,6 +83,7 @@ __all__ = [
     "ReplaySource",
     "RestPollConfig",
     "RestPoller",
+    "RestSink",
     "SymbolReport",
     "SymbolStats",
     "WatchSource",

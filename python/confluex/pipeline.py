@@ -38,6 +38,7 @@ from ._core.feed import LineFormat
 from ._core.instrument import Instrument
 from ._core.pipeline import (
     ErrorCode,
+    FrameKind,
     OutKind,
     Pipeline,
     PipelineConfig,
@@ -53,6 +54,7 @@ from .engine import engine_config as profile_config
 __all__ = [
     "Collector",
     "ErrorCode",
+    "FrameKind",
     "OutKind",
     "PushStatus",
     "ResyncReason",

@@ -43,9 +43,8 @@ from websockets.asyncio.client import ClientConnection
 from .._core.engine import EngineConfig
 from .._core.exceptions import CapacityExceeded
 from .._core.instrument import Instrument
-from .._core.pipeline import FrameKind, PushStatus
 from .._core.session import SyncPhase, Venue
-from ..pipeline import OutKind, ShardedEngine, record_error
+from ..pipeline import FrameKind, OutKind, PushStatus, ShardedEngine, record_error
 from .live import LiveFeed, SymbolStats
 from .rest_poll import RestSink
 

@@ -35,6 +35,13 @@ average entry price for realised PnL and the identity ``cash + position * mid ==
 unrealised - fees`` checked at the end. Everything runs on data time: two runs over the same
 files give the same fills.
 
+Risk: given the ``[risk]`` section (``confluex replay --strategy mm`` always gives it), every
+quote placement passes the directional path's pre-trade check (:class:`~confluex.trading.risk.
+RiskManager`, built by :func:`confluex.replay_trader.risk_manager`) at its worst case, a quote
+that can only reduce the inventory passing as an exit does; refusals are counted by reason in
+the report, and the fills are booked into the same manager (its daily PnL). The parameters
+are the ``[mm]`` section (:class:`~confluex.trading.config.MMConfig`).
+
 The fills are decided by the queue model, not by :class:`~confluex.trading.paper_venue.
 PaperExchange`, whose resting limits fill as soon as the book crosses them (no queue): a maker
 strategy's result depends mostly on that difference.

@@ -283,25 +283,24 @@ def test_cli_config_file_values_reach_the_market_maker(hft_data: Path, tmp_path:
     assert header.endswith("mid_after_2s,mid_after_10s")
 
 
-@pytest.mark.parametrize(
-    ("line", "key", "shown"),
-    [
-        ("gamma = -1", "mm.gamma", "was -1"),
-        ("gamma = nan", "mm.gamma", "was nan"),
-        ('order_notional = "200"', "mm.order_notional", "was '200'"),
-        ("max_inventory_orders = 0", "mm.max_inventory_orders", "was 0"),
-        ("max_inventory_orders = 2.5", "mm.max_inventory_orders", "was 2.5"),
-        ('cancels = "fifo"', "mm.cancels", "was 'fifo'"),
-        ("latency_ms = 1e30", "mm.latency_ms", "was 1e+30"),
-        ("intensity_buckets = 64", "mm.intensity_buckets", "was 64"),
-        ("maker_fee = 0.5", "mm.maker_fee", "was 0.5"),
-        ("markouts_s = []", "mm.markouts_s", "was ()"),
-        ("markouts_s = [1, -5]", "mm.markouts_s", "was (1.0, -5.0)"),
-        ("markouts_s = 5", "mm.markouts_s", "was 5"),
-        ("gama = 1", "mm.gama", "did you mean 'gamma'"),
-    ],
-    ids=lambda v: v if isinstance(v, str) and " " not in v else None,
-)
+BAD_MM = {
+    "gamma_negative": ("gamma = -1", "mm.gamma", "was -1"),
+    "gamma_nan": ("gamma = nan", "mm.gamma", "was nan"),
+    "notional_string": ('order_notional = "200"', "mm.order_notional", "was '200'"),
+    "inventory_zero": ("max_inventory_orders = 0", "mm.max_inventory_orders", "was 0"),
+    "inventory_float": ("max_inventory_orders = 2.5", "mm.max_inventory_orders", "was 2.5"),
+    "cancels_unknown": ('cancels = "fifo"', "mm.cancels", "was 'fifo'"),
+    "latency_1e30": ("latency_ms = 1e30", "mm.latency_ms", "was 1e+30"),
+    "buckets_64": ("intensity_buckets = 64", "mm.intensity_buckets", "was 64"),
+    "maker_fee_50pct": ("maker_fee = 0.5", "mm.maker_fee", "was 0.5"),
+    "markouts_empty": ("markouts_s = []", "mm.markouts_s", "was ()"),
+    "markouts_negative": ("markouts_s = [1, -5]", "mm.markouts_s", "was (1.0, -5.0)"),
+    "markouts_scalar": ("markouts_s = 5", "mm.markouts_s", "was 5"),
+    "unknown_key": ("gama = 1", "mm.gama", "did you mean 'gamma'"),
+}
+
+
+@pytest.mark.parametrize(("line", "key", "shown"), list(BAD_MM.values()), ids=list(BAD_MM))
 def test_cli_bad_mm_value_is_one_error_line_naming_the_key(
     tmp_path: Path, line: str, key: str, shown: str
 ) -> None:

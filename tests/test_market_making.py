@@ -373,8 +373,9 @@ def test_tight_symbol_notional_limit_caps_the_inventory(spot_run: tuple[Path, MM
         (RiskConfig(kill_switch=True), "trading halted"),
         (RiskConfig(max_order_notional=100.0), "exceeds max_order_notional"),
         (RiskConfig(daily_loss_limit=5.0), "daily loss limit reached"),
+        (RiskConfig(max_orders_per_window=50, order_window_s=10.0), "max_orders_per_window"),
     ],
-    ids=("kill_switch", "order_notional", "daily_loss"),
+    ids=("kill_switch", "order_notional", "daily_loss", "order_rate"),
 )
 def test_each_risk_limit_refuses_quotes_and_counts_them(
     spot_run: tuple[Path, MMReport], risk: RiskConfig, reason: str
@@ -383,13 +384,17 @@ def test_each_risk_limit_refuses_quotes_and_counts_them(
 
     report = replay_mm([path], risk=risk)
 
-    [s] = report.symbols
+    [s], [free] = report.symbols, plain.symbols
     assert any(reason in k for k in s.quotes_refused), s.quotes_refused
-    assert len(s.fills) < len(plain.symbols[0].fills)
+    assert len(s.fills) < len(free.fills)
     assert report.risk is not None
     assert report.risk["daily_pnl"] == pytest.approx(s.realized_pnl - s.fees, abs=1e-9)
-    if risk.daily_loss_limit is None:  # nothing may open: no quote at all from flat
+    if risk.kill_switch or risk.max_order_notional:  # nothing may open: no quote from flat
         assert s.orders_placed == 0 and s.fills == []
-    else:  # quoting stopped adding risk once the loss was reached, and reduced it after
+    elif risk.daily_loss_limit:  # quoting stopped adding risk once the loss was reached
         assert report.risk["daily_pnl"] <= -risk.daily_loss_limit
-        assert s.orders_placed < plain.symbols[0].orders_placed
+        assert s.orders_placed < free.orders_placed
+    else:  # 50 orders per 10 s; only quotes that reduce the inventory may go past it
+        windows = s.duration_s / risk.order_window_s + 1
+        assert free.orders_placed > 2 * 50 * windows
+        assert s.orders_placed <= 50 * windows

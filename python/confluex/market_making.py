@@ -697,7 +697,7 @@ class MarketMaker:
             # same price: keep the order and its place in the queue, while the limits allow it
             # (a halt or a daily loss reached since it was placed cancels it)
             left = order.remaining_lots
-            if not self._refused(st, side, px, left, self._live_lots(st, side) - left):
+            if not self._refused(st, side, px, left, self._live_lots(st, side) - left, False):
                 return current
             lots = 0
         if order is not None:
@@ -716,13 +716,17 @@ class MarketMaker:
         if self._refused(st, side, px, lots, others):
             return None
         st.quoted_lots += lots
+        if self.risk is not None:
+            self.risk.record_order()
         return st.queue.place(side, px, lots, ts_ns).order_id
 
     @staticmethod
     def _live_lots(st: _Symbol, side: Side) -> int:
         return sum(o.remaining_lots for o in st.queue.orders if o.side == side)
 
-    def _refused(self, st: _Symbol, side: Side, px: int, lots: int, others: int) -> bool:
+    def _refused(
+        self, st: _Symbol, side: Side, px: int, lots: int, others: int, sending: bool = True
+    ) -> bool:
         """Checks a quote of ``lots`` at ``px`` against the ``[risk]`` limits; counts a refusal.
 
         The quote is judged at its worst: as if it and every order still live on its side
@@ -730,7 +734,8 @@ class MarketMaker:
         not pass flat; then it passes every check, as an exit does. Otherwise its notional (at
         its price) is the order notional, and the inventory the same way after the other
         orders filled is this symbol's exposure; the other symbols' are their open positions
-        at their average entry price, as the Executor counts them.
+        at their average entry price, as the Executor counts them. ``sending=False``: a quote
+        kept at its price (already sent), which the order rate does not concern.
         """
         risk = self.risk
         if risk is None:
@@ -745,7 +750,11 @@ class MarketMaker:
         if before > 0:
             exposures[st.key] = before * lot * price
         rejection: Rejection | None = risk.check(
-            st.key, lots * lot * price, reduces=before + lots <= 0, exposures=exposures
+            st.key,
+            lots * lot * price,
+            reduces=before + lots <= 0,
+            exposures=exposures,
+            sending=sending,
         )
         if rejection is None:
             return False
@@ -796,6 +805,8 @@ class MarketMaker:
         if risk is None or cfg is None:
             return None
         limits = {k: v for k, v in asdict(cfg).items() if v is not None and k != "kill_switch"}
+        if cfg.max_orders_per_window is None:
+            del limits["order_window_s"]
         return {
             "limits": limits,
             "daily_pnl": risk.daily_pnl,

@@ -359,6 +359,8 @@ def risk_manager(config: RiskConfig, clock: Callable[[], int]) -> RiskManager:
             max_order_notional=config.max_order_notional or math.inf,
             max_symbol_notional=config.max_symbol_notional or math.inf,
             daily_loss_limit=config.daily_loss_limit or math.inf,
+            max_orders_per_window=config.max_orders_per_window,
+            order_window_ms=round(config.order_window_s * 1000),
         ),
         clock=clock,
     )

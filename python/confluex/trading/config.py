@@ -467,7 +467,12 @@ class ExecutionConfig:
 
 @dataclass(frozen=True, slots=True)
 class RiskConfig:
-    """``[risk]``: account-level limits in quote currency (absent means no limit)."""
+    """``[risk]``: account-level limits in quote currency (absent means no limit).
+
+    ``max_orders_per_window`` caps the orders sent within ``order_window_s`` (Binance spot
+    allows 50 per 10 s, USD-M 300 per 10 s): once reached, opening orders are refused until the
+    oldest leaves the window.
+    """
 
     PREFIX: ClassVar[str] = "risk"
 
@@ -475,6 +480,8 @@ class RiskConfig:
     max_order_notional: float | None = None
     max_symbol_notional: float | None = None
     daily_loss_limit: float | None = None
+    max_orders_per_window: int | None = None
+    order_window_s: float = 10.0
     kill_switch: bool = False
 
     def __post_init__(self) -> None:
@@ -489,6 +496,15 @@ class RiskConfig:
             value = getattr(self, name)
             if value is not None:
                 _require(value > 0.0, f"{p}.{name}", "> 0", value)
+        cap = self.max_orders_per_window
+        if cap is not None:
+            _require(cap >= 1, f"{p}.max_orders_per_window", ">= 1", cap)
+        _require(
+            0.001 <= self.order_window_s <= 86_400.0,
+            f"{p}.order_window_s",
+            "in [0.001, 86400] (seconds)",
+            self.order_window_s,
+        )
         order, symbol = self.max_order_notional, self.max_symbol_notional
         if order is not None and symbol is not None and order > symbol:
             raise ConfigError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,8 @@ from confluex._core.instrument import Instrument
 from confluex._core.mm import GlftConfig, glft_quote
 from confluex.cli import main
 from confluex.market_making import MarketMaker, MMConfig, MMReport, replay_mm
+from confluex.trading.config import ConfigError, RiskConfig, load_config
+from test_cli_errors import assert_one_error_line, run_cli
 
 CFG = GlftConfig(gamma=0.05, order_lots=10, max_inventory_lots=50, alpha_gain=1.0)
 BOOK = (1_000_000.5, 1_000_000, 1_000_001)  # mid, best bid, best ask (ticks)
@@ -184,3 +187,214 @@ def test_mm_config_is_validated_naming_the_value() -> None:
         MMConfig(max_inventory_orders=0)
     with pytest.raises(ValueError, match="market_type"):
         MarketMaker(None, market_type="option")  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------- the [mm] section
+
+
+MM_TOML = """
+[mm]
+gamma = 0.5
+order_notional = 300
+max_inventory_orders = 3
+requote_ms = 250
+latency_ms = 20
+cancels = "worst"
+vol_half_life_s = 20
+vol_sample_ms = 50
+intensity_half_life_s = 45
+intensity_buckets = 6
+bucket_bps = 0.1
+min_bucket_count = 3
+alpha_gain = 0.25
+alpha_horizon_s = 2
+max_depth_bps = 4
+warmup_s = 5
+maker_fee = 0.0001
+markouts_s = [2, 10]
+sample_ms = 500
+"""
+
+
+def test_every_mm_config_field_is_an_mm_key_of_the_trading_config(tmp_path: Path) -> None:
+    path = tmp_path / "mm.toml"
+    path.write_text(MM_TOML)
+
+    cfg = load_config(path).mm
+
+    assert cfg == MMConfig(
+        gamma=0.5,
+        order_notional=300.0,
+        max_inventory_orders=3,
+        requote_ms=250.0,
+        latency_ms=20.0,
+        cancels="worst",
+        vol_half_life_s=20.0,
+        vol_sample_ms=50.0,
+        intensity_half_life_s=45.0,
+        intensity_buckets=6,
+        bucket_bps=0.1,
+        min_bucket_count=3.0,
+        alpha_gain=0.25,
+        alpha_horizon_s=2.0,
+        max_depth_bps=4.0,
+        warmup_s=5.0,
+        maker_fee=0.0001,
+        markouts_s=(2.0, 10.0),
+        sample_ms=500.0,
+    )
+    # every field differs from its default, so none of them can be silently ignored
+    assert all(getattr(cfg, f.name) != getattr(MMConfig(), f.name) for f in fields(MMConfig))
+
+
+def test_cli_config_file_values_reach_the_market_maker(hft_data: Path, tmp_path: Path) -> None:
+    (tmp_path / "mm.toml").write_text(MM_TOML)
+    out = tmp_path / "out"
+    capture = str(hft_data / "spot" / "btcusdt_20240808.gz")
+
+    code = main(
+        [
+            "replay",
+            capture,
+            "--strategy",
+            "mm",
+            "--config",
+            str(tmp_path / "mm.toml"),
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
+
+    assert code == 0
+    report = json.loads((out / "mm_report.json").read_text())
+    assert report["config"] == {
+        **load_config(tmp_path / "mm.toml").as_dict()["mm"],
+        "maker_fee": 0.0001,
+        "markouts_s": [2.0, 10.0],
+    }
+    [sym] = report["symbols"]
+    # the file's fee replaces the market's, its horizons name the markout columns, its
+    # order notional (300 at ~61 k) and inventory limit (3 orders) size the quotes
+    assert sym["maker_fee"] == 0.0001 and "markout_10s_ticks" in sym
+    assert sym["order_qty"] * sym["last_mid"] == pytest.approx(300, rel=0.02)
+    assert sym["max_inventory"] == pytest.approx(3 * sym["order_qty"])
+    header = (out / "mm_fills.csv").read_text().splitlines()[0]
+    assert header.endswith("mid_after_2s,mid_after_10s")
+
+
+BAD_MM = {
+    "gamma_negative": ("gamma = -1", "mm.gamma", "was -1"),
+    "gamma_nan": ("gamma = nan", "mm.gamma", "was nan"),
+    "notional_string": ('order_notional = "200"', "mm.order_notional", "was '200'"),
+    "inventory_zero": ("max_inventory_orders = 0", "mm.max_inventory_orders", "was 0"),
+    "inventory_float": ("max_inventory_orders = 2.5", "mm.max_inventory_orders", "was 2.5"),
+    "cancels_unknown": ('cancels = "fifo"', "mm.cancels", "was 'fifo'"),
+    "latency_1e30": ("latency_ms = 1e30", "mm.latency_ms", "was 1e+30"),
+    "buckets_64": ("intensity_buckets = 64", "mm.intensity_buckets", "was 64"),
+    "maker_fee_50pct": ("maker_fee = 0.5", "mm.maker_fee", "was 0.5"),
+    "markouts_empty": ("markouts_s = []", "mm.markouts_s", "was ()"),
+    "markouts_negative": ("markouts_s = [1, -5]", "mm.markouts_s", "was (1.0, -5.0)"),
+    "markouts_scalar": ("markouts_s = 5", "mm.markouts_s", "was 5"),
+    "unknown_key": ("gama = 1", "mm.gama", "did you mean 'gamma'"),
+}
+
+
+@pytest.mark.parametrize(("line", "key", "shown"), list(BAD_MM.values()), ids=list(BAD_MM))
+def test_cli_bad_mm_value_is_one_error_line_naming_the_key(
+    tmp_path: Path, line: str, key: str, shown: str
+) -> None:
+    (tmp_path / "bad.toml").write_text(f"[mm]\n{line}\n")
+
+    proc = run_cli("replay", "--strategy", "mm", "--config", str(tmp_path / "bad.toml"))
+
+    err = assert_one_error_line(proc, 2, key, shown)
+    assert err.startswith("confluex replay: ")
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "bad.toml")
+    assert info.value.key == key
+
+
+# ---------------------------------------------------------------------- the [risk] limits
+
+
+def _comparable(report: MMReport) -> dict[str, object]:
+    out = report.to_dict()
+    out.pop("risk")
+    return out
+
+
+def test_risk_path_leaves_the_replay_unchanged_when_no_limit_binds(
+    spot_run: tuple[Path, MMReport],
+) -> None:
+    path, plain = spot_run
+    # the paper preset's limits: 1 000 per order, 2 000 per symbol, 300 daily loss; the
+    # maker's inventory limit (5 orders of ~200) and its loss stay well inside them
+    risk = load_config(preset="paper").risk
+
+    checked = replay_mm([path], risk=risk)
+
+    assert plain.risk is None and checked.risk is not None
+    assert _comparable(checked) == _comparable(plain)
+    [a], [b] = plain.symbols, checked.symbols
+    assert a.fills == b.fills and a.series == b.series
+    assert b.quotes_refused == {}
+    # the fills were booked into the risk manager: its daily PnL is the report's
+    assert checked.risk["daily_pnl"] == pytest.approx(b.realized_pnl - b.fees, abs=1e-9)
+
+
+def test_tight_symbol_notional_limit_caps_the_inventory(spot_run: tuple[Path, MMReport]) -> None:
+    path, plain = spot_run
+    limit = 450.0  # a bit more than two ~200 orders
+
+    capped = replay_mm([path], risk=RiskConfig(max_symbol_notional=limit))
+
+    [free], [s] = plain.symbols, capped.symbols
+    top_px = max(f.price for f in free.fills)
+    # unlimited, the inventory goes past the limit; capped, never (valued at the fills)
+    assert max(-free.inventory_min, free.inventory_max) * top_px > limit * 1.2
+    peak = max(-s.inventory_min, s.inventory_max)
+    assert peak * max(f.price for f in s.fills) <= limit
+    assert all(abs(v) * max(f.price for f in s.fills) <= limit for v in s.series["inventory"])
+    assert s.max_inventory == free.max_inventory  # the [mm] limit alone did not change
+    # refusals are counted and reported, by reason
+    [(reason, n)] = s.quotes_refused.items()
+    assert "max_symbol_notional" in reason and n > 100
+    assert s.to_dict()["quotes_refused_total"] == n
+    assert "quote placements refused" in capped.format()
+    assert s.identity_error < 1e-6
+    assert capped.risk is not None
+    assert capped.risk["daily_pnl"] == pytest.approx(s.realized_pnl - s.fees, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("risk", "reason"),
+    [
+        (RiskConfig(kill_switch=True), "trading halted"),
+        (RiskConfig(max_order_notional=100.0), "exceeds max_order_notional"),
+        (RiskConfig(daily_loss_limit=5.0), "daily loss limit reached"),
+        (RiskConfig(max_orders_per_window=50, order_window_s=10.0), "max_orders_per_window"),
+    ],
+    ids=("kill_switch", "order_notional", "daily_loss", "order_rate"),
+)
+def test_each_risk_limit_refuses_quotes_and_counts_them(
+    spot_run: tuple[Path, MMReport], risk: RiskConfig, reason: str
+) -> None:
+    path, plain = spot_run
+
+    report = replay_mm([path], risk=risk)
+
+    [s], [free] = report.symbols, plain.symbols
+    assert any(reason in k for k in s.quotes_refused), s.quotes_refused
+    assert len(s.fills) < len(free.fills)
+    assert report.risk is not None
+    assert report.risk["daily_pnl"] == pytest.approx(s.realized_pnl - s.fees, abs=1e-9)
+    if risk.kill_switch or risk.max_order_notional:  # nothing may open: no quote from flat
+        assert s.orders_placed == 0 and s.fills == []
+    elif risk.daily_loss_limit:  # quoting stopped adding risk once the loss was reached
+        assert report.risk["daily_pnl"] <= -risk.daily_loss_limit
+        assert s.orders_placed < free.orders_placed
+    else:  # 50 orders per 10 s; only quotes that reduce the inventory may go past it
+        windows = s.duration_s / risk.order_window_s + 1
+        assert free.orders_placed > 2 * 50 * windows
+        assert s.orders_placed <= 50 * windows

@@ -77,6 +77,29 @@ def test_daily_loss_limit_counts_fees_and_resets_at_utc_midnight() -> None:
     assert next_day is None and risk.daily_pnl == 0.0
 
 
+def test_order_rate_refuses_opening_orders_until_the_window_slides() -> None:
+    risk, clock = manager(max_orders_per_window=3, order_window_ms=1_000)
+    start = clock.ms
+    for dt in (0, 200, 400):
+        clock.ms = start + dt
+        assert risk.check("A", 10.0, reduces=False, exposures={}) is None
+        risk.record_order()
+    full = risk.check("A", 10.0, reduces=False, exposures={})
+    exit_ok = risk.check("A", 10.0, reduces=True, exposures={"A": 10.0})
+    resting_ok = risk.check("A", 10.0, reduces=False, exposures={}, sending=False)
+    risk.record_order()  # an exit is sent and counted: the window holds 200, 400, 400
+    clock.ms = start + 1_000  # the order at 0 has left the window, the rest are in
+    still_full = risk.check("A", 10.0, reduces=False, exposures={})
+    clock.ms = start + 1_401  # every order has left
+    free = risk.check("A", 10.0, reduces=False, exposures={})
+
+    assert isinstance(full, Rejection) and full.reason is RejectReason.RISK_LIMIT
+    assert "max_orders_per_window is 3" in full.detail and "last 1 s" in full.detail
+    assert exit_ok is None and resting_ok is None
+    assert isinstance(still_full, Rejection)
+    assert free is None and risk.orders_in_window() == 0
+
+
 def test_invalid_limits_are_refused() -> None:
     with pytest.raises(ValueError, match="max_active_positions"):
         RiskLimits(max_active_positions=0)
@@ -95,16 +118,23 @@ def _paper(book: dict[str, tuple[list[Level], list[Level]]]) -> PaperExchange:
     return PaperExchange(markets, lambda s: book[s], balances={"USDT": 20_000.0}, clock=lambda: 0)
 
 
+def _book(*symbols: str) -> dict[str, tuple[list[Level], list[Level]]]:
+    return {s: ([(99.99, 100.0)], [(100.01, 100.0)]) for s in symbols}
+
+
+async def _started(
+    book: dict[str, tuple[list[Level], list[Level]]], risk: RiskManager
+) -> tuple[PaperExchange, Executor]:
+    ex = _paper(book)
+    executor = Executor(ex, risk=risk, settings=ExecutionSettings(fill_poll_interval_s=0))
+    await executor.start()
+    return ex, executor
+
+
 def test_kill_switch_cancels_orders_flattens_and_halts_until_reset() -> None:
     async def main() -> None:
-        book: dict[str, tuple[list[Level], list[Level]]] = {
-            "BTC/USDT": ([(99.99, 100.0)], [(100.01, 100.0)]),
-            "ETH/USDT:USDT": ([(99.99, 100.0)], [(100.01, 100.0)]),
-        }
-        ex = _paper(book)
         risk = RiskManager(RiskLimits(), clock=lambda: 0)
-        executor = Executor(ex, risk=risk, settings=ExecutionSettings(fill_poll_interval_s=0))
-        await executor.start()
+        ex, executor = await _started(_book("BTC/USDT", "ETH/USDT:USDT"), risk)
         await executor.open(_intent("BTC/USDT", tp=120.0))
         await executor.open(_intent("ETH/USDT:USDT", Side.SELL, tp=80.0))
         resting_before = len(await ex.fetch_open_orders())
@@ -130,14 +160,9 @@ def test_kill_switch_cancels_orders_flattens_and_halts_until_reset() -> None:
 
 def test_daily_loss_breach_triggers_the_kill_switch() -> None:
     async def main() -> None:
-        book: dict[str, tuple[list[Level], list[Level]]] = {
-            "BTC/USDT:USDT": ([(99.99, 100.0)], [(100.01, 100.0)]),
-            "ETH/USDT:USDT": ([(99.99, 100.0)], [(100.01, 100.0)]),
-        }
-        ex = _paper(book)
+        book = _book("BTC/USDT:USDT", "ETH/USDT:USDT")
         risk = RiskManager(RiskLimits(daily_loss_limit=50.0), clock=lambda: 0)
-        executor = Executor(ex, risk=risk, settings=ExecutionSettings(fill_poll_interval_s=0))
-        await executor.start()
+        _, executor = await _started(book, risk)
         await executor.open(_intent("BTC/USDT:USDT"))
         await executor.open(_intent("ETH/USDT:USDT"))
         book["BTC/USDT:USDT"] = ([(90.0, 100.0)], [(90.1, 100.0)])  # -10 % on 10 BTC
@@ -146,5 +171,25 @@ def test_daily_loss_breach_triggers_the_kill_switch() -> None:
         assert risk.halted
         assert executor.positions == {}  # ETH flattened by the kill switch
         assert risk.daily_pnl < -50.0
+
+    asyncio.run(main())
+
+
+def test_executor_counts_every_order_it_sends_against_the_order_rate() -> None:
+    async def main() -> None:
+        clock = Clock(0)
+        risk = RiskManager(RiskLimits(max_orders_per_window=2, order_window_ms=10_000), clock=clock)
+        _, executor = await _started(_book("BTC/USDT", "ETH/USDT"), risk)
+        first = await executor.open(_intent("BTC/USDT", tp=120.0))  # entry + take profit
+        sent = risk.orders_in_window()
+        refused = await executor.open(_intent("ETH/USDT"))
+        exited = await executor.close("BTC/USDT")  # an exit passes a full window
+        clock.ms = 10_001
+        later = await executor.open(_intent("ETH/USDT"))
+
+        assert isinstance(first, Position) and sent == 2
+        assert isinstance(refused, Rejection) and "max_orders_per_window" in refused.detail
+        assert exited is None
+        assert isinstance(later, Position)
 
     asyncio.run(main())

@@ -254,6 +254,19 @@ def test_short_take_profit_that_would_go_negative_is_rejected():
         MonitorConfig(risk_reward=10.0, short_stop_pct=10.0)
 
 
+def test_order_rate_limit_is_validated_naming_the_key():
+    cfg = load_config({"risk": {"max_orders_per_window": 50, "order_window_s": 10}})
+    with pytest.raises(ConfigError, match=r"risk\.max_orders_per_window must be >= 1, was 0"):
+        load_config({"risk": {"max_orders_per_window": 0}})
+    with pytest.raises(ConfigError, match=r"risk\.max_orders_per_window must be an integer"):
+        load_config({"risk": {"max_orders_per_window": 2.5}})
+    with pytest.raises(ConfigError, match=r"risk\.order_window_s must be in .*was 0"):
+        load_config({"risk": {"order_window_s": 0}})
+
+    assert (cfg.risk.max_orders_per_window, cfg.risk.order_window_s) == (50, 10.0)
+    assert TradingConfig().risk.max_orders_per_window is None  # no limit by default
+
+
 def test_risk_limits_must_be_positive_and_order_within_symbol():
     with pytest.raises(ConfigError, match=r"risk\.daily_loss_limit must be > 0, was -5"):
         load_config({"risk": {"daily_loss_limit": -5}})

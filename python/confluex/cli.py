@@ -439,7 +439,7 @@ def _replay_command(args: argparse.Namespace) -> int:
         thresholds = config.confluence.thresholds
         engine = engine_from_config(config, profile=args.profile, extras=args.extras)
         prepare = _warm_up_inputs(args, args.profile or config.confluence.profile)
-        mm = market_maker_from_args(args, engine)  # --strategy mm (else None)
+        mm = market_maker_from_args(args, engine, config)  # --strategy mm (else None)
         if (args.paper or args.serve is not None or args.algo is not None) and mm is None:
             trader = trader_from_args(
                 args, engine, lambda note: print(note, flush=True), config=config
@@ -860,8 +860,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument(
         "--config",
         metavar="PATH",
-        help="config TOML: thresholds, component weights and (with --paper) trading "
-        "(default: built-in)",
+        help="config TOML: thresholds, component weights, (with --paper) trading and (with "
+        "--strategy mm) [mm] and [risk] (default: built-in)",
     )
     rp.add_argument("--preset", metavar="NAME", help="config preset, e.g. paper, conservative")
     pt.add_argument(
@@ -870,7 +870,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="confluence",
         help="confluence: trade the MarketMonitor's signals; mm: market-make with GLFT quotes "
         "and queue-model fills, report PnL, fills, adverse selection and (with --out) "
-        "mm_report.json, mm_fills.csv, mm_series.csv, mm_chart.png (implies --paper; see "
+        "mm_report.json, mm_fills.csv, mm_series.csv, mm_chart.png; parameters from the "
+        "config's [mm], quotes checked against its [risk] (implies --paper; see "
         "confluex.market_making)",
     )
     pt.add_argument(

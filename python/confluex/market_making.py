@@ -35,6 +35,13 @@ average entry price for realised PnL and the identity ``cash + position * mid ==
 unrealised - fees`` checked at the end. Everything runs on data time: two runs over the same
 files give the same fills.
 
+Risk: given the ``[risk]`` section (``confluex replay --strategy mm`` always gives it), every
+quote placement passes the directional path's pre-trade check (:class:`~confluex.trading.risk.
+RiskManager`, built by :func:`confluex.replay_trader.risk_manager`) at its worst case, a quote
+that can only reduce the inventory passing as an exit does; refusals are counted by reason in
+the report, and the fills are booked into the same manager (its daily PnL). The parameters
+are the ``[mm]`` section (:class:`~confluex.trading.config.MMConfig`).
+
 The fills are decided by the queue model, not by :class:`~confluex.trading.paper_venue.
 PaperExchange`, whose resting limits fill as soon as the book crosses them (no queue): a maker
 strategy's result depends mostly on that difference.
@@ -45,7 +52,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
@@ -60,14 +67,23 @@ from ._core.mm import GlftConfig, MidVolatility, Quote, TradeIntensity, glft_quo
 from ._core.session import FeedSession, Venue
 from ._core.types import trade_event_dtype
 from .markets import Scale
-from .replay_trader import _DEFAULT_FEES, MARKET_RULES, VENUE_MARKET_TYPE
-from .trading.config import MarketType
-from .trading.queue_model import CancelModel, QueueFill, QueueModel, Side
+from .replay_trader import (
+    _DEFAULT_FEES,
+    MARKET_RULES,
+    VENUE_MARKET_TYPE,
+    DataClock,
+    _reason_key,
+    risk_manager,
+)
+from .trading.config import MarketType, MMConfig, RiskConfig, TradingConfig
+from .trading.queue_model import QueueFill, QueueModel, Side
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from .engine import Engine
+    from .trading.risk import RiskManager
+    from .trading.types import Rejection
 
 __all__ = [
     "MMConfig",
@@ -83,81 +99,6 @@ __all__ = [
 _BOOK_DEPTH = 50  # levels per side read for queue positions
 _SERIES_CAP = 100_000  # chart rows per symbol; beyond it the sampling interval doubles
 _BOOK_KINDS = (MsgKind.Depth, MsgKind.Snapshot)
-
-
-@dataclass(frozen=True, slots=True)
-class MMConfig:
-    """Parameters of the market maker (defaults: BTCUSDT-sized, documented in the docs page).
-
-    Distances given in basis points of the first mid are turned into ticks per symbol.
-    """
-
-    gamma: float = 1.0  # risk aversion per basis point of the first mid (GLFT gamma = xi)
-    order_notional: float = 200.0  # quote currency per quote (raised to the market minimum)
-    max_inventory_orders: int = 5  # inventory limit, in orders
-    requote_ms: float = 100.0
-    latency_ms: float = 10.0  # order entry and cancel latency (data time)
-    cancels: CancelModel = "pro_rata"
-    vol_half_life_s: float = 30.0
-    vol_sample_ms: float = 100.0
-    intensity_half_life_s: float = 60.0
-    intensity_buckets: int = 8
-    bucket_bps: float = 0.05  # width of an intensity bucket
-    min_bucket_count: float = 2.0
-    alpha_gain: float = 0.5
-    alpha_horizon_s: float = 1.0
-    max_depth_bps: float = 5.0  # no quote further than this from the mid
-    warmup_s: float = 10.0
-    maker_fee: float | None = None  # default: the market's maker fee
-    markouts_s: tuple[float, ...] = (1.0, 5.0)
-    sample_ms: float = 100.0  # chart series sampling
-
-    def __post_init__(self) -> None:
-        positive = {
-            "gamma": self.gamma,
-            "order_notional": self.order_notional,
-            "requote_ms": self.requote_ms,
-            "vol_half_life_s": self.vol_half_life_s,
-            "intensity_half_life_s": self.intensity_half_life_s,
-            "bucket_bps": self.bucket_bps,
-            "min_bucket_count": self.min_bucket_count,
-            "max_depth_bps": self.max_depth_bps,
-            "sample_ms": self.sample_ms,
-        }
-        for name, value in positive.items():
-            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-                raise ValueError(f"MMConfig.{name} must be a finite number > 0, was {value!r}")
-        non_negative = {
-            "latency_ms": self.latency_ms,
-            "vol_sample_ms": self.vol_sample_ms,
-            "alpha_horizon_s": self.alpha_horizon_s,
-            "warmup_s": self.warmup_s,
-        }
-        for name, value in non_negative.items():
-            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
-                raise ValueError(f"MMConfig.{name} must be a finite number >= 0, was {value!r}")
-        if not math.isfinite(self.alpha_gain):
-            raise ValueError(f"MMConfig.alpha_gain must be finite, was {self.alpha_gain!r}")
-        if not (isinstance(self.max_inventory_orders, int) and self.max_inventory_orders >= 1):
-            raise ValueError(
-                f"MMConfig.max_inventory_orders must be an int >= 1, was "
-                f"{self.max_inventory_orders!r}"
-            )
-        if not (isinstance(self.intensity_buckets, int) and 2 <= self.intensity_buckets <= 32):
-            raise ValueError(
-                f"MMConfig.intensity_buckets must be an int in [2, 32], was "
-                f"{self.intensity_buckets!r}"
-            )
-        if self.cancels not in ("pro_rata", "worst"):
-            raise ValueError(
-                f"MMConfig.cancels must be 'pro_rata' or 'worst', was {self.cancels!r}"
-            )
-        if self.maker_fee is not None and not (
-            math.isfinite(self.maker_fee) and -0.01 <= self.maker_fee <= 0.01
-        ):
-            raise ValueError(f"MMConfig.maker_fee must be in [-0.01, 0.01], was {self.maker_fee!r}")
-        if not self.markouts_s or not all(math.isfinite(h) and h > 0 for h in self.markouts_s):
-            raise ValueError(f"MMConfig.markouts_s must be horizons > 0, was {self.markouts_s!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +159,9 @@ class MMSymbolReport:
     intensity_k: float
     half_spread_ticks: float
     markouts_s: tuple[float, ...]
+    # quote placements the [risk] limits refused, by reason (numbers masked); counted, never
+    # dropped silently: the refused side is not quoted at that decision
+    quotes_refused: dict[str, int] = field(default_factory=dict)
     series: dict[str, list[float]] = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ derived figures
@@ -289,6 +233,7 @@ class MMSymbolReport:
             f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("fills", "series")
         }
         out["markouts_s"] = list(self.markouts_s)
+        out["quotes_refused_total"] = sum(self.quotes_refused.values())
         buys = [f for f in self.fills if f.side == "buy"]
         out.update(
             fills=len(self.fills),
@@ -348,6 +293,12 @@ class MMSymbolReport:
             f"({self.bps(self.sigma_ticks):.3g} bps), A {self.intensity_a:.3g}/s, k "
             f"{self.intensity_k:.3g}/tick, half-spread {self.half_spread_ticks:.3g} ticks "
             f"({self.bps(self.half_spread_ticks):.3g} bps)",
+            *(
+                [f"  risk       {sum(self.quotes_refused.values()):,} quote placements refused:"]
+                + [f"             {n:,} x {reason}" for reason, n in self.quotes_refused.items()]
+                if self.quotes_refused
+                else []
+            ),
             f"  check      cash + position at mid == realised + unrealised - fees: error "
             f"{self.identity_error:.1e} {'OK' if self.identity_error <= 1e-6 else 'MISMATCH'}",
         ]
@@ -365,6 +316,9 @@ class MMReport:
     config: MMConfig
     symbols: list[MMSymbolReport]
     messages: int
+    # the [risk] limits the quotes were checked against and the risk manager's state at the
+    # end (None: no limits); daily_pnl is what the fills booked into it
+    risk: dict[str, Any] | None = None
 
     @property
     def net_pnl(self) -> float:
@@ -379,6 +333,7 @@ class MMReport:
             "config": cfg,
             "messages": self.messages,
             "net_pnl": self.net_pnl,
+            "risk": self.risk,
             "symbols": [s.to_dict() for s in self.symbols],
         }
 
@@ -388,6 +343,13 @@ class MMReport:
             f"market making  [GLFT quotes, gamma {c.gamma:g}; queue-model fills ({c.cancels} "
             f"cancels, latency {c.latency_ms:g} ms); data-time clock]"
         )
+        if self.risk is not None:
+            r = self.risk
+            limits = ", ".join(f"{k} {v:g}" for k, v in r["limits"].items()) or "none"
+            head += (
+                f"\n  risk       [risk] limits: {limits}; daily pnl booked {r['daily_pnl']:,.4f}"
+                + ("; halted" if r["halted"] else "")
+            )
         if not self.symbols:
             return (
                 head
@@ -424,6 +386,7 @@ class _Symbol:
         self.sym = sym
         self.venue = venue
         self.name = name
+        self.key = f"{venue}:{name}"  # the symbol the risk manager sees
         inst = engine.instrument(sym)
         self.px = Scale.ticks(inst)
         self.qty = Scale.lots(inst)
@@ -449,6 +412,7 @@ class _Symbol:
         self.last_quote: Quote | None = None
         self.requotes = 0
         self.quoted_lots = 0
+        self.refused: Counter[str] = Counter()
         self.filled_orders: set[int] = set()
         # account
         self.position = 0  # lots
@@ -484,6 +448,10 @@ class MarketMaker:
     market_type
         ``"spot"`` or ``"swap"`` for every symbol (fees and order rules); default: from the
         venue (``binance_spot`` spot, ``binance_futures`` and ``bybit`` swap).
+    risk
+        The ``[risk]`` limits every quote placement is checked against (``RiskManager.check``,
+        as the directional path's orders are); the fills are booked into the same manager
+        (``record_fill``: the daily PnL). None (the default): no limits.
     """
 
     def __init__(
@@ -492,12 +460,16 @@ class MarketMaker:
         config: MMConfig | None = None,
         *,
         market_type: MarketType | None = None,
+        risk: RiskConfig | None = None,
     ) -> None:
         if market_type not in (None, "spot", "swap"):
             raise ValueError(f"market_type must be 'spot' or 'swap', was {market_type!r}")
         self.engine = engine
         self.config = config if config is not None else MMConfig()
         self.market_type = market_type
+        self.risk_config = risk
+        self.clock = DataClock()  # the risk manager's clock: data time (UTC day of the fills)
+        self.risk: RiskManager | None = risk_manager(risk, self.clock) if risk is not None else None
         self._symbols: dict[int, _Symbol | None] = {}
         self.messages = 0
         self._report: MMReport | None = None
@@ -506,6 +478,7 @@ class MarketMaker:
     def on_raw(self, session: FeedSession, result: ParseResult, msg: bytes, ts_ns: int) -> None:
         """The replay hook (``replay(..., on_raw=mm.on_raw)``): after every parsed message."""
         self.messages += 1
+        self.clock.advance(ts_ns)
         sym = result.symbol_id
         if sym in self._symbols:
             st = self._symbols[sym]
@@ -635,9 +608,11 @@ class MarketMaker:
         fee = st.maker_fee * price * qty
         signed = fill.qty_lots if fill.side == "buy" else -fill.qty_lots
         pos = st.position
+        realized = 0.0
         if pos and (pos > 0) != (signed > 0):  # reduces (and maybe flips) the position
             closing = min(abs(pos), abs(signed))
-            st.realized += st.qty(closing) * (price - st.avg_px) * (1 if pos > 0 else -1)
+            realized = st.qty(closing) * (price - st.avg_px) * (1 if pos > 0 else -1)
+            st.realized += realized
             if abs(signed) > abs(pos):
                 st.avg_px = price
         else:
@@ -649,6 +624,8 @@ class MarketMaker:
         st.cash -= (qty if signed > 0 else -qty) * price
         st.cash -= fee
         st.fees += fee
+        if self.risk is not None:  # where the directional path books its fills (FillLedger)
+            self.risk.record_fill(realized, fee)
         st.inv_min = min(st.inv_min, st.position)
         st.inv_max = max(st.inv_max, st.position)
         st.filled_orders.add(fill.order_id)
@@ -717,20 +694,72 @@ class MarketMaker:
     ) -> int | None:
         order = st.queue.get(current) if current is not None else None
         if order is not None and order.price_ticks == px and lots > 0:
-            return current  # same price: keep the order and its place in the queue
+            # same price: keep the order and its place in the queue, while the limits allow it
+            # (a halt or a daily loss reached since it was placed cancels it)
+            left = order.remaining_lots
+            if not self._refused(st, side, px, left, self._live_lots(st, side) - left, False):
+                return current
+            lots = 0
         if order is not None:
             st.queue.cancel(order.order_id, ts_ns)
+        if lots <= 0:
+            return None
         # Orders still live on this side (canceled, not yet gone) can fill too: the new one
         # only gets the inventory room they leave.
         glft = st.glft
         assert glft is not None
-        others = sum(o.remaining_lots for o in st.queue.orders if o.side == side)
+        others = self._live_lots(st, side)
         room = glft.max_inventory_lots - (st.position if side == "buy" else -st.position)
         lots = min(lots, (room - others) // st.step_lots * st.step_lots)
         if lots <= 0 or st.qty(lots) * st.px(px) < st.min_cost:
             return None
+        if self._refused(st, side, px, lots, others):
+            return None
         st.quoted_lots += lots
+        if self.risk is not None:
+            self.risk.record_order()
         return st.queue.place(side, px, lots, ts_ns).order_id
+
+    @staticmethod
+    def _live_lots(st: _Symbol, side: Side) -> int:
+        return sum(o.remaining_lots for o in st.queue.orders if o.side == side)
+
+    def _refused(
+        self, st: _Symbol, side: Side, px: int, lots: int, others: int, sending: bool = True
+    ) -> bool:
+        """Checks a quote of ``lots`` at ``px`` against the ``[risk]`` limits; counts a refusal.
+
+        The quote is judged at its worst: as if it and every order still live on its side
+        (``others`` lots) filled. It only reduces the inventory if even then the inventory does
+        not pass flat; then it passes every check, as an exit does. Otherwise its notional (at
+        its price) is the order notional, and the inventory the same way after the other
+        orders filled is this symbol's exposure; the other symbols' are their open positions
+        at their average entry price, as the Executor counts them. ``sending=False``: a quote
+        kept at its price (already sent), which the order rate does not concern.
+        """
+        risk = self.risk
+        if risk is None:
+            return False
+        before = (st.position if side == "buy" else -st.position) + others
+        price, lot = st.px(px), st.qty.step
+        exposures = {
+            o.key: abs(o.position) * o.qty.step * o.avg_px
+            for o in self._symbols.values()
+            if o is not None and o is not st and o.position
+        }
+        if before > 0:
+            exposures[st.key] = before * lot * price
+        rejection: Rejection | None = risk.check(
+            st.key,
+            lots * lot * price,
+            reduces=before + lots <= 0,
+            exposures=exposures,
+            sending=sending,
+        )
+        if rejection is None:
+            return False
+        st.refused[_reason_key(rejection.detail)] += 1
+        return True
 
     def _cancel_quotes(self, st: _Symbol, ts_ns: int) -> None:
         for oid in (st.bid_id, st.ask_id):
@@ -768,8 +797,21 @@ class MarketMaker:
             if st is None or st.start_ns is None:
                 continue
             reports.append(self._symbol_report(st))
-        self._report = MMReport(self.config, reports, self.messages)
+        self._report = MMReport(self.config, reports, self.messages, self._risk_state())
         return self._report
+
+    def _risk_state(self) -> dict[str, Any] | None:
+        risk, cfg = self.risk, self.risk_config
+        if risk is None or cfg is None:
+            return None
+        limits = {k: v for k, v in asdict(cfg).items() if v is not None and k != "kill_switch"}
+        if cfg.max_orders_per_window is None:
+            del limits["order_window_s"]
+        return {
+            "limits": limits,
+            "daily_pnl": risk.daily_pnl,
+            "halted": risk.halted,
+        }
 
     def _symbol_report(self, st: _Symbol) -> MMSymbolReport:
         assert st.start_ns is not None
@@ -825,6 +867,7 @@ class MarketMaker:
             intensity_k=fit.k if fit is not None else math.nan,
             half_spread_ticks=q.half_spread_ticks if q is not None else math.nan,
             markouts_s=self.config.markouts_s,
+            quotes_refused=dict(sorted(st.refused.items())),
             series={k: list(v) for k, v in st.series.items()},
         )
 
@@ -960,20 +1003,30 @@ def replay_mm(
     *,
     symbols: Sequence[str] | None = None,
     market_type: MarketType | None = None,
+    risk: RiskConfig | None = None,
 ) -> MMReport:
-    """Market-make a replay of ``paths`` (default: the bundled sample) and return the report."""
+    """Market-make a replay of ``paths`` (default: the bundled sample) and return the report.
+
+    ``risk``: the ``[risk]`` limits the quotes are checked against (default: none).
+    """
     from .engine import Engine
     from .feeds.files import replay
 
     engine = Engine()
-    mm = MarketMaker(engine, config, market_type=market_type)
+    mm = MarketMaker(engine, config, market_type=market_type, risk=risk)
     replay(paths, symbols=symbols, engine=engine, on_raw=mm.on_raw)
     return mm.finish()
 
 
-def market_maker_from_args(args: Any, engine: Engine) -> MarketMaker | None:
+def market_maker_from_args(
+    args: Any, engine: Engine, config: TradingConfig | None = None
+) -> MarketMaker | None:
     """The ``confluex replay --strategy mm`` market maker (None for another strategy).
 
+    Its parameters are ``config.mm`` and its quotes are checked against ``config.risk`` (the
+    ``--config`` / ``--preset`` file's ``[mm]`` and ``[risk]``; default: the built-in
+    configuration). ``--market-type`` picks the fee schedule and order rules (it is not an
+    ``[mm]`` key; ``mm.maker_fee``, when set, replaces the fee it picks).
     Raises ValueError for options that do not go with it (``--serve``).
     """
     if getattr(args, "strategy", "confluence") != "mm":
@@ -982,7 +1035,10 @@ def market_maker_from_args(args: Any, engine: Engine) -> MarketMaker | None:
         raise ValueError(
             f"--strategy mm does not publish alerts, was --serve {args.serve}: drop one of them"
         )
-    return MarketMaker(engine, market_type=getattr(args, "market_type", None))
+    cfg = config if config is not None else TradingConfig()
+    return MarketMaker(
+        engine, cfg.mm, market_type=getattr(args, "market_type", None), risk=cfg.risk
+    )
 
 
 def __dir__() -> list[str]:

@@ -76,7 +76,7 @@ from .trading.algos import (
     MarketState,
     ParentReport,
 )
-from .trading.config import MarketType, TradingConfig, load_config
+from .trading.config import MarketType, RiskConfig, TradingConfig, load_config
 from .trading.execution import Executor, FillEvent
 from .trading.monitor import MarketMonitor
 from .trading.paper_venue import Level, PaperExchange, PaperMarket
@@ -102,6 +102,7 @@ __all__ = [
     "parse_host_port",
     "replay_paper",
     "replay_paper_async",
+    "risk_manager",
     "trader_from_args",
     "unified_symbol",
 ]
@@ -346,6 +347,28 @@ def _iso(ms: int) -> str:
     return when.isoformat(timespec="milliseconds").removesuffix("+00:00")
 
 
+def risk_manager(config: RiskConfig, clock: Callable[[], int]) -> RiskManager:
+    """The ``[risk]`` section as the RiskManager of a replay on ``clock`` (data time).
+
+    An absent limit is no limit; ``kill_switch = true`` starts it halted. The directional
+    trader and the market maker (``confluex.market_making``) both check their orders here.
+    """
+    risk = RiskManager(
+        RiskLimits(
+            max_active_positions=config.max_active_positions,
+            max_order_notional=config.max_order_notional or math.inf,
+            max_symbol_notional=config.max_symbol_notional or math.inf,
+            daily_loss_limit=config.daily_loss_limit or math.inf,
+            max_orders_per_window=config.max_orders_per_window,
+            order_window_ms=round(config.order_window_s * 1000),
+        ),
+        clock=clock,
+    )
+    if config.kill_switch:
+        risk.halt("risk.kill_switch is set in the configuration")
+    return risk
+
+
 def _reason_key(text: str) -> str:
     """An execution rejection's text with its numbers masked, so alike reasons count together."""
     return _NUMBER.sub("#", text)
@@ -559,18 +582,7 @@ class PaperTrader:
         )
         self._taker, self._maker = taker, maker
         self._journal = OrderJournal(None, clock=self.clock)
-        risk_cfg = self.config.risk
-        risk = RiskManager(
-            RiskLimits(
-                max_active_positions=risk_cfg.max_active_positions,
-                max_order_notional=risk_cfg.max_order_notional or math.inf,
-                max_symbol_notional=risk_cfg.max_symbol_notional or math.inf,
-                daily_loss_limit=risk_cfg.daily_loss_limit or math.inf,
-            ),
-            clock=self.clock,
-        )
-        if risk_cfg.kill_switch:
-            risk.halt("risk.kill_switch is set in the configuration")
+        risk = risk_manager(self.config.risk, self.clock)
         server = self.server
         self._executor = Executor(
             self._exchange,

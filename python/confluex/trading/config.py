@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+from .queue_model import CancelModel
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised only on Python 3.10 (needs the tomli backport)
@@ -51,6 +53,7 @@ __all__ = [
     "ExchangeConfig",
     "ExecutionConfig",
     "ExecutorConfig",
+    "MMConfig",
     "MarketType",
     "MonitorConfig",
     "PositionManagerConfig",
@@ -464,7 +467,12 @@ class ExecutionConfig:
 
 @dataclass(frozen=True, slots=True)
 class RiskConfig:
-    """``[risk]``: account-level limits in quote currency (absent means no limit)."""
+    """``[risk]``: account-level limits in quote currency (absent means no limit).
+
+    ``max_orders_per_window`` caps the orders sent within ``order_window_s`` (Binance spot
+    allows 50 per 10 s, USD-M 300 per 10 s): once reached, opening orders are refused until the
+    oldest leaves the window.
+    """
 
     PREFIX: ClassVar[str] = "risk"
 
@@ -472,6 +480,8 @@ class RiskConfig:
     max_order_notional: float | None = None
     max_symbol_notional: float | None = None
     daily_loss_limit: float | None = None
+    max_orders_per_window: int | None = None
+    order_window_s: float = 10.0
     kill_switch: bool = False
 
     def __post_init__(self) -> None:
@@ -486,6 +496,15 @@ class RiskConfig:
             value = getattr(self, name)
             if value is not None:
                 _require(value > 0.0, f"{p}.{name}", "> 0", value)
+        cap = self.max_orders_per_window
+        if cap is not None:
+            _require(cap >= 1, f"{p}.max_orders_per_window", ">= 1", cap)
+        _require(
+            0.001 <= self.order_window_s <= 86_400.0,
+            f"{p}.order_window_s",
+            "in [0.001, 86400] (seconds)",
+            self.order_window_s,
+        )
         order, symbol = self.max_order_notional, self.max_symbol_notional
         if order is not None and symbol is not None and order > symbol:
             raise ConfigError(
@@ -493,6 +512,99 @@ class RiskConfig:
                 f"{p}.max_order_notional must be <= {p}.max_symbol_notional, was "
                 f"order={_fmt(order)}, symbol={_fmt(symbol)}",
             )
+
+
+#: Longest duration a setting in milliseconds may hold (the same year as MAX_DURATION_S).
+MAX_DURATION_MS = MAX_DURATION_S * 1000.0
+
+
+@dataclass(frozen=True, slots=True)
+class MMConfig:
+    """``[mm]``: the market maker (``confluex replay --strategy mm``, docs/market_making.md).
+
+    Its defaults are BTCUSDT-sized. Distances given in basis points of the symbol's first mid
+    (``gamma``, ``bucket_bps``, ``max_depth_bps``) are turned into ticks per symbol;
+    ``maker_fee`` unset means the market's maker fee. Built directly (``MMConfig(gamma=0.5)``)
+    it is validated the same way as from a file: a bad value raises :class:`ConfigError`
+    naming ``mm.<field>`` and the value.
+    """
+
+    PREFIX: ClassVar[str] = "mm"
+
+    gamma: float = 1.0  # risk aversion per basis point of the first mid (GLFT gamma = xi)
+    order_notional: float = 200.0  # quote currency per quote (raised to the market minimum)
+    max_inventory_orders: int = 5  # inventory limit, in orders
+    requote_ms: float = 100.0
+    latency_ms: float = 10.0  # order entry and cancel latency (data time)
+    cancels: CancelModel = "pro_rata"
+    vol_half_life_s: float = 30.0
+    vol_sample_ms: float = 100.0
+    intensity_half_life_s: float = 60.0
+    intensity_buckets: int = 8
+    bucket_bps: float = 0.05  # width of an intensity bucket
+    min_bucket_count: float = 2.0
+    alpha_gain: float = 0.5
+    alpha_horizon_s: float = 1.0
+    max_depth_bps: float = 5.0  # no quote further than this from the mid
+    warmup_s: float = 10.0
+    maker_fee: float | None = None  # default: the market's maker fee
+    markouts_s: tuple[float, ...] = (1.0, 5.0)
+    sample_ms: float = 100.0  # chart series sampling
+
+    def __post_init__(self) -> None:
+        p = self.PREFIX
+        # (field, lower bound, lower bound allowed, upper bound): durations stay within a
+        # year (they become int64 nanoseconds), the rest only has to be finite
+        bounds: tuple[tuple[str, float, bool, float], ...] = (
+            ("gamma", 0.0, False, math.inf),
+            ("order_notional", 0.0, False, math.inf),
+            ("requote_ms", 0.0, False, MAX_DURATION_MS),
+            ("latency_ms", 0.0, True, MAX_DURATION_MS),
+            ("vol_half_life_s", 0.0, False, MAX_DURATION_S),
+            ("vol_sample_ms", 0.0, True, MAX_DURATION_MS),
+            ("intensity_half_life_s", 0.0, False, MAX_DURATION_S),
+            ("bucket_bps", 0.0, False, math.inf),
+            ("min_bucket_count", 0.0, False, math.inf),
+            ("alpha_gain", -math.inf, False, math.inf),
+            ("alpha_horizon_s", 0.0, True, MAX_DURATION_S),
+            ("max_depth_bps", 0.0, False, math.inf),
+            ("warmup_s", 0.0, True, MAX_DURATION_S),
+            ("sample_ms", 0.0, False, MAX_DURATION_MS),
+        )
+        for name, lo, lo_ok, hi in bounds:
+            value = getattr(self, name)
+            ok = _is_number(value) and math.isfinite(value) and value <= hi
+            ok = ok and (value >= lo if lo_ok else value > lo)
+            rule = "a finite number" + (
+                "" if lo == -math.inf else f" {'>=' if lo_ok else '>'} {_fmt(lo)}"
+            )
+            _require(
+                ok,
+                f"{p}.{name}",
+                rule + ("" if hi == math.inf else f" and <= {_fmt(hi)} (one year)"),
+                value,
+            )
+        for name, lo, hi in (("max_inventory_orders", 1, 1_000_000), ("intensity_buckets", 2, 32)):
+            value = getattr(self, name)
+            ok = isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
+            _require(ok, f"{p}.{name}", f"an integer in [{lo}, {hi}]", value)
+        if self.cancels not in ("pro_rata", "worst"):
+            raise ConfigError(
+                f"{p}.cancels", f"{p}.cancels must be 'pro_rata' or 'worst', was {self.cancels!r}"
+            )
+        fee = self.maker_fee
+        if fee is not None:
+            ok = _is_number(fee) and math.isfinite(fee) and -0.01 <= fee <= 0.01
+            _require(ok, f"{p}.maker_fee", "in [-0.01, 0.01] (a fraction: 0.0002 = 2 bps)", fee)
+        horizons = self.markouts_s
+        ok = isinstance(horizons, (tuple, list)) and len(horizons) > 0
+        ok = ok and all(_is_number(h) and 0.0 < h <= MAX_DURATION_S for h in horizons)
+        _require(ok, f"{p}.markouts_s", "a non-empty list of horizons in seconds > 0", horizons)
+        object.__setattr__(self, "markouts_s", tuple(float(h) for h in horizons))
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True, slots=True)
@@ -624,6 +736,7 @@ class TradingConfig:
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
     risk: RiskConfig = field(default_factory=RiskConfig)
+    mm: MMConfig = field(default_factory=MMConfig)
     exchanges: Mapping[str, ExchangeConfig] = field(
         default_factory=lambda: types.MappingProxyType({})
     )
@@ -722,6 +835,11 @@ def _convert(value: Any, hint: Any, key: str) -> Any:
         return value
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):
         return _build(hint, value, key)
+    if origin is tuple:  # tuple[float, ...]: a TOML array
+        (inner, _) = typing.get_args(hint)
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(key, f"{key} must be an array, was {value!r}")
+        return tuple(_convert(v, inner, key) for v in value)
     if hint is bool:
         if not isinstance(value, bool):
             raise ConfigError(key, f"{key} must be true or false, was {value!r}")

@@ -128,6 +128,7 @@ class Executor:
             self._journal,
             describe=self._describe,
             on_order=lambda order: self._notify("order", order),
+            on_send=risk.record_order if risk is not None else None,
         )
         self._ledger = FillLedger(
             market=self._market,

@@ -71,7 +71,8 @@ def type_of(exc: BaseException) -> type[Exception]:
 class OrderRouter:
     """The order primitives of one exchange; every message goes through ``describe``.
 
-    ``on_order`` is called with each order dict whose (status, filled) changed.
+    ``on_order`` is called with each order dict whose (status, filled) changed; ``on_send``
+    (optional) once per order submitted, before it is sent (the risk manager's order rate).
     """
 
     def __init__(
@@ -82,8 +83,10 @@ class OrderRouter:
         *,
         describe: Callable[[BaseException], str],
         on_order: Callable[[dict[str, Any]], None],
+        on_send: Callable[[], None] | None = None,
     ) -> None:
         self._ex = exchange
+        self._on_send = on_send
         self.settings = settings
         self.journal = journal
         self._describe = describe
@@ -149,6 +152,8 @@ class OrderRouter:
             log.error(msg)
             return Rejection(RejectReason.ORDER_FAILED, msg, symbol)
         req = {**params, "clientOrderId": cid}
+        if self._on_send is not None:
+            self._on_send()
         attempt = 0
         while True:
             attempt += 1

@@ -4,7 +4,7 @@
 cdef class RiskManager:
     cdef dict __dict__
     cdef public object limits
-    cdef object _clock, _day, _halted_reason
+    cdef object _clock, _day, _halted_reason, _sent
     cdef double _daily_pnl
     cpdef object _today(self)
     cpdef object _roll(self)

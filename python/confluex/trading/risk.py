@@ -8,11 +8,17 @@ halted so that every further opening intent is rejected until ``reset()``.
 
 Daily PnL is realised PnL minus fees from confirmed fills, bucketed by the UTC day of the
 injected clock (milliseconds since the epoch); it restarts at 0 at each UTC midnight.
+
+The order rate counts every order sent (``record_order``: exits and protection too, as a
+venue counts them) over a sliding window of the same clock; once ``max_orders_per_window``
+were sent within ``order_window_ms``, opening orders are rejected until the oldest leaves
+the window (reducing orders still pass). The count keeps at most that many timestamps.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -29,17 +35,25 @@ class RiskLimits:
 
     ``max_active_positions`` counts symbols with a non-zero position (reference §6.4: 5).
     ``daily_loss_limit`` is a positive amount: opening orders are rejected once today's
-    realised PnL minus fees is at or below ``-daily_loss_limit``.
+    realised PnL minus fees is at or below ``-daily_loss_limit``. ``max_orders_per_window``
+    (None: no limit) caps the orders sent within ``order_window_ms``.
     """
 
     max_active_positions: int = 5
     max_order_notional: float = 10_000.0
     max_symbol_notional: float = 20_000.0
     daily_loss_limit: float = 500.0
+    max_orders_per_window: int | None = None
+    order_window_ms: int = 10_000
 
     def __post_init__(self) -> None:
         if self.max_active_positions < 1:
             raise ValueError(f"max_active_positions must be >= 1, was {self.max_active_positions}")
+        cap = self.max_orders_per_window
+        if cap is not None and cap < 1:
+            raise ValueError(f"max_orders_per_window must be >= 1, was {cap}")
+        if self.order_window_ms < 1:
+            raise ValueError(f"order_window_ms must be >= 1, was {self.order_window_ms}")
         for name in ("max_order_notional", "max_symbol_notional", "daily_loss_limit"):
             value = getattr(self, name)
             if not value > 0:
@@ -55,6 +69,9 @@ class RiskManager:
         self._day = self._today()
         self._daily_pnl = 0.0
         self._halted_reason: str | None = None
+        # send times of the last max_orders_per_window orders: enough to tell whether that
+        # many were sent within the window
+        self._sent: deque[int] = deque(maxlen=limits.max_orders_per_window or 0)
 
     def __repr__(self) -> str:
         return (
@@ -87,6 +104,19 @@ class RiskManager:
         self._roll()
         self._daily_pnl += realized_pnl - fee
 
+    def record_order(self) -> None:
+        """Count one order sent now (any order: the window's limit counts them all)."""
+        if self.limits.max_orders_per_window is not None:
+            self._sent.append(self._clock())
+
+    def orders_in_window(self) -> int:
+        """Orders sent within the last ``order_window_ms`` (at most ``max_orders_per_window``)."""
+        horizon = self._clock() - self.limits.order_window_ms
+        sent = self._sent
+        while sent and sent[0] <= horizon:
+            sent.popleft()
+        return len(sent)
+
     def daily_loss_breached(self) -> bool:
         """Today's PnL is at or below the negative daily loss limit."""
         return self.daily_pnl <= -self.limits.daily_loss_limit
@@ -106,12 +136,14 @@ class RiskManager:
         *,
         reduces: bool,
         exposures: Mapping[str, float],
+        sending: bool = True,
     ) -> Rejection | None:
         """Check one order of ``notional`` (quote) on ``symbol``.
 
         ``exposures`` maps each symbol with an open position to its absolute notional.
         ``reduces`` marks an order that only reduces an existing position: it always passes
-        (flattening must work while halted).
+        (flattening must work while halted). ``sending=False`` re-checks an order already
+        resting at the venue: the order rate does not apply to it.
         """
         if reduces:
             return None
@@ -149,6 +181,14 @@ class RiskManager:
                 RejectReason.RISK_LIMIT,
                 f"daily loss limit reached: pnl {self.daily_pnl:.2f} <= "
                 f"-{lim.daily_loss_limit:.2f}",
+                symbol,
+            )
+        cap = lim.max_orders_per_window
+        if sending and cap is not None and self.orders_in_window() >= cap:
+            return Rejection(
+                RejectReason.RISK_LIMIT,
+                f"{cap} orders sent in the last {lim.order_window_ms / 1000:g} s, "
+                f"max_orders_per_window is {cap}",
                 symbol,
             )
         return None

@@ -60,12 +60,16 @@
 namespace confluex {
 
 struct EngineConfig {
-    // The books' top-K cache holds 32 levels per side by default (not BookConfig's 64): the
-    // recompute reads the best max(25, book_signals.dwi_levels), and every update between
-    // them and the cache's end would be patched into it for nothing (~70 ns per USD-M
-    // message). The engine raises top_cache to what its kernels read when it is smaller, so
-    // a view is never clipped (engine.config().book.top_cache reports the value it uses).
-    BookConfig book{.window_bits = 17, .top_cache = 32};
+    // The engine's books differ from BookConfig's defaults in two ways:
+    //  - windows of 2^20 ticks per side once synced (not 2^17): a USD-M book's updates keep
+    //    landing far from the mid, and each one the overflow map takes costs a tree walk and a
+    //    node (~95 ns per BTCUSDT USD-M depth message); only pages holding levels are resident
+    //    (see order_book.hpp, Design);
+    //  - a top-K cache of 32 levels per side (not 64): the recompute reads the best
+    //    max(25, book_signals.dwi_levels), and every update between them and the cache's end
+    //    would be patched into it for nothing (~70 ns per USD-M message). The engine raises
+    //    top_cache to what its kernels read when it is smaller, so a view is never clipped.
+    BookConfig book{.window_bits = 20, .top_cache = 32};
     FlowConfig flow{};
     signals::OrderbookSignalsConfig book_signals{};
     FlowSignalsConfig flow_signals{};

@@ -36,8 +36,10 @@ constexpr std::uint64_t words_for(std::uint64_t bits) noexcept { return (bits + 
 
 template <bool IsBid>
 typename BookSideImpl<IsBid>::LotsArray BookSideImpl<IsBid>::zeroed_lots(std::uint64_t n) {
-    void* p = std::getenv("TOUCH") ? std::malloc(n * sizeof(Lots)) : std::calloc(static_cast<std::size_t>(n), sizeof(Lots));
-    if (p && std::getenv("TOUCH")) std::memset(p, 0, n * sizeof(Lots));
+    void* p = std::getenv("TOUCH") ? std::malloc(n * sizeof(Lots))
+                                   : std::calloc(static_cast<std::size_t>(n), sizeof(Lots));
+    if (p && std::getenv("TOUCH"))
+        std::memset(p, 0, n * sizeof(Lots));
     if (p == nullptr) {
         throw std::bad_alloc();
     }
@@ -47,9 +49,9 @@ typename BookSideImpl<IsBid>::LotsArray BookSideImpl<IsBid>::zeroed_lots(std::ui
 template <bool IsBid>
 BookSideImpl<IsBid>::BookSideImpl(int max_bits, std::size_t top_cache)
     : bits_(std::min(kInitialWindowBits, max_bits)), max_bits_(max_bits),
-      size_(std::uint64_t{1} << bits_), qty_(zeroed_lots(size_)),
-      l0_(words_for(size_)), l1_(words_for(l0_.size())), l2_(words_for(l1_.size())),
-      cache_cap_(top_cache), cache_(new Level[top_cache]()) {}
+      size_(std::uint64_t{1} << bits_), qty_(zeroed_lots(size_)), l0_(words_for(size_)),
+      l1_(words_for(l0_.size())), l2_(words_for(l1_.size())), cache_cap_(top_cache),
+      cache_(new Level[top_cache]()) {}
 
 template <bool IsBid> void BookSideImpl<IsBid>::set_bit(std::uint64_t i) noexcept {
     const std::uint64_t w0 = i >> 6;
@@ -189,25 +191,43 @@ template <bool IsBid> inline void BookSideImpl<IsBid>::set(Ticks px, Lots qty) n
         // An empty slot holds 0, so a delete of an absent level adds 0.
         band_sum_ += static_cast<std::uint64_t>(qty) - static_cast<std::uint64_t>(qty_[idx]);
     }
-    if (qty != 0) {
-        qty_[idx] = qty;
-        if ((word & bit) == 0) {
-            set_bit(idx);
-            ++count_;
+    // Updates of existing levels, inserts and deletes come mixed in no predictable order: the
+    // occupancy bit and the count change without a branch on which one this is; only a
+    // transition of a bitmap word between empty and non-empty (rare) touches the upper levels.
+    const std::uint64_t old_word = word;
+    const bool had = (old_word & bit) != 0;
+    const bool has = qty != 0;
+    if (!had && !has) [[unlikely]] {
+        return; // delete of a level the book does not have
+    }
+    qty_[idx] = qty;
+    const std::uint64_t new_word =
+        old_word ^ (bit & (std::uint64_t{0} - static_cast<std::uint64_t>(had != has)));
+    word = new_word;
+    if ((old_word == 0) != (new_word == 0)) [[unlikely]] {
+        const std::uint64_t w0 = idx >> 6;
+        if (new_word != 0) {
+            const std::uint64_t w1 = w0 >> 6;
+            const bool was_empty1 = l1_[w1] == 0;
+            l1_[w1] |= std::uint64_t{1} << (w0 & 63);
+            if (was_empty1) {
+                l2_[w1 >> 6] |= std::uint64_t{1} << (w1 & 63);
+            }
+        } else {
+            const std::uint64_t w1 = w0 >> 6;
+            l1_[w1] &= ~(std::uint64_t{1} << (w0 & 63));
+            if (l1_[w1] == 0) {
+                l2_[w1 >> 6] &= ~(std::uint64_t{1} << (w1 & 63));
+            }
         }
-        if (best_ == kNoPrice || better(px, best_)) {
+    }
+    count_ = count_ + static_cast<std::size_t>(has) - static_cast<std::size_t>(had);
+    if (has) {
+        if (best_ == kNoPrice || better(px, best_)) [[unlikely]] {
             best_ = px;
         }
-    } else {
-        if ((word & bit) == 0) {
-            return; // delete of a level the book does not have
-        }
-        qty_[idx] = 0;
-        clear_bit(idx);
-        --count_;
-        if (px == best_) {
-            best_deleted(px);
-        }
+    } else if (px == best_) [[unlikely]] {
+        best_deleted(px);
     }
     update_cache(px, qty);
 }
@@ -219,7 +239,8 @@ template <bool IsBid> void BookSideImpl<IsBid>::set_overflow(Ticks px, Lots qty)
     if (index_of(px) + (max_size - size_) / 2 < max_size) {
         ++near_misses_;
         if (best_ != kNoPrice) {
-            const std::uint64_t reach = static_cast<std::uint64_t>(px > best_ ? px - best_ : best_ - px);
+            const std::uint64_t reach =
+                static_cast<std::uint64_t>(px > best_ ? px - best_ : best_ - px);
             miss_reach_ = std::max(miss_reach_, reach);
         }
     }

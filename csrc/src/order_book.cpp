@@ -67,18 +67,6 @@ template <bool IsBid> void BookSideImpl<IsBid>::set_bit(std::uint64_t i) noexcep
     }
 }
 
-template <bool IsBid> void BookSideImpl<IsBid>::clear_bit(std::uint64_t i) noexcept {
-    const std::uint64_t w0 = i >> 6;
-    l0_[w0] &= ~(std::uint64_t{1} << (i & 63));
-    if (l0_[w0] == 0) {
-        const std::uint64_t w1 = w0 >> 6;
-        l1_[w1] &= ~(std::uint64_t{1} << (w0 & 63));
-        if (l1_[w1] == 0) {
-            l2_[w1 >> 6] &= ~(std::uint64_t{1} << (w1 & 63));
-        }
-    }
-}
-
 template <bool IsBid> std::int64_t BookSideImpl<IsBid>::find_prev(std::int64_t i) const noexcept {
     if (i < 0) {
         return -1;

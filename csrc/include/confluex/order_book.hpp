@@ -204,7 +204,6 @@ template <bool IsBid> class BookSideImpl {
         return static_cast<std::uint64_t>(px) - static_cast<std::uint64_t>(base_);
     }
     void set_bit(std::uint64_t i) noexcept;
-    void clear_bit(std::uint64_t i) noexcept;
     // Highest occupied window index <= i, or -1.
     [[nodiscard]] std::int64_t find_prev(std::int64_t i) const noexcept;
     // Lowest occupied window index >= i, or -1.

@@ -48,57 +48,80 @@ def test_thousand_idle_symbols_stay_far_below_a_megabyte_each() -> None:
     assert per_symbol[-1] < 128 * 1024
 
 
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="needs Linux /proc")
 @pytest.mark.parametrize(
-    ("files", "tick", "lot", "futures", "snapshot_bits", "final_bits"),
+    ("files", "tick", "lot", "futures"),
     [
-        # 95 % of the 1000-level snapshot within ~20 000 ticks of the mid: 2^17 (4x that);
-        # updates keep landing up to ~100 000 ticks away: both sides grow to 2^19.
-        (SPOT, "0.01", "0.00000001", False, (17, 17), (19, 19)),
-        # A narrow snapshot (~1 400 ticks per side): 2^13; the stream then fills the bid side
-        # over a wider band than the ask side. Far outliers (~300 000 ticks) grow nothing.
-        (USDM, "0.1", "0.001", True, (13, 13), (17, 15)),
+        (SPOT, "0.01", "0.00000001", False),
+        # USD-M updates keep landing far beyond the snapshot's depth: 95 % of the 1000-level
+        # snapshot within ~1 400 ticks of the mid, 5.5 % of the updates beyond 131 000 ticks.
+        (USDM, "0.1", "0.001", True),
     ],
     ids=("spot", "usdm"),
 )
-def test_book_window_follows_the_real_book_and_stays_exact(
-    hft_data: Path,
-    files: tuple[str, str],
-    tick: str,
-    lot: str,
-    futures: bool,
-    snapshot_bits: tuple[int, int],
-    final_bits: tuple[int, int],
+def test_a_snapshot_takes_the_largest_window_and_only_touched_pages_are_resident(
+    hft_data: Path, files: tuple[str, str], tick: str, lot: str, futures: bool
 ) -> None:
+    """A book is small until its snapshot, which sizes both windows to the configured maximum
+    (no rebuild mid-stream, no overflow-map node for the far levels the stream keeps
+    updating); the windows are allocated zeroed on demand, so the resident memory is that of
+    the pages holding levels, well below the windows' 8 MiB of address space, and the book
+    stays exact."""
     replay = load_replay(tuple(hft_data / f for f in files), tick, lot, futures)
     book = OrderBook(BookConfig(window_bits=19))
-    ref = ReferenceBook()
     assert book.window_bits(BookSide.bid) == 10 and book.memory_bytes() < 24 * 1024
+    before = rss_bytes()
     book.apply_snapshot(replay.snapshot_bids, replay.snapshot_asks, replay.snapshot_id)
+    assert (book.window_bits(BookSide.bid), book.window_bits(BookSide.ask)) == (19, 19)
+    assert book.counters.resizes == 2
+    for m in replay.messages:
+        book.apply_delta(m.bids, m.asks, m.update_id, m.prev_update_id)
+    resident = rss_bytes() - before
+    assert book.in_sync
+    assert book.counters.resizes == 2 and book.counters.recenters == 0
+    address_space = 8 * (2**19 + 2**19)
+    assert book.memory_bytes() >= address_space
+    assert resident < address_space // 4, resident
+    ref = ReferenceBook()
     ref.apply_snapshot(
         map(tuple, replay.snapshot_bids.tolist()),
         map(tuple, replay.snapshot_asks.tolist()),
         replay.snapshot_id,
     )
-    assert (book.window_bits(BookSide.bid), book.window_bits(BookSide.ask)) == snapshot_bits
-    assert book.counters.resizes == 2
     for m in replay.messages:
-        book.apply_delta(m.bids, m.asks, m.update_id, m.prev_update_id)
         ref.apply_delta(
             [tuple(x) for x in m.bids.tolist()],
             [tuple(x) for x in m.asks.tolist()],
             m.update_id,
             m.prev_update_id,
         )
-    bits = (book.window_bits(BookSide.bid), book.window_bits(BookSide.ask))
-    assert bits == final_bits
-    assert book.counters.resizes == 2 + sum(final_bits) - sum(snapshot_bits)
-    assert book.memory_bytes() >= 8 * (2 ** bits[0] + 2 ** bits[1])
-    assert book.memory_bytes() < 8 * (2 ** bits[0] + 2 ** bits[1]) + 256 * 1024
-    assert book.in_sync
     for side, is_bid in ((BookSide.bid, True), (BookSide.ask, False)):
         want = ref.top(10**6)[0 if is_bid else 1]
         got = [tuple(x) for x in book.copy_top(side, book.level_count(side)).tolist()]
         assert got == want
+
+
+def test_a_window_grows_in_one_rebuild_to_where_updates_land() -> None:
+    """A book fed without a snapshot starts at 2^10 ticks and, once 1/32 of its updates land
+    in the overflow map at prices the largest window would hold, grows in one rebuild to the
+    size that holds the farthest of them (not one doubling per check); levels beyond the
+    largest window never grow it."""
+    book = OrderBook(BookConfig(window_bits=16))
+    base = 1_000_000
+    empty = np.empty((0, 2), np.int64)
+    book.apply_snapshot(empty, empty, 0)  # no levels: the window stays small
+    book.apply_delta(np.array([[base, 1]]), np.array([[base + 1, 1]]), 1, -1)
+    assert book.window_bits(BookSide.bid) == 10
+    # Far outliers (beyond 2^15 ticks from the best): never counted.
+    for i in range(200):
+        book.apply_delta(np.array([[base - 40_000 - i, 1]]), empty, 2 + i, -1)
+    assert book.window_bits(BookSide.bid) == 10 and book.counters.resizes == 0
+    # Bids 3 000 - 9 000 ticks below the best: a window of 2^15 holds them (2^14 would not).
+    for i in reversed(range(200)):
+        px = base - 3_000 - 30 * i
+        book.apply_delta(np.array([[px, 2]]), empty, 500 - i, -1)
+    assert book.window_bits(BookSide.bid) == 15 and book.counters.resizes == 1
+    assert book.level_count(BookSide.bid) == 401 and book.best_bid() == (base, 1)
 
 
 def test_window_never_exceeds_the_configured_maximum() -> None:

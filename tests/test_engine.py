@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import math
 import threading
 from functools import cache
@@ -347,3 +348,58 @@ def test_producer_thread_feeds_engine_through_rings(hft_data: Path) -> None:
 
     assert snapshot_of(engine, sym)[:5] == snapshot_of(direct, d)[:5]
     assert engine.stats(sym).trades == len(cap.trades)
+
+
+def _usdm_orderbook_readings(
+    root: Path, cfg: _core.engine.EngineConfig, every: int = 25
+) -> tuple[Engine, int, list[tuple[float, ...]]]:
+    """Replays the real USD-M capture through a FeedSession, reading the orderbook component's
+    sub-scores after every `every`-th depth message."""
+    engine = Engine(cfg)
+    sym = engine.add_symbol("BTCUSDT", confluex.Instrument("0.1", "0.001"))
+    session = confluex.FeedSession(engine, confluex.Venue.binance_futures)
+    session.add_symbol("BTCUSDT", sym)
+    readings: list[tuple[float, ...]] = []
+    n = 0
+    for name in ("btcusdt_20240718.gz", "btcusdt_20240719.gz"):
+        with gzip.open(root / "usdm_2024-07" / name, "rb") as f:
+            for line in f:
+                ts, _, msg = line.rstrip(b"\n").partition(b" ")
+                session.on_message(msg, int(ts))
+                n += b"@depth" in msg[:40]
+                if n % every == 0 and engine.in_sync(sym):
+                    c = engine.component(sym, "orderbook")
+                    readings.append((c.score, *c.sub.values()))
+    assert engine.in_sync(sym)
+    return engine, sym, readings
+
+
+def test_a_small_top_cache_never_clips_the_levels_the_kernels_read(hft_data: Path) -> None:
+    """The engine raises its books' top-K cache to what the orderbook kernels read
+    (max(25, dwi_levels)): a book configured with 8 cached levels scores exactly as one with
+    4,096 (before, top() clipped the kernels' view to 8 levels: oir_25 and dwi read 8)."""
+    runs = []
+    for top_cache in (8, 4096):
+        cfg = confluex.engine_config(profile="standard")
+        cfg.book = _core.order_book.BookConfig(top_cache=top_cache)
+        sig = cfg.book_signals
+        sig.dwi_levels = 40
+        cfg.book_signals = sig
+        runs.append(_usdm_orderbook_readings(hft_data, cfg)[2])
+    assert len(runs[0]) > 100 and runs[0] == runs[1]
+
+
+def test_hft_inputs_read_depth_beyond_the_top_cache(hft_data: Path) -> None:
+    """EngineInputsConfig.depth_levels deeper than the book's top-K cache sums every level it
+    names (before, top() clipped it to the cache)."""
+    cfg = confluex.engine_config(profile="standard")
+    cfg.book = _core.order_book.BookConfig(top_cache=8)
+    engine, sym, _ = _usdm_orderbook_readings(hft_data, cfg, every=1000)
+    icfg = _core.hft.EngineInputsConfig()
+    icfg.depth_levels = 50
+    got = _core.hft.inputs_from_engine(engine, sym, icfg)
+    bids, asks = engine.top(sym, 50)
+    assert len(bids) == len(asks) == 50
+    scale = 0.1 * 0.001
+    assert got.bid_depth == pytest.approx(float((bids[:, 0] * bids[:, 1]).sum()) * scale)
+    assert got.ask_depth == pytest.approx(float((asks[:, 0] * asks[:, 1]).sum()) * scale)

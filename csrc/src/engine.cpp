@@ -148,6 +148,7 @@ Engine::Engine(EngineConfig cfg)
     // Construct one of each per-symbol part now so that a bad config fails here, at
     // construction, with its InvalidConfig, and not at the first add_symbol().
     [[maybe_unused]] const OrderBook book_probe(cfg_.book);
+    cfg_.book.top_cache = std::max(cfg_.book.top_cache, book_view_levels());
     [[maybe_unused]] const TradeFlow flow_probe(cfg_.flow);
     [[maybe_unused]] const signals::OfiWindow ofi_probe(cfg_.ofi_window_ns, cfg_.ofi_capacity);
     cfg_.stacked.validate();
@@ -676,8 +677,7 @@ void Engine::recompute(SymbolState& s) {
             const auto db = static_cast<double>(s.book.depth_within(BookSide::Bid, lo, hi));
             const auto da = static_cast<double>(s.book.depth_within(BookSide::Ask, lo, hi));
             const double ratio = (db + da) > 0.0 ? (db - da) / (db + da) : std::nan("");
-            const std::size_t n = std::max<std::size_t>(25, cfg_.book_signals.dwi_levels);
-            const BookView top = s.book.top(n);
+            const BookView top = s.book.top(book_view_levels());
             const bool extras = cfg_.flow_extras.enabled;
             const double absorption =
                 extras ? signals::absorption_exhaustion(top, 25).value_or(std::nan(""))
@@ -891,8 +891,8 @@ void Engine::warm(std::uint32_t sym) const noexcept {
     // best levels either way): nothing a result depends on changes.
     ComponentScore tmp{};
     if (s.book.in_sync() && s.book.best_bid() && s.book.best_ask()) {
-        const std::size_t n = std::max<std::size_t>(25, cfg_.book_signals.dwi_levels);
-        signals::compute_orderbook_component(s.book.top(n), std::nan(""), s.ofi, book_consts_, tmp);
+        signals::compute_orderbook_component(s.book.top(book_view_levels()), std::nan(""), s.ofi,
+                                             book_consts_, tmp);
     }
     // (The trade-flow kernels are left out: they cost most of a pass, and a trade's own
     // recompute is short.)

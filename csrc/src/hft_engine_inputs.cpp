@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "confluex/book_signals.hpp"
 #include "confluex/errors.hpp"
@@ -59,15 +60,25 @@ HftInputs inputs_from_engine(Engine& engine, std::uint32_t sym, const EngineInpu
             in.spread_bps = std::max(0.0, 1e4 * static_cast<double>(ba->px - bb->px) / mid);
         }
         const Instrument& inst = engine.instrument(sym);
-        const BookView v = book.top(cfg.depth_levels);
         const double scale = inst.tick_size() * inst.lot_size();
         double bd = 0.0;
         double ad = 0.0;
-        for (std::size_t i = 0; i < std::min(v.n_bids, cfg.depth_levels); ++i) {
-            bd += static_cast<double>(v.bids[i].px) * static_cast<double>(v.bids[i].qty);
-        }
-        for (std::size_t i = 0; i < std::min(v.n_asks, cfg.depth_levels); ++i) {
-            ad += static_cast<double>(v.asks[i].px) * static_cast<double>(v.asks[i].qty);
+        const auto notional = [](const Level* l, std::size_t n) {
+            double sum = 0.0;
+            for (std::size_t i = 0; i < n; ++i) {
+                sum += static_cast<double>(l[i].px) * static_cast<double>(l[i].qty);
+            }
+            return sum;
+        };
+        if (cfg.depth_levels <= book.config().top_cache) {
+            const BookView v = book.top(cfg.depth_levels);
+            bd = notional(v.bids, v.n_bids);
+            ad = notional(v.asks, v.n_asks);
+        } else {
+            // Deeper than the book's top-K cache (which top() clips to): copy the levels.
+            std::vector<Level> lv(cfg.depth_levels);
+            bd = notional(lv.data(), book.copy_top(BookSide::Bid, lv.size(), lv.data()));
+            ad = notional(lv.data(), book.copy_top(BookSide::Ask, lv.size(), lv.data()));
         }
         in.bid_depth = bd * scale;
         in.ask_depth = ad * scale;

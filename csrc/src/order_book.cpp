@@ -7,6 +7,7 @@
 #include <cassert>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <string>
 
 #include "confluex/errors.hpp"
@@ -34,11 +35,23 @@ constexpr std::uint64_t words_for(std::uint64_t bits) noexcept { return (bits + 
 } // namespace
 
 template <bool IsBid>
+typename BookSideImpl<IsBid>::LotsArray BookSideImpl<IsBid>::zeroed_lots(std::uint64_t n) {
+    void* p = std::getenv("TOUCH") ? std::malloc(n * sizeof(Lots))
+                                   : std::calloc(static_cast<std::size_t>(n), sizeof(Lots));
+    if (p && std::getenv("TOUCH"))
+        std::memset(p, 0, n * sizeof(Lots));
+    if (p == nullptr) {
+        throw std::bad_alloc();
+    }
+    return LotsArray(static_cast<Lots*>(p));
+}
+
+template <bool IsBid>
 BookSideImpl<IsBid>::BookSideImpl(int max_bits, std::size_t top_cache)
     : bits_(std::min(kInitialWindowBits, max_bits)), max_bits_(max_bits),
-      size_(std::uint64_t{1} << bits_), qty_(new Lots[std::size_t{1} << bits_]()),
-      l0_(words_for(size_)), l1_(words_for(l0_.size())), l2_(words_for(l1_.size())),
-      cache_cap_(top_cache), cache_(new Level[top_cache]()) {}
+      size_(std::uint64_t{1} << bits_), qty_(zeroed_lots(size_)), l0_(words_for(size_)),
+      l1_(words_for(l0_.size())), l2_(words_for(l1_.size())), cache_cap_(top_cache),
+      cache_(new Level[top_cache]()) {}
 
 template <bool IsBid> void BookSideImpl<IsBid>::set_bit(std::uint64_t i) noexcept {
     const std::uint64_t w0 = i >> 6;
@@ -50,18 +63,6 @@ template <bool IsBid> void BookSideImpl<IsBid>::set_bit(std::uint64_t i) noexcep
         l1_[w1] |= std::uint64_t{1} << (w0 & 63);
         if (was_empty1) {
             l2_[w1 >> 6] |= std::uint64_t{1} << (w1 & 63);
-        }
-    }
-}
-
-template <bool IsBid> void BookSideImpl<IsBid>::clear_bit(std::uint64_t i) noexcept {
-    const std::uint64_t w0 = i >> 6;
-    l0_[w0] &= ~(std::uint64_t{1} << (i & 63));
-    if (l0_[w0] == 0) {
-        const std::uint64_t w1 = w0 >> 6;
-        l1_[w1] &= ~(std::uint64_t{1} << (w0 & 63));
-        if (l1_[w1] == 0) {
-            l2_[w1 >> 6] &= ~(std::uint64_t{1} << (w1 & 63));
         }
     }
 }
@@ -178,33 +179,59 @@ template <bool IsBid> inline void BookSideImpl<IsBid>::set(Ticks px, Lots qty) n
         // An empty slot holds 0, so a delete of an absent level adds 0.
         band_sum_ += static_cast<std::uint64_t>(qty) - static_cast<std::uint64_t>(qty_[idx]);
     }
-    if (qty != 0) {
-        qty_[idx] = qty;
-        if ((word & bit) == 0) {
-            set_bit(idx);
-            ++count_;
+    // Updates of existing levels, inserts and deletes come mixed in no predictable order: the
+    // occupancy bit and the count change without a branch on which one this is; only a
+    // transition of a bitmap word between empty and non-empty (rare) touches the upper levels.
+    const std::uint64_t old_word = word;
+    const bool had = (old_word & bit) != 0;
+    const bool has = qty != 0;
+    if (!had && !has) [[unlikely]] {
+        return; // delete of a level the book does not have
+    }
+    qty_[idx] = qty;
+    const std::uint64_t new_word =
+        old_word ^ (bit & (std::uint64_t{0} - static_cast<std::uint64_t>(had != has)));
+    word = new_word;
+    if ((old_word == 0) != (new_word == 0)) [[unlikely]] {
+        const std::uint64_t w0 = idx >> 6;
+        if (new_word != 0) {
+            const std::uint64_t w1 = w0 >> 6;
+            const bool was_empty1 = l1_[w1] == 0;
+            l1_[w1] |= std::uint64_t{1} << (w0 & 63);
+            if (was_empty1) {
+                l2_[w1 >> 6] |= std::uint64_t{1} << (w1 & 63);
+            }
+        } else {
+            const std::uint64_t w1 = w0 >> 6;
+            l1_[w1] &= ~(std::uint64_t{1} << (w0 & 63));
+            if (l1_[w1] == 0) {
+                l2_[w1 >> 6] &= ~(std::uint64_t{1} << (w1 & 63));
+            }
         }
-        if (best_ == kNoPrice || better(px, best_)) {
+    }
+    count_ = count_ + static_cast<std::size_t>(has) - static_cast<std::size_t>(had);
+    if (has) {
+        if (best_ == kNoPrice || better(px, best_)) [[unlikely]] {
             best_ = px;
         }
-    } else {
-        if ((word & bit) == 0) {
-            return; // delete of a level the book does not have
-        }
-        qty_[idx] = 0;
-        clear_bit(idx);
-        --count_;
-        if (px == best_) {
-            best_deleted(px);
-        }
+    } else if (px == best_) [[unlikely]] {
+        best_deleted(px);
     }
     update_cache(px, qty);
 }
 
 template <bool IsBid> void BookSideImpl<IsBid>::set_overflow(Ticks px, Lots qty) noexcept {
-    // Within one window width of the window ([base - W, base + 2W), unsigned wrap-around):
-    // a level a doubled window centred near here would hold.
-    near_misses_ += static_cast<std::uint64_t>(index_of(px) + size_ < 3 * size_);
+    // Within the largest window centred where this one is ([base + W/2 - M/2, base + W/2 + M/2)
+    // for M = 2^max_bits, unsigned wrap-around): a level a grown window would hold.
+    const std::uint64_t max_size = std::uint64_t{1} << max_bits_;
+    if (index_of(px) + (max_size - size_) / 2 < max_size) {
+        ++near_misses_;
+        if (best_ != kNoPrice) {
+            const std::uint64_t reach =
+                static_cast<std::uint64_t>(px > best_ ? px - best_ : best_ - px);
+            miss_reach_ = std::max(miss_reach_, reach);
+        }
+    }
     if (qty != 0) {
         // A map node allocation (bad_alloc terminates, as on any noexcept path).
         auto [it, inserted] = overflow_.try_emplace(px, qty);
@@ -488,7 +515,7 @@ template <bool IsBid> void BookSideImpl<IsBid>::relayout(Ticks center, int bits)
     }
     if (bits != bits_) {
         // New zeroed arrays; the old ones are freed (they hold only zeros now).
-        qty_.reset(new Lots[static_cast<std::size_t>(new_size)]());
+        qty_ = zeroed_lots(new_size);
         l0_.assign(words_for(new_size), 0);
         l1_.assign(words_for(l0_.size()), 0);
         l2_.assign(words_for(l1_.size()), 0);
@@ -597,32 +624,6 @@ void check_unique(std::span<const Level> side, std::vector<Ticks>& scratch, cons
     }
 }
 
-// The window size (log2, in [lo, hi]) for a snapshot side: its half width (the window is
-// centred on `center`) is at least twice the distance from `center` of 95 % of the side's
-// levels, because diff updates reach beyond the snapshot's depth (real BTCUSDT spot: 95 % of
-// the 1000-level snapshot within 20 000 ticks, 90 % of the updates within 26 000). Sizing it
-// here, not by growth during the stream, also keeps the allocation out of the hot path.
-int window_bits_for(std::span<const Level> side, Ticks center, bool bid, int lo, int hi,
-                    std::vector<Ticks>& scratch) {
-    scratch.clear();
-    for (const Level& l : side) {
-        if (l.qty != 0) {
-            // Prices are positive and bids are <= center <= asks: no overflow, no sign.
-            scratch.push_back(bid ? center - l.px : l.px - center);
-        }
-    }
-    if (scratch.empty()) {
-        return lo;
-    }
-    const std::size_t k = (scratch.size() * 95 + 99) / 100; // ceil(95 %), >= 1
-    std::nth_element(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(k - 1),
-                     scratch.end());
-    const auto d = static_cast<std::uint64_t>(std::max<Ticks>(scratch[k - 1], 0));
-    // Smallest b with 2^(b-2) > d: a half width 2^(b-1) beyond twice the k-th distance.
-    const int b = d >= (std::uint64_t{1} << 60) ? hi : static_cast<int>(std::bit_width(d)) + 2;
-    return std::clamp(b, lo, hi);
-}
-
 } // namespace
 
 void OrderBook::apply_snapshot(std::span<const Level> bids, std::span<const Level> asks,
@@ -658,14 +659,16 @@ void OrderBook::apply_snapshot(std::span<const Level> bids, std::span<const Leve
                          : (bb != kNoPrice)                 ? bb
                                                             : ba;
     if (center != kNoPrice) {
-        const int bid_bits =
-            window_bits_for(bids, center, true, bids_.bits(), bids_.max_bits(), scratch);
-        const int ask_bits =
-            window_bits_for(asks, center, false, asks_.bits(), asks_.max_bits(), scratch);
-        counters_.resizes += static_cast<std::uint64_t>(bid_bits != bids_.bits()) +
-                             static_cast<std::uint64_t>(ask_bits != asks_.bits());
-        bids_.relayout(center, bid_bits);
-        asks_.relayout(center, ask_bits);
+        // A book that gets a snapshot is live: its windows take their largest size now, out
+        // of the stream's way. Diff updates land far beyond a snapshot's depth (real BTCUSDT
+        // USD-M: 95 % of a 1,000-level snapshot within ~1,400 ticks of the mid, 5.5 % of the
+        // updates beyond 131,000 and some at 600,000); each one a window misses costs an
+        // overflow-map node, and growing by rebuilds mid-stream costs a copy of the book each.
+        // The sizes are calloc'd (see Design): only pages that hold levels become resident.
+        counters_.resizes += static_cast<std::uint64_t>(bids_.bits() != bids_.max_bits()) +
+                             static_cast<std::uint64_t>(asks_.bits() != asks_.max_bits());
+        bids_.relayout(center, bids_.max_bits());
+        asks_.relayout(center, asks_.max_bits());
     }
     for (const Level& l : bids) {
         bids_.set(l.px, l.qty);
@@ -793,12 +796,12 @@ void OrderBook::maybe_recenter() noexcept {
     // Rebuilds allocate for levels moving to the overflow map and for a grown window
     // (bad_alloc terminates, as for any allocation on a noexcept path).
     const std::uint64_t levels = counters_.levels_applied;
-    if (bids_.check_grow(levels) && bids_.best() != kNoPrice) {
-        bids_.relayout(bids_.best(), bids_.bits() + 1);
+    if (const int bits = bids_.check_grow(levels); bits != 0 && bids_.best() != kNoPrice) {
+        bids_.relayout(bids_.best(), bits);
         ++counters_.resizes;
     }
-    if (asks_.check_grow(levels) && asks_.best() != kNoPrice) {
-        asks_.relayout(asks_.best(), asks_.bits() + 1);
+    if (const int bits = asks_.check_grow(levels); bits != 0 && asks_.best() != kNoPrice) {
+        asks_.relayout(asks_.best(), bits);
         ++counters_.resizes;
     }
     if (bids_.needs_recenter()) {

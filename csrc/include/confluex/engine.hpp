@@ -30,6 +30,7 @@
 //     data (it is not trusted) until a new snapshot resyncs it. Other symbols keep running.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -59,7 +60,16 @@
 namespace confluex {
 
 struct EngineConfig {
-    BookConfig book{};
+    // The engine's books differ from BookConfig's defaults in two ways:
+    //  - windows of 2^20 ticks per side once synced (not 2^17): a USD-M book's updates keep
+    //    landing far from the mid, and each one the overflow map takes costs a tree walk and a
+    //    node (~95 ns per BTCUSDT USD-M depth message); only pages holding levels are resident
+    //    (see order_book.hpp, Design);
+    //  - a top-K cache of 32 levels per side (not 64): the recompute reads the best
+    //    max(25, book_signals.dwi_levels), and every update between them and the cache's end
+    //    would be patched into it for nothing (~70 ns per USD-M message). The engine raises
+    //    top_cache to what its kernels read when it is smaller, so a view is never clipped.
+    BookConfig book{.window_bits = 20, .top_cache = 32};
     FlowConfig flow{};
     signals::OrderbookSignalsConfig book_signals{};
     FlowSignalsConfig flow_signals{};
@@ -241,6 +251,10 @@ class Engine {
 
     SymbolState& at(std::uint32_t sym);
     const SymbolState& at(std::uint32_t sym) const;
+    // The best levels per side the orderbook kernels read: max(25, dwi_levels).
+    [[nodiscard]] std::size_t book_view_levels() const noexcept {
+        return std::max<std::size_t>(25, cfg_.book_signals.dwi_levels);
+    }
     void after_book_message(SymbolState& s, std::int64_t ts_ns) noexcept;
     // Per-symbol bookkeeping shared by the per-event and batch paths.
     ApplyResult after_depth(SymbolState& s, ApplyResult r, std::int64_t ts_ns) noexcept;

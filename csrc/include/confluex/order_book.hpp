@@ -14,14 +14,19 @@
 //     comes within 1/8 of the window edge or leaves the window; it is never re-centred in the
 //     middle of a message, only by commit() and apply_snapshot().
 //   - The window is sized to the book, up to 2^window_bits (the config is the maximum): a new
-//     book starts at 2^kInitialWindowBits ticks per side (16 KiB of sizes for both sides), a
-//     snapshot sizes each side to twice the depth of 95 % of its levels, and commit() doubles a
-//     side (a rebuild, counted in `resizes`) once at least 1/32 of the level updates since the last
-//     check landed in the overflow map within one window width of the window (levels a doubled
-//     window would hold). Far outliers never grow it. A window never shrinks, so the resident size
-//     of a book is that of the densest price range it was asked to hold: ~20 KiB for an idle
-//     symbol, 2 MiB for a busy BTCUSDT spot book at the default maximum. The per-level hot path is
-//     unchanged (the size is a member, not a template constant).
+//     book starts at 2^kInitialWindowBits ticks per side (16 KiB of sizes for both sides); a
+//     snapshot (the book is live) takes both sides to the maximum at once, because diff updates
+//     keep landing far beyond a snapshot's depth (real BTCUSDT USD-M: 95 % of the snapshot
+//     within ~1,400 ticks of the mid, 5.5 % of the updates beyond 131,000 ticks) and each one a
+//     window misses costs an overflow-map node (~95 ns per USD-M depth message at 2^17, the
+//     old default maximum); a book fed without a snapshot grows in one rebuild (counted in
+//     `resizes`) once at least 1/32 of its level updates since the last check landed in the
+//     overflow map at prices the largest window, centred where this one is, would hold: to the
+//     size that holds the farthest of them. Levels beyond that never grow it; a window never
+//     shrinks. The sizes are allocated zeroed by calloc (fresh pages), so only pages holding
+//     levels become resident: an idle symbol costs ~20 KiB, a synced BTCUSDT book at 2^20
+//     ticks per side (16 MiB of address space) a few MiB. The per-level hot path is unchanged
+//     (the size is a member, not a template constant).
 //   - Each side keeps its best price (maintained on every set_level(); a delete of the best
 //     rescans the bitmap from that price) and a small contiguous best-first cache of its best
 //     K = top_cache levels. The cache is patched in place when a level inside it changes
@@ -39,8 +44,10 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <memory>
@@ -133,22 +140,29 @@ template <bool IsBid> class BookSideImpl {
     void relayout(Ticks center, int bits);
     [[nodiscard]] int bits() const noexcept { return bits_; }
     [[nodiscard]] int max_bits() const noexcept { return max_bits_; }
-    // Returns true when the window should double: bits() < max_bits() and, since the last
-    // check, at least kGrowMisses overflow updates landed within one window width of the
-    // window, making up at least 1/kGrowShare of the book's level updates (`levels` is the
-    // book's running count). Starts a new count either way once kGrowMisses is reached.
-    [[nodiscard]] bool check_grow(std::uint64_t levels) noexcept {
+    // Returns the window size (log2) to grow to, or 0 to stay: grows when bits() < max_bits()
+    // and, since the last check, at least kGrowMisses overflow updates landed where a window
+    // of max_bits() would hold them, making up at least 1/kGrowShare of the book's level
+    // updates (`levels` is the book's running count). The size returned holds the farthest of
+    // those updates (within the max), so one rebuild takes the window where the book's updates
+    // land instead of a doubling per check. Starts a new count either way once kGrowMisses is
+    // reached.
+    [[nodiscard]] int check_grow(std::uint64_t levels) noexcept {
         if (near_misses_ < kGrowMisses) [[likely]] {
-            return false;
+            return 0;
         }
         const bool grow = bits_ < max_bits_ && near_misses_ * kGrowShare >= levels - grow_mark_;
+        // A window of 2^b ticks centred on the best holds prices within 2^(b-1) of it.
+        const int need = static_cast<int>(std::bit_width(miss_reach_)) + 1;
         near_misses_ = 0;
+        miss_reach_ = 0;
         grow_mark_ = levels;
-        return grow;
+        return grow ? std::clamp(need, bits_ + 1, max_bits_) : 0;
     }
     // Restarts the growth count (after a snapshot sized the window).
     void reset_growth(std::uint64_t levels) noexcept {
         near_misses_ = 0;
+        miss_reach_ = 0;
         grow_mark_ = levels;
     }
     // Returns the bytes this side holds (window, bitmaps, top cache, overflow nodes, scratch).
@@ -190,7 +204,6 @@ template <bool IsBid> class BookSideImpl {
         return static_cast<std::uint64_t>(px) - static_cast<std::uint64_t>(base_);
     }
     void set_bit(std::uint64_t i) noexcept;
-    void clear_bit(std::uint64_t i) noexcept;
     // Highest occupied window index <= i, or -1.
     [[nodiscard]] std::int64_t find_prev(std::int64_t i) const noexcept;
     // Lowest occupied window index >= i, or -1.
@@ -219,9 +232,18 @@ template <bool IsBid> class BookSideImpl {
     int max_bits_;
     std::uint64_t size_; // W = 2^bits_
     std::uint64_t near_misses_ = 0;
+    std::uint64_t miss_reach_ = 0; // farthest counted miss from the best, in ticks
     std::uint64_t grow_mark_ = 0;
     Ticks base_ = 0; // price of window slot 0
-    std::unique_ptr<Lots[]> qty_;
+    // Freed with std::free: allocated zeroed by std::calloc, which takes large blocks straight
+    // from fresh anonymous pages, so a page of the window only becomes resident once a level
+    // is written in it (a 2^20-tick window holding a book's far levels costs what they touch).
+    struct FreeLots {
+        void operator()(Lots* p) const noexcept { std::free(p); }
+    };
+    using LotsArray = std::unique_ptr<Lots[], FreeLots>;
+    static LotsArray zeroed_lots(std::uint64_t n);
+    LotsArray qty_;
     std::vector<std::uint64_t> l0_, l1_, l2_;
     std::map<Ticks, Lots, Better> overflow_;
     std::size_t count_ = 0;

@@ -7,6 +7,9 @@
 //   (one command line)
 //   /tmp/bench_session_latency [tests/data/hftbacktest] [pace_seconds]
 //
+// The engine runs the native default config with the orderflow/orderbook extras off (the
+// standard profile's work per message; EXTRAS=1 in the environment: with them, the reference
+// profile's work).
 // The book is synced by replaying 2024-07-18 (it holds the REST snapshot) untimed; the timed
 // part is 2024-07-19 (5,696 depth messages, 57 levels on average, up to 894; 9,727 trades;
 // 45,147 bookTickers).
@@ -35,7 +38,10 @@
 //            runs, so this is the figure live sees; when the policy blocks, the thread sleeps until
 //            the message is due (a wake-up at once);
 //          sleep: the old figure: sleep until 200 us before the message, then spin;
-//          none: no pacing, the same messages back to back (flat out over the same span).
+//          none: no pacing, the same messages back to back (flat out over the same span);
+//          control: the platform's own tail, no message processed: a constant workload
+//            (FeedSession::warm()) at each message's due time, busy-polled, and the same
+//            workload back to back. What pacing adds to it is the machine's, not confluex's.
 //        Each pace run also reports the stage breakdown, the heap allocations made while
 //        messages were processed (operator new is counted), and the book's recenters and
 //        window resizes during the run.
@@ -158,8 +164,18 @@ std::size_t count_levels(std::string_view json) {
 
 const Instrument kInst = Instrument::from_strings("0.1", "0.001");
 
+// The engine's config: the native default with the extras off (what the product's default,
+// the standard profile, computes per message: its fitted weights live in Python and do not
+// change the work), or with them (EXTRAS=1: the reference profile's work).
+EngineConfig bench_config() {
+    EngineConfig cfg;
+    cfg.flow_extras.enabled = std::getenv("EXTRAS") != nullptr;
+    cfg.aggregator.rule = cfg.flow_extras.enabled ? ScoreRule::Reference : ScoreRule::Graded;
+    return cfg;
+}
+
 struct Synced {
-    Engine engine;
+    Engine engine{bench_config()};
     std::uint32_t sym;
     FeedSession session;
     Synced() : sym(engine.add_symbol("BTCUSDT", kInst)), session(engine, Venue::BinanceFutures) {
@@ -479,6 +495,12 @@ int main(int argc, char** argv) {
             w.policy = pipeline::WaitPolicy::Blocking;
         } else if (mode == "spin_yield_nowarm") {
             w.warm_ns = 0;
+        } else if (mode == "control") {
+            // The platform's own tail: a constant workload (FeedSession::warm(), ~1-2 us, the
+            // same state every time) at each message's due time, busy-polled, against the same
+            // workload back to back. No message is processed.
+            w.policy = pipeline::WaitPolicy::BusyPoll;
+            w.warm_ns = 0;
         } else if (mode != "spin_yield" && mode != "sleep" && mode != "none") {
             std::fprintf(stderr, "unknown wait mode %s\n", mode.c_str());
             return 2;
@@ -506,6 +528,12 @@ int main(int argc, char** argv) {
             } else {
                 wait_until_policy(deadline, w, s.session);
             }
+            if (mode == "control") {
+                const auto t0 = Clock::now();
+                s.session.warm();
+                pl.push_back(since(t0));
+                continue;
+            }
             const std::uint64_t a0 = g_allocs;
             const auto t0 = Clock::now();
             (void)s.session.on_message(l.json, l.ts);
@@ -520,6 +548,18 @@ int main(int argc, char** argv) {
         }
         const BookCounters& after = s.engine.book(s.sym).counters();
         char name[64];
+        if (mode == "control") {
+            std::vector<double> flat;
+            for (std::size_t k = 0; k < pl.size(); ++k) {
+                const auto t0 = Clock::now();
+                s.session.warm();
+                flat.push_back(since(t0));
+            }
+            std::printf("pace x1 (%.0f s), platform control (no message processed):\n", pace_s);
+            print_dist("  constant workload, at recorded pace", dist(pl));
+            print_dist("  constant workload, back to back", dist(flat));
+            continue;
+        }
         std::printf("pace x1 (%.0f s), wait %s%s:\n", pace_s, mode.c_str(),
                     mode == "spin_yield" ? " (what live runs)"
                                          : (mode == "sleep" ? " (old: sleep, then spin)" : ""));

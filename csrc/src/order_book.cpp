@@ -530,6 +530,7 @@ template <bool IsBid> void BookSideImpl<IsBid>::relayout(Ticks center, int bits)
         std::fill(l2_.begin(), l2_.end(), 0);
     }
     base_ = new_base;
+    prefault(center);
     for (auto it = overflow_.begin(); it != overflow_.end();) {
         const std::uint64_t idx = index_of(it->first);
         if (idx < size_) {
@@ -550,6 +551,23 @@ template <bool IsBid> void BookSideImpl<IsBid>::relayout(Ticks center, int bits)
         }
     }
     // Levels, best and top cache are unchanged: only their storage moved.
+}
+
+template <bool IsBid> void BookSideImpl<IsBid>::prefault(Ticks center) noexcept {
+    // One write per page makes it resident (a private zeroed page) now, at a rebuild, instead
+    // of as a page fault (~1 us and a 4 KiB clear) under the first level a message sets in it.
+    // The write goes through a volatile pointer: the compiler knows calloc'd memory is zero
+    // and would drop a plain store of 0.
+    constexpr std::uint64_t kPage = 4096 / sizeof(Lots);
+    const std::uint64_t c = std::min(index_of(center), size_ - 1);
+    const std::uint64_t half = std::min(size_, kPrefaultTicks) / 2;
+    const std::uint64_t lo = c > half ? c - half : 0;
+    const std::uint64_t hi = std::min(size_, lo + 2 * half);
+    for (std::uint64_t i = lo - lo % kPage; i < hi; i += kPage) {
+        // Each page holds zeros or levels: rewriting what it holds changes nothing.
+        volatile Lots* slot = qty_.get() + i;
+        *slot = *slot;
+    }
 }
 
 template <bool IsBid> void BookSideImpl<IsBid>::clear() noexcept {

@@ -14,6 +14,12 @@ double clip100(double x) noexcept { return std::clamp(x, 0.0, 100.0); }
 } // namespace
 
 ProfileLevels volume_profile(std::span<const Bar> bars, std::size_t bins, double value_area) {
+    std::vector<double> scratch;
+    return volume_profile(bars, bins, value_area, scratch);
+}
+
+ProfileLevels volume_profile(std::span<const Bar> bars, std::size_t bins, double value_area,
+                             std::vector<double>& scratch) {
     if (bins < 1 || bins > 100000) {
         throw InvalidConfig("bins must be in [1, 100000], was " + std::to_string(bins));
     }
@@ -39,7 +45,8 @@ ProfileLevels volume_profile(std::span<const Bar> bars, std::size_t bins, double
     out.low = lo;
     out.high = hi;
     const double width = (hi - lo) / static_cast<double>(bins);
-    std::vector<double> vol(bins, 0.0);
+    scratch.assign(bins, 0.0);
+    std::vector<double>& vol = scratch;
     for (const Bar& b : bars) {
         std::size_t k = 0;
         if (width > 0.0) {
@@ -185,7 +192,7 @@ const Vwap& VolumeView::vwap(std::size_t slot) const {
 ProfileLevels VolumeView::profile() const {
     // The ring's storage order does not matter to a profile.
     return volume_profile(std::span<const Bar>(bars_.data(), bars_count_), config_.profile_bins,
-                          config_.value_area);
+                          config_.value_area, profile_bins_);
 }
 
 double VolumeView::delta() const noexcept {

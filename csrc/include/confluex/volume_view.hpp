@@ -59,6 +59,10 @@ struct ProfileLevels {
 // REQUIRES: bins >= 1, 0 < value_area <= 1 (throws InvalidConfig).
 [[nodiscard]] ProfileLevels volume_profile(std::span<const Bar> bars, std::size_t bins,
                                            double value_area);
+// As above, with the bins in `scratch` (resized to `bins`; it keeps its capacity, so a caller
+// that passes the same vector allocates once, not on every bar close).
+[[nodiscard]] ProfileLevels volume_profile(std::span<const Bar> bars, std::size_t bins,
+                                           double value_area, std::vector<double>& scratch);
 
 struct VolumeViewConfig {
     std::size_t delta_bars = 20;
@@ -117,6 +121,7 @@ class VolumeView {
     Bar last_{};
     std::uint64_t base_bars_ = 0;
     std::array<std::uint64_t, 4> seen_{};
+    mutable std::vector<double> profile_bins_; // profile()'s bins, reused
 };
 
 } // namespace confluex

@@ -509,9 +509,7 @@ template <bool IsBid> void BookSideImpl<IsBid>::relayout(Ticks center, int bits)
     band_valid_ = false; // levels may move between the window and the overflow map
     scratch_.clear();
     for (std::int64_t i = find_next(0); i >= 0; i = find_next(i + 1)) {
-        const auto s = static_cast<std::size_t>(i);
-        scratch_.push_back(Level{base_ + i, qty_[s]});
-        qty_[s] = 0;
+        scratch_.push_back(Level{base_ + i, qty_[static_cast<std::size_t>(i)]});
     }
     if (bits != bits_) {
         // New zeroed arrays; the old ones are freed (they hold only zeros now).
@@ -525,9 +523,7 @@ template <bool IsBid> void BookSideImpl<IsBid>::relayout(Ticks center, int bits)
         bits_ = bits;
         size_ = new_size;
     } else {
-        std::fill(l0_.begin(), l0_.end(), 0);
-        std::fill(l1_.begin(), l1_.end(), 0);
-        std::fill(l2_.begin(), l2_.end(), 0);
+        clear_window();
     }
     base_ = new_base;
     prefault(center);
@@ -570,13 +566,28 @@ template <bool IsBid> void BookSideImpl<IsBid>::prefault(Ticks center) noexcept 
     }
 }
 
-template <bool IsBid> void BookSideImpl<IsBid>::clear() noexcept {
-    for (std::int64_t i = find_next(0); i >= 0; i = find_next(i + 1)) {
-        qty_[static_cast<std::size_t>(i)] = 0;
+template <bool IsBid> void BookSideImpl<IsBid>::clear_window() noexcept {
+    // Visits only the bitmap words that hold levels (l2 -> l1 -> l0): O(levels), not O(window),
+    // whose bitmap is 128 KiB at 2^20 ticks (a resync, and every input of the fuzz targets,
+    // would otherwise clear all of it).
+    for (std::size_t w2 = 0; w2 < l2_.size(); ++w2) {
+        for (std::uint64_t m2 = l2_[w2]; m2 != 0; m2 &= m2 - 1) {
+            const std::uint64_t w1 = (w2 << 6) | lsb(m2);
+            for (std::uint64_t m1 = l1_[w1]; m1 != 0; m1 &= m1 - 1) {
+                const std::uint64_t w0 = (w1 << 6) | lsb(m1);
+                for (std::uint64_t m0 = l0_[w0]; m0 != 0; m0 &= m0 - 1) {
+                    qty_[(w0 << 6) | lsb(m0)] = 0;
+                }
+                l0_[w0] = 0;
+            }
+            l1_[w1] = 0;
+        }
+        l2_[w2] = 0;
     }
-    std::fill(l0_.begin(), l0_.end(), 0);
-    std::fill(l1_.begin(), l1_.end(), 0);
-    std::fill(l2_.begin(), l2_.end(), 0);
+}
+
+template <bool IsBid> void BookSideImpl<IsBid>::clear() noexcept {
+    clear_window();
     overflow_.clear();
     band_valid_ = false;
     count_ = 0;

@@ -173,6 +173,8 @@ template <bool IsBid> class BookSideImpl {
     // Returns true when the best price is within 1/8 of a window edge or outside the window.
     [[nodiscard]] bool needs_recenter() const noexcept;
     void clear() noexcept;
+    // Zeroes every window level and its bitmap bits, visiting only occupied bitmap words.
+    void clear_window() noexcept;
     // Marks the top cache for a rebuild on the next read (bulk loads skip per-level patching).
     void invalidate_cache() noexcept { cache_dirty_ = true; }
     // Returns the cache filled with at least min(n, K) levels (or all levels), best first.

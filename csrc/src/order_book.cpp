@@ -402,25 +402,38 @@ template <bool IsBid> Lots BookSideImpl<IsBid>::depth(std::size_t n) const {
 template <bool IsBid>
 std::uint64_t BookSideImpl<IsBid>::scan_window(Ticks a, Ticks b) const noexcept {
     // REQUIRES: base_ <= a <= b < base_ + W.
-    // Walk the level-0 occupancy words of [a, b] directly: one masked word per 64 ticks and
-    // one countr_zero per occupied level, instead of a bitmap search per level.
+    // Walk the occupied level-0 words of [a, b], found through level 1 (one bit per level-0
+    // word): one masked word per 4,096 ticks plus one countr_zero per occupied word and level,
+    // so a wide band (the liquidity bands reach 5 % of mid: 320,000 ticks on BTCUSDT spot) costs
+    // what it holds, not its width.
     std::uint64_t sum = 0;
     const auto ia = static_cast<std::uint64_t>(a - base_);
     const auto ib = static_cast<std::uint64_t>(b - base_);
     const std::uint64_t wa = ia >> 6;
     const std::uint64_t wb = ib >> 6;
-    for (std::uint64_t w = wa; w <= wb; ++w) {
-        std::uint64_t m = l0_[w];
-        if (w == wa) {
-            m &= ~0ULL << (ia & 63);
+    for (std::uint64_t w1 = wa >> 6; w1 <= (wb >> 6); ++w1) {
+        std::uint64_t m1 = l1_[w1];
+        if (w1 == (wa >> 6)) {
+            m1 &= ~0ULL << (wa & 63);
         }
-        if (w == wb && (ib & 63) != 63) {
-            m &= (1ULL << ((ib & 63) + 1)) - 1;
+        if (w1 == (wb >> 6) && (wb & 63) != 63) {
+            m1 &= (1ULL << ((wb & 63) + 1)) - 1;
         }
-        while (m != 0) {
-            const auto bit = static_cast<std::uint64_t>(std::countr_zero(m));
-            sum += static_cast<std::uint64_t>(qty_[static_cast<std::size_t>((w << 6) | bit)]);
-            m &= m - 1;
+        while (m1 != 0) {
+            const std::uint64_t w = (w1 << 6) | static_cast<std::uint64_t>(std::countr_zero(m1));
+            m1 &= m1 - 1;
+            std::uint64_t m = l0_[w];
+            if (w == wa) {
+                m &= ~0ULL << (ia & 63);
+            }
+            if (w == wb && (ib & 63) != 63) {
+                m &= (1ULL << ((ib & 63) + 1)) - 1;
+            }
+            while (m != 0) {
+                const auto bit = static_cast<std::uint64_t>(std::countr_zero(m));
+                sum += static_cast<std::uint64_t>(qty_[static_cast<std::size_t>((w << 6) | bit)]);
+                m &= m - 1;
+            }
         }
     }
     return sum;
@@ -522,11 +535,12 @@ template <bool IsBid> void BookSideImpl<IsBid>::relayout(Ticks center, int bits)
         l2_.shrink_to_fit();
         bits_ = bits;
         size_ = new_size;
+        base_ = new_base;
+        prefault(center); // fresh pages: make the band around the centre resident now
     } else {
         clear_window();
     }
     base_ = new_base;
-    prefault(center);
     for (auto it = overflow_.begin(); it != overflow_.end();) {
         const std::uint64_t idx = index_of(it->first);
         if (idx < size_) {

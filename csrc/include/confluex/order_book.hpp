@@ -24,7 +24,7 @@
 //     overflow map at prices the largest window, centred where this one is, would hold: to the
 //     size that holds the farthest of them. Levels beyond that never grow it; a window never
 //     shrinks. The sizes are allocated zeroed by calloc (fresh pages), so only pages holding
-//     levels become resident, plus the 2^17 ticks around the centre that a rebuild makes
+//     levels become resident, plus the 2^17 ticks around the centre that a resize makes
 //     resident at once (prefault(): a page fault costs ~2 us on a VM, and would be taken
 //     under the first level a message sets in the page): an idle symbol costs ~20 KiB, a
 //     synced BTCUSDT book at 2^20 ticks per side (16 MiB of address space) 3.7 MiB (USD-M)
@@ -227,8 +227,8 @@ template <bool IsBid> class BookSideImpl {
     void set_overflow(Ticks px, Lots qty) noexcept;
     // Makes the size pages within kPrefaultTicks / 2 of `center` resident (see relayout()).
     void prefault(Ticks center) noexcept;
-    // Ticks around the centre a rebuild makes resident: 2^17 (1 MiB of sizes per side), where
-    // ~94 % of real USD-M BTCUSDT updates land; the rest fault their page in once.
+    // Ticks around the centre a resize (new arrays) makes resident: 2^17 (1 MiB of sizes per side),
+    // where ~94 % of real USD-M BTCUSDT updates land; the rest fault their page in once.
     static constexpr std::uint64_t kPrefaultTicks = std::uint64_t{1} << 17;
     void best_deleted(Ticks px) noexcept;
     void rebuild_cache() const;

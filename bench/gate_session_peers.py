@@ -48,11 +48,11 @@ DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "hftbacktest"
 REPEATS = 5
 REQUIRED = {"dict": 10.0, "bmoscon": 10.0, "nautilus": 40.0}
 # The targets of issue 13. Only the peers listed here fail the gate: the dict and nautilus
-# targets are not met yet (7.0-7.7x and 28-32x on the 2-core machine: on_message 1.67-1.84 us
-# per 44-level message, most of it in the C++ path (parse ~12, apply ~9-11 ns/level, plus
-# ~0.45 us per message of header, sequence, recompute and stage timing), the Python call about
-# 0 us above the C++ replay; ~1.2 us would meet both), so they are reported on every run and
-# join GATED once they pass.
+# targets are not met yet (8.5-8.9x and 34-36x on the 2-core machine: on_message 1.43 us per
+# 44-level message idle, ~1.2 us of it the C++ path: parse ~12 ns/level, apply ~8-9, plus
+# ~0.45 us per message of header, sequence, recompute and stage timing; ~1.2 us through Python
+# would meet both), so they are reported on every run and join GATED once they pass with a
+# margin that survives the CI machine's noise.
 GATED = ("bmoscon",)
 NAUTILUS_INSTALL_BUDGET_S = 600.0
 

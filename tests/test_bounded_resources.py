@@ -65,23 +65,26 @@ def test_a_snapshot_takes_the_largest_window_and_only_touched_pages_are_resident
     """A book is small until its snapshot, which sizes both windows to the configured maximum
     (no rebuild mid-stream, no overflow-map node for the far levels the stream keeps
     updating); the windows are allocated zeroed on demand, so the resident memory is that of
-    the pages holding levels, well below the windows' 8 MiB of address space, and the book
-    stays exact."""
+    the pages holding levels (and the 2^17 ticks around the mid, made resident at the
+    snapshot), well below the windows' 16 MiB of address space, and the book stays exact."""
     replay = load_replay(tuple(hft_data / f for f in files), tick, lot, futures)
-    book = OrderBook(BookConfig(window_bits=19))
+    book = OrderBook(BookConfig(window_bits=20))
     assert book.window_bits(BookSide.bid) == 10 and book.memory_bytes() < 24 * 1024
     before = rss_bytes()
     book.apply_snapshot(replay.snapshot_bids, replay.snapshot_asks, replay.snapshot_id)
-    assert (book.window_bits(BookSide.bid), book.window_bits(BookSide.ask)) == (19, 19)
+    assert (book.window_bits(BookSide.bid), book.window_bits(BookSide.ask)) == (20, 20)
     assert book.counters.resizes == 2
     for m in replay.messages:
         book.apply_delta(m.bids, m.asks, m.update_id, m.prev_update_id)
     resident = rss_bytes() - before
     assert book.in_sync
     assert book.counters.resizes == 2 and book.counters.recenters == 0
-    address_space = 8 * (2**19 + 2**19)
+    # The address space is 16 MiB; resident: the 2 x 1 MiB made resident around the mid at the
+    # snapshot, plus the pages the stream wrote levels in (measured alone, in a fresh process:
+    # spot 5.7 MB, USD-M 3.1 MB; less inside a suite, where freed pages get reused).
+    address_space = 8 * (2**20 + 2**20)
     assert book.memory_bytes() >= address_space
-    assert resident < address_space // 4, resident
+    assert resident < address_space // 2, resident
     ref = ReferenceBook()
     ref.apply_snapshot(
         map(tuple, replay.snapshot_bids.tolist()),

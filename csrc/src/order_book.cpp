@@ -402,25 +402,38 @@ template <bool IsBid> Lots BookSideImpl<IsBid>::depth(std::size_t n) const {
 template <bool IsBid>
 std::uint64_t BookSideImpl<IsBid>::scan_window(Ticks a, Ticks b) const noexcept {
     // REQUIRES: base_ <= a <= b < base_ + W.
-    // Walk the level-0 occupancy words of [a, b] directly: one masked word per 64 ticks and
-    // one countr_zero per occupied level, instead of a bitmap search per level.
+    // Walk the occupied level-0 words of [a, b], found through level 1 (one bit per level-0
+    // word): one masked word per 4,096 ticks plus one countr_zero per occupied word and level,
+    // so a wide band (the liquidity bands reach 5 % of mid: 320,000 ticks on BTCUSDT spot) costs
+    // what it holds, not its width.
     std::uint64_t sum = 0;
     const auto ia = static_cast<std::uint64_t>(a - base_);
     const auto ib = static_cast<std::uint64_t>(b - base_);
     const std::uint64_t wa = ia >> 6;
     const std::uint64_t wb = ib >> 6;
-    for (std::uint64_t w = wa; w <= wb; ++w) {
-        std::uint64_t m = l0_[w];
-        if (w == wa) {
-            m &= ~0ULL << (ia & 63);
+    for (std::uint64_t w1 = wa >> 6; w1 <= (wb >> 6); ++w1) {
+        std::uint64_t m1 = l1_[w1];
+        if (w1 == (wa >> 6)) {
+            m1 &= ~0ULL << (wa & 63);
         }
-        if (w == wb && (ib & 63) != 63) {
-            m &= (1ULL << ((ib & 63) + 1)) - 1;
+        if (w1 == (wb >> 6) && (wb & 63) != 63) {
+            m1 &= (1ULL << ((wb & 63) + 1)) - 1;
         }
-        while (m != 0) {
-            const auto bit = static_cast<std::uint64_t>(std::countr_zero(m));
-            sum += static_cast<std::uint64_t>(qty_[static_cast<std::size_t>((w << 6) | bit)]);
-            m &= m - 1;
+        while (m1 != 0) {
+            const std::uint64_t w = (w1 << 6) | static_cast<std::uint64_t>(std::countr_zero(m1));
+            m1 &= m1 - 1;
+            std::uint64_t m = l0_[w];
+            if (w == wa) {
+                m &= ~0ULL << (ia & 63);
+            }
+            if (w == wb && (ib & 63) != 63) {
+                m &= (1ULL << ((ib & 63) + 1)) - 1;
+            }
+            while (m != 0) {
+                const auto bit = static_cast<std::uint64_t>(std::countr_zero(m));
+                sum += static_cast<std::uint64_t>(qty_[static_cast<std::size_t>((w << 6) | bit)]);
+                m &= m - 1;
+            }
         }
     }
     return sum;
@@ -509,9 +522,7 @@ template <bool IsBid> void BookSideImpl<IsBid>::relayout(Ticks center, int bits)
     band_valid_ = false; // levels may move between the window and the overflow map
     scratch_.clear();
     for (std::int64_t i = find_next(0); i >= 0; i = find_next(i + 1)) {
-        const auto s = static_cast<std::size_t>(i);
-        scratch_.push_back(Level{base_ + i, qty_[s]});
-        qty_[s] = 0;
+        scratch_.push_back(Level{base_ + i, qty_[static_cast<std::size_t>(i)]});
     }
     if (bits != bits_) {
         // New zeroed arrays; the old ones are freed (they hold only zeros now).
@@ -524,13 +535,12 @@ template <bool IsBid> void BookSideImpl<IsBid>::relayout(Ticks center, int bits)
         l2_.shrink_to_fit();
         bits_ = bits;
         size_ = new_size;
+        base_ = new_base;
+        prefault(center); // fresh pages: make the band around the centre resident now
     } else {
-        std::fill(l0_.begin(), l0_.end(), 0);
-        std::fill(l1_.begin(), l1_.end(), 0);
-        std::fill(l2_.begin(), l2_.end(), 0);
+        clear_window();
     }
     base_ = new_base;
-    prefault(center);
     for (auto it = overflow_.begin(); it != overflow_.end();) {
         const std::uint64_t idx = index_of(it->first);
         if (idx < size_) {
@@ -570,13 +580,28 @@ template <bool IsBid> void BookSideImpl<IsBid>::prefault(Ticks center) noexcept 
     }
 }
 
-template <bool IsBid> void BookSideImpl<IsBid>::clear() noexcept {
-    for (std::int64_t i = find_next(0); i >= 0; i = find_next(i + 1)) {
-        qty_[static_cast<std::size_t>(i)] = 0;
+template <bool IsBid> void BookSideImpl<IsBid>::clear_window() noexcept {
+    // Visits only the bitmap words that hold levels (l2 -> l1 -> l0): O(levels), not O(window),
+    // whose bitmap is 128 KiB at 2^20 ticks (a resync, and every input of the fuzz targets,
+    // would otherwise clear all of it).
+    for (std::size_t w2 = 0; w2 < l2_.size(); ++w2) {
+        for (std::uint64_t m2 = l2_[w2]; m2 != 0; m2 &= m2 - 1) {
+            const std::uint64_t w1 = (w2 << 6) | lsb(m2);
+            for (std::uint64_t m1 = l1_[w1]; m1 != 0; m1 &= m1 - 1) {
+                const std::uint64_t w0 = (w1 << 6) | lsb(m1);
+                for (std::uint64_t m0 = l0_[w0]; m0 != 0; m0 &= m0 - 1) {
+                    qty_[(w0 << 6) | lsb(m0)] = 0;
+                }
+                l0_[w0] = 0;
+            }
+            l1_[w1] = 0;
+        }
+        l2_[w2] = 0;
     }
-    std::fill(l0_.begin(), l0_.end(), 0);
-    std::fill(l1_.begin(), l1_.end(), 0);
-    std::fill(l2_.begin(), l2_.end(), 0);
+}
+
+template <bool IsBid> void BookSideImpl<IsBid>::clear() noexcept {
+    clear_window();
     overflow_.clear();
     band_valid_ = false;
     count_ = 0;

@@ -24,7 +24,7 @@
 //     overflow map at prices the largest window, centred where this one is, would hold: to the
 //     size that holds the farthest of them. Levels beyond that never grow it; a window never
 //     shrinks. The sizes are allocated zeroed by calloc (fresh pages), so only pages holding
-//     levels become resident, plus the 2^17 ticks around the centre that a rebuild makes
+//     levels become resident, plus the 2^17 ticks around the centre that a resize makes
 //     resident at once (prefault(): a page fault costs ~2 us on a VM, and would be taken
 //     under the first level a message sets in the page): an idle symbol costs ~20 KiB, a
 //     synced BTCUSDT book at 2^20 ticks per side (16 MiB of address space) 3.7 MiB (USD-M)
@@ -173,6 +173,8 @@ template <bool IsBid> class BookSideImpl {
     // Returns true when the best price is within 1/8 of a window edge or outside the window.
     [[nodiscard]] bool needs_recenter() const noexcept;
     void clear() noexcept;
+    // Zeroes every window level and its bitmap bits, visiting only occupied bitmap words.
+    void clear_window() noexcept;
     // Marks the top cache for a rebuild on the next read (bulk loads skip per-level patching).
     void invalidate_cache() noexcept { cache_dirty_ = true; }
     // Returns the cache filled with at least min(n, K) levels (or all levels), best first.
@@ -225,8 +227,8 @@ template <bool IsBid> class BookSideImpl {
     void set_overflow(Ticks px, Lots qty) noexcept;
     // Makes the size pages within kPrefaultTicks / 2 of `center` resident (see relayout()).
     void prefault(Ticks center) noexcept;
-    // Ticks around the centre a rebuild makes resident: 2^17 (1 MiB of sizes per side), where
-    // ~94 % of real USD-M BTCUSDT updates land; the rest fault their page in once.
+    // Ticks around the centre a resize (new arrays) makes resident: 2^17 (1 MiB of sizes per side),
+    // where ~94 % of real USD-M BTCUSDT updates land; the rest fault their page in once.
     static constexpr std::uint64_t kPrefaultTicks = std::uint64_t{1} << 17;
     void best_deleted(Ticks px) noexcept;
     void rebuild_cache() const;

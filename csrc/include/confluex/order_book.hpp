@@ -209,6 +209,9 @@ template <bool IsBid> class BookSideImpl {
         return static_cast<std::uint64_t>(px) - static_cast<std::uint64_t>(base_);
     }
     void set_bit(std::uint64_t i) noexcept;
+    // Level-0 word w0 became non-empty / empty: sets / clears its bits in levels 1 and 2.
+    void word_filled(std::uint64_t w0) noexcept;
+    void word_emptied(std::uint64_t w0) noexcept;
     // Highest occupied window index <= i, or -1.
     [[nodiscard]] std::int64_t find_prev(std::int64_t i) const noexcept;
     // Lowest occupied window index >= i, or -1.

@@ -601,15 +601,17 @@ class LoopbackExchange:
         return web.json_response(out)
 
 
-async def spawn_live_cli(ex: LoopbackExchange, *args: str) -> asyncio.subprocess.Process:
-    """``python -m confluex.live_view`` on BTC/USDT against ``ex`` (binance, no view), with
-    ``args`` appended; stdout and stderr piped, unbuffered."""
+async def spawn_live_cli(
+    ex: LoopbackExchange,
+    *args: str,
+    command: tuple[str, ...] = ("confluex.live_view", "--exchange", "binance"),
+) -> asyncio.subprocess.Process:
+    """``python -m <command>`` (default: ``confluex.live_view --exchange binance``) on BTC/USDT
+    against ``ex`` with no view, ``args`` appended; stdout and stderr piped, unbuffered."""
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "confluex.live_view",
-        "--exchange",
-        "binance",
+        *command,
         "--symbols",
         "BTC/USDT",
         "--ws-url",

@@ -8,10 +8,8 @@ request, and the exposition text is parsed with prometheus_client's own parser.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
-import sys
 from pathlib import Path
 
 import aiohttp
@@ -23,7 +21,14 @@ from confluex.metrics import CONTENT_TYPE, LiveMetrics
 from confluex.trading.execution import Executor
 from confluex.trading.paper_venue import PaperExchange, PaperMarket
 from confluex.trading.types import OrderIntent, Side
-from loopback_exchange import Faults, LoopbackExchange, eventually, load_capture, loopback_feed
+from loopback_exchange import (
+    Faults,
+    LoopbackExchange,
+    eventually,
+    load_capture,
+    loopback_feed,
+    spawn_live_cli,
+)
 from prometheus_client.parser import text_string_to_metric_families
 
 SPOT = Path("spot/btcusdt_20240808.gz")
@@ -207,26 +212,8 @@ def test_cli_live_serves_metrics_and_logs_to_stderr(hft_data: Path, args: tuple[
 
     async def main() -> tuple[int, Samples, str, str]:
         async with LoopbackExchange(cap, faults=Faults(throttle=0.002)) as ex:
-            env = dict(os.environ, PYTHONUNBUFFERED="1")
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "confluex",
-                "-v",
-                "live",
-                "--symbols",
-                "BTC/USDT",
-                "--ws-url",
-                ex.ws_url,
-                "--rest-url",
-                ex.rest_url,
-                "--no-view",
-                "--metrics-port",
-                "0",
-                *args,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=env,
+            proc = await spawn_live_cli(
+                ex, "--metrics-port", "0", *args, command=("confluex", "-v", "live")
             )
             assert proc.stderr is not None
             seen: list[str] = []

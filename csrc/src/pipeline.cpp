@@ -661,10 +661,11 @@ void Pipeline::process(Shard& s) {
             notify_consumer();
         }
         if (n > 0) {
-            // After the records are out: the health snapshot when the shard goes idle, or
-            // every kHealthPeriodNs while frames keep coming (see Design: Health).
+            // After the records are out: the health snapshot every kHealthPeriodNs while
+            // frames keep coming; when the shard goes idle, idle_wait() publishes it (see
+            // Design: Health).
             s.health_dirty = true;
-            if (s.input.empty() || now_ns() - s.health_ns >= kHealthPeriodNs) {
+            if (now_ns() - s.health_ns >= kHealthPeriodNs) {
                 publish_health(s, false);
             }
             continue;

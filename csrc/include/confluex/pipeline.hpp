@@ -67,7 +67,7 @@
 //     error's code). No other thread touches a running shard's engine. A sample refused by a
 //     full ring is counted (input_dropped) and returned as Dropped; it does not resync the
 //     book. Bar history (Engine::load_history) is loaded before start() through engine().
-//   - Health. After each batch of frames that leaves the ring empty (the shard goes idle),
+//   - Health. When the shard goes idle (idle_wait(), once the ring is empty after a batch),
 //     and at least every kHealthPeriodNs while frames keep coming, a shard copies the
 //     SymbolHealth of its symbols into a snapshot under a per-shard mutex that it only
 //     try-locks on the data path (a reader holding it delays the copy to the idle loop's

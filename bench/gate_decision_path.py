@@ -9,18 +9,28 @@ beside them (tests/pure_trading.py). Streams (synthetic, as in bench/bench_monit
   whole way and becomes an intent (the case the issue's 11-25 us p99 was measured on);
 - ``mixed``: the realistic mix, mostly neutral.
 
-Per-update perf_counter_ns, three interleaved rounds, best p99 of each side. The gate: the
-compiled p99 on ``all-signals`` is at least REQUIRED times lower than the pure one (measured
-3.1-3.7x on the shared 2-vCPU VM at load 17-20; a build that silently fell back to the .py
-files scores 1x). The absolute p99 is printed against the 2 us target (reported, not gated:
-a shared VM's tail is its neighbours'). What remains of the compiled path is mostly the
-intent's reason string (two float formats, ~40 %) and building the two result objects.
+Per-update perf_counter_ns. Each side replays each stream ROUNDS times, interleaved with
+the other side, every replay on a fresh decision path after a ``gc.collect()``: every replay
+does the same work update for update, collector passes included. The gate reads each
+update's minimum over the replays, so what it measures is the code's own tail (the first
+update, the collector, a list that grows) and not the platform's: this 2-vCPU VM interrupts
+a running thread every 50-80 us for 3-10 us, which on a 1.6 us update makes a p99 of
+5-9 us whatever the code does (a constant 1.2 us pure-Python workload timed the same way
+shows p99 2-5 us; the gate prints it as the platform control). The raw p99 of the best
+replay is printed beside it.
+
+The gate: the compiled p99 on ``all-signals`` is at least REQUIRED times lower than the
+pure one (a build that silently fell back to the .py files scores 1x). The compiled p99 is
+printed against the 2 us target (reported, not gated: a shared VM's tail is its
+neighbours'). What remains of the compiled path is mostly the intent's reason string (two
+float formats, ~40 %) and building the two result objects.
 
 Run: python bench/gate_decision_path.py
 """
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 import time
@@ -38,6 +48,7 @@ from pure_trading import COMPILED_MODULES, is_compiled, load_pure
 REQUIRED = 2.5
 TARGET_P99_NS = 2_000
 N = 20_000
+ROUNDS = 5
 BALANCE = 10_000.0
 
 
@@ -85,21 +96,39 @@ def streams(types: Any) -> dict[str, list[Any]]:
 
 
 def per_update_ns(mods: Any, config: Any, stream: list[Any]) -> tuple[list[int], int]:
+    """One timed replay of ``stream``: each update's ns, in stream order, and the intents."""
     step = DecisionPath(mods, config).step_fn()
     for u in stream:  # warm-up pass on its own instances
         step(u)
     step = DecisionPath(mods, config).step_fn()
+    gc.collect()  # each replay starts the collector's count at zero: its passes fall alike
     clock = time.perf_counter_ns
-    lat = []
-    append = lat.append
+    lat = [0] * len(stream)
     intents = 0
-    for u in stream:
+    for i, u in enumerate(stream):
         t0 = clock()
         r = step(u)
-        append(clock() - t0)
+        lat[i] = clock() - t0
         intents += r is not None
-    lat.sort()
     return lat, intents
+
+
+def control_ns() -> list[int]:
+    """A constant pure-Python workload (~1.2 us) timed as the updates are: the platform's tail."""
+
+    def work() -> int:
+        total = 0
+        for i in range(40):
+            total += i * i
+        return total
+
+    clock = time.perf_counter_ns
+    lat = [0] * N
+    for i in range(N):
+        t0 = clock()
+        work()
+        lat[i] = clock() - t0
+    return sorted(lat)
 
 
 def pct(sorted_ns: list[int], q: float) -> int:
@@ -117,23 +146,37 @@ def main() -> int:
     configs = {"all-signals": load_config({"monitor": {"cooldown_s": 0}}), "mixed": load_config()}
     data = {"compiled": streams(compiled_mods.types), "pure": streams(pure_mods.types)}
     mods = {"compiled": compiled_mods, "pure": pure_mods}
-    best: dict[tuple[str, str], tuple[int, int, int]] = {}
-    for _ in range(3):  # interleaved rounds: a noisy neighbour slows one round, not the ratio
+    per_update: dict[tuple[str, str], list[int]] = {}
+    raw_p99: dict[tuple[str, str], int] = {}
+    made: dict[tuple[str, str], int] = {}
+    for _ in range(ROUNDS):  # interleaved: a noisy stretch slows one replay, not one side
         for name in ("all-signals", "mixed"):
             for side in ("compiled", "pure"):
                 lat, intents = per_update_ns(mods[side], configs[name], data[side][name])
-                p50, p99 = pct(lat, 0.5), pct(lat, 0.99)
                 key = (name, side)
-                if key not in best or p99 < best[key][1]:
-                    best[key] = (p50, p99, intents)
+                assert made.setdefault(key, intents) == intents, f"{key}: replays differ"
+                seen = per_update.get(key)
+                per_update[key] = lat if seen is None else list(map(min, seen, lat))
+                p99 = pct(sorted(lat), 0.99)
+                raw_p99[key] = min(raw_p99.get(key, p99), p99)
+    best = {
+        key: (pct(s := sorted(lat), 0.5), pct(s, 0.99), made[key])
+        for key, lat in per_update.items()
+    }
     for name in ("all-signals", "mixed"):
         (cp50, cp99, ci), (pp50, pp99, pi) = best[(name, "compiled")], best[(name, "pure")]
         assert ci == pi, f"{name}: compiled made {ci} intents, pure {pi}"
         print(
             f"{name:<12} {ci:>6} intents / {N} updates: compiled p50 {cp50 / 1e3:.2f} us "
             f"p99 {cp99 / 1e3:.2f} us | pure p50 {pp50 / 1e3:.2f} us p99 {pp99 / 1e3:.2f} us "
-            f"| p99 ratio {pp99 / cp99:.1f}x"
+            f"| p99 ratio {pp99 / cp99:.1f}x | raw p99 with the platform's interruptions: "
+            f"{raw_p99[(name, 'compiled')] / 1e3:.2f} / {raw_p99[(name, 'pure')] / 1e3:.2f} us"
         )
+    ctl = control_ns()
+    print(
+        f"platform control (constant workload, one replay): p50 {pct(ctl, 0.5) / 1e3:.2f} us "
+        f"p99 {pct(ctl, 0.99) / 1e3:.2f} us p99.9 {pct(ctl, 0.999) / 1e3:.2f} us"
+    )
     cp99, pp99 = best[("all-signals", "compiled")][1], best[("all-signals", "pure")][1]
     ratio = pp99 / cp99
     print(

@@ -7,7 +7,7 @@ from collections import deque
 from fractions import Fraction
 
 from confluex._core.trade_flow import RollingZScore
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 
@@ -62,6 +62,9 @@ streams = st.one_of(
     min_frac=st.floats(0.0, 1.0),
     clip=st.sampled_from([0.5, 3.0, 100.0]),
 )
+# Found by CI: an outlier leaves a window of values ~1e7 times smaller; the variance left is
+# below what subtracting the outlier's square rounds away (stddev 0.00446 for 0.00460).
+@example(stream=(0.0, [185364.0, 0.0, 0.009765625, 0.0]), lookback=3, min_frac=0.0, clip=3.0)
 def test_update_matches_exact_reference_on_offset_streams(
     stream: tuple[float, list[float]], lookback: int, min_frac: float, clip: float
 ) -> None:

@@ -10,10 +10,13 @@
 // shift K is a value of the stream itself. A plain running sum of x and x^2 loses every digit
 // when the values sit on a large offset (1e9 + noise: x^2 ~ 1e18, variance ~ 1); shifting by a
 // nearby value keeps the squares at the scale of the spread. Adding and removing values leaves
-// rounding residue in the sums, so every `lookback` updates the sums are recomputed from the
-// ring with K = the newest value (amortised O(1)); between two such rebases the variance error
-// is bounded by about 2 * lookback * eps * max(d^2), i.e. ~1e-13 relative for data whose range
-// around K is within 30x its standard deviation.
+// rounding residue in the sums: about eps times the sum of the magnitudes of every term added
+// or removed since the sums were last computed from the ring. That residue is tracked (`mag_`),
+// and the sums are recomputed from the ring with K = the newest value every `lookback`
+// updates (amortised O(1)) and as soon as the residue could exceed ~1e-9 of the window's own
+// sum of squares: when an outlier leaves the window (185364 among values of ~0.01, say), the
+// variance that is left is far below what subtracting its square rounds away, and the sums
+// are rebuilt instead of trusted.
 //
 // A window whose values are all equal has stddev exactly 0 (tracked by a run length of equal
 // newest values, not inferred from a rounded variance), so a constant stream scores z = 0
@@ -80,6 +83,7 @@ class RollingZScore {
             const double y = buf_[head_] - shift_;
             s1_ -= y;
             s2_ -= y * y;
+            mag_ += y * y;
         } else {
             ++count_;
         }
@@ -88,9 +92,10 @@ class RollingZScore {
         const double d = x - shift_;
         s1_ += d;
         s2_ += d * d;
+        mag_ += d * d;
         run_ = (run_ > 0 && x == last_) ? std::min(run_ + 1, cap) : 1;
         last_ = x;
-        if (++since_rebase_ >= cap) {
+        if (++since_rebase_ >= cap || (mag_ > kResidueRatio * s2_ && !constant())) {
             rebase();
         }
         return zscore(x);
@@ -154,7 +159,7 @@ class RollingZScore {
     // Empties the window; the configuration and the allocated ring are kept.
     void reset() noexcept {
         head_ = count_ = run_ = since_rebase_ = 0;
-        shift_ = s1_ = s2_ = last_ = 0.0;
+        shift_ = s1_ = s2_ = mag_ = last_ = 0.0;
     }
 
   private:
@@ -174,7 +179,11 @@ class RollingZScore {
         }
         s1_ = s1;
         s2_ = s2;
+        mag_ = s2;
     }
+
+    // The rebase threshold on mag_ / s2_: the residue (~eps * mag_) stays below ~1e-9 of s2_.
+    static constexpr double kResidueRatio = 1e6;
 
     std::vector<double> buf_;
     std::size_t min_samples_;
@@ -186,6 +195,7 @@ class RollingZScore {
     double shift_ = 0.0;           // K
     double s1_ = 0.0;              // sum of (x - K)
     double s2_ = 0.0;              // sum of (x - K)^2
+    double mag_ = 0.0;             // sum of the squares added and removed since the rebase
     double last_ = 0.0;
 };
 

@@ -6,8 +6,10 @@ stamps each frame and pushes it into the lock-free ring of its symbol's shard
 threads, without the GIL. The records come back on the event loop through the pipeline's
 eventfd (``loop.add_reader``, no polling task):
 
-- ``score`` records update :attr:`ShardedLiveFeed.latest` and go to ``on_record(symbol, rec)``;
-  a Binance symbol that is not synced gets its REST snapshot fetched (as in LiveFeed);
+- ``score`` records (one after each stream message that changed a symbol, and one after the
+  REST snapshot that synced its book, as LiveFeed calls ``on_update``) update
+  :attr:`ShardedLiveFeed.latest` and go to ``on_record(symbol, rec)``; a Binance symbol that
+  is not synced gets its REST snapshot fetched (as in LiveFeed);
 - ``resync`` records (a frame lost to a full ring) refetch the snapshot (Binance) or
   resubscribe the book (Bybit), and are counted per symbol;
 - ``snapshot`` records answer the REST snapshots pushed through the ring;
@@ -245,11 +247,12 @@ class ShardedLiveFeed(LiveFeed):
                 continue
             kind = int(rec["kind"])
             if kind == OutKind.score:
-                st.frames += 1
-                st.last_frame_mono = now_mono
                 self.latest[sid] = rec
-                if hook is not None:
-                    hook(now_ns - int(rec["recv_ns"]))
+                if not int(rec["code"]):  # a stream frame (code 1: a REST snapshot synced it)
+                    st.frames += 1
+                    st.last_frame_mono = now_mono
+                    if hook is not None:
+                        hook(now_ns - int(rec["recv_ns"]))
                 if binance and int(rec["phase"]) != _SYNCED and not st.fetching:
                     if not self.stopping:
                         self._start_snapshot(st)

@@ -9,6 +9,7 @@ reading Redis must not be able to tell which mode wrote them.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 import redis
+from confluex import Engine, FeedSession, Instrument, Venue
 from confluex._core.session import SyncPhase
 from confluex.cache import ConfluenceHFTCache, EngineScorePublisher, score_record_fields
 from confluex.cli import main
@@ -33,7 +35,7 @@ from loopback_exchange import (
     stamps,
 )
 from redis_server import RedisServer, redis_server_fixture
-from test_live import NO_RATE_LIMIT, capture
+from test_live import LOT, NO_RATE_LIMIT, SPOT, TICK, capture
 
 SYMBOLS = ["BTC/USDT", "ETH/USDT"]
 # Inside the capture's score range, so both modes cross them several times.
@@ -250,3 +252,35 @@ def test_cli_replay_threads_refuses_redis_naming_the_clash(capsys):
     err = capsys.readouterr().err
     assert code == 2
     assert err == "confluex replay: --threads cannot be combined with --redis\n", err
+
+
+def test_no_price_is_published_while_the_book_is_out_of_sync(server, client, hft_data):
+    # A depth message lost after the sync: the book keeps its stale levels until it resyncs.
+    # The score records carry no mid then (the book is not synced), so neither does the
+    # single-threaded publisher (as the session's own series and signals).
+    lines = [ln for ln in gzip.open(hft_data / SPOT).read().split(b"\n")[:400] if ln]
+    snap = next(i for i, ln in enumerate(lines) if b"lastUpdateId" in ln)
+    depth = [i for i, ln in enumerate(lines) if i > snap and b"@depth" in ln]
+    engine = Engine()
+    sid = engine.add_symbol("BTCUSDT", Instrument(TICK, LOT))
+    session = FeedSession(engine, Venue.binance_spot)
+    session.add_symbol("BTCUSDT", sid)
+    cache = ConfluenceHFTCache(server.url, ttl_s=600.0).start()
+    publisher = EngineScorePublisher(cache, engine, symbol_id=lambda _: sid)
+    key = "confluex:score:BTC/USDT"
+    for i, ln in enumerate(lines[: depth[3] + 1]):
+        if i == depth[2]:
+            continue  # lost
+        ts, _, msg = ln.partition(b" ")
+        session.on_message(msg, int(ts))
+        if i == depth[1]:  # synced: the mid is published
+            publisher.on_update("BTC/USDT", engine.result(sid))
+            assert cache.flush()
+            synced_price = client.hget(key, "price")
+            assert synced_price is not None and float(synced_price) > 0
+    assert session.health(sid).desyncs == 1 and not engine.in_sync(sid)
+    assert engine.best_bid(sid) is not None and engine.best_ask(sid) is not None  # stale
+    client.hdel(key, "price")
+    publisher.on_update("BTC/USDT", engine.result(sid))
+    cache.close()
+    assert client.hexists(key, "score") and not client.hexists(key, "price")

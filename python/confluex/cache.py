@@ -461,7 +461,7 @@ class ConfluenceHFTCache:
 
 def confluence_fields(result: Any, ts_ns: int, price: float) -> dict[str, Value]:
     """The hash fields of an engine ``ConfluenceResult``: score, score_raw, confidence,
-    reliability, the mid ``price`` (quote currency; absent when unknown) and ``ts_ns``."""
+    reliability, the mid ``price`` (quote currency; absent when unknown: NaN) and ``ts_ns``."""
     return _fields(
         result.score, result.score_raw, result.confidence, result.reliability, ts_ns, price
     )
@@ -587,7 +587,10 @@ class EngineScorePublisher:
         _, side, px, name = st
         engine = self.engine
         bb, ba = engine.best_bid(symbol_id), engine.best_ask(symbol_id)
-        price = (px(bb[0]) + px(ba[0])) / 2.0 if bb and ba else math.nan
+        # The mid of a synced book only (as the session's series and the score records): an
+        # out-of-sync book's levels are stale.
+        synced = bb and ba and engine.in_sync(symbol_id)
+        price = (px(bb[0]) + px(ba[0])) / 2.0 if synced else math.nan
         self._send(symbol_id, name, side, px, confluence_fields(res, ts, price))
 
     def _send(

@@ -105,3 +105,16 @@ def test_cli_live_threads_refuses_bad_counts_and_takes_metrics() -> None:
     with pytest.raises(ValueError, match="it needs --threads, was busy_poll"):
         _check_live_args(argparse.Namespace(wait="busy_poll"))
     _check_live_args(argparse.Namespace(threads=2, wait="blocking"))
+
+
+def test_on_update_set_on_a_threaded_feed_is_refused_naming_on_record() -> None:
+    # It would never be called with a score: `live --threads --redis` once set it and wrote
+    # nothing to Redis.
+    feed = ShardedLiveFeed("binance", ["BTC/USDT"], threads=1)
+    assert feed.on_update is None
+    with pytest.raises(ValueError, match=r"takes no on_update .*: set on_record, was <function"):
+        feed.on_update = lambda symbol, result: None
+    with pytest.raises(ValueError, match="takes no on_update"):
+        ShardedLiveFeed("binance", ["BTC/USDT"], on_update=lambda symbol, result: None)
+    feed.on_update = None  # what LiveFeed's constructor sets
+    assert feed.on_update is None

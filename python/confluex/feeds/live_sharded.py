@@ -47,7 +47,7 @@ from .._core.exceptions import CapacityExceeded
 from .._core.instrument import Instrument
 from .._core.session import SyncPhase, Venue
 from ..pipeline import FrameKind, OutKind, PushStatus, ShardedEngine, record_error
-from .live import LiveFeed, SymbolStats
+from .live import LiveFeed, SymbolStats, UpdateCallback
 from .rest_poll import RestSink
 
 __all__ = ["ShardInputs", "ShardedLiveFeed"]
@@ -168,6 +168,19 @@ class ShardedLiveFeed(LiveFeed):
         self.inputs_applied: dict[int, int] = {}
         self.inputs_refused: dict[int, int] = {}
         self._waiters: dict[int, asyncio.Future[np.void]] = {}
+
+    @property
+    def on_update(self) -> UpdateCallback | None:
+        """Always None: the engines run on the shards, ``on_record`` receives their scores."""
+        return None
+
+    @on_update.setter
+    def on_update(self, value: UpdateCallback | None) -> None:
+        if value is not None:  # it would never be called with a score (nor read an engine)
+            raise ValueError(
+                "ShardedLiveFeed takes no on_update (the engines run on the shards): "
+                f"set on_record, was {value!r}"
+            )
 
     # -- LiveFeed hooks ------------------------------------------------------------------------
 

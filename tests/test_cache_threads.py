@@ -40,7 +40,7 @@ from test_live import LOT, NO_RATE_LIMIT, SPOT, TICK, capture
 SYMBOLS = ["BTC/USDT", "ETH/USDT"]
 # Inside the capture's score range, so both modes cross them several times.
 LONG, SHORT = 52.0, 48.0
-# What a consumer can compare: every hash field but the time stamp (see _stamps_agree).
+# What a consumer can compare: every hash field but the time stamp (see the ts_ns note).
 SCORE_FIELDS = ("score", "score_raw", "confidence", "reliability", "price")
 
 
@@ -58,10 +58,10 @@ def client(server: RedisServer) -> Iterator[redis.Redis]:
 
 def run_feed(
     hft_data: Path, url: str, prefix: str, threads: int | None
-) -> tuple[LiveFeed, list[np.void]]:
+) -> tuple[LiveFeed, list[np.void], int]:
     """The capture's first lines, BTC and a renamed ETH copy, through a LiveFeed (threads None)
-    or a ShardedLiveFeed, each update published to Redis under ``prefix``; the records a
-    threaded feed delivered are returned too."""
+    or a ShardedLiveFeed, each update published to Redis under ``prefix``; returns the feed,
+    the records a threaded feed delivered and the writes the cache queued."""
     cap = capture(hft_data, ("BTCUSDT", "ETHUSDT"), 6000)
     cache = ConfluenceHFTCache(url, prefix=prefix, ttl_s=600.0).start()
     records: list[np.void] = []
@@ -126,7 +126,7 @@ def run_feed(
         cache.close()
     assert cache.stats.dropped == 0 and cache.stats.written == cache.stats.queued
     assert feed.callback_errors == 0
-    return feed, records
+    return feed, records, cache.stats.queued
 
 
 def received(feed: LiveFeed) -> int:
@@ -143,12 +143,23 @@ def signals_of(client: redis.Redis, prefix: str, symbol: str) -> list[dict[str, 
 def test_threaded_feed_writes_the_same_scores_and_signals_as_the_single_threaded_one(
     server, client, hft_data
 ):
-    single, _ = run_feed(hft_data, server.url, "single", None)
-    before = time.time_ns()
-    threaded, records = run_feed(hft_data, server.url, "threads", 2)
+    start = time.time_ns()
+    single, _, single_writes = run_feed(hft_data, server.url, "single", None)
+    end = time.time_ns()
+    threaded, records, threaded_writes = run_feed(hft_data, server.url, "threads", 2)
 
     assert isinstance(threaded, ShardedLiveFeed) and threaded.engine_errors == 0
     assert threaded.frames_dropped == 0
+    # Published at the same points: every message that changed a symbol, and the snapshot
+    # that synced its book (one score record with code 1 per symbol).
+    assert (
+        threaded_writes
+        == single_writes
+        == len(records) + sum(1 for _ in client.xrange("threads:signals"))
+    )
+    assert sorted(int(r["symbol_id"]) for r in records if int(r["code"])) == sorted(
+        threaded.symbol_id(sym) for sym in SYMBOLS
+    )
     for sym in SYMBOLS:
         ref = client.hgetall(f"single:score:{sym}")
         got = client.hgetall(f"threads:score:{sym}")
@@ -168,7 +179,7 @@ def test_threaded_feed_writes_the_same_scores_and_signals_as_the_single_threaded
         sid = threaded.symbol_id(sym)
         mine = [r for r in records if int(r["symbol_id"]) == sid]
         assert int(got["ts_ns"]) == int(mine[-1]["ts_ns"])
-        assert int(ref["ts_ns"]) < before  # wall clock, during the single-threaded run
+        assert start < int(ref["ts_ns"]) < end  # wall clock, during the single-threaded run
 
 
 def test_score_record_fields_are_those_of_the_engine_result(server):

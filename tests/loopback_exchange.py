@@ -311,6 +311,10 @@ class LoopbackExchange:
             self.ref_session.add_symbol(s, self.ref_ids[s])
         self._paused: set[str] = set()
         self._held: dict[str, deque[Line]] = {s: deque() for s in self.symbols}
+        # A test's gates: the stream stops before line stream_gate[0] until stream_gate[1] is
+        # set; the REST depth answers wait until depth_gate is set (where a snapshot lands).
+        self.stream_gate: tuple[int, asyncio.Event] | None = None
+        self.depth_gate: asyncio.Event | None = None
         self._ws_server: Server | None = None
         self._runner: web.AppRunner | None = None
         self._closed_once = False
@@ -418,6 +422,9 @@ class LoopbackExchange:
                         await asyncio.sleep(0.005)  # a symbol is paused: wait for resume()
                         continue
                     return
+                gate = self.stream_gate
+                if gate is not None and self.cursor == gate[0]:
+                    await gate[1].wait()
                 line = lines[self.cursor]
                 self.cursor += 1
                 if line.symbol in self._paused:
@@ -469,6 +476,8 @@ class LoopbackExchange:
             # The capture's snapshot is served once the stream has reached the time it was taken.
             while self.cursor < pos:
                 await asyncio.sleep(0.001)
+            if self.depth_gate is not None:
+                await self.depth_gate.wait()
             body = snap
         else:
             body = rest_snapshot_json(self.reference, self.ref_ids[sym], self.tick, self.lot)

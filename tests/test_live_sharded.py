@@ -64,8 +64,15 @@ def test_sharded_live_feed_ends_equal_to_a_replay_of_the_same_capture(hft_data: 
     assert engine.cvd(local) == ref.cvd(rsym)
     assert engine.score(local) == ref.score(rsym)
     assert feed.frames_dropped == 0 and feed.engine_errors == 0
-    # every message that changed the symbol came back as a score record, in order
-    assert len(records) == health["depth_messages"] + health["trade_messages"]
+    # every message that changed the symbol came back as a score record, in order, and so
+    # did the REST snapshot that synced the book (code 1, as LiveFeed calls on_update then)
+    assert len(records) == (
+        health["depth_messages"] + health["trade_messages"] + health["snapshots_applied"]
+    )
+    (synced,) = [i for i, r in enumerate(records) if int(r["code"])]
+    assert int(records[synced]["phase"]) == S.SyncPhase.synced.value
+    assert all(int(r["phase"]) != S.SyncPhase.synced.value for r in records[:synced])
+    assert feed.by_id[sid].frames == len(records) - 1  # frames count stream messages only
     assert records[-1]["score"] == ref.score(rsym)
     assert np.all(np.diff([int(r["ts_ns"]) for r in records]) >= 0)
 
@@ -98,3 +105,16 @@ def test_cli_live_threads_refuses_bad_counts_and_takes_metrics() -> None:
     with pytest.raises(ValueError, match="it needs --threads, was busy_poll"):
         _check_live_args(argparse.Namespace(wait="busy_poll"))
     _check_live_args(argparse.Namespace(threads=2, wait="blocking"))
+
+
+def test_on_update_set_on_a_threaded_feed_is_refused_naming_on_record() -> None:
+    # It would never be called with a score: `live --threads --redis` once set it and wrote
+    # nothing to Redis.
+    feed = ShardedLiveFeed("binance", ["BTC/USDT"], threads=1)
+    assert feed.on_update is None
+    with pytest.raises(ValueError, match=r"takes no on_update .*: set on_record, was <function"):
+        feed.on_update = lambda symbol, result: None
+    with pytest.raises(ValueError, match="takes no on_update"):
+        ShardedLiveFeed("binance", ["BTC/USDT"], on_update=lambda symbol, result: None)
+    feed.on_update = None  # what LiveFeed's constructor sets
+    assert feed.on_update is None

@@ -15,7 +15,9 @@ import confluex
 import numpy as np
 import pytest
 from confluex import ConfluenceResult, Instrument, InvalidConfig, LineFormat, Venue
+from confluex._core.session import SyncPhase
 from confluex.feeds.files import replay
+from confluex.markets import Scale
 from confluex.pipeline import (
     Collector,
     ErrorCode,
@@ -324,3 +326,52 @@ def test_feed_lines_counts_what_it_pushed(hft_data: Path) -> None:
 def test_facade_exports_the_threaded_engine() -> None:
     assert confluex.ShardedEngine is ShardedEngine
     assert confluex.score_universe is score_universe
+
+
+def test_a_rest_snapshot_that_syncs_the_book_is_followed_by_a_score_record(
+    hft_data: Path,
+) -> None:
+    # The capture's REST snapshot (line 8) pushed as a live feed pushes it, between its frames.
+    path, tick, lot = SPOT
+    lines = _lines(hft_data / path, 400)
+    (at,) = [i for i, (_, msg) in enumerate(lines) if b"lastUpdateId" in msg]
+    snap_ts, snap = lines[at]
+    ref = confluex.Engine()
+    rsym = ref.add_symbol("BTCUSDT", Instrument(tick, lot))
+    session = confluex.FeedSession(ref, Venue.binance_spot)
+    session.add_symbol("BTCUSDT", rsym)
+    eng = ShardedEngine(2, lossless=True, wait="blocking")
+    sym = eng.add_symbol(Venue.binance_spot, "BTCUSDT", Instrument(tick, lot), shard=1)
+    eng.start()
+    for i, (ts, msg) in enumerate(lines):
+        if i == at:
+            assert eng.push_snapshot(sym, snap, ts) == PushStatus.accepted
+            session.on_snapshot(rsym, snap, ts)
+            after_snapshot = ref.result(rsym)
+            px = Scale.ticks(ref.instrument(rsym))
+            bid, ask = ref.best_bid(rsym), ref.best_ask(rsym)
+            assert bid is not None and ask is not None  # the snapshot filled both sides
+            mid = (px(bid[0]) + px(ask[0])) / 2.0
+        else:
+            assert eng.push(Venue.binance_spot, msg, ts) == PushStatus.accepted
+            session.on_message(msg, ts)
+    eng.finish()
+    recs = eng.drain()
+
+    scores = recs[recs["kind"] == OutKind.score]
+    (k,) = np.flatnonzero((recs["kind"] == OutKind.score) & (recs["code"] == 1))
+    rec = recs[k]
+    (answer,) = np.flatnonzero(recs["kind"] == OutKind.snapshot)  # the push's own answer
+    assert recs[answer]["code"] == 1 and k < answer  # (series points may come between)
+    assert not np.any(recs[k + 1 : answer]["kind"] == OutKind.score)
+    assert int(rec["ts_ns"]) == snap_ts and int(rec["symbol_id"]) == sym
+    assert rec["phase"] == SyncPhase.synced.value
+    assert rec["score"] == after_snapshot.score and rec["score_raw"] == after_snapshot.score_raw
+    assert rec["mid_px"] == mid
+    assert np.all(recs[:k][recs[:k]["kind"] == OutKind.score]["phase"] != rec["phase"])
+    # every stream message that changed the symbol, plus the snapshot; the latency is the
+    # stream frames' only
+    health = session.health(rsym)
+    assert len(scores) == health.depth_messages + health.trade_messages + 1
+    assert eng.latency()["count"] == len(scores) - 1
+    assert scores[-1]["score"] == ref.score(rsym)

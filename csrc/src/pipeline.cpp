@@ -839,7 +839,10 @@ void Pipeline::after_message(Shard& s, FeedSession& session, const ParseResult& 
     symbols_[global]->phase.store(static_cast<std::uint8_t>(phase), std::memory_order_release);
     const bool changed = r.ok() && (r.kind == MsgKind::Depth || r.kind == MsgKind::Trade ||
                                     r.kind == MsgKind::Snapshot);
-    if (changed && cfg_.emit_scores && h.kind == FrameKind::Message) {
+    // A score record after a stream message, and after a pushed REST snapshot once it has
+    // synced the book (LiveFeed's on_update is called then too; code 1 marks it).
+    const bool rest_sync = h.kind == FrameKind::Snapshot && !session.needs_snapshot(local);
+    if (changed && cfg_.emit_scores && (h.kind == FrameKind::Message || rest_sync)) {
         Engine& e = *s.engine;
         const ConfluenceResult& res = e.result(local);
         OutRecord rec{};
@@ -848,6 +851,7 @@ void Pipeline::after_message(Shard& s, FeedSession& session, const ParseResult& 
         rec.symbol_id = global;
         rec.kind = OutKind::Score;
         rec.phase = static_cast<std::uint8_t>(phase);
+        rec.code = rest_sync ? 1 : 0;
         rec.count = static_cast<std::uint64_t>(r.kind);
         rec.mid_px = kNaN;
         const OrderBook& book = e.book(local);
@@ -867,7 +871,9 @@ void Pipeline::after_message(Shard& s, FeedSession& session, const ParseResult& 
             rec.components[c] = (res.has_data_mask >> c) & 1U ? res.component_score[c] : kNaN;
         }
         rec.done_ns = now_ns();
-        s.latency.record(rec.done_ns - h.recv_ns);
+        if (!rest_sync) { // the push -> score latency of stream frames
+            s.latency.record(rec.done_ns - h.recv_ns);
+        }
         emit(s, rec);
     }
     if (changed) {

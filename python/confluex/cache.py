@@ -25,8 +25,10 @@ in Python.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
+import operator
 import re
 import threading
 import time
@@ -42,6 +44,7 @@ __all__ = [
     "confluence_fields",
     "format_cache_stats",
     "redact_url",
+    "score_record_fields",
 ]
 
 log = logging.getLogger(__name__)
@@ -460,12 +463,44 @@ class ConfluenceHFTCache:
 
 def confluence_fields(result: Any, ts_ns: int, price: float) -> dict[str, Value]:
     """The hash fields of an engine ``ConfluenceResult``: score, score_raw, confidence,
-    reliability, the mid ``price`` (quote currency; absent when unknown) and ``ts_ns``."""
+    reliability, the mid ``price`` (quote currency; absent when unknown: NaN) and ``ts_ns``."""
+    return _fields(
+        result.score, result.score_raw, result.confidence, result.reliability, ts_ns, price
+    )
+
+
+def score_record_fields(record: Any) -> dict[str, Value]:
+    """The hash fields of a threaded engine's ``score`` record (``out_record_dtype``, as
+    ``ShardedLiveFeed(on_record=...)`` delivers it): those of :func:`confluence_fields`, from
+    the record's own score, score_raw, confidence, reliability, ``mid_px`` (NaN, so absent,
+    while the book is not synced) and ``ts_ns`` (the frame's stamp)."""
+    return _fields(*_record_values(record)[2:])
+
+
+_RECORD_FIELDS = (
+    "kind", "symbol_id", "score", "score_raw", "confidence", "reliability", "ts_ns", "mid_px"
+)  # fmt: skip
+
+
+@functools.cache
+def _record_getter(names: tuple[str, ...]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    return operator.itemgetter(*(names.index(n) for n in _RECORD_FIELDS))
+
+
+def _record_values(record: Any) -> tuple[Any, ...]:
+    """A record's _RECORD_FIELDS as Python numbers: one ``item()`` call (a quarter of the
+    cost of eight field reads of a NumPy record)."""
+    return _record_getter(record.dtype.names)(record.item())
+
+
+def _fields(
+    score: float, raw: float, confidence: float, reliability: float, ts_ns: int, price: float
+) -> dict[str, Value]:
     out: dict[str, Value] = {
-        "score": result.score,
-        "score_raw": result.score_raw,
-        "confidence": result.confidence,
-        "reliability": result.reliability,
+        "score": score,
+        "score_raw": raw,
+        "confidence": confidence,
+        "reliability": reliability,
         "ts_ns": ts_ns,
     }
     if math.isfinite(price):
@@ -480,14 +515,17 @@ class EngineScorePublisher:
     the symbol's confluence fields when its score changed, and a signal to the stream when the
     score crosses into LONG (``>= long``) or SHORT (``<= short``), as the session's signal
     crossings do. ``then`` is called first (another hook, e.g. the paper trader's).
-    :meth:`on_update` is the ``LiveFeed(on_update=...)`` callback. :meth:`on_composite` takes
-    the HFT layer's ``publish(symbol, data)`` payloads into the same hash (``composite.*``).
+    :meth:`on_update` is the ``LiveFeed(on_update=...)`` callback. :meth:`on_record` is the
+    ``ShardedLiveFeed(on_record=...)`` callback: the same fields and crossings from the
+    threaded engine's ``score`` records, so ``engine`` may be None (the engines live on the
+    shards and are not read). :meth:`on_composite` takes the HFT layer's
+    ``publish(symbol, data)`` payloads into the same hash (``composite.*``).
     """
 
     def __init__(
         self,
         cache: ConfluenceHFTCache,
-        engine: Any,
+        engine: Any | None,
         *,
         long_threshold: float = 70.0,
         short_threshold: float = 35.0,
@@ -495,17 +533,26 @@ class EngineScorePublisher:
         then: Callable[[Any, int, int], None] | None = None,
         symbol_id: Callable[[str], int] | None = None,
     ) -> None:
+        from ._core.pipeline import OutKind
         from .markets import Scale
 
+        self._score_kind = int(OutKind.score)
         self.cache = cache
-        self.engine = engine
+        self.engine: Any = engine  # None: on_record only
         self.long = long_threshold
         self.short = short_threshold
         self.then = then
         self._symbol_id = symbol_id
-        self._name = name if name is not None else engine.symbol_name
+        self._name: Callable[[int], str] = (
+            name if name is not None else engine.symbol_name if engine is not None else str
+        )
         self._scale = Scale
         self._last: dict[int, tuple[float, int, Any, str]] = {}  # score, side, px scale, name
+
+    def _engine(self, hook: str) -> Any:
+        if self.engine is None:
+            raise TypeError(f"{hook} reads the engine: give one, or use on_record (no engine)")
+        return self.engine
 
     def _state(self, symbol_id: int) -> tuple[float, int, Any, str]:
         st = self._last.get(symbol_id)
@@ -518,7 +565,7 @@ class EngineScorePublisher:
         """The replay hook."""
         if self.then is not None:
             self.then(session, symbol_id, ts_ns)
-        engine = self.engine
+        engine = self._engine("on_message")
         score = engine.score(symbol_id)
         st = self._state(symbol_id)
         if score == st[0]:
@@ -530,17 +577,41 @@ class EngineScorePublisher:
         ``symbol_id`` (given at construction) maps to the engine's id; time is the wall clock."""
         if self._symbol_id is None:
             raise TypeError("on_update needs symbol_id= (ccxt symbol -> engine symbol id)")
+        self._engine("on_update")
         sid = self._symbol_id(symbol)
         st = self._state(sid)
         self._publish(sid, (st[0], st[1], st[2], symbol), result, time.time_ns())
+
+    def on_record(self, symbol: str, record: Any) -> None:
+        """The ``ShardedLiveFeed(on_record=...)`` callback: ``symbol`` is the ccxt symbol,
+        ``record`` a ``score`` record of the threaded engine (``out_record_dtype``). Writes
+        :func:`score_record_fields` and the crossings, as :meth:`on_update` does; the engine
+        is not read. Other record kinds raise ValueError."""
+        kind, sid, *values = _record_values(record)
+        if kind != self._score_kind:
+            from ._core.pipeline import OutKind
+
+            raise ValueError(f"on_record takes score records, was kind {OutKind(kind).name}")
+        st = self._last.get(sid)
+        self._send(sid, symbol, 0 if st is None else st[1], None, _fields(*values))
 
     def _publish(self, symbol_id: int, st: tuple[float, int, Any, str], res: Any, ts: int) -> None:
         _, side, px, name = st
         engine = self.engine
         bb, ba = engine.best_bid(symbol_id), engine.best_ask(symbol_id)
-        price = (px(bb[0]) + px(ba[0])) / 2.0 if bb and ba else math.nan
-        score = res.score
-        self.cache.cache_score(name, confluence_fields(res, ts, price))
+        # The mid of a synced book only (as the session's series and the score records): an
+        # out-of-sync book's levels are stale.
+        synced = bb and ba and engine.in_sync(symbol_id)
+        price = (px(bb[0]) + px(ba[0])) / 2.0 if synced else math.nan
+        self._send(symbol_id, name, side, px, confluence_fields(res, ts, price))
+
+    def _send(
+        self, symbol_id: int, name: str, side: int, px: Any, fields: dict[str, Value]
+    ) -> None:
+        """Writes ``fields`` to ``name``'s hash, and a signal when the score crossed from
+        ``side`` into LONG or SHORT."""
+        score = float(fields["score"])
+        self.cache.cache_score(name, fields)
         now = 1 if score >= self.long else -1 if score <= self.short else 0
         if now != side and now != 0:
             self.cache.publish_signal(
@@ -548,8 +619,8 @@ class EngineScorePublisher:
                 {
                     "signal": "LONG" if now > 0 else "SHORT",
                     "score": score,
-                    "price": price if math.isfinite(price) else None,
-                    "ts_ns": ts,
+                    "price": fields.get("price"),
+                    "ts_ns": fields["ts_ns"],
                     "source": "crossing",
                 },
             )

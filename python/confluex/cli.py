@@ -519,7 +519,8 @@ def _replay_command(args: argparse.Namespace) -> int:
 
 
 def _check_threads(args: argparse.Namespace) -> None:
-    """--threads runs the sharded replay, which has no per-message hooks and no pacing."""
+    """--threads runs the sharded replay, which has no per-message hooks and no pacing (so
+    nothing to publish --redis from: refused rather than writing nothing)."""
     if args.threads is None:
         return
     if not 1 <= args.threads <= 64:
@@ -531,6 +532,7 @@ def _check_threads(args: argparse.Namespace) -> None:
             ("--paper", bool(args.paper)),
             ("--serve", args.serve is not None),
             ("--hft", bool(args.hft)),
+            ("--redis", bool(getattr(args, "redis", None))),
         )
         if on
     ]

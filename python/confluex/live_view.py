@@ -296,20 +296,28 @@ async def _run_feed(
 
 
 def _attach_redis(feed: LiveFeed, args: argparse.Namespace) -> ConfluenceHFTCache | None:
-    """``--redis``: every score update of the feed into the shared cache (started here)."""
+    """``--redis``: every score update of the feed into the shared cache (started here).
+
+    A single-threaded feed publishes its engine's result after each update (``on_update``);
+    a threaded feed (``--threads``) publishes the shards' ``score`` records (``on_record``):
+    the same hash fields and crossings, its engines are not read from the event loop."""
     if not getattr(args, "redis", None):
         return None
     from .cache import ConfluenceHFTCache, EngineScorePublisher
 
     cache = ConfluenceHFTCache(args.redis)
     th = load_config(getattr(args, "config", None), preset=getattr(args, "preset", None))
-    feed.on_update = EngineScorePublisher(
+    publisher = EngineScorePublisher(
         cache.start(),
-        feed.engine,
+        None if isinstance(feed, ShardedLiveFeed) else feed.engine,
         long_threshold=th.confluence.thresholds.long,
         short_threshold=th.confluence.thresholds.short,
         symbol_id=feed.symbol_id,
-    ).on_update
+    )
+    if isinstance(feed, ShardedLiveFeed):
+        feed.on_record = publisher.on_record
+    else:
+        feed.on_update = publisher.on_update
     return cache
 
 

@@ -101,7 +101,8 @@ class ShardedEngine:
         Wait for ring room instead of dropping (replays). Live feeds keep the default
         (drop, count and resync the symbol: never block the socket reader).
     emit_scores:
-        A ``score`` record after every message that changed a symbol (live consumers);
+        A ``score`` record after every message that changed a symbol, and after a pushed
+        REST snapshot that synced its book (``code`` 1) (live consumers);
         series points and signals are always published.
     input_chunks / output_capacity:
         Ring sizes per shard (powers of two): 64-byte chunks in, records out.

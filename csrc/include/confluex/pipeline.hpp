@@ -147,7 +147,8 @@ static_assert(std::is_trivially_copyable_v<FrameHeader> && sizeof(FrameHeader) =
 inline constexpr std::size_t kFrameHeaderBytes = sizeof(FrameHeader);
 
 enum class OutKind : std::uint8_t {
-    Score = 0,    // a message changed the symbol: its score after it (emit_scores)
+    Score = 0,    // a message (or a REST snapshot that synced the book) changed the symbol:
+                  // its score after it (emit_scores)
     Point = 1,    // a point of the symbol's score series (FeedSession series)
     Signal = 2,   // a threshold crossing (direction +1 LONG / -1 SHORT)
     Resync = 3,   // the symbol was resynced; reason says why, count how many frames were lost
@@ -178,7 +179,8 @@ struct OutRecord {
     OutKind kind;
     std::int8_t direction; // Signal: +1 / -1
     std::uint8_t phase;    // feed::SyncPhase of the symbol after the frame
-    std::uint8_t code;     // Resync: ResyncReason; Error, Input: ErrorCode; Snapshot: 1 = applied
+    std::uint8_t code;     // Resync: ResyncReason; Error, Input: ErrorCode; Snapshot: 1 = applied;
+                           // Score: 1 = after a pushed REST snapshot (0: a stream message)
     std::uint64_t count;   // Resync: frames lost since the last resync; Score: message kind;
                            // Input: the FrameKind of the input
     double mid_px;         // NaN when a side is empty or the book is not synced

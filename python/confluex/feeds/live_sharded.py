@@ -6,8 +6,10 @@ stamps each frame and pushes it into the lock-free ring of its symbol's shard
 threads, without the GIL. The records come back on the event loop through the pipeline's
 eventfd (``loop.add_reader``, no polling task):
 
-- ``score`` records update :attr:`ShardedLiveFeed.latest` and go to ``on_record(symbol, rec)``;
-  a Binance symbol that is not synced gets its REST snapshot fetched (as in LiveFeed);
+- ``score`` records (one after each stream message that changed a symbol, and one after the
+  REST snapshot that synced its book, as LiveFeed calls ``on_update``) update
+  :attr:`ShardedLiveFeed.latest` and go to ``on_record(symbol, rec)``; a Binance symbol that
+  is not synced gets its REST snapshot fetched (as in LiveFeed);
 - ``resync`` records (a frame lost to a full ring) refetch the snapshot (Binance) or
   resubscribe the book (Bybit), and are counted per symbol;
 - ``snapshot`` records answer the REST snapshots pushed through the ring;
@@ -45,7 +47,7 @@ from .._core.exceptions import CapacityExceeded
 from .._core.instrument import Instrument
 from .._core.session import SyncPhase, Venue
 from ..pipeline import FrameKind, OutKind, PushStatus, ShardedEngine, record_error
-from .live import LiveFeed, SymbolStats
+from .live import LiveFeed, SymbolStats, UpdateCallback
 from .rest_poll import RestSink
 
 __all__ = ["ShardInputs", "ShardedLiveFeed"]
@@ -167,6 +169,19 @@ class ShardedLiveFeed(LiveFeed):
         self.inputs_refused: dict[int, int] = {}
         self._waiters: dict[int, asyncio.Future[np.void]] = {}
 
+    @property
+    def on_update(self) -> UpdateCallback | None:
+        """Always None: the engines run on the shards, ``on_record`` receives their scores."""
+        return None
+
+    @on_update.setter
+    def on_update(self, value: UpdateCallback | None) -> None:
+        if value is not None:  # it would never be called with a score (nor read an engine)
+            raise ValueError(
+                "ShardedLiveFeed takes no on_update (the engines run on the shards): "
+                f"set on_record, was {value!r}"
+            )
+
     # -- LiveFeed hooks ------------------------------------------------------------------------
 
     def _register(self, symbol: str, venue_symbol: str, inst: Instrument) -> int:
@@ -245,11 +260,12 @@ class ShardedLiveFeed(LiveFeed):
                 continue
             kind = int(rec["kind"])
             if kind == OutKind.score:
-                st.frames += 1
-                st.last_frame_mono = now_mono
                 self.latest[sid] = rec
-                if hook is not None:
-                    hook(now_ns - int(rec["recv_ns"]))
+                if not int(rec["code"]):  # a stream frame (code 1: a REST snapshot synced it)
+                    st.frames += 1
+                    st.last_frame_mono = now_mono
+                    if hook is not None:
+                        hook(now_ns - int(rec["recv_ns"]))
                 if binance and int(rec["phase"]) != _SYNCED and not st.fetching:
                     if not self.stopping:
                         self._start_snapshot(st)

@@ -328,8 +328,13 @@ TEST(Pipeline, RestInputsAreAppliedOnTheShardInOrderWithItsFrames) {
     p.start();
     Collector out(p);
     const std::size_t lines = p.feed_lines(Venue::BinanceFutures, first, LineFormat::NsPrefixed);
-    // The shard publishes its health when it goes idle: readable while it runs.
-    for (int i = 0; i < 5000 && p.health(sym).depth_messages != half.depth_messages; ++i) {
+    // The shard publishes its health when it goes idle (and periodically while busy, so a
+    // snapshot may show every depth message while trailing trades are still queued): wait
+    // for all three counts, readable while it runs.
+    for (int i = 0; i < 5000 && (p.stats(1).frames != lines ||
+                                 p.health(sym).depth_messages != half.depth_messages ||
+                                 p.health(sym).trade_messages != half.trade_messages);
+         ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     EXPECT_EQ(p.stats(1).frames, lines);

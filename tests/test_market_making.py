@@ -13,7 +13,7 @@ from confluex._core.feed import BinanceParser, SymbolTable
 from confluex._core.instrument import Instrument
 from confluex._core.mm import GlftConfig, glft_quote
 from confluex.cli import main
-from confluex.market_making import MarketMaker, MMConfig, MMReport, replay_mm
+from confluex.market_making import MarketMaker, MMConfig, MMReport, MMSymbolReport, replay_mm
 from confluex.trading.config import ConfigError, RiskConfig, load_config
 from test_cli_errors import assert_one_error_line, run_cli
 
@@ -398,3 +398,190 @@ def test_each_risk_limit_refuses_quotes_and_counts_them(
         windows = s.duration_s / risk.order_window_s + 1
         assert free.orders_placed > 2 * 50 * windows
         assert s.orders_placed <= 50 * windows
+
+
+# ---------------------------------------------------------------------- two symbols, one account
+
+
+def _two_symbol_replay(hft_data: Path, risk: RiskConfig | None) -> tuple[MMReport, dict[str, int]]:
+    """One market maker quoting the spot capture and the USD-M capture at the same time.
+
+    Both are real recordings, but three weeks apart: their messages are interleaved by the time
+    to each one's last message (the recordings end together; each message keeps its recorded
+    timestamp), so the two symbols quote side by side as one account would. Returns the
+    report and each venue's last timestamp, the origin of that common time.
+    """
+    import gzip
+    import heapq
+
+    from confluex._core.session import FeedSession, Venue
+    from confluex.engine import NO_SYMBOL, Engine
+    from confluex.feeds.files import KNOWN_INSTRUMENTS
+
+    feeds = [
+        ("binance_spot", Venue.binance_spot, [hft_data / "spot" / "btcusdt_20240808.gz"]),
+        (
+            "binance_futures",
+            Venue.binance_futures,
+            [hft_data / "usdm_2024-07" / f"btcusdt_2024071{d}.gz" for d in (8, 9)],
+        ),
+    ]
+    engine = Engine()
+    mm = MarketMaker(engine, risk=risk)
+    streams, ends = [], {}
+    for venue, session_venue, files in feeds:
+        session = FeedSession(engine, session_venue)
+        session.add_symbol(
+            "BTCUSDT",
+            engine.add_symbol(
+                f"{venue}:BTCUSDT", Instrument(*KNOWN_INSTRUMENTS[(venue, "BTCUSDT")])
+            ),
+        )
+        lines = [ln for f in files for ln in gzip.open(f).read().splitlines() if ln]
+        messages = [(int(ts), msg) for ts, _, msg in (ln.partition(b" ") for ln in lines)]
+        end = ends[venue] = messages[-1][0]  # the two recordings end together
+        streams.append([(ts - end, ts, msg, session) for ts, msg in messages])
+    for _, ts, msg, session in heapq.merge(*streams, key=lambda m: m[0]):
+        result = session.on_message(msg, ts)
+        if result.ok and result.symbol_id != NO_SYMBOL:
+            mm.on_raw(session, result, msg, ts)
+    return mm.finish(), ends
+
+
+def _most_open_positions(report: MMReport, ends: dict[str, int]) -> int:
+    """The most symbols holding a non-zero position at once, from the fills (in replay order)."""
+    events = []
+    for i, s in enumerate(report.symbols):
+        end = ends[s.venue]
+        position = 0.0
+        for k, f in enumerate(s.fills):
+            position += f.sign * f.qty
+            # the lot steps are 1e-8 (spot) and 1e-3 (USD-M): less than 1e-10 is flat
+            events.append((f.ts_ns - end, i, k, abs(position) > 1e-10))
+    held = [False] * len(ends)
+    most = 0
+    for _, i, _, open_ in sorted(events):
+        held[i] = open_
+        most = max(most, sum(held))
+    return most
+
+
+def _fill_keys(s: MMSymbolReport) -> list[tuple[int, str, float, float]]:
+    return [(f.ts_ns, f.side, f.price, f.qty) for f in s.fills]  # mids_after may hold NaN
+
+
+@pytest.fixture(scope="module")
+def two_symbol_runs(hft_data: Path) -> dict[str, tuple[MMReport, dict[str, int]]]:
+    return {
+        "free": _two_symbol_replay(hft_data, None),
+        "one_position": _two_symbol_replay(hft_data, RiskConfig(max_active_positions=1)),
+        "two_positions": _two_symbol_replay(hft_data, RiskConfig(max_active_positions=2)),
+    }
+
+
+def test_max_active_positions_counts_the_quotes_of_flat_symbols(
+    two_symbol_runs: dict[str, tuple[MMReport, dict[str, int]]],
+) -> None:
+    free, ends = two_symbol_runs["free"]
+    capped, _ = two_symbol_runs["one_position"]
+    # unlimited, both symbols hold an inventory at the same time
+    assert [len(s.fills) > 0 for s in free.symbols] == [True, True]
+    assert _most_open_positions(free, ends) == 2
+    # with max_active_positions = 1, a symbol's live quotes count as its position could: a
+    # flat symbol quoting takes the one slot, so the other's quotes were never placed beside
+    # them and the two inventories never coexist (before the fix, quotes on both flat symbols
+    # passed and filled together)
+    assert _most_open_positions(capped, ends) == 1
+    # first come keeps the slot: the USD-M recording starts 134 s before the spot one, so the
+    # USD-M symbol quotes first and runs exactly as unlimited (its kept quotes pass their
+    # re-checks); it never goes flat with no order live, so the spot symbol never quotes
+    by_venue = {s.venue: s for s in capped.symbols}
+    first, second = by_venue["binance_futures"], by_venue["binance_spot"]
+    free_first = next(s for s in free.symbols if s.venue == "binance_futures")
+    assert _fill_keys(first) == _fill_keys(free_first) and first.quotes_refused == {}
+    assert second.orders_placed == 0 and second.fills == []
+    assert second.quoting_s == 0.0
+
+
+def test_refusals_for_the_other_symbols_quotes_are_counted_as_max_active_positions(
+    two_symbol_runs: dict[str, tuple[MMReport, dict[str, int]]],
+) -> None:
+    capped, _ = two_symbol_runs["one_position"]
+    [refused] = [s for s in capped.symbols if s.quotes_refused]
+    assert refused.venue == "binance_spot"  # the symbol that came second
+    [(reason, n)] = refused.quotes_refused.items()
+    assert reason == "# active positions, max_active_positions is #"
+    assert n > 1000  # every quote decision of the spot symbol, both sides
+    assert refused.to_dict()["quotes_refused_total"] == n
+    assert f"{n:,} quote placements refused" in capped.format()
+
+
+def test_max_active_positions_that_does_not_bind_changes_no_symbol(
+    two_symbol_runs: dict[str, tuple[MMReport, dict[str, int]]],
+) -> None:
+    # two slots for two symbols: every quote's worst case fits, nothing is refused
+    free, _ = two_symbol_runs["free"]
+    roomy, _ = two_symbol_runs["two_positions"]
+    assert _comparable(roomy) == _comparable(free)
+    for a, b in zip(free.symbols, roomy.symbols, strict=True):
+        assert _fill_keys(a) == _fill_keys(b) and b.quotes_refused == {} and len(b.fills) > 0
+
+
+def test_worst_case_rule_step_by_step_on_two_symbols() -> None:
+    """The rule on account states set by hand (synthetic: no market data, no fills)."""
+    from confluex.engine import Engine
+    from confluex.market_making import _Symbol
+
+    engine = Engine()
+    mm = MarketMaker(engine, risk=RiskConfig(max_active_positions=1))
+    a, b = (
+        _Symbol(
+            mm,
+            engine.add_symbol(f"binance_futures:{n}", Instrument("0.1", "0.001")),
+            "binance_futures",
+            n,
+            engine,
+        )
+        for n in ("BTCUSDT", "ETHUSDT")
+    )
+    mm._symbols = {a.sym: a, b.sym: b}
+    px = 600_000  # 60,000.0 (tick 0.1); 3 lots are 0.003, 180 at that price
+    assert mm._worst_exposure(a) == 0.0
+    assert not mm._refused(a, "buy", px, 3, 0)  # nothing live anywhere: a's bid passes
+    bid = a.queue.place("buy", px, 3, 0)
+    assert mm._worst_exposure(a) == pytest.approx(180.0)
+    # a is flat but its bid can fill: a holds the one slot, b's quotes are refused...
+    assert mm._refused(b, "buy", px, 3, 0) and mm._refused(b, "sell", px, 3, 0)
+    # ...and a's own other side and its kept bid pass (the slot is a's)
+    assert not mm._refused(a, "sell", px, 3, 0)
+    assert not mm._refused(a, "buy", px, 3, 0, sending=False)
+    # a canceled bid can still fill until its cancel takes effect, then the slot is free
+    a.queue.cancel(bid.order_id, 0)
+    assert mm._refused(b, "buy", px, 3, 0)
+    a.queue.advance(a.queue.latency_ns, lambda side, p: 0.0)
+    assert a.queue.orders == [] and mm._worst_exposure(a) == 0.0
+    assert not mm._refused(b, "buy", px, 3, 0)
+    assert b.refused == {"# active positions, max_active_positions is #": 3}
+    assert a.refused == {}
+    # the worst case per side: an adding side is the position at entry plus the quotes at
+    # their prices; a side that closes the position first counts what it would open, at its
+    # price; a side that cannot pass flat counts nothing (the position is then the worst)
+    a.position, a.avg_px = 2, 59_000.0  # 0.002 long: 118 at entry
+    a.queue.place("buy", px, 3, 0)
+    assert mm._worst_exposure(a) == pytest.approx(118.0 + 180.0)
+    a.queue.cancel(a.queue.orders[0].order_id, 0)
+    a.queue.advance(10 * a.queue.latency_ns, lambda side, p: 0.0)
+    a.queue.place("sell", 610_000, 3, 0)  # fills to 0.001 short: 61 < 118
+    assert mm._worst_exposure(a) == pytest.approx(118.0)
+    a.queue.place("sell", 610_000, 5, 0)  # 8 lots: 0.006 short at 61,000 is 366
+    assert mm._worst_exposure(a) == pytest.approx(366.0)
+    # an open position holds the slot as live quotes do; its exits pass, a's quotes do not
+    for order in a.queue.orders:
+        a.queue.cancel(order.order_id, 0)
+    a.queue.advance(10 * a.queue.latency_ns, lambda side, p: 0.0)
+    a.position, a.avg_px = 0, 0.0
+    b.position, b.avg_px = -3, 60_000.0
+    assert mm._refused(a, "buy", px, 3, 0) and mm._refused(a, "sell", px, 3, 0)
+    assert not mm._refused(b, "buy", px, 3, 0)  # back to flat: an exit
+    assert not mm._refused(b, "sell", px, 3, 0)  # adds to b's own inventory: b's slot
+    assert a.refused == {"# active positions, max_active_positions is #": 2}

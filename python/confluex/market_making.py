@@ -38,9 +38,11 @@ files give the same fills.
 Risk: given the ``[risk]`` section (``confluex replay --strategy mm`` always gives it), every
 quote placement passes the directional path's pre-trade check (:class:`~confluex.trading.risk.
 RiskManager`, built by :func:`confluex.replay_trader.risk_manager`) at its worst case, a quote
-that can only reduce the inventory passing as an exit does; refusals are counted by reason in
-the report, and the fills are booked into the same manager (its daily PnL). The parameters
-are the ``[mm]`` section (:class:`~confluex.trading.config.MMConfig`).
+that can only reduce the inventory passing as an exit does, and every other symbol counted at
+its worst case too (a flat symbol with live quotes holds one of the ``max_active_positions``;
+the symbols that quote first keep their slots); refusals are counted by reason in the report,
+and the fills are booked into the same manager (its daily PnL). The parameters are the
+``[mm]`` section (:class:`~confluex.trading.config.MMConfig`).
 
 The fills are decided by the queue model, not by :class:`~confluex.trading.paper_venue.
 PaperExchange`, whose resting limits fill as soon as the book crosses them (no queue): a maker
@@ -724,6 +726,34 @@ class MarketMaker:
     def _live_lots(st: _Symbol, side: Side) -> int:
         return sum(o.remaining_lots for o in st.queue.orders if o.side == side)
 
+    @staticmethod
+    def _worst_exposure(st: _Symbol) -> float:
+        """The symbol's absolute notional at its worst: the larger of its open position (at
+        average entry, as the Executor counts positions) and, per side, the inventory left if
+        every order live on that side (canceled ones inside their latency too) filled.
+
+        A side adding to the position counts the position at average entry plus its orders at
+        their prices; a side that first closes the position counts only what it would open,
+        at its highest price; a side that cannot pass flat counts nothing (exits).
+        """
+        lot = st.qty.step
+        worst = abs(st.position) * lot * st.avg_px
+        for side, sign in (("buy", 1), ("sell", -1)):
+            orders = [o for o in st.queue.orders if o.side == side]
+            if not orders:
+                continue
+            held = sign * st.position  # the inventory in this side's direction (lots)
+            grown = held + sum(o.remaining_lots for o in orders)
+            if grown <= 0:
+                continue
+            if held > 0:
+                quoted = sum(o.remaining_lots * st.px(o.price_ticks) for o in orders)
+                notional = (held * st.avg_px + quoted) * lot
+            else:
+                notional = grown * lot * max(st.px(o.price_ticks) for o in orders)
+            worst = max(worst, notional)
+        return worst
+
     def _refused(
         self, st: _Symbol, side: Side, px: int, lots: int, others: int, sending: bool = True
     ) -> bool:
@@ -733,20 +763,27 @@ class MarketMaker:
         (``others`` lots) filled. It only reduces the inventory if even then the inventory does
         not pass flat; then it passes every check, as an exit does. Otherwise its notional (at
         its price) is the order notional, and the inventory the same way after the other
-        orders filled is this symbol's exposure; the other symbols' are their open positions
-        at their average entry price, as the Executor counts them. ``sending=False``: a quote
-        kept at its price (already sent), which the order rate does not concern.
+        orders filled is this symbol's exposure. Every other symbol counts at its worst case
+        too (:meth:`_worst_exposure`: its open position, or the inventory its live quotes on
+        one side would leave if they all filled, whichever is larger), so a flat symbol with
+        live quotes holds one of the ``max_active_positions``: quotes on several flat symbols
+        can never fill into more positions than the limit. The symbols that quoted first keep
+        their slots (their kept quotes are re-checked against the others' worst cases, which
+        were refused while the slots were full, so they pass); another symbol gets a slot only
+        once one of them is flat with no order live. ``sending=False``: a quote kept at its
+        price (already sent), which the order rate does not concern.
         """
         risk = self.risk
         if risk is None:
             return False
         before = (st.position if side == "buy" else -st.position) + others
         price, lot = st.px(px), st.qty.step
-        exposures = {
-            o.key: abs(o.position) * o.qty.step * o.avg_px
-            for o in self._symbols.values()
-            if o is not None and o is not st and o.position
-        }
+        exposures: dict[str, float] = {}
+        for o in self._symbols.values():
+            if o is not None and o is not st and (o.position or o.queue.orders):
+                worst = self._worst_exposure(o)
+                if worst > 0:
+                    exposures[o.key] = worst
         if before > 0:
             exposures[st.key] = before * lot * price
         rejection: Rejection | None = risk.check(

@@ -140,7 +140,9 @@ class RiskManager:
     ) -> Rejection | None:
         """Check one order of ``notional`` (quote) on ``symbol``.
 
-        ``exposures`` maps each symbol with an open position to its absolute notional.
+        ``exposures`` maps each symbol with an open position to its absolute notional (a
+        caller with resting orders passes each symbol's worst case instead, as if they filled:
+        the market maker does, so a flat symbol with live quotes counts as active).
         ``reduces`` marks an order that only reduces an existing position: it always passes
         (flattening must work while halted). ``sending=False`` re-checks an order already
         resting at the venue: the order rate does not apply to it.

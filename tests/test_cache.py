@@ -24,6 +24,7 @@ from confluex.feeds.files import replay
 from confluex.replay_trader import PaperTrader
 from confluex.trading import load_config
 from loopback_exchange import Faults, LoopbackExchange
+from redis_server import read_priced_hash
 from test_live import capture
 
 SYMBOL = "BTC/USDT"
@@ -338,15 +339,7 @@ def test_cli_live_shares_the_feed_scores_in_redis(redis_server, redis_client, hf
                 stderr=asyncio.subprocess.PIPE,
                 env=dict(os.environ, PYTHONUNBUFFERED="1"),
             )
-            # Read while it runs (the hash expires 1 s after the feed's last write), once the
-            # book is synced: the updates before the snapshot have no mid price.
-            deadline = time.monotonic() + 30
-            while not redis_client.hexists(key, "price") and time.monotonic() < deadline:
-                await asyncio.sleep(0.01)
-            fields.update(redis_client.hgetall(key))
-            out, err = await asyncio.wait_for(proc.communicate(), 60)
-            assert proc.returncode is not None
-            return proc.returncode, out.decode() + err.decode()
+            return await read_priced_hash(redis_client, key, proc, fields)
 
     key = f"confluex:score:{SYMBOL}"
     fields: dict[str, str] = {}

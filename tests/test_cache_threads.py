@@ -33,6 +33,7 @@ from loopback_exchange import (
     spawn_live_cli,
     stamps,
 )
+from redis_server import read_priced_hash
 from test_live import LOT, NO_RATE_LIMIT, SPOT, TICK, capture
 
 SYMBOLS = ["BTC/USDT", "ETH/USDT"]
@@ -219,15 +220,7 @@ def test_cli_live_threads_shares_the_shard_scores_in_redis(redis_server, redis_c
                 redis_server.url,
                 command=("confluex", "live", "--exchange", "binance"),
             )
-            # Read while it runs (the hash expires 1 s after the feed's last write), once the
-            # book is synced: the records before the snapshot have no mid price.
-            deadline = time.monotonic() + 30
-            while not redis_client.hexists(key, "price") and time.monotonic() < deadline:
-                await asyncio.sleep(0.01)
-            fields.update(redis_client.hgetall(key))
-            out, err = await asyncio.wait_for(proc.communicate(), 60)
-            assert proc.returncode is not None
-            return proc.returncode, out.decode() + err.decode()
+            return await read_priced_hash(redis_client, key, proc, fields)
 
     code, output = asyncio.run(run())
 

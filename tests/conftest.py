@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
+from redis_server import RedisServer, redis_server_fixture
 
 settings.register_profile(
     "ci", deadline=None, max_examples=200, suppress_health_check=[HealthCheck.too_slow]
@@ -25,3 +28,19 @@ def hft_data() -> Path:
     if not HFT_DATA.is_dir():
         pytest.fail(f"real data not found at {HFT_DATA}: the repository checkout is incomplete")
     return HFT_DATA
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A real redis-server on a free loopback port, stopped after the test (redis_server.py)."""
+    yield from redis_server_fixture(tmp_path)
+
+
+@pytest.fixture
+def redis_client(redis_server: RedisServer) -> Iterator[Any]:
+    """A redis-py client of ``redis_server`` (decoded responses)."""
+    import redis  # the redis extra: only the tests that use a server need it
+
+    c = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    yield c
+    c.close()

@@ -7,6 +7,7 @@ failure.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -14,6 +15,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -91,3 +93,19 @@ def redis_server_fixture(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+async def read_priced_hash(
+    client: Any, key: str, proc: asyncio.subprocess.Process, fields: dict[str, str]
+) -> tuple[int, str]:
+    """While ``proc`` (a ``confluex ... --redis`` run) runs: waits, 30 s at most, until the hash
+    ``key`` holds a price (the book is synced: the updates before the snapshot have no mid),
+    reads the hash into ``fields`` (it expires 1 s after the run's last write), then waits for
+    the run; returns its exit code and its stdout + stderr."""
+    deadline = time.monotonic() + 30
+    while not client.hexists(key, "price") and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    fields.update(client.hgetall(key))
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode() + err.decode()

@@ -12,8 +12,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -25,22 +24,10 @@ from confluex.feeds.files import replay
 from confluex.replay_trader import PaperTrader
 from confluex.trading import load_config
 from loopback_exchange import Faults, LoopbackExchange
-from redis_server import RedisServer, redis_server_fixture
+from redis_server import read_priced_hash
 from test_live import capture
 
 SYMBOL = "BTC/USDT"
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[RedisServer]:
-    yield from redis_server_fixture(tmp_path)
-
-
-@pytest.fixture
-def client(server: RedisServer) -> Iterator[redis.Redis]:
-    c = redis.Redis.from_url(server.url, decode_responses=True)
-    yield c
-    c.close()
 
 
 def eventually(cond: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
@@ -105,17 +92,17 @@ def test_the_summary_line_never_shows_the_redis_password():
 # L2: the hash, the stream
 
 
-def test_latest_scores_reach_a_hash_with_ttl_that_another_process_reads(server, client):
-    with ConfluenceHFTCache(server.url, ttl_s=5.0) as cache:
+def test_latest_scores_reach_a_hash_with_ttl_that_another_process_reads(redis_server, redis_client):
+    with ConfluenceHFTCache(redis_server.url, ttl_s=5.0) as cache:
         cache.cache_score(SYMBOL, {"score": 61.0, "reliability": 1.0, "ts_ns": 1})
         cache.cache_score(SYMBOL, {"score": 72.5, "ts_ns": 2, "price": None})
         cache.cache_score("ETH/USDT", {"score": 40.0, "ts_ns": 2})
         assert cache.flush()
         written = cache.stats.written
 
-    raw = client.hgetall(f"confluex:score:{SYMBOL}")
-    ttl_ms = client.pttl(f"confluex:score:{SYMBOL}")
-    reader = ConfluenceHFTCache(server.url)  # another process: its L1 is empty
+    raw = redis_client.hgetall(f"confluex:score:{SYMBOL}")
+    ttl_ms = redis_client.pttl(f"confluex:score:{SYMBOL}")
+    reader = ConfluenceHFTCache(redis_server.url)  # another process: its L1 is empty
     first = reader.get_cached_score(SYMBOL)
     again = reader.get_cached_score(SYMBOL)
 
@@ -128,23 +115,23 @@ def test_latest_scores_reach_a_hash_with_ttl_that_another_process_reads(server, 
     reader.close()
 
 
-def test_the_hash_expires_when_its_producer_stops(server, client):
-    with ConfluenceHFTCache(server.url, ttl_s=0.05) as cache:
+def test_the_hash_expires_when_its_producer_stops(redis_server, redis_client):
+    with ConfluenceHFTCache(redis_server.url, ttl_s=0.05) as cache:
         cache.cache_score(SYMBOL, {"score": 50.0})
         assert cache.flush()
-        eventually(lambda: client.exists(f"confluex:score:{SYMBOL}") == 1, what="the write")
+        eventually(lambda: redis_client.exists(f"confluex:score:{SYMBOL}") == 1, what="the write")
 
-        eventually(lambda: client.exists(f"confluex:score:{SYMBOL}") == 0, what="the expiry")
+        eventually(lambda: redis_client.exists(f"confluex:score:{SYMBOL}") == 0, what="the expiry")
 
 
-def test_signals_go_to_a_capped_stream_in_order(server, client):
-    with ConfluenceHFTCache(server.url, stream_maxlen=10) as cache:
+def test_signals_go_to_a_capped_stream_in_order(redis_server, redis_client):
+    with ConfluenceHFTCache(redis_server.url, stream_maxlen=10) as cache:
         for i in range(1000):
             cache.publish_signal(SYMBOL, {"signal": "LONG" if i % 2 else "SHORT", "ts_ns": i})
         assert cache.flush()
         entries = cache.read_signals(count=2000)
 
-    length = client.xlen("confluex:signals")
+    length = redis_client.xlen("confluex:signals")
     ts = [fields["ts_ns"] for _, fields in entries]
 
     assert 10 <= length < 1000  # MAXLEN ~ trims whole nodes: at least 10 kept, most dropped
@@ -156,11 +143,11 @@ def test_signals_go_to_a_capped_stream_in_order(server, client):
 # The hot path never waits; outages drop, count and reconnect
 
 
-def test_the_hot_path_never_waits_on_a_stalled_redis(server, client):
-    cache = ConfluenceHFTCache(server.url, queue_size=100, socket_timeout_s=5.0).start()
+def test_the_hot_path_never_waits_on_a_stalled_redis(redis_server, redis_client):
+    cache = ConfluenceHFTCache(redis_server.url, queue_size=100, socket_timeout_s=5.0).start()
     cache.cache_score(SYMBOL, {"score": 1.0})
     assert cache.flush()
-    client.execute_command("CLIENT", "PAUSE", "30000", "WRITE")  # the server stalls writes
+    redis_client.execute_command("CLIENT", "PAUSE", "30000", "WRITE")  # the server stalls writes
     done = threading.Event()
 
     def produce() -> None:
@@ -171,7 +158,7 @@ def test_the_hot_path_never_waits_on_a_stalled_redis(server, client):
     producer = threading.Thread(target=produce)
     producer.start()
     finished = done.wait(10.0)  # a producer that waited on the paused server needs >= 30 s
-    client.execute_command("CLIENT", "UNPAUSE")
+    redis_client.execute_command("CLIENT", "UNPAUSE")
     producer.join()
     cache.close()
 
@@ -181,19 +168,19 @@ def test_the_hot_path_never_waits_on_a_stalled_redis(server, client):
     assert cache.get_cached_score(SYMBOL) == {"score": 19_999.0}  # L1 kept up regardless
 
 
-def test_an_outage_drops_and_counts_writes_then_reconnects(server, client):
-    cache = ConfluenceHFTCache(server.url, retry_s=0.01, max_retry_s=0.05).start()
+def test_an_outage_drops_and_counts_writes_then_reconnects(redis_server, redis_client):
+    cache = ConfluenceHFTCache(redis_server.url, retry_s=0.01, max_retry_s=0.05).start()
     cache.cache_score(SYMBOL, {"score": 1.0})
     assert cache.flush() and cache.connected
 
-    server.stop()
+    redis_server.stop()
     i = 0
     while cache.stats.errors == 0 or cache.stats.dropped_outage < 50:
         i += 1
         assert cache.cache_score(SYMBOL, {"score": float(i)})
         time.sleep(0.0005)
     lost = cache.stats.dropped_outage
-    server.start()
+    redis_server.start()
     while cache.stats.reconnects == 0:
         i += 1
         cache.cache_score(SYMBOL, {"score": float(i)})
@@ -204,7 +191,7 @@ def test_an_outage_drops_and_counts_writes_then_reconnects(server, client):
     assert lost >= 50 and cache.stats.errors >= 1 and cache.stats.reconnects == 1
     assert cache.connected
     assert cache.stats.queued == cache.stats.written + cache.stats.dropped_outage
-    fresh = redis.Redis.from_url(server.url, decode_responses=True)
+    fresh = redis.Redis.from_url(redis_server.url, decode_responses=True)
     assert fresh.hget(f"confluex:score:{SYMBOL}", "score") == "1000000.0"
     fresh.close()
 
@@ -267,18 +254,18 @@ def paper_replay(
 
 
 def test_a_redis_restart_during_a_paper_replay_keeps_trading_and_counts_the_lost_writes(
-    server, client
+    redis_server, redis_client
 ):
     reference, ref_report = paper_replay(None)
-    cache = ConfluenceHFTCache(server.url, retry_s=0.01, max_retry_s=0.05)
+    cache = ConfluenceHFTCache(redis_server.url, retry_s=0.01, max_retry_s=0.05)
     phases: list[str] = []
 
     def chaos(n: int) -> None:  # runs inside the replay, between two messages
         if n == 5_000:
-            server.stop()
+            redis_server.stop()
             phases.append("stopped")
         elif phases == ["stopped"] and cache.stats.dropped_outage > 100:
-            server.start()
+            redis_server.start()
             phases.append("restarted")
 
     res, report = paper_replay(cache, chaos)
@@ -296,29 +283,31 @@ def test_a_redis_restart_during_a_paper_replay_keeps_trading_and_counts_the_lost
     assert st.written > 0 and st.queued == st.written + st.dropped_outage
     # The restarted server holds the replay's final score (the last change was written).
     (final,) = [rep.result.score for rep in res.symbols.values()]
-    assert client.hget(f"confluex:score:{SYMBOL}", "score") == repr(final)
+    assert redis_client.hget(f"confluex:score:{SYMBOL}", "score") == repr(final)
 
 
-def test_cli_replay_shares_scores_and_signals_in_redis(server, client, capsys):
-    code = main(["replay", "--no-progress", "--redis", server.url, "--long", "60", "--short", "40"])
+def test_cli_replay_shares_scores_and_signals_in_redis(redis_server, redis_client, capsys):
+    code = main(
+        ["replay", "--no-progress", "--redis", redis_server.url, "--long", "60", "--short", "40"]
+    )
 
     out = capsys.readouterr().out
-    fields = client.hgetall(f"confluex:score:{SYMBOL}")
-    signals = client.xrange("confluex:signals")
+    fields = redis_client.hgetall(f"confluex:score:{SYMBOL}")
+    signals = redis_client.xrange("confluex:signals")
 
     assert code == 0, out
-    assert f"shared scores {server.url}: " in out and " 0 dropped" in out
+    assert f"shared scores {redis_server.url}: " in out and " 0 dropped" in out
     assert set(fields) >= {"score", "score_raw", "confidence", "reliability", "price", "ts_ns"}
     assert 0.0 <= float(fields["score"]) <= 100.0
     assert signals and {f["signal"] for _, f in signals} <= {"LONG", "SHORT"}
     assert all(f["symbol"] == SYMBOL and f["source"] == "crossing" for _, f in signals)
 
 
-def test_cli_replay_with_hft_adds_the_composite_to_the_hash(server, client, capsys):
-    code = main(["replay", "--no-progress", "--hft", "--redis", server.url])
+def test_cli_replay_with_hft_adds_the_composite_to_the_hash(redis_server, redis_client, capsys):
+    code = main(["replay", "--no-progress", "--hft", "--redis", redis_server.url])
 
     capsys.readouterr()
-    fields = client.hgetall(f"confluex:score:{SYMBOL}")
+    fields = redis_client.hgetall(f"confluex:score:{SYMBOL}")
 
     assert code == 0
     assert "score" in fields and any(k.startswith("composite.") for k in fields)
@@ -333,7 +322,7 @@ def test_cli_bad_redis_url_is_a_one_line_usage_error(capsys):
     assert "Traceback" not in err
 
 
-def test_cli_live_shares_the_feed_scores_in_redis(server, client, hft_data):
+def test_cli_live_shares_the_feed_scores_in_redis(redis_server, redis_client, hft_data):
     cap = capture(hft_data, ("BTCUSDT",), 6000)
 
     async def run() -> tuple[int, str]:
@@ -345,27 +334,19 @@ def test_cli_live_shares_the_feed_scores_in_redis(server, client, hft_data):
                 *live,
                 *venue,
                 "--redis",
-                server.url,
+                redis_server.url,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 env=dict(os.environ, PYTHONUNBUFFERED="1"),
             )
-            # Read while it runs (the hash expires 1 s after the feed's last write), once the
-            # book is synced: the updates before the snapshot have no mid price.
-            deadline = time.monotonic() + 30
-            while not client.hexists(key, "price") and time.monotonic() < deadline:
-                await asyncio.sleep(0.01)
-            fields.update(client.hgetall(key))
-            out, err = await asyncio.wait_for(proc.communicate(), 60)
-            assert proc.returncode is not None
-            return proc.returncode, out.decode() + err.decode()
+            return await read_priced_hash(redis_client, key, proc, fields)
 
     key = f"confluex:score:{SYMBOL}"
     fields: dict[str, str] = {}
     code, output = asyncio.run(run())
 
     assert code == 0, output
-    assert f"shared scores {server.url}: " in output and " 0 dropped" in output, output
+    assert f"shared scores {redis_server.url}: " in output and " 0 dropped" in output, output
     assert "Traceback" not in output
     assert 0.0 <= float(fields["score"]) <= 100.0 and float(fields["price"]) > 0
     assert int(fields["ts_ns"]) > 1_600_000_000 * 10**9  # stamped with the wall clock

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ from loopback_exchange import (
     spawn_live_cli,
     stamps,
 )
-from redis_server import RedisServer, redis_server_fixture
+from redis_server import read_priced_hash
 from test_live import LOT, NO_RATE_LIMIT, SPOT, TICK, capture
 
 SYMBOLS = ["BTC/USDT", "ETH/USDT"]
@@ -42,18 +41,6 @@ SYMBOLS = ["BTC/USDT", "ETH/USDT"]
 LONG, SHORT = 52.0, 48.0
 # What a consumer can compare: every hash field but the time stamp (see the ts_ns note).
 SCORE_FIELDS = ("score", "score_raw", "confidence", "reliability", "price")
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[RedisServer]:
-    yield from redis_server_fixture(tmp_path)
-
-
-@pytest.fixture
-def client(server: RedisServer) -> Iterator[redis.Redis]:
-    c = redis.Redis.from_url(server.url, decode_responses=True)
-    yield c
-    c.close()
 
 
 def run_feed(
@@ -136,17 +123,17 @@ def received(feed: LiveFeed) -> int:
     return sum(st.frames for st in feed.by_symbol.values())
 
 
-def signals_of(client: redis.Redis, prefix: str, symbol: str) -> list[dict[str, str]]:
-    return [f for _, f in client.xrange(f"{prefix}:signals") if f["symbol"] == symbol]
+def signals_of(redis_client: redis.Redis, prefix: str, symbol: str) -> list[dict[str, str]]:
+    return [f for _, f in redis_client.xrange(f"{prefix}:signals") if f["symbol"] == symbol]
 
 
 def test_threaded_feed_writes_the_same_scores_and_signals_as_the_single_threaded_one(
-    server, client, hft_data
+    redis_server, redis_client, hft_data
 ):
     start = time.time_ns()
-    single, _, single_writes = run_feed(hft_data, server.url, "single", None)
+    single, _, single_writes = run_feed(hft_data, redis_server.url, "single", None)
     end = time.time_ns()
-    threaded, records, threaded_writes = run_feed(hft_data, server.url, "threads", 2)
+    threaded, records, threaded_writes = run_feed(hft_data, redis_server.url, "threads", 2)
 
     assert isinstance(threaded, ShardedLiveFeed) and threaded.engine_errors == 0
     assert threaded.frames_dropped == 0
@@ -155,19 +142,22 @@ def test_threaded_feed_writes_the_same_scores_and_signals_as_the_single_threaded
     assert (
         threaded_writes
         == single_writes
-        == len(records) + sum(1 for _ in client.xrange("threads:signals"))
+        == len(records) + sum(1 for _ in redis_client.xrange("threads:signals"))
     )
     assert sorted(int(r["symbol_id"]) for r in records if int(r["code"])) == sorted(
         threaded.symbol_id(sym) for sym in SYMBOLS
     )
     for sym in SYMBOLS:
-        ref = client.hgetall(f"single:score:{sym}")
-        got = client.hgetall(f"threads:score:{sym}")
+        ref = redis_client.hgetall(f"single:score:{sym}")
+        got = redis_client.hgetall(f"threads:score:{sym}")
         assert set(got) == set(ref) == {"ts_ns", *SCORE_FIELDS}, (sym, ref, got)
         assert {k: got[k] for k in SCORE_FIELDS} == {k: ref[k] for k in SCORE_FIELDS}, sym
         # The score the hash holds is the engine's final one, in both modes.
         assert float(ref["score"]) == single.engine.score(single.symbol_id(sym))
-        ref_sig, got_sig = signals_of(client, "single", sym), signals_of(client, "threads", sym)
+        ref_sig, got_sig = (
+            signals_of(redis_client, "single", sym),
+            signals_of(redis_client, "threads", sym),
+        )
         assert len(ref_sig) >= 2, f"{sym}: the thresholds must be crossed to compare signals"
         assert {f["signal"] for f in ref_sig} == {"LONG", "SHORT"}
         assert [{k: v for k, v in f.items() if k != "ts_ns"} for f in got_sig] == [
@@ -182,7 +172,7 @@ def test_threaded_feed_writes_the_same_scores_and_signals_as_the_single_threaded
         assert start < int(ref["ts_ns"]) < end  # wall clock, during the single-threaded run
 
 
-def test_score_record_fields_are_those_of_the_engine_result(server):
+def test_score_record_fields_are_those_of_the_engine_result(redis_server):
     rec = np.zeros(1, out_record_dtype)[0]
     rec["kind"], rec["symbol_id"], rec["ts_ns"] = int(OutKind.score), 3, 1_723_075_200 * 10**9
     rec["score"], rec["score_raw"], rec["confidence"], rec["reliability"] = 61.5, 64.0, 0.5, 0.9
@@ -201,7 +191,7 @@ def test_score_record_fields_are_those_of_the_engine_result(server):
     rec["mid_px"] = np.nan  # the book is not synced: no price, as in the single-threaded hash
     assert "price" not in score_record_fields(rec)
 
-    cache = ConfluenceHFTCache(server.url)
+    cache = ConfluenceHFTCache(redis_server.url)
     publisher = EngineScorePublisher(cache, None)
     rec["kind"] = int(OutKind.signal)
     with pytest.raises(ValueError, match="score records, was kind signal"):
@@ -212,7 +202,7 @@ def test_score_record_fields_are_those_of_the_engine_result(server):
     cache.close()
 
 
-def test_cli_live_threads_shares_the_shard_scores_in_redis(server, client, hft_data):
+def test_cli_live_threads_shares_the_shard_scores_in_redis(redis_server, redis_client, hft_data):
     cap = capture(hft_data, ("BTCUSDT",), 6000)
     key = "confluex:score:BTC/USDT"
     fields: dict[str, str] = {}
@@ -227,31 +217,23 @@ def test_cli_live_threads_shares_the_shard_scores_in_redis(server, client, hft_d
                 "--duration",
                 "6",
                 "--redis",
-                server.url,
+                redis_server.url,
                 command=("confluex", "live", "--exchange", "binance"),
             )
-            # Read while it runs (the hash expires 1 s after the feed's last write), once the
-            # book is synced: the records before the snapshot have no mid price.
-            deadline = time.monotonic() + 30
-            while not client.hexists(key, "price") and time.monotonic() < deadline:
-                await asyncio.sleep(0.01)
-            fields.update(client.hgetall(key))
-            out, err = await asyncio.wait_for(proc.communicate(), 60)
-            assert proc.returncode is not None
-            return proc.returncode, out.decode() + err.decode()
+            return await read_priced_hash(redis_client, key, proc, fields)
 
     code, output = asyncio.run(run())
 
     assert code == 0, output
     assert "Traceback" not in output and "threads=2" in output, output
     stats = next(ln for ln in output.splitlines() if ln.startswith("shared scores "))
-    assert stats.startswith(f"shared scores {server.url}: ") and " 0 dropped" in stats, stats
+    assert stats.startswith(f"shared scores {redis_server.url}: ") and " 0 dropped" in stats, stats
     assert int(stats.split(": ")[1].split(" writes")[0].replace(",", "")) > 0, stats
     assert set(fields) == {"ts_ns", *SCORE_FIELDS}, fields
     assert 0.0 <= float(fields["score"]) <= 100.0 and float(fields["price"]) > 0
     assert int(fields["ts_ns"]) > 1_600_000_000 * 10**9  # the feed's wall-clock stamp
     # Crossings of the config's thresholds, as the single-threaded feed publishes them.
-    for _, sig in client.xrange("confluex:signals"):
+    for _, sig in redis_client.xrange("confluex:signals"):
         assert sig["symbol"] == "BTC/USDT" and sig["source"] == "crossing"
         score = float(sig["score"])
         assert score >= th.long if sig["signal"] == "LONG" else score <= th.short
@@ -265,7 +247,7 @@ def test_cli_replay_threads_refuses_redis_naming_the_clash(capsys):
     assert err == "confluex replay: --threads cannot be combined with --redis\n", err
 
 
-def test_no_price_is_published_while_the_book_is_out_of_sync(server, client, hft_data):
+def test_no_price_is_published_while_the_book_is_out_of_sync(redis_server, redis_client, hft_data):
     # A depth message lost after the sync: the book keeps its stale levels until it resyncs.
     # The score records carry no mid then (the book is not synced), so neither does the
     # single-threaded publisher (as the session's own series and signals).
@@ -276,7 +258,7 @@ def test_no_price_is_published_while_the_book_is_out_of_sync(server, client, hft
     sid = engine.add_symbol("BTCUSDT", Instrument(TICK, LOT))
     session = FeedSession(engine, Venue.binance_spot)
     session.add_symbol("BTCUSDT", sid)
-    cache = ConfluenceHFTCache(server.url, ttl_s=600.0).start()
+    cache = ConfluenceHFTCache(redis_server.url, ttl_s=600.0).start()
     publisher = EngineScorePublisher(cache, engine, symbol_id=lambda _: sid)
     key = "confluex:score:BTC/USDT"
     for i, ln in enumerate(lines[: depth[3] + 1]):
@@ -287,11 +269,11 @@ def test_no_price_is_published_while_the_book_is_out_of_sync(server, client, hft
         if i == depth[1]:  # synced: the mid is published
             publisher.on_update("BTC/USDT", engine.result(sid))
             assert cache.flush()
-            synced_price = client.hget(key, "price")
+            synced_price = redis_client.hget(key, "price")
             assert synced_price is not None and float(synced_price) > 0
     assert session.health(sid).desyncs == 1 and not engine.in_sync(sid)
     assert engine.best_bid(sid) is not None and engine.best_ask(sid) is not None  # stale
-    client.hdel(key, "price")
+    redis_client.hdel(key, "price")
     publisher.on_update("BTC/USDT", engine.result(sid))
     cache.close()
-    assert client.hexists(key, "score") and not client.hexists(key, "price")
+    assert redis_client.hexists(key, "score") and not redis_client.hexists(key, "price")

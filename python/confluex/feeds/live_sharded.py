@@ -92,29 +92,25 @@ class ShardInputs:
         return engine.load_history(local, ohlcv, timeframe_ns)
 
     def on_funding(self, symbol_id: int, ts_ns: int, rate: float) -> None:
-        if self._running():
-            self._pushed(self.sharded.pipeline.push_funding(symbol_id, ts_ns, rate), symbol_id)
-        else:
-            engine, local = self.sharded.engine_of(symbol_id)
-            engine.on_funding(local, ts_ns, rate)
+        self._input("funding", symbol_id, ts_ns, rate)
 
     def on_open_interest(self, symbol_id: int, ts_ns: int, value: float) -> None:
-        if self._running():
-            status = self.sharded.pipeline.push_open_interest(symbol_id, ts_ns, value)
-            self._pushed(status, symbol_id)
-        else:
-            engine, local = self.sharded.engine_of(symbol_id)
-            engine.on_open_interest(local, ts_ns, value)
+        self._input("open_interest", symbol_id, ts_ns, value)
 
     def on_long_short(
         self, symbol_id: int, ts_ns: int, long_share: float, short_share: float
     ) -> None:
+        self._input("long_short", symbol_id, ts_ns, long_share, short_share)
+
+    def _input(self, series: str, symbol_id: int, ts_ns: int, *values: float) -> None:
+        """One sample of ``series``: ``Pipeline.push_<series>`` while the engine threads run,
+        else ``Engine.on_<series>`` on the owning shard's engine (the same arguments)."""
         if self._running():
-            p = self.sharded.pipeline
-            self._pushed(p.push_long_short(symbol_id, ts_ns, long_share, short_share), symbol_id)
+            push = getattr(self.sharded.pipeline, f"push_{series}")
+            self._pushed(push(symbol_id, ts_ns, *values), symbol_id)
         else:
             engine, local = self.sharded.engine_of(symbol_id)
-            engine.on_long_short(local, ts_ns, long_share, short_share)
+            getattr(engine, f"on_{series}")(local, ts_ns, *values)
 
     def _pushed(self, status: PushStatus, symbol_id: int) -> None:
         if status != PushStatus.accepted:

@@ -28,7 +28,8 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import ccxt  # type: ignore[import-untyped]  # ccxt ships no type information
@@ -118,6 +119,8 @@ class Executor:
         self._clock: Callable[[], int] = clock or (lambda: int(time.time() * 1000))
         self._locks: dict[str, asyncio.Lock] = {}
         self._unreconciled: set[str] = set()
+        # entries between their risk check and their outcome: symbol -> notional (see exposures)
+        self._inflight: dict[str, float] = {}
         self._killing = False
         self.exchange_name = str(getattr(exchange, "id", "unknown"))
         register_secrets(secrets_of(exchange))
@@ -199,8 +202,41 @@ class Executor:
         return dict(self._positions)
 
     def exposures(self) -> dict[str, float]:
-        """Absolute notional (at entry) per symbol with an open position."""
-        return {s: p.notional for s, p in self._positions.items() if p.amount > 0}
+        """Absolute notional per symbol that is, or may become, a position.
+
+        A booked open position counts its notional at entry. An entry whose risk check passed
+        counts its whole notional (amount times reference price) from that check until its
+        outcome is known: booked, refused, or ended with nothing filled. Entries on different
+        symbols run concurrently (one lock per symbol): without this, each would be checked
+        against the positions booked before the other's fill, and both would pass
+        ``max_active_positions`` or a notional limit. An entry whose state is unknown keeps its
+        reservation until its symbol is reconciled (its worst case is the whole amount). A
+        working parent order counts its whole amount at its arrival price. Per symbol the
+        largest of these counts. Exits never consult this: reducing orders pass every check.
+        """
+        out = {s: p.notional for s, p in self._positions.items() if p.amount > 0}
+        for parent in self._algos.active():
+            worst = parent.amount * parent.arrival_price
+            out[parent.symbol] = max(out.get(parent.symbol, 0.0), worst)
+        for symbol, notional in self._inflight.items():
+            out[symbol] = max(out.get(symbol, 0.0), notional)
+        return out
+
+    @asynccontextmanager
+    async def _entering(self, symbol: str) -> AsyncIterator[None]:
+        """Around an entry (under its lock): its reservation ends with it (see exposures).
+
+        ``_entry_checks`` makes the reservation; it is kept when the entry's state is unknown
+        (the symbol is unreconciled) and ended by the reconciliation.
+        """
+        try:
+            yield
+        finally:
+            self._release(symbol)
+
+    def _release(self, symbol: str) -> None:
+        if symbol not in self._unreconciled:
+            self._inflight.pop(symbol, None)
 
     def _market(self, symbol: str) -> dict[str, Any]:
         m: dict[str, Any] = self._ex.market(symbol)
@@ -240,6 +276,7 @@ class Executor:
             ok = False
         if ok:
             self._unreconciled.discard(symbol)
+            self._release(symbol)  # booked or flat now: no longer in flight
         return ok
 
     async def _reconcile(self, symbol: str) -> bool:
@@ -375,6 +412,10 @@ class Executor:
 
         Reconciled, no position or parent on the symbol, a known market, no spot short, a size
         the venue accepts, and the risk limits on the whole amount. Returns the amount.
+
+        The risk check sees ``exposures()``, in-flight entries included; once it passes, the
+        entry's notional is reserved in the same synchronous step (no ``await`` in between,
+        so no other entry can be checked without it). Run it inside ``_entering``.
         """
         symbol = intent.symbol
         if not await self._reconcile_now(symbol):
@@ -402,12 +443,13 @@ class Executor:
             rej = self._risk.check(symbol, notional, reduces=False, exposures=self.exposures())
             if rej is not None:
                 return rej
+            self._inflight[symbol] = notional
         return amount
 
     async def open(self, intent: OrderIntent) -> Position | Rejection:
         """Enter with a market order, then place the stop / trailing stop / take profit."""
         symbol = intent.symbol
-        async with self._lock(symbol):
+        async with self._lock(symbol), self._entering(symbol):
             amount = await self._entry_checks(intent)
             if isinstance(amount, Rejection):
                 return amount
@@ -475,7 +517,8 @@ class Executor:
         every child fill is an entry fill of the position, protected as it grows.
         """
         symbol = intent.symbol
-        async with self._lock(symbol):
+        # once created, a working parent counts in exposures by itself
+        async with self._lock(symbol), self._entering(symbol):
             amount = await self._entry_checks(intent)
             if isinstance(amount, Rejection):
                 return amount

@@ -10,6 +10,7 @@ back its order answers so that the entries overlap.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -167,5 +168,31 @@ def test_working_parent_counts_at_its_whole_amount() -> None:
             await executor.stop_parents(BTC)  # what it filled stays, as a position
             booked = executor.positions[BTC].notional
             assert booked < whole and executor.exposures() == {BTC: pytest.approx(booked)}
+
+    run(main)
+
+
+def test_cancelled_entry_leaves_its_symbol_unreconciled_until_the_venue_says_what_filled() -> None:
+    async def main() -> None:
+        async with two_markets(max_active=1) as (sim, executor):
+            sim.delay_order_response_s, sim.delay_posts = 0.5, {1}  # the answer is held
+            entry = asyncio.create_task(
+                executor.open(intent(quote=1000.0, price=100.0, symbol=BTC))
+            )
+            await sim_mod.eventually(lambda: sim.order_posts == 1)  # the order is at the venue
+            entry.cancel()  # e.g. the process shutting down
+            with contextlib.suppress(asyncio.CancelledError):
+                await entry
+            # The order may have filled: no new entry on BTC, and its reservation holds the slot.
+            assert executor.unreconciled == frozenset({BTC})
+            assert executor.exposures() == {BTC: pytest.approx(1000.0)}
+            blocked = await executor.open(intent(quote=1000.0, price=50.0, symbol=ETH))
+            assert isinstance(blocked, Rejection) and "max_active_positions is 1" in blocked.detail
+
+            await executor.sync()  # the venue filled it: booked and protected, not forgotten
+            assert executor.unreconciled == frozenset()
+            pos = executor.positions[BTC]
+            assert pos.amount > 0 and executor.exposures() == {BTC: pytest.approx(pos.notional)}
+            assert sim.orders_accepted == 1  # nothing sent twice
 
     run(main)

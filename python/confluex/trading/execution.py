@@ -227,10 +227,18 @@ class Executor:
         """Around an entry (under its lock): its reservation ends with it (see exposures).
 
         ``_entry_checks`` makes the reservation; it is kept when the entry's state is unknown
-        (the symbol is unreconciled) and ended by the reconciliation.
+        (the symbol is unreconciled) and ended by the reconciliation. An entry cancelled
+        after its reservation (its task cancelled, e.g. at shutdown, while its order may be at
+        the venue) leaves its state unknown too: the symbol is marked unreconciled, so no new
+        entry is sent on it and the next ``sync`` or entry rebuilds what the order filled, and
+        protects it, from the venue.
         """
         try:
             yield
+        except asyncio.CancelledError:
+            if symbol in self._inflight:
+                self._unreconciled.add(symbol)
+            raise
         finally:
             self._release(symbol)
 

@@ -35,15 +35,24 @@ async def two_markets(
     usdt: float = 10_000.0,
     settings: ExecutionSettings = FAST,
     timeout_ms: int = 2000,
+    max_symbol: float = 20_000.0,
+    max_total: float | None = None,
 ) -> AsyncIterator[tuple[Any, Executor]]:
-    """An Executor with ``max_active_positions=max_active`` on a venue listing BTC and ETH."""
+    """An Executor with ``max_active_positions=max_active`` (and the notional limits given)
+    on a venue listing BTC and ETH."""
     sim = sim_mod.BinanceSpotSim(KEY, SECRET, {"USDT": usdt, "BTC": 0.0, "ETH": 0.0})
     sim.symbols["ETHUSDT"] = sim_mod.SimSymbol("ETHUSDT", "ETH", "USDT")
     sim.books["ETHUSDT"] = ([(49.99, 100.0)], [(50.01, 100.0)])
     await sim.start()
     ex = binance(sim.base_url, timeout_ms=timeout_ms)
     try:
-        risk = RiskManager(RiskLimits(max_active_positions=max_active))
+        limits = RiskLimits(
+            max_active_positions=max_active,
+            max_order_notional=min(max_symbol, 10_000.0),
+            max_symbol_notional=max_symbol,
+            max_total_notional=max_total,
+        )
+        risk = RiskManager(limits)
         executor = Executor(ex, settings=settings, risk=risk, live=True)
         await executor.start()
         yield sim, executor
@@ -194,5 +203,76 @@ def test_cancelled_entry_leaves_its_symbol_unreconciled_until_the_venue_says_wha
             pos = executor.positions[BTC]
             assert pos.amount > 0 and executor.exposures() == {BTC: pytest.approx(pos.notional)}
             assert sim.orders_accepted == 1  # nothing sent twice
+
+    run(main)
+
+
+# ---------------------------------------------------------------------- the gross exposure cap
+
+
+def test_second_symbol_entry_is_refused_when_the_total_would_pass_max_total_notional() -> None:
+    async def main() -> None:
+        # each entry (1000) is well under its symbol's cap (1200); together they are not
+        # under the total cap (1500)
+        async with two_markets(max_active=5, max_symbol=1_200.0, max_total=1_500.0) as (
+            sim,
+            executor,
+        ):
+            first = await executor.open(intent(quote=1000.0, price=100.0, symbol=BTC))
+            assert isinstance(first, Position)
+            second = await executor.open(intent(quote=1000.0, price=50.0, symbol=ETH))
+            smaller = await executor.open(intent(quote=400.0, price=50.0, symbol=ETH))
+
+            assert isinstance(second, Rejection) and not isinstance(second, Position)
+            assert second.reason is RejectReason.RISK_LIMIT and second.symbol == ETH
+            total = first.notional + 1000.0
+            assert f"total notional {total:.2f}" in second.detail
+            assert "would exceed max_total_notional 1500.00" in second.detail
+            assert isinstance(smaller, Position)  # what still fits under the total passes
+            assert sim.orders_accepted == 2  # the refused entry was never sent
+            assert sum(executor.exposures().values()) <= 1_500.0
+
+    run(main)
+
+
+def test_concurrent_entries_on_two_symbols_count_against_the_total_while_in_flight() -> None:
+    async def main() -> None:
+        async with two_markets(max_active=5, max_symbol=1_200.0, max_total=1_500.0) as (
+            sim,
+            executor,
+        ):
+            sim.delay_order_response_s = 0.3  # both entries are in flight together
+            results = await both(executor)
+
+            opened = [r for r in results if isinstance(r, Position)]
+            refused = [r for r in results if isinstance(r, Rejection)]
+            assert len(opened) == 1 and len(refused) == 1
+            assert refused[0].reason is RejectReason.RISK_LIMIT
+            assert "max_total_notional 1500.00" in refused[0].detail
+            assert sim.orders_accepted == 1
+            assert executor.exposures() == {opened[0].symbol: opened[0].notional}
+
+    run(main)
+
+
+def test_working_parent_counts_its_whole_amount_against_the_total() -> None:
+    from test_algos import state, strategy
+
+    async def main() -> None:
+        async with two_markets(max_active=5, max_symbol=1_200.0, max_total=1_500.0) as (
+            sim,
+            executor,
+        ):
+            parent = await executor.open_parent(intent(symbol=BTC), strategy("twap"), state(sim, 0))
+            assert isinstance(parent, ParentOrder) and 0 < parent.filled < parent.amount
+            # booked so far: one slice; the parent can still buy the rest of its 1000
+            refused = await executor.open(intent(quote=1000.0, price=50.0, symbol=ETH))
+            assert isinstance(refused, Rejection) and not isinstance(refused, Position)
+            assert "max_total_notional" in refused.detail
+
+            await executor.stop_parents(BTC)  # what it filled stays, the rest is free again
+            assert executor.positions[BTC].notional < 500.0
+            again = await executor.open(intent(quote=1000.0, price=50.0, symbol=ETH))
+            assert isinstance(again, Position), again
 
     run(main)

@@ -585,3 +585,43 @@ def test_worst_case_rule_step_by_step_on_two_symbols() -> None:
     assert not mm._refused(b, "buy", px, 3, 0)  # back to flat: an exit
     assert not mm._refused(b, "sell", px, 3, 0)  # adds to b's own inventory: b's slot
     assert a.refused == {"# active positions, max_active_positions is #": 2}
+
+
+def test_max_total_notional_counts_every_symbols_worst_case() -> None:
+    """The gross cap on account states set by hand (synthetic: no market data, no fills)."""
+    from confluex.engine import Engine
+    from confluex.market_making import _Symbol
+
+    engine = Engine()
+    # no per-symbol or count limit binds: only the sum over symbols can refuse
+    mm = MarketMaker(engine, risk=RiskConfig(max_total_notional=400.0))
+    a, b = (
+        _Symbol(
+            mm,
+            engine.add_symbol(f"binance_futures:{n}", Instrument("0.1", "0.001")),
+            "binance_futures",
+            n,
+            engine,
+        )
+        for n in ("BTCUSDT", "ETHUSDT")
+    )
+    mm._symbols = {a.sym: a, b.sym: b}
+    px = 600_000  # 60,000.0 (tick 0.1); 3 lots are 0.003, 180 at that price
+    a.queue.place("buy", px, 3, 0)  # a is flat, its bid's worst case is 180
+    # b's first bid: 180 + 180 = 360 <= 400 passes; a second one on b (b's side then holds
+    # 6 lots, 360, and a's bid 180: 540) is refused, though b alone is far from any cap
+    assert not mm._refused(b, "buy", px, 3, 0)
+    b.queue.place("buy", px, 3, 0)
+    assert mm._refused(b, "buy", px, 3, 3)
+    # a's ask passing flat counts what it would open, beside b's worst case: 180 + 180
+    assert not mm._refused(a, "sell", px, 3, 0)
+    # an open inventory counts at average entry, as the Executor counts positions: a long
+    # 0.005 at 59,000 (295) with its bid (180 more) leaves no room for b's bid (180)
+    a.position, a.avg_px = 5, 59_000.0
+    assert mm._worst_exposure(a) == pytest.approx(295.0 + 180.0)
+    assert mm._refused(b, "buy", px, 3, 3)
+    assert mm._refused(b, "sell", px, 3, 0)  # from flat b's ask opens a short: 475 + 180
+    b.position, b.avg_px = 3, 60_000.0  # once b is long, that ask only reduces: it passes
+    assert not mm._refused(b, "sell", px, 3, 0)
+    assert b.refused == {"total notional # would exceed max_total_notional #": 3}
+    assert a.refused == {}

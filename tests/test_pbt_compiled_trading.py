@@ -127,6 +127,7 @@ class Pipeline:
             max_active_positions=2,
             max_order_notional=5_000.0,
             max_symbol_notional=8_000.0,
+            max_total_notional=12_000.0,
             daily_loss_limit=300.0,
         )
         self.risk = mods.risk.RiskManager(limits, clock=lambda: 1_700_000_000_000)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 
 import pytest
 from confluex.trading import Rejection, RejectReason
@@ -105,6 +106,31 @@ def test_invalid_limits_are_refused() -> None:
         RiskLimits(max_active_positions=0)
     with pytest.raises(ValueError, match="daily_loss_limit"):
         RiskLimits(daily_loss_limit=-1.0)
+    for bad in (0.0, -5.0, math.nan):
+        with pytest.raises(ValueError, match=f"max_total_notional must be > 0, was {bad}"):
+            RiskLimits(max_total_notional=bad)
+
+
+def test_total_notional_limit_caps_the_sum_over_symbols() -> None:
+    # every symbol under its own cap (1000); the sum is what the total cap (2500) limits
+    risk, _ = manager(max_symbol_notional=1_000.0, max_total_notional=2_500.0)
+    book = {"A": 1_000.0, "B": 900.0}
+
+    at_cap = risk.check("C", 600.0, reduces=False, exposures=book)
+    over = risk.check("C", 600.5, reduces=False, exposures=book)
+    adding = risk.check("B", 100.0, reduces=False, exposures={**book, "C": 600.0})
+    exit_ = risk.check("A", 1_000.0, reduces=True, exposures={**book, "C": 600.0})
+    unlimited, _ = manager(max_symbol_notional=1_000.0)
+    five_caps = {s: 1_000.0 for s in "ABCD"}
+
+    assert at_cap is None
+    assert isinstance(over, Rejection) and over.reason is RejectReason.RISK_LIMIT
+    assert over.symbol == "C"
+    assert over.detail == "total notional 2500.50 would exceed max_total_notional 2500.00"
+    assert isinstance(adding, Rejection) and "total notional 2600.00" in adding.detail
+    assert exit_ is None  # reducing orders always pass
+    # without the limit, five symbols at the per-symbol cap are five times that cap
+    assert unlimited.check("E", 1_000.0, reduces=False, exposures=five_caps) is None
 
 
 def _intent(symbol: str, side: Side = Side.BUY, tp: float | None = None) -> OrderIntent:

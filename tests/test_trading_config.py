@@ -276,6 +276,27 @@ def test_risk_limits_must_be_positive_and_order_within_symbol():
         load_config({"risk": {"max_order_notional": 500, "max_symbol_notional": 100}})
 
 
+def test_max_total_notional_is_validated_and_reaches_the_risk_manager():
+    from confluex.replay_trader import risk_manager
+
+    cfg = load_config({"risk": {"max_symbol_notional": 2_000, "max_total_notional": 5_000}})
+    limits = risk_manager(cfg.risk, lambda: 0).limits
+
+    assert cfg.risk.max_total_notional == 5_000.0 and limits.max_total_notional == 5_000.0
+    assert load_config().risk.max_total_notional is None  # no limit by default
+    assert risk_manager(load_config().risk, lambda: 0).limits.max_total_notional is None
+    with pytest.raises(ConfigError, match=r"risk\.max_total_notional must be > 0, was 0"):
+        load_config({"risk": {"max_total_notional": 0}})
+    with pytest.raises(
+        ConfigError,
+        match=r"risk\.max_symbol_notional must be <= risk\.max_total_notional, was "
+        r"symbol=3000, total=2000",
+    ):
+        load_config({"risk": {"max_symbol_notional": 3_000, "max_total_notional": 2_000}})
+    with pytest.raises(ConfigError, match=r"max_order_notional must be <= risk\.max_total"):
+        load_config({"risk": {"max_order_notional": 3_000, "max_total_notional": 2_000}})
+
+
 def test_config_sections_are_frozen():
     cfg = load_config()
 

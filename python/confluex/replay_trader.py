@@ -358,6 +358,7 @@ def risk_manager(config: RiskConfig, clock: Callable[[], int]) -> RiskManager:
             max_active_positions=config.max_active_positions,
             max_order_notional=config.max_order_notional or math.inf,
             max_symbol_notional=config.max_symbol_notional or math.inf,
+            max_total_notional=config.max_total_notional,
             daily_loss_limit=config.daily_loss_limit or math.inf,
             max_orders_per_window=config.max_orders_per_window,
             order_window_ms=round(config.order_window_s * 1000),

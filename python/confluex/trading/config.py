@@ -469,9 +469,12 @@ class ExecutionConfig:
 class RiskConfig:
     """``[risk]``: account-level limits in quote currency (absent means no limit).
 
-    ``max_orders_per_window`` caps the orders sent within ``order_window_s`` (Binance spot
-    allows 50 per 10 s, USD-M 300 per 10 s): once reached, opening orders are refused until the
-    oldest leaves the window.
+    ``max_total_notional`` caps the gross exposure, the sum of every symbol's absolute
+    notional (in-flight entries, working parent orders and the market maker's live quotes at
+    their worst case included); without it the book can carry ``max_active_positions`` times
+    ``max_symbol_notional``. ``max_orders_per_window`` caps the orders sent within
+    ``order_window_s`` (Binance spot allows 50 per 10 s, USD-M 300 per 10 s): once reached,
+    opening orders are refused until the oldest leaves the window.
     """
 
     PREFIX: ClassVar[str] = "risk"
@@ -479,6 +482,7 @@ class RiskConfig:
     max_active_positions: int = 5
     max_order_notional: float | None = None
     max_symbol_notional: float | None = None
+    max_total_notional: float | None = None
     daily_loss_limit: float | None = None
     max_orders_per_window: int | None = None
     order_window_s: float = 10.0
@@ -492,7 +496,12 @@ class RiskConfig:
             ">= 1",
             self.max_active_positions,
         )
-        for name in ("max_order_notional", "max_symbol_notional", "daily_loss_limit"):
+        for name in (
+            "max_order_notional",
+            "max_symbol_notional",
+            "max_total_notional",
+            "daily_loss_limit",
+        ):
             value = getattr(self, name)
             if value is not None:
                 _require(value > 0.0, f"{p}.{name}", "> 0", value)
@@ -505,13 +514,20 @@ class RiskConfig:
             "in [0.001, 86400] (seconds)",
             self.order_window_s,
         )
+        # order <= symbol <= total, for each pair that is set
         order, symbol = self.max_order_notional, self.max_symbol_notional
-        if order is not None and symbol is not None and order > symbol:
-            raise ConfigError(
-                f"{p}.max_order_notional",
-                f"{p}.max_order_notional must be <= {p}.max_symbol_notional, was "
-                f"order={_fmt(order)}, symbol={_fmt(symbol)}",
-            )
+        total = self.max_total_notional
+        for (low, low_value), (high, high_value) in (
+            (("order", order), ("symbol", symbol)),
+            (("order", order), ("total", total)),
+            (("symbol", symbol), ("total", total)),
+        ):
+            if low_value is not None and high_value is not None and low_value > high_value:
+                raise ConfigError(
+                    f"{p}.max_{low}_notional",
+                    f"{p}.max_{low}_notional must be <= {p}.max_{high}_notional, was "
+                    f"{low}={_fmt(low_value)}, {high}={_fmt(high_value)}",
+                )
 
 
 #: Longest duration a setting in milliseconds may hold (the same year as MAX_DURATION_S).

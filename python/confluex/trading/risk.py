@@ -34,14 +34,18 @@ class RiskLimits:
     """Limits checked before every opening order (quote currency amounts).
 
     ``max_active_positions`` counts symbols with a non-zero position (reference §6.4: 5).
-    ``daily_loss_limit`` is a positive amount: opening orders are rejected once today's
-    realised PnL minus fees is at or below ``-daily_loss_limit``. ``max_orders_per_window``
-    (None: no limit) caps the orders sent within ``order_window_ms``.
+    ``max_total_notional`` (None: no limit) caps the gross exposure, the sum over every symbol
+    of its absolute notional with this order's included: without it the book can carry
+    ``max_active_positions`` times ``max_symbol_notional``. ``daily_loss_limit`` is a
+    positive amount: opening orders are rejected once today's realised PnL minus fees is at or
+    below ``-daily_loss_limit``. ``max_orders_per_window`` (None: no limit) caps the orders
+    sent within ``order_window_ms``.
     """
 
     max_active_positions: int = 5
     max_order_notional: float = 10_000.0
     max_symbol_notional: float = 20_000.0
+    max_total_notional: float | None = None
     daily_loss_limit: float = 500.0
     max_orders_per_window: int | None = None
     order_window_ms: int = 10_000
@@ -58,6 +62,9 @@ class RiskLimits:
             value = getattr(self, name)
             if not value > 0:
                 raise ValueError(f"{name} must be > 0, was {value}")
+        total = self.max_total_notional
+        if total is not None and not total > 0:
+            raise ValueError(f"max_total_notional must be > 0, was {total}")
 
 
 class RiskManager:
@@ -142,7 +149,8 @@ class RiskManager:
 
         ``exposures`` maps each symbol with an open position to its absolute notional (a
         caller with resting orders passes each symbol's worst case instead, as if they filled:
-        the market maker does, so a flat symbol with live quotes counts as active).
+        the market maker does, so a flat symbol with live quotes counts as active). Their sum
+        plus ``notional`` is the gross exposure ``max_total_notional`` caps.
         ``reduces`` marks an order that only reduces an existing position: it always passes
         (flattening must work while halted). ``sending=False`` re-checks an order already
         resting at the venue: the order rate does not apply to it.
@@ -171,6 +179,15 @@ class RiskManager:
                 f"{lim.max_symbol_notional:.2f}",
                 symbol,
             )
+        cap_total = lim.max_total_notional
+        if cap_total is not None:
+            total = sum(exposures.values()) + notional
+            if total > cap_total:
+                return Rejection(
+                    RejectReason.RISK_LIMIT,
+                    f"total notional {total:.2f} would exceed max_total_notional {cap_total:.2f}",
+                    symbol,
+                )
         active = sum(1 for v in exposures.values() if v > 0)
         if exposures.get(symbol, 0.0) <= 0 and active >= lim.max_active_positions:
             return Rejection(

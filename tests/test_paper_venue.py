@@ -472,3 +472,95 @@ def test_step_snapping_equals_exact_decimal_arithmetic(k: int, step: float, nois
 @given(st.integers(1_230_940_800_001, 2_147_483_647_999))
 def test_iso8601_equals_ccxt(ms: int) -> None:
     assert PaperExchange.iso8601(ms) == ccxt.Exchange.iso8601(ms)
+
+
+# ---------------------------------------------------------------------- contract size
+
+
+def _perp_venue(contract_size: float, contracts: float) -> tuple[PaperExchange, Book]:
+    """A swap whose amounts are contracts of ``contract_size`` BTC, its book ``contracts``
+    deep per level (the same BTC depth for every contract size)."""
+    book = Book()
+    book.set(PERP, [(99.0, contracts)], [(101.0, contracts)])
+    step = 0.001 / contract_size
+    ex = PaperExchange(
+        [
+            PaperMarket(
+                PERP,
+                "BTC",
+                "USDT",
+                kind="swap",
+                amount_step=step,
+                min_amount=step,
+                min_cost=1.0,
+                contract_size=contract_size,
+            )
+        ],
+        book,
+        balances={"USDT": 10_000.0},
+        clock=lambda: 1_000,
+        taker_fee=0.001,
+    )
+    run(ex.load_markets())
+    return ex, book
+
+
+@pytest.mark.parametrize("contract_size", [0.01, 100.0], ids=("cs_0.01", "cs_100"))
+def test_contracts_of_a_contract_size_account_as_that_many_base_units(
+    contract_size: float,
+) -> None:
+    # 2 BTC short then covered, on a swap of 1 BTC contracts and on one of contract_size
+    results = []
+    for cs in (1.0, contract_size):
+        ex, book = _perp_venue(cs, 5.0 / cs)
+        sold = run(ex.create_order(PERP, "market", "sell", 2.0 / cs))  # at bid 99
+        book.set(PERP, [(89.0, 5.0 / cs)], [(90.0, 5.0 / cs)])
+        [pos] = run(ex.fetch_positions())
+        used = run(ex.fetch_balance())["used"]["USDT"]
+        bought = run(ex.create_order(PERP, "market", "buy", 2.0 / cs))  # at ask 90
+        results.append((ex, sold, pos, used, bought))
+
+    (ex1, sold1, pos1, used1, bought1), (ex, sold, pos, used, bought) = results
+    assert ex.markets[PERP]["contractSize"] == contract_size
+    assert sold["amount"] == pytest.approx(2.0 / contract_size)
+    # ccxt's linear rule: cost = filled x contractSize x average
+    assert sold["cost"] == pytest.approx(sold["filled"] * contract_size * sold["average"])
+    assert (sold["average"], sold["cost"], sold["fee"]["cost"]) == pytest.approx(
+        (sold1["average"], sold1["cost"], sold1["fee"]["cost"])
+    )
+    assert sold["trades"][0]["cost"] == pytest.approx(198.0)
+    assert pos["contracts"] == pytest.approx(2.0 / contract_size)
+    assert pos["contractSize"] == contract_size
+    for key in ("notional", "unrealizedPnl", "initialMargin", "collateral"):
+        assert pos[key] == pytest.approx(pos1[key]), key
+    assert pos["notional"] == pytest.approx(2.0 * 89.5)
+    assert used == pytest.approx(used1) and used == pytest.approx(198.0)
+    assert bought["cost"] == pytest.approx(bought1["cost"]) == pytest.approx(180.0)
+    assert ex.realized_pnl == pytest.approx(ex1.realized_pnl) == pytest.approx(18.0)
+    assert ex.fees_paid == pytest.approx(ex1.fees_paid) == pytest.approx(0.378)
+    assert run(ex.fetch_balance())["total"]["USDT"] == pytest.approx(10_000.0 + 18.0 - 0.378)
+    assert ex.equity() == pytest.approx(ex.starting_equity + ex.realized_pnl - ex.fees_paid)
+
+
+def test_margin_check_counts_the_contract_size() -> None:
+    ex, _ = _perp_venue(100.0, 1_000.0)
+
+    with pytest.raises(ccxt.InsufficientFunds):  # 2 contracts of 100 BTC: 20,200 of margin
+        run(ex.create_order(PERP, "market", "buy", 2.0))
+    run(ex.create_order(PERP, "market", "buy", 0.5))  # 0.5 contract: 5,050
+
+    assert run(ex.fetch_balance())["used"]["USDT"] == pytest.approx(5_050.0)
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"kind": "swap", "contract_size": 0.0}, "contract_size must be a finite number > 0"),
+        ({"kind": "swap", "contract_size": float("nan")}, "was nan"),
+        ({"kind": "spot", "contract_size": 2.0}, "a spot market's contract_size is 1, was 2.0"),
+    ],
+    ids=("zero", "nan", "spot"),
+)
+def test_bad_contract_size_is_refused_naming_it(kw: dict[str, Any], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        PaperMarket(PERP, "BTC", "USDT", **kw)

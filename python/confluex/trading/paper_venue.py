@@ -43,7 +43,10 @@ the last ``tape_size`` prints per symbol and counts the ones it dropped.
 Accounting: spot markets move balances (the base asset keeps an average cost so realised
 PnL is defined); derivative markets (``swap``: one-way, linear, quote-margined) keep one
 signed position per symbol with an average entry, realised PnL credited to the quote
-balance. The identity ``quote balance + spot holdings at mark + derivative unrealised PnL ==
+balance. A swap's amounts are contracts of ``contract_size`` base units each (ccxt's
+``contractSize``; OKX's BTC-USDT-SWAP is 0.01 BTC): every money figure (cost, fee, margin,
+PnL, notional) is contracts times price times ``contract_size``, and the book's amounts are
+contracts too. The identity ``quote balance + spot holdings at mark + derivative unrealised PnL ==
 starting equity + realised + unrealised - fees`` holds after every event (tested).
 """
 
@@ -87,7 +90,11 @@ TAPE_SIZE = 10_000
 
 @dataclass(frozen=True, slots=True)
 class PaperMarket:
-    """One tradable market. ``kind`` is ``spot`` or ``swap`` (linear, quote-margined)."""
+    """One tradable market. ``kind`` is ``spot`` or ``swap`` (linear, quote-margined).
+
+    ``contract_size`` is the base amount of one contract of a swap (ccxt's ``contractSize``);
+    a spot market's is 1.
+    """
 
     symbol: str
     base: str
@@ -97,6 +104,14 @@ class PaperMarket:
     price_step: float = 0.01
     min_amount: float = 0.00001
     min_cost: float = 5.0
+    contract_size: float = 1.0
+
+    def __post_init__(self) -> None:
+        cs = self.contract_size
+        if not (cs > 0 and math.isfinite(cs)):
+            raise ValueError(f"contract_size must be a finite number > 0, was {cs}")
+        if self.kind == "spot" and cs != 1.0:
+            raise ValueError(f"a spot market's contract_size is 1, was {cs} ({self.symbol})")
 
     def to_ccxt(self, taker: float | None = None, maker: float | None = None) -> dict[str, Any]:
         """The market as a ccxt unified market structure (TICK_SIZE precision mode).
@@ -129,7 +144,7 @@ class PaperMarket:
             "inverse": False if swap else None,
             "taker": taker,
             "maker": maker,
-            "contractSize": 1.0 if swap else None,
+            "contractSize": self.contract_size if swap else None,
             "expiry": None,
             "expiryDatetime": None,
             "strike": None,
@@ -528,8 +543,9 @@ class PaperExchange:
     def _margin_used(self, ccy: str) -> float:
         used = 0.0
         for sym, pos in self._positions.items():
-            if self._market_defs[sym].quote == ccy:
-                used += abs(pos.amount) * pos.entry / self._leverage
+            mdef = self._market_defs[sym]
+            if mdef.quote == ccy:
+                used += abs(pos.amount) * pos.entry * mdef.contract_size / self._leverage
         return used
 
     def _free_cash(self, ccy: str) -> float:
@@ -563,7 +579,7 @@ class PaperExchange:
         mark = self._mid(symbol)
         if pos is None or mark is None or pos.amount == 0:
             return 0.0
-        return (mark - pos.entry) * pos.amount
+        return (mark - pos.entry) * pos.amount * self._market_defs[symbol].contract_size
 
     # ------------------------------------------------------------------ orders
     async def create_order(
@@ -689,7 +705,7 @@ class PaperExchange:
         pos = self._positions.get(order.symbol, _Position())
         signed = order.amount if order.side == "buy" else -order.amount
         opening = max(0.0, abs(pos.amount + signed) - abs(pos.amount))
-        px = order.price if order.price is not None else ref
+        px = (order.price if order.price is not None else ref) * mdef.contract_size
         need = opening * px / self._leverage + order.amount * px * self._taker
         if need > self._free_cash(mdef.quote) + _EPS:
             raise ccxt.InsufficientFunds("paper Margin is insufficient.")
@@ -781,7 +797,8 @@ class PaperExchange:
         mdef = self._market_defs[order.symbol]
         step = mdef.amount_step
         fee_rate = self._taker if taker else self._maker
-        fee = px * qty * fee_rate
+        cost = px * qty * mdef.contract_size  # quote currency (spot: contract_size 1)
+        fee = cost * fee_rate
         now = self._clock()
         realized = 0.0
         if mdef.kind == "spot":
@@ -797,11 +814,12 @@ class PaperExchange:
                 self._cash[mdef.quote] += px * qty - fee
         else:
             realized = self._apply_position(order.symbol, order.side, px, qty)
+            realized *= mdef.contract_size
             self._cash[mdef.quote] += realized - fee
         self.realized_pnl += realized
         self.fees_paid += fee
         order.filled = _snap(order.filled + qty, step)
-        order.cost += px * qty
+        order.cost += cost
         order.fee += fee
         order.last_trade_ts = now
         trade = {
@@ -814,7 +832,7 @@ class PaperExchange:
             "takerOrMaker": "taker" if taker else "maker",
             "price": px,
             "amount": qty,
-            "cost": px * qty,
+            "cost": cost,
             "fee": {"cost": fee, "currency": mdef.quote, "rate": fee_rate},
             "fees": [{"cost": fee, "currency": mdef.quote, "rate": fee_rate}],
             "timestamp": now,
@@ -969,7 +987,8 @@ class PaperExchange:
                 continue
             mark = self._mid(sym)
             contracts = abs(pos.amount)
-            margin = contracts * pos.entry / self._leverage
+            cs = self._market_defs[sym].contract_size
+            margin = contracts * pos.entry * cs / self._leverage
             upnl = self._unrealized(sym)
             out.append(
                 {
@@ -980,11 +999,11 @@ class PaperExchange:
                     "lastUpdateTimestamp": pos.updated_ms,
                     "side": "long" if pos.amount > 0 else "short",
                     "contracts": contracts,
-                    "contractSize": 1.0,
+                    "contractSize": cs,
                     "entryPrice": pos.entry,
                     "markPrice": mark if mark is not None else pos.entry,
                     "lastPrice": None,
-                    "notional": contracts * (mark if mark is not None else pos.entry),
+                    "notional": contracts * cs * (mark if mark is not None else pos.entry),
                     "leverage": self._leverage,
                     "collateral": margin + upnl,
                     "initialMargin": margin,
@@ -1304,10 +1323,11 @@ class PaperExchange:
             raise ccxt.InvalidOrder(f"paper order side must be buy or sell, was {side!r}")
         bids, asks = self._sides(symbol)
         amount, left = 0.0, float(cost)
+        cs = self._def(symbol).contract_size
         for px, qty in asks if side == "buy" else bids:
-            take = min(qty, left / px)
+            take = min(qty, left / (px * cs))
             amount += take
-            left -= take * px
+            left -= take * px * cs
             if left <= _EPS * max(1.0, cost):
                 break
         return await self.create_order(symbol, "market", side, amount, None, params)
@@ -1420,7 +1440,7 @@ class PaperExchange:
                 "takerOrMaker": "taker" if side is not None else None,
                 "price": price,
                 "amount": amount,
-                "cost": price * amount,
+                "cost": price * amount * self._def(symbol).contract_size,
                 "fee": None,
                 "fees": [],
                 "timestamp": timestamp,
@@ -1541,7 +1561,7 @@ class PaperExchange:
     # ------------------------------------------------------------------ structures
     def _to_ccxt(self, o: _Order) -> dict[str, Any]:
         mdef = self._market_defs[o.symbol]
-        average = o.cost / o.filled if o.filled > 0 else None
+        average = o.cost / (o.filled * mdef.contract_size) if o.filled > 0 else None
         fee = {"cost": o.fee, "currency": mdef.quote}
         if o.post_only:
             tif = "PO"

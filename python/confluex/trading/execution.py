@@ -35,7 +35,7 @@ from typing import Any
 import ccxt  # type: ignore[import-untyped]  # ccxt ships no type information
 
 from .algos import AlgoConfig, AlgoRunner, ExecutionStrategy, MarketState, ParentOrder
-from .fills import TERMINAL, EntryPlan, FillEvent, FillLedger, Position
+from .fills import TERMINAL, EntryPlan, FillEvent, FillLedger, Position, contract_size
 from .orders import ExecutionSettings, OrderRouter, Unknown, Unresolved
 from .protection import ClientStop, ClientStops, Protector, StopTrigger
 from .redaction import guard_output, redact, register_secrets, secrets_of
@@ -204,11 +204,12 @@ class Executor:
     def exposures(self) -> dict[str, float]:
         """Absolute notional per symbol that is, or may become, a position.
 
-        A booked open position counts its notional at entry. An entry whose risk check passed
-        counts its whole notional (amount times reference price) from that check until its
-        outcome is known: booked, refused, or ended with nothing filled. Entries on different
-        symbols run concurrently (one lock per symbol): without this, each would be checked
-        against the positions booked before the other's fill, and both would pass
+        Every notional is in quote currency: amount x price x the market's ``contractSize`` on
+        a contract market. A booked open position counts its notional at entry. An entry whose
+        risk check passed counts its whole notional (at its reference price) from that check
+        until its outcome is known: booked, refused, or ended with nothing filled. Entries on
+        different symbols run concurrently (one lock per symbol): without this, each would be
+        checked against the positions booked before the other's fill, and both would pass
         ``max_active_positions`` or a notional limit. An entry whose state is unknown keeps its
         reservation until its symbol is reconciled (its worst case is the whole amount). A
         working parent order counts its whole amount at its arrival price. Per symbol the
@@ -216,7 +217,8 @@ class Executor:
         """
         out = {s: p.notional for s, p in self._positions.items() if p.amount > 0}
         for parent in self._algos.active():
-            worst = parent.amount * parent.arrival_price
+            csize = contract_size(self._market(parent.symbol))
+            worst = parent.amount * parent.arrival_price * csize
             out[parent.symbol] = max(out.get(parent.symbol, 0.0), worst)
         for symbol, notional in self._inflight.items():
             out[symbol] = max(out.get(symbol, 0.0), notional)
@@ -381,7 +383,7 @@ class Executor:
                 RejectReason.INVALID_PRICE, f"reference price must be > 0, was {price}", symbol
             )
         market = self._market(symbol)
-        csize = float(market.get("contractSize") or 1.0) if market.get("contract") else 1.0
+        csize = contract_size(market)
         raw = quote_size / price / csize
         try:
             amount = float(self._ex.amount_to_precision(symbol, raw))
@@ -447,7 +449,7 @@ class Executor:
         if isinstance(amount, Rejection):
             return amount
         if self._risk is not None:
-            notional = amount * intent.reference_price
+            notional = amount * intent.reference_price * contract_size(market)
             rej = self._risk.check(symbol, notional, reduces=False, exposures=self.exposures())
             if rej is not None:
                 return rej

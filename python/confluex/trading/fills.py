@@ -24,11 +24,28 @@ from .types import OrderIntent, Side
 if TYPE_CHECKING:
     from .risk import RiskManager
 
-__all__ = ["TERMINAL", "EntryPlan", "FillEvent", "FillLedger", "Position", "fee_of"]
+__all__ = [
+    "TERMINAL",
+    "EntryPlan",
+    "FillEvent",
+    "FillLedger",
+    "Position",
+    "contract_size",
+    "fee_of",
+]
 
 log = logging.getLogger(__name__)
 
 TERMINAL = ("closed", "canceled", "cancelled", "expired", "rejected")
+
+
+def contract_size(market: Mapping[str, Any]) -> float:
+    """Base units in one unit of an order's amount on ``market``: ccxt's ``contractSize`` on
+    a contract market (OKX BTC-USDT-SWAP: 0.01), 1 on spot. A linear amount's quote notional
+    is amount x price x this."""
+    if not market.get("contract"):
+        return 1.0
+    return float(market.get("contractSize") or 1.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +112,11 @@ class EntryPlan:
 
 @dataclass(slots=True)
 class Position:
-    """A position built from confirmed fills only."""
+    """A position built from confirmed fills only.
+
+    ``amount`` is in the market's amount unit (contracts on a contract market), each of
+    ``contract_size`` base units: money figures (``notional``, realised PnL) multiply by it.
+    """
 
     symbol: str
     direction: Literal["long", "short"]
@@ -116,6 +137,7 @@ class Position:
     realized_pnl: float = 0.0
     fees: float = 0.0
     seen_fill: dict[str, float] = field(default_factory=dict)
+    contract_size: float = 1.0
 
     @property
     def exit_side(self) -> str:
@@ -123,7 +145,8 @@ class Position:
 
     @property
     def notional(self) -> float:
-        return self.amount * self.entry_price
+        """Quote notional at entry: amount x entry price x contract size."""
+        return self.amount * self.entry_price * self.contract_size
 
 
 def has_fee(order: Mapping[str, Any]) -> bool:
@@ -252,6 +275,7 @@ class FillLedger:
                     entry_price=avg,
                     contract=bool(market.get("contract")),
                     opened_ms=now,
+                    contract_size=contract_size(market),
                     score=plan.score,
                     stop_loss=plan.stop_loss,
                     take_profit=plan.take_profit,
@@ -267,7 +291,7 @@ class FillLedger:
                 return None
             qty = min(delta, pos.amount)
             sign = 1.0 if pos.direction == "long" else -1.0
-            realized = (avg - pos.entry_price) * qty * sign
+            realized = (avg - pos.entry_price) * qty * sign * pos.contract_size
             pos.amount -= qty
             pos.realized_pnl += realized
         pos.fees += fee
@@ -288,7 +312,7 @@ class FillLedger:
             remaining=float(remaining) if remaining is not None else 0.0,
             fee_cost=fee,
             fee_currency=fee_ccy,
-            position_size_usd=delta * avg,
+            position_size_usd=delta * avg * pos.contract_size,
             confluence_score=pos.score,
             stop_loss=pos.stop_loss,
             take_profit=pos.take_profit,

@@ -171,3 +171,22 @@ def test_realised_pnl_and_fill_sizes_count_the_contract_size(symbol: str) -> Non
             assert v.risk.halted  # the daily loss limit (50) fired the kill switch
 
     asyncio.run(main())
+
+
+def test_inverse_contract_market_is_refused_with_a_reason() -> None:
+    async def main() -> None:
+        async with Venue(RiskLimits()) as v:
+            # Synthetic: the paper venue has no inverse market, so BIG's market structure is
+            # rewritten as one (contracts of 100 USDT, settled in BIG, as Binance COIN-M)
+            market = v.ex.markets[BIG]
+            market.update(linear=False, inverse=True, settle="BIG", settleId="BIG")
+            refused = await v.executor.open(intent(BIG, 1_000.0, Side.SELL))
+            sized = v.executor.quote_to_amount(BIG, 1_000.0, 100.0)
+
+            for r in (refused, sized):
+                assert isinstance(r, Rejection) and r.reason is RejectReason.UNKNOWN_MARKET
+                assert "inverse contract market (contractSize 100.0 USDT" in r.detail
+                assert "settled in BIG" in r.detail
+            assert await v.ex.fetch_positions() == []  # nothing was sent
+
+    asyncio.run(main())

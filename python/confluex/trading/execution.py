@@ -16,8 +16,10 @@ The rules kept here:
 
 - **Shorts only on derivatives.** A sell intent on a spot market is rejected with a reason.
 - **Sizing** converts the intent's quote size to a base amount with the market's precision
-  and limits; a size that rounds to zero or is under ``limits.amount.min`` or
-  ``limits.cost.min`` is rejected and never sent.
+  and limits (contracts of ``contractSize`` base units on a contract market); a size that
+  rounds to zero or is under ``limits.amount.min`` or ``limits.cost.min`` is rejected and
+  never sent. Inverse contract markets (sized and settled in the base currency) are refused:
+  sizing, positions, PnL and the risk limits are all in the quote currency.
 - **Paper by default.** A non-paper exchange is refused unless ``live=True`` and the
   exchange carries credentials.
 """
@@ -373,7 +375,12 @@ class Executor:
 
     # ------------------------------------------------------------------ sizing
     def quote_to_amount(self, symbol: str, quote_size: float, price: float) -> float | Rejection:
-        """Base amount for ``quote_size`` at ``price`` with the market's precision and limits."""
+        """Base amount for ``quote_size`` at ``price`` with the market's precision and limits.
+
+        On a contract market the amount is in contracts of ``contractSize`` base units. An
+        inverse market (its contracts worth a fixed quote amount, settled in the base currency)
+        is refused with ``UNKNOWN_MARKET``: nothing here accounts in its units.
+        """
         if not (quote_size > 0 and math.isfinite(quote_size)):
             return Rejection(
                 RejectReason.INVALID_ORDER, f"quote size must be > 0, was {quote_size}", symbol
@@ -383,6 +390,14 @@ class Executor:
                 RejectReason.INVALID_PRICE, f"reference price must be > 0, was {price}", symbol
             )
         market = self._market(symbol)
+        if market.get("inverse"):
+            return Rejection(
+                RejectReason.UNKNOWN_MARKET,
+                f"inverse contract market (contractSize {market.get('contractSize')} "
+                f"{market.get('quote')}, settled in {market.get('settle')}) is not supported: "
+                f"sizing, positions, PnL and risk limits are in the quote currency",
+                symbol,
+            )
         csize = contract_size(market)
         raw = quote_size / price / csize
         try:

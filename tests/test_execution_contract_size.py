@@ -33,7 +33,7 @@ def intent(symbol: str, quote: float, side: Side = Side.BUY) -> OrderIntent:
 class Venue:
     """Two swaps at 99.99 / 100.01, each level 10,000 quote deep, and an Executor on them."""
 
-    def __init__(self, limits: RiskLimits, **executor: Any) -> None:
+    def __init__(self, limits: RiskLimits, min_cost: float = 1.0, **executor: Any) -> None:
         self.sides: dict[str, tuple[list[Level], list[Level]]] = {}
         markets = []
         for symbol, cs in SIZES.items():
@@ -48,7 +48,7 @@ class Venue:
                     kind="swap",
                     amount_step=step,
                     min_amount=step,
-                    min_cost=1.0,
+                    min_cost=min_cost,
                     contract_size=cs,
                 )
             )
@@ -146,6 +146,26 @@ def test_working_parent_counts_its_whole_amount_with_the_contract_size() -> None
             assert whole == pytest.approx(1_000.0)
             assert v.executor.exposures() == {BIG: pytest.approx(whole)}
             await v.executor.stop_parents(BIG)
+
+    asyncio.run(main())
+
+
+def test_parent_children_meet_the_minimum_cost_with_the_contract_size() -> None:
+    from test_algos import strategy
+
+    async def main() -> None:
+        # the venue's minimum order cost is 50: a 0.1-contract parent is 1,000 of quote (and
+        # its slices 100 or more), not 10, so it trades rather than ending as too small
+        async with Venue(RiskLimits(), min_cost=50.0) as v:
+            market = MarketState(0, 99.99, 100.01)
+            parent = await v.executor.open_parent(intent(BIG, 1_000.0), strategy("twap"), market)
+            assert isinstance(parent, ParentOrder)
+            for t in range(1, 12):
+                await v.executor.step_parents(BIG, MarketState(t * 1_000, 99.99, 100.01))
+
+            assert not parent.active and parent.status == "filled", parent.status
+            assert parent.filled == pytest.approx(parent.amount)
+            assert v.executor.positions[BIG].notional == pytest.approx(1_000.1)
 
     asyncio.run(main())
 

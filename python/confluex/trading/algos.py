@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import ccxt  # type: ignore[import-untyped]  # ccxt ships no type information
 
-from .fills import TERMINAL, EntryPlan, fee_of
+from .fills import TERMINAL, EntryPlan, contract_size, fee_of
 from .orders import Unknown
 from .store import JournalError
 from .types import Rejection, RejectReason
@@ -948,7 +948,8 @@ class AlgoRunner:
         min_cost = (limits.get("cost") or {}).get("min")
         if min_amount is not None and amount < float(min_amount) - 1e-15:
             return False
-        return not (min_cost is not None and amount * price < float(min_cost))
+        cost = amount * price * contract_size(market)
+        return not (min_cost is not None and cost < float(min_cost))
 
     def _slice_due(self, parent: ParentOrder, now_ms: int) -> int:
         """Number of TWAP/AC slices due by ``now_ms`` (1 at the start, n at n-1 periods)."""

@@ -318,3 +318,58 @@ def test_the_issue_example_rounds_like_ccxt() -> None:
 
     assert ex.price_to_precision(SPOT, 61826.125) == "61826.13"
     assert chk.v.price_to_precision(SPOT, 61826.125) == "61826.13"
+
+
+@pytest.mark.parametrize("contract_size", [0.01, 100.0], ids=("cs_0.01", "cs_100"))
+def test_structures_of_a_swap_with_a_contract_size_pass_ccxt_validators(
+    contract_size: float,
+) -> None:
+    book, clock = Book(), Clock()
+    bids, asks = book.sides[PERP]
+    book.sides[PERP] = (  # the same base depth, in contracts
+        [(p, q / contract_size) for p, q in bids],
+        [(p, q / contract_size) for p, q in asks],
+    )
+    step = 0.001 / contract_size
+    ex = PaperExchange(
+        [
+            PaperMarket(
+                PERP,
+                "BTC",
+                "USDT",
+                kind="swap",
+                amount_step=step,
+                min_amount=step,
+                contract_size=contract_size,
+            )
+        ],
+        book,
+        balances={"USDT": 1_000_000.0},
+        taker_fee=0.001,
+        maker_fee=0.0002,
+        clock=clock,
+    )
+    run(ex.load_markets())
+    chk = Checker(ex)
+
+    orders = [
+        run(ex.create_market_sell_order(PERP, 0.5 / contract_size)),  # open a short
+        run(ex.create_market_buy_order(PERP, 0.2 / contract_size)),  # partly cover
+        run(ex.create_stop_market_order(PERP, "buy", 0.3 / contract_size, 61900.0)),
+        run(ex.create_market_order_with_cost(PERP, "sell", 6_182.0)),
+    ]
+    clock.ms += 60_000
+    book.shift(PERP, +200.0)  # the stop triggers
+    ex.on_book_update(PERP)
+    for o in orders:
+        chk.order(o)
+    run(chk.everything())
+
+    [pos] = run(ex.fetch_positions())
+    assert pos["contractSize"] == contract_size
+    assert pos["notional"] == pytest.approx(pos["contracts"] * contract_size * pos["markPrice"])
+    cost_sized = run(ex.fetch_order(orders[3]["id"], PERP))
+    # 6,182 of quote is 0.09999 BTC at the bid, 0.099 at the 0.001 BTC step, in contracts
+    assert cost_sized["filled"] == pytest.approx(0.099 / contract_size)
+    assert cost_sized["cost"] == pytest.approx(0.099 * 61820.1)
+    assert chk.counts["position"] >= 1 and chk.counts["trade"] >= 4

@@ -1379,7 +1379,8 @@ class PaperExchange:
         prints = [t for t in self._tape.get(symbol, ()) if t["timestamp"] > now - 86_400_000]
         last = prints[-1]["price"] if prints else None
         open_ = prints[0]["price"] if prints else None
-        base_vol = sum(t["amount"] for t in prints) if prints else None
+        cs = self._def(symbol).contract_size  # volumes in base units, amounts in contracts
+        base_vol = sum(t["amount"] for t in prints) * cs if prints else None
         quote_vol = sum(t["cost"] for t in prints) if prints else None
         change = last - open_ if last is not None and open_ is not None else None
         return {
@@ -1486,11 +1487,12 @@ class PaperExchange:
             )
         period = int(ccxt.Exchange.parse_timeframe(timeframe)) * 1000
         candles: dict[int, list[float]] = {}
+        cs = self._def(symbol).contract_size  # the volume in base units, amounts in contracts
         for t in self._tape.get(symbol, ()):
             if since is not None and t["timestamp"] < since:
                 continue
             start = t["timestamp"] // period * period
-            px, qty = t["price"], t["amount"]
+            px, qty = t["price"], t["amount"] * cs
             c = candles.get(start)
             if c is None:
                 candles[start] = [start, px, px, px, px, qty]

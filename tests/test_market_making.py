@@ -476,6 +476,7 @@ def two_symbol_runs(hft_data: Path) -> dict[str, tuple[MMReport, dict[str, int]]
         "free": _two_symbol_replay(hft_data, None),
         "one_position": _two_symbol_replay(hft_data, RiskConfig(max_active_positions=1)),
         "two_positions": _two_symbol_replay(hft_data, RiskConfig(max_active_positions=2)),
+        "gross_600": _two_symbol_replay(hft_data, RiskConfig(max_total_notional=600.0)),
     }
 
 
@@ -525,6 +526,38 @@ def test_max_active_positions_that_does_not_bind_changes_no_symbol(
     assert _comparable(roomy) == _comparable(free)
     for a, b in zip(free.symbols, roomy.symbols, strict=True):
         assert _fill_keys(a) == _fill_keys(b) and b.quotes_refused == {} and len(b.fills) > 0
+
+
+def _peak_gross(report: MMReport, ends: dict[str, int]) -> float:
+    """The largest sum over symbols of |inventory|, each valued at its symbol's highest fill
+    price (at least its notional at any fill price), from the fills in replay order."""
+    top = [max((f.price for f in s.fills), default=0.0) for s in report.symbols]
+    events = sorted(
+        (f.ts_ns - ends[s.venue], i, k, f.sign * f.qty)
+        for i, s in enumerate(report.symbols)
+        for k, f in enumerate(s.fills)
+    )
+    inventory = [0.0] * len(report.symbols)
+    peak = 0.0
+    for _, i, _, signed in events:
+        inventory[i] += signed
+        peak = max(peak, sum(abs(q) * px for q, px in zip(inventory, top, strict=True)))
+    return peak
+
+
+def test_max_total_notional_caps_the_two_symbols_inventories_together(
+    two_symbol_runs: dict[str, tuple[MMReport, dict[str, int]]],
+) -> None:
+    free, ends = two_symbol_runs["free"]
+    capped, _ = two_symbol_runs["gross_600"]
+    # unlimited, the two inventories together reach about twice the cap; capped, never past
+    # it, while each symbol still quotes and fills (the cap shares room, it is not a slot)
+    assert _peak_gross(free, ends) > 1.5 * 600.0
+    assert _peak_gross(capped, ends) <= 600.0
+    for s in capped.symbols:
+        assert len(s.fills) > 50
+        [(reason, n)] = s.quotes_refused.items()
+        assert reason == "total notional # would exceed max_total_notional #" and n > 100
 
 
 def test_worst_case_rule_step_by_step_on_two_symbols() -> None:

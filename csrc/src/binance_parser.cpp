@@ -423,14 +423,15 @@ bool fast_depth(Lit& c, const Entry& entry, std::string_view stream_symbol, bool
         return false;
     }
     --c.p; // parse_levels() starts at the '['
+    detail::LevelShapes shapes;
     if (detail::parse_levels_final(c.p, c.end, BookSide::Bid, inst, entry.symbol_id, book, ts_ns,
-                                   last, prev) != Err::None ||
+                                   last, prev, shapes) != Err::None ||
         !c.lit(R"(,"a":[)")) {
         return false;
     }
     --c.p;
     if (detail::parse_levels_final(c.p, c.end, BookSide::Ask, inst, entry.symbol_id, book, ts_ns,
-                                   last, prev) != Err::None ||
+                                   last, prev, shapes) != Err::None ||
         !c.lit("}}") || !detail::at_end(c.p, c.end)) {
         return false;
     }

@@ -935,6 +935,111 @@ struct ShortDecimal {
     vb = static_cast<std::int64_t>(y);
     return true;
 }
+
+#if CONFLUEX_FEED_SSE41
+// LevelShape
+// The byte layout of one compact level, learnt from a level short_pair() converted:
+// `px","qty"],["` from just past the price's opening quote to just past the next level's,
+// L <= 32 bytes. Each byte is either fixed (a separator, or a '0' below the unit's scale,
+// which must be '0' for the value to be on the grid) or free (a digit the value keeps).
+// The levels of a message mostly share one of a few (prices of one width, sizes of one to
+// three integer digits), and a level that matches one converts with its shuffle controls:
+// no quote, dot or length search, and the cursor advances by the constant L, so successive
+// levels do not wait on each other's scans. Matching is exact: a level converts through a
+// shape only where short_decimal() and short_pair() accept it and give the same values;
+// any other level goes to the general path, which learns its shape in turn.
+struct LevelShape {
+    __m128i tmpl_lo, tmpl_hi;  // the level's bytes minus '0' (free bytes: any value)
+    __m128i free_lo, free_hi;  // 0xFF where a byte is a free digit
+    __m128i ctrl_px, ctrl_qty; // digits_src_short() controls of the price and the size
+    // Bits of the bytes the shape covers: `core` through the size's closing quote, `cover`
+    // also the '],["' that follows. Never learnt: a bit past the 32 compared bytes, which
+    // never matches.
+    std::uint64_t core = std::uint64_t{1} << 40;
+    std::uint64_t cover = std::uint64_t{1} << 40;
+    int qty_at = 0;   // the size's first byte
+    int core_len = 0; // bytes through the size's closing quote
+    int len = 0;      // L
+};
+
+// The two shapes a level array last converted with (the one that matched last first);
+// carried from a message's bids to its asks.
+struct LevelShapes {
+    LevelShape s[2];
+    int cur = 0;
+};
+
+// learn_shape()
+// Sets `s` from the level at p that short_pair() converted (a: price, b: size), which a
+// ']' closes, when it and the '],["' that continues an array fit in 32 bytes; leaves `s`
+// as it was otherwise.
+// REQUIRES: 32 readable bytes at p.
+[[gnu::always_inline]] inline void learn_shape(const char* p, const ShortDecimal& a,
+                                               const ShortDecimal& b, LevelShape& s) noexcept {
+    const int qty_at = a.len + 3;
+    const int core_len = qty_at + b.len + 1;
+    const int len = core_len + 4;
+    if (len > 32) {
+        return;
+    }
+    alignas(16) std::uint8_t bytes[32];
+    alignas(16) std::uint8_t freeb[32] = {};
+    std::memcpy(bytes, p, 32);
+    std::memcpy(bytes + core_len, "],[\"", 4);
+    const auto mark = [&](int at, const ShortDecimal& d) {
+        const int kept_end = d.dpos < d.len ? d.dpos + 1 + d.keep : d.len;
+        for (int i = 0; i < kept_end; ++i) {
+            if (i != d.dpos) {
+                freeb[at + i] = 0xFF;
+            }
+        }
+    };
+    mark(0, a);
+    mark(qty_at, b);
+    const __m128i zero = _mm_set1_epi8('0');
+    s.tmpl_lo = _mm_sub_epi8(_mm_load_si128(reinterpret_cast<const __m128i*>(bytes)), zero);
+    s.tmpl_hi = _mm_sub_epi8(_mm_load_si128(reinterpret_cast<const __m128i*>(bytes + 16)), zero);
+    s.free_lo = _mm_load_si128(reinterpret_cast<const __m128i*>(freeb));
+    s.free_hi = _mm_load_si128(reinterpret_cast<const __m128i*>(freeb + 16));
+    s.ctrl_px = digits_src_short(a.dpos, a.keep, a.total + 8);
+    s.ctrl_qty = digits_src_short(b.dpos, b.keep, b.total);
+    s.core = (std::uint64_t{1} << core_len) - 1U;
+    s.cover = (std::uint64_t{1} << len) - 1U;
+    s.qty_at = qty_at;
+    s.core_len = core_len;
+    s.len = len;
+}
+
+// shape_pair()
+// Compares the level at p with shape `s` and converts it as if it had that shape: returns
+// the bits of the covered bytes that differ (none within s.core: the level has the shape,
+// and x (price) and y (size) are its values before the units' mantissas).
+// REQUIRES: 34 readable bytes at p.
+[[gnu::always_inline]] inline std::uint64_t
+shape_pair(const char* p, const LevelShape& s, std::uint64_t& x, std::uint64_t& y) noexcept {
+    const __m128i zero = _mm_set1_epi8('0');
+    const __m128i nine = _mm_set1_epi8(9);
+    const __m128i lo = _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), zero);
+    const __m128i hi =
+        _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16)), zero);
+    // A free byte must be a digit (it equals itself clamped to 9); a fixed one, the shape's.
+    const __m128i want_lo = _mm_blendv_epi8(s.tmpl_lo, _mm_min_epu8(lo, nine), s.free_lo);
+    const __m128i want_hi = _mm_blendv_epi8(s.tmpl_hi, _mm_min_epu8(hi, nine), s.free_hi);
+    const auto same =
+        static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(lo, want_lo))) |
+        (static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(hi, want_hi))) << 16);
+    const __m128i q =
+        _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + s.qty_at)), zero);
+    const std::uint64_t both = reduce_digits(
+        _mm_or_si128(_mm_shuffle_epi8(lo, s.ctrl_px), _mm_shuffle_epi8(q, s.ctrl_qty)));
+    x = both & 0xFFFFFFFFULL;
+    y = both >> 32;
+    return ~std::uint64_t{same} & s.cover;
+}
+#else
+struct LevelShapes {};
+#endif
+using LevelShapesPtr = LevelShapes*;
 #endif
 
 // scan_units()
@@ -1030,7 +1135,7 @@ struct ShortDecimal {
 parse_levels_local(const char*& p, const char* end, BookSide side, const Instrument& inst,
                    std::uint32_t symbol_id, std::vector<BookLevelEvent>& out,
                    std::int64_t ts_ns = 0, std::int64_t update_id = 0,
-                   std::int64_t prev_update_id = 0) {
+                   std::int64_t prev_update_id = 0, LevelShapesPtr shapes = nullptr) {
     ++p;
     skip_ws(p, end);
     if (p < end && *p == ']') {
@@ -1053,45 +1158,117 @@ parse_levels_local(const char*& p, const char* end, BookSide side, const Instrum
         return Err::Malformed;
     }
     ++p;
+#if !CONFLUEX_FEED_SSE41
+    (void)shapes;
+#else
+    LevelShapes local_shapes;
+    LevelShapes& sh = shapes != nullptr ? *shapes : local_shapes;
+    const auto divide = [](std::uint64_t v, std::int64_t m, std::int64_t& to) {
+        if (m != 1) {
+            if (v % static_cast<std::uint64_t>(m) != 0) {
+                return false;
+            }
+            v /= static_cast<std::uint64_t>(m);
+        }
+        to = static_cast<std::int64_t>(v);
+        return true;
+    };
+#endif
     for (;;) {
         std::int64_t px = 0;
         std::int64_t qty = 0;
 #if CONFLUEX_FEED_SSE41
-        // Both strings of a compact level ("px","qty") short enough to share one reduction:
-        // the values and the cursor scan_units() would give, with half the arithmetic. 34
-        // bytes cover both 16-byte loads (a string found within its load is <= 15 bytes).
-        ShortDecimal a{};
-        ShortDecimal b{};
-        if (end - p >= 34 && short_decimal(p, tick, a) && p[a.len + 1] == ',' &&
-            p[a.len + 2] == '"' && short_decimal(p + a.len + 3, lot, b) &&
-            short_pair(a, tick, b, lot, px, qty)) [[likely]] {
-            p += a.len + 3 + b.len + 1;
-        } else
-#endif
-        {
-            if (const Err e = scan_units(p, end, tick, px); e != Err::None) {
-                return e;
+        bool shaped = false;
+        if (end - p >= 34) [[likely]] {
+            // A level of one of the learnt shapes: converted; the cursor goes past the
+            // '],["' that follows it, or to its ']' when something else does (the array's
+            // last level: the general checks below take it from there).
+            std::uint64_t x = 0;
+            std::uint64_t y = 0;
+            const LevelShape* s = &sh.s[sh.cur];
+            std::uint64_t bad = shape_pair(p, *s, x, y);
+            if ((bad & s->core) != 0) {
+                s = &sh.s[sh.cur ^ 1];
+                bad = shape_pair(p, *s, x, y);
+                sh.cur ^= (bad & s->core) == 0 ? 1 : 0;
             }
-            if (end - p >= 2 && p[0] == ',' && p[1] == '"') [[likely]] {
-                p += 2;
+            if ((bad & s->core) == 0 && divide(x, tick.mantissa, px) &&
+                divide(y, lot.mantissa, qty)) [[likely]] {
+                out.push_back(BookLevelEvent{ts_ns, px, qty, update_id, prev_update_id, symbol_id,
+                                             side_u8, 0, 0});
+                if (bad == 0) [[likely]] {
+                    p += s->len;
+                    continue;
+                }
+                p += s->core_len;
+                shaped = true;
+            }
+        }
+        if (!shaped) {
+            // Both strings of a compact level ("px","qty") short enough to share one
+            // reduction: the values and the cursor scan_units() would give, with half the
+            // arithmetic. 34 bytes cover both 16-byte loads (a string found within its load
+            // is <= 15 bytes).
+            ShortDecimal a{};
+            ShortDecimal b{};
+            if (end - p >= 34 && short_decimal(p, tick, a) && p[a.len + 1] == ',' &&
+                p[a.len + 2] == '"' && short_decimal(p + a.len + 3, lot, b) &&
+                short_pair(a, tick, b, lot, px, qty)) [[likely]] {
+                if (p[a.len + 3 + b.len + 1] == ']') {
+                    LevelShape& learnt = sh.s[sh.cur ^ 1];
+                    learn_shape(p, a, b, learnt);
+                    sh.cur ^= 1;
+                }
+                p += a.len + 3 + b.len + 1;
             } else {
-                skip_ws(p, end);
-                if (p >= end || *p != ',') {
-                    return Err::Malformed;
+                if (const Err e = scan_units(p, end, tick, px); e != Err::None) {
+                    return e;
                 }
-                ++p;
-                skip_ws(p, end);
-                if (p >= end || *p != '"') {
-                    return Err::Malformed;
+                if (end - p >= 2 && p[0] == ',' && p[1] == '"') [[likely]] {
+                    p += 2;
+                } else {
+                    skip_ws(p, end);
+                    if (p >= end || *p != ',') {
+                        return Err::Malformed;
+                    }
+                    ++p;
+                    skip_ws(p, end);
+                    if (p >= end || *p != '"') {
+                        return Err::Malformed;
+                    }
+                    ++p;
                 }
-                ++p;
+                if (const Err e = scan_units(p, end, lot, qty); e != Err::None) {
+                    return e;
+                }
             }
-            if (const Err e = scan_units(p, end, lot, qty); e != Err::None) {
-                return e;
+            out.push_back(BookLevelEvent{ts_ns, px, qty, update_id, prev_update_id, symbol_id,
+                                         side_u8, 0, 0});
+        }
+#else
+        if (const Err e = scan_units(p, end, tick, px); e != Err::None) {
+            return e;
+        }
+        if (end - p >= 2 && p[0] == ',' && p[1] == '"') [[likely]] {
+            p += 2;
+        } else {
+            skip_ws(p, end);
+            if (p >= end || *p != ',') {
+                return Err::Malformed;
             }
+            ++p;
+            skip_ws(p, end);
+            if (p >= end || *p != '"') {
+                return Err::Malformed;
+            }
+            ++p;
+        }
+        if (const Err e = scan_units(p, end, lot, qty); e != Err::None) {
+            return e;
         }
         out.push_back(
             BookLevelEvent{ts_ns, px, qty, update_id, prev_update_id, symbol_id, side_u8, 0, 0});
+#endif
         if (end - p >= 4 && std::memcmp(p, "],[\"", 4) == 0) [[likely]] {
             p += 4;
             continue;
@@ -1141,13 +1318,16 @@ inline Err parse_levels(const char*& pref, const char* end, BookSide side, const
 // parse_levels_final()
 // parse_levels() for a message whose ts and ids are already known: the records get them
 // here (flags left 0), so no second pass over the records is needed.
+// `shapes` carries the learnt level shapes from one array to the next (a message's bids to
+// its asks).
 inline Err parse_levels_final(const char*& pref, const char* end, BookSide side,
                               const Instrument& inst, std::uint32_t symbol_id,
                               std::vector<BookLevelEvent>& out, std::int64_t ts_ns,
-                              std::int64_t update_id, std::int64_t prev_update_id) {
+                              std::int64_t update_id, std::int64_t prev_update_id,
+                              LevelShapes& shapes) {
     const char* p = pref;
-    const Err e =
-        parse_levels_local(p, end, side, inst, symbol_id, out, ts_ns, update_id, prev_update_id);
+    const Err e = parse_levels_local(p, end, side, inst, symbol_id, out, ts_ns, update_id,
+                                     prev_update_id, &shapes);
     pref = p;
     return e;
 }

@@ -936,7 +936,6 @@ struct ShortDecimal {
     return true;
 }
 
-#if CONFLUEX_FEED_SSE41
 // LevelShape
 // The byte layout of one compact level, learnt from a level short_pair() converted:
 // `px","qty"],["` from just past the price's opening quote to just past the next level's,
@@ -1036,11 +1035,11 @@ shape_pair(const char* p, const LevelShape& s, std::uint64_t& x, std::uint64_t& 
     y = both >> 32;
     return ~std::uint64_t{same} & s.cover;
 }
-#else
+#endif
+#if !CONFLUEX_FEED_SSE41
 struct LevelShapes {};
 #endif
 using LevelShapesPtr = LevelShapes*;
-#endif
 
 // scan_units()
 // scan_units_scalar() with a SIMD fast path for the usual exchange string: at most 15
@@ -1163,12 +1162,12 @@ parse_levels_local(const char*& p, const char* end, BookSide side, const Instrum
 #else
     LevelShapes local_shapes;
     LevelShapes& sh = shapes != nullptr ? *shapes : local_shapes;
-    const auto divide = [](std::uint64_t v, std::int64_t m, std::int64_t& to) {
+    const auto divide = [](std::uint64_t v, std::uint64_t m, std::int64_t& to) {
         if (m != 1) {
-            if (v % static_cast<std::uint64_t>(m) != 0) {
+            if (v % m != 0) {
                 return false;
             }
-            v /= static_cast<std::uint64_t>(m);
+            v /= m;
         }
         to = static_cast<std::int64_t>(v);
         return true;

@@ -970,16 +970,16 @@ struct LevelShapes {
 
 // learn_shape()
 // Sets `s` from the level at p that short_pair() converted (a: price, b: size), which a
-// ']' closes, when it and the '],["' that continues an array fit in 32 bytes; leaves `s`
-// as it was otherwise.
+// ']' closes, and returns true when it and the '],["' that continues an array fit in 32
+// bytes; returns false (`s` unchanged) otherwise.
 // REQUIRES: 32 readable bytes at p.
-[[gnu::always_inline]] inline void learn_shape(const char* p, const ShortDecimal& a,
+[[gnu::always_inline]] inline bool learn_shape(const char* p, const ShortDecimal& a,
                                                const ShortDecimal& b, LevelShape& s) noexcept {
     const int qty_at = a.len + 3;
     const int core_len = qty_at + b.len + 1;
     const int len = core_len + 4;
     if (len > 32) {
-        return;
+        return false;
     }
     alignas(16) std::uint8_t bytes[32];
     alignas(16) std::uint8_t freeb[32] = {};
@@ -1007,6 +1007,7 @@ struct LevelShapes {
     s.qty_at = qty_at;
     s.core_len = core_len;
     s.len = len;
+    return true;
 }
 
 // shape_pair()
@@ -1178,7 +1179,9 @@ parse_levels_local(const char*& p, const char* end, BookSide side, const Instrum
         std::int64_t qty = 0;
 #if CONFLUEX_FEED_SSE41
         bool shaped = false;
-        if (end - p >= 34) [[likely]] {
+        // Only once a shape was learnt: levels the short path does not take (e.g. sizes of
+        // more than 8 digits at the lot's scale) never learn one, and pay nothing here.
+        if (sh.s[sh.cur].len != 0 && end - p >= 34) [[likely]] {
             // A level of one of the learnt shapes: converted; the cursor goes past the
             // '],["' that follows it, or to its ']' when something else does (the array's
             // last level: the general checks below take it from there).
@@ -1213,9 +1216,7 @@ parse_levels_local(const char*& p, const char* end, BookSide side, const Instrum
             if (end - p >= 34 && short_decimal(p, tick, a) && p[a.len + 1] == ',' &&
                 p[a.len + 2] == '"' && short_decimal(p + a.len + 3, lot, b) &&
                 short_pair(a, tick, b, lot, px, qty)) [[likely]] {
-                if (p[a.len + 3 + b.len + 1] == ']') {
-                    LevelShape& learnt = sh.s[sh.cur ^ 1];
-                    learn_shape(p, a, b, learnt);
+                if (p[a.len + 3 + b.len + 1] == ']' && learn_shape(p, a, b, sh.s[sh.cur ^ 1])) {
                     sh.cur ^= 1;
                 }
                 p += a.len + 3 + b.len + 1;

@@ -12,6 +12,7 @@ from typing import Any
 
 import confluex
 import numpy as np
+import pytest
 from confluex._core import feed
 from confluex._core.types import (
     FLAG_END_OF_MESSAGE,
@@ -448,30 +449,43 @@ def test_mutated_real_messages_never_crash_and_match_reference_or_fail_cleanly(
     assert_matches_reference(raw, futures, 1, strict_both_ways=b"\\" not in raw, symbols=symbols)
 
 
+@pytest.mark.parametrize(
+    ("futures", "folder", "name"),
+    [(True, "usdm_2024-07", "btcusdt_20240718.gz"), (False, "spot", "btcusdt_20240808.gz")],
+    ids=["usdm", "spot"],
+)
 def test_every_single_byte_change_within_a_run_of_same_shaped_levels_matches_reference(
-    hft_data: Path,
+    futures: bool, folder: str, name: str, hft_data: Path
 ) -> None:
     # Levels that share the byte layout of an earlier level of the message ("px","qty"],[" of
-    # the same widths) convert through that learnt shape. Every byte of four such levels in
-    # the middle of a real message, and of their separators, is replaced in turn by each
+    # the same widths) convert through that learnt shape: USD-M values of at most 8 digits,
+    # spot sizes of 9+ digits at the 1e-8 lot. Every byte of four such levels in the middle
+    # of a real message's bids, and of their separators, is replaced in turn by each
     # character that could fool a layout check (digits, a non-zero digit below the tick,
     # separators, whitespace, a letter): the result must equal the plain-Python reference
     # (the same records, or an error wherever the reference fails).
+    def bids_at(m: bytes) -> int:
+        return m.index(b'"b":[[') + len(b'"b":[[') if b'"b":[[' in m else -1
+
     raw = next(
         m
-        for m in real_messages(hft_data, "usdm_2024-07", "btcusdt_20240718.gz")
-        if b"@depth" in m and m.count(b'"],["') >= 12
+        for m in real_messages(hft_data, folder, name)
+        if b"@depth" in m
+        and bids_at(m) > 0
+        and m[bids_at(m) : m.index(b"]]", bids_at(m))].count(b'],["') >= 7
     )
-    bids = raw.index(b'"b":[[') + len(b'"b":[[')
-    starts = [bids]
+    starts = [bids_at(raw)]
     while len(starts) < 7:
         starts.append(raw.index(b'],["', starts[-1]) + 3)
+    symbols = REAL_USDM if futures else REAL_SPOT
     for pos in range(starts[2], starts[6]):
         for ch in b'0159.",[] a-':
             if raw[pos] == ch:
                 continue
             mutated_raw = raw[:pos] + bytes([ch]) + raw[pos + 1 :]
-            assert_matches_reference(mutated_raw, True, 1, strict_both_ways=True, symbols=REAL_USDM)
+            assert_matches_reference(
+                mutated_raw, futures, 1, strict_both_ways=True, symbols=symbols
+            )
 
 
 def parse_fields(parser: feed.BinanceParser, raw: bytes) -> tuple[Any, ...]:

@@ -863,11 +863,13 @@ struct ShortDecimal {
 };
 
 // short_decimal()
+// (MaxDigits = 16: the same for a value of up to 16 digits, which digits16() converts alone.)
 // Returns true and fills `d` when the string at p (just past its opening quote) is one that
 // scan_units()'s SIMD path converts without error into at most 8 digits (digits with at most
 // one '.', dpos + unit scale <= 8, only zeros below the unit's scale); false for anything
 // else, which the caller leaves to scan_units() (the reference for every error).
 // REQUIRES: 16 readable bytes at p.
+template <int MaxDigits = 8>
 [[gnu::always_inline]] inline bool short_decimal(const char* p, const Decimal& unit,
                                                  ShortDecimal& d) noexcept {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
@@ -886,7 +888,7 @@ struct ShortDecimal {
         static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('.')))) & in;
     const int dpos = dot != 0 ? __builtin_ctz(dot) : len;
     const int us = unit.scale;
-    if (digit == 0 || (digit | dot) != in || (dot & (dot - 1)) != 0 || dpos + us > 8) {
+    if (digit == 0 || (digit | dot) != in || (dot & (dot - 1)) != 0 || dpos + us > MaxDigits) {
         return false;
     }
     const int nfrac = dot != 0 ? len - dpos - 1 : 0;
@@ -936,22 +938,22 @@ struct ShortDecimal {
     return true;
 }
 
-#if CONFLUEX_FEED_SSE41
 // LevelShape
-// The byte layout of one compact level, learnt from a level short_pair() converted:
+// The byte layout of one compact level, learnt from a level short_pair() or wide_pair()
+// converted (both strings within one 16-byte load each, values of up to 16 digits):
 // `px","qty"],["` from just past the price's opening quote to just past the next level's,
 // L <= 32 bytes. Each byte is either fixed (a separator, or a '0' below the unit's scale,
 // which must be '0' for the value to be on the grid) or free (a digit the value keeps).
 // The levels of a message mostly share one of a few (prices of one width, sizes of one to
-// three integer digits), and a level that matches one converts with its shuffle controls:
-// no quote, dot or length search, and the cursor advances by the constant L, so successive
-// levels do not wait on each other's scans. Matching is exact: a level converts through a
-// shape only where short_decimal() and short_pair() accept it and give the same values;
-// any other level goes to the general path, which learns its shape in turn.
+// three integer digits), and a level that matches one converts with its digits16() shuffle
+// controls: no quote, dot or length search, and the cursor advances by the constant L, so
+// successive levels do not wait on each other's scans. Matching is exact: a level converts through
+// a shape only where short_decimal<16>() and the pairs accept it and give the same values; any
+// other level goes to the general path, which learns its shape in turn.
 struct LevelShape {
     __m128i tmpl_lo, tmpl_hi;  // the level's bytes minus '0' (free bytes: any value)
     __m128i free_lo, free_hi;  // 0xFF where a byte is a free digit
-    __m128i ctrl_px, ctrl_qty; // digits_src_short() controls of the price and the size
+    __m128i ctrl_px, ctrl_qty; // digits_src() controls of the price and the size
     // Bits of the bytes the shape covers: `core` through the size's closing quote, `cover`
     // also the '],["' that follows. Never learnt: a bit past the 32 compared bytes, which
     // never matches.
@@ -970,17 +972,17 @@ struct LevelShapes {
 };
 
 // learn_shape()
-// Sets `s` from the level at p that short_pair() converted (a: price, b: size), which a
-// ']' closes, when it and the '],["' that continues an array fit in 32 bytes; leaves `s`
-// as it was otherwise.
+// Sets `s` from the level at p that short_pair() or wide_pair() converted (a: price, b:
+// size), which a ']' closes, and returns true when it and the '],["' that continues an
+// array fit in 32 bytes; returns false (`s` unchanged) otherwise.
 // REQUIRES: 32 readable bytes at p.
-[[gnu::always_inline]] inline void learn_shape(const char* p, const ShortDecimal& a,
+[[gnu::always_inline]] inline bool learn_shape(const char* p, const ShortDecimal& a,
                                                const ShortDecimal& b, LevelShape& s) noexcept {
     const int qty_at = a.len + 3;
     const int core_len = qty_at + b.len + 1;
     const int len = core_len + 4;
     if (len > 32) {
-        return;
+        return false;
     }
     alignas(16) std::uint8_t bytes[32];
     alignas(16) std::uint8_t freeb[32] = {};
@@ -1001,13 +1003,16 @@ struct LevelShapes {
     s.tmpl_hi = _mm_sub_epi8(_mm_load_si128(reinterpret_cast<const __m128i*>(bytes + 16)), zero);
     s.free_lo = _mm_load_si128(reinterpret_cast<const __m128i*>(freeb));
     s.free_hi = _mm_load_si128(reinterpret_cast<const __m128i*>(freeb + 16));
-    s.ctrl_px = digits_src_short(a.dpos, a.keep, a.total + 8);
-    s.ctrl_qty = digits_src_short(b.dpos, b.keep, b.total);
+    // digits16() controls: each value converts alone (one reduction each, two independent
+    // chains; as fast here as short_pair()'s shared one, and values of up to 16 digits fit).
+    s.ctrl_px = digits_src(a.dpos, a.keep, a.total);
+    s.ctrl_qty = digits_src(b.dpos, b.keep, b.total);
     s.core = (std::uint64_t{1} << core_len) - 1U;
     s.cover = (std::uint64_t{1} << len) - 1U;
     s.qty_at = qty_at;
     s.core_len = core_len;
     s.len = len;
+    return true;
 }
 
 // shape_pair()
@@ -1030,16 +1035,43 @@ shape_pair(const char* p, const LevelShape& s, std::uint64_t& x, std::uint64_t& 
         (static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(hi, want_hi))) << 16);
     const __m128i q =
         _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + s.qty_at)), zero);
-    const std::uint64_t both = reduce_digits(
-        _mm_or_si128(_mm_shuffle_epi8(lo, s.ctrl_px), _mm_shuffle_epi8(q, s.ctrl_qty)));
-    x = both & 0xFFFFFFFFULL;
-    y = both >> 32;
+    const std::uint64_t px = reduce_digits(_mm_shuffle_epi8(lo, s.ctrl_px));
+    const std::uint64_t qty = reduce_digits(_mm_shuffle_epi8(q, s.ctrl_qty));
+    x = (px & 0xFFFFFFFFULL) * 100000000ULL + (px >> 32);
+    y = (qty & 0xFFFFFFFFULL) * 100000000ULL + (qty >> 32);
     return ~std::uint64_t{same} & s.cover;
 }
-#else
+#endif
+#if !CONFLUEX_FEED_SSE41
 struct LevelShapes {};
 #endif
 using LevelShapesPtr = LevelShapes*;
+
+#if CONFLUEX_FEED_SSE41
+// wide_pair()
+// short_pair() for values of up to 16 digits (short_decimal<16>()): one reduction each, as
+// scan_units() converts them.
+[[gnu::always_inline]] inline bool wide_pair(const ShortDecimal& a, const Decimal& ua,
+                                             const ShortDecimal& b, const Decimal& ub,
+                                             std::int64_t& va, std::int64_t& vb) noexcept {
+    std::uint64_t x = digits16(a.t, a.dpos, a.keep, a.total);
+    std::uint64_t y = digits16(b.t, b.dpos, b.keep, b.total);
+    if (ua.mantissa != 1) {
+        if (x % ua.mantissa != 0) {
+            return false;
+        }
+        x /= ua.mantissa;
+    }
+    if (ub.mantissa != 1) {
+        if (y % ub.mantissa != 0) {
+            return false;
+        }
+        y /= ub.mantissa;
+    }
+    va = static_cast<std::int64_t>(x);
+    vb = static_cast<std::int64_t>(y);
+    return true;
+}
 #endif
 
 // scan_units()
@@ -1163,12 +1195,12 @@ parse_levels_local(const char*& p, const char* end, BookSide side, const Instrum
 #else
     LevelShapes local_shapes;
     LevelShapes& sh = shapes != nullptr ? *shapes : local_shapes;
-    const auto divide = [](std::uint64_t v, std::int64_t m, std::int64_t& to) {
+    const auto divide = [](std::uint64_t v, std::uint64_t m, std::int64_t& to) {
         if (m != 1) {
-            if (v % static_cast<std::uint64_t>(m) != 0) {
+            if (v % m != 0) {
                 return false;
             }
-            v /= static_cast<std::uint64_t>(m);
+            v /= m;
         }
         to = static_cast<std::int64_t>(v);
         return true;
@@ -1179,7 +1211,9 @@ parse_levels_local(const char*& p, const char* end, BookSide side, const Instrum
         std::int64_t qty = 0;
 #if CONFLUEX_FEED_SSE41
         bool shaped = false;
-        if (end - p >= 34) [[likely]] {
+        // Only once a shape was learnt: levels the short path does not take (e.g. sizes of
+        // more than 8 digits at the lot's scale) never learn one, and pay nothing here.
+        if (sh.s[sh.cur].len != 0 && end - p >= 34) [[likely]] {
             // A level of one of the learnt shapes: converted; the cursor goes past the
             // '],["' that follows it, or to its ']' when something else does (the array's
             // last level: the general checks below take it from there).
@@ -1205,18 +1239,23 @@ parse_levels_local(const char*& p, const char* end, BookSide side, const Instrum
             }
         }
         if (!shaped) {
-            // Both strings of a compact level ("px","qty") short enough to share one
-            // reduction: the values and the cursor scan_units() would give, with half the
-            // arithmetic. 34 bytes cover both 16-byte loads (a string found within its load
-            // is <= 15 bytes).
+            // Both strings of a compact level ("px","qty") within one 16-byte load each:
+            // the values and the cursor scan_units() would give. Values of at most 8 digits
+            // share one reduction, longer ones (up to 16) take one each, as scan_units()
+            // does. 34 bytes cover both loads (a string found within its load is <= 15
+            // bytes). The level's layout is learnt as a shape for the levels after it.
             ShortDecimal a{};
             ShortDecimal b{};
-            if (end - p >= 34 && short_decimal(p, tick, a) && p[a.len + 1] == ',' &&
-                p[a.len + 2] == '"' && short_decimal(p + a.len + 3, lot, b) &&
-                short_pair(a, tick, b, lot, px, qty)) [[likely]] {
-                if (p[a.len + 3 + b.len + 1] == ']') {
-                    LevelShape& learnt = sh.s[sh.cur ^ 1];
-                    learn_shape(p, a, b, learnt);
+            bool pair = false;
+            bool wide = false;
+            if (end - p >= 34 && short_decimal<16>(p, tick, a) && p[a.len + 1] == ',' &&
+                p[a.len + 2] == '"' && short_decimal<16>(p + a.len + 3, lot, b)) [[likely]] {
+                wide = a.total > 8 || b.total > 8;
+                pair = wide ? wide_pair(a, tick, b, lot, px, qty)
+                            : short_pair(a, tick, b, lot, px, qty);
+            }
+            if (pair) [[likely]] {
+                if (p[a.len + 3 + b.len + 1] == ']' && learn_shape(p, a, b, sh.s[sh.cur ^ 1])) {
                     sh.cur ^= 1;
                 }
                 p += a.len + 3 + b.len + 1;

@@ -1163,6 +1163,32 @@ using LevelShapesPtr = LevelShapes*;
     return scan_units(p, end, unit, out);
 }
 
+// scan_level()
+// The general path of one level: price, separator (compact or with whitespace), size; p
+// goes from just past the price's opening quote to just past the size's closing quote.
+[[gnu::always_inline]] inline Err scan_level(const char*& p, const char* end, const Decimal& tick,
+                                             const Decimal& lot, std::int64_t& px,
+                                             std::int64_t& qty) noexcept {
+    if (const Err e = scan_units(p, end, tick, px); e != Err::None) {
+        return e;
+    }
+    if (end - p >= 2 && p[0] == ',' && p[1] == '"') [[likely]] {
+        p += 2;
+    } else {
+        skip_ws(p, end);
+        if (p >= end || *p != ',') {
+            return Err::Malformed;
+        }
+        ++p;
+        skip_ws(p, end);
+        if (p >= end || *p != '"') {
+            return Err::Malformed;
+        }
+        ++p;
+    }
+    return scan_units(p, end, lot, qty);
+}
+
 [[gnu::always_inline]] inline Err
 parse_levels_local(const char*& p, const char* end, BookSide side, const Instrument& inst,
                    std::uint32_t symbol_id, std::vector<BookLevelEvent>& out,
@@ -1260,24 +1286,7 @@ parse_levels_local(const char*& p, const char* end, BookSide side, const Instrum
                 }
                 p += a.len + 3 + b.len + 1;
             } else {
-                if (const Err e = scan_units(p, end, tick, px); e != Err::None) {
-                    return e;
-                }
-                if (end - p >= 2 && p[0] == ',' && p[1] == '"') [[likely]] {
-                    p += 2;
-                } else {
-                    skip_ws(p, end);
-                    if (p >= end || *p != ',') {
-                        return Err::Malformed;
-                    }
-                    ++p;
-                    skip_ws(p, end);
-                    if (p >= end || *p != '"') {
-                        return Err::Malformed;
-                    }
-                    ++p;
-                }
-                if (const Err e = scan_units(p, end, lot, qty); e != Err::None) {
+                if (const Err e = scan_level(p, end, tick, lot, px, qty); e != Err::None) {
                     return e;
                 }
             }
@@ -1285,24 +1294,7 @@ parse_levels_local(const char*& p, const char* end, BookSide side, const Instrum
                                          side_u8, 0, 0});
         }
 #else
-        if (const Err e = scan_units(p, end, tick, px); e != Err::None) {
-            return e;
-        }
-        if (end - p >= 2 && p[0] == ',' && p[1] == '"') [[likely]] {
-            p += 2;
-        } else {
-            skip_ws(p, end);
-            if (p >= end || *p != ',') {
-                return Err::Malformed;
-            }
-            ++p;
-            skip_ws(p, end);
-            if (p >= end || *p != '"') {
-                return Err::Malformed;
-            }
-            ++p;
-        }
-        if (const Err e = scan_units(p, end, lot, qty); e != Err::None) {
+        if (const Err e = scan_level(p, end, tick, lot, px, qty); e != Err::None) {
             return e;
         }
         out.push_back(

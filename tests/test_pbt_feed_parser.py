@@ -488,6 +488,39 @@ def test_every_single_byte_change_within_a_run_of_same_shaped_levels_matches_ref
             )
 
 
+@pytest.mark.parametrize("off", [None, 0, 3, 7])
+def test_same_shaped_levels_on_a_tick_of_mantissa_five_convert_or_fail_as_reference(
+    off: int | None,
+) -> None:
+    # ETHUSDT here has a 0.5 tick: a same-shaped level converts through the learnt layout and
+    # must still be a whole number of ticks ("...3.5" is, "...3.3" is not). `off` puts one
+    # off-grid price at that level (None: all on the grid); the message must equal the
+    # plain-Python reference, or fail where it fails.
+    bids = [[f"{2000 + i}.{5 if i % 2 else 0}", f"{1 + i}"] for i in range(9)]
+    if off is not None:
+        bids[off][0] = f"{2000 + off}.3"
+    msg = {
+        "stream": "ethusdt@depth@0ms",
+        "data": {
+            "e": "depthUpdate",
+            "E": 1,
+            "T": 1,
+            "s": "ETHUSDT",
+            "U": 10,
+            "u": 11,
+            "pu": 9,
+            "b": bids,
+            "a": [["2100.0", "3"]],
+        },
+    }
+    raw = json.dumps(msg, separators=(",", ":")).encode()
+    assert_matches_reference(raw, True, 5, strict_both_ways=True)
+    r, book, _ = feed.BinanceParser(table(), True).parse(raw, 5)
+    assert r.ok == (off is None)
+    if off is None:
+        assert list(book["px_ticks"][:9]) == [2 * (2000 + i) + i % 2 for i in range(9)]
+
+
 def parse_fields(parser: feed.BinanceParser, raw: bytes) -> tuple[Any, ...]:
     r, book, trades = parser.parse(raw, 5)
     fields = (r.kind, r.error, r.symbol_id, r.n_book, r.n_trades, r.exchange_ts_ms)

@@ -904,11 +904,26 @@ template <int MaxDigits = 8>
     return true;
 }
 
+// to_units()
+// A value scaled to the unit's decimals, divided by the unit's mantissa: false (nothing
+// written) when it is not a whole number of units.
+[[gnu::always_inline]] inline bool to_units(std::uint64_t v, const Decimal& unit,
+                                            std::int64_t& out) noexcept {
+    if (unit.mantissa != 1) {
+        if (v % unit.mantissa != 0) {
+            return false;
+        }
+        v /= unit.mantissa;
+    }
+    out = static_cast<std::int64_t>(v);
+    return true;
+}
+
 // short_pair()
 // Converts a price and a size found by short_decimal() with one shared reduction (price
 // digits in bytes 0..7, size digits in bytes 8..15), then divides by the units' mantissas.
-// Returns false (nothing written) when a value is not a whole number of units: scan_units()
-// then reports it.
+// Returns false (outputs unspecified) when a value is not a whole number of units:
+// scan_units() then converts the level again and reports it.
 [[gnu::always_inline]] inline bool short_pair(const ShortDecimal& a, const Decimal& ua,
                                               const ShortDecimal& b, const Decimal& ub,
                                               std::int64_t& va, std::int64_t& vb) noexcept {
@@ -919,23 +934,9 @@ template <int MaxDigits = 8>
         _mm_or_si128(_mm_shuffle_epi8(a.t, digits_src_short(a.dpos, a.keep, a.total + 8)),
                      _mm_shuffle_epi8(b.t, digits_src_short(b.dpos, b.keep, b.total)));
     const std::uint64_t both = reduce_digits(d);
-    std::uint64_t x = both & 0xFFFFFFFFULL;
-    std::uint64_t y = both >> 32;
-    if (ua.mantissa != 1) {
-        if (x % ua.mantissa != 0) {
-            return false;
-        }
-        x /= ua.mantissa;
-    }
-    if (ub.mantissa != 1) {
-        if (y % ub.mantissa != 0) {
-            return false;
-        }
-        y /= ub.mantissa;
-    }
-    va = static_cast<std::int64_t>(x);
-    vb = static_cast<std::int64_t>(y);
-    return true;
+    const std::uint64_t x = both & 0xFFFFFFFFULL;
+    const std::uint64_t y = both >> 32;
+    return to_units(x, ua, va) && to_units(y, ub, vb);
 }
 
 // LevelShape
@@ -1054,23 +1055,9 @@ using LevelShapesPtr = LevelShapes*;
 [[gnu::always_inline]] inline bool wide_pair(const ShortDecimal& a, const Decimal& ua,
                                              const ShortDecimal& b, const Decimal& ub,
                                              std::int64_t& va, std::int64_t& vb) noexcept {
-    std::uint64_t x = digits16(a.t, a.dpos, a.keep, a.total);
-    std::uint64_t y = digits16(b.t, b.dpos, b.keep, b.total);
-    if (ua.mantissa != 1) {
-        if (x % ua.mantissa != 0) {
-            return false;
-        }
-        x /= ua.mantissa;
-    }
-    if (ub.mantissa != 1) {
-        if (y % ub.mantissa != 0) {
-            return false;
-        }
-        y /= ub.mantissa;
-    }
-    va = static_cast<std::int64_t>(x);
-    vb = static_cast<std::int64_t>(y);
-    return true;
+    const std::uint64_t x = digits16(a.t, a.dpos, a.keep, a.total);
+    const std::uint64_t y = digits16(b.t, b.dpos, b.keep, b.total);
+    return to_units(x, ua, va) && to_units(y, ub, vb);
 }
 #endif
 
@@ -1221,16 +1208,6 @@ parse_levels_local(const char*& p, const char* end, BookSide side, const Instrum
 #else
     LevelShapes local_shapes;
     LevelShapes& sh = shapes != nullptr ? *shapes : local_shapes;
-    const auto divide = [](std::uint64_t v, std::uint64_t m, std::int64_t& to) {
-        if (m != 1) {
-            if (v % m != 0) {
-                return false;
-            }
-            v /= m;
-        }
-        to = static_cast<std::int64_t>(v);
-        return true;
-    };
 #endif
     for (;;) {
         std::int64_t px = 0;
@@ -1252,8 +1229,7 @@ parse_levels_local(const char*& p, const char* end, BookSide side, const Instrum
                 bad = shape_pair(p, *s, x, y);
                 sh.cur ^= (bad & s->core) == 0 ? 1 : 0;
             }
-            if ((bad & s->core) == 0 && divide(x, tick.mantissa, px) &&
-                divide(y, lot.mantissa, qty)) [[likely]] {
+            if ((bad & s->core) == 0 && to_units(x, tick, px) && to_units(y, lot, qty)) [[likely]] {
                 out.push_back(BookLevelEvent{ts_ns, px, qty, update_id, prev_update_id, symbol_id,
                                              side_u8, 0, 0});
                 if (bad == 0) [[likely]] {

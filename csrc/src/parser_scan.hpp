@@ -1150,6 +1150,17 @@ using LevelShapesPtr = LevelShapes*;
     return scan_units(p, end, unit, out);
 }
 
+// expect_char()
+// Skips whitespace, then consumes `c`: false when the next byte is anything else.
+[[gnu::always_inline]] inline bool expect_char(const char*& p, const char* end, char c) noexcept {
+    skip_ws(p, end);
+    if (p >= end || *p != c) {
+        return false;
+    }
+    ++p;
+    return true;
+}
+
 // scan_level()
 // The general path of one level: price, separator (compact or with whitespace), size; p
 // goes from just past the price's opening quote to just past the size's closing quote.
@@ -1161,17 +1172,8 @@ using LevelShapesPtr = LevelShapes*;
     }
     if (end - p >= 2 && p[0] == ',' && p[1] == '"') [[likely]] {
         p += 2;
-    } else {
-        skip_ws(p, end);
-        if (p >= end || *p != ',') {
-            return Err::Malformed;
-        }
-        ++p;
-        skip_ws(p, end);
-        if (p >= end || *p != '"') {
-            return Err::Malformed;
-        }
-        ++p;
+    } else if (!expect_char(p, end, ',') || !expect_char(p, end, '"')) {
+        return Err::Malformed;
     }
     return scan_units(p, end, lot, qty);
 }
@@ -1198,11 +1200,9 @@ parse_levels_local(const char*& p, const char* end, BookSide side, const Instrum
         return Err::Malformed;
     }
     ++p;
-    skip_ws(p, end);
-    if (p >= end || *p != '"') {
+    if (!expect_char(p, end, '"')) {
         return Err::Malformed;
     }
-    ++p;
 #if !CONFLUEX_FEED_SSE41
     (void)shapes;
 #else
@@ -1297,16 +1297,9 @@ parse_levels_local(const char*& p, const char* end, BookSide side, const Instrum
             return Err::Malformed;
         }
         ++p;
-        skip_ws(p, end);
-        if (p >= end || *p != '[') {
+        if (!expect_char(p, end, '[') || !expect_char(p, end, '"')) {
             return Err::Malformed;
         }
-        ++p;
-        skip_ws(p, end);
-        if (p >= end || *p != '"') {
-            return Err::Malformed;
-        }
-        ++p;
     }
 }
 

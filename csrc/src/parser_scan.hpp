@@ -852,8 +852,9 @@ template <class F> inline Err for_each_member(const char*& pref, const char* end
 }
 
 #if CONFLUEX_FEED_SSE41
-// A decimal string that scan_units() converts with digits16() into a value of at most 8
-// digits: its bytes minus '0' and its layout (see digits16()).
+// A decimal string that scan_units() converts with digits16() into a value of at most 16
+// digits: its bytes minus '0' and its layout (see digits16()); total = dpos + the unit's
+// scale, the value's digit count.
 struct ShortDecimal {
     __m128i t;
     int len;  // bytes before the closing quote
@@ -863,13 +864,12 @@ struct ShortDecimal {
 };
 
 // short_decimal()
-// (MaxDigits = 16: the same for a value of up to 16 digits, which digits16() converts alone.)
 // Returns true and fills `d` when the string at p (just past its opening quote) is one that
-// scan_units()'s SIMD path converts without error into at most 8 digits (digits with at most
-// one '.', dpos + unit scale <= 8, only zeros below the unit's scale); false for anything
-// else, which the caller leaves to scan_units() (the reference for every error).
+// scan_units()'s SIMD path converts without error with digits16(), into at most 16 digits
+// (digits with at most one '.', dpos + unit scale <= 16, only zeros below the unit's scale);
+// false for anything else, which the caller leaves to scan_units() (the reference for every
+// error).
 // REQUIRES: 16 readable bytes at p.
-template <int MaxDigits = 8>
 [[gnu::always_inline]] inline bool short_decimal(const char* p, const Decimal& unit,
                                                  ShortDecimal& d) noexcept {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
@@ -888,7 +888,7 @@ template <int MaxDigits = 8>
         static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('.')))) & in;
     const int dpos = dot != 0 ? __builtin_ctz(dot) : len;
     const int us = unit.scale;
-    if (digit == 0 || (digit | dot) != in || (dot & (dot - 1)) != 0 || dpos + us > MaxDigits) {
+    if (digit == 0 || (digit | dot) != in || (dot & (dot - 1)) != 0 || dpos + us > 16) {
         return false;
     }
     const int nfrac = dot != 0 ? len - dpos - 1 : 0;
@@ -920,7 +920,8 @@ template <int MaxDigits = 8>
 }
 
 // short_pair()
-// Converts a price and a size found by short_decimal() with one shared reduction (price
+// Converts a price and a size found by short_decimal() of at most 8 digits each (total <= 8)
+// with one shared reduction (price
 // digits in bytes 0..7, size digits in bytes 8..15), then divides by the units' mantissas.
 // Returns false (outputs unspecified) when a value is not a whole number of units:
 // scan_units() then converts the level again and reports it.
@@ -949,7 +950,7 @@ template <int MaxDigits = 8>
 // three integer digits), and a level that matches one converts with its digits16() shuffle
 // controls: no quote, dot or length search, and the cursor advances by the constant L, so
 // successive levels do not wait on each other's scans. Matching is exact: a level converts through
-// a shape only where short_decimal<16>() and the pairs accept it and give the same values; any
+// a shape only where short_decimal() and the pairs accept it and give the same values; any
 // other level goes to the general path, which learns its shape in turn.
 struct LevelShape {
     __m128i tmpl_lo, tmpl_hi;  // the level's bytes minus '0' (free bytes: any value)
@@ -1046,12 +1047,11 @@ shape_pair(const char* p, const LevelShape& s, std::uint64_t& x, std::uint64_t& 
 #if !CONFLUEX_FEED_SSE41
 struct LevelShapes {};
 #endif
-using LevelShapesPtr = LevelShapes*;
 
 #if CONFLUEX_FEED_SSE41
 // wide_pair()
-// short_pair() for values of up to 16 digits (short_decimal<16>()): one reduction each, as
-// scan_units() converts them.
+// short_pair() for values of up to 16 digits: one reduction each, as scan_units() converts
+// them.
 [[gnu::always_inline]] inline bool wide_pair(const ShortDecimal& a, const Decimal& ua,
                                              const ShortDecimal& b, const Decimal& ub,
                                              std::int64_t& va, std::int64_t& vb) noexcept {
@@ -1182,7 +1182,7 @@ using LevelShapesPtr = LevelShapes*;
 parse_levels_local(const char*& p, const char* end, BookSide side, const Instrument& inst,
                    std::uint32_t symbol_id, std::vector<BookLevelEvent>& out,
                    std::int64_t ts_ns = 0, std::int64_t update_id = 0,
-                   std::int64_t prev_update_id = 0, LevelShapesPtr shapes = nullptr) {
+                   std::int64_t prev_update_id = 0, LevelShapes* shapes = nullptr) {
     ++p;
     skip_ws(p, end);
     if (p < end && *p == ']') {
@@ -1212,10 +1212,11 @@ parse_levels_local(const char*& p, const char* end, BookSide side, const Instrum
     for (;;) {
         std::int64_t px = 0;
         std::int64_t qty = 0;
+        // px and qty hold the level, and p is just past the size's closing quote
+        bool converted = false;
 #if CONFLUEX_FEED_SSE41
-        bool shaped = false;
         // Only once a shape was learnt: levels the short path does not take (e.g. sizes of
-        // more than 8 digits at the lot's scale) never learn one, and pay nothing here.
+        // more than 16 digits at the lot's scale) never learn one, and pay nothing here.
         if (sh.s[sh.cur].len != 0 && end - p >= 34) [[likely]] {
             // A level of one of the learnt shapes: converted; the cursor goes past the
             // '],["' that follows it, or to its ']' when something else does (the array's
@@ -1230,17 +1231,17 @@ parse_levels_local(const char*& p, const char* end, BookSide side, const Instrum
                 sh.cur ^= (bad & s->core) == 0 ? 1 : 0;
             }
             if ((bad & s->core) == 0 && to_units(x, tick, px) && to_units(y, lot, qty)) [[likely]] {
-                out.push_back(BookLevelEvent{ts_ns, px, qty, update_id, prev_update_id, symbol_id,
-                                             side_u8, 0, 0});
                 if (bad == 0) [[likely]] {
+                    out.push_back(BookLevelEvent{ts_ns, px, qty, update_id, prev_update_id,
+                                                 symbol_id, side_u8, 0, 0});
                     p += s->len;
                     continue;
                 }
                 p += s->core_len;
-                shaped = true;
+                converted = true;
             }
         }
-        if (!shaped) {
+        if (!converted && end - p >= 34) {
             // Both strings of a compact level ("px","qty") within one 16-byte load each:
             // the values and the cursor scan_units() would give. Values of at most 8 digits
             // share one reduction, longer ones (up to 16) take one each, as scan_units()
@@ -1248,34 +1249,25 @@ parse_levels_local(const char*& p, const char* end, BookSide side, const Instrum
             // bytes). The level's layout is learnt as a shape for the levels after it.
             ShortDecimal a{};
             ShortDecimal b{};
-            bool pair = false;
-            bool wide = false;
-            if (end - p >= 34 && short_decimal<16>(p, tick, a) && p[a.len + 1] == ',' &&
-                p[a.len + 2] == '"' && short_decimal<16>(p + a.len + 3, lot, b)) [[likely]] {
-                wide = a.total > 8 || b.total > 8;
-                pair = wide ? wide_pair(a, tick, b, lot, px, qty)
-                            : short_pair(a, tick, b, lot, px, qty);
-            }
-            if (pair) [[likely]] {
+            if (short_decimal(p, tick, a) && p[a.len + 1] == ',' && p[a.len + 2] == '"' &&
+                short_decimal(p + a.len + 3, lot, b) &&
+                (a.total > 8 || b.total > 8 ? wide_pair(a, tick, b, lot, px, qty)
+                                            : short_pair(a, tick, b, lot, px, qty))) [[likely]] {
                 if (p[a.len + 3 + b.len + 1] == ']' && learn_shape(p, a, b, sh.s[sh.cur ^ 1])) {
                     sh.cur ^= 1;
                 }
                 p += a.len + 3 + b.len + 1;
-            } else {
-                if (const Err e = scan_level(p, end, tick, lot, px, qty); e != Err::None) {
-                    return e;
-                }
+                converted = true;
             }
-            out.push_back(BookLevelEvent{ts_ns, px, qty, update_id, prev_update_id, symbol_id,
-                                         side_u8, 0, 0});
         }
-#else
-        if (const Err e = scan_level(p, end, tick, lot, px, qty); e != Err::None) {
-            return e;
+#endif
+        if (!converted) {
+            if (const Err e = scan_level(p, end, tick, lot, px, qty); e != Err::None) {
+                return e;
+            }
         }
         out.push_back(
             BookLevelEvent{ts_ns, px, qty, update_id, prev_update_id, symbol_id, side_u8, 0, 0});
-#endif
         if (end - p >= 4 && std::memcmp(p, "],[\"", 4) == 0) [[likely]] {
             p += 4;
             continue;

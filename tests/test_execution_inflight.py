@@ -209,15 +209,13 @@ def test_cancelled_entry_leaves_its_symbol_unreconciled_until_the_venue_says_wha
 
 # ---------------------------------------------------------------------- the gross exposure cap
 
+# Each entry (1000) is well under its symbol's cap (1200); two together pass the total (1500).
+TOTAL_CAPPED: dict[str, Any] = {"max_active": 5, "max_symbol": 1_200.0, "max_total": 1_500.0}
+
 
 def test_second_symbol_entry_is_refused_when_the_total_would_pass_max_total_notional() -> None:
     async def main() -> None:
-        # each entry (1000) is well under its symbol's cap (1200); together they are not
-        # under the total cap (1500)
-        async with two_markets(max_active=5, max_symbol=1_200.0, max_total=1_500.0) as (
-            sim,
-            executor,
-        ):
+        async with two_markets(**TOTAL_CAPPED) as (sim, executor):
             first = await executor.open(intent(quote=1000.0, price=100.0, symbol=BTC))
             assert isinstance(first, Position)
             second = await executor.open(intent(quote=1000.0, price=50.0, symbol=ETH))
@@ -237,10 +235,7 @@ def test_second_symbol_entry_is_refused_when_the_total_would_pass_max_total_noti
 
 def test_concurrent_entries_on_two_symbols_count_against_the_total_while_in_flight() -> None:
     async def main() -> None:
-        async with two_markets(max_active=5, max_symbol=1_200.0, max_total=1_500.0) as (
-            sim,
-            executor,
-        ):
+        async with two_markets(**TOTAL_CAPPED) as (sim, executor):
             sim.delay_order_response_s = 0.3  # both entries are in flight together
             results = await both(executor)
 
@@ -259,10 +254,7 @@ def test_working_parent_counts_its_whole_amount_against_the_total() -> None:
     from test_algos import state, strategy
 
     async def main() -> None:
-        async with two_markets(max_active=5, max_symbol=1_200.0, max_total=1_500.0) as (
-            sim,
-            executor,
-        ):
+        async with two_markets(**TOTAL_CAPPED) as (sim, executor):
             parent = await executor.open_parent(intent(symbol=BTC), strategy("twap"), state(sim, 0))
             assert isinstance(parent, ParentOrder) and 0 < parent.filled < parent.amount
             # booked so far: one slice; the parent can still buy the rest of its 1000

@@ -13,7 +13,14 @@ from confluex._core.feed import BinanceParser, SymbolTable
 from confluex._core.instrument import Instrument
 from confluex._core.mm import GlftConfig, glft_quote
 from confluex.cli import main
-from confluex.market_making import MarketMaker, MMConfig, MMReport, MMSymbolReport, replay_mm
+from confluex.market_making import (
+    MarketMaker,
+    MMConfig,
+    MMReport,
+    MMSymbolReport,
+    _Symbol,
+    replay_mm,
+)
 from confluex.trading.config import ConfigError, RiskConfig, load_config
 from test_cli_errors import assert_one_error_line, run_cli
 
@@ -560,13 +567,13 @@ def test_max_total_notional_caps_the_two_symbols_inventories_together(
         assert reason == "total notional # would exceed max_total_notional #" and n > 100
 
 
-def test_worst_case_rule_step_by_step_on_two_symbols() -> None:
-    """The rule on account states set by hand (synthetic: no market data, no fills)."""
+def _two_symbol_mm(risk: RiskConfig) -> tuple[MarketMaker, _Symbol, _Symbol]:
+    """A market maker under ``risk`` with two USD-M symbols (BTCUSDT, ETHUSDT; tick 0.1, lot
+    0.001) and nothing live: for account states set by hand (synthetic: no market data)."""
     from confluex.engine import Engine
-    from confluex.market_making import _Symbol
 
     engine = Engine()
-    mm = MarketMaker(engine, risk=RiskConfig(max_active_positions=1))
+    mm = MarketMaker(engine, risk=risk)
     a, b = (
         _Symbol(
             mm,
@@ -578,6 +585,12 @@ def test_worst_case_rule_step_by_step_on_two_symbols() -> None:
         for n in ("BTCUSDT", "ETHUSDT")
     )
     mm._symbols = {a.sym: a, b.sym: b}
+    return mm, a, b
+
+
+def test_worst_case_rule_step_by_step_on_two_symbols() -> None:
+    """The rule on account states set by hand (synthetic: no market data, no fills)."""
+    mm, a, b = _two_symbol_mm(RiskConfig(max_active_positions=1))
     px = 600_000  # 60,000.0 (tick 0.1); 3 lots are 0.003, 180 at that price
     assert mm._worst_exposure(a) == 0.0
     assert not mm._refused(a, "buy", px, 3, 0)  # nothing live anywhere: a's bid passes
@@ -622,23 +635,8 @@ def test_worst_case_rule_step_by_step_on_two_symbols() -> None:
 
 def test_max_total_notional_counts_every_symbols_worst_case() -> None:
     """The gross cap on account states set by hand (synthetic: no market data, no fills)."""
-    from confluex.engine import Engine
-    from confluex.market_making import _Symbol
-
-    engine = Engine()
     # no per-symbol or count limit binds: only the sum over symbols can refuse
-    mm = MarketMaker(engine, risk=RiskConfig(max_total_notional=400.0))
-    a, b = (
-        _Symbol(
-            mm,
-            engine.add_symbol(f"binance_futures:{n}", Instrument("0.1", "0.001")),
-            "binance_futures",
-            n,
-            engine,
-        )
-        for n in ("BTCUSDT", "ETHUSDT")
-    )
-    mm._symbols = {a.sym: a, b.sym: b}
+    mm, a, b = _two_symbol_mm(RiskConfig(max_total_notional=400.0))
     px = 600_000  # 60,000.0 (tick 0.1); 3 lots are 0.003, 180 at that price
     a.queue.place("buy", px, 3, 0)  # a is flat, its bid's worst case is 180
     # b's first bid: 180 + 180 = 360 <= 400 passes; a second one on b (b's side then holds

@@ -196,8 +196,9 @@ class ExecutionAlgorithmConfluence:
         self, order: Mapping[str, Any], confluence_scores: Mapping[str, float] | Any
     ) -> dict[str, Any]:
         """The note's dictionary: algorithm, urgency, participation_rate, time_horizon_s,
-        price_limit_bps, price_limit and side (``order``: optional ``side``, ``amount``,
-        ``arrival_price``, ``volume_rate`` (base per second), ``half_spread_bps``)."""
+        price_limit_bps, price_limit and side (``order``: optional ``side``, ``amount`` (base
+        units, as ``volume_rate``: not contracts), ``arrival_price``, ``volume_rate`` (base per
+        second), ``half_spread_bps``)."""
         return self.strategy(order, confluence_scores).as_dict()
 
     def strategy(
@@ -473,9 +474,13 @@ class _Child:
 class ParentReport:
     """One parent's execution quality.
 
-    ``slippage_bps``: the average fill price against the arrival mid, signed so that a cost
-    is positive (a buy filled above arrival, a sell below). ``participation``: filled over
-    the market volume traded while the parent worked.
+    ``amount`` and ``filled`` are in the market's amount unit (contracts of ``contract_size``
+    base units on a contract market); ``notional`` is the filled quote notional (the
+    children's cost: filled x price x contract size), ``average_price`` a price per base unit
+    (notional / (filled x contract size)). ``slippage_bps``: the average fill price against
+    the arrival mid, signed so that a cost is positive (a buy filled above arrival, a sell
+    below). ``participation``: the filled base amount over the market's base volume traded
+    while the parent worked.
     """
 
     parent_id: str
@@ -495,6 +500,8 @@ class ParentReport:
     start_ms: int
     end_ms: int
     skipped_at_limit: int = 0
+    notional: float = 0.0
+    contract_size: float = 1.0
 
     def format(self) -> str:
         avg = f"{self.average_price:.8g}" if self.average_price is not None else "-"
@@ -511,7 +518,12 @@ class ParentReport:
 
 @dataclass(slots=True)
 class ParentOrder:
-    """A parent order's state (what its ``parent`` journal record and its children say)."""
+    """A parent order's state (what its ``parent`` journal record and its children say).
+
+    ``amount`` (like each child's amount and fill) is in the market's amount unit: contracts
+    of ``contract_size`` base units on a contract market (taken from the market, not
+    journaled); ``cost`` is the children's filled quote notional.
+    """
 
     parent_id: str
     symbol: str
@@ -539,6 +551,7 @@ class ParentOrder:
     skipped_at_limit: int = 0
     last_decision_ms: int = -(1 << 62)
     child_unknown: bool = False  # a child's final state could not be read: reconcile
+    contract_size: float = 1.0
 
     @property
     def end_time_ms(self) -> int:
@@ -603,8 +616,9 @@ class ParentOrder:
         )
 
     def report(self, market_volume: float | None = None) -> ParentReport:
-        filled, cost = self.filled, self.cost
-        avg = cost / filled if filled > 0 else None
+        filled, cost, csize = self.filled, self.cost, self.contract_size
+        base = filled * csize  # the filled amount in base units
+        avg = cost / base if base > 0 else None
         slip = None
         if avg is not None and self.arrival_price > 0:
             sign = 1.0 if self.side == "buy" else -1.0
@@ -627,11 +641,13 @@ class ParentOrder:
             slippage_bps=slip,
             fees=self.fees,
             market_volume=vol,
-            participation=filled / vol if vol > 0 else None,
+            participation=base / vol if vol > 0 else None,
             children=len(self.children),
             start_ms=self.start_ms,
             end_ms=self.end_ms or self.last_step_ms,
             skipped_at_limit=self.skipped_at_limit,
+            notional=cost,
+            contract_size=csize,
         )
 
 
@@ -728,6 +744,7 @@ class AlgoRunner:
             kappa_t=cfg.kappa_max * strategy.urgency_value,
             start_volume=market.volume,
             last_volume=market.volume,
+            contract_size=contract_size(self._ex.market(symbol)),
         )
         try:
             self._journal.record_parent(
@@ -762,6 +779,8 @@ class AlgoRunner:
             parent = ParentOrder.from_record(
                 pentry.parent_id, pentry.symbol, pentry.side, pentry.amount, pentry.spec
             )
+            market = self._ex.market(parent.symbol)
+            parent.contract_size = contract_size(market)
             for entry in self._journal.children(pentry.parent_id):
                 child = _Child(
                     entry.client_order_id,
@@ -776,8 +795,8 @@ class AlgoRunner:
                     if order is None:
                         raise Unknown(entry.client_order_id)
                     child.filled = float(order.get("filled") or 0.0)
-                    child.cost = _cost(order)
-                    parent.fees += _fee_quote(order, self._ex.market(parent.symbol))
+                    child.cost = _cost(order, parent.contract_size)
+                    parent.fees += _fee_quote(order, market)
                 parent.children.append(child)
                 parent.next_index = max(parent.next_index, child.index + 1)
             parent.last_volume = parent.start_volume
@@ -882,7 +901,7 @@ class AlgoRunner:
             fee = _fee_quote(order, self._ex.market(parent.symbol))
             parent.fees += fee * (filled - child.filled) / filled
         child.filled = max(child.filled, filled)
-        child.cost = max(child.cost, _cost(order))
+        child.cost = max(child.cost, _cost(order, parent.contract_size))
         if str(order.get("status")) in TERMINAL:
             try:
                 self._journal.record_final(
@@ -980,16 +999,18 @@ class AlgoRunner:
                 else ac_lots(total_lots, parent.slices, parent.kappa_t)
             )
             return sum(lots[:due]) * lot
-        volume_done = max(market.volume - parent.start_volume, 0.0)
+        volume_done = max(market.volume - parent.start_volume, 0.0)  # base units
+        # the participation cap in the parent's amount unit (contracts on a contract market)
+        cap = pov_target(
+            parent.amount, parent.participation_rate, volume_done / parent.contract_size
+        )
         remaining_s = max(parent.end_time_ms - market.ts_ms, 0) / 1000.0
         if parent.algo == "vwap":
             target = vwap_target(parent.amount, volume_done, market.volume_rate, remaining_s)
             if remaining_s > 0:  # the participation cap, until the horizon
-                target = min(
-                    target, pov_target(parent.amount, parent.participation_rate, volume_done)
-                )
+                target = min(target, cap)
             return target
-        return pov_target(parent.amount, parent.participation_rate, volume_done)
+        return cap
 
     def _child_size(self, parent: ParentOrder, market: MarketState) -> float:
         """What the schedule is behind by; the whole rest when what would remain after it is
@@ -1058,11 +1079,13 @@ def _within(side: str, price: float, limit: float) -> bool:
     return price <= limit + 1e-12 if side == "buy" else price >= limit - 1e-12
 
 
-def _cost(order: Mapping[str, Any]) -> float:
+def _cost(order: Mapping[str, Any], csize: float) -> float:
+    """The order's filled quote notional: ccxt's ``cost`` (filled x average x contractSize on
+    a linear contract market, as ``safe_order`` computes it), else that product."""
     cost = order.get("cost")
     if cost is not None:
         return float(cost)
-    return float(order.get("filled") or 0.0) * float(order.get("average") or 0.0)
+    return float(order.get("filled") or 0.0) * float(order.get("average") or 0.0) * csize
 
 
 def _fee_quote(order: dict[str, Any], market: dict[str, Any]) -> float:

@@ -1,8 +1,12 @@
 """Fill accounting: positions are built from confirmed fills only, fees included.
 
 ``FillLedger.apply`` books the not-yet-seen part of an order's fills into the symbol's
-``Position`` and emits a ``FillEvent``: entries add to the position (net of a fee charged in
-the base asset, as Binance spot does without BNB), exits reduce it and realise PnL. Each
+``Position`` and emits a ``FillEvent``: entries add to the position (on spot net of a fee
+charged in the base asset, as Binance spot does without BNB), exits reduce it and realise PnL.
+On a contract market no fee is taken from the amount: the venue charges it to the margin
+balance (ccxt reports it in the settle currency on linear swaps, in the base on inverse ones)
+and the position holds every contract filled; a base-currency fee is valued in quote at the
+fill price, like any other fee. Each
 order's booked fill is remembered per order id, so polling the same order again never books
 it twice.
 
@@ -265,7 +269,10 @@ class FillLedger:
         now = self._clock()
         realized = 0.0
         if trade_type == "entry":
-            net = delta - base_fee
+            # spot: a base fee is taken from what was bought; a contract market charges every
+            # fee to the margin balance, never to the contracts held (a position net of it
+            # would leave fee / contractSize contracts open at the venue after the exit)
+            net = delta if market.get("contract") else delta - base_fee
             if pos is None:
                 assert plan is not None
                 pos = Position(

@@ -29,6 +29,16 @@ price cancels the order (effective after the latency) and places a new one at th
 the new level's queue. Quoting waits ``warmup_s`` of data and until both estimators are ready;
 it stops (orders canceled) while the book is out of sync.
 
+Contract markets: the quotes, the queue and the inventory are in the feed's amount unit, which
+on a contract market is contracts of ``contractSize`` base units (ccxt's market, given through
+``markets``; without one a symbol's contract size is 1, as on Binance spot and USD-M and Bybit
+linear). Every money figure (order notional, fees, cash, PnL, the risk notionals) multiplies
+by it, and the report's amounts are in base units (contracts x contract size), so a quote on a
+contract market carries the same base exposure and notional as on a market in base units. An
+inverse contract market (Binance COIN-M, Bybit inverse, or a ccxt market with ``inverse``) is
+refused with :class:`UnsupportedMarket` naming it: its contracts are worth a fixed quote
+amount and settle in the base currency, which nothing here accounts in.
+
 Accounting is a linear position per symbol (spot is treated like a linear contract on a base
 holding: the report's PnL is the quote-currency value change of the quotes' trades), with an
 average entry price for realised PnL and the identity ``cash + position * mid == realised +
@@ -54,8 +64,9 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -78,6 +89,7 @@ from .replay_trader import (
     risk_manager,
 )
 from .trading.config import MarketType, MMConfig, RiskConfig, TradingConfig
+from .trading.fills import contract_size, inverse_refusal
 from .trading.queue_model import QueueFill, QueueModel, Side
 
 if TYPE_CHECKING:
@@ -93,6 +105,7 @@ __all__ = [
     "MMReport",
     "MMSymbolReport",
     "MarketMaker",
+    "UnsupportedMarket",
     "chart",
     "market_maker_from_args",
     "replay_mm",
@@ -101,6 +114,28 @@ __all__ = [
 _BOOK_DEPTH = 50  # levels per side read for queue positions
 _SERIES_CAP = 100_000  # chart rows per symbol; beyond it the sampling interval doubles
 _BOOK_KINDS = (MsgKind.Depth, MsgKind.Snapshot)
+#: Bybit's inverse contracts: ``BTCUSD`` (perpetual), ``BTCUSDH25`` (dated); linear ones end
+#: in USDT or USDC (``BTCPERP``, ``BTC-27DEC24``).
+_BYBIT_INVERSE = re.compile(r"[A-Z0-9]+USD(?:[FGHJKMNQUVXZ]\d{2})?")
+
+
+class UnsupportedMarket(ValueError):
+    """A market the market maker cannot account in its units (an inverse contract market)."""
+
+
+def _inverse_refusal(key: str, market: Mapping[str, Any] | None) -> str | None:
+    """Why the symbol ``key`` (``venue:NAME``) cannot be quoted, else None."""
+    if market is not None:
+        detail = inverse_refusal(market)
+        return f"{key}: {detail}" if detail is not None else None
+    venue, _, name = key.partition(":")
+    if venue == "binance_coinm" or (venue == "bybit" and _BYBIT_INVERSE.fullmatch(name)):
+        return (
+            f"{key}: inverse contract market (contracts of a fixed USD amount, settled in the "
+            f"base currency) is not supported: quote sizes, inventory, PnL and risk limits are "
+            f"in the quote currency"
+        )
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +164,8 @@ class MMFill:
 
 @dataclass
 class MMSymbolReport:
-    """What the market maker did on one symbol (money in the quote currency)."""
+    """What the market maker did on one symbol (money in the quote currency; amounts in base
+    units: contracts x ``contract_size`` on a contract market)."""
 
     symbol: str
     venue: str
@@ -165,6 +201,7 @@ class MMSymbolReport:
     # dropped silently: the refused side is not quoted at that decision
     quotes_refused: dict[str, int] = field(default_factory=dict)
     series: dict[str, list[float]] = field(default_factory=dict, repr=False)
+    contract_size: float = 1.0  # base units in one lot-unit of the feed (1: not contracts)
 
     # ------------------------------------------------------------------ derived figures
     @property
@@ -392,11 +429,24 @@ class _Symbol:
         inst = engine.instrument(sym)
         self.px = Scale.ticks(inst)
         self.qty = Scale.lots(inst)
+        market = mm.market_of(venue, name)
+        refused = _inverse_refusal(self.key, market)
+        if refused is not None:
+            raise UnsupportedMarket(refused)
+        # the feed's amounts (and so the engine's lots) are contracts of this many base units
+        self.contract_size = contract_size(market) if market is not None else 1.0
+        self.unit = self.qty.step * self.contract_size  # base units in one lot
         self.market_type: MarketType = mm.market_type or VENUE_MARKET_TYPE.get(venue, "spot")
         rules = MARKET_RULES.get((self.market_type, name))
         amount_step = rules.amount_step if rules is not None else self.qty.step
         self.min_cost = rules.min_cost if rules is not None else 5.0
         maker = rules.maker_fee if rules is not None else _DEFAULT_FEES[self.market_type][1]
+        if market is not None:  # the market's own rules (amount step in contracts)
+            step = (market.get("precision") or {}).get("amount")
+            amount_step = float(step) if step else self.qty.step
+            cost_min = ((market.get("limits") or {}).get("cost") or {}).get("min")
+            self.min_cost = float(cost_min) if cost_min is not None else self.min_cost
+            maker = float(market["maker"]) if market.get("maker") is not None else maker
         self.maker_fee = c.maker_fee if c.maker_fee is not None else maker
         self.step_lots = max(1, round(amount_step / self.qty.step))
         self.parse: Callable[[bytes, int], npt.NDArray[np.void]] = _no_trades
@@ -437,6 +487,11 @@ class _Symbol:
             k: [] for k in ("t", "mid", "bid", "ask", "inventory", "net_pnl", "fees")
         }
 
+    def base(self, lots: int) -> float:
+        """``lots`` in base units (contracts x contract size on a contract market)."""
+        qty = self.qty(lots)
+        return qty if self.contract_size == 1.0 else qty * self.contract_size
+
 
 class MarketMaker:
     """Quotes every replayed symbol of a line capture on paper; see the module docstring.
@@ -454,6 +509,17 @@ class MarketMaker:
         The ``[risk]`` limits every quote placement is checked against (``RiskManager.check``,
         as the directional path's orders are); the fills are booked into the same manager
         (``record_fill``: the daily PnL). None (the default): no limits.
+    markets
+        ccxt market structures by replayed symbol (``"binance_futures:BTCUSDT"`` or
+        ``"BTCUSDT"``): its ``contractSize`` (the feed's amounts are then contracts), its
+        amount step (``precision.amount`` as a step, ccxt's TICK_SIZE mode, in contracts), its
+        ``limits.cost.min`` and ``maker`` fee. An ``inverse`` market is refused.
+
+    Raises
+    ------
+    UnsupportedMarket
+        An inverse contract market (among ``markets`` at once; a replayed Binance COIN-M or
+        Bybit inverse symbol when its first message arrives), naming it.
     """
 
     def __init__(
@@ -463,9 +529,15 @@ class MarketMaker:
         *,
         market_type: MarketType | None = None,
         risk: RiskConfig | None = None,
+        markets: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         if market_type not in (None, "spot", "swap"):
             raise ValueError(f"market_type must be 'spot' or 'swap', was {market_type!r}")
+        self.markets = dict(markets or {})
+        for key, market in self.markets.items():
+            refused = _inverse_refusal(key, market)
+            if refused is not None:
+                raise UnsupportedMarket(refused)
         self.engine = engine
         self.config = config if config is not None else MMConfig()
         self.market_type = market_type
@@ -501,6 +573,10 @@ class MarketMaker:
         self._sample(st, ts_ns)
 
     # ------------------------------------------------------------------ setup
+    def market_of(self, venue: str, name: str) -> Mapping[str, Any] | None:
+        """The ccxt market given for ``venue:name`` (or ``name``), else None."""
+        return self.markets.get(f"{venue}:{name}", self.markets.get(name))
+
     def _make_symbol(self, session: FeedSession, sym: int) -> _Symbol | None:
         venue, _, name = self.engine.symbol_name(sym).partition(":")
         if not name:
@@ -531,7 +607,7 @@ class MarketMaker:
         )
         step = st.step_lots
         notional = max(c.order_notional, st.min_cost * 1.0001)
-        order_lots = math.ceil(notional / mid_px / st.qty.step / step) * step
+        order_lots = math.ceil(notional / mid_px / st.unit / step) * step
         st.glft = GlftConfig(
             gamma=c.gamma / ticks_per_bps,
             order_lots=order_lots,
@@ -606,14 +682,14 @@ class MarketMaker:
 
     def _book_fill(self, st: _Symbol, fill: QueueFill) -> None:
         price = st.px(fill.price_ticks)
-        qty = st.qty(fill.qty_lots)
+        qty = st.base(fill.qty_lots)
         fee = st.maker_fee * price * qty
         signed = fill.qty_lots if fill.side == "buy" else -fill.qty_lots
         pos = st.position
         realized = 0.0
         if pos and (pos > 0) != (signed > 0):  # reduces (and maybe flips) the position
             closing = min(abs(pos), abs(signed))
-            realized = st.qty(closing) * (price - st.avg_px) * (1 if pos > 0 else -1)
+            realized = st.base(closing) * (price - st.avg_px) * (1 if pos > 0 else -1)
             st.realized += realized
             if abs(signed) > abs(pos):
                 st.avg_px = price
@@ -713,7 +789,7 @@ class MarketMaker:
         others = self._live_lots(st, side)
         room = glft.max_inventory_lots - (st.position if side == "buy" else -st.position)
         lots = min(lots, (room - others) // st.step_lots * st.step_lots)
-        if lots <= 0 or st.qty(lots) * st.px(px) < st.min_cost:
+        if lots <= 0 or st.base(lots) * st.px(px) < st.min_cost:
             return None
         if self._refused(st, side, px, lots, others):
             return None
@@ -736,7 +812,7 @@ class MarketMaker:
         their prices; a side that first closes the position counts only what it would open,
         at its highest price; a side that cannot pass flat counts nothing (exits).
         """
-        lot = st.qty.step
+        lot = st.unit
         worst = abs(st.position) * lot * st.avg_px
         for side, sign in (("buy", 1), ("sell", -1)):
             orders = [o for o in st.queue.orders if o.side == side]
@@ -777,7 +853,7 @@ class MarketMaker:
         if risk is None:
             return False
         before = (st.position if side == "buy" else -st.position) + others
-        price, lot = st.px(px), st.qty.step
+        price, lot = st.px(px), st.unit
         exposures: dict[str, float] = {}
         for o in self._symbols.values():
             if o is not None and o is not st and (o.position or o.queue.orders):
@@ -820,8 +896,8 @@ class MarketMaker:
         s["mid"].append(mid_px)
         s["bid"].append(st.px(live["buy"]) if "buy" in live else math.nan)
         s["ask"].append(st.px(live["sell"]) if "sell" in live else math.nan)
-        s["inventory"].append(st.qty(st.position))
-        s["net_pnl"].append(st.cash + st.qty(st.position) * mid_px)
+        s["inventory"].append(st.base(st.position))
+        s["net_pnl"].append(st.cash + st.base(st.position) * mid_px)
         s["fees"].append(st.fees)
 
     # ------------------------------------------------------------------ the end
@@ -853,7 +929,7 @@ class MarketMaker:
     def _symbol_report(self, st: _Symbol) -> MMSymbolReport:
         assert st.start_ns is not None
         mid_px = st.px(1) * st.mid if not math.isnan(st.mid) else _last(st.series["mid"])
-        pos = st.qty(st.position)
+        pos = st.base(st.position)
         unreal = pos * (mid_px - st.avg_px) if st.position else 0.0
         duration = (st.last_ns - st.start_ns) / 1e9
         fit = st.intensity.fit() if st.intensity is not None else None
@@ -864,7 +940,7 @@ class MarketMaker:
                 f.ts_ns,
                 f.side,
                 st.px(f.price_ticks),
-                st.qty(f.lots),
+                st.base(f.lots),
                 f.fee,
                 st.px(1) * f.mid_ticks,
                 f.through,
@@ -879,8 +955,8 @@ class MarketMaker:
             market_type=st.market_type,
             tick=st.px.step,
             maker_fee=st.maker_fee,
-            order_qty=st.qty(glft.order_lots) if glft else math.nan,
-            max_inventory=st.qty(glft.max_inventory_lots) if glft else math.nan,
+            order_qty=st.base(glft.order_lots) if glft else math.nan,
+            max_inventory=st.base(glft.max_inventory_lots) if glft else math.nan,
             duration_s=duration,
             quoting_s=st.quoting_s,
             two_sided_s=st.two_sided_s,
@@ -888,7 +964,7 @@ class MarketMaker:
             orders_placed=st.queue.placed,
             orders_canceled=st.queue.canceled,
             orders_filled=len(st.filled_orders),
-            quoted_qty=st.qty(st.quoted_lots),
+            quoted_qty=st.base(st.quoted_lots),
             fills=fills,
             realized_pnl=st.realized,
             unrealized_pnl=unreal,
@@ -896,9 +972,9 @@ class MarketMaker:
             cash=st.cash,
             position=pos,
             last_mid=mid_px,
-            inventory_min=st.qty(st.inv_min),
-            inventory_max=st.qty(st.inv_max),
-            inventory_mean_abs=st.qty(1) * st.abs_inv_time / duration if duration > 0 else 0.0,
+            inventory_min=st.base(st.inv_min),
+            inventory_max=st.base(st.inv_max),
+            inventory_mean_abs=st.unit * st.abs_inv_time / duration if duration > 0 else 0.0,
             sigma_ticks=st.vol.sigma(),
             intensity_a=fit.a if fit is not None else math.nan,
             intensity_k=fit.k if fit is not None else math.nan,
@@ -906,6 +982,7 @@ class MarketMaker:
             markouts_s=self.config.markouts_s,
             quotes_refused=dict(sorted(st.refused.items())),
             series={k: list(v) for k, v in st.series.items()},
+            contract_size=st.contract_size,
         )
 
     def write(self, out_dir: str | Path) -> list[Path]:
@@ -1041,16 +1118,18 @@ def replay_mm(
     symbols: Sequence[str] | None = None,
     market_type: MarketType | None = None,
     risk: RiskConfig | None = None,
+    markets: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> MMReport:
     """Market-make a replay of ``paths`` (default: the bundled sample) and return the report.
 
-    ``risk``: the ``[risk]`` limits the quotes are checked against (default: none).
+    ``risk``: the ``[risk]`` limits the quotes are checked against (default: none);
+    ``markets``: ccxt markets by replayed symbol (:class:`MarketMaker`).
     """
     from .engine import Engine
     from .feeds.files import replay
 
     engine = Engine()
-    mm = MarketMaker(engine, config, market_type=market_type, risk=risk)
+    mm = MarketMaker(engine, config, market_type=market_type, risk=risk, markets=markets)
     replay(paths, symbols=symbols, engine=engine, on_raw=mm.on_raw)
     return mm.finish()
 

@@ -37,7 +37,15 @@ from typing import Any
 import ccxt  # type: ignore[import-untyped]  # ccxt ships no type information
 
 from .algos import AlgoConfig, AlgoRunner, ExecutionStrategy, MarketState, ParentOrder
-from .fills import TERMINAL, EntryPlan, FillEvent, FillLedger, Position, contract_size
+from .fills import (
+    TERMINAL,
+    EntryPlan,
+    FillEvent,
+    FillLedger,
+    Position,
+    contract_size,
+    inverse_refusal,
+)
 from .orders import ExecutionSettings, OrderRouter, Unknown, Unresolved
 from .protection import ClientStop, ClientStops, Protector, StopTrigger
 from .redaction import guard_output, redact, register_secrets, secrets_of
@@ -390,14 +398,9 @@ class Executor:
                 RejectReason.INVALID_PRICE, f"reference price must be > 0, was {price}", symbol
             )
         market = self._market(symbol)
-        if market.get("inverse"):
-            return Rejection(
-                RejectReason.UNKNOWN_MARKET,
-                f"inverse contract market (contractSize {market.get('contractSize')} "
-                f"{market.get('quote')}, settled in {market.get('settle')}) is not supported: "
-                f"sizing, positions, PnL and risk limits are in the quote currency",
-                symbol,
-            )
+        inverse = inverse_refusal(market)
+        if inverse is not None:
+            return Rejection(RejectReason.UNKNOWN_MARKET, inverse, symbol)
         csize = contract_size(market)
         raw = quote_size / price / csize
         try:

@@ -36,6 +36,7 @@ __all__ = [
     "Position",
     "contract_size",
     "fee_of",
+    "inverse_refusal",
 ]
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,19 @@ def contract_size(market: Mapping[str, Any]) -> float:
     if not market.get("contract"):
         return 1.0
     return float(market.get("contractSize") or 1.0)
+
+
+def inverse_refusal(market: Mapping[str, Any]) -> str | None:
+    """Why ``market`` is refused when it is an inverse contract market (its contracts worth a
+    fixed quote amount, settled in the base currency: nothing here accounts in its units),
+    else None."""
+    if not market.get("inverse"):
+        return None
+    return (
+        f"inverse contract market (contractSize {market.get('contractSize')} "
+        f"{market.get('quote')}, settled in {market.get('settle')}) is not supported: "
+        f"sizing, positions, PnL and risk limits are in the quote currency"
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from typing import Any
 import ccxt
 import pytest
 from confluex.trading.fills import EntryPlan, FillEvent, FillLedger, Position
+from confluex.trading.paper_venue import PaperMarket
 from confluex.trading.risk import RiskLimits, RiskManager
 
 SWAP = "BTC/USDT:USDT"  # OKX BTC-USDT-SWAP: contracts of 0.01 BTC
@@ -28,31 +29,16 @@ BIG = "PEPE/USDT:USDT"  # contracts of 100,000 PEPE (synthetic size)
 SPOT = "BTC/USDT"
 
 
-def _market(symbol: str, mid: str, cs: float | None) -> dict[str, Any]:
+def _market(symbol: str, okx_id: str, cs: float | None) -> dict[str, Any]:
+    """The paper venue's ccxt market structure, under OKX's instrument id."""
     base = symbol.split("/")[0]
-    contract = cs is not None
-    return {
-        "id": mid,
-        "symbol": symbol,
-        "base": base,
-        "quote": "USDT",
-        "settle": "USDT" if contract else None,
-        "baseId": base,
-        "quoteId": "USDT",
-        "settleId": "USDT" if contract else None,
-        "type": "swap" if contract else "spot",
-        "spot": not contract,
-        "swap": contract,
-        "future": False,
-        "option": False,
-        "contract": contract,
-        "linear": True if contract else None,
-        "inverse": False if contract else None,
-        "contractSize": cs,
-        "active": True,
-        "precision": {"amount": 1.0 if contract else 1e-8, "price": 1e-8},
-        "limits": {"amount": {"min": 1.0 if contract else 1e-8}},
-    }
+    if cs is None:
+        paper = PaperMarket(symbol, base, "USDT", amount_step=1e-8, min_amount=1e-8)
+    else:
+        paper = PaperMarket(
+            symbol, base, "USDT", kind="swap", amount_step=1.0, min_amount=1.0, contract_size=cs
+        )
+    return {**paper.to_ccxt(), "id": okx_id}
 
 
 def okx() -> Any:
@@ -93,6 +79,13 @@ def okx_order(inst: str, sz: str, px: str, fee: str, fee_ccy: str) -> dict[str, 
     }
 
 
+#: OKX instrument, symbol, contracts filled, average price, contract size
+CONTRACTS = pytest.mark.parametrize(
+    ("inst", "symbol", "sz", "px", "cs"),
+    [("BTC-USDT-SWAP", SWAP, "30", "60000.1", 0.01), ("PEPE-USDT-SWAP", BIG, "3", "0.00001", 1e5)],
+)
+
+
 def book(order: dict[str, Any]) -> tuple[Position, FillEvent, RiskManager]:
     ex = okx()
     events: list[FillEvent] = []
@@ -111,10 +104,7 @@ def book(order: dict[str, Any]) -> tuple[Position, FillEvent, RiskManager]:
     return pos, events[0], risk
 
 
-@pytest.mark.parametrize(
-    ("inst", "symbol", "sz", "px", "cs"),
-    [("BTC-USDT-SWAP", SWAP, "30", "60000.1", 0.01), ("PEPE-USDT-SWAP", BIG, "3", "0.00001", 1e5)],
-)
+@CONTRACTS
 def test_settle_currency_fee_leaves_the_contracts_whole(
     inst: str, symbol: str, sz: str, px: str, cs: float
 ) -> None:
@@ -130,10 +120,7 @@ def test_settle_currency_fee_leaves_the_contracts_whole(
     assert risk.daily_pnl == pytest.approx(-fee)
 
 
-@pytest.mark.parametrize(
-    ("inst", "symbol", "sz", "px", "cs"),
-    [("BTC-USDT-SWAP", SWAP, "30", "60000.1", 0.01), ("PEPE-USDT-SWAP", BIG, "3", "0.00001", 1e5)],
-)
+@CONTRACTS
 def test_base_currency_fee_on_a_contract_market_is_not_taken_from_the_contracts(
     inst: str, symbol: str, sz: str, px: str, cs: float
 ) -> None:

@@ -33,10 +33,10 @@
 //          spin_yield / busy_poll / blocking: the gap before each message is waited exactly as
 //            an idle pipeline engine thread waits for its next frame with that WaitPolicy
 //            (pipeline::idle_poll with the PipelineConfig defaults: poll with yields, block
-//            after 1 s or when the core is contended; a warm pass, FeedSession::warm(), every 100
-//            us and after a yield that gave the core away). spin_yield is what `confluex live`
-//            runs, so this is the figure live sees; when the policy blocks, the thread sleeps until
-//            the message is due (a wake-up at once);
+//            after 1 s or when the core is contended; a warm pass, FeedSession::reserve_ahead()
+//            and FeedSession::warm(), every 100 us and after a yield that gave the core away).
+//            spin_yield is what `confluex live` runs, so this is the figure live sees; when the
+//            policy blocks, the thread sleeps until the message is due (a wake-up at once);
 //          sleep: the old figure: sleep until 200 us before the message, then spin;
 //          none: no pacing, the same messages back to back (flat out over the same span);
 //          control: the platform's own tail, no message processed: a constant workload
@@ -258,12 +258,17 @@ void wait_until_sleep(Clock::time_point deadline) {
 }
 
 // Waits until `deadline` as an idle engine thread waits for its next frame under `w`
-// (pipeline::idle_poll, warm passes over the session); where the policy blocks, sleeps until
-// the deadline (the producer's notify would wake it then).
+// (pipeline::idle_poll, warm passes over the session: reserve_ahead() then warm(), as
+// Pipeline::warm runs them); where the policy blocks, sleeps until the deadline (the
+// producer's notify would wake it then).
 void wait_until_policy(Clock::time_point deadline, const pipeline::WaitConfig& w,
-                       const FeedSession& session) {
+                       FeedSession& session) {
     const auto ready = [&] { return Clock::now() >= deadline; };
-    if (!pipeline::idle_poll(w, ready, [&] { session.warm(); })) {
+    const auto warm_pass = [&] {
+        session.reserve_ahead();
+        session.warm();
+    };
+    if (!pipeline::idle_poll(w, ready, warm_pass)) {
         std::this_thread::sleep_until(deadline);
     }
 }

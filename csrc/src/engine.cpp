@@ -873,6 +873,18 @@ const ConfluenceResult& Engine::result(std::uint32_t sym) {
     return s.result;
 }
 
+void Engine::reserve_ahead(std::uint32_t sym) noexcept {
+    if (sym >= symbols_.size()) {
+        return;
+    }
+    SymbolState& s = *symbols_[sym];
+    s.book.reserve_ahead();
+    s.flow.reserve_ahead();
+    if (cfg_.flow_extras.enabled) {
+        s.stacked.reserve_ahead();
+    }
+}
+
 void Engine::warm(std::uint32_t sym) const noexcept {
     if (sym >= symbols_.size()) {
         return;

@@ -714,6 +714,30 @@ std::size_t FeedSession::replay(std::string_view data, LineFormat format) {
     return fed;
 }
 
+void FeedSession::reserve_ahead() noexcept {
+    series_.reserve_ahead();
+    signals_.reserve_ahead();
+    try {
+        book_buf_.reserve(kReserveRecords);
+        trade_buf_.reserve(kReserveTrades);
+        for (std::vector<Ticks>& v : touched_px_) {
+            v.reserve(kReserveRecords);
+        }
+        for (PerSymbol& ps : symbols_) {
+            if (ps.routed) {
+                ps.pending.reserve(cfg_.max_pending_tickers);
+            }
+        }
+    } catch (const std::bad_alloc&) {
+        // The message that needs the room allocates it, as without this call.
+    }
+    for (std::uint32_t sym = 0; sym < symbols_.size(); ++sym) {
+        if (symbols_[sym].routed) {
+            engine_.reserve_ahead(sym);
+        }
+    }
+}
+
 void FeedSession::warm() const noexcept {
     prefetch_range(this, sizeof *this);
     if (venue_ != Venue::Bybit && !table_.entries().empty()) {

@@ -232,20 +232,24 @@ template <bool IsBid> void BookSideImpl<IsBid>::set_overflow(Ticks px, Lots qty)
         }
     }
     if (qty != 0) {
-        // A map node allocation (bad_alloc terminates, as on any noexcept path).
-        auto [it, inserted] = overflow_.try_emplace(px, qty);
-        if (inserted) {
-            ++count_;
-        } else {
+        const auto it = overflow_.lower_bound(px);
+        if (it != overflow_.end() && it->first == px) {
             it->second = qty;
+        } else {
+            // A spare node, else a map node allocation (bad_alloc terminates, as on any
+            // noexcept path).
+            spare_.insert(overflow_, it, px, qty);
+            ++count_;
         }
         if (best_ == kNoPrice || better(px, best_)) {
             best_ = px;
         }
     } else {
-        if (overflow_.erase(px) == 0) {
+        const auto it = overflow_.find(px);
+        if (it == overflow_.end()) {
             return;
         }
+        spare_.erase(overflow_, it);
         --count_;
         if (px == best_) {
             best_deleted(px);
@@ -611,7 +615,8 @@ template <bool IsBid> std::size_t BookSideImpl<IsBid>::memory_bytes() const noex
     constexpr std::size_t kMapNode = 48; // red-black node: 3 pointers + colour + key/value
     return static_cast<std::size_t>(size_) * sizeof(Lots) +
            (l0_.capacity() + l1_.capacity() + l2_.capacity()) * sizeof(std::uint64_t) +
-           cache_cap_ * sizeof(Level) + overflow_.size() * kMapNode +
+           cache_cap_ * sizeof(Level) + (overflow_.size() + spare_.size()) * kMapNode +
+           spare_.capacity() * sizeof(typename OverflowMap::node_type) +
            scratch_.capacity() * sizeof(Level);
 }
 

@@ -722,6 +722,7 @@ void Pipeline::idle_wait(Shard& s) {
 void Pipeline::warm(Shard& s) noexcept {
     for (const auto& session : s.sessions) {
         if (session) {
+            session->reserve_ahead();
             session->warm();
         }
     }

@@ -74,7 +74,11 @@ void StackedImbalance::check(Ticks px, Lots qty, Aggressor side) {
 }
 
 void StackedImbalance::add(const Entry& e, int sign) noexcept {
-    const auto it = levels_.try_emplace(e.level).first;
+    auto it = levels_.lower_bound(e.level);
+    if (it == levels_.end() || it->first != e.level) {
+        // A spare node, else an allocation (bad_alloc terminates, as on any noexcept path).
+        it = spare_.insert(levels_, it, e.level, LevelSums{});
+    }
     LevelSums& s = it->second;
     // Wrap-around: a level's sums are exact whenever their true value fits int64.
     const auto q = static_cast<std::uint64_t>(e.qty);
@@ -88,8 +92,30 @@ void StackedImbalance::add(const Entry& e, int sign) noexcept {
         s.buy2 = static_cast<std::int64_t>(static_cast<std::uint64_t>(s.buy2) - b);
         s.sell2 = static_cast<std::int64_t>(static_cast<std::uint64_t>(s.sell2) - s2);
         if (--s.count == 0) {
-            levels_.erase(it);
+            spare_.erase(levels_, it);
         }
+    }
+}
+
+bool StackedImbalance::grow_ring() noexcept {
+    std::vector<Entry> next;
+    try {
+        next.resize(std::min(cfg_.capacity, ring_.size() * 4));
+    } catch (...) {
+        return false;
+    }
+    for (std::size_t i = 0; i < size_; ++i) {
+        next[i] = ring_[(head_ + i) & (ring_.size() - 1)];
+    }
+    ring_.swap(next);
+    head_ = 0;
+    return true;
+}
+
+void StackedImbalance::reserve_ahead() noexcept {
+    spare_.reserve_ahead();
+    if (size_ * 2 >= ring_.size() && ring_.size() < cfg_.capacity) {
+        (void)grow_ring();
     }
 }
 
@@ -112,29 +138,9 @@ void StackedImbalance::push_unchecked(std::int64_t ts_ns, Ticks px, Lots qty,
     now_ = std::max(now_, ts_ns);
     newest_trade_ts_ = now_;
     evict_expired();
-    if (size_ == ring_.size()) {
-        if (ring_.size() < cfg_.capacity) {
-            // Grow 4x (bounded by capacity), oldest first.
-            std::vector<Entry> next;
-            try {
-                next.resize(std::min(cfg_.capacity, ring_.size() * 4));
-            } catch (...) {
-                next.clear();
-            }
-            if (!next.empty()) {
-                for (std::size_t i = 0; i < size_; ++i) {
-                    next[i] = ring_[(head_ + i) & (ring_.size() - 1)];
-                }
-                ring_.swap(next);
-                head_ = 0;
-            } else {
-                evict_oldest();
-                ++evicted_early_;
-            }
-        } else {
-            evict_oldest();
-            ++evicted_early_;
-        }
+    if (size_ == ring_.size() && (ring_.size() >= cfg_.capacity || !grow_ring())) {
+        evict_oldest();
+        ++evicted_early_;
     }
     // Round half up to the nearest multiple of level_ticks (px > 0, so no sign issue).
     const Ticks level = (px + cfg_.level_ticks / 2) / cfg_.level_ticks;

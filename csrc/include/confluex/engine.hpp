@@ -244,6 +244,12 @@ class Engine {
     // and result state, the aggregator) for an idle engine thread's warm pass (Pipeline,
     // WaitPolicy). Reads nothing, changes nothing; an unknown id is ignored.
     void warm(std::uint32_t sym) const noexcept;
+    // Engine::reserve_ahead()
+    // For an idle engine thread: allocates now what a symbol's next messages would allocate
+    // on their path (the book's spare overflow nodes, the trade ring's next size; see
+    // OrderBook::reserve_ahead, TradeFlow::reserve_ahead). Changes no result; an unknown id
+    // is ignored.
+    void reserve_ahead(std::uint32_t sym) noexcept;
 
   private:
     struct SymbolState;

@@ -211,6 +211,24 @@ template <class T> class TailRing {
         clear();
         return out;
     }
+    // Allocates the next chunk now when the last one is at least half used and none is
+    // spare (for an idle thread: the push that would need it then allocates nothing). Out of
+    // memory: nothing changes.
+    void reserve_ahead() noexcept {
+        const std::size_t used = size_ < cap_ ? size_ : 0; // a full ring needs no more
+        if (used == 0 || (used + kChunk / 2) / kChunk < chunks_.size() ||
+            chunks_.size() * kChunk >= cap_) {
+            return;
+        }
+        try {
+            if (chunks_.size() == chunks_.capacity()) {
+                chunks_.reserve(std::max<std::size_t>(16, 2 * chunks_.size()));
+            }
+            chunks_.push_back(std::make_unique<T[]>(kChunk));
+        } catch (const std::bad_alloc&) {
+            // The push that needs the chunk allocates it, as without this call.
+        }
+    }
     // Calls f(item) oldest first, then empties the ring keeping its memory: the next pushes
     // allocate nothing (take() frees it).
     template <class F> void drain(F&& f) {
@@ -319,6 +337,13 @@ class FeedSession {
     // symbols' engine state (Engine::warm) for an idle engine thread's warm pass. Changes
     // nothing.
     void warm() const noexcept;
+    // FeedSession::reserve_ahead()
+    // For an idle engine thread's warm pass (Pipeline, WaitPolicy): allocates now what the
+    // next messages would otherwise allocate on their path: the score series' and signal
+    // list's next chunk, the record and ticker-check buffers' room for a message of
+    // kReserveRecords levels, and each routed symbol's engine storage
+    // (Engine::reserve_ahead). Changes no result.
+    void reserve_ahead() noexcept;
     // FeedSession::series_dropped() / signals_dropped()
     // Return how many points / crossings fell out of the bounded record since construction.
     [[nodiscard]] std::uint64_t series_dropped() const noexcept { return series_.dropped(); }
@@ -357,6 +382,10 @@ class FeedSession {
     std::unique_ptr<feed::BybitSentimentParser> bybit_sentiment_;
     std::vector<feed::LiquidationEvent> liq_buf_;
     std::vector<PerSymbol> symbols_; // indexed by engine symbol id
+    // The room reserve_ahead() keeps in the record buffers: a depth message of up to 1,024
+    // levels (the bundled USD-M captures' largest has 894) and a trade batch of 64.
+    static constexpr std::size_t kReserveRecords = 1024;
+    static constexpr std::size_t kReserveTrades = 64;
     std::vector<BookLevelEvent> book_buf_;
     std::vector<TradeEvent> trade_buf_;
     std::array<std::vector<Ticks>, 2> touched_px_;        // check_tickers(): the message's prices

@@ -38,7 +38,10 @@
 //     nothing there. It is rebuilt lazily (mutable + dirty flag) by the next read that needs
 //     more levels than it holds.
 //   - No allocation on the hot path for in-window levels: all arrays are sized at
-//     construction. Overflow levels allocate map nodes; snapshots and re-centring use a
+//     construction. Overflow levels take map nodes from a per-side NodeStock of 64 (a deleted
+//     overflow level gives its node back), which reserve_ahead() tops up while the engine is
+//     idle, so an overflow insert on the message path allocates only when more of them
+//     arrive between two idle moments than the stock holds; snapshots and re-centring use a
 //     scratch vector kept by the book.
 //
 // Threading: single writer. Every method, including the const readers (they may rebuild the
@@ -59,6 +62,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "confluex/node_stock.hpp"
 #include "confluex/prefetch.hpp"
 #include "confluex/types.hpp"
 
@@ -177,6 +181,11 @@ template <bool IsBid> class BookSideImpl {
     void clear_window() noexcept;
     // Marks the top cache for a rebuild on the next read (bulk loads skip per-level patching).
     void invalidate_cache() noexcept { cache_dirty_ = true; }
+    // Tops the stock of spare overflow-map nodes up (NodeStock::reserve_ahead: allocating them
+    // now, off the message path); changes no level.
+    void reserve_ahead() noexcept { spare_.reserve_ahead(); }
+    // Spare overflow-map nodes in stock.
+    [[nodiscard]] std::size_t spare_nodes() const noexcept { return spare_.size(); }
     // Returns the cache filled with at least min(n, K) levels (or all levels), best first.
     const Level* top(std::size_t n, std::size_t& got) const;
     std::size_t copy_top(std::size_t n, Level* out) const;
@@ -258,7 +267,10 @@ template <bool IsBid> class BookSideImpl {
     static LotsArray zeroed_lots(std::uint64_t n);
     LotsArray qty_;
     std::vector<std::uint64_t> l0_, l1_, l2_;
-    std::map<Ticks, Lots, Better> overflow_;
+    using OverflowMap = std::map<Ticks, Lots, Better>;
+    OverflowMap overflow_;
+    // Nodes of deleted overflow levels (and those reserve_ahead() made), for the next inserts.
+    NodeStock<OverflowMap, 64> spare_;
     std::size_t count_ = 0;
     Ticks best_ = kNoPrice;
 
@@ -421,6 +433,19 @@ class OrderBook {
         prefetch_range(this, sizeof *this);
         bids_.warm();
         asks_.warm();
+    }
+    // OrderBook::reserve_ahead()
+    // For an idle engine thread: allocates now the storage the next messages would otherwise
+    // allocate on their path (spare overflow-map nodes, see Design); changes no level, no
+    // counter, no result.
+    void reserve_ahead() noexcept {
+        bids_.reserve_ahead();
+        asks_.reserve_ahead();
+    }
+    // OrderBook::spare_nodes()
+    // Returns the spare overflow-map nodes a side holds (see Design).
+    [[nodiscard]] std::size_t spare_nodes(BookSide side) const noexcept {
+        return side == BookSide::Bid ? bids_.spare_nodes() : asks_.spare_nodes();
     }
 
   private:

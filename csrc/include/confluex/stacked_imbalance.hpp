@@ -37,7 +37,10 @@
 // removal); compute() walks the occupied levels in price order, O(L), so callers that read
 // often cache it (the
 // engine computes it once per refresh_ns of event time, on a grid fixed at ingestion: the
-// reference's 5 s cache, independent of when the score is read).
+// reference's 5 s cache, independent of when the score is read). A level that empties gives
+// its map node to a NodeStock that the next new level takes it from, and an idle engine
+// thread's reserve_ahead() tops that stock up and grows a half-full ring, so the message path
+// allocates only when a burst outruns both.
 //
 // Threading: single-threaded; one instance per symbol.
 #pragma once
@@ -47,6 +50,7 @@
 #include <map>
 #include <vector>
 
+#include "confluex/node_stock.hpp"
 #include "confluex/types.hpp"
 
 namespace confluex {
@@ -104,6 +108,12 @@ class StackedImbalance {
     // Moves the clock to now_ns (never back) and evicts the trades that left the window.
     void advance(std::int64_t now_ns) noexcept;
 
+    // StackedImbalance::reserve_ahead()
+    // For an idle owner: tops up the spare level nodes and, when the window's trades fill at
+    // least half the ring and it is below capacity, grows the ring now rather than on the
+    // push that finds it full. Changes no reading. Out of memory: nothing changes.
+    void reserve_ahead() noexcept;
+
     // StackedImbalance::compute()
     // Returns the stacked-imbalance reading of the window at the clock (algorithm above).
     [[nodiscard]] StackedImbalanceResult compute() const;
@@ -117,7 +127,8 @@ class StackedImbalance {
     // Returns the bytes held: the object, its trade ring and (estimated) level map and scratch.
     [[nodiscard]] std::size_t memory_bytes() const noexcept {
         return sizeof(*this) + ring_.capacity() * sizeof(Entry) +
-               levels_.size() * (sizeof(std::pair<const Ticks, LevelSums>) + 4 * sizeof(void*));
+               (levels_.size() + spare_.size()) *
+                   (sizeof(std::pair<const Ticks, LevelSums>) + 4 * sizeof(void*));
     }
 
   private:
@@ -137,6 +148,9 @@ class StackedImbalance {
     void add(const Entry& e, int sign) noexcept;
     void evict_expired() noexcept;
     void evict_oldest() noexcept;
+    // Grows the ring 4x (bounded by capacity), oldest first; false (ring unchanged) when the
+    // memory cannot be had.
+    bool grow_ring() noexcept;
 
     StackedImbalanceConfig cfg_;
     std::vector<Entry> ring_;
@@ -148,6 +162,7 @@ class StackedImbalance {
     // Ordered by level: compute() walks it in ascending price without sorting (a hash map
     // plus a sort per compute cost ~100 us at 2600 levels, most of a replay's extras budget).
     std::map<Ticks, LevelSums> levels_;
+    detail::NodeStock<std::map<Ticks, LevelSums>, 256> spare_;
 };
 
 } // namespace confluex

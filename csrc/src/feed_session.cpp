@@ -724,8 +724,8 @@ void FeedSession::reserve_ahead() noexcept {
             v.reserve(kReserveRecords);
         }
         for (PerSymbol& ps : symbols_) {
-            if (ps.routed) {
-                ps.pending.reserve(cfg_.max_pending_tickers);
+            if (ps.routed && ps.health.ticker_messages != 0) {
+                ps.pending.reserve(cfg_.max_pending_tickers); // a symbol with tickers only
             }
         }
     } catch (const std::bad_alloc&) {

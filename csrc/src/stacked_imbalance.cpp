@@ -113,6 +113,9 @@ bool StackedImbalance::grow_ring() noexcept {
 }
 
 void StackedImbalance::reserve_ahead() noexcept {
+    if (size_ == 0) {
+        return; // no trade in the window: an idle symbol stays small
+    }
     spare_.reserve_ahead();
     if (size_ * 2 >= ring_.size() && ring_.size() < cfg_.capacity) {
         (void)grow_ring();

@@ -182,8 +182,13 @@ template <bool IsBid> class BookSideImpl {
     // Marks the top cache for a rebuild on the next read (bulk loads skip per-level patching).
     void invalidate_cache() noexcept { cache_dirty_ = true; }
     // Tops the stock of spare overflow-map nodes up (NodeStock::reserve_ahead: allocating them
-    // now, off the message path); changes no level.
-    void reserve_ahead() noexcept { spare_.reserve_ahead(); }
+    // now, off the message path) once the side holds levels (an idle book stays small);
+    // changes no level.
+    void reserve_ahead() noexcept {
+        if (count_ != 0) {
+            spare_.reserve_ahead();
+        }
+    }
     // Spare overflow-map nodes in stock.
     [[nodiscard]] std::size_t spare_nodes() const noexcept { return spare_.size(); }
     // Returns the cache filled with at least min(n, K) levels (or all levels), best first.

@@ -109,9 +109,10 @@ class StackedImbalance {
     void advance(std::int64_t now_ns) noexcept;
 
     // StackedImbalance::reserve_ahead()
-    // For an idle owner: tops up the spare level nodes and, when the window's trades fill at
-    // least half the ring and it is below capacity, grows the ring now rather than on the
-    // push that finds it full. Changes no reading. Out of memory: nothing changes.
+    // For an idle owner, while the window holds trades: tops up the spare level nodes and,
+    // when the window's trades fill at least half the ring and it is below capacity, grows
+    // the ring now rather than on the push that finds it full. Changes no reading. Out of
+    // memory: nothing changes.
     void reserve_ahead() noexcept;
 
     // StackedImbalance::compute()

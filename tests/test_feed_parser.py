@@ -460,6 +460,43 @@ def test_off_grid_price_is_off_grid_and_appends_nothing() -> None:
     assert parser.counters.errors["OffGrid"] == 1 and parser.counters.symbol_errors == {0: 1}
 
 
+def test_alternating_streams_of_several_symbols_each_get_their_own_symbol() -> None:
+    # The parser remembers the last stream prefix it looked up: a different prefix, a prefix
+    # of it, a longer one, or another case must each be looked up again, not taken for it.
+    parser = feed.BinanceParser(
+        table_of(
+            ("BTCUSDT", 0, confluex.Instrument("0.01", "0.00001")),
+            ("ETHUSDT", 5, confluex.Instrument("0.01", "0.0001")),
+            ("BTCUSD", 9, confluex.Instrument("0.1", "1")),
+        ),
+        False,
+    )
+
+    def trade(stream: str, symbol: str) -> tuple[int, feed.ParseError, int]:
+        data = {"e": "trade", "E": 1, "s": symbol, "t": 1, "p": "2.00", "q": "1", "T": 1}
+        data |= {"m": True, "M": True}
+        r, _, trades = parser.parse(combined(stream, data), 0)
+        return r.symbol_id, r.error, (int(trades["symbol_id"][0]) if len(trades) else -1)
+
+    ok = ParseError.None_
+    sequence = [
+        ("btcusdt@trade", "BTCUSDT", 0),
+        ("ethusdt@trade", "ETHUSDT", 5),
+        ("btcusdt@trade", "BTCUSDT", 0),
+        ("btcusd@trade", "BTCUSD", 9),
+        ("BTCUSDT@trade", "BTCUSDT", 0),
+        ("btcusdt@trade", "BTCUSDT", 0),
+        ("btcusdtx@trade", "BTCUSDTX", None),
+        ("ethusdt@trade", "ETHUSDT", 5),
+    ]
+    for stream, symbol, sid in sequence:
+        got_sid, err, rec_sid = trade(stream, symbol)
+        if sid is None:
+            assert err == ParseError.UnknownSymbol, stream
+        else:
+            assert (got_sid, err, rec_sid) == (sid, ok, sid), stream
+
+
 @pytest.mark.parametrize(
     ("stream", "error"),
     [

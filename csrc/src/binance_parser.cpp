@@ -453,8 +453,8 @@ bool fast_depth(Lit& c, const Entry& entry, std::string_view stream_symbol, bool
 // Parses a trade or depthUpdate combined-stream message in Binance's key order; false (with
 // the outputs possibly grown, for the caller to cut back) when anything deviates.
 bool fast_stream(const SymbolTable& table, bool futures, std::string_view msg, std::int64_t ts_ns,
-                 std::vector<BookLevelEvent>& book, std::vector<TradeEvent>& trades,
-                 ParseResult& r) {
+                 std::vector<BookLevelEvent>& book, std::vector<TradeEvent>& trades, ParseResult& r,
+                 BinanceParser::StreamMemo& memo) {
     Lit c{msg.data(), msg.data() + msg.size()};
     std::string_view stream;
     if (!c.lit(R"({"stream":")") || !c.plain_string(stream)) {
@@ -470,7 +470,18 @@ bool fast_stream(const SymbolTable& table, bool futures, std::string_view msg, s
     }
     const std::string_view symbol = stream.substr(0, at);
     const std::string_view rest = stream.substr(at + 1);
-    const Entry* entry = table.find(symbol);
+    const Entry* entry = nullptr;
+    if (memo.len != 0 && symbol.size() == memo.len &&
+        std::memcmp(symbol.data(), memo.key.data(), memo.len) == 0) [[likely]] {
+        entry = &table.entries()[memo.index];
+    } else {
+        entry = table.find(symbol);
+        if (entry != nullptr && symbol.size() <= memo.key.size()) {
+            std::memcpy(memo.key.data(), symbol.data(), symbol.size());
+            memo.len = symbol.size();
+            memo.index = static_cast<std::size_t>(entry - table.entries().data());
+        }
+    }
     if (entry == nullptr || !c.lit(R"(,"data":{"e":")")) {
         return false;
     }
@@ -522,7 +533,7 @@ ParseResult BinanceParser::parse(std::string_view msg, std::int64_t ts_ns,
     const std::size_t trade_start = trade_out.size();
     ParseResult r;
     try {
-        if (!fast_stream(symbols_, futures_, msg, ts_ns, book_out, trade_out, r)) {
+        if (!fast_stream(symbols_, futures_, msg, ts_ns, book_out, trade_out, r, memo_)) {
             book_out.resize(book_start);
             trade_out.resize(trade_start);
             r = binance_message(symbols_, futures_, msg, ts_ns, book_out, trade_out, nullptr);

@@ -12,27 +12,10 @@
 #include <string_view>
 #include <vector>
 
+#include "alloc_hooks.hpp"
 #include "confluex/feed_parser.hpp"
 #include "confluex/instrument.hpp"
 #include "confluex/symbol_table.hpp"
-
-namespace {
-// Allocations left before the failing one; negative when not armed.
-long g_allocs_until_failure = -1;
-} // namespace
-
-// noinline: inlined into callers, GCC would flag free() of a pointer from operator new.
-[[gnu::noinline]] void* operator new(std::size_t n) {
-    if (g_allocs_until_failure >= 0 && g_allocs_until_failure-- == 0) {
-        throw std::bad_alloc();
-    }
-    if (void* p = std::malloc(n == 0 ? 1 : n)) {
-        return p;
-    }
-    throw std::bad_alloc();
-}
-[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -44,6 +27,7 @@ using confluex::feed::BybitParser;
 using confluex::feed::ParseError;
 using confluex::feed::ParseResult;
 using confluex::feed::SymbolTable;
+using confluex::test::g_allocs_until_failure;
 
 SymbolTable btc_table() {
     SymbolTable t;

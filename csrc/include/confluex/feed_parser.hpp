@@ -191,10 +191,20 @@ class BinanceParser {
     [[nodiscard]] bool futures() const noexcept { return futures_; }
     [[nodiscard]] const SymbolTable& symbols() const noexcept { return symbols_; }
 
+    // The stream prefix of the last message whose symbol was looked up, and its entry's index
+    // (a combined stream repeats its few prefixes: one compare instead of a hash and a
+    // case-folding compare). An index, not a pointer, so a copied parser stays valid.
+    struct StreamMemo {
+        std::array<char, 32> key{};
+        std::size_t len = 0; // 0: nothing remembered
+        std::size_t index = 0;
+    };
+
   private:
     SymbolTable symbols_;
     bool futures_;
     detail::ParserStats stats_;
+    StreamMemo memo_;
 };
 
 class BybitParser {

@@ -13,6 +13,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #if defined(__linux__)
 #include <sys/eventfd.h>
@@ -143,6 +144,16 @@ std::int64_t steady_now_ns() noexcept {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(
                std::chrono::steady_clock::now().time_since_epoch())
         .count();
+}
+
+std::int64_t involuntary_switches() noexcept {
+#if defined(__linux__)
+    rusage r{};
+    if (getrusage(RUSAGE_THREAD, &r) == 0) {
+        return static_cast<std::int64_t>(r.ru_nivcsw);
+    }
+#endif
+    return -1;
 }
 
 namespace detail {

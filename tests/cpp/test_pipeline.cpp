@@ -7,6 +7,7 @@
 #undef NDEBUG
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <sched.h>
 
 #include <atomic>
 #include <chrono>
@@ -580,6 +581,66 @@ TEST(IdlePoll, ReturnsWhenReadyOrWhenThePolicyBlocks) {
         EXPECT_GE(warms, 1);
     }
 }
+
+#if defined(__linux__)
+TEST(IdlePoll, SpinYieldBlocksWhenAnotherThreadWantsTheCore) {
+    // A busy thread on the same CPU: the yields hand it the core, the switch count moves,
+    // and SpinYield must block (return false) long before park_ns.
+    using confluex::pipeline::idle_poll;
+    using confluex::pipeline::involuntary_switches;
+    using confluex::pipeline::WaitConfig;
+    cpu_set_t mine;
+    ASSERT_EQ(sched_getaffinity(0, sizeof mine, &mine), 0);
+    std::size_t cpu = 0;
+    while (cpu < static_cast<std::size_t>(CPU_SETSIZE) && !CPU_ISSET(cpu, &mine)) {
+        ++cpu;
+    }
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    if (sched_setaffinity(0, sizeof one, &one) != 0) {
+        GTEST_SKIP() << "cannot pin this thread to one CPU here";
+    }
+    std::atomic<bool> stop{false};
+    std::thread busy([&] {
+        (void)sched_setaffinity(0, sizeof one, &one);
+        while (!stop.load(std::memory_order_relaxed)) {
+        }
+    });
+    const std::int64_t before = involuntary_switches();
+    const auto t0 = std::chrono::steady_clock::now();
+    const WaitConfig w{WaitPolicy::SpinYield, 0, 10'000'000'000, 0};
+    const bool ready = idle_poll(
+        w, [] { return false; }, [] {});
+    const auto waited = std::chrono::steady_clock::now() - t0;
+    const std::int64_t after = involuntary_switches();
+    stop.store(true);
+    busy.join();
+    (void)sched_setaffinity(0, sizeof mine, &mine);
+    EXPECT_FALSE(ready);
+    EXPECT_LT(waited, std::chrono::seconds(2));
+    EXPECT_GE(before, 0);
+    EXPECT_GT(after, before);
+}
+
+TEST(IdlePoll, SpinYieldStaysHotWhenNoOtherThreadRuns) {
+    // Alone, a yield that looks long (a stalled vCPU: ~300 a second on the project's VMs)
+    // is no reason to block: only a moved switch count is. 20 waits of 20 ms: the old rule
+    // (block on any yield over 5 us) gave up in nearly all of them on such a VM.
+    using confluex::pipeline::idle_poll;
+    using confluex::pipeline::WaitConfig;
+    const WaitConfig w{WaitPolicy::SpinYield, 0, 10'000'000'000, 0};
+    int gave_up = 0;
+    for (int trial = 0; trial < 20; ++trial) {
+        const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(20);
+        if (!idle_poll(
+                w, [&] { return std::chrono::steady_clock::now() >= until; }, [] {})) {
+            ++gave_up;
+        }
+    }
+    EXPECT_LE(gave_up, 10) << "SpinYield blocked without another thread wanting the core";
+}
+#endif
 
 TEST(TailRing, DrainKeepsItsChunksAndReusesThem) {
     // The engine thread drains series points after each message: the next points must go

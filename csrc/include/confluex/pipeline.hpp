@@ -37,8 +37,14 @@
 //                  those return at once (no other thread wants the core), and blocks after
 //                  park_ns idle or as soon as a yield gave the core away: on a contended core
 //                  a yielding thread waits behind the others for its turn (milliseconds under
-//                  CFS), while a blocked one is woken with priority. The default: on a core
-//                  of its own a live shard stays hot; on a shared one it blocks as Blocking;
+//                  CFS), while a blocked one is woken with priority. A yield that took long is
+//                  taken as "gave the core away" only when the thread's involuntary context
+//                  switches (getrusage RUSAGE_THREAD, Linux) show that another thread ran: on
+//                  a VM the hypervisor stalls a vCPU for 3-10 us every 50-80 us, which makes
+//                  ~300 yields a second look slow on an idle machine (measured: 598 of 9.8 M
+//                  in 2 s, with 6 switches), and each would have blocked a hot shard. The
+//                  default: on a core of its own a live shard stays hot; on a shared one it
+//                  blocks as Blocking;
 //       Blocking   polls for spin_ns, then blocks (the lowest CPU; the right mode for a
 //                  lossless replay, where the shard rarely waits and the reader needs the CPU).
 //     While it polls, every warm_ns (0: never), and right after a yield that gave the core to
@@ -218,6 +224,12 @@ struct PipelineConfig {
 // The monotonic clock of FrameHeader::recv_ns and OutRecord::done_ns (steady_clock, ns).
 [[nodiscard]] std::int64_t steady_now_ns() noexcept;
 
+// involuntary_switches()
+// The calling thread's involuntary context switches so far (another thread was given its
+// core: a preemption, or a sched_yield() that switched), or -1 where the platform does not
+// count them (then every long yield counts as one).
+[[nodiscard]] std::int64_t involuntary_switches() noexcept;
+
 // idle_poll()
 // The polling part of a WaitConfig: returns true as soon as ready() does, or false when the
 // policy says the caller should now block (Blocking after spin_ns; SpinYield after park_ns,
@@ -229,6 +241,7 @@ template <class Ready, class Warm> bool idle_poll(const WaitConfig& w, Ready&& r
     const std::int64_t start = steady_now_ns();
     std::int64_t next_warm = w.warm_ns > 0 ? start + w.warm_ns : INT64_MAX;
     std::int64_t last = start;
+    std::int64_t switches = INT64_MIN; // read at the first yield (a system call)
     for (;;) {
         for (int k = 0; k < 16; ++k) {
             if (ready()) {
@@ -262,11 +275,16 @@ template <class Ready, class Warm> bool idle_poll(const WaitConfig& w, Ready&& r
                 return false;
             }
             if (idle >= w.spin_ns) {
+                if (switches == INT64_MIN) {
+                    switches = involuntary_switches();
+                }
                 std::this_thread::yield();
-                if (steady_now_ns() - now > kAwayNs) {
-                    // The yield ran another thread: the core is contended. A thread that
-                    // keeps yielding then waits behind the others for its next turn (ms,
-                    // with CFS), while a blocked one is woken with priority: block.
+                // A long yield ran another thread when the switch count moved (a stalled
+                // vCPU makes a yield look long too, without a switch). The core is then
+                // contended: a thread that keeps yielding waits behind the others for its
+                // next turn (ms, with CFS), while a blocked one is woken with priority.
+                if (steady_now_ns() - now > kAwayNs &&
+                    (switches < 0 || involuntary_switches() != switches)) {
                     return false;
                 }
             }

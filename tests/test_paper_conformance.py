@@ -31,6 +31,7 @@ from confluex.trading.config import MarketType
 from confluex.trading.paper_venue import Level, PaperExchange, PaperMarket
 from hypothesis import given
 from hypothesis import strategies as st
+from test_paper_venue import perp_market
 from test_replay_trader import ACTIVE, CASES
 
 T = TypeVar("T")
@@ -330,19 +331,8 @@ def test_structures_of_a_swap_with_a_contract_size_pass_ccxt_validators(
         [(p, q / contract_size) for p, q in bids],
         [(p, q / contract_size) for p, q in asks],
     )
-    step = 0.001 / contract_size
     ex = PaperExchange(
-        [
-            PaperMarket(
-                PERP,
-                "BTC",
-                "USDT",
-                kind="swap",
-                amount_step=step,
-                min_amount=step,
-                contract_size=contract_size,
-            )
-        ],
+        [perp_market(contract_size)],
         book,
         balances={"USDT": 1_000_000.0},
         taker_fee=0.001,

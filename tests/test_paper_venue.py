@@ -477,25 +477,29 @@ def test_iso8601_equals_ccxt(ms: int) -> None:
 # ---------------------------------------------------------------------- contract size
 
 
+def perp_market(contract_size: float, **extra: Any) -> PaperMarket:
+    """The BTC/USDT linear swap in contracts of ``contract_size`` BTC: its amount step and
+    minimum are 0.001 BTC in contracts (the test venues' other fields in ``extra``)."""
+    step = 0.001 / contract_size
+    return PaperMarket(
+        PERP,
+        "BTC",
+        "USDT",
+        kind="swap",
+        amount_step=step,
+        min_amount=step,
+        contract_size=contract_size,
+        **extra,
+    )
+
+
 def _perp_venue(contract_size: float, contracts: float) -> tuple[PaperExchange, Book]:
     """A swap whose amounts are contracts of ``contract_size`` BTC, its book ``contracts``
     deep per level (the same BTC depth for every contract size)."""
     book = Book()
     book.set(PERP, [(99.0, contracts)], [(101.0, contracts)])
-    step = 0.001 / contract_size
     ex = PaperExchange(
-        [
-            PaperMarket(
-                PERP,
-                "BTC",
-                "USDT",
-                kind="swap",
-                amount_step=step,
-                min_amount=step,
-                min_cost=1.0,
-                contract_size=contract_size,
-            )
-        ],
+        [perp_market(contract_size, min_cost=1.0)],
         book,
         balances={"USDT": 10_000.0},
         clock=lambda: 1_000,

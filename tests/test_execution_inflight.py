@@ -61,6 +61,17 @@ async def two_markets(
         await sim.stop()
 
 
+def one_opened_one_refused(results: list[Position | Rejection], detail: str) -> Position:
+    """The opened position of two concurrent entries of which the risk limit (its message
+    holding ``detail``) refused exactly one."""
+    opened = [r for r in results if isinstance(r, Position)]
+    refused = [r for r in results if isinstance(r, Rejection)]
+    assert len(opened) == 1 and len(refused) == 1
+    assert refused[0].reason is RejectReason.RISK_LIMIT
+    assert detail in refused[0].detail
+    return opened[0]
+
+
 async def both(executor: Executor) -> list[Position | Rejection]:
     """Open 1000 USDT of BTC and of ETH concurrently."""
     return list(
@@ -75,16 +86,10 @@ def test_concurrent_entries_on_two_symbols_open_one_position_under_a_limit_of_on
     async def main() -> None:
         async with two_markets(max_active=1) as (sim, executor):
             sim.delay_order_response_s = 0.3  # both entries are in flight together
-            results = await both(executor)
-
-            opened = [r for r in results if isinstance(r, Position)]
-            refused = [r for r in results if isinstance(r, Rejection)]
-            assert len(opened) == 1 and len(refused) == 1
-            assert refused[0].reason is RejectReason.RISK_LIMIT
-            assert "max_active_positions is 1" in refused[0].detail
+            opened = one_opened_one_refused(await both(executor), "max_active_positions is 1")
             assert sim.orders_accepted == 1  # the refused entry was never sent
-            assert list(executor.positions) == [opened[0].symbol]
-            assert executor.exposures() == {opened[0].symbol: opened[0].notional}
+            assert list(executor.positions) == [opened.symbol]
+            assert executor.exposures() == {opened.symbol: opened.notional}
 
     run(main)
 
@@ -237,15 +242,9 @@ def test_concurrent_entries_on_two_symbols_count_against_the_total_while_in_flig
     async def main() -> None:
         async with two_markets(**TOTAL_CAPPED) as (sim, executor):
             sim.delay_order_response_s = 0.3  # both entries are in flight together
-            results = await both(executor)
-
-            opened = [r for r in results if isinstance(r, Position)]
-            refused = [r for r in results if isinstance(r, Rejection)]
-            assert len(opened) == 1 and len(refused) == 1
-            assert refused[0].reason is RejectReason.RISK_LIMIT
-            assert "max_total_notional 1500.00" in refused[0].detail
+            opened = one_opened_one_refused(await both(executor), "max_total_notional 1500.00")
             assert sim.orders_accepted == 1
-            assert executor.exposures() == {opened[0].symbol: opened[0].notional}
+            assert executor.exposures() == {opened.symbol: opened.notional}
 
     run(main)
 

@@ -723,18 +723,22 @@ void FeedSession::reserve_ahead() noexcept {
         for (std::vector<Ticks>& v : touched_px_) {
             v.reserve(kReserveRecords);
         }
-        for (PerSymbol& ps : symbols_) {
-            if (ps.routed && ps.health.ticker_messages != 0) {
-                ps.pending.reserve(cfg_.max_pending_tickers); // a symbol with tickers only
-            }
-        }
     } catch (const std::bad_alloc&) {
         // The message that needs the room allocates it, as without this call.
     }
     for (std::uint32_t sym = 0; sym < symbols_.size(); ++sym) {
-        if (symbols_[sym].routed) {
-            engine_.reserve_ahead(sym);
+        PerSymbol& ps = symbols_[sym];
+        if (!ps.routed) {
+            continue;
         }
+        if (ps.health.ticker_messages != 0) { // a symbol with tickers only
+            try {
+                ps.pending.reserve(cfg_.max_pending_tickers);
+            } catch (const std::bad_alloc&) {
+                // As above: the ticker that needs the room allocates it.
+            }
+        }
+        engine_.reserve_ahead(sym);
     }
 }
 

@@ -177,10 +177,7 @@ template <class T> class TailRing {
     void push(const T& v) {
         if (size_ < cap_) {
             if (size_ / kChunk == chunks_.size()) { // a new chunk (drain() keeps the old ones)
-                if (chunks_.size() == chunks_.capacity()) {
-                    chunks_.reserve(std::max<std::size_t>(16, 2 * chunks_.size()));
-                }
-                chunks_.push_back(std::make_unique<T[]>(kChunk));
+                add_chunk();
             }
             at(size_) = v;
             ++size_;
@@ -221,10 +218,7 @@ template <class T> class TailRing {
             return;
         }
         try {
-            if (chunks_.size() == chunks_.capacity()) {
-                chunks_.reserve(std::max<std::size_t>(16, 2 * chunks_.size()));
-            }
-            chunks_.push_back(std::make_unique<T[]>(kChunk));
+            add_chunk();
         } catch (const std::bad_alloc&) {
             // The push that needs the chunk allocates it, as without this call.
         }
@@ -252,6 +246,13 @@ template <class T> class TailRing {
     [[nodiscard]] std::size_t chunks() const noexcept { return chunks_.size(); }
 
   private:
+    // Appends one chunk of kChunk items (throws std::bad_alloc, the ring unchanged).
+    void add_chunk() {
+        if (chunks_.size() == chunks_.capacity()) {
+            chunks_.reserve(std::max<std::size_t>(16, 2 * chunks_.size()));
+        }
+        chunks_.push_back(std::make_unique<T[]>(kChunk));
+    }
     [[nodiscard]] T& at(std::size_t i) noexcept { return chunks_[i / kChunk][i % kChunk]; }
     [[nodiscard]] const T& at(std::size_t i) const noexcept {
         return chunks_[i / kChunk][i % kChunk];

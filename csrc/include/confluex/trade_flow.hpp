@@ -396,9 +396,11 @@ class TradeFlow {
     void start_clock(std::int64_t now) noexcept;
     void sample_until(std::int64_t now) noexcept;
     void make_room() noexcept;
+    // Evicts every window to the clock and returns the oldest live trade's sequence number.
+    std::uint64_t oldest_live() noexcept;
     // Grows the ring 4x (up to capacity), keeping trades [oldest, head_) at their sequence
-    // positions.
-    void grow_ring(std::uint64_t oldest);
+    // positions; false (ring unchanged) when the memory cannot be had.
+    bool grow_ring(std::uint64_t oldest) noexcept;
     [[nodiscard]] Lots window_delta(std::size_t k) const noexcept {
         const detail::FlowSums& p = prefix(tail_[k]);
         return static_cast<Lots>((total_.buy_qty - p.buy_qty) - (total_.sell_qty - p.sell_qty));

@@ -17,13 +17,17 @@ Paths (each starts from the same REST snapshot, untimed; each then takes the raw
   install and passes the seconds in CONFLUEX_NAUTILUS_INSTALL_S); otherwise reported as skipped.
 
 Estimator (the same for every path): the messages are cut into chunks of about the same wall
-time on every path (CHUNK messages: ~0.2 ms each), every chunk is timed (perf_counter) in each of
-REPEATS runs from a fresh book, and a path's cost is the sum over chunks of the chunk's fastest
-time. A shared machine stalls a vCPU for microseconds (hypervisor) to milliseconds (a host's CPU
-quota) at a time; a whole run of a peer (0.1-1 s) always spans such stalls, a run of confluex
-(~13 ms) may fall between two, so whole-run times favour whichever path is shortest. The
-per-chunk best removes the stalls from every path alike, as bench/cpp/bench_session_latency
-does per message. The medians of the whole runs (the sum of a run's chunks) are printed too.
+time on every path (~0.2 ms: 128 messages of confluex, 16 of the dict book, 4 of the others),
+every chunk is timed (perf_counter) in each run, and a path's cost is the sum over chunks of the
+chunk's fastest time over REPEATS runs from a fresh book. The runs are interleaved: each round
+runs every path once, in an order that rotates. A shared VM stalls a vCPU for microseconds
+(hypervisor) to milliseconds (the host's CPU quota), and its speed drifts over seconds. A whole
+run of a peer (0.1-1 s) always spans stalls where a run of confluex (~13 ms) may fall between
+two, and paths timed one after the other meet different speeds: both favour one path by luck
+(timed path after path, the ratio against the dict book swung 9.9-15.5x within an hour
+on the same VM). Per-chunk bests from interleaved rounds drop the stalls from every path alike
+and give every path the same spread of machine speeds (as bench/cpp/bench_session_latency takes
+each message's best). The medians of the whole runs (a run's chunk sum) are printed too.
 
 Targets (confluex's per-message path against each peer): dict >= 10x, bmoscon >= 10x,
 nautilus >= 40x; the peers in GATED fail the run, the others are reported. Every path must end

@@ -327,7 +327,7 @@ struct Lit {
     // Consumes `s` (a compile-time literal) when the bytes at p are exactly `s`.
     template <std::size_t N> [[gnu::always_inline]] bool lit(const char (&s)[N]) noexcept {
         constexpr std::size_t n = N - 1;
-        if (static_cast<std::size_t>(end - p) < n || std::memcmp(p, s, n) != 0) {
+        if (static_cast<std::size_t>(end - p) < n || !detail::same_bytes(p, s)) {
             return false;
         }
         p += n;
@@ -472,7 +472,7 @@ bool fast_stream(const SymbolTable& table, bool futures, std::string_view msg, s
     const std::string_view rest = stream.substr(at + 1);
     const Entry* entry = nullptr;
     if (memo.len != 0 && symbol.size() == memo.len &&
-        std::memcmp(symbol.data(), memo.key.data(), memo.len) == 0) [[likely]] {
+        detail::same_short(symbol.data(), memo.key.data(), memo.len)) [[likely]] {
         entry = &table.entries()[memo.index];
     } else {
         entry = table.find(symbol);
@@ -485,10 +485,10 @@ bool fast_stream(const SymbolTable& table, bool futures, std::string_view msg, s
     if (entry == nullptr || !c.lit(R"(,"data":{"e":")")) {
         return false;
     }
-    if (rest.size() == 5 && std::memcmp(rest.data(), "trade", 5) == 0) {
+    if (rest.size() == 5 && detail::same_bytes(rest.data(), "trade")) {
         return fast_trade(c, *entry, symbol, ts_ns, trades, r);
     }
-    if (rest.size() >= 5 && std::memcmp(rest.data(), "depth", 5) == 0 &&
+    if (rest.size() >= 5 && detail::same_bytes(rest.data(), "depth") &&
         (rest.size() == 5 || rest[5] == '@')) {
         return fast_depth(c, *entry, symbol, futures, ts_ns, book, r);
     }

@@ -193,6 +193,65 @@ inline bool skip_utf8(const char*& p, const char* end) noexcept {
     return scan_string_slow(p, end, out, escaped);
 }
 
+// same_bytes()
+// The N - 1 bytes at p equal the literal `s` (its terminating NUL excluded). Two overlapping
+// loads of one fixed width cover any length from that width to twice it, and longer literals
+// take 8 bytes at a time: compares of constants, without the library call that gcc emits for
+// odd lengths. REQUIRES: N - 1 readable bytes at p.
+template <std::size_t N>
+[[gnu::always_inline]] inline bool same_bytes(const char* p, const char (&s)[N]) noexcept {
+    constexpr std::size_t n = N - 1;
+    const auto load = [](const char* q, auto width) {
+        decltype(width) v;
+        std::memcpy(&v, q, sizeof v);
+        return v;
+    };
+    if constexpr (n == 0) {
+        return true;
+    } else if constexpr (n == 1) {
+        return p[0] == s[0];
+    } else if constexpr (n <= 4) {
+        constexpr std::uint16_t w{};
+        return load(p, w) == load(s, w) && load(p + n - 2, w) == load(s + n - 2, w);
+    } else if constexpr (n <= 8) {
+        constexpr std::uint32_t w{};
+        return load(p, w) == load(s, w) && load(p + n - 4, w) == load(s + n - 4, w);
+    } else {
+        // 8 bytes at a time, the last load overlapping the one before it.
+        constexpr std::uint64_t w{};
+        std::uint64_t diff = load(p + n - 8, w) ^ load(s + n - 8, w);
+        for (std::size_t i = 0; i + 8 < n; i += 8) {
+            diff |= load(p + i, w) ^ load(s + i, w);
+        }
+        return diff == 0;
+    }
+}
+
+// same_short()
+// same_bytes() for a length known only at run time: the n bytes at a and b are equal.
+// REQUIRES: n readable bytes at each.
+[[gnu::always_inline]] inline bool same_short(const char* a, const char* b, std::size_t n) noexcept {
+    const auto eq = [&](auto width) {
+        decltype(width) x;
+        decltype(width) y;
+        decltype(width) u;
+        decltype(width) v;
+        constexpr std::size_t w = sizeof width;
+        std::memcpy(&x, a, w);
+        std::memcpy(&y, b, w);
+        std::memcpy(&u, a + n - w, w);
+        std::memcpy(&v, b + n - w, w);
+        return ((x ^ y) | (u ^ v)) == 0;
+    };
+    if (n >= 8) {
+        return n <= 16 ? eq(std::uint64_t{}) : std::memcmp(a, b, n) == 0;
+    }
+    if (n >= 4) {
+        return eq(std::uint32_t{});
+    }
+    return n == 0 || std::memcmp(a, b, n) == 0;
+}
+
 inline bool match_literal(const char*& p, const char* end, std::string_view lit) noexcept {
     if (static_cast<std::size_t>(end - p) < lit.size() ||
         std::memcmp(p, lit.data(), lit.size()) != 0) {
@@ -1268,7 +1327,7 @@ parse_levels_local(const char*& p, const char* end, BookSide side, const Instrum
         }
         out.push_back(
             BookLevelEvent{ts_ns, px, qty, update_id, prev_update_id, symbol_id, side_u8, 0, 0});
-        if (end - p >= 4 && std::memcmp(p, "],[\"", 4) == 0) [[likely]] {
+        if (end - p >= 4 && same_bytes(p, "],[\"")) [[likely]] {
             p += 4;
             continue;
         }

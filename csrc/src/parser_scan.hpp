@@ -230,7 +230,8 @@ template <std::size_t N>
 // same_short()
 // same_bytes() for a length known only at run time: the n bytes at a and b are equal.
 // REQUIRES: n readable bytes at each.
-[[gnu::always_inline]] inline bool same_short(const char* a, const char* b, std::size_t n) noexcept {
+[[gnu::always_inline]] inline bool same_short(const char* a, const char* b,
+                                              std::size_t n) noexcept {
     const auto eq = [&](auto width) {
         decltype(width) x;
         decltype(width) y;

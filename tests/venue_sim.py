@@ -8,6 +8,11 @@ checked as Binance does: ``X-MBX-APIKEY`` must name a known key (else -2015) and
 ``signature`` must be the hex HMAC-SHA256 of the rest of the query string or form body with
 the secret (else HTTP 400 ``{"code":-1022,...}``, which ccxt maps to AuthenticationError).
 
+Fees in BNB (``pay_fees_in_bnb(price)``): every fill's fee is charged in BNB instead, 0.075 %
+of its quote value at ``price`` (Binance's 25 % BNB discount), and the venue lists BNBUSDT
+(unless ``list_bnb=False``), whose ``GET /api/v3/ticker/24hr`` answers ``lastPrice`` =
+``price``; ``ticker_requests`` counts those calls.
+
 Matching: market orders walk the simulator's book (thin book: partial fill, status
 EXPIRED); LIMIT rests and fills at its price when ``set_book`` crosses it; LIMIT_MAKER
 (ccxt's ``postOnly`` on spot) is a LIMIT refused with -2010 when it would take on arrival; STOP_LOSS
@@ -127,6 +132,8 @@ class BinanceSpotSim:
         self.rate_limit_next = 0
         self.order_posts = 0
         self.orders_accepted = 0
+        self.bnb_price: float | None = None
+        self.ticker_requests = 0
         self._stopping = asyncio.Event()
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self._runner: web.AppRunner | None = None
@@ -139,6 +146,7 @@ class BinanceSpotSim:
         r.add_get("/api/v3/exchangeInfo", self.exchange_info)
         r.add_get("/api/v3/time", self.time)
         r.add_get("/api/v3/depth", self.depth)
+        r.add_get("/api/v3/ticker/24hr", self.ticker_24hr)
         r.add_post("/api/v3/order", self.signed(self.post_order))
         r.add_get("/api/v3/order", self.signed(self.get_order))
         r.add_delete("/api/v3/order", self.signed(self.delete_order))
@@ -173,6 +181,48 @@ class BinanceSpotSim:
             await asyncio.wait_for(self._stopping.wait(), seconds)
         except asyncio.TimeoutError:
             pass
+
+    def pay_fees_in_bnb(self, price: float, *, list_bnb: bool = True) -> None:
+        """Charge every later fill's fee in BNB at ``price`` (see the module docstring)."""
+        self.bnb_price = price
+        if list_bnb:
+            self.symbols["BNBUSDT"] = SimSymbol("BNBUSDT", "BNB", "USDT")
+            self.books["BNBUSDT"] = ([(price - 0.1, 100.0)], [(price + 0.1, 100.0)])
+
+    async def ticker_24hr(self, request: web.Request) -> web.Response:
+        """Binance's ``GET /api/v3/ticker/24hr?symbol=`` (the fields ccxt parses)."""
+        self.ticker_requests += 1
+        sym = request.query.get("symbol", "")
+        if sym not in self.books:
+            return self.error(400, -1121, "Invalid symbol.")
+        bids, asks = self.books[sym]
+        bid, ask = bids[0][0], asks[0][0]
+        last = self.bnb_price if sym == "BNBUSDT" and self.bnb_price else (bid + ask) / 2
+        now = int(time.time() * 1000)
+        body = {
+            "symbol": sym,
+            "priceChange": "0",
+            "priceChangePercent": "0",
+            "weightedAvgPrice": f"{last:.8f}",
+            "prevClosePrice": f"{last:.8f}",
+            "lastPrice": f"{last:.8f}",
+            "lastQty": "1",
+            "bidPrice": f"{bid:.8f}",
+            "bidQty": f"{bids[0][1]:.8f}",
+            "askPrice": f"{ask:.8f}",
+            "askQty": f"{asks[0][1]:.8f}",
+            "openPrice": f"{last:.8f}",
+            "highPrice": f"{last:.8f}",
+            "lowPrice": f"{last:.8f}",
+            "volume": "0",
+            "quoteVolume": "0",
+            "openTime": now - 86_400_000,
+            "closeTime": now,
+            "firstId": 0,
+            "lastId": 0,
+            "count": 0,
+        }
+        return web.json_response(body)
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
@@ -284,7 +334,13 @@ class BinanceSpotSim:
             take = min(left, qty)
             if maker and limit is not None:
                 px = limit
-            if o.side == "BUY":
+            if self.bnb_price is not None:
+                fee, fee_asset = take * px * FEE * 0.75 / self.bnb_price, "BNB"
+                self.free["BNB"] = self.free.get("BNB", 0.0) - fee
+                sign = 1.0 if o.side == "BUY" else -1.0
+                self.free[s.quote] -= sign * take * px
+                self.free[s.base] = self.free.get(s.base, 0.0) + sign * take
+            elif o.side == "BUY":
                 fee, fee_asset = take * FEE, s.base
                 self.free[s.quote] -= take * px
                 self.free[s.base] = self.free.get(s.base, 0.0) + take - fee

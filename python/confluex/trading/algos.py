@@ -1089,9 +1089,10 @@ def _cost(order: Mapping[str, Any], csize: float) -> float:
 
 
 def _fee_quote(order: dict[str, Any], market: dict[str, Any]) -> float:
-    """The order's fee in the quote currency (a base-asset fee valued at its fill price)."""
+    """The order's fee in the quote currency (a base-asset fee valued at its fill price; a
+    third currency's is the ledger's to price, and is left out here)."""
     avg = float(order.get("average") or order.get("price") or 0.0)
-    return fee_of(order, market, avg)[0]
+    return fee_of(order, market, avg).quote
 
 
 def __dir__() -> list[str]:

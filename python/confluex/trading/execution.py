@@ -151,6 +151,7 @@ class Executor:
             simulated=self._paper,
             notify=self._on_ledger,
             trades=self._router.order_trades,
+            fee_rate=self._router.conversion_rate,
         )
         self._positions = self._ledger.positions
         self._protector = Protector(exchange, self.settings, self._router, self._ledger)

@@ -14,6 +14,12 @@ Fees: an order fetched by id or client id (rather than the create response) ofte
 fee (Binance's ``GET /api/v3/order`` has no ``fills``); ``book`` then takes the fee from the
 order's trades (``fetch_order_trades``, else ``fetch_my_trades`` filtered by order id), so a
 fee charged in the base asset is never booked as held.
+
+A fee charged in a third currency (Binance's BNB discount, a venue's fee token) is neither base
+nor quote: ``book`` values it at the venue's ``<currency>/<quote>`` price from ``fee_rate``
+(``OrderRouter.conversion_rate``: the ticker, cached for ``RATE_TTL_MS``). Where no price is
+known the fee is not booked as quote (one BNB is not one USDT): it is kept per currency in
+``Position.unpriced_fees`` and the first one of each currency is logged.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from .types import OrderIntent, Side
 
@@ -29,15 +35,20 @@ if TYPE_CHECKING:
     from .risk import RiskManager
 
 __all__ = [
+    "RATE_TTL_MS",
     "TERMINAL",
     "EntryPlan",
     "FillEvent",
     "FillLedger",
+    "OrderFees",
     "Position",
     "contract_size",
     "fee_of",
     "inverse_refusal",
 ]
+
+#: How long FillLedger reuses a third fee currency's price (ms of the ledger's clock).
+RATE_TTL_MS = 60_000
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +165,8 @@ class Position:
     trail_extreme: float | None = None
     realized_pnl: float = 0.0
     fees: float = 0.0
+    #: fees in a third currency whose price in quote was not known: currency -> amount
+    unpriced_fees: dict[str, float] = field(default_factory=dict)
     seen_fill: dict[str, float] = field(default_factory=dict)
     contract_size: float = 1.0
 
@@ -173,24 +186,56 @@ def has_fee(order: Mapping[str, Any]) -> bool:
     return any(f and f.get("cost") is not None for f in fees)
 
 
+class OrderFees(NamedTuple):
+    """An order's fees, split by how they are booked."""
+
+    quote: float  #: in quote: quote fees, base fees at the fill price, priced third ones
+    base: float  #: charged in the base currency (taken from a spot buy)
+    currency: str | None  #: the (last) fee currency the order reports
+    unpriced: dict[str, float]  #: third-currency fees without a price: currency -> amount
+
+
+def third_fee_currencies(order: Mapping[str, Any], market: Mapping[str, Any]) -> set[str]:
+    """The fee currencies of ``order`` that are neither ``market``'s base nor its quote."""
+    fees = order.get("fees") or ([order["fee"]] if order.get("fee") else [])
+    plain = {market.get("base"), market.get("quote"), None}
+    return {
+        str(f["currency"])
+        for f in fees
+        if f and f.get("cost") is not None and f.get("currency") not in plain
+    }
+
+
 def fee_of(
-    order: dict[str, Any], market: dict[str, Any], avg: float
-) -> tuple[float, float, str | None]:
-    """(fee in quote, fee taken from the base amount, fee currency) of an order."""
+    order: Mapping[str, Any],
+    market: Mapping[str, Any],
+    avg: float,
+    rates: Mapping[str, float] | None = None,
+) -> OrderFees:
+    """``order``'s fees: a base fee valued at the fill price ``avg``, a third currency's at
+    ``rates[currency]`` (its price in quote) or else left unpriced; a fee without a currency
+    counts as quote."""
     fees = order.get("fees") or ([order["fee"]] if order.get("fee") else [])
     quote_fee = base_fee = 0.0
     currency: str | None = None
+    unpriced: dict[str, float] = {}
+    base, quote = market.get("base"), market.get("quote")
     for f in fees:
         if not f or f.get("cost") is None:
             continue
         cost = float(f["cost"])
-        currency = f.get("currency") or currency
-        if f.get("currency") == market.get("base"):
+        ccy = f.get("currency")
+        currency = ccy or currency
+        if ccy is not None and ccy == base:
             base_fee += cost
             quote_fee += cost * avg
-        else:
+        elif ccy is None or ccy == quote:
             quote_fee += cost
-    return quote_fee, base_fee, currency
+        elif rates is not None and ccy in rates:
+            quote_fee += cost * rates[ccy]
+        else:
+            unpriced[ccy] = unpriced.get(ccy, 0.0) + cost
+    return OrderFees(quote_fee, base_fee, currency, unpriced)
 
 
 class FillLedger:
@@ -218,9 +263,13 @@ class FillLedger:
         simulated: bool,
         notify: Callable[[str, Any], None],
         trades: Callable[[str, str], Awaitable[list[dict[str, Any]] | None]] | None = None,
+        fee_rate: Callable[[str, str], Awaitable[float | None]] | None = None,
     ) -> None:
         self.positions: dict[str, Position] = {}
         self._trades = trades
+        self._fee_rate = fee_rate
+        self._rates: dict[tuple[str, str], tuple[int, float]] = {}  # (ccy, quote) -> (ms, px)
+        self._unpriced_logged: set[str] = set()
         self._market = market
         self._clock = clock
         self._risk = risk
@@ -258,15 +307,38 @@ class FillLedger:
                 order = {**order, "fees": fees, "fee": None}
             else:
                 log.warning("no fee known for order %s on %s", order["id"], order["symbol"])
-        return self.apply(order, trade_type, plan)
+        return self.apply(order, trade_type, plan, await self._third_rates(order))
+
+    async def _third_rates(self, order: dict[str, Any]) -> dict[str, float]:
+        """Prices in quote of ``order``'s third fee currencies that ``fee_rate`` knows."""
+        market = self._market(str(order["symbol"]))
+        thirds = third_fee_currencies(order, market)
+        if not thirds or self._fee_rate is None:
+            return {}
+        quote = str(market.get("quote"))
+        now = self._clock()
+        rates: dict[str, float] = {}
+        for ccy in sorted(thirds):
+            cached = self._rates.get((ccy, quote))
+            if cached is not None and now - cached[0] < RATE_TTL_MS:
+                rates[ccy] = cached[1]
+                continue
+            price = await self._fee_rate(ccy, quote)
+            if price is not None and price > 0.0:
+                self._rates[(ccy, quote)] = (now, price)
+                rates[ccy] = price
+        return rates
 
     def apply(
         self,
         order: dict[str, Any],
         trade_type: Literal["entry", "exit"],
         plan: EntryPlan | None = None,
+        rates: Mapping[str, float] | None = None,
     ) -> Position | None:
-        """Book the not-yet-seen part of ``order``'s fills into the position; emit a FillEvent."""
+        """Book the not-yet-seen part of ``order``'s fills into the position; emit a FillEvent.
+
+        ``rates``: prices in quote of the order's third fee currencies (see ``book``)."""
         symbol = str(order["symbol"])
         oid = str(order["id"])
         filled_total = float(order.get("filled") or 0.0)
@@ -277,9 +349,9 @@ class FillLedger:
             return pos
         market = self._market(symbol)
         avg = float(order.get("average") or order.get("price") or 0.0)
-        quote_fee_total, base_fee_total, fee_ccy = fee_of(order, market, avg)
+        fees = fee_of(order, market, avg, rates)
         share = delta / filled_total
-        fee, base_fee = quote_fee_total * share, base_fee_total * share
+        fee, base_fee, fee_ccy = fees.quote * share, fees.base * share, fees.currency
         now = self._clock()
         realized = 0.0
         if trade_type == "entry":
@@ -316,6 +388,15 @@ class FillLedger:
             pos.amount -= qty
             pos.realized_pnl += realized
         pos.fees += fee
+        for ccy, amount in fees.unpriced.items():
+            pos.unpriced_fees[ccy] = pos.unpriced_fees.get(ccy, 0.0) + amount * share
+            if ccy not in self._unpriced_logged:
+                self._unpriced_logged.add(ccy)
+                log.warning(
+                    "fee of order %s on %s in %s: no %s/%s price known, kept unpriced "
+                    "(Position.unpriced_fees), not booked as %s",
+                    oid, symbol, ccy, ccy, market.get("quote"), market.get("quote"),
+                )  # fmt: skip
         pos.seen_fill[oid] = filled_total
         if self._risk is not None:
             self._risk.record_fill(realized, fee)

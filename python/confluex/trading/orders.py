@@ -281,6 +281,26 @@ class OrderRouter:
             log.warning("trades of order %s: %s", order_id, self._describe(exc))
         return None
 
+    async def conversion_rate(self, currency: str, quote: str) -> float | None:
+        """The price of one ``currency`` in ``quote`` (a fee charged in a third currency, e.g.
+        Binance's BNB): the last trade of the venue's ``currency/quote`` market, else its mid;
+        None when the venue lists no such market or cannot say."""
+        symbol = f"{currency}/{quote}"
+        if symbol not in (getattr(self._ex, "markets", None) or {}):
+            return None
+        try:
+            t: dict[str, Any] = await self._ex.fetch_ticker(symbol)
+        except ccxt.BaseError as exc:
+            log.warning("price of %s (a fee currency): %s", symbol, self._describe(exc))
+            return None
+        last = t.get("last")
+        if last is not None and float(last) > 0.0:
+            return float(last)
+        bid, ask = t.get("bid"), t.get("ask")
+        if bid is not None and ask is not None and 0.0 < float(bid) <= float(ask):
+            return (float(bid) + float(ask)) / 2.0
+        return None
+
     async def fetch_order(
         self, order_id: str, symbol: str, *, trigger: bool = False
     ) -> dict[str, Any] | None:

@@ -13,6 +13,7 @@ which charges 0.075 % of each fill's quote value in BNB at a price it is given.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +21,12 @@ from typing import Any
 
 import pytest
 import venue_sim as sim_mod
+from confluex.trading.algos import (
+    AlgoConfig,
+    ExecutionAlgorithmConfluence,
+    MarketState,
+    ParentOrder,
+)
 from confluex.trading.execution import Executor, FillEvent, Position
 from confluex.trading.fills import RATE_TTL_MS
 from confluex.trading.risk import RiskLimits, RiskManager
@@ -114,3 +121,34 @@ def test_a_bnb_fee_without_a_bnb_market_is_kept_unpriced_not_booked_as_usdt(
         run(scenario)
     warned = [r.getMessage() for r in caplog.records if "unpriced" in r.getMessage()]
     assert len(warned) == 1 and "BNB/USDT" in warned[0]
+
+
+def test_a_parent_order_reports_its_childrens_bnb_fees_in_usdt() -> None:
+    async def scenario() -> None:
+        async with bnb_venue() as (sim, executor, fills, _):
+            s = ExecutionAlgorithmConfluence(AlgoConfig(horizon_override_s=10.0)).strategy(
+                {"side": "buy"},
+                {"signal_strength": 0.9, "directional_bias": 0.9, "reliability": 1.0},
+            )
+            twap = dataclasses.replace(s.with_algo("twap"), participation_rate=0.3)
+            t0 = 1_000_000
+
+            def market(ts_ms: int) -> MarketState:
+                (bid, _), (ask, _) = sim.books["BTCUSDT"][0][0], sim.books["BTCUSDT"][1][0]
+                return MarketState(ts_ms, bid, ask, 0.0, 0.0)
+
+            parent = await executor.open_parent(intent(stop=95.0), twap, market(t0))
+            assert isinstance(parent, ParentOrder)
+            for k in range(1, 13):
+                await executor.step_parents("BTC/USDT", market(t0 + k * 1000))
+            (report,) = executor.parent_reports()
+
+            assert report.status == "filled" and len(fills) == 10
+            assert {f.fee_currency for f in fills} == {"BNB"}
+            assert report.fees == pytest.approx(sum(f.fee_cost for f in fills))
+            # each child's commission is reported to 8 decimals of BNB (~1e-4 of it)
+            paid = report.filled * report.average_price * BNB_FEE_RATE
+            assert report.fees == pytest.approx(paid, rel=1e-4)
+            assert executor.positions["BTC/USDT"].amount == pytest.approx(report.filled)
+
+    run(scenario)

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import ccxt  # type: ignore[import-untyped]  # ccxt ships no type information
 
-from .fills import TERMINAL, EntryPlan, contract_size, fee_of
+from .fills import TERMINAL, EntryPlan, contract_size
 from .orders import Unknown
 from .store import JournalError
 from .types import Rejection, RejectReason
@@ -796,7 +796,7 @@ class AlgoRunner:
                         raise Unknown(entry.client_order_id)
                     child.filled = float(order.get("filled") or 0.0)
                     child.cost = _cost(order, parent.contract_size)
-                    parent.fees += _fee_quote(order, market)
+                    parent.fees += await self._ledger.fee_in_quote(order)
                 parent.children.append(child)
                 parent.next_index = max(parent.next_index, child.index + 1)
             parent.last_volume = parent.start_volume
@@ -898,7 +898,7 @@ class AlgoRunner:
     async def _book(self, parent: ParentOrder, child: _Child, order: dict[str, Any]) -> None:
         filled = float(order.get("filled") or 0.0)
         if filled > child.filled + 1e-15:
-            fee = _fee_quote(order, self._ex.market(parent.symbol))
+            fee = await self._ledger.fee_in_quote(order)
             parent.fees += fee * (filled - child.filled) / filled
         child.filled = max(child.filled, filled)
         child.cost = max(child.cost, _cost(order, parent.contract_size))
@@ -1086,13 +1086,6 @@ def _cost(order: Mapping[str, Any], csize: float) -> float:
     if cost is not None:
         return float(cost)
     return float(order.get("filled") or 0.0) * float(order.get("average") or 0.0) * csize
-
-
-def _fee_quote(order: dict[str, Any], market: dict[str, Any]) -> float:
-    """The order's fee in the quote currency (a base-asset fee valued at its fill price; a
-    third currency's is the ledger's to price, and is left out here)."""
-    avg = float(order.get("average") or order.get("price") or 0.0)
-    return fee_of(order, market, avg).quote
 
 
 def __dir__() -> list[str]:

@@ -309,6 +309,13 @@ class FillLedger:
                 log.warning("no fee known for order %s on %s", order["id"], order["symbol"])
         return self.apply(order, trade_type, plan, await self._third_rates(order))
 
+    async def fee_in_quote(self, order: dict[str, Any]) -> float:
+        """``order``'s whole fee in quote, priced as ``book`` prices it (an unpriced third
+        currency's fee is left out)."""
+        market = self._market(str(order["symbol"]))
+        avg = float(order.get("average") or order.get("price") or 0.0)
+        return fee_of(order, market, avg, await self._third_rates(order)).quote
+
     async def _third_rates(self, order: dict[str, Any]) -> dict[str, float]:
         """Prices in quote of ``order``'s third fee currencies that ``fee_rate`` knows."""
         market = self._market(str(order["symbol"]))

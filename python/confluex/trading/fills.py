@@ -90,7 +90,10 @@ class FillEvent:
     filled_amount: float
     average_fill_price: float
     remaining: float
+    #: the fee in the market's quote currency (a base or third currency's fee valued in it;
+    #: an unpriced third currency's left out: ``Position.unpriced_fees``)
     fee_cost: float
+    #: the currency the venue charged the fee in (what ``fee_cost`` was converted from)
     fee_currency: str | None
     position_size_usd: float
     confluence_score: float | None

@@ -183,10 +183,16 @@ class Position:
         return self.amount * self.entry_price * self.contract_size
 
 
+def _reported_fees(order: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The fee entries of the order structure that carry a cost (ccxt: ``fees``, else
+    ``fee``)."""
+    fees = order.get("fees") or ([order["fee"]] if order.get("fee") else [])
+    return [f for f in fees if f and f.get("cost") is not None]
+
+
 def has_fee(order: Mapping[str, Any]) -> bool:
     """Whether the order structure reports its fee (a fee of 0 counts)."""
-    fees = order.get("fees") or ([order["fee"]] if order.get("fee") else [])
-    return any(f and f.get("cost") is not None for f in fees)
+    return bool(_reported_fees(order))
 
 
 class OrderFees(NamedTuple):
@@ -198,17 +204,6 @@ class OrderFees(NamedTuple):
     unpriced: dict[str, float]  #: third-currency fees without a price: currency -> amount
 
 
-def third_fee_currencies(order: Mapping[str, Any], market: Mapping[str, Any]) -> set[str]:
-    """The fee currencies of ``order`` that are neither ``market``'s base nor its quote."""
-    fees = order.get("fees") or ([order["fee"]] if order.get("fee") else [])
-    plain = {market.get("base"), market.get("quote"), None}
-    return {
-        str(f["currency"])
-        for f in fees
-        if f and f.get("cost") is not None and f.get("currency") not in plain
-    }
-
-
 def fee_of(
     order: Mapping[str, Any],
     market: Mapping[str, Any],
@@ -218,14 +213,11 @@ def fee_of(
     """``order``'s fees: a base fee valued at the fill price ``avg``, a third currency's at
     ``rates[currency]`` (its price in quote) or else left unpriced; a fee without a currency
     counts as quote."""
-    fees = order.get("fees") or ([order["fee"]] if order.get("fee") else [])
     quote_fee = base_fee = 0.0
     currency: str | None = None
     unpriced: dict[str, float] = {}
     base, quote = market.get("base"), market.get("quote")
-    for f in fees:
-        if not f or f.get("cost") is None:
-            continue
+    for f in _reported_fees(order):
         cost = float(f["cost"])
         ccy = f.get("currency")
         currency = ccy or currency
@@ -322,7 +314,7 @@ class FillLedger:
     async def _third_rates(self, order: dict[str, Any]) -> dict[str, float]:
         """Prices in quote of ``order``'s third fee currencies that ``fee_rate`` knows."""
         market = self._market(str(order["symbol"]))
-        thirds = third_fee_currencies(order, market)
+        thirds = fee_of(order, market, 0.0).unpriced  # no rates: every third currency
         if not thirds or self._fee_rate is None:
             return {}
         quote = str(market.get("quote"))

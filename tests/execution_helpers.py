@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import ccxt.async_support as ccxt_async
 import venue_sim as sim_mod
+from confluex.trading.algos import (
+    AlgoConfig,
+    ExecutionAlgorithmConfluence,
+    ExecutionStrategy,
+    MarketState,
+)
 from confluex.trading.execution import ExecutionSettings, Executor, FillEvent
 from confluex.trading.store import OrderJournal
 from confluex.trading.types import OrderIntent, Side
@@ -48,6 +55,39 @@ def intent(
         manager="test",
         reason="test",
     )
+
+
+def strategy(
+    algo: str,
+    *,
+    horizon_s: float = 10.0,
+    rate: float = 0.3,
+    urgency: float = 0.9,
+    limit: float | None = None,
+    limit_bps: float = 20.0,
+) -> ExecutionStrategy:
+    s = ExecutionAlgorithmConfluence(AlgoConfig(horizon_override_s=horizon_s)).strategy(
+        {"side": "buy"}, {"signal_strength": 0.9, "directional_bias": 0.9, "reliability": 1.0}
+    )
+    return dataclasses.replace(
+        s.with_algo(algo),  # type: ignore[arg-type]
+        participation_rate=rate,
+        urgency_value=urgency,
+        price_limit=limit,
+        price_limit_bps=limit_bps,
+    )
+
+
+def book(sim: Any) -> tuple[float, float]:
+    """The simulator's best BTCUSDT bid and ask."""
+    bids, asks = sim.books["BTCUSDT"]
+    return bids[0][0], asks[0][0]
+
+
+def state(sim: Any, ts_ms: int, synthetic_volume: float = 0.0, rate: float = 0.0) -> MarketState:
+    """The market an algorithm sees at ``ts_ms``: the simulator's BTCUSDT touch."""
+    bid, ask = book(sim)
+    return MarketState(ts_ms, bid, ask, synthetic_volume, rate)
 
 
 def binance(base_url: str, *, secret: str = SECRET, timeout_ms: int = 2000) -> Any:

@@ -31,16 +31,25 @@ from confluex.feeds.files import replay
 from confluex.replay_trader import PaperTrader
 from confluex.trading import load_config
 from confluex.trading.algos import (
-    AlgoConfig,
     ExecutionAlgorithmConfluence,
-    ExecutionStrategy,
     MarketState,
     ParentOrder,
     child_client_id,
 )
 from confluex.trading.execution import Executor
 from confluex.trading.store import OrderJournal
-from execution_helpers import FAST, KEY, SECRET, binance, intent, posts, run, venue
+from execution_helpers import (
+    FAST,
+    KEY,
+    SECRET,
+    binance,
+    intent,
+    posts,
+    run,
+    state,
+    strategy,
+    venue,
+)
 
 TESTS = Path(__file__).resolve().parent
 CHILD = TESTS / "algo_crash_child.py"
@@ -50,37 +59,6 @@ CLIENT = dataclasses.replace(FAST, stop_mode="client")
 
 # Written against the reference system's formula (profile "reference"), not the default.
 REFERENCE = engine_config(profile="reference")
-
-
-def strategy(
-    algo: str,
-    *,
-    horizon_s: float = 10.0,
-    rate: float = 0.3,
-    urgency: float = 0.9,
-    limit: float | None = None,
-    limit_bps: float = 20.0,
-) -> ExecutionStrategy:
-    s = ExecutionAlgorithmConfluence(AlgoConfig(horizon_override_s=horizon_s)).strategy(
-        {"side": "buy"}, {"signal_strength": 0.9, "directional_bias": 0.9, "reliability": 1.0}
-    )
-    return dataclasses.replace(
-        s.with_algo(algo),  # type: ignore[arg-type]
-        participation_rate=rate,
-        urgency_value=urgency,
-        price_limit=limit,
-        price_limit_bps=limit_bps,
-    )
-
-
-def book(sim: Any) -> tuple[float, float]:
-    bids, asks = sim.books["BTCUSDT"]
-    return bids[0][0], asks[0][0]
-
-
-def state(sim: Any, ts_ms: int, synthetic_volume: float = 0.0, rate: float = 0.0) -> MarketState:
-    bid, ask = book(sim)
-    return MarketState(ts_ms, bid, ask, synthetic_volume, rate)
 
 
 def children(sim: Any, parent: ParentOrder) -> list[Any]:

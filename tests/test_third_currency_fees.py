@@ -13,7 +13,6 @@ which charges 0.075 % of each fill's quote value in BNB at a price it is given.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,16 +20,11 @@ from typing import Any
 
 import pytest
 import venue_sim as sim_mod
-from confluex.trading.algos import (
-    AlgoConfig,
-    ExecutionAlgorithmConfluence,
-    MarketState,
-    ParentOrder,
-)
+from confluex.trading.algos import ParentOrder
 from confluex.trading.execution import Executor, FillEvent, Position
 from confluex.trading.fills import RATE_TTL_MS
 from confluex.trading.risk import RiskLimits, RiskManager
-from execution_helpers import FAST, KEY, SECRET, binance, intent, run
+from execution_helpers import FAST, KEY, SECRET, binance, intent, run, state, strategy
 
 BNB_PRICE = 600.0
 BNB_FEE_RATE = 0.001 * 0.75  # 0.1 % taker, 25 % off when paid in BNB
@@ -126,21 +120,12 @@ def test_a_bnb_fee_without_a_bnb_market_is_kept_unpriced_not_booked_as_usdt(
 def test_a_parent_order_reports_its_childrens_bnb_fees_in_usdt() -> None:
     async def scenario() -> None:
         async with bnb_venue() as (sim, executor, fills, _):
-            s = ExecutionAlgorithmConfluence(AlgoConfig(horizon_override_s=10.0)).strategy(
-                {"side": "buy"},
-                {"signal_strength": 0.9, "directional_bias": 0.9, "reliability": 1.0},
-            )
-            twap = dataclasses.replace(s.with_algo("twap"), participation_rate=0.3)
             t0 = 1_000_000
-
-            def market(ts_ms: int) -> MarketState:
-                (bid, _), (ask, _) = sim.books["BTCUSDT"][0][0], sim.books["BTCUSDT"][1][0]
-                return MarketState(ts_ms, bid, ask, 0.0, 0.0)
-
-            parent = await executor.open_parent(intent(stop=95.0), twap, market(t0))
+            twap = strategy("twap", horizon_s=10.0)
+            parent = await executor.open_parent(intent(stop=95.0), twap, state(sim, t0))
             assert isinstance(parent, ParentOrder)
             for k in range(1, 13):
-                await executor.step_parents("BTC/USDT", market(t0 + k * 1000))
+                await executor.step_parents("BTC/USDT", state(sim, t0 + k * 1000))
             (report,) = executor.parent_reports()
 
             assert report.status == "filled" and len(fills) == 10

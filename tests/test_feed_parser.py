@@ -174,6 +174,33 @@ def test_bybit_sample_deltas_chain_by_u_plus_one(hft_data: Path) -> None:
         assert np.all(book["prev_update_id"] == u)  # delta k chains onto message k-1
 
 
+def test_a_long_lived_bybit_parser_converts_each_symbol_with_its_own_instrument(
+    hft_data: Path,
+) -> None:
+    # A parser keeps the level layouts it learnt per symbol across messages. The real sample's
+    # messages go alternately to XRPUSDT and, renamed, to XRPUSDC with a ten times finer tick
+    # (the same level bytes): every message must give what a parser that saw nothing before
+    # gives, and XRPUSDC's prices ten times XRPUSDT's ticks.
+    with zipfile.ZipFile(hft_data.parent / BYBIT_SAMPLE) as z:
+        lines = z.read(z.namelist()[0]).splitlines()
+    symbols = (
+        ("XRPUSDT", 5, confluex.Instrument("0.0001", "1")),
+        ("XRPUSDC", 6, confluex.Instrument("0.00001", "1")),
+    )
+    parser = feed.BybitParser(table_of(*symbols))
+    for i, line in enumerate(lines):
+        raw = line.replace(b"XRPUSDT", b"XRPUSDC") if i % 2 else line
+        r, book, _ = parser.parse(raw, 7)
+        r0, fresh, _ = feed.BybitParser(table_of(*symbols)).parse(raw, 7)
+        assert (r.kind, r.error, r.n_book) == (r0.kind, r0.error, r0.n_book), i
+        assert r.error.name == "None_" and r.n_book > 0, i
+        assert book.tobytes() == fresh.tobytes(), i
+        if i % 2:
+            _, usdt, _ = feed.BybitParser(table_of(*symbols)).parse(line, 7)
+            assert list(book["px_ticks"]) == [10 * int(px) for px in usdt["px_ticks"]]
+            assert list(book["symbol_id"]) == [6] * len(book)
+
+
 # --- Bybit messages -----------------------------------------------------------------------------
 
 

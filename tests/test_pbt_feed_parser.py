@@ -550,6 +550,55 @@ def test_canonical_fast_path_matches_general_scanner_on_mutated_real_messages(
     assert fast == general
 
 
+def as_eth(raw: bytes) -> bytes:
+    """A BTCUSDT message made ETHUSDT's: the same level bytes, another instrument (REAL_USDM:
+    a 0.01 tick against BTCUSDT's 0.1, so a price string converts to ten times the ticks)."""
+    return raw.replace(b'"btcusdt@', b'"ethusdt@').replace(b'"s":"BTCUSDT"', b'"s":"ETHUSDT"')
+
+
+def test_a_long_lived_parser_gives_every_real_message_what_a_fresh_parser_gives(
+    hft_data: Path,
+) -> None:
+    # A parser keeps the level layouts it learnt from a symbol's depth levels across
+    # messages. Over a stretch of consecutive real USD-M messages, every third one sent as
+    # ETHUSDT (same bytes, another tick), each message must give exactly what a parser that
+    # never saw the ones before gives, and ETHUSDT prices must be ten times BTCUSDT's ticks.
+    lines = gzip.open(hft_data / "usdm_2024-07" / "btcusdt_20240719.gz").read().splitlines()
+    stretch = [ln.partition(b" ")[2] for ln in lines[:20000] if b"@depth" in ln[:80]]
+    assert len(stretch) > 300
+    parser = feed.BinanceParser(table(REAL_USDM), True)
+    for i, raw in enumerate(stretch[:400]):
+        msg = as_eth(raw) if i % 3 == 2 else raw
+        got = parse_fields(parser, msg)
+        assert got == parse_fields(feed.BinanceParser(table(REAL_USDM), True), msg), i
+        assert (got[0].name, got[1].name) == ("Depth", "None_"), i
+        if i % 3 == 2:
+            _, btc, _ = feed.BinanceParser(table(REAL_USDM), True).parse(raw, 5)
+            _, eth, _ = parser.parse(msg, 5)
+            assert list(eth["px_ticks"]) == [10 * int(px) for px in btc["px_ticks"]]
+
+
+@settings(max_examples=150)
+@given(data=st.data())
+def test_a_long_lived_parser_matches_fresh_parsers_over_mixed_symbols_and_mutations(
+    data: st.DataObject, hft_data: Path
+) -> None:
+    # Layouts learnt from earlier messages (of either symbol, intact or mutated) must never
+    # change how a later message converts: one parser over a drawn sequence gives, message by
+    # message, what a fresh parser gives.
+    depth = [
+        m for m in real_messages(hft_data, "usdm_2024-07", "btcusdt_20240718.gz") if b"@depth" in m
+    ]
+    parser = feed.BinanceParser(table(REAL_USDM), True)
+    for _ in range(data.draw(st.integers(2, 10))):
+        raw = data.draw(st.one_of(st.sampled_from(depth), mutated(depth)))
+        if data.draw(st.booleans()):
+            raw = as_eth(raw)
+        fresh = parse_fields(feed.BinanceParser(table(REAL_USDM), True), raw)
+        event(f"{fresh[0].name}/{fresh[1].name}")
+        assert parse_fields(parser, raw) == fresh
+
+
 def level_text(units_: int, unit: str, style: str) -> str:
     """units_ * unit written the way `style` names: the exchange's form, with leading zeros,
     with many trailing zeros (a long string), in exponent form (not a decimal: refused) or

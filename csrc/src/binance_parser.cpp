@@ -100,13 +100,17 @@ Err convert(const Slot& s, const Decimal& unit, std::int64_t& out, const char* e
     return detail::slot_units(s, unit, out, end);
 }
 
-// Interprets a scanned message; appends its records. `forced` is parse_snapshot()'s entry.
+// Interprets a scanned message; appends its records. `forced` is parse_snapshot()'s entry;
+// `shapes` the parser's shape sets, one per table entry.
 ParseResult binance_message(const SymbolTable& table, bool futures, std::string_view msg,
                             std::int64_t ts_ns, std::vector<BookLevelEvent>& book,
-                            std::vector<TradeEvent>& trades, const Entry* forced) {
+                            std::vector<TradeEvent>& trades, const Entry* forced,
+                            detail::LevelShapes* shapes) {
     ParseResult r;
     const std::size_t book_start = book.size();
     BinanceCtx ctx(book, table);
+    ctx.shapes = shapes;
+    ctx.entries = table.entries().data();
     ctx.entry = forced != nullptr ? forced : table.only();
     ctx.lock_entry = forced != nullptr;
     ctx.entry_named = forced != nullptr;
@@ -384,7 +388,8 @@ bool fast_trade(Lit& c, const Entry& entry, std::string_view stream_symbol, std:
 
 // depthUpdate body, from just past `"data":{"e":"`: spot E,s,U,u,b,a; USD-M E,T,s,U,u,pu,b,a.
 bool fast_depth(Lit& c, const Entry& entry, std::string_view stream_symbol, bool futures,
-                std::int64_t ts_ns, std::vector<BookLevelEvent>& book, ParseResult& r) {
+                std::int64_t ts_ns, std::vector<BookLevelEvent>& book, ParseResult& r,
+                detail::LevelShapes& shapes) {
     std::int64_t ets = 0;
     std::int64_t ignored = 0;
     std::int64_t first = 0;
@@ -423,7 +428,6 @@ bool fast_depth(Lit& c, const Entry& entry, std::string_view stream_symbol, bool
         return false;
     }
     --c.p; // parse_levels() starts at the '['
-    detail::LevelShapes shapes;
     if (detail::parse_levels_final(c.p, c.end, BookSide::Bid, inst, entry.symbol_id, book, ts_ns,
                                    last, prev, shapes) != Err::None ||
         !c.lit(R"(,"a":[)")) {
@@ -454,7 +458,7 @@ bool fast_depth(Lit& c, const Entry& entry, std::string_view stream_symbol, bool
 // the outputs possibly grown, for the caller to cut back) when anything deviates.
 bool fast_stream(const SymbolTable& table, bool futures, std::string_view msg, std::int64_t ts_ns,
                  std::vector<BookLevelEvent>& book, std::vector<TradeEvent>& trades, ParseResult& r,
-                 BinanceParser::StreamMemo& memo) {
+                 BinanceParser::StreamMemo& memo, detail::LevelShapes* shapes) {
     Lit c{msg.data(), msg.data() + msg.size()};
     std::string_view stream;
     if (!c.lit(R"({"stream":")") || !c.plain_string(stream)) {
@@ -490,7 +494,8 @@ bool fast_stream(const SymbolTable& table, bool futures, std::string_view msg, s
     }
     if (rest.size() >= 5 && detail::same_bytes(rest.data(), "depth") &&
         (rest.size() == 5 || rest[5] == '@')) {
-        return fast_depth(c, *entry, symbol, futures, ts_ns, book, r);
+        return fast_depth(c, *entry, symbol, futures, ts_ns, book, r,
+                          shapes[entry - table.entries().data()]);
     }
     return false;
 }
@@ -524,7 +529,8 @@ std::string_view strip(std::string_view s) noexcept {
 } // namespace
 
 BinanceParser::BinanceParser(const SymbolTable& symbols, bool futures)
-    : symbols_(symbols), futures_(futures), stats_(symbols.id_bound()) {}
+    : symbols_(symbols), futures_(futures), stats_(symbols.id_bound()),
+      shapes_(detail::new_level_shapes(symbols.size())) {}
 
 ParseResult BinanceParser::parse(std::string_view msg, std::int64_t ts_ns,
                                  std::vector<BookLevelEvent>& book_out,
@@ -533,10 +539,12 @@ ParseResult BinanceParser::parse(std::string_view msg, std::int64_t ts_ns,
     const std::size_t trade_start = trade_out.size();
     ParseResult r;
     try {
-        if (!fast_stream(symbols_, futures_, msg, ts_ns, book_out, trade_out, r, memo_)) {
+        if (!fast_stream(symbols_, futures_, msg, ts_ns, book_out, trade_out, r, memo_,
+                         shapes_.get())) {
             book_out.resize(book_start);
             trade_out.resize(trade_start);
-            r = binance_message(symbols_, futures_, msg, ts_ns, book_out, trade_out, nullptr);
+            r = binance_message(symbols_, futures_, msg, ts_ns, book_out, trade_out, nullptr,
+                                shapes_.get());
         }
     } catch (const std::bad_alloc&) {
         r.error = ParseError::OutOfMemory;
@@ -563,7 +571,8 @@ ParseResult BinanceParser::parse_snapshot(std::string_view json, std::uint32_t s
     } else {
         std::vector<TradeEvent> no_trades;
         try {
-            r = binance_message(symbols_, futures_, json, ts_ns, book_out, no_trades, entry);
+            r = binance_message(symbols_, futures_, json, ts_ns, book_out, no_trades, entry,
+                                shapes_.get());
         } catch (const std::bad_alloc&) {
             r.error = ParseError::OutOfMemory;
         }

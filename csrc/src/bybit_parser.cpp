@@ -154,11 +154,13 @@ Err scan_top(const char*& p, const char* end, Fields& f, Fields& data, BybitCtx&
 
 ParseResult bybit_message(const SymbolTable& table, std::string_view msg, std::int64_t ts_ns,
                           bool ts_from_message, std::vector<BookLevelEvent>& book,
-                          std::vector<TradeEvent>& trades) {
+                          std::vector<TradeEvent>& trades, detail::LevelShapes* shapes) {
     ParseResult r;
     const std::size_t book_start = book.size();
     const std::size_t trade_start = trades.size();
     BybitCtx ctx(book, table, trades);
+    ctx.shapes = shapes;
+    ctx.entries = table.entries().data();
     const char* p = msg.data();
     const char* const end = p + msg.size();
     detail::skip_ws(p, end);
@@ -285,7 +287,8 @@ ParseResult bybit_message(const SymbolTable& table, std::string_view msg, std::i
 } // namespace
 
 BybitParser::BybitParser(const SymbolTable& symbols)
-    : symbols_(symbols), stats_(symbols.id_bound()) {}
+    : symbols_(symbols), stats_(symbols.id_bound()),
+      shapes_(detail::new_level_shapes(symbols.size())) {}
 
 ParseResult BybitParser::parse(std::string_view msg, std::int64_t ts_ns,
                                std::vector<BookLevelEvent>& book_out,
@@ -300,7 +303,8 @@ ParseResult BybitParser::parse_impl(std::string_view msg, std::int64_t ts_ns, bo
     const std::size_t trade_start = trade_out.size();
     ParseResult r;
     try {
-        r = bybit_message(symbols_, msg, ts_ns, ts_from_message, book_out, trade_out);
+        r = bybit_message(symbols_, msg, ts_ns, ts_from_message, book_out, trade_out,
+                          shapes_.get());
     } catch (const std::bad_alloc&) {
         r.error = ParseError::OutOfMemory;
     }

@@ -1,6 +1,7 @@
 // SymbolTable, parser counters and the pieces both venue parsers share.
 #include "confluex/feed_parser.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "confluex/errors.hpp"
@@ -177,6 +178,12 @@ void ParserStats::count(const ParseResult& r) noexcept {
     if (r.symbol_id < symbol_errors_.size()) {
         ++symbol_errors_[r.symbol_id];
     }
+}
+
+void LevelShapesDelete::operator()(LevelShapes* p) const noexcept { delete[] p; }
+
+LevelShapesPtr new_level_shapes(std::size_t n) {
+    return LevelShapesPtr(new LevelShapes[std::max<std::size_t>(n, 1)]);
 }
 
 std::int64_t bybit_trade_id(std::string_view id) noexcept {

@@ -1011,7 +1011,8 @@ struct ShortDecimal {
 // controls: no quote, dot or length search, and the cursor advances by the constant L, so
 // successive levels do not wait on each other's scans. Matching is exact: a level converts through
 // a shape only where short_decimal() and the pairs accept it and give the same values; any
-// other level goes to the general path, which learns its shape in turn.
+// other level goes to the general path, which learns its shape in turn. A shape holds the
+// controls of one instrument's units, so it is only ever used for that instrument's levels.
 struct LevelShape {
     __m128i tmpl_lo, tmpl_hi;  // the level's bytes minus '0' (free bytes: any value)
     __m128i free_lo, free_hi;  // 0xFF where a byte is a free digit
@@ -1026,11 +1027,15 @@ struct LevelShape {
     int len = 0;      // L
 };
 
-// The two shapes a level array last converted with (the one that matched last first);
-// carried from a message's bids to its asks.
+// The shapes one instrument's level arrays last learnt. The parser keeps one set per symbol
+// across messages, so a stream's few layouts (real BTCUSDT USD-M: prices of 4 or 5 integer
+// digits, sizes of 1 to 3) are learnt once, not again in every message. Slots are tried from
+// the one that matched last; a new shape takes the slots in turn.
 struct LevelShapes {
-    LevelShape s[2];
-    int cur = 0;
+    static constexpr int kSlots = 4; // a power of two
+    LevelShape s[kSlots];
+    int cur = 0;  // the slot that matched last
+    int next = 0; // the slot the next learnt shape takes
 };
 
 // learn_shape()
@@ -1077,31 +1082,48 @@ struct LevelShapes {
     return true;
 }
 
-// shape_pair()
-// Compares the level at p with shape `s` and converts it as if it had that shape: returns
-// the bits of the covered bytes that differ (none within s.core: the level has the shape,
-// and x (price) and y (size) are its values before the units' mantissas).
-// REQUIRES: 34 readable bytes at p.
-[[gnu::always_inline]] inline std::uint64_t
-shape_pair(const char* p, const LevelShape& s, std::uint64_t& x, std::uint64_t& y) noexcept {
+// level_bytes()
+// The 32 bytes at p minus '0', as shape_mismatch() compares them.
+// REQUIRES: 32 readable bytes at p.
+[[gnu::always_inline]] inline void level_bytes(const char* p, __m128i& lo, __m128i& hi) noexcept {
     const __m128i zero = _mm_set1_epi8('0');
+    lo = _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), zero);
+    hi = _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16)), zero);
+}
+
+// shape_mismatch()
+// The bits of the bytes shape `s` covers that differ from the level's (lo, hi: its
+// level_bytes()): none within s.core when the level has the shape.
+[[gnu::always_inline]] inline std::uint64_t shape_mismatch(__m128i lo, __m128i hi,
+                                                           const LevelShape& s) noexcept {
     const __m128i nine = _mm_set1_epi8(9);
-    const __m128i lo = _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), zero);
-    const __m128i hi =
-        _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16)), zero);
     // A free byte must be a digit (it equals itself clamped to 9); a fixed one, the shape's.
     const __m128i want_lo = _mm_blendv_epi8(s.tmpl_lo, _mm_min_epu8(lo, nine), s.free_lo);
     const __m128i want_hi = _mm_blendv_epi8(s.tmpl_hi, _mm_min_epu8(hi, nine), s.free_hi);
     const auto same =
         static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(lo, want_lo))) |
         (static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(hi, want_hi))) << 16);
+    return ~std::uint64_t{same} & s.cover;
+}
+
+// shape_pair()
+// Compares the level at p with shape `s` and converts it as if it had that shape: returns
+// shape_mismatch() (none within s.core: the level has the shape, and x (price) and y (size)
+// are its values before the units' mantissas).
+// REQUIRES: 34 readable bytes at p.
+[[gnu::always_inline]] inline std::uint64_t
+shape_pair(const char* p, const LevelShape& s, std::uint64_t& x, std::uint64_t& y) noexcept {
+    const __m128i zero = _mm_set1_epi8('0');
+    __m128i lo;
+    __m128i hi;
+    level_bytes(p, lo, hi);
     const __m128i q =
         _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + s.qty_at)), zero);
     const std::uint64_t px = reduce_digits(_mm_shuffle_epi8(lo, s.ctrl_px));
     const std::uint64_t qty = reduce_digits(_mm_shuffle_epi8(q, s.ctrl_qty));
     x = (px & 0xFFFFFFFFULL) * 100000000ULL + (px >> 32);
     y = (qty & 0xFFFFFFFFULL) * 100000000ULL + (qty >> 32);
-    return ~std::uint64_t{same} & s.cover;
+    return shape_mismatch(lo, hi, s);
 }
 #endif
 #if !CONFLUEX_FEED_SSE41
@@ -1286,9 +1308,19 @@ parse_levels_local(const char*& p, const char* end, BookSide side, const Instrum
             const LevelShape* s = &sh.s[sh.cur];
             std::uint64_t bad = shape_pair(p, *s, x, y);
             if ((bad & s->core) != 0) {
-                s = &sh.s[sh.cur ^ 1];
-                bad = shape_pair(p, *s, x, y);
-                sh.cur ^= (bad & s->core) == 0 ? 1 : 0;
+                // The other slots: compared only, and the one that matches converts.
+                __m128i lo;
+                __m128i hi;
+                level_bytes(p, lo, hi);
+                for (int k = 1; k < LevelShapes::kSlots; ++k) {
+                    const int j = (sh.cur + k) & (LevelShapes::kSlots - 1);
+                    if ((shape_mismatch(lo, hi, sh.s[j]) & sh.s[j].core) == 0) {
+                        sh.cur = j;
+                        s = &sh.s[j];
+                        bad = shape_pair(p, *s, x, y);
+                        break;
+                    }
+                }
             }
             if ((bad & s->core) == 0 && to_units(x, tick, px) && to_units(y, lot, qty)) [[likely]] {
                 if (bad == 0) [[likely]] {
@@ -1313,8 +1345,9 @@ parse_levels_local(const char*& p, const char* end, BookSide side, const Instrum
                 short_decimal(p + a.len + 3, lot, b) &&
                 (a.total > 8 || b.total > 8 ? wide_pair(a, tick, b, lot, px, qty)
                                             : short_pair(a, tick, b, lot, px, qty))) [[likely]] {
-                if (p[a.len + 3 + b.len + 1] == ']' && learn_shape(p, a, b, sh.s[sh.cur ^ 1])) {
-                    sh.cur ^= 1;
+                if (p[a.len + 3 + b.len + 1] == ']' && learn_shape(p, a, b, sh.s[sh.next])) {
+                    sh.cur = sh.next;
+                    sh.next = (sh.next + 1) & (LevelShapes::kSlots - 1);
                 }
                 p += a.len + 3 + b.len + 1;
                 converted = true;
@@ -1357,12 +1390,14 @@ parse_levels_local(const char*& p, const char* end, BookSide side, const Instrum
 
 // parse_levels()
 // Converts a [[px, qty], ...] array at p ('[') into records (ts, ids and flags left 0).
+// `shapes`: the parser's learnt shapes for `inst` (see parse_levels_final()), or nullptr.
 // Throws std::bad_alloc when `out` cannot grow (never noexcept: parse() catches it, reports
 // OutOfMemory and cuts `out` back to where the message started).
 inline Err parse_levels(const char*& pref, const char* end, BookSide side, const Instrument& inst,
-                        std::uint32_t symbol_id, std::vector<BookLevelEvent>& out) {
+                        std::uint32_t symbol_id, std::vector<BookLevelEvent>& out,
+                        LevelShapes* shapes = nullptr) {
     const char* p = pref;
-    const Err e = parse_levels_local(p, end, side, inst, symbol_id, out);
+    const Err e = parse_levels_local(p, end, side, inst, symbol_id, out, 0, 0, 0, shapes);
     pref = p;
     return e;
 }
@@ -1370,8 +1405,8 @@ inline Err parse_levels(const char*& pref, const char* end, BookSide side, const
 // parse_levels_final()
 // parse_levels() for a message whose ts and ids are already known: the records get them
 // here (flags left 0), so no second pass over the records is needed.
-// `shapes` carries the learnt level shapes from one array to the next (a message's bids to
-// its asks).
+// `shapes` carries the learnt level shapes from one array to the next: the parser's set for
+// the instrument `inst` (REQUIRES: learnt from its levels only).
 inline Err parse_levels_final(const char*& pref, const char* end, BookSide side,
                               const Instrument& inst, std::uint32_t symbol_id,
                               std::vector<BookLevelEvent>& out, std::int64_t ts_ns,
@@ -1390,6 +1425,15 @@ struct ScanCtx {
     std::vector<BookLevelEvent>& book;
     const SymbolTable::Entry* entry = nullptr; // converts level arrays while scanning
     std::uint32_t imm_total = 0;               // records so converted, all objects
+    // The parser's shape sets, one per entry of the table whose first entry is `entries`
+    // (nullptr: every array learns its shapes afresh).
+    LevelShapes* shapes = nullptr;
+    const SymbolTable::Entry* entries = nullptr;
+
+    // The shape set of `e` (an entry of that table), or nullptr.
+    [[nodiscard]] LevelShapes* shapes_of(const SymbolTable::Entry* e) const noexcept {
+        return shapes != nullptr && e != nullptr ? shapes + (e - entries) : nullptr;
+    }
 };
 
 // level_member()
@@ -1410,7 +1454,7 @@ inline Err level_member(Key k, const char*& q, const char* end, Fields& f, ScanC
     s.type = VType::Arr;
     const std::size_t before = ctx.book.size();
     const Err e = parse_levels(q, end, first ? BookSide::Bid : BookSide::Ask, ctx.entry->instrument,
-                               ctx.entry->symbol_id, ctx.book);
+                               ctx.entry->symbol_id, ctx.book, ctx.shapes_of(ctx.entry));
     if (e != Err::None) {
         return e;
     }
@@ -1477,14 +1521,15 @@ inline Err take_levels(const Fields& f, Key first, Key second, const SymbolTable
         return Err::None;
     }
     ctx.book.resize(start);
+    LevelShapes* const shapes = ctx.shapes_of(&entry);
     const char* q = f[first].ptr;
-    if (const Err e =
-            parse_levels(q, end, BookSide::Bid, entry.instrument, entry.symbol_id, ctx.book);
+    if (const Err e = parse_levels(q, end, BookSide::Bid, entry.instrument, entry.symbol_id,
+                                   ctx.book, shapes);
         e != Err::None) {
         return e;
     }
     q = f[second].ptr;
-    return parse_levels(q, end, BookSide::Ask, entry.instrument, entry.symbol_id, ctx.book);
+    return parse_levels(q, end, BookSide::Ask, entry.instrument, entry.symbol_id, ctx.book, shapes);
 }
 
 // Checks that only whitespace follows the top-level value.

@@ -57,6 +57,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -150,6 +151,16 @@ class ParserStats {
     ParserCounters counters_;
     std::vector<std::uint64_t> symbol_errors_; // by symbol id, sized at construction
 };
+
+// The level layouts a parser learnt, one set per symbol table entry (internal to the
+// parsers: see parser_scan.hpp).
+struct LevelShapes;
+struct LevelShapesDelete {
+    void operator()(LevelShapes* p) const noexcept;
+};
+using LevelShapesPtr = std::unique_ptr<LevelShapes[], LevelShapesDelete>;
+// One empty set per entry of a table of n entries (at least one).
+LevelShapesPtr new_level_shapes(std::size_t n);
 } // namespace detail
 
 class BinanceParser {
@@ -205,6 +216,9 @@ class BinanceParser {
     bool futures_;
     detail::ParserStats stats_;
     StreamMemo memo_;
+    // The layouts of each symbol's depth levels, learnt while parsing and kept across
+    // messages (by table entry index).
+    detail::LevelShapesPtr shapes_;
 };
 
 class BybitParser {
@@ -240,6 +254,7 @@ class BybitParser {
 
     SymbolTable symbols_;
     detail::ParserStats stats_;
+    detail::LevelShapesPtr shapes_; // as BinanceParser's
 };
 
 namespace detail {

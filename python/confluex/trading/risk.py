@@ -126,7 +126,8 @@ class RiskManager:
 
     def daily_loss_breached(self) -> bool:
         """Today's PnL is at or below the negative daily loss limit."""
-        return self.daily_pnl <= -self.limits.daily_loss_limit
+        self._roll()  # as daily_pnl does, without a property lookup on every order's check
+        return self._daily_pnl <= -self.limits.daily_loss_limit
 
     def halt(self, reason: str) -> None:
         """Reject every further opening intent until ``reset()`` (the kill switch sets this)."""
@@ -189,7 +190,7 @@ class RiskManager:
                     symbol,
                 )
         active = sum(1 for v in exposures.values() if v > 0)
-        if exposures.get(symbol, 0.0) <= 0 and active >= lim.max_active_positions:
+        if current <= 0 and active >= lim.max_active_positions:
             return Rejection(
                 RejectReason.RISK_LIMIT,
                 f"{active} active positions, max_active_positions is {lim.max_active_positions}",

@@ -1,7 +1,6 @@
 // SymbolTable, parser counters and the pieces both venue parsers share.
 #include "confluex/feed_parser.hpp"
 
-#include <algorithm>
 #include <string>
 
 #include "confluex/errors.hpp"
@@ -182,9 +181,7 @@ void ParserStats::count(const ParseResult& r) noexcept {
 
 void LevelShapesDelete::operator()(LevelShapes* p) const noexcept { delete[] p; }
 
-LevelShapesPtr new_level_shapes(std::size_t n) {
-    return LevelShapesPtr(new LevelShapes[std::max<std::size_t>(n, 1)]);
-}
+LevelShapesPtr new_level_shapes(std::size_t n) { return LevelShapesPtr(new LevelShapes[n]); }
 
 std::int64_t bybit_trade_id(std::string_view id) noexcept {
     if (!id.empty() && id.size() <= 19) {

@@ -1106,24 +1106,19 @@ struct LevelShapes {
     return ~std::uint64_t{same} & s.cover;
 }
 
-// shape_pair()
-// Compares the level at p with shape `s` and converts it as if it had that shape: returns
-// shape_mismatch() (none within s.core: the level has the shape, and x (price) and y (size)
-// are its values before the units' mantissas).
+// shape_values()
+// Converts the level at p (lo: its first level_bytes() half) as shape `s` lays it out: x
+// (price) and y (size), before the units' mantissas. Meaningful when the level has the shape
+// (shape_mismatch() finds none within s.core).
 // REQUIRES: 34 readable bytes at p.
-[[gnu::always_inline]] inline std::uint64_t
-shape_pair(const char* p, const LevelShape& s, std::uint64_t& x, std::uint64_t& y) noexcept {
-    const __m128i zero = _mm_set1_epi8('0');
-    __m128i lo;
-    __m128i hi;
-    level_bytes(p, lo, hi);
-    const __m128i q =
-        _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + s.qty_at)), zero);
+[[gnu::always_inline]] inline void shape_values(const char* p, __m128i lo, const LevelShape& s,
+                                                std::uint64_t& x, std::uint64_t& y) noexcept {
+    const __m128i q = _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + s.qty_at)),
+                                   _mm_set1_epi8('0'));
     const std::uint64_t px = reduce_digits(_mm_shuffle_epi8(lo, s.ctrl_px));
     const std::uint64_t qty = reduce_digits(_mm_shuffle_epi8(q, s.ctrl_qty));
     x = (px & 0xFFFFFFFFULL) * 100000000ULL + (px >> 32);
     y = (qty & 0xFFFFFFFFULL) * 100000000ULL + (qty >> 32);
-    return shape_mismatch(lo, hi, s);
 }
 #endif
 #if !CONFLUEX_FEED_SSE41
@@ -1300,37 +1295,36 @@ parse_levels_local(const char*& p, const char* end, BookSide side, const Instrum
         // Only once a shape was learnt: levels the short path does not take (e.g. sizes of
         // more than 16 digits at the lot's scale) never learn one, and pay nothing here.
         if (sh.s[sh.cur].len != 0 && end - p >= 34) [[likely]] {
-            // A level of one of the learnt shapes: converted; the cursor goes past the
-            // '],["' that follows it, or to its ']' when something else does (the array's
-            // last level: the general checks below take it from there).
-            std::uint64_t x = 0;
-            std::uint64_t y = 0;
-            const LevelShape* s = &sh.s[sh.cur];
-            std::uint64_t bad = shape_pair(p, *s, x, y);
-            if ((bad & s->core) != 0) {
-                // The other slots: compared only, and the one that matches converts.
-                __m128i lo;
-                __m128i hi;
-                level_bytes(p, lo, hi);
-                for (int k = 1; k < LevelShapes::kSlots; ++k) {
-                    const int j = (sh.cur + k) & (LevelShapes::kSlots - 1);
-                    if ((shape_mismatch(lo, hi, sh.s[j]) & sh.s[j].core) == 0) {
-                        sh.cur = j;
-                        s = &sh.s[j];
-                        bad = shape_pair(p, *s, x, y);
-                        break;
-                    }
-                }
+            // A level of one of the learnt shapes (the slot that matched last is compared
+            // first, then the others) converts through it; the cursor goes past the '],["'
+            // that follows it, or to its ']' when something else does (the array's last
+            // level: the general checks below take it from there).
+            __m128i lo;
+            __m128i hi;
+            level_bytes(p, lo, hi);
+            int j = sh.cur;
+            const LevelShape* s = &sh.s[j];
+            std::uint64_t bad = shape_mismatch(lo, hi, *s);
+            for (int k = 1; (bad & s->core) != 0 && k < LevelShapes::kSlots; ++k) {
+                j = (sh.cur + k) & (LevelShapes::kSlots - 1);
+                s = &sh.s[j];
+                bad = shape_mismatch(lo, hi, *s);
             }
-            if ((bad & s->core) == 0 && to_units(x, tick, px) && to_units(y, lot, qty)) [[likely]] {
-                if (bad == 0) [[likely]] {
-                    out.push_back(BookLevelEvent{ts_ns, px, qty, update_id, prev_update_id,
-                                                 symbol_id, side_u8, 0, 0});
-                    p += s->len;
-                    continue;
+            if ((bad & s->core) == 0) [[likely]] {
+                sh.cur = j;
+                std::uint64_t x = 0;
+                std::uint64_t y = 0;
+                shape_values(p, lo, *s, x, y);
+                if (to_units(x, tick, px) && to_units(y, lot, qty)) [[likely]] {
+                    if (bad == 0) [[likely]] {
+                        out.push_back(BookLevelEvent{ts_ns, px, qty, update_id, prev_update_id,
+                                                     symbol_id, side_u8, 0, 0});
+                        p += s->len;
+                        continue;
+                    }
+                    p += s->core_len;
+                    converted = true;
                 }
-                p += s->core_len;
-                converted = true;
             }
         }
         if (!converted && end - p >= 34) {

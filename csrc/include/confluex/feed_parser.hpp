@@ -159,7 +159,7 @@ struct LevelShapesDelete {
     void operator()(LevelShapes* p) const noexcept;
 };
 using LevelShapesPtr = std::unique_ptr<LevelShapes[], LevelShapesDelete>;
-// One empty set per entry of a table of n entries (at least one).
+// One empty set per entry of a table of n entries.
 LevelShapesPtr new_level_shapes(std::size_t n);
 } // namespace detail
 
